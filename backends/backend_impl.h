@@ -1,0 +1,119 @@
+// The backend interface: a struct of function pointers shared by the core and every
+// backend (built-in cpu, dlopen'ed cuda module). Kernels receive plain views, never
+// tg_tensor. Every slot returns TG_OK or a negative tg_status; optional slots may be NULL
+// and the core turns that into TG_ERR_UNSUPPORTED. Bump TG_BACKEND_ABI_VERSION on change.
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdbool.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define TG_BACKEND_ABI_VERSION 1u
+#define TG_VIEW_MAX_DIMS 8
+
+// A strided view: element strides, stride 0 = broadcast along that axis.
+typedef struct tg_view {
+    void *data;
+    int dtype;                          // tg_dtype value
+    int ndim;
+    int64_t shape[TG_VIEW_MAX_DIMS];
+    int64_t stride[TG_VIEW_MAX_DIMS];
+} tg_view;
+
+// Elementwise unary kernels: y = f(x; a, b). x and y have the same shape.
+enum tg_unary_kind {
+    TG_UNARY_COPY = 0,   // y = x (x may be strided: transpose/expand)
+    TG_UNARY_AFFINE,     // y = a*x + b
+    TG_UNARY_POW,        // y = x^a
+    TG_UNARY_EXP,
+    TG_UNARY_LOG,
+    TG_UNARY_SQRT,
+    TG_UNARY_RELU,
+    TG_UNARY_SIGMOID,
+    TG_UNARY_TANH,
+    TG_UNARY_GT,         // y = x > a ? 1 : 0
+    TG_UNARY_RDIV,       // y = a / x
+    TG_UNARY_COUNT
+};
+
+// Elementwise binary kernels with broadcast strides: y = f(a, b).
+enum tg_binary_kind {
+    TG_BINARY_ADD = 0,
+    TG_BINARY_SUB,
+    TG_BINARY_MUL,
+    TG_BINARY_DIV,
+    TG_BINARY_COUNT
+};
+
+// Reductions: y (x's shape, stride 0 on reduced axes) = reduce over those axes of x.
+enum tg_reduce_kind {
+    TG_REDUCE_SUM = 0,
+    TG_REDUCE_KIND_COUNT
+};
+
+// In-place updates (optimizers): y = f(y, a, b; s0, s1, s2), all of y's shape.
+enum tg_update_kind {
+    TG_UPDATE_AXPBY = 0,      // y = s0*a + s1*y
+    TG_UPDATE_ADDCMUL,        // y = y + s0*a*b
+    TG_UPDATE_ADDCDIV,        // y = y + s0*a/b
+    TG_UPDATE_ADDCDIV_SQRT,   // y = y + s0*a/(sqrt(b) + s2)
+    TG_UPDATE_COUNT
+};
+
+// C[batch] = alpha * op(A) op(B) + beta * C; transposes are expressed by strides.
+typedef struct tg_gemm_desc {
+    int dtype;
+    int64_t m, n, k, batch;
+    double alpha, beta;
+    const void *a; int64_t a_rs, a_cs, a_bs;    // A as an [m,k] view (after op)
+    const void *b; int64_t b_rs, b_cs, b_bs;    // B as a [k,n] view (after op)
+    void *c;       int64_t c_rs, c_cs, c_bs;    // C [m,n]
+} tg_gemm_desc;
+
+// Services the core lends a backend module (so modules link no core symbol).
+struct tg_host_api {
+    uint32_t abi_version;
+    void (*fail)(int status, const char *where, const char *msg);
+    void (*log)(const char *msg);
+};
+
+struct tg_backend_ops {
+    uint32_t abi_version;
+    uint32_t struct_size;
+    const char *name;
+
+    // ---- lifecycle ----
+    int (*init)(void **ctx);
+    void (*shutdown)(void *ctx);
+    int (*synchronize)(void *ctx);
+    int (*set_threads)(void *ctx, int n);                                   // (optional)
+
+    // ---- memory (raw; the core caches on top) ----
+    int (*alloc)(void *ctx, size_t bytes, void **out);
+    void (*free)(void *ctx, void *ptr);
+    int (*upload)(void *ctx, void *dst, const void *src, size_t bytes);
+    int (*download)(void *ctx, void *dst, const void *src, size_t bytes);
+    int (*copy)(void *ctx, void *dst, const void *src, size_t bytes);
+    int (*memset0)(void *ctx, void *dst, size_t bytes);
+
+    // ---- kernels ----
+    int (*fill)(void *ctx, const tg_view *y, double value);
+    int (*unary)(void *ctx, int kind, const tg_view *x, const tg_view *y, double a, double b);
+    int (*binary)(void *ctx, int kind, const tg_view *a, const tg_view *b, const tg_view *y);
+    int (*reduce)(void *ctx, int kind, const tg_view *x, const tg_view *y);
+    int (*gemm)(void *ctx, const tg_gemm_desc *d);
+    int (*update)(void *ctx, int kind, const tg_view *y, const tg_view *a, const tg_view *b,
+                  double s0, double s1, double s2);
+    int (*cast)(void *ctx, const tg_view *x, const tg_view *y);
+};
+
+// The built-in CPU backend.
+const struct tg_backend_ops *tg__cpu_backend_ops(void);
+
+#ifdef __cplusplus
+}
+#endif

@@ -1,0 +1,22 @@
+// Internals of the cpu backend: kernel entry points shared between its files.
+#pragma once
+
+#include "backends/backend_impl.h"
+
+typedef struct tg_cpu_ctx {
+    int n_threads;   // 0 = BLIS/OpenMP default (1 unless the environment says more)
+} tg_cpu_ctx;
+
+int tg_cpu_fill(void *ctx, const tg_view *y, double value);
+int tg_cpu_unary(void *ctx, int kind, const tg_view *x, const tg_view *y, double a, double b);
+int tg_cpu_binary(void *ctx, int kind, const tg_view *a, const tg_view *b, const tg_view *y);
+int tg_cpu_update(void *ctx, int kind, const tg_view *y, const tg_view *a, const tg_view *b,
+                  double s0, double s1, double s2);
+int tg_cpu_cast(void *ctx, const tg_view *x, const tg_view *y);
+int tg_cpu_reduce(void *ctx, int kind, const tg_view *x, const tg_view *y);
+int tg_cpu_gemm(void *ctx, const tg_gemm_desc *d);
+
+// Iterates the outer dims of a view set: calls `row` once per innermost row with the
+// element offsets of each operand. n_ops views share one shape (y's).
+typedef void (*tg_cpu_row_fn)(void *user, const int64_t *off, int64_t n, const int64_t *inner);
+void tg_cpu_for_rows(int n_ops, const tg_view *const *v, tg_cpu_row_fn row, void *user);

@@ -1,0 +1,48 @@
+// cpu reductions: y (x's shape with stride 0 on reduced axes) = sum over those axes.
+// Rows along a reduced axis are summed in double, then added once.
+#include <string.h>
+
+#include "backends/cpu/cpu_internal.h"
+
+typedef struct {
+    const tg_view *x, *y;
+} rjob;
+
+static void sum_row(void *user, const int64_t *off, int64_t n, const int64_t *inner) {
+    const rjob *j = user;
+    int64_t sx = inner[0], sy = inner[1];
+    if (j->x->dtype == 1) {
+        const double *x = (const double *)j->x->data + off[0];
+        double *y = (double *)j->y->data + off[1];
+        if (sy == 0) {
+            double s = 0;
+            for (int64_t i = 0; i < n; i++) s += x[i * sx];
+            *y += s;
+        } else {
+            for (int64_t i = 0; i < n; i++) y[i * sy] += x[i * sx];
+        }
+    } else {
+        const float *x = (const float *)j->x->data + off[0];
+        float *y = (float *)j->y->data + off[1];
+        if (sy == 0) {
+            double s = 0;
+            for (int64_t i = 0; i < n; i++) s += x[i * sx];
+            *y += (float)s;
+        } else {
+            for (int64_t i = 0; i < n; i++) y[i * sy] += x[i * sx];
+        }
+    }
+}
+
+int tg_cpu_reduce(void *ctx, int kind, const tg_view *x, const tg_view *y) {
+    (void)ctx;
+    if (kind != TG_REDUCE_SUM) return -6;
+    int64_t ny = 1;
+    for (int i = 0; i < y->ndim; i++)
+        if (y->stride[i] != 0) ny *= y->shape[i];
+    memset(y->data, 0, (size_t)ny * (y->dtype == 1 ? 8 : 4));
+    rjob j = {.x = x, .y = y};
+    const tg_view *v[2] = {x, y};
+    tg_cpu_for_rows(2, v, sum_row, &j);
+    return 0;
+}

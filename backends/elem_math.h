@@ -1,0 +1,53 @@
+// Per-element math shared by every backend (host and device): activations, their
+// derivatives and optimizer update formulas. C11/CUDA common subset: no compound literals,
+// no VLAs, no _Generic. CPU tests of these functions test what the GPU runs.
+#pragma once
+
+#include <math.h>
+
+#ifdef __CUDACC__
+#define TG_HD __host__ __device__
+#else
+#define TG_HD
+#endif
+
+#if defined(__cplusplus)
+#define TG_RESTRICT __restrict__
+#else
+#define TG_RESTRICT restrict
+#endif
+
+// Numerically stable logistic: never evaluates exp of a large positive number.
+static inline TG_HD double tg_sigmoid_d(double x) {
+    if (x >= 0) return 1.0 / (1.0 + exp(-x));
+    double e = exp(x);
+    return e / (1.0 + e);
+}
+static inline TG_HD float tg_sigmoid_f(float x) {
+    if (x >= 0) return 1.0f / (1.0f + expf(-x));
+    float e = expf(x);
+    return e / (1.0f + e);
+}
+
+static inline TG_HD double tg_relu_d(double x) { return x > 0 ? x : 0.0; }
+static inline TG_HD float tg_relu_f(float x) { return x > 0 ? x : 0.0f; }
+
+// d relu / dx: 0 at 0 (PyTorch's subgradient).
+static inline TG_HD double tg_relu_grad_d(double x) { return x > 0 ? 1.0 : 0.0; }
+static inline TG_HD float tg_relu_grad_f(float x) { return x > 0 ? 1.0f : 0.0f; }
+
+// d sigmoid / dx in terms of y = sigmoid(x).
+static inline TG_HD double tg_sigmoid_grad_d(double y) { return y * (1.0 - y); }
+static inline TG_HD float tg_sigmoid_grad_f(float y) { return y * (1.0f - y); }
+
+// d tanh / dx in terms of y = tanh(x).
+static inline TG_HD double tg_tanh_grad_d(double y) { return 1.0 - y * y; }
+static inline TG_HD float tg_tanh_grad_f(float y) { return 1.0f - y * y; }
+
+// Adam-style step denominator: a / (sqrt(b) + eps).
+static inline TG_HD double tg_adam_ratio_d(double a, double b, double eps) {
+    return a / (sqrt(b) + eps);
+}
+static inline TG_HD float tg_adam_ratio_f(float a, float b, float eps) {
+    return a / (sqrtf(b) + eps);
+}

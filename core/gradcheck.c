@@ -1,0 +1,204 @@
+// tg_gradcheck: the full Jacobian from backward passes (one per output element, seeded
+// with a one-hot) against central differences (two forward passes per input element).
+#include <math.h>
+#include <string.h>
+
+#include "core/internal.h"
+
+tg_gradcheck_opts tg_gradcheck_opts_default(void) {
+    tg_gradcheck_opts o = {.eps = 1e-6, .atol = 1e-5, .rtol = 1e-3, .seed = 0};
+    return o;
+}
+
+// Runs fn on a reset tape; copies its output (f64) into host[m]. Returns the output.
+static tg_tensor *eval(tg_tape *tape, tg_gradcheck_fn fn, void *user, tg_tensor *const *inputs,
+                       int64_t m, double *host) {
+    tg_tape_reset(tape);
+    tg_tensor *out = fn(tape, inputs, user);
+    if (!out) {
+        if (!tg__has_error())
+            tg__fail(TG_ERR_INVALID_ARG, "tg_gradcheck", "the function returned NULL");
+        return NULL;
+    }
+    if (out->dtype != TG_F64) {
+        tg__fail(TG_ERR_DTYPE, "tg_gradcheck", "the function's output is %s; need f64",
+                 tg_dtype_name(out->dtype));
+        return NULL;
+    }
+    if (m >= 0 && out->numel != m) {
+        tg__fail(TG_ERR_SHAPE, "tg_gradcheck", "output size changed between calls");
+        return NULL;
+    }
+    if (host && tg_copy_to_host(out, host, out->nbytes)) return NULL;
+    return out;
+}
+
+static int check_inputs(int n, tg_tensor *const *inputs) {
+    if (n <= 0 || !inputs) {
+        tg__fail(TG_ERR_INVALID_ARG, "tg_gradcheck", "need at least one input");
+        return TG_ERR_INVALID_ARG;
+    }
+    int n_diff = 0;
+    for (int i = 0; i < n; i++) {
+        const tg_tensor *x = inputs[i];
+        if (!x) {
+            tg__fail(TG_ERR_INVALID_ARG, "tg_gradcheck", "input %d is NULL", i);
+            return TG_ERR_INVALID_ARG;
+        }
+        if (x->is_step) {
+            tg__fail(TG_ERR_INVALID_ARG, "tg_gradcheck", "input %d is a step tensor; pass "
+                     "persistent tensors (they are perturbed in place)", i);
+            return TG_ERR_INVALID_ARG;
+        }
+        if (x->dtype != TG_F64) {
+            tg__fail(TG_ERR_DTYPE, "tg_gradcheck", "input %d is %s; gradcheck runs in f64 "
+                     "(convert with tg_cast)", i, tg_dtype_name(x->dtype));
+            return TG_ERR_DTYPE;
+        }
+        n_diff += x->requires_grad;
+    }
+    if (!n_diff) {
+        tg__fail(TG_ERR_INVALID_ARG, "tg_gradcheck", "no input requires grad");
+        return TG_ERR_INVALID_ARG;
+    }
+    return TG_OK;
+}
+
+typedef struct {
+    tg_tape *tape;
+    double *out0, *outp, *outm, *ja, *xbuf, *seed_host;
+    tg_tensor *seed;
+    tg_tensor **grads, **diff;
+} workspace;
+
+static void release(workspace *w) {
+    tg_tape_free(w->tape);
+    tg_free(w->seed);
+    tg__free(w->out0);
+    tg__free(w->outp);
+    tg__free(w->outm);
+    tg__free(w->ja);
+    tg__free(w->xbuf);
+    tg__free(w->seed_host);
+    tg__free(w->grads);
+    tg__free(w->diff);
+}
+
+// Analytic Jacobian of input k into ja[m * numel_k] (row = output element).
+static int analytic(workspace *w, tg_gradcheck_fn fn, void *user, tg_tensor *const *inputs,
+                    int n_diff, int64_t m, int which, int64_t nk) {
+    tg_tensor *out = eval(w->tape, fn, user, inputs, m, NULL);
+    if (!out) return tg_last_status();
+    memset(w->ja, 0, (size_t)(m * nk) * sizeof(double));
+    if (!out->requires_grad) return TG_OK;   // output independent of every input
+    tg_backward_opts o = {.retain_graph = true};
+    for (int64_t j = 0; j < m; j++) {
+        memset(w->seed_host, 0, (size_t)m * sizeof(double));
+        w->seed_host[j] = 1.0;
+        int st = tg_copy_from_host(w->seed, w->seed_host, (size_t)m * sizeof(double));
+        if (!st) st = tg_grad(w->tape, out, w->seed, n_diff, w->diff, w->grads, &o);
+        if (!st) st = tg_copy_to_host(w->grads[which], w->xbuf, (size_t)nk * sizeof(double));
+        if (st) return st;
+        memcpy(w->ja + j * nk, w->xbuf, (size_t)nk * sizeof(double));
+    }
+    return TG_OK;
+}
+
+int tg_gradcheck(tg_gradcheck_fn fn, void *user, int n_inputs, tg_tensor *const *inputs,
+                 const tg_gradcheck_opts *opts, tg_gradcheck_report *report) {
+    tg_gradcheck_opts o = opts ? *opts : tg_gradcheck_opts_default();
+    tg_gradcheck_report r = {.fail_input = -1, .fail_element = -1, .fail_output = -1};
+    if (report) *report = r;
+    if (!fn) {
+        tg__fail(TG_ERR_INVALID_ARG, "tg_gradcheck", "function is NULL");
+        return TG_ERR_INVALID_ARG;
+    }
+    int st = check_inputs(n_inputs, inputs);
+    if (st) return st;
+
+    workspace w = {0};
+    int64_t max_n = 1;
+    int n_diff = 0;
+    for (int i = 0; i < n_inputs; i++) {
+        if (inputs[i]->numel > max_n) max_n = inputs[i]->numel;
+        n_diff += inputs[i]->requires_grad;
+    }
+    w.tape = tg_tape_new();
+    tg_tensor *out = w.tape ? eval(w.tape, fn, user, inputs, -1, NULL) : NULL;
+    if (!out) {
+        release(&w);
+        return tg_last_status();
+    }
+    int64_t m = out->numel;
+    w.seed = tg__persistent_new(out->be, TG_F64, out->ndim, out->shape, "tg_gradcheck");
+    w.out0 = tg__malloc((size_t)(m ? m : 1) * sizeof(double));
+    w.outp = tg__malloc((size_t)(m ? m : 1) * sizeof(double));
+    w.outm = tg__malloc((size_t)(m ? m : 1) * sizeof(double));
+    w.seed_host = tg__malloc((size_t)(m ? m : 1) * sizeof(double));
+    int64_t jn = m * max_n;
+    w.ja = tg__malloc((size_t)(jn > 0 ? jn : 1) * sizeof(double));
+    w.xbuf = tg__malloc((size_t)max_n * sizeof(double));
+    w.grads = tg__calloc((size_t)n_diff, sizeof(tg_tensor *));
+    w.diff = tg__calloc((size_t)n_diff, sizeof(tg_tensor *));
+    if (!w.seed || !w.out0 || !w.outp || !w.outm || !w.seed_host || !w.ja || !w.xbuf ||
+        !w.grads || !w.diff) {
+        if (!tg__has_error()) tg__fail(TG_ERR_OOM, "tg_gradcheck", "out of memory");
+        release(&w);
+        return tg_last_status();
+    }
+    for (int i = 0, k = 0; i < n_inputs; i++)
+        if (inputs[i]->requires_grad) w.diff[k++] = inputs[i];
+
+    bool failed = false;
+    for (int i = 0, which = 0; i < n_inputs && !st; i++) {
+        tg_tensor *x = inputs[i];
+        if (!x->requires_grad) continue;
+        int64_t nk = x->numel;
+        st = analytic(&w, fn, user, inputs, n_diff, m, which++, nk);
+        if (st) break;
+        double *xv = w.xbuf;
+        for (int64_t e = 0; e < nk && !st; e++) {
+            st = tg_copy_to_host(x, xv, x->nbytes);
+            double x0 = xv[e];
+            xv[e] = x0 + o.eps;
+            if (!st) st = tg_copy_from_host(x, xv, x->nbytes);
+            if (!st && !eval(w.tape, fn, user, inputs, m, w.outp)) st = tg_last_status();
+            xv[e] = x0 - o.eps;
+            if (!st) st = tg_copy_from_host(x, xv, x->nbytes);
+            if (!st && !eval(w.tape, fn, user, inputs, m, w.outm)) st = tg_last_status();
+            xv[e] = x0;
+            int rs = tg_copy_from_host(x, xv, x->nbytes);
+            if (!st) st = rs;
+            for (int64_t j = 0; j < m && !st; j++) {
+                double num = (w.outp[j] - w.outm[j]) / (2.0 * o.eps);
+                double ana = w.ja[j * nk + e];
+                double err = fabs(ana - num);
+                double rel = err / (fabs(num) > 1e-300 ? fabs(num) : 1e-300);
+                if (err > r.max_abs_err || isnan(err)) r.max_abs_err = err;
+                if (err > 0 && (rel > r.max_rel_err || isnan(rel))) r.max_rel_err = rel;
+                r.n_checked++;
+                if (!failed && !(err <= o.atol + o.rtol * fabs(num))) {
+                    failed = true;
+                    r.fail_input = i;
+                    r.fail_element = e;
+                    r.fail_output = j;
+                    r.fail_analytic = ana;
+                    r.fail_numeric = num;
+                }
+            }
+        }
+    }
+    release(&w);
+    if (report) *report = r;
+    if (st) return st;
+    if (failed) {
+        tg__fail(TG_ERR_NUMERIC, "tg_gradcheck",
+                 "Jacobian mismatch for input %d, element %lld, output element %lld: analytic "
+                 "%.10g vs numeric %.10g (|diff| %.3g > atol %g + rtol %g * |numeric|)",
+                 r.fail_input, (long long)r.fail_element, (long long)r.fail_output,
+                 r.fail_analytic, r.fail_numeric, fabs(r.fail_analytic - r.fail_numeric),
+                 o.atol, o.rtol);
+        return TG_ERR_NUMERIC;
+    }
+    return TG_OK;
+}

@@ -1,0 +1,312 @@
+// Tensor creation, lifetimes and accessors. Persistent tensors are heap objects the
+// caller frees; step tensors live in their tape's arena and die at reset.
+#include <math.h>
+#include <string.h>
+
+#include "core/internal.h"
+
+int tg__check_shape(int ndim, const int64_t *shape, const char *where) {
+    if (ndim < 0 || ndim > TG_MAX_DIMS) {
+        tg__fail(TG_ERR_SHAPE, where, "ndim %d outside 0..%d", ndim, TG_MAX_DIMS);
+        return TG_ERR_SHAPE;
+    }
+    if (ndim > 0 && !shape) {
+        tg__fail(TG_ERR_INVALID_ARG, where, "shape is NULL for ndim %d", ndim);
+        return TG_ERR_INVALID_ARG;
+    }
+    for (int i = 0; i < ndim; i++) {
+        if (shape[i] < 0) {
+            char s[160];
+            tg__fail(TG_ERR_SHAPE, where, "negative dimension in shape %s",
+                     tg__shape_str(s, sizeof s, ndim, shape));
+            return TG_ERR_SHAPE;
+        }
+    }
+    return TG_OK;
+}
+
+static int64_t shape_numel(int ndim, const int64_t *shape) {
+    int64_t n = 1;
+    for (int i = 0; i < ndim; i++) n *= shape[i];
+    return n;
+}
+
+static void set_shape(tg_tensor *t, tg_dtype dtype, int ndim, const int64_t *shape) {
+    t->dtype = dtype;
+    t->ndim = ndim;
+    for (int i = 0; i < ndim; i++) t->shape[i] = shape[i];
+    t->numel = shape_numel(ndim, shape);
+    t->nbytes = (size_t)t->numel * tg_dtype_size(dtype);
+    t->node = -1;
+}
+
+bool tg__same_shape(const tg_tensor *a, const tg_tensor *b) {
+    if (a->ndim != b->ndim) return false;
+    for (int i = 0; i < a->ndim; i++)
+        if (a->shape[i] != b->shape[i]) return false;
+    return true;
+}
+
+tg_view tg__view_of(const tg_tensor *t) {
+    tg_view v;
+    v.data = t->data;
+    v.dtype = (int)t->dtype;
+    v.ndim = t->ndim;
+    int64_t st = 1;
+    for (int i = t->ndim - 1; i >= 0; i--) {
+        v.shape[i] = t->shape[i];
+        v.stride[i] = st;
+        st *= t->shape[i];
+    }
+    return v;
+}
+
+tg_view tg__view_bcast(const tg_tensor *t, int ndim, const int64_t *shape) {
+    tg_view src = tg__view_of(t);
+    tg_view v;
+    v.data = t->data;
+    v.dtype = (int)t->dtype;
+    v.ndim = ndim;
+    int off = ndim - t->ndim;
+    for (int i = 0; i < ndim; i++) {
+        v.shape[i] = shape[i];
+        int j = i - off;
+        v.stride[i] = (j < 0 || t->shape[j] == 1) ? 0 : src.stride[j];
+    }
+    return v;
+}
+
+static tg_backend *default_backend(tg_backend *be) {
+    return be ? be : tg_backend_get(NULL);
+}
+
+tg_tensor *tg__persistent_new(tg_backend *be, tg_dtype dtype, int ndim, const int64_t *shape,
+                              const char *where) {
+    if (tg__check_shape(ndim, shape, where)) return NULL;
+    if (dtype != TG_F32 && dtype != TG_F64) {
+        tg__fail(TG_ERR_DTYPE, where, "unknown dtype %d", (int)dtype);
+        return NULL;
+    }
+    if (!(be = default_backend(be))) return NULL;
+    tg_tensor *t = tg__calloc(1, sizeof *t);
+    if (!t) {
+        tg__fail(TG_ERR_OOM, where, "out of memory");
+        return NULL;
+    }
+    set_shape(t, dtype, ndim, shape);
+    t->be = be;
+    t->owns_data = true;
+    if (t->nbytes) {
+        tg__count_alloc();
+        int st = be->ops->alloc(be->ctx, t->nbytes, &t->data);
+        if (st != TG_OK || !t->data) {
+            char s[160];
+            tg__fail(TG_ERR_OOM, where, "out of memory for %s %s on %s",
+                     tg__shape_str(s, sizeof s, ndim, shape), tg_dtype_name(dtype),
+                     be->ops->name);
+            tg__free(t);
+            return NULL;
+        }
+    }
+    return t;
+}
+
+tg_tensor *tg_tensor_new(tg_backend *backend, tg_dtype dtype, int ndim, const int64_t *shape) {
+    tg_tensor *t = tg__persistent_new(backend, dtype, ndim, shape, "tg_tensor_new");
+    if (t && t->nbytes && t->be->ops->memset0(t->be->ctx, t->data, t->nbytes) != TG_OK) {
+        tg_free(t);
+        return NULL;
+    }
+    return t;
+}
+
+tg_tensor *tg_tensor_from(tg_backend *backend, tg_dtype dtype, int ndim, const int64_t *shape,
+                          const void *host_data) {
+    if (!host_data) {
+        tg__fail(TG_ERR_INVALID_ARG, "tg_tensor_from", "host_data is NULL");
+        return NULL;
+    }
+    tg_tensor *t = tg__persistent_new(backend, dtype, ndim, shape, "tg_tensor_from");
+    if (t && t->nbytes && t->be->ops->upload(t->be->ctx, t->data, host_data, t->nbytes)) {
+        tg_free(t);
+        return NULL;
+    }
+    return t;
+}
+
+tg_tensor *tg_param(tg_backend *backend, tg_dtype dtype, int ndim, const int64_t *shape,
+                    const void *host_data) {
+    tg_tensor *t = host_data ? tg_tensor_from(backend, dtype, ndim, shape, host_data)
+                             : tg_tensor_new(backend, dtype, ndim, shape);
+    if (t) t->requires_grad = true;
+    return t;
+}
+
+tg_tensor *tg_scalar(tg_backend *backend, tg_dtype dtype, double value) {
+    float f = (float)value;
+    const void *src = dtype == TG_F32 ? (const void *)&f : (const void *)&value;
+    return tg_tensor_from(backend, dtype, 0, NULL, src);
+}
+
+int tg_free(tg_tensor *t) {
+    if (!t) return TG_OK;
+    if (t->is_step) {
+        tg__fail(TG_ERR_STATE, "tg_free",
+                 "tensor is a step tensor owned by its tape; it dies at tg_tape_reset");
+        return TG_ERR_STATE;
+    }
+    if (t->pins > 0) {
+        tg__fail(TG_ERR_STATE, "tg_free",
+                 "tensor is still recorded on %d tape(s); reset or free them first", t->pins);
+        return TG_ERR_STATE;
+    }
+    if (t->grad) tg_free(t->grad);
+    if (t->data && t->owns_data) t->be->ops->free(t->be->ctx, t->data);
+    tg__free(t);
+    return TG_OK;
+}
+
+tg_tensor *tg__step_new(tg_tape *tape, tg_backend *be, tg_dtype dtype, int ndim,
+                        const int64_t *shape, const char *where) {
+    if (tape->n_steps == tape->cap_steps) {
+        int64_t cap = tape->cap_steps ? tape->cap_steps * 2 : 256;
+        tg_tensor **s = tg__realloc(tape->steps, (size_t)cap * sizeof *s);
+        if (!s) {
+            tg__fail(TG_ERR_OOM, where, "out of memory growing the tape");
+            return NULL;
+        }
+        tape->steps = s;
+        tape->cap_steps = cap;
+    }
+    tg_tensor *t = tg__arena_alloc(tape, sizeof *t);
+    if (!t) {
+        tg__fail(TG_ERR_OOM, where, "out of memory in the tape arena");
+        return NULL;
+    }
+    memset(t, 0, sizeof *t);
+    set_shape(t, dtype, ndim, shape);
+    t->be = be;
+    t->tape = tape;
+    t->is_step = true;
+    t->owns_data = true;
+    if (t->nbytes && !(t->data = tg__buf_alloc(be, t->nbytes, where))) return NULL;
+    tape->steps[tape->n_steps++] = t;
+    return t;
+}
+
+tg_tensor *tg__step_view(tg_tape *tape, tg_tensor *src, int ndim, const int64_t *shape,
+                         const char *where) {
+    tg_tensor *t = tg__step_new(tape, src->be, src->dtype, 0, NULL, where);
+    if (!t) return NULL;
+    set_shape(t, src->dtype, ndim, shape);
+    t->data = src->data;
+    t->owns_data = false;
+    return t;
+}
+
+// ---- accessors ----
+
+int tg_ndim(const tg_tensor *t) { return t ? t->ndim : -1; }
+const int64_t *tg_shape(const tg_tensor *t) { return t ? t->shape : NULL; }
+int64_t tg_numel(const tg_tensor *t) { return t ? t->numel : 0; }
+tg_dtype tg_dtype_of(const tg_tensor *t) { return t ? t->dtype : TG_DTYPE_COUNT; }
+tg_backend *tg_backend_of(const tg_tensor *t) { return t ? t->be : NULL; }
+bool tg_requires_grad(const tg_tensor *t) { return t && t->requires_grad; }
+bool tg_is_step(const tg_tensor *t) { return t && t->is_step; }
+tg_tensor *tg_grad_of(const tg_tensor *t) { return t ? t->grad : NULL; }
+
+int tg_set_requires_grad(tg_tensor *t, bool requires_grad) {
+    if (!t) {
+        tg__fail(TG_ERR_INVALID_ARG, "tg_set_requires_grad", "tensor is NULL");
+        return TG_ERR_INVALID_ARG;
+    }
+    if (t->is_step) {
+        tg__fail(TG_ERR_STATE, "tg_set_requires_grad",
+                 "step tensors get requires_grad from their inputs; use tg_detach or a "
+                 "persistent tensor for a new leaf");
+        return TG_ERR_STATE;
+    }
+    t->requires_grad = requires_grad;
+    return TG_OK;
+}
+
+int tg_zero_grad(int n, tg_tensor *const *tensors) {
+    if (n < 0 || (n > 0 && !tensors)) {
+        tg__fail(TG_ERR_INVALID_ARG, "tg_zero_grad", "need n >= 0 tensors");
+        return TG_ERR_INVALID_ARG;
+    }
+    for (int i = 0; i < n; i++) {
+        tg_tensor *t = tensors[i];
+        if (t && t->grad && t->grad->nbytes) {
+            int st = t->be->ops->memset0(t->be->ctx, t->grad->data, t->grad->nbytes);
+            if (st) return st;
+        }
+    }
+    return TG_OK;
+}
+
+static int check_host_copy(const tg_tensor *t, const void *p, size_t bytes, const char *where) {
+    if (!t || !p) {
+        tg__fail(TG_ERR_INVALID_ARG, where, "tensor or buffer is NULL");
+        return TG_ERR_INVALID_ARG;
+    }
+    if (bytes != t->nbytes) {
+        char s[160];
+        tg__fail(TG_ERR_INVALID_ARG, where, "buffer has %zu bytes, tensor %s %s needs %zu",
+                 bytes, tg__shape_str(s, sizeof s, t->ndim, t->shape), tg_dtype_name(t->dtype),
+                 t->nbytes);
+        return TG_ERR_INVALID_ARG;
+    }
+    return TG_OK;
+}
+
+int tg_copy_to_host(const tg_tensor *t, void *dst, size_t bytes) {
+    int st = check_host_copy(t, dst, bytes, "tg_copy_to_host");
+    if (st || !bytes) return st;
+    return t->be->ops->download(t->be->ctx, dst, t->data, bytes);
+}
+
+int tg_copy_from_host(tg_tensor *t, const void *src, size_t bytes) {
+    int st = check_host_copy(t, src, bytes, "tg_copy_from_host");
+    if (st || !bytes) return st;
+    return t->be->ops->upload(t->be->ctx, t->data, src, bytes);
+}
+
+double tg_item(const tg_tensor *t) {
+    if (!t) {
+        if (!tg__has_error()) tg__fail(TG_ERR_INVALID_ARG, "tg_item", "tensor is NULL");
+        return NAN;
+    }
+    if (t->numel != 1) {
+        char s[160];
+        tg__fail(TG_ERR_SHAPE, "tg_item", "tensor %s has %lld elements, need exactly 1",
+                 tg__shape_str(s, sizeof s, t->ndim, t->shape), (long long)t->numel);
+        return NAN;
+    }
+    double d = NAN;
+    float f = NAN;
+    int st = t->dtype == TG_F32 ? t->be->ops->download(t->be->ctx, &f, t->data, 4)
+                                : t->be->ops->download(t->be->ctx, &d, t->data, 8);
+    if (st) return NAN;
+    return t->dtype == TG_F32 ? (double)f : d;
+}
+
+static void *host_data(tg_tensor *t, tg_dtype want, const char *where) {
+    if (!t) {
+        tg__fail(TG_ERR_INVALID_ARG, where, "tensor is NULL");
+        return NULL;
+    }
+    if (t->dtype != want) {
+        tg__fail(TG_ERR_DTYPE, where, "tensor is %s", tg_dtype_name(t->dtype));
+        return NULL;
+    }
+    if (t->be != tg_backend_get("cpu")) {
+        tg__fail(TG_ERR_BACKEND, where, "tensor is on %s; copy with tg_copy_to_host",
+                 t->be->ops->name);
+        return NULL;
+    }
+    return t->data;
+}
+
+float *tg_data_f32(tg_tensor *t) { return host_data(t, TG_F32, "tg_data_f32"); }
+double *tg_data_f64(tg_tensor *t) { return host_data(t, TG_F64, "tg_data_f64"); }

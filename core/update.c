@@ -1,0 +1,145 @@
+// In-place updates outside the graph (optimizers, init) and detached copies (tg_to,
+// tg_cast). Updates refuse tensors that a recorded node still needs for its backward.
+#include <string.h>
+
+#include "core/internal.h"
+
+static int check_update(const char *where, tg_tensor *y, const tg_tensor *a,
+                        const tg_tensor *b) {
+    char s1[160], s2[160];
+    if (!y || !a) {
+        if (!tg__has_error()) tg__fail(TG_ERR_INVALID_ARG, where, "tensor is NULL");
+        return TG_ERR_INVALID_ARG;
+    }
+    const tg_tensor *ops[2] = {a, b};
+    for (int i = 0; i < 2; i++) {
+        const tg_tensor *x = ops[i];
+        if (!x) continue;
+        if (!tg__same_shape(x, y)) {
+            tg__fail(TG_ERR_SHAPE, where, "shapes differ: %s vs %s",
+                     tg__shape_str(s1, sizeof s1, y->ndim, y->shape),
+                     tg__shape_str(s2, sizeof s2, x->ndim, x->shape));
+            return TG_ERR_SHAPE;
+        }
+        if (x->dtype != y->dtype) {
+            tg__fail(TG_ERR_DTYPE, where, "mixed dtypes: %s vs %s", tg_dtype_name(y->dtype),
+                     tg_dtype_name(x->dtype));
+            return TG_ERR_DTYPE;
+        }
+        if (x->be != y->be) {
+            tg__fail(TG_ERR_BACKEND, where, "tensors on %s and %s", y->be->ops->name,
+                     x->be->ops->name);
+            return TG_ERR_BACKEND;
+        }
+    }
+    if (y->is_step && y->node >= 0) {
+        tg__fail(TG_ERR_STATE, where, "cannot update a tensor recorded in the graph");
+        return TG_ERR_STATE;
+    }
+    return TG_OK;
+}
+
+static int run_update(const char *where, int kind, tg_tensor *y, const tg_tensor *a,
+                      const tg_tensor *b, double s0, double s1, double s2) {
+    int st = check_update(where, y, a, b);
+    if (st || !y->numel) return st;
+    if (!y->be->ops->update) {
+        tg__fail(TG_ERR_UNSUPPORTED, where, "not supported on backend %s", y->be->ops->name);
+        return TG_ERR_UNSUPPORTED;
+    }
+    tg_view vy = tg__view_of(y), va = tg__view_of(a), vb = b ? tg__view_of(b) : va;
+    st = y->be->ops->update(y->be->ctx, kind, &vy, &va, &vb, s0, s1, s2);
+    if (st && !tg__has_error()) tg__fail(st, where, "kernel failed on %s", y->be->ops->name);
+    return st;
+}
+
+int tg_axpby_(tg_tensor *y, double alpha, const tg_tensor *x, double beta) {
+    return run_update("tg_axpby_", TG_UPDATE_AXPBY, y, x, NULL, alpha, beta, 0);
+}
+
+int tg_addcmul_(tg_tensor *y, double value, const tg_tensor *a, const tg_tensor *b) {
+    if (y && a && !b) {
+        tg__fail(TG_ERR_INVALID_ARG, "tg_addcmul_", "tensor is NULL");
+        return TG_ERR_INVALID_ARG;
+    }
+    return run_update("tg_addcmul_", TG_UPDATE_ADDCMUL, y, a, b, value, 1, 0);
+}
+
+int tg_addcdiv_(tg_tensor *y, double value, const tg_tensor *a, const tg_tensor *b) {
+    if (y && a && !b) {
+        tg__fail(TG_ERR_INVALID_ARG, "tg_addcdiv_", "tensor is NULL");
+        return TG_ERR_INVALID_ARG;
+    }
+    return run_update("tg_addcdiv_", TG_UPDATE_ADDCDIV, y, a, b, value, 1, 0);
+}
+
+int tg_addcdiv_sqrt_(tg_tensor *y, double value, const tg_tensor *a, const tg_tensor *b,
+                     double eps) {
+    if (y && a && !b) {
+        tg__fail(TG_ERR_INVALID_ARG, "tg_addcdiv_sqrt_", "tensor is NULL");
+        return TG_ERR_INVALID_ARG;
+    }
+    return run_update("tg_addcdiv_sqrt_", TG_UPDATE_ADDCDIV_SQRT, y, a, b, value, 1, eps);
+}
+
+int tg_copy_(tg_tensor *y, const tg_tensor *src) {
+    int st = check_update("tg_copy_", y, src, NULL);
+    if (st || !y->nbytes) return st;
+    return y->be->ops->copy(y->be->ctx, y->data, src->data, y->nbytes);
+}
+
+int tg_fill_(tg_tensor *y, double value) {
+    if (!y) {
+        tg__fail(TG_ERR_INVALID_ARG, "tg_fill_", "tensor is NULL");
+        return TG_ERR_INVALID_ARG;
+    }
+    int st = check_update("tg_fill_", y, y, NULL);
+    if (st || !y->numel) return st;
+    tg_view v = tg__view_of(y);
+    return y->be->ops->fill(y->be->ctx, &v, value);
+}
+
+// ---- detached copies ----
+
+tg_tensor *tg_to(const tg_tensor *t, tg_backend *backend) {
+    if (!t) {
+        if (!tg__has_error()) tg__fail(TG_ERR_INVALID_ARG, "tg_to", "tensor is NULL");
+        return NULL;
+    }
+    tg_backend *be = backend ? backend : t->be;
+    tg_tensor *r = tg__persistent_new(be, t->dtype, t->ndim, t->shape, "tg_to");
+    if (!r || !t->nbytes) return r;
+    int st;
+    if (be == t->be) {
+        st = be->ops->copy(be->ctx, r->data, t->data, t->nbytes);
+    } else {
+        // Through host memory: neither backend knows the other's pointers.
+        void *host = tg__malloc(t->nbytes);
+        st = host ? t->be->ops->download(t->be->ctx, host, t->data, t->nbytes) : TG_ERR_OOM;
+        if (!st) st = be->ops->upload(be->ctx, r->data, host, t->nbytes);
+        tg__free(host);
+    }
+    if (st) {
+        if (!tg__has_error()) tg__fail(st, "tg_to", "copy to %s failed", be->ops->name);
+        tg_free(r);
+        return NULL;
+    }
+    return r;
+}
+
+tg_tensor *tg_cast(const tg_tensor *t, tg_dtype dtype) {
+    if (!t) {
+        if (!tg__has_error()) tg__fail(TG_ERR_INVALID_ARG, "tg_cast", "tensor is NULL");
+        return NULL;
+    }
+    tg_tensor *r = tg__persistent_new(t->be, dtype, t->ndim, t->shape, "tg_cast");
+    if (!r || !t->numel) return r;
+    tg_view vx = tg__view_of(t), vy = tg__view_of(r);
+    int st = t->be->ops->cast ? t->be->ops->cast(t->be->ctx, &vx, &vy) : TG_ERR_UNSUPPORTED;
+    if (st) {
+        if (!tg__has_error()) tg__fail(st, "tg_cast", "not supported on %s", t->be->ops->name);
+        tg_free(r);
+        return NULL;
+    }
+    return r;
+}

@@ -1,0 +1,50 @@
+// The tape: records ops (a Wengert list) and replays them backward.
+// Every op takes the tape as its first argument. One tape per thread.
+#pragma once
+
+#include <stdio.h>
+#include "tapegrad/defs.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+// New empty tape with grad recording on. Free with tg_tape_free().
+TG_API tg_tape *tg_tape_new(void);
+// Frees the tape and every step tensor it owns. NULL is a no-op.
+TG_API void tg_tape_free(tg_tape *tape);
+// Drops all recorded nodes and step tensors; their memory is kept for the next step, so a
+// steady-state training step makes no allocation. Step tensors of this tape die here.
+TG_API void tg_tape_reset(tg_tape *tape);
+// Grad mode. false = no-grad: ops still compute, nothing is recorded (eval, updates).
+// Returns the previous mode.
+TG_API bool tg_tape_set_grad(tg_tape *tape, bool enabled);
+TG_API bool tg_tape_grad_enabled(const tg_tape *tape);
+// Number of recorded nodes (differentiable ops on the path to a requires_grad leaf).
+TG_API int64_t tg_tape_size(const tg_tape *tape);
+
+typedef struct tg_backward_opts {
+    bool retain_graph;   // keep the graph for another backward pass over it
+    bool create_graph;   // record the backward pass itself (for higher-order gradients)
+} tg_backward_opts;
+
+// Options with defaults (retain_graph = create_graph = false).
+TG_API tg_backward_opts tg_backward_opts_default(void);
+
+// Backpropagates from a one-element `loss`: accumulates d loss / d leaf into the grad of
+// every requires_grad leaf (like PyTorch, grads add up across calls until tg_zero_grad).
+TG_API int tg_backward(tg_tape *tape, tg_tensor *loss);
+// Same with a seed gradient (same shape as `out`; NULL = ones for one-element outputs)
+// and options (NULL = defaults). Without retain_graph a second pass is a TG_ERR_STATE.
+TG_API int tg_backward_ex(tg_tape *tape, tg_tensor *out, const tg_tensor *seed,
+                          const tg_backward_opts *opts);
+// Gradients of `out` (seeded by `seed`, or ones if NULL and out has one element) with
+// respect to `inputs`, returned in grads[] as step tensors owned by the tape (like
+// torch.autograd.grad). Leaves' grads are untouched. With opts->create_graph the result
+// is differentiable again. An input the output does not depend on gets a zero tensor.
+TG_API int tg_grad(tg_tape *tape, tg_tensor *out, const tg_tensor *seed, int n_inputs,
+                   tg_tensor *const *inputs, tg_tensor **grads, const tg_backward_opts *opts);
+
+#ifdef __cplusplus
+}
+#endif

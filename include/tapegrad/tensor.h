@@ -1,0 +1,126 @@
+// Tensors, backends, the RNG and memory statistics.
+//
+// Two lifetimes:
+//  - persistent tensors (tg_tensor_new, tg_tensor_from, tg_param, tg_rand_*, tg_to) are
+//    owned by the caller and freed with tg_free();
+//  - step tensors (every op result) are owned by the tape that recorded them and die at
+//    tg_tape_reset()/tg_tape_free(). tg_free() on a step tensor is an error, not UB.
+// Tensors are contiguous row-major, f32 or f64, up to TG_MAX_DIMS dims, on one backend.
+#pragma once
+
+#include <stdio.h>
+#include "tapegrad/defs.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+// ---- backends ----
+
+// The backend named "cpu" or "cuda"; NULL means $TG_BACKEND, else "cpu". The handle is
+// process-wide and never freed. NULL + error when the backend is not available.
+TG_API tg_backend *tg_backend_get(const char *name);
+// Static name of a backend ("cpu", "cuda").
+TG_API const char *tg_backend_name(const tg_backend *backend);
+// Threads the backend may use for one kernel (gemm, big elementwise work); 0 = default.
+TG_API int tg_backend_set_threads(tg_backend *backend, int n_threads);
+// Wait for queued work on the backend to finish.
+TG_API int tg_backend_synchronize(tg_backend *backend);
+
+// ---- persistent tensors ----
+
+// New zero-filled persistent tensor. Caller frees with tg_free(). NULL + error on a bad
+// shape (ndim outside 0..8, negative dim), bad dtype or out of memory.
+TG_API tg_tensor *tg_tensor_new(tg_backend *backend, tg_dtype dtype, int ndim,
+                                const int64_t *shape);
+// New persistent tensor holding a copy of host data (numel elements of `dtype`).
+TG_API tg_tensor *tg_tensor_from(tg_backend *backend, tg_dtype dtype, int ndim,
+                                 const int64_t *shape, const void *host_data);
+// Like tg_tensor_from, then marked requires_grad: a trainable parameter.
+TG_API tg_tensor *tg_param(tg_backend *backend, tg_dtype dtype, int ndim,
+                           const int64_t *shape, const void *host_data);
+// Scalar (0-dim) persistent tensor.
+TG_API tg_tensor *tg_scalar(tg_backend *backend, tg_dtype dtype, double value);
+// Persistent copy of any tensor (step or persistent) on `backend` (NULL: same backend),
+// detached from the graph; requires_grad is not copied.
+TG_API tg_tensor *tg_to(const tg_tensor *t, tg_backend *backend);
+// Persistent copy converted to `dtype`, detached.
+TG_API tg_tensor *tg_cast(const tg_tensor *t, tg_dtype dtype);
+// Frees a persistent tensor and its grad. NULL is a no-op. Fails (TG_ERR_STATE) on a
+// step tensor, or while a tape that recorded it has not been reset.
+TG_API int tg_free(tg_tensor *t);
+
+// ---- accessors ----
+
+TG_API int tg_ndim(const tg_tensor *t);
+// Pointer to the tensor's shape (ndim entries), valid while the tensor lives.
+TG_API const int64_t *tg_shape(const tg_tensor *t);
+TG_API int64_t tg_numel(const tg_tensor *t);
+TG_API tg_dtype tg_dtype_of(const tg_tensor *t);
+TG_API tg_backend *tg_backend_of(const tg_tensor *t);
+TG_API bool tg_requires_grad(const tg_tensor *t);
+// Marks a persistent tensor as a leaf that collects gradients. Step tensors refuse.
+TG_API int tg_set_requires_grad(tg_tensor *t, bool requires_grad);
+// True for tensors owned by a tape.
+TG_API bool tg_is_step(const tg_tensor *t);
+// The gradient accumulated by tg_backward (a persistent tensor owned by `t`), or NULL if
+// no backward pass has reached it yet. Do not free it.
+TG_API tg_tensor *tg_grad_of(const tg_tensor *t);
+// Sets the gradient of every given tensor to zero (keeps the buffers: no allocation).
+TG_API int tg_zero_grad(int n, tg_tensor *const *tensors);
+
+// The value of a one-element tensor as double; NAN + error otherwise.
+TG_API double tg_item(const tg_tensor *t);
+// Copies all elements to host memory (`bytes` must be numel * dtype size).
+TG_API int tg_copy_to_host(const tg_tensor *t, void *dst, size_t bytes);
+// Overwrites all elements of a persistent tensor from host memory.
+TG_API int tg_copy_from_host(tg_tensor *t, const void *src, size_t bytes);
+// Direct pointer to the elements of a CPU tensor of that dtype; NULL + error otherwise.
+TG_API float *tg_data_f32(tg_tensor *t);
+TG_API double *tg_data_f64(tg_tensor *t);
+
+// NumPy-style repr to `f` (stdout if NULL): values (elided with ... when large), shape,
+// dtype. Returns TG_OK or a negative status.
+TG_API int tg_print(const tg_tensor *t, FILE *f);
+
+// ---- in-place updates (no graph; for optimizers and initialisation) ----
+// They work on persistent tensors (or step tensors outside any recorded graph), need
+// equal shapes and dtypes, and never allocate.
+
+// y = value
+TG_API int tg_fill_(tg_tensor *y, double value);
+// y = src
+TG_API int tg_copy_(tg_tensor *y, const tg_tensor *src);
+// y = alpha * x + beta * y
+TG_API int tg_axpby_(tg_tensor *y, double alpha, const tg_tensor *x, double beta);
+// y = y + value * a * b
+TG_API int tg_addcmul_(tg_tensor *y, double value, const tg_tensor *a, const tg_tensor *b);
+// y = y + value * a / (sqrt(b) + eps)      (Adam-style denominator)
+TG_API int tg_addcdiv_sqrt_(tg_tensor *y, double value, const tg_tensor *a,
+                            const tg_tensor *b, double eps);
+// y = y + value * a / b
+TG_API int tg_addcdiv_(tg_tensor *y, double value, const tg_tensor *a, const tg_tensor *b);
+
+// ---- random numbers ----
+
+// A seeded random stream (xoshiro256**). Free with tg_rng_free().
+TG_API tg_rng *tg_rng_new(uint64_t seed);
+TG_API void tg_rng_free(tg_rng *rng);
+// Next uniform double in [0, 1).
+TG_API double tg_rng_uniform(tg_rng *rng);
+// Next standard normal double.
+TG_API double tg_rng_normal(tg_rng *rng);
+// Fill y with uniform values in [lo, hi).
+TG_API int tg_uniform_(tg_tensor *y, tg_rng *rng, double lo, double hi);
+// Fill y with normal values N(mean, std^2).
+TG_API int tg_normal_(tg_tensor *y, tg_rng *rng, double mean, double std);
+
+// ---- memory statistics ----
+
+// Number of heap/device allocations the library has made so far (all threads). A steady-
+// state training step leaves it unchanged: tests read it before and after.
+TG_API uint64_t tg_alloc_count(void);
+
+#ifdef __cplusplus
+}
+#endif

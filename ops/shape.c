@@ -1,0 +1,173 @@
+// Shape ops: reshape (a view, no copy), transpose and expand (strided copies), detach.
+#include "ops/op_table.h"
+
+// ---- reshape: same data, new shape    dx = reshape(dy, x.shape) ----
+
+static int reshape_infer(tg_tensor *const *in, int n, const tg_attrs *at, int *ndim,
+                         int64_t *shape) {
+    (void)n;
+    const tg_tensor *x = in[0];
+    char s1[160], s2[160];
+    int nd = at->n_i, infer_at = -1;
+    int64_t known = 1;
+    for (int i = 0; i < nd; i++) {
+        shape[i] = at->i[i];
+        if (shape[i] == -1 && infer_at < 0) infer_at = i;
+        else if (shape[i] < 0) {
+            tg__fail(TG_ERR_SHAPE, "tg_reshape", "bad target shape %s (one -1 at most)",
+                     tg__shape_str(s2, sizeof s2, nd, at->i));
+            return TG_ERR_SHAPE;
+        } else known *= shape[i];
+    }
+    if (infer_at >= 0) {
+        if (known == 0 || x->numel % known) {
+            tg__fail(TG_ERR_SHAPE, "tg_reshape", "cannot reshape %s into %s",
+                     tg__shape_str(s1, sizeof s1, x->ndim, x->shape),
+                     tg__shape_str(s2, sizeof s2, nd, at->i));
+            return TG_ERR_SHAPE;
+        }
+        shape[infer_at] = x->numel / known;
+        known *= shape[infer_at];
+    }
+    if (known != x->numel) {
+        tg__fail(TG_ERR_SHAPE, "tg_reshape", "cannot reshape %s (%lld elements) into %s",
+                 tg__shape_str(s1, sizeof s1, x->ndim, x->shape), (long long)x->numel,
+                 tg__shape_str(s2, sizeof s2, nd, at->i));
+        return TG_ERR_SHAPE;
+    }
+    *ndim = nd;
+    return TG_OK;
+}
+
+static int reshape_backward(tg_tape *tape, const tg_node *node, tg_tensor *dout,
+                            tg_tensor **din) {
+    const tg_tensor *x = node->in[0];
+    din[0] = tg_reshape(tape, dout, x->ndim, x->shape);
+    return din[0] ? TG_OK : tg_last_status();
+}
+
+const tg_op_def tg__op_reshape = {TG_OP_RESHAPE, "tg_reshape", 1, reshape_infer, NULL,
+                                  reshape_backward};
+
+tg_tensor *tg_reshape(tg_tape *tape, tg_tensor *x, int ndim, const int64_t *shape) {
+    if (tg__check_inputs(tape, &tg__op_reshape, 1, &x)) return NULL;
+    if (ndim < 0 || ndim > TG_MAX_DIMS || (ndim > 0 && !shape)) {
+        tg__fail(TG_ERR_SHAPE, "tg_reshape", "ndim %d outside 0..%d or shape NULL", ndim,
+                 TG_MAX_DIMS);
+        return NULL;
+    }
+    tg_attrs at = {.n_i = ndim};
+    for (int i = 0; i < ndim; i++) at.i[i] = shape[i];
+    int nd;
+    int64_t out_shape[TG_MAX_DIMS];
+    if (reshape_infer(&x, 1, &at, &nd, out_shape)) return NULL;
+    tg_tensor *y = tg__step_view(tape, x, nd, out_shape, "tg_reshape");
+    return y ? tg__record(tape, &tg__op_reshape, 1, &x, &at, y) : NULL;
+}
+
+// ---- transpose: swap two axes (contiguous copy)    dx = transpose(dy) ----
+
+static int transpose_infer(tg_tensor *const *in, int n, const tg_attrs *at, int *ndim,
+                           int64_t *shape) {
+    (void)n;
+    const tg_tensor *x = in[0];
+    *ndim = x->ndim;
+    for (int i = 0; i < x->ndim; i++) shape[i] = x->shape[i];
+    shape[at->i[0]] = x->shape[at->i[1]];
+    shape[at->i[1]] = x->shape[at->i[0]];
+    return TG_OK;
+}
+
+static int transpose_forward(tg_tensor *const *in, int n, const tg_attrs *at, tg_tensor *out) {
+    (void)n;
+    tg_view v = tg__view_of(in[0]);
+    int d0 = (int)at->i[0], d1 = (int)at->i[1];
+    int64_t t = v.stride[d0];
+    v.stride[d0] = v.stride[d1];
+    v.stride[d1] = t;
+    v.shape[d0] = out->shape[d0];
+    v.shape[d1] = out->shape[d1];
+    return tg__k_unary("tg_transpose", TG_UNARY_COPY, &v, out, 0, 0);
+}
+
+static int transpose_backward(tg_tape *tape, const tg_node *node, tg_tensor *dout,
+                              tg_tensor **din) {
+    din[0] = tg_transpose(tape, dout, (int)node->attrs.i[0], (int)node->attrs.i[1]);
+    return din[0] ? TG_OK : tg_last_status();
+}
+
+const tg_op_def tg__op_transpose = {TG_OP_TRANSPOSE, "tg_transpose", 1, transpose_infer,
+                                    transpose_forward, transpose_backward};
+
+tg_tensor *tg_transpose(tg_tape *tape, tg_tensor *x, int dim0, int dim1) {
+    if (tg__check_inputs(tape, &tg__op_transpose, 1, &x)) return NULL;
+    int d0 = dim0 < 0 ? dim0 + x->ndim : dim0, d1 = dim1 < 0 ? dim1 + x->ndim : dim1;
+    if (d0 < 0 || d0 >= x->ndim || d1 < 0 || d1 >= x->ndim) {
+        char s[160];
+        tg__fail(TG_ERR_INVALID_ARG, "tg_transpose", "axes (%d, %d) out of range for shape %s",
+                 dim0, dim1, tg__shape_str(s, sizeof s, x->ndim, x->shape));
+        return NULL;
+    }
+    tg_attrs at = {.i = {d0, d1}, .n_i = 2};
+    return tg__apply(tape, &tg__op_transpose, 1, &x, &at);
+}
+
+// ---- expand: broadcast x to a shape (copy)    dx = dy (the core sums it back) ----
+
+static int expand_infer(tg_tensor *const *in, int n, const tg_attrs *at, int *ndim,
+                        int64_t *shape) {
+    (void)n;
+    const tg_tensor *x = in[0];
+    int nd = at->n_i;
+    char s1[160], s2[160];
+    for (int i = 0; i < nd; i++) shape[i] = at->i[i];
+    bool ok = nd >= x->ndim;
+    for (int i = 0; ok && i < x->ndim; i++) {
+        int64_t d = x->shape[i], t = shape[i + nd - x->ndim];
+        ok = t >= 0 && (d == t || d == 1);
+    }
+    if (!ok) {
+        tg__fail(TG_ERR_SHAPE, "tg_expand", "cannot broadcast %s to %s",
+                 tg__shape_str(s1, sizeof s1, x->ndim, x->shape),
+                 tg__shape_str(s2, sizeof s2, nd, shape));
+        return TG_ERR_SHAPE;
+    }
+    *ndim = nd;
+    return TG_OK;
+}
+
+static int expand_forward(tg_tensor *const *in, int n, const tg_attrs *at, tg_tensor *out) {
+    (void)n, (void)at;
+    tg_view v = tg__view_bcast(in[0], out->ndim, out->shape);
+    return tg__k_unary("tg_expand", TG_UNARY_COPY, &v, out, 0, 0);
+}
+
+static int expand_backward(tg_tape *tape, const tg_node *node, tg_tensor *dout,
+                           tg_tensor **din) {
+    (void)tape, (void)node;
+    din[0] = dout;
+    return TG_OK;
+}
+
+const tg_op_def tg__op_expand = {TG_OP_EXPAND, "tg_expand", 1, expand_infer, expand_forward,
+                                 expand_backward};
+
+tg_tensor *tg_expand(tg_tape *tape, tg_tensor *x, int ndim, const int64_t *shape) {
+    if (tg__check_inputs(tape, &tg__op_expand, 1, &x)) return NULL;
+    if (ndim < 0 || ndim > TG_MAX_DIMS || (ndim > 0 && !shape)) {
+        tg__fail(TG_ERR_SHAPE, "tg_expand", "ndim %d outside 0..%d or shape NULL", ndim,
+                 TG_MAX_DIMS);
+        return NULL;
+    }
+    tg_attrs at = {.n_i = ndim};
+    for (int i = 0; i < ndim; i++) at.i[i] = shape[i];
+    return tg__apply(tape, &tg__op_expand, 1, &x, &at);
+}
+
+// ---- detach: same data, a new leaf with no gradient ----
+
+tg_tensor *tg_detach(tg_tape *tape, tg_tensor *x) {
+    static const tg_op_def detach_def = {TG_OP_NONE, "tg_detach", 1, NULL, NULL, NULL};
+    if (tg__check_inputs(tape, &detach_def, 1, &x)) return NULL;
+    return tg__step_view(tape, x, x->ndim, x->shape, "tg_detach");
+}
