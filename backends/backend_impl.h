@@ -37,6 +37,19 @@ enum tg_unary_kind {
     TG_UNARY_TANH,
     TG_UNARY_GT,         // y = x > a ? 1 : 0
     TG_UNARY_RDIV,       // y = a / x
+    TG_UNARY_ABS,
+    TG_UNARY_SIGN,       // -1, 0, 1
+    TG_UNARY_CLAMP,      // y = min(max(x, a), b)
+    TG_UNARY_LEAKY_RELU, // y = x > 0 ? x : a*x
+    TG_UNARY_ELU,        // y = x > 0 ? x : a*(exp(x)-1)
+    TG_UNARY_SOFTPLUS,   // y = log(1+exp(a*x))/a, y = x where a*x > b (PyTorch's threshold)
+    TG_UNARY_ERF,
+    TG_UNARY_LT,         // y = x < a
+    TG_UNARY_GE,         // y = x >= a
+    TG_UNARY_LE,         // y = x <= a
+    TG_UNARY_EQ,         // y = x == a
+    TG_UNARY_NE,         // y = x != a
+    TG_UNARY_ARANGE,     // y[i] = a + b*i (x ignored; y contiguous)
     TG_UNARY_COUNT
 };
 
@@ -46,12 +59,24 @@ enum tg_binary_kind {
     TG_BINARY_SUB,
     TG_BINARY_MUL,
     TG_BINARY_DIV,
+    TG_BINARY_MAX,
+    TG_BINARY_MIN,
+    TG_BINARY_GT,        // comparisons give 1 or 0
+    TG_BINARY_LT,
+    TG_BINARY_GE,
+    TG_BINARY_LE,
+    TG_BINARY_EQ,
+    TG_BINARY_NE,
     TG_BINARY_COUNT
 };
 
 // Reductions: y (x's shape, stride 0 on reduced axes) = reduce over those axes of x.
 enum tg_reduce_kind {
-    TG_REDUCE_SUM = 0,
+    TG_REDUCE_KIND_SUM = 0,
+    TG_REDUCE_KIND_MAX,
+    TG_REDUCE_KIND_MIN,
+    TG_REDUCE_KIND_ARGMAX,    // index along the (single) reduced axis, as a float
+    TG_REDUCE_KIND_ARGMIN,
     TG_REDUCE_KIND_COUNT
 };
 
@@ -73,6 +98,15 @@ typedef struct tg_gemm_desc {
     const void *b; int64_t b_rs, b_cs, b_bs;    // B as a [k,n] view (after op)
     void *c;       int64_t c_rs, c_cs, c_bs;    // C [m,n]
 } tg_gemm_desc;
+
+// Window extraction for convolution and pooling (NCHW), one image batch at a time:
+// cols [N, C*KH*KW, OH*OW] <-> x [N, C, H, W]; out-of-image taps read `pad_value`.
+typedef struct tg_im2col_desc {
+    int dtype;
+    int64_t n, c, h, w, kh, kw, oh, ow;
+    int64_t stride_h, stride_w, pad_h, pad_w, dil_h, dil_w;
+    double pad_value;
+} tg_im2col_desc;
 
 // Services the core lends a backend module (so modules link no core symbol).
 struct tg_host_api {
@@ -109,6 +143,19 @@ struct tg_backend_ops {
     int (*update)(void *ctx, int kind, const tg_view *y, const tg_view *a, const tg_view *b,
                   double s0, double s1, double s2);
     int (*cast)(void *ctx, const tg_view *x, const tg_view *y);
+    // y = cond != 0 ? a : b, all views of y's shape (broadcast strides allowed).
+    int (*where)(void *ctx, const tg_view *cond, const tg_view *a, const tg_view *b,
+                 const tg_view *y);
+    // Along `axis`: y[..i..] = x[..index[..i..]..]; index holds integral floats, shape of y;
+    // x's other dims equal y's. Out-of-range index -> TG_ERR_INVALID_ARG (nothing written).
+    int (*gather)(void *ctx, int axis, const tg_view *x, const tg_view *index,
+                  const tg_view *y);
+    // Along `axis`: y[..index[..i..]..] += src[..i..] (y pre-filled by the caller).
+    int (*scatter_add)(void *ctx, int axis, const tg_view *src, const tg_view *index,
+                       const tg_view *y);
+    int (*im2col)(void *ctx, const tg_im2col_desc *d, const void *x, void *cols);
+    // x += col2im(cols) (x pre-filled by the caller)
+    int (*col2im)(void *ctx, const tg_im2col_desc *d, const void *cols, void *x);
 };
 
 // The built-in CPU backend.

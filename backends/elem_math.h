@@ -51,3 +51,41 @@ static inline TG_HD double tg_adam_ratio_d(double a, double b, double eps) {
 static inline TG_HD float tg_adam_ratio_f(float a, float b, float eps) {
     return a / (sqrtf(b) + eps);
 }
+
+// softplus with PyTorch's beta and threshold: linear where beta*x > threshold; otherwise
+// log1p(exp(beta*x))/beta computed without overflow.
+static inline TG_HD double tg_softplus_d(double x, double beta, double threshold) {
+    double z = beta * x;
+    if (z > threshold) return x;
+    return (fmax(z, 0.0) + log1p(exp(-fabs(z)))) / beta;
+}
+static inline TG_HD float tg_softplus_f(float x, float beta, float threshold) {
+    float z = beta * x;
+    if (z > threshold) return x;
+    return (fmaxf(z, 0.0f) + log1pf(expf(-fabsf(z)))) / beta;
+}
+
+static inline TG_HD double tg_elu_d(double x, double alpha) {
+    return x > 0 ? x : alpha * expm1(x);
+}
+static inline TG_HD float tg_elu_f(float x, float alpha) { return x > 0 ? x : alpha * expm1f(x); }
+
+static inline TG_HD double tg_leaky_relu_d(double x, double slope) { return x > 0 ? x : slope * x; }
+static inline TG_HD float tg_leaky_relu_f(float x, float slope) { return x > 0 ? x : slope * x; }
+
+static inline TG_HD double tg_sign_d(double x) { return (double)((x > 0) - (x < 0)); }
+static inline TG_HD float tg_sign_f(float x) { return (float)((x > 0) - (x < 0)); }
+
+// clamp: NaN propagates, as in PyTorch.
+static inline TG_HD double tg_clamp_d(double x, double lo, double hi) {
+    return x < lo ? lo : (x > hi ? hi : x);
+}
+static inline TG_HD float tg_clamp_f(float x, float lo, float hi) {
+    return x < lo ? lo : (x > hi ? hi : x);
+}
+
+// maximum/minimum propagate NaN (torch.maximum semantics).
+static inline TG_HD double tg_max_d(double a, double b) { return (a != a || a > b) ? a : b; }
+static inline TG_HD float tg_max_f(float a, float b) { return (a != a || a > b) ? a : b; }
+static inline TG_HD double tg_min_d(double a, double b) { return (a != a || a < b) ? a : b; }
+static inline TG_HD float tg_min_f(float a, float b) { return (a != a || a < b) ? a : b; }

@@ -103,14 +103,17 @@ static int sweep(tg_tape *tape, tg_tensor *out, const tg_tensor *seed, bool crea
         const tg_node *n = &tape->nodes[i];
         tg_tensor *dout = n->out->bgrad;
         if (!dout) continue;
-        tg_tensor *din[TG_MAX_DIMS * 2] = {0};
+        tg_tensor *small[4] = {0};
         int n_in = n->n_in;
-        tg_tensor *small[3];
-        tg_tensor **contrib = n_in <= (int)(sizeof din / sizeof din[0]) ? din : small;
-        if (contrib == small) {
-            tg__fail(TG_ERR_UNSUPPORTED, n->def->name, "too many inputs for backward");
-            st = TG_ERR_UNSUPPORTED;
-            break;
+        tg_tensor **contrib = small;
+        if (n_in > 4) {   // variadic ops (concat): contributions live in the arena
+            contrib = tg__arena_alloc(tape, (size_t)n_in * sizeof *contrib);
+            if (!contrib) {
+                tg__fail(TG_ERR_OOM, where, "out of memory in the tape arena");
+                st = TG_ERR_OOM;
+                break;
+            }
+            memset(contrib, 0, (size_t)n_in * sizeof *contrib);
         }
         st = n->def->backward(tape, n, dout, contrib);
         for (int k = 0; k < n_in && st == TG_OK; k++) {

@@ -87,7 +87,12 @@ static int fill_random(tg_tensor *y, tg_rng *rng, double p0, double p1, bool nor
     }
     for (int64_t i = 0; i < y->numel; i++) {
         double v = normal ? p0 + p1 * tg_rng_normal(rng) : p0 + (p1 - p0) * tg_rng_uniform(rng);
-        if (y->dtype == TG_F32) ((float *)host)[i] = (float)v;
+        if (y->dtype == TG_F32) {
+            float f = (float)v;
+            // rounding to f32 may reach hi itself; keep the interval half-open
+            if (!normal && p1 > p0 && f >= (float)p1) f = nextafterf((float)p1, (float)p0);
+            ((float *)host)[i] = f;
+        }
         else ((double *)host)[i] = v;
     }
     int st = TG_OK;

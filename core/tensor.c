@@ -166,8 +166,9 @@ int tg_free(tg_tensor *t) {
     return TG_OK;
 }
 
-tg_tensor *tg__step_new(tg_tape *tape, tg_backend *be, tg_dtype dtype, int ndim,
-                        const int64_t *shape, const char *where) {
+// A step tensor registered on the tape; its data comes from the cache when `with_data`.
+static tg_tensor *step_tensor(tg_tape *tape, tg_backend *be, tg_dtype dtype, int ndim,
+                              const int64_t *shape, bool with_data, const char *where) {
     if (tape->n_steps == tape->cap_steps) {
         int64_t cap = tape->cap_steps ? tape->cap_steps * 2 : 256;
         tg_tensor **s = tg__realloc(tape->steps, (size_t)cap * sizeof *s);
@@ -188,19 +189,23 @@ tg_tensor *tg__step_new(tg_tape *tape, tg_backend *be, tg_dtype dtype, int ndim,
     t->be = be;
     t->tape = tape;
     t->is_step = true;
-    t->owns_data = true;
-    if (t->nbytes && !(t->data = tg__buf_alloc(be, t->nbytes, where))) return NULL;
+    t->owns_data = with_data;
+    if (with_data && t->nbytes && !(t->data = tg__buf_alloc(be, t->nbytes, where)))
+        return NULL;
     tape->steps[tape->n_steps++] = t;
     return t;
 }
 
+tg_tensor *tg__step_new(tg_tape *tape, tg_backend *be, tg_dtype dtype, int ndim,
+                        const int64_t *shape, const char *where) {
+    return step_tensor(tape, be, dtype, ndim, shape, true, where);
+}
+
+// A view shares src's data and takes no buffer of its own (reset releases nothing for it).
 tg_tensor *tg__step_view(tg_tape *tape, tg_tensor *src, int ndim, const int64_t *shape,
                          const char *where) {
-    tg_tensor *t = tg__step_new(tape, src->be, src->dtype, 0, NULL, where);
-    if (!t) return NULL;
-    set_shape(t, src->dtype, ndim, shape);
-    t->data = src->data;
-    t->owns_data = false;
+    tg_tensor *t = step_tensor(tape, src->be, src->dtype, ndim, shape, false, where);
+    if (t) t->data = src->data;
     return t;
 }
 

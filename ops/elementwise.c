@@ -2,72 +2,14 @@
 // Each block: math comment, infer, forward, backward (public ops), descriptor, wrapper.
 #include "ops/op_table.h"
 
-// ---- shared pieces ----
-
-// Broadcast shape of a and b, or a TG_ERR_SHAPE naming the op and both shapes.
-static int infer_bcast(tg_tensor *const *in, int n_in, const tg_attrs *at, int *ndim,
-                       int64_t *shape, const char *name) {
-    (void)n_in;
-    (void)at;
-    const tg_tensor *a = in[0], *b = in[1];
-    int nd = a->ndim > b->ndim ? a->ndim : b->ndim;
-    for (int i = 0; i < nd; i++) {
-        int ia = i - (nd - a->ndim), ib = i - (nd - b->ndim);
-        int64_t da = ia >= 0 ? a->shape[ia] : 1, db = ib >= 0 ? b->shape[ib] : 1;
-        if (da != db && da != 1 && db != 1) {
-            char s1[160], s2[160];
-            tg__fail(TG_ERR_SHAPE, name, "shapes %s and %s do not broadcast (axis %d: %lld vs %lld)",
-                     tg__shape_str(s1, sizeof s1, a->ndim, a->shape),
-                     tg__shape_str(s2, sizeof s2, b->ndim, b->shape), i, (long long)da,
-                     (long long)db);
-            return TG_ERR_SHAPE;
-        }
-        shape[i] = da == 1 ? db : da;
-    }
-    *ndim = nd;
-    return TG_OK;
-}
-
-static int forward_binary(tg_tensor *const *in, tg_tensor *out, int kind, const char *name) {
-    tg_view a = tg__view_bcast(in[0], out->ndim, out->shape);
-    tg_view b = tg__view_bcast(in[1], out->ndim, out->shape);
-    return tg__k_binary(name, kind, &a, &b, out);
-}
-
-static int infer_same(tg_tensor *const *in, int n_in, const tg_attrs *at, int *ndim,
-                      int64_t *shape) {
-    (void)n_in;
-    (void)at;
-    *ndim = in[0]->ndim;
-    for (int i = 0; i < in[0]->ndim; i++) shape[i] = in[0]->shape[i];
-    return TG_OK;
-}
-
-static int forward_unary(tg_tensor *const *in, tg_tensor *out, int kind, double a, double b,
-                         const char *name) {
-    tg_view x = tg__view_of(in[0]);
-    return tg__k_unary(name, kind, &x, out, a, b);
-}
-
-static tg_tensor *apply1(tg_tape *tape, const tg_op_def *def, tg_tensor *x, double s0,
-                         double s1) {
-    tg_attrs at = {.s = {s0, s1, 0}};
-    return tg__apply(tape, def, 1, &x, &at);
-}
-
-static tg_tensor *apply2(tg_tape *tape, const tg_op_def *def, tg_tensor *a, tg_tensor *b) {
-    tg_tensor *in[2] = {a, b};
-    return tg__apply(tape, def, 2, in, NULL);
-}
-
 // ---- add: y = a + b    da = dy, db = dy ----
 
 static int add_infer(tg_tensor *const *in, int n, const tg_attrs *at, int *nd, int64_t *sh) {
-    return infer_bcast(in, n, at, nd, sh, "tg_add");
+    return tg__infer_bcast(in, n, at, nd, sh, "tg_add");
 }
 static int add_forward(tg_tensor *const *in, int n, const tg_attrs *at, tg_tensor *out) {
     (void)n, (void)at;
-    return forward_binary(in, out, TG_BINARY_ADD, "tg_add");
+    return tg__forward_binary(in, out, TG_BINARY_ADD, "tg_add");
 }
 static int add_backward(tg_tape *tape, const tg_node *node, tg_tensor *dout, tg_tensor **din) {
     (void)tape, (void)node;
@@ -77,17 +19,17 @@ static int add_backward(tg_tape *tape, const tg_node *node, tg_tensor *dout, tg_
 }
 const tg_op_def tg__op_add = {TG_OP_ADD, "tg_add", 2, add_infer, add_forward, add_backward};
 tg_tensor *tg_add(tg_tape *tape, tg_tensor *a, tg_tensor *b) {
-    return apply2(tape, &tg__op_add, a, b);
+    return tg__apply2(tape, &tg__op_add, a, b);
 }
 
 // ---- sub: y = a - b    da = dy, db = -dy ----
 
 static int sub_infer(tg_tensor *const *in, int n, const tg_attrs *at, int *nd, int64_t *sh) {
-    return infer_bcast(in, n, at, nd, sh, "tg_sub");
+    return tg__infer_bcast(in, n, at, nd, sh, "tg_sub");
 }
 static int sub_forward(tg_tensor *const *in, int n, const tg_attrs *at, tg_tensor *out) {
     (void)n, (void)at;
-    return forward_binary(in, out, TG_BINARY_SUB, "tg_sub");
+    return tg__forward_binary(in, out, TG_BINARY_SUB, "tg_sub");
 }
 static int sub_backward(tg_tape *tape, const tg_node *node, tg_tensor *dout, tg_tensor **din) {
     din[0] = dout;
@@ -96,17 +38,17 @@ static int sub_backward(tg_tape *tape, const tg_node *node, tg_tensor *dout, tg_
 }
 const tg_op_def tg__op_sub = {TG_OP_SUB, "tg_sub", 2, sub_infer, sub_forward, sub_backward};
 tg_tensor *tg_sub(tg_tape *tape, tg_tensor *a, tg_tensor *b) {
-    return apply2(tape, &tg__op_sub, a, b);
+    return tg__apply2(tape, &tg__op_sub, a, b);
 }
 
 // ---- mul: y = a * b    da = dy*b, db = dy*a ----
 
 static int mul_infer(tg_tensor *const *in, int n, const tg_attrs *at, int *nd, int64_t *sh) {
-    return infer_bcast(in, n, at, nd, sh, "tg_mul");
+    return tg__infer_bcast(in, n, at, nd, sh, "tg_mul");
 }
 static int mul_forward(tg_tensor *const *in, int n, const tg_attrs *at, tg_tensor *out) {
     (void)n, (void)at;
-    return forward_binary(in, out, TG_BINARY_MUL, "tg_mul");
+    return tg__forward_binary(in, out, TG_BINARY_MUL, "tg_mul");
 }
 static int mul_backward(tg_tape *tape, const tg_node *node, tg_tensor *dout, tg_tensor **din) {
     tg_tensor *a = node->in[0], *b = node->in[1];
@@ -116,17 +58,17 @@ static int mul_backward(tg_tape *tape, const tg_node *node, tg_tensor *dout, tg_
 }
 const tg_op_def tg__op_mul = {TG_OP_MUL, "tg_mul", 2, mul_infer, mul_forward, mul_backward};
 tg_tensor *tg_mul(tg_tape *tape, tg_tensor *a, tg_tensor *b) {
-    return apply2(tape, &tg__op_mul, a, b);
+    return tg__apply2(tape, &tg__op_mul, a, b);
 }
 
 // ---- div: y = a / b    da = dy/b, db = -dy*a/b^2 = -(dy/b)*y ----
 
 static int div_infer(tg_tensor *const *in, int n, const tg_attrs *at, int *nd, int64_t *sh) {
-    return infer_bcast(in, n, at, nd, sh, "tg_div");
+    return tg__infer_bcast(in, n, at, nd, sh, "tg_div");
 }
 static int div_forward(tg_tensor *const *in, int n, const tg_attrs *at, tg_tensor *out) {
     (void)n, (void)at;
-    return forward_binary(in, out, TG_BINARY_DIV, "tg_div");
+    return tg__forward_binary(in, out, TG_BINARY_DIV, "tg_div");
 }
 static int div_backward(tg_tape *tape, const tg_node *node, tg_tensor *dout, tg_tensor **din) {
     tg_tensor *g = tg_div(tape, dout, node->in[1]);
@@ -137,7 +79,7 @@ static int div_backward(tg_tape *tape, const tg_node *node, tg_tensor *dout, tg_
 }
 const tg_op_def tg__op_div = {TG_OP_DIV, "tg_div", 2, div_infer, div_forward, div_backward};
 tg_tensor *tg_div(tg_tape *tape, tg_tensor *a, tg_tensor *b) {
-    return apply2(tape, &tg__op_div, a, b);
+    return tg__apply2(tape, &tg__op_div, a, b);
 }
 
 // ---- affine family: y = s0*x + s1    dx = s0*dy ----
@@ -146,7 +88,7 @@ tg_tensor *tg_div(tg_tape *tape, tg_tensor *a, tg_tensor *b) {
 
 static int affine_forward(tg_tensor *const *in, int n, const tg_attrs *at, tg_tensor *out) {
     (void)n;
-    return forward_unary(in, out, TG_UNARY_AFFINE, at->s[0], at->s[1], "tg_affine");
+    return tg__forward_unary(in, out, TG_UNARY_AFFINE, at->s[0], at->s[1], "tg_affine");
 }
 static int affine_backward(tg_tape *tape, const tg_node *node, tg_tensor *dout,
                            tg_tensor **din) {
@@ -155,59 +97,59 @@ static int affine_backward(tg_tape *tape, const tg_node *node, tg_tensor *dout,
     return din[0] ? TG_OK : tg_last_status();
 }
 
-const tg_op_def tg__op_add_scalar = {TG_OP_ADD_SCALAR, "tg_add_scalar", 1, infer_same,
+const tg_op_def tg__op_add_scalar = {TG_OP_ADD_SCALAR, "tg_add_scalar", 1, tg__infer_same,
                                      affine_forward, affine_backward};
-const tg_op_def tg__op_sub_scalar = {TG_OP_SUB_SCALAR, "tg_sub_scalar", 1, infer_same,
+const tg_op_def tg__op_sub_scalar = {TG_OP_SUB_SCALAR, "tg_sub_scalar", 1, tg__infer_same,
                                      affine_forward, affine_backward};
-const tg_op_def tg__op_rsub_scalar = {TG_OP_RSUB_SCALAR, "tg_rsub_scalar", 1, infer_same,
+const tg_op_def tg__op_rsub_scalar = {TG_OP_RSUB_SCALAR, "tg_rsub_scalar", 1, tg__infer_same,
                                       affine_forward, affine_backward};
-const tg_op_def tg__op_mul_scalar = {TG_OP_MUL_SCALAR, "tg_mul_scalar", 1, infer_same,
+const tg_op_def tg__op_mul_scalar = {TG_OP_MUL_SCALAR, "tg_mul_scalar", 1, tg__infer_same,
                                      affine_forward, affine_backward};
-const tg_op_def tg__op_div_scalar = {TG_OP_DIV_SCALAR, "tg_div_scalar", 1, infer_same,
+const tg_op_def tg__op_div_scalar = {TG_OP_DIV_SCALAR, "tg_div_scalar", 1, tg__infer_same,
                                      affine_forward, affine_backward};
-const tg_op_def tg__op_neg = {TG_OP_NEG, "tg_neg", 1, infer_same, affine_forward,
+const tg_op_def tg__op_neg = {TG_OP_NEG, "tg_neg", 1, tg__infer_same, affine_forward,
                               affine_backward};
 
 tg_tensor *tg_add_scalar(tg_tape *tape, tg_tensor *x, double s) {
-    return apply1(tape, &tg__op_add_scalar, x, 1.0, s);
+    return tg__apply1(tape, &tg__op_add_scalar, x, 1.0, s);
 }
 tg_tensor *tg_sub_scalar(tg_tape *tape, tg_tensor *x, double s) {
-    return apply1(tape, &tg__op_sub_scalar, x, 1.0, -s);
+    return tg__apply1(tape, &tg__op_sub_scalar, x, 1.0, -s);
 }
 tg_tensor *tg_rsub_scalar(tg_tape *tape, tg_tensor *x, double s) {
-    return apply1(tape, &tg__op_rsub_scalar, x, -1.0, s);
+    return tg__apply1(tape, &tg__op_rsub_scalar, x, -1.0, s);
 }
 tg_tensor *tg_mul_scalar(tg_tape *tape, tg_tensor *x, double s) {
-    return apply1(tape, &tg__op_mul_scalar, x, s, 0.0);
+    return tg__apply1(tape, &tg__op_mul_scalar, x, s, 0.0);
 }
 tg_tensor *tg_div_scalar(tg_tape *tape, tg_tensor *x, double s) {
-    return apply1(tape, &tg__op_div_scalar, x, 1.0 / s, 0.0);
+    return tg__apply1(tape, &tg__op_div_scalar, x, 1.0 / s, 0.0);
 }
 tg_tensor *tg_neg(tg_tape *tape, tg_tensor *x) {
-    return apply1(tape, &tg__op_neg, x, -1.0, 0.0);
+    return tg__apply1(tape, &tg__op_neg, x, -1.0, 0.0);
 }
 
 // ---- rdiv: y = s / x    dx = -dy*s/x^2 = -dy*y/x ----
 
 static int rdiv_forward(tg_tensor *const *in, int n, const tg_attrs *at, tg_tensor *out) {
     (void)n;
-    return forward_unary(in, out, TG_UNARY_RDIV, at->s[0], 0, "tg_rdiv_scalar");
+    return tg__forward_unary(in, out, TG_UNARY_RDIV, at->s[0], 0, "tg_rdiv_scalar");
 }
 static int rdiv_backward(tg_tape *tape, const tg_node *node, tg_tensor *dout, tg_tensor **din) {
     din[0] = tg_neg(tape, tg_mul(tape, dout, tg_div(tape, node->out, node->in[0])));
     return din[0] ? TG_OK : tg_last_status();
 }
-const tg_op_def tg__op_rdiv_scalar = {TG_OP_RDIV_SCALAR, "tg_rdiv_scalar", 1, infer_same,
+const tg_op_def tg__op_rdiv_scalar = {TG_OP_RDIV_SCALAR, "tg_rdiv_scalar", 1, tg__infer_same,
                                       rdiv_forward, rdiv_backward};
 tg_tensor *tg_rdiv_scalar(tg_tape *tape, tg_tensor *x, double s) {
-    return apply1(tape, &tg__op_rdiv_scalar, x, s, 0.0);
+    return tg__apply1(tape, &tg__op_rdiv_scalar, x, s, 0.0);
 }
 
 // ---- pow: y = x^p    dx = dy * p * x^(p-1) ----
 
 static int pow_forward(tg_tensor *const *in, int n, const tg_attrs *at, tg_tensor *out) {
     (void)n;
-    return forward_unary(in, out, TG_UNARY_POW, at->s[0], 0, "tg_pow_scalar");
+    return tg__forward_unary(in, out, TG_UNARY_POW, at->s[0], 0, "tg_pow_scalar");
 }
 static int pow_backward(tg_tape *tape, const tg_node *node, tg_tensor *dout, tg_tensor **din) {
     double p = node->attrs.s[0];
@@ -217,71 +159,71 @@ static int pow_backward(tg_tape *tape, const tg_node *node, tg_tensor *dout, tg_
     din[0] = p == 1.0 ? dout : tg_mul(tape, dout, dx);
     return din[0] ? TG_OK : tg_last_status();
 }
-const tg_op_def tg__op_pow_scalar = {TG_OP_POW_SCALAR, "tg_pow_scalar", 1, infer_same,
+const tg_op_def tg__op_pow_scalar = {TG_OP_POW_SCALAR, "tg_pow_scalar", 1, tg__infer_same,
                                      pow_forward, pow_backward};
 tg_tensor *tg_pow_scalar(tg_tape *tape, tg_tensor *x, double p) {
-    return apply1(tape, &tg__op_pow_scalar, x, p, 0.0);
+    return tg__apply1(tape, &tg__op_pow_scalar, x, p, 0.0);
 }
 
 // ---- exp: y = exp(x)    dx = dy*y ----
 
 static int exp_forward(tg_tensor *const *in, int n, const tg_attrs *at, tg_tensor *out) {
     (void)n, (void)at;
-    return forward_unary(in, out, TG_UNARY_EXP, 0, 0, "tg_exp");
+    return tg__forward_unary(in, out, TG_UNARY_EXP, 0, 0, "tg_exp");
 }
 static int exp_backward(tg_tape *tape, const tg_node *node, tg_tensor *dout, tg_tensor **din) {
     din[0] = tg_mul(tape, dout, node->out);
     return din[0] ? TG_OK : tg_last_status();
 }
-const tg_op_def tg__op_exp = {TG_OP_EXP, "tg_exp", 1, infer_same, exp_forward, exp_backward};
-tg_tensor *tg_exp(tg_tape *tape, tg_tensor *x) { return apply1(tape, &tg__op_exp, x, 0, 0); }
+const tg_op_def tg__op_exp = {TG_OP_EXP, "tg_exp", 1, tg__infer_same, exp_forward, exp_backward};
+tg_tensor *tg_exp(tg_tape *tape, tg_tensor *x) { return tg__apply1(tape, &tg__op_exp, x, 0, 0); }
 
 // ---- log: y = log(x)    dx = dy/x ----
 
 static int log_forward(tg_tensor *const *in, int n, const tg_attrs *at, tg_tensor *out) {
     (void)n, (void)at;
-    return forward_unary(in, out, TG_UNARY_LOG, 0, 0, "tg_log");
+    return tg__forward_unary(in, out, TG_UNARY_LOG, 0, 0, "tg_log");
 }
 static int log_backward(tg_tape *tape, const tg_node *node, tg_tensor *dout, tg_tensor **din) {
     din[0] = tg_div(tape, dout, node->in[0]);
     return din[0] ? TG_OK : tg_last_status();
 }
-const tg_op_def tg__op_log = {TG_OP_LOG, "tg_log", 1, infer_same, log_forward, log_backward};
-tg_tensor *tg_log(tg_tape *tape, tg_tensor *x) { return apply1(tape, &tg__op_log, x, 0, 0); }
+const tg_op_def tg__op_log = {TG_OP_LOG, "tg_log", 1, tg__infer_same, log_forward, log_backward};
+tg_tensor *tg_log(tg_tape *tape, tg_tensor *x) { return tg__apply1(tape, &tg__op_log, x, 0, 0); }
 
 // ---- sqrt: y = sqrt(x)    dx = dy/(2y) ----
 
 static int sqrt_forward(tg_tensor *const *in, int n, const tg_attrs *at, tg_tensor *out) {
     (void)n, (void)at;
-    return forward_unary(in, out, TG_UNARY_SQRT, 0, 0, "tg_sqrt");
+    return tg__forward_unary(in, out, TG_UNARY_SQRT, 0, 0, "tg_sqrt");
 }
 static int sqrt_backward(tg_tape *tape, const tg_node *node, tg_tensor *dout, tg_tensor **din) {
     din[0] = tg_div(tape, tg_mul_scalar(tape, dout, 0.5), node->out);
     return din[0] ? TG_OK : tg_last_status();
 }
-const tg_op_def tg__op_sqrt = {TG_OP_SQRT, "tg_sqrt", 1, infer_same, sqrt_forward,
+const tg_op_def tg__op_sqrt = {TG_OP_SQRT, "tg_sqrt", 1, tg__infer_same, sqrt_forward,
                                sqrt_backward};
-tg_tensor *tg_sqrt(tg_tape *tape, tg_tensor *x) { return apply1(tape, &tg__op_sqrt, x, 0, 0); }
+tg_tensor *tg_sqrt(tg_tape *tape, tg_tensor *x) { return tg__apply1(tape, &tg__op_sqrt, x, 0, 0); }
 
 // ---- relu: y = max(x, 0)    dx = dy*(x>0) ----
 
 static int relu_forward(tg_tensor *const *in, int n, const tg_attrs *at, tg_tensor *out) {
     (void)n, (void)at;
-    return forward_unary(in, out, TG_UNARY_RELU, 0, 0, "tg_relu");
+    return tg__forward_unary(in, out, TG_UNARY_RELU, 0, 0, "tg_relu");
 }
 static int relu_backward(tg_tape *tape, const tg_node *node, tg_tensor *dout, tg_tensor **din) {
     din[0] = tg_mul(tape, dout, tg_gt_scalar(tape, node->in[0], 0.0));
     return din[0] ? TG_OK : tg_last_status();
 }
-const tg_op_def tg__op_relu = {TG_OP_RELU, "tg_relu", 1, infer_same, relu_forward,
+const tg_op_def tg__op_relu = {TG_OP_RELU, "tg_relu", 1, tg__infer_same, relu_forward,
                                relu_backward};
-tg_tensor *tg_relu(tg_tape *tape, tg_tensor *x) { return apply1(tape, &tg__op_relu, x, 0, 0); }
+tg_tensor *tg_relu(tg_tape *tape, tg_tensor *x) { return tg__apply1(tape, &tg__op_relu, x, 0, 0); }
 
 // ---- sigmoid: y = 1/(1+exp(-x))    dx = dy*y*(1-y) ----
 
 static int sigmoid_forward(tg_tensor *const *in, int n, const tg_attrs *at, tg_tensor *out) {
     (void)n, (void)at;
-    return forward_unary(in, out, TG_UNARY_SIGMOID, 0, 0, "tg_sigmoid");
+    return tg__forward_unary(in, out, TG_UNARY_SIGMOID, 0, 0, "tg_sigmoid");
 }
 static int sigmoid_backward(tg_tape *tape, const tg_node *node, tg_tensor *dout,
                             tg_tensor **din) {
@@ -289,35 +231,35 @@ static int sigmoid_backward(tg_tape *tape, const tg_node *node, tg_tensor *dout,
     din[0] = tg_mul(tape, dout, tg_mul(tape, y, tg_rsub_scalar(tape, y, 1.0)));
     return din[0] ? TG_OK : tg_last_status();
 }
-const tg_op_def tg__op_sigmoid = {TG_OP_SIGMOID, "tg_sigmoid", 1, infer_same, sigmoid_forward,
+const tg_op_def tg__op_sigmoid = {TG_OP_SIGMOID, "tg_sigmoid", 1, tg__infer_same, sigmoid_forward,
                                   sigmoid_backward};
 tg_tensor *tg_sigmoid(tg_tape *tape, tg_tensor *x) {
-    return apply1(tape, &tg__op_sigmoid, x, 0, 0);
+    return tg__apply1(tape, &tg__op_sigmoid, x, 0, 0);
 }
 
 // ---- tanh: y = tanh(x)    dx = dy*(1-y^2) ----
 
 static int tanh_forward(tg_tensor *const *in, int n, const tg_attrs *at, tg_tensor *out) {
     (void)n, (void)at;
-    return forward_unary(in, out, TG_UNARY_TANH, 0, 0, "tg_tanh");
+    return tg__forward_unary(in, out, TG_UNARY_TANH, 0, 0, "tg_tanh");
 }
 static int tanh_backward(tg_tape *tape, const tg_node *node, tg_tensor *dout, tg_tensor **din) {
     tg_tensor *y = node->out;
     din[0] = tg_mul(tape, dout, tg_rsub_scalar(tape, tg_mul(tape, y, y), 1.0));
     return din[0] ? TG_OK : tg_last_status();
 }
-const tg_op_def tg__op_tanh = {TG_OP_TANH, "tg_tanh", 1, infer_same, tanh_forward,
+const tg_op_def tg__op_tanh = {TG_OP_TANH, "tg_tanh", 1, tg__infer_same, tanh_forward,
                                tanh_backward};
-tg_tensor *tg_tanh(tg_tape *tape, tg_tensor *x) { return apply1(tape, &tg__op_tanh, x, 0, 0); }
+tg_tensor *tg_tanh(tg_tape *tape, tg_tensor *x) { return tg__apply1(tape, &tg__op_tanh, x, 0, 0); }
 
 // ---- gt_scalar: y = (x > s)    no gradient (a mask) ----
 
 static int gt_forward(tg_tensor *const *in, int n, const tg_attrs *at, tg_tensor *out) {
     (void)n;
-    return forward_unary(in, out, TG_UNARY_GT, at->s[0], 0, "tg_gt_scalar");
+    return tg__forward_unary(in, out, TG_UNARY_GT, at->s[0], 0, "tg_gt_scalar");
 }
-const tg_op_def tg__op_gt_scalar = {TG_OP_GT_SCALAR, "tg_gt_scalar", 1, infer_same, gt_forward,
+const tg_op_def tg__op_gt_scalar = {TG_OP_GT_SCALAR, "tg_gt_scalar", 1, tg__infer_same, gt_forward,
                                     NULL};
 tg_tensor *tg_gt_scalar(tg_tape *tape, tg_tensor *x, double s) {
-    return apply1(tape, &tg__op_gt_scalar, x, s, 0);
+    return tg__apply1(tape, &tg__op_gt_scalar, x, s, 0);
 }

@@ -14,24 +14,55 @@ static int matmul_infer(tg_tensor *const *in, int n, const tg_attrs *at, int *nd
     const tg_tensor *a = in[0], *b = in[1];
     char s1[160], s2[160];
     bool ta = at->flags & TRANS_A, tb = at->flags & TRANS_B;
-    if (a->ndim != 2 || b->ndim != 2) {
-        tg__fail(TG_ERR_SHAPE, "tg_matmul", "need 2-D inputs, got %s @ %s",
+    if (a->ndim < 2 || b->ndim < 2) {
+        tg__fail(TG_ERR_SHAPE, "tg_matmul", "need inputs with at least 2 dims, got %s @ %s",
                  tg__shape_str(s1, sizeof s1, a->ndim, a->shape),
                  tg__shape_str(s2, sizeof s2, b->ndim, b->shape));
         return TG_ERR_SHAPE;
     }
-    int64_t m = ta ? a->shape[1] : a->shape[0], ka = ta ? a->shape[0] : a->shape[1];
-    int64_t kb = tb ? b->shape[1] : b->shape[0], nn = tb ? b->shape[0] : b->shape[1];
+    int ra = a->ndim, rb = b->ndim;
+    int64_t m = ta ? a->shape[ra - 1] : a->shape[ra - 2];
+    int64_t ka = ta ? a->shape[ra - 2] : a->shape[ra - 1];
+    int64_t kb = tb ? b->shape[rb - 1] : b->shape[rb - 2];
+    int64_t nn = tb ? b->shape[rb - 2] : b->shape[rb - 1];
     if (ka != kb) {
         tg__fail(TG_ERR_SHAPE, "tg_matmul", "inner dimensions differ: %s%s @ %s%s",
                  tg__shape_str(s1, sizeof s1, a->ndim, a->shape), ta ? "^T" : "",
                  tg__shape_str(s2, sizeof s2, b->ndim, b->shape), tb ? "^T" : "");
         return TG_ERR_SHAPE;
     }
-    *ndim = 2;
-    shape[0] = m;
-    shape[1] = nn;
+    // batch dims broadcast like NumPy
+    int nb = (ra > rb ? ra : rb) - 2;
+    for (int i = 0; i < nb; i++) {
+        int ia = i - (nb - (ra - 2)), ib = i - (nb - (rb - 2));
+        int64_t da = ia >= 0 ? a->shape[ia] : 1, db = ib >= 0 ? b->shape[ib] : 1;
+        if (da != db && da != 1 && db != 1) {
+            tg__fail(TG_ERR_SHAPE, "tg_matmul", "batch dimensions do not broadcast: %s @ %s",
+                     tg__shape_str(s1, sizeof s1, a->ndim, a->shape),
+                     tg__shape_str(s2, sizeof s2, b->ndim, b->shape));
+            return TG_ERR_SHAPE;
+        }
+        shape[i] = da == 1 ? db : da;
+    }
+    *ndim = nb + 2;
+    shape[nb] = m;
+    shape[nb + 1] = nn;
     return TG_OK;
+}
+
+// Element offset of matrix `bi` (flat over y's batch dims) inside operand t.
+static int64_t batch_offset(const tg_tensor *t, const tg_tensor *y, int64_t bi) {
+    int nb = y->ndim - 2, tb = t->ndim - 2;
+    int64_t off = 0, stride = t->shape[t->ndim - 1] * t->shape[t->ndim - 2];
+    for (int i = nb - 1; i >= 0; i--) {
+        int64_t idx = bi % y->shape[i];
+        bi /= y->shape[i];
+        int j = i - (nb - tb);
+        if (j < 0) continue;
+        if (t->shape[j] != 1) off += idx * stride;
+        stride *= t->shape[j];
+    }
+    return off;
 }
 
 static int matmul_forward(tg_tensor *const *in, int n, const tg_attrs *at, tg_tensor *out) {
@@ -39,17 +70,20 @@ static int matmul_forward(tg_tensor *const *in, int n, const tg_attrs *at, tg_te
     const tg_tensor *a = in[0], *b = in[1];
     tg_backend *be = out->be;
     bool ta = at->flags & TRANS_A, tb = at->flags & TRANS_B;
+    int ra = a->ndim, rb = b->ndim, ro = out->ndim;
+    int64_t a_cols = a->shape[ra - 1], b_cols = b->shape[rb - 1];
+    int64_t mm = out->shape[ro - 2], nn = out->shape[ro - 1];
     tg_gemm_desc d = {
         .dtype = (int)out->dtype,
-        .m = out->shape[0],
-        .n = out->shape[1],
-        .k = ta ? a->shape[0] : a->shape[1],
+        .m = mm,
+        .n = nn,
+        .k = ta ? a->shape[ra - 2] : a_cols,
         .batch = 1,
         .alpha = 1.0,
         .beta = 0.0,
-        .a = a->data, .a_rs = ta ? 1 : a->shape[1], .a_cs = ta ? a->shape[1] : 1,
-        .b = b->data, .b_rs = tb ? 1 : b->shape[1], .b_cs = tb ? b->shape[1] : 1,
-        .c = out->data, .c_rs = out->shape[1], .c_cs = 1,
+        .a_rs = ta ? 1 : a_cols, .a_cs = ta ? a_cols : 1,
+        .b_rs = tb ? 1 : b_cols, .b_cs = tb ? b_cols : 1,
+        .c_rs = nn, .c_cs = 1,
     };
     if (d.k == 0) {
         tg_view o = tg__view_of(out);
@@ -59,7 +93,27 @@ static int matmul_forward(tg_tensor *const *in, int n, const tg_attrs *at, tg_te
         tg__fail(TG_ERR_UNSUPPORTED, "tg_matmul", "not supported on backend %s", be->ops->name);
         return TG_ERR_UNSUPPORTED;
     }
-    int st = be->ops->gemm(be->ctx, &d);
+    int64_t batch = out->numel / (mm * nn);
+    size_t es = tg_dtype_size(out->dtype);
+    // One strided-batched call when each operand is either full-batch or a single matrix.
+    int64_t a_mat = a->numel / (a->shape[ra - 1] * a->shape[ra - 2]);
+    int64_t b_mat = b->numel / (b->shape[rb - 1] * b->shape[rb - 2]);
+    bool simple = (a_mat == batch || a_mat == 1) && (b_mat == batch || b_mat == 1);
+    int st = TG_OK;
+    if (simple) {
+        d.batch = batch;
+        d.a = a->data, d.a_bs = a_mat == 1 ? 0 : a->shape[ra - 1] * a->shape[ra - 2];
+        d.b = b->data, d.b_bs = b_mat == 1 ? 0 : b->shape[rb - 1] * b->shape[rb - 2];
+        d.c = out->data, d.c_bs = mm * nn;
+        st = be->ops->gemm(be->ctx, &d);
+    } else {
+        for (int64_t i = 0; i < batch && !st; i++) {
+            d.a = (const char *)a->data + (size_t)batch_offset(a, out, i) * es;
+            d.b = (const char *)b->data + (size_t)batch_offset(b, out, i) * es;
+            d.c = (char *)out->data + (size_t)(i * mm * nn) * es;
+            st = be->ops->gemm(be->ctx, &d);
+        }
+    }
     if (st && !tg__has_error()) tg__fail(st, "tg_matmul", "gemm failed on %s", be->ops->name);
     return st;
 }
@@ -89,5 +143,9 @@ tg_tensor *tg_matmul_ex(tg_tape *tape, tg_tensor *a, tg_tensor *b, bool trans_a,
 }
 
 tg_tensor *tg_matmul(tg_tape *tape, tg_tensor *a, tg_tensor *b) {
+    return tg_matmul_ex(tape, a, b, false, false);
+}
+
+tg_tensor *tg_bmm(tg_tape *tape, tg_tensor *a, tg_tensor *b) {
     return tg_matmul_ex(tape, a, b, false, false);
 }

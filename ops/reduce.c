@@ -51,8 +51,9 @@ static int sum_infer(tg_tensor *const *in, int n, const tg_attrs *at, int *ndim,
     return TG_OK;
 }
 
-static int sum_forward(tg_tensor *const *in, int n, const tg_attrs *at, tg_tensor *out) {
-    (void)n;
+// y = reduce over the masked axes of x with kernel `kind`.
+static int reduce_forward(tg_tensor *const *in, const tg_attrs *at, tg_tensor *out, int kind,
+                          const char *name) {
     const tg_tensor *x = in[0];
     tg_backend *be = out->be;
     tg_view vx = tg__view_of(x), vy = vx;
@@ -67,19 +68,30 @@ static int sum_forward(tg_tensor *const *in, int n, const tg_attrs *at, tg_tenso
         }
     }
     if (x->numel == 0) {
+        if (kind != TG_REDUCE_KIND_SUM) {
+            tg__fail(TG_ERR_SHAPE, name, "cannot reduce an empty tensor");
+            return TG_ERR_SHAPE;
+        }
         tg_view o = tg__view_of(out);
         return be->ops->fill(be->ctx, &o, 0.0);
     }
     if (!be->ops->reduce) {
-        tg__fail(TG_ERR_UNSUPPORTED, "tg_sum_axes", "not supported on backend %s", be->ops->name);
+        tg__fail(TG_ERR_UNSUPPORTED, name, "not supported on backend %s", be->ops->name);
         return TG_ERR_UNSUPPORTED;
     }
-    return be->ops->reduce(be->ctx, TG_REDUCE_SUM, &vx, &vy);
+    int status = be->ops->reduce(be->ctx, kind, &vx, &vy);
+    if (status && !tg__has_error()) tg__fail(status, name, "kernel failed on %s", be->ops->name);
+    return status;
+}
+
+static int sum_forward(tg_tensor *const *in, int n, const tg_attrs *at, tg_tensor *out) {
+    (void)n;
+    return reduce_forward(in, at, out, TG_REDUCE_KIND_SUM, "tg_sum_axes");
 }
 
 static int sum_backward(tg_tape *tape, const tg_node *node, tg_tensor *dout, tg_tensor **din) {
     const tg_tensor *x = node->in[0];
-    int64_t kshape[TG_MAX_DIMS];
+    int64_t kshape[TG_MAX_DIMS] = {0};
     keepdim_shape(x, node->attrs.i[0], kshape);
     din[0] = tg_expand(tape, tg_reshape(tape, dout, x->ndim, kshape), x->ndim, x->shape);
     return din[0] ? TG_OK : tg_last_status();
@@ -118,4 +130,119 @@ tg_tensor *tg_mean_axes(tg_tape *tape, tg_tensor *x, int n_axes, const int *axes
 tg_tensor *tg_mean(tg_tape *tape, tg_tensor *x) {
     if (tg__check_inputs(tape, &tg__op_sum, 1, &x)) return NULL;
     return tg_mul_scalar(tape, tg_sum(tape, x), x->numel ? 1.0 / (double)x->numel : (double)NAN);
+}
+
+// ---- max / min over axes: y = max x    dx = dy * (x == y) / count(x == y) ----
+// (ties share the gradient evenly, like torch.amax / torch.amin)
+
+static int max_forward(tg_tensor *const *in, int n, const tg_attrs *at, tg_tensor *out) {
+    (void)n;
+    return reduce_forward(in, at, out, TG_REDUCE_KIND_MAX, "tg_max_axes");
+}
+static int min_forward(tg_tensor *const *in, int n, const tg_attrs *at, tg_tensor *out) {
+    (void)n;
+    return reduce_forward(in, at, out, TG_REDUCE_KIND_MIN, "tg_min_axes");
+}
+
+static int extreme_backward(tg_tape *tape, const tg_node *node, tg_tensor *dout,
+                            tg_tensor **din) {
+    tg_tensor *x = node->in[0];
+    int64_t kshape[TG_MAX_DIMS] = {0};
+    keepdim_shape(x, node->attrs.i[0], kshape);
+    int axes[TG_MAX_DIMS], na = 0;
+    for (int i = 0; i < x->ndim; i++)
+        if ((node->attrs.i[0] >> i) & 1) axes[na++] = i;
+    tg_tensor *y = tg_reshape(tape, node->out, x->ndim, kshape);
+    tg_tensor *mask = tg_eq(tape, x, y);
+    tg_tensor *count = na ? tg_sum_axes(tape, mask, na, axes, true) : mask;
+    tg_tensor *g = tg_div(tape, tg_reshape(tape, dout, x->ndim, kshape), count);
+    din[0] = tg_mul(tape, mask, g);
+    return tg__rule_status(din[0]);
+}
+
+const tg_op_def tg__op_max = {TG_OP_MAX, "tg_max_axes", 1, sum_infer, max_forward,
+                              extreme_backward};
+const tg_op_def tg__op_min = {TG_OP_MIN, "tg_min_axes", 1, sum_infer, min_forward,
+                              extreme_backward};
+
+static tg_tensor *reduce_op(tg_tape *tape, const tg_op_def *def, tg_tensor *x, int n_axes,
+                            const int *axes, bool keepdim, bool all) {
+    if (tg__check_inputs(tape, def, 1, &x)) return NULL;
+    tg_attrs at = {.flags = keepdim ? 1u : 0u};
+    if (all) at.i[0] = ((int64_t)1 << x->ndim) - 1;
+    else if (axes_mask(x, n_axes, axes, def->name, &at.i[0])) return NULL;
+    return tg__apply(tape, def, 1, &x, &at);
+}
+
+tg_tensor *tg_max_axes(tg_tape *tape, tg_tensor *x, int n_axes, const int *axes, bool keepdim) {
+    return reduce_op(tape, &tg__op_max, x, n_axes, axes, keepdim, false);
+}
+tg_tensor *tg_min_axes(tg_tape *tape, tg_tensor *x, int n_axes, const int *axes, bool keepdim) {
+    return reduce_op(tape, &tg__op_min, x, n_axes, axes, keepdim, false);
+}
+tg_tensor *tg_max(tg_tape *tape, tg_tensor *x) {
+    return reduce_op(tape, &tg__op_max, x, 0, NULL, false, true);
+}
+tg_tensor *tg_min(tg_tape *tape, tg_tensor *x) {
+    return reduce_op(tape, &tg__op_min, x, 0, NULL, false, true);
+}
+
+// ---- argmax / argmin along one axis: first extremum's index; no gradient ----
+
+static int argmax_forward(tg_tensor *const *in, int n, const tg_attrs *at, tg_tensor *out) {
+    (void)n;
+    return reduce_forward(in, at, out, TG_REDUCE_KIND_ARGMAX, "tg_argmax");
+}
+static int argmin_forward(tg_tensor *const *in, int n, const tg_attrs *at, tg_tensor *out) {
+    (void)n;
+    return reduce_forward(in, at, out, TG_REDUCE_KIND_ARGMIN, "tg_argmin");
+}
+const tg_op_def tg__op_argmax = {TG_OP_ARGMAX, "tg_argmax", 1, sum_infer, argmax_forward, NULL};
+const tg_op_def tg__op_argmin = {TG_OP_ARGMIN, "tg_argmin", 1, sum_infer, argmin_forward, NULL};
+
+tg_tensor *tg_argmax(tg_tape *tape, tg_tensor *x, int axis, bool keepdim) {
+    return reduce_op(tape, &tg__op_argmax, x, 1, &axis, keepdim, false);
+}
+tg_tensor *tg_argmin(tg_tape *tape, tg_tensor *x, int axis, bool keepdim) {
+    return reduce_op(tape, &tg__op_argmin, x, 1, &axis, keepdim, false);
+}
+
+// ---- composed statistics ----
+
+// var = sum((x - mean)^2) / (N - correction)
+tg_tensor *tg_var(tg_tape *tape, tg_tensor *x, int n_axes, const int *axes, int correction,
+                  bool keepdim) {
+    if (tg__check_inputs(tape, &tg__op_sum, 1, &x)) return NULL;
+    int64_t mask, count = 1;
+    if (axes_mask(x, n_axes, axes, "tg_var", &mask)) return NULL;
+    for (int i = 0; i < x->ndim; i++)
+        if ((mask >> i) & 1) count *= x->shape[i];
+    tg_tensor *d = tg_sub(tape, x, tg_mean_axes(tape, x, n_axes, axes, true));
+    tg_tensor *ss = tg_sum_axes(tape, tg_mul(tape, d, d), n_axes, axes, keepdim);
+    double denom = (double)(count - correction);
+    return tg_mul_scalar(tape, ss, denom > 0 ? 1.0 / denom : (double)NAN);
+}
+
+tg_tensor *tg_std(tg_tape *tape, tg_tensor *x, int n_axes, const int *axes, int correction,
+                  bool keepdim) {
+    return tg_sqrt(tape, tg_var(tape, x, n_axes, axes, correction, keepdim));
+}
+
+// logsumexp = m + log(sum(exp(x - m))), m = max (detached: the result does not depend on
+// it, and detaching keeps the max's tie rule out of the gradient). Infinite maxima are
+// replaced by 0 so that all -inf rows give -inf, not NaN.
+tg_tensor *tg_logsumexp(tg_tape *tape, tg_tensor *x, int n_axes, const int *axes, bool keepdim) {
+    tg_tensor *m = tg_detach(tape, tg_max_axes(tape, x, n_axes, axes, true));
+    if (m) m = tg_where(tape, tg_lt_scalar(tape, tg_abs(tape, m), (double)INFINITY), m,
+                        tg__scalar_like(tape, m, 0.0));
+    tg_tensor *s = tg_sum_axes(tape, tg_exp(tape, tg_sub(tape, x, m)), n_axes, axes, true);
+    tg_tensor *r = tg_add(tape, tg_log(tape, s), m);
+    if (!r || keepdim) return r;
+    int64_t shape[TG_MAX_DIMS];
+    int nd = 0;
+    int64_t mask;
+    if (axes_mask(x, n_axes, axes, "tg_logsumexp", &mask)) return NULL;
+    for (int i = 0; i < x->ndim; i++)
+        if (!((mask >> i) & 1)) shape[nd++] = x->shape[i];
+    return tg_reshape(tape, r, nd, shape);
 }

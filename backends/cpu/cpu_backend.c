@@ -68,6 +68,11 @@ static const struct tg_backend_ops cpu_ops = {
     .gemm = tg_cpu_gemm,
     .update = tg_cpu_update,
     .cast = tg_cpu_cast,
+    .where = tg_cpu_where,
+    .gather = tg_cpu_gather,
+    .scatter_add = tg_cpu_scatter_add,
+    .im2col = tg_cpu_im2col,
+    .col2im = tg_cpu_col2im,
 };
 
 const struct tg_backend_ops *tg__cpu_backend_ops(void) { return &cpu_ops; }

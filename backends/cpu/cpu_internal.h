@@ -15,6 +15,14 @@ int tg_cpu_update(void *ctx, int kind, const tg_view *y, const tg_view *a, const
 int tg_cpu_cast(void *ctx, const tg_view *x, const tg_view *y);
 int tg_cpu_reduce(void *ctx, int kind, const tg_view *x, const tg_view *y);
 int tg_cpu_gemm(void *ctx, const tg_gemm_desc *d);
+int tg_cpu_where(void *ctx, const tg_view *cond, const tg_view *a, const tg_view *b,
+                 const tg_view *y);
+int tg_cpu_gather(void *ctx, int axis, const tg_view *x, const tg_view *index, const tg_view *y);
+int tg_cpu_scatter_add(void *ctx, int axis, const tg_view *src, const tg_view *index,
+                       const tg_view *y);
+int tg_cpu_im2col(void *ctx, const tg_im2col_desc *d, const void *x, void *cols);
+int tg_cpu_col2im(void *ctx, const tg_im2col_desc *d, const void *cols, void *x);
+int tg_cpu_argreduce(const tg_view *x, const tg_view *y, bool is_max);
 
 // Iterates the outer dims of a view set: calls `row` once per innermost row with the
 // element offsets of each operand. n_ops views share one shape (y's).

@@ -2,6 +2,7 @@
 // cast. One row function per dtype; the kind switch sits outside the loops so they
 // vectorise. Per-element math comes from backends/elem_math.h.
 #include <math.h>
+#include <stdbool.h>
 
 #include "backends/cpu/cpu_internal.h"
 #include "backends/elem_math.h"
@@ -14,55 +15,104 @@ typedef struct {
 
 // ---- unary ----
 
-static void unary_row_f64(int kind, int64_t n, const double *x, int64_t sx, double *y,
+static inline void unary_row_f64(int kind, int64_t n, const double *x, int64_t sx, double *y, int64_t sy,
                           double a, double b) {
     switch (kind) {
-    case TG_UNARY_COPY: for (int64_t i = 0; i < n; i++) y[i] = x[i * sx]; break;
-    case TG_UNARY_AFFINE: for (int64_t i = 0; i < n; i++) y[i] = a * x[i * sx] + b; break;
-    case TG_UNARY_POW: for (int64_t i = 0; i < n; i++) y[i] = pow(x[i * sx], a); break;
-    case TG_UNARY_EXP: for (int64_t i = 0; i < n; i++) y[i] = exp(x[i * sx]); break;
-    case TG_UNARY_LOG: for (int64_t i = 0; i < n; i++) y[i] = log(x[i * sx]); break;
-    case TG_UNARY_SQRT: for (int64_t i = 0; i < n; i++) y[i] = sqrt(x[i * sx]); break;
-    case TG_UNARY_RELU: for (int64_t i = 0; i < n; i++) y[i] = tg_relu_d(x[i * sx]); break;
-    case TG_UNARY_SIGMOID: for (int64_t i = 0; i < n; i++) y[i] = tg_sigmoid_d(x[i * sx]); break;
-    case TG_UNARY_TANH: for (int64_t i = 0; i < n; i++) y[i] = tanh(x[i * sx]); break;
-    case TG_UNARY_GT: for (int64_t i = 0; i < n; i++) y[i] = x[i * sx] > a ? 1.0 : 0.0; break;
-    case TG_UNARY_RDIV: for (int64_t i = 0; i < n; i++) y[i] = a / x[i * sx]; break;
+    case TG_UNARY_COPY: for (int64_t i = 0; i < n; i++) y[i * sy] = x[i * sx]; break;
+    case TG_UNARY_AFFINE: for (int64_t i = 0; i < n; i++) y[i * sy] = a * x[i * sx] + b; break;
+    case TG_UNARY_POW: for (int64_t i = 0; i < n; i++) y[i * sy] = pow(x[i * sx], a); break;
+    case TG_UNARY_EXP: for (int64_t i = 0; i < n; i++) y[i * sy] = exp(x[i * sx]); break;
+    case TG_UNARY_LOG: for (int64_t i = 0; i < n; i++) y[i * sy] = log(x[i * sx]); break;
+    case TG_UNARY_SQRT: for (int64_t i = 0; i < n; i++) y[i * sy] = sqrt(x[i * sx]); break;
+    case TG_UNARY_RELU: for (int64_t i = 0; i < n; i++) y[i * sy] = tg_relu_d(x[i * sx]); break;
+    case TG_UNARY_SIGMOID: for (int64_t i = 0; i < n; i++) y[i * sy] = tg_sigmoid_d(x[i * sx]); break;
+    case TG_UNARY_TANH: for (int64_t i = 0; i < n; i++) y[i * sy] = tanh(x[i * sx]); break;
+    case TG_UNARY_GT: for (int64_t i = 0; i < n; i++) y[i * sy] = x[i * sx] > a ? 1.0 : 0.0; break;
+    case TG_UNARY_ABS: for (int64_t i = 0; i < n; i++) y[i * sy] = fabs(x[i * sx]); break;
+    case TG_UNARY_SIGN: for (int64_t i = 0; i < n; i++) y[i * sy] = tg_sign_d(x[i * sx]); break;
+    case TG_UNARY_CLAMP: for (int64_t i = 0; i < n; i++) y[i * sy] = tg_clamp_d(x[i * sx], a, b); break;
+    case TG_UNARY_LEAKY_RELU:
+        for (int64_t i = 0; i < n; i++) y[i * sy] = tg_leaky_relu_d(x[i * sx], a);
+        break;
+    case TG_UNARY_ELU: for (int64_t i = 0; i < n; i++) y[i * sy] = tg_elu_d(x[i * sx], a); break;
+    case TG_UNARY_SOFTPLUS:
+        for (int64_t i = 0; i < n; i++) y[i * sy] = tg_softplus_d(x[i * sx], a, b);
+        break;
+    case TG_UNARY_ERF: for (int64_t i = 0; i < n; i++) y[i * sy] = erf(x[i * sx]); break;
+    case TG_UNARY_LT: for (int64_t i = 0; i < n; i++) y[i * sy] = x[i * sx] < a ? 1.0 : 0.0; break;
+    case TG_UNARY_GE: for (int64_t i = 0; i < n; i++) y[i * sy] = x[i * sx] >= a ? 1.0 : 0.0; break;
+    case TG_UNARY_LE: for (int64_t i = 0; i < n; i++) y[i * sy] = x[i * sx] <= a ? 1.0 : 0.0; break;
+    case TG_UNARY_EQ: for (int64_t i = 0; i < n; i++) y[i * sy] = x[i * sx] == a ? 1.0 : 0.0; break;
+    case TG_UNARY_NE: for (int64_t i = 0; i < n; i++) y[i * sy] = x[i * sx] != a ? 1.0 : 0.0; break;
+    case TG_UNARY_RDIV: for (int64_t i = 0; i < n; i++) y[i * sy] = a / x[i * sx]; break;
     default: break;
     }
 }
 
-static void unary_row_f32(int kind, int64_t n, const float *x, int64_t sx, float *y, float a,
+static inline void unary_row_f32(int kind, int64_t n, const float *x, int64_t sx, float *y, int64_t sy, float a,
                           float b) {
     switch (kind) {
-    case TG_UNARY_COPY: for (int64_t i = 0; i < n; i++) y[i] = x[i * sx]; break;
-    case TG_UNARY_AFFINE: for (int64_t i = 0; i < n; i++) y[i] = a * x[i * sx] + b; break;
-    case TG_UNARY_POW: for (int64_t i = 0; i < n; i++) y[i] = powf(x[i * sx], a); break;
-    case TG_UNARY_EXP: for (int64_t i = 0; i < n; i++) y[i] = expf(x[i * sx]); break;
-    case TG_UNARY_LOG: for (int64_t i = 0; i < n; i++) y[i] = logf(x[i * sx]); break;
-    case TG_UNARY_SQRT: for (int64_t i = 0; i < n; i++) y[i] = sqrtf(x[i * sx]); break;
-    case TG_UNARY_RELU: for (int64_t i = 0; i < n; i++) y[i] = tg_relu_f(x[i * sx]); break;
-    case TG_UNARY_SIGMOID: for (int64_t i = 0; i < n; i++) y[i] = tg_sigmoid_f(x[i * sx]); break;
-    case TG_UNARY_TANH: for (int64_t i = 0; i < n; i++) y[i] = tanhf(x[i * sx]); break;
-    case TG_UNARY_GT: for (int64_t i = 0; i < n; i++) y[i] = x[i * sx] > a ? 1.0f : 0.0f; break;
-    case TG_UNARY_RDIV: for (int64_t i = 0; i < n; i++) y[i] = a / x[i * sx]; break;
+    case TG_UNARY_COPY: for (int64_t i = 0; i < n; i++) y[i * sy] = x[i * sx]; break;
+    case TG_UNARY_AFFINE: for (int64_t i = 0; i < n; i++) y[i * sy] = a * x[i * sx] + b; break;
+    case TG_UNARY_POW: for (int64_t i = 0; i < n; i++) y[i * sy] = powf(x[i * sx], a); break;
+    case TG_UNARY_EXP: for (int64_t i = 0; i < n; i++) y[i * sy] = expf(x[i * sx]); break;
+    case TG_UNARY_LOG: for (int64_t i = 0; i < n; i++) y[i * sy] = logf(x[i * sx]); break;
+    case TG_UNARY_SQRT: for (int64_t i = 0; i < n; i++) y[i * sy] = sqrtf(x[i * sx]); break;
+    case TG_UNARY_RELU: for (int64_t i = 0; i < n; i++) y[i * sy] = tg_relu_f(x[i * sx]); break;
+    case TG_UNARY_SIGMOID: for (int64_t i = 0; i < n; i++) y[i * sy] = tg_sigmoid_f(x[i * sx]); break;
+    case TG_UNARY_TANH: for (int64_t i = 0; i < n; i++) y[i * sy] = tanhf(x[i * sx]); break;
+    case TG_UNARY_GT: for (int64_t i = 0; i < n; i++) y[i * sy] = x[i * sx] > a ? 1.0f : 0.0f; break;
+    case TG_UNARY_ABS: for (int64_t i = 0; i < n; i++) y[i * sy] = fabsf(x[i * sx]); break;
+    case TG_UNARY_SIGN: for (int64_t i = 0; i < n; i++) y[i * sy] = tg_sign_f(x[i * sx]); break;
+    case TG_UNARY_CLAMP: for (int64_t i = 0; i < n; i++) y[i * sy] = tg_clamp_f(x[i * sx], a, b); break;
+    case TG_UNARY_LEAKY_RELU:
+        for (int64_t i = 0; i < n; i++) y[i * sy] = tg_leaky_relu_f(x[i * sx], a);
+        break;
+    case TG_UNARY_ELU: for (int64_t i = 0; i < n; i++) y[i * sy] = tg_elu_f(x[i * sx], a); break;
+    case TG_UNARY_SOFTPLUS:
+        for (int64_t i = 0; i < n; i++) y[i * sy] = tg_softplus_f(x[i * sx], a, b);
+        break;
+    case TG_UNARY_ERF: for (int64_t i = 0; i < n; i++) y[i * sy] = erff(x[i * sx]); break;
+    case TG_UNARY_LT: for (int64_t i = 0; i < n; i++) y[i * sy] = x[i * sx] < a ? 1.0f : 0.0f; break;
+    case TG_UNARY_GE: for (int64_t i = 0; i < n; i++) y[i * sy] = x[i * sx] >= a ? 1.0f : 0.0f; break;
+    case TG_UNARY_LE: for (int64_t i = 0; i < n; i++) y[i * sy] = x[i * sx] <= a ? 1.0f : 0.0f; break;
+    case TG_UNARY_EQ: for (int64_t i = 0; i < n; i++) y[i * sy] = x[i * sx] == a ? 1.0f : 0.0f; break;
+    case TG_UNARY_NE: for (int64_t i = 0; i < n; i++) y[i * sy] = x[i * sx] != a ? 1.0f : 0.0f; break;
+    case TG_UNARY_RDIV: for (int64_t i = 0; i < n; i++) y[i * sy] = a / x[i * sx]; break;
     default: break;
     }
 }
 
 static void unary_row(void *user, const int64_t *off, int64_t n, const int64_t *inner) {
     const job *j = user;
-    if (j->y->dtype == 1)
-        unary_row_f64(j->kind, n, (const double *)j->x->data + off[1], inner[1],
-                      (double *)j->y->data + off[0], j->s0, j->s1);
-    else
-        unary_row_f32(j->kind, n, (const float *)j->x->data + off[1], inner[1],
-                      (float *)j->y->data + off[0], (float)j->s0, (float)j->s1);
+    // The unit-stride call lets the compiler specialise (and vectorise) the common case.
+    bool unit = inner[0] == 1 && inner[1] == 1;
+    if (j->y->dtype == 1) {
+        const double *x = (const double *)j->x->data + off[1];
+        double *y = (double *)j->y->data + off[0];
+        if (unit) unary_row_f64(j->kind, n, x, 1, y, 1, j->s0, j->s1);
+        else unary_row_f64(j->kind, n, x, inner[1], y, inner[0], j->s0, j->s1);
+    } else {
+        const float *x = (const float *)j->x->data + off[1];
+        float *y = (float *)j->y->data + off[0];
+        float a = (float)j->s0, b = (float)j->s1;
+        if (unit) unary_row_f32(j->kind, n, x, 1, y, 1, a, b);
+        else unary_row_f32(j->kind, n, x, inner[1], y, inner[0], a, b);
+    }
 }
 
 int tg_cpu_unary(void *ctx, int kind, const tg_view *x, const tg_view *y, double a, double b) {
     (void)ctx;
     if (kind < 0 || kind >= TG_UNARY_COUNT) return -6;
+    if (kind == TG_UNARY_ARANGE) {   // y contiguous; x unused
+        int64_t n = 1;
+        for (int i = 0; i < y->ndim; i++) n *= y->shape[i];
+        for (int64_t i = 0; i < n; i++) {
+            if (y->dtype == 1) ((double *)y->data)[i] = a + b * (double)i;
+            else ((float *)y->data)[i] = (float)(a + b * (double)i);
+        }
+        return 0;
+    }
     job j = {.kind = kind, .x = x, .y = y, .s0 = a, .s1 = b};
     const tg_view *v[2] = {y, x};
     tg_cpu_for_rows(2, v, unary_row, &j);
@@ -93,6 +143,14 @@ static void binary_row_f64(int kind, int64_t n, const double *a, int64_t sa, con
     case TG_BINARY_SUB: for (int64_t i = 0; i < n; i++) y[i] = a[i * sa] - b[i * sb]; break;
     case TG_BINARY_MUL: for (int64_t i = 0; i < n; i++) y[i] = a[i * sa] * b[i * sb]; break;
     case TG_BINARY_DIV: for (int64_t i = 0; i < n; i++) y[i] = a[i * sa] / b[i * sb]; break;
+    case TG_BINARY_MAX: for (int64_t i = 0; i < n; i++) y[i] = tg_max_d(a[i * sa], b[i * sb]); break;
+    case TG_BINARY_MIN: for (int64_t i = 0; i < n; i++) y[i] = tg_min_d(a[i * sa], b[i * sb]); break;
+    case TG_BINARY_GT: for (int64_t i = 0; i < n; i++) y[i] = a[i * sa] > b[i * sb] ? 1.0 : 0.0; break;
+    case TG_BINARY_LT: for (int64_t i = 0; i < n; i++) y[i] = a[i * sa] < b[i * sb] ? 1.0 : 0.0; break;
+    case TG_BINARY_GE: for (int64_t i = 0; i < n; i++) y[i] = a[i * sa] >= b[i * sb] ? 1.0 : 0.0; break;
+    case TG_BINARY_LE: for (int64_t i = 0; i < n; i++) y[i] = a[i * sa] <= b[i * sb] ? 1.0 : 0.0; break;
+    case TG_BINARY_EQ: for (int64_t i = 0; i < n; i++) y[i] = a[i * sa] == b[i * sb] ? 1.0 : 0.0; break;
+    case TG_BINARY_NE: for (int64_t i = 0; i < n; i++) y[i] = a[i * sa] != b[i * sb] ? 1.0 : 0.0; break;
     default: break;
     }
 }
@@ -104,6 +162,14 @@ static void binary_row_f32(int kind, int64_t n, const float *a, int64_t sa, cons
     case TG_BINARY_SUB: for (int64_t i = 0; i < n; i++) y[i] = a[i * sa] - b[i * sb]; break;
     case TG_BINARY_MUL: for (int64_t i = 0; i < n; i++) y[i] = a[i * sa] * b[i * sb]; break;
     case TG_BINARY_DIV: for (int64_t i = 0; i < n; i++) y[i] = a[i * sa] / b[i * sb]; break;
+    case TG_BINARY_MAX: for (int64_t i = 0; i < n; i++) y[i] = tg_max_f(a[i * sa], b[i * sb]); break;
+    case TG_BINARY_MIN: for (int64_t i = 0; i < n; i++) y[i] = tg_min_f(a[i * sa], b[i * sb]); break;
+    case TG_BINARY_GT: for (int64_t i = 0; i < n; i++) y[i] = a[i * sa] > b[i * sb] ? 1.0f : 0.0f; break;
+    case TG_BINARY_LT: for (int64_t i = 0; i < n; i++) y[i] = a[i * sa] < b[i * sb] ? 1.0f : 0.0f; break;
+    case TG_BINARY_GE: for (int64_t i = 0; i < n; i++) y[i] = a[i * sa] >= b[i * sb] ? 1.0f : 0.0f; break;
+    case TG_BINARY_LE: for (int64_t i = 0; i < n; i++) y[i] = a[i * sa] <= b[i * sb] ? 1.0f : 0.0f; break;
+    case TG_BINARY_EQ: for (int64_t i = 0; i < n; i++) y[i] = a[i * sa] == b[i * sb] ? 1.0f : 0.0f; break;
+    case TG_BINARY_NE: for (int64_t i = 0; i < n; i++) y[i] = a[i * sa] != b[i * sb] ? 1.0f : 0.0f; break;
     default: break;
     }
 }
@@ -191,5 +257,35 @@ int tg_cpu_cast(void *ctx, const tg_view *x, const tg_view *y) {
     job j = {.x = x, .y = y};
     const tg_view *v[2] = {y, x};
     tg_cpu_for_rows(2, v, cast_row, &j);
+    return 0;
+}
+
+// ---- where: y = cond != 0 ? a : b ----
+
+static void where_row(void *user, const int64_t *off, int64_t n, const int64_t *inner) {
+    const job *j = user;
+    if (j->y->dtype == 1) {
+        double *y = (double *)j->y->data + off[0];
+        const double *c = (const double *)j->x->data + off[1];
+        const double *a = (const double *)j->a->data + off[2];
+        const double *b = (const double *)j->b->data + off[3];
+        for (int64_t i = 0; i < n; i++)
+            y[i] = c[i * inner[1]] != 0 ? a[i * inner[2]] : b[i * inner[3]];
+    } else {
+        float *y = (float *)j->y->data + off[0];
+        const float *c = (const float *)j->x->data + off[1];
+        const float *a = (const float *)j->a->data + off[2];
+        const float *b = (const float *)j->b->data + off[3];
+        for (int64_t i = 0; i < n; i++)
+            y[i] = c[i * inner[1]] != 0 ? a[i * inner[2]] : b[i * inner[3]];
+    }
+}
+
+int tg_cpu_where(void *ctx, const tg_view *cond, const tg_view *a, const tg_view *b,
+                 const tg_view *y) {
+    (void)ctx;
+    job j = {.x = cond, .a = a, .b = b, .y = y};
+    const tg_view *v[4] = {y, cond, a, b};
+    tg_cpu_for_rows(4, v, where_row, &j);
     return 0;
 }

@@ -1,12 +1,32 @@
 // cpu reductions: y (x's shape with stride 0 on reduced axes) = sum over those axes.
 // Rows along a reduced axis are summed in double, then added once.
+#include <math.h>
 #include <string.h>
 
 #include "backends/cpu/cpu_internal.h"
+#include "backends/elem_math.h"
 
 typedef struct {
     const tg_view *x, *y;
+    bool is_max;
 } rjob;
+
+// max / min rows: NaN propagates (PyTorch semantics).
+static void extreme_row(void *user, const int64_t *off, int64_t n, const int64_t *inner) {
+    const rjob *j = user;
+    int64_t sx = inner[0], sy = inner[1];
+    for (int64_t i = 0; i < n; i++) {
+        double v = j->x->dtype == 1 ? ((const double *)j->x->data)[off[0] + i * sx]
+                                    : ((const float *)j->x->data)[off[0] + i * sx];
+        if (j->y->dtype == 1) {
+            double *y = (double *)j->y->data + off[1] + i * sy;
+            *y = j->is_max ? tg_max_d(v, *y) : tg_min_d(v, *y);
+        } else {
+            float *y = (float *)j->y->data + off[1] + i * sy;
+            *y = j->is_max ? tg_max_f((float)v, *y) : tg_min_f((float)v, *y);
+        }
+    }
+}
 
 static void sum_row(void *user, const int64_t *off, int64_t n, const int64_t *inner) {
     const rjob *j = user;
@@ -36,13 +56,24 @@ static void sum_row(void *user, const int64_t *off, int64_t n, const int64_t *in
 
 int tg_cpu_reduce(void *ctx, int kind, const tg_view *x, const tg_view *y) {
     (void)ctx;
-    if (kind != TG_REDUCE_SUM) return -6;
+    if (kind == TG_REDUCE_KIND_ARGMAX || kind == TG_REDUCE_KIND_ARGMIN)
+        return tg_cpu_argreduce(x, y, kind == TG_REDUCE_KIND_ARGMAX);
+    if (kind < 0 || kind >= TG_REDUCE_KIND_COUNT) return -6;
     int64_t ny = 1;
     for (int i = 0; i < y->ndim; i++)
         if (y->stride[i] != 0) ny *= y->shape[i];
-    memset(y->data, 0, (size_t)ny * (y->dtype == 1 ? 8 : 4));
-    rjob j = {.x = x, .y = y};
+    rjob j = {.x = x, .y = y, .is_max = kind == TG_REDUCE_KIND_MAX};
     const tg_view *v[2] = {x, y};
-    tg_cpu_for_rows(2, v, sum_row, &j);
+    if (kind == TG_REDUCE_KIND_SUM) {
+        memset(y->data, 0, (size_t)ny * (y->dtype == 1 ? 8 : 4));
+        tg_cpu_for_rows(2, v, sum_row, &j);
+    } else {
+        double init = kind == TG_REDUCE_KIND_MAX ? -INFINITY : INFINITY;
+        for (int64_t i = 0; i < ny; i++) {
+            if (y->dtype == 1) ((double *)y->data)[i] = init;
+            else ((float *)y->data)[i] = (float)init;
+        }
+        tg_cpu_for_rows(2, v, extreme_row, &j);
+    }
     return 0;
 }

@@ -94,6 +94,184 @@ TG_API tg_tensor *tg_expand(tg_tape *tape, tg_tensor *x, int ndim, const int64_t
 // The same values as a new graph leaf: no gradient flows back through it.
 TG_API tg_tensor *tg_detach(tg_tape *tape, tg_tensor *x);
 
+
+// ---- more elementwise math ----
+
+// y = |x|          dx = dy*sign(x)   (0 at 0, as PyTorch)
+TG_API tg_tensor *tg_abs(tg_tape *tape, tg_tensor *x);
+// y = sign(x) in {-1, 0, 1}; gradient 0
+TG_API tg_tensor *tg_sign(tg_tape *tape, tg_tensor *x);
+// y = min(max(x, lo), hi)    dx = dy*(lo <= x <= hi)
+TG_API tg_tensor *tg_clamp(tg_tape *tape, tg_tensor *x, double lo, double hi);
+// y = x > 0 ? x : slope*x
+TG_API tg_tensor *tg_leaky_relu(tg_tape *tape, tg_tensor *x, double slope);
+// y = x > 0 ? x : alpha*(exp(x)-1)
+TG_API tg_tensor *tg_elu(tg_tape *tape, tg_tensor *x, double alpha);
+// y = min(max(x, lo), hi) with PyTorch's hardtanh gradient dx = dy*(lo < x < hi)
+TG_API tg_tensor *tg_hardtanh(tg_tape *tape, tg_tensor *x, double lo, double hi);
+// y = log(1+exp(beta*x))/beta, and y = x where beta*x > threshold (torch defaults 1, 20)
+TG_API tg_tensor *tg_softplus(tg_tape *tape, tg_tensor *x, double beta, double threshold);
+// y = erf(x)       dx = dy*2/sqrt(pi)*exp(-x^2)
+TG_API tg_tensor *tg_erf(tg_tape *tape, tg_tensor *x);
+// y = x*Phi(x) = 0.5*x*(1+erf(x/sqrt(2)))   (torch gelu, approximate='none')
+TG_API tg_tensor *tg_gelu(tg_tape *tape, tg_tensor *x);
+// y = 0.5*x*(1+tanh(sqrt(2/pi)*(x+0.044715*x^3)))   (torch gelu, approximate='tanh')
+TG_API tg_tensor *tg_gelu_tanh(tg_tape *tape, tg_tensor *x);
+// y = 1/sqrt(x)
+TG_API tg_tensor *tg_rsqrt(tg_tape *tape, tg_tensor *x);
+// y = x*x
+TG_API tg_tensor *tg_square(tg_tape *tape, tg_tensor *x);
+// y = max(a, b) elementwise (broadcasting); ties split the gradient half/half (PyTorch)
+TG_API tg_tensor *tg_maximum(tg_tape *tape, tg_tensor *a, tg_tensor *b);
+// y = min(a, b) elementwise (broadcasting); ties split the gradient half/half
+TG_API tg_tensor *tg_minimum(tg_tape *tape, tg_tensor *a, tg_tensor *b);
+// y = cond != 0 ? a : b (all three broadcast); no gradient to cond
+TG_API tg_tensor *tg_where(tg_tape *tape, tg_tensor *cond, tg_tensor *a, tg_tensor *b);
+
+// ---- comparisons: masks of 1/0 in the inputs' dtype, no gradient ----
+
+TG_API tg_tensor *tg_gt(tg_tape *tape, tg_tensor *a, tg_tensor *b);
+TG_API tg_tensor *tg_lt(tg_tape *tape, tg_tensor *a, tg_tensor *b);
+TG_API tg_tensor *tg_ge(tg_tape *tape, tg_tensor *a, tg_tensor *b);
+TG_API tg_tensor *tg_le(tg_tape *tape, tg_tensor *a, tg_tensor *b);
+TG_API tg_tensor *tg_eq(tg_tape *tape, tg_tensor *a, tg_tensor *b);
+TG_API tg_tensor *tg_ne(tg_tape *tape, tg_tensor *a, tg_tensor *b);
+TG_API tg_tensor *tg_lt_scalar(tg_tape *tape, tg_tensor *x, double s);
+TG_API tg_tensor *tg_ge_scalar(tg_tape *tape, tg_tensor *x, double s);
+TG_API tg_tensor *tg_le_scalar(tg_tape *tape, tg_tensor *x, double s);
+TG_API tg_tensor *tg_eq_scalar(tg_tape *tape, tg_tensor *x, double s);
+TG_API tg_tensor *tg_ne_scalar(tg_tape *tape, tg_tensor *x, double s);
+
+// ---- more reductions ----
+
+// y = max over axes; the gradient is shared evenly among tied maxima (torch.amax)
+TG_API tg_tensor *tg_max_axes(tg_tape *tape, tg_tensor *x, int n_axes, const int *axes,
+                              bool keepdim);
+TG_API tg_tensor *tg_min_axes(tg_tape *tape, tg_tensor *x, int n_axes, const int *axes,
+                              bool keepdim);
+// max / min of all elements, shape []
+TG_API tg_tensor *tg_max(tg_tape *tape, tg_tensor *x);
+TG_API tg_tensor *tg_min(tg_tape *tape, tg_tensor *x);
+// Index of the first maximum / minimum along `axis`, as integral values in x's dtype.
+TG_API tg_tensor *tg_argmax(tg_tape *tape, tg_tensor *x, int axis, bool keepdim);
+TG_API tg_tensor *tg_argmin(tg_tape *tape, tg_tensor *x, int axis, bool keepdim);
+// Variance over axes with `correction` (1 = unbiased, torch's default; 0 = population)
+TG_API tg_tensor *tg_var(tg_tape *tape, tg_tensor *x, int n_axes, const int *axes,
+                         int correction, bool keepdim);
+// sqrt(tg_var(...))
+TG_API tg_tensor *tg_std(tg_tape *tape, tg_tensor *x, int n_axes, const int *axes,
+                         int correction, bool keepdim);
+// y = log(sum(exp(x))) over axes, computed stably (shifted by the max)
+TG_API tg_tensor *tg_logsumexp(tg_tape *tape, tg_tensor *x, int n_axes, const int *axes,
+                               bool keepdim);
+
+// ---- batched matmul ----
+
+// torch.matmul for >= 2-D inputs: [..., M, K] @ [..., K, N] with broadcast batch dims.
+// (tg_matmul / tg_matmul_ex accept these shapes as well.)
+TG_API tg_tensor *tg_bmm(tg_tape *tape, tg_tensor *a, tg_tensor *b);
+
+// ---- more shape and index ops ----
+
+// Reorders axes: y.shape[i] = x.shape[perm[i]] (a contiguous copy).
+TG_API tg_tensor *tg_permute(tg_tape *tape, tg_tensor *x, const int *perm);
+// Python's x[start:stop:step] along one axis (negative start/stop count from the end;
+// step > 0). dx = dy placed back into zeros.
+TG_API tg_tensor *tg_slice(tg_tape *tape, tg_tensor *x, int axis, int64_t start, int64_t stop,
+                           int64_t step);
+// y = base with y[start:stop:step] along axis replaced by src (torch.slice_scatter).
+TG_API tg_tensor *tg_slice_scatter(tg_tape *tape, tg_tensor *base, tg_tensor *src, int axis,
+                                   int64_t start, int64_t stop, int64_t step);
+// Joins tensors of equal shape except along `axis`.
+TG_API tg_tensor *tg_concat(tg_tape *tape, int n, tg_tensor *const *xs, int axis);
+// Joins equal-shaped tensors along a new axis.
+TG_API tg_tensor *tg_stack(tg_tape *tape, int n, tg_tensor *const *xs, int axis);
+// Removes axis `axis` (size 1); axis = -100 removes every size-1 axis.
+TG_API tg_tensor *tg_squeeze(tg_tape *tape, tg_tensor *x, int axis);
+// Inserts a size-1 axis at `axis`.
+TG_API tg_tensor *tg_unsqueeze(tg_tape *tape, tg_tensor *x, int axis);
+// Flattens axes [start, end] into one.
+TG_API tg_tensor *tg_flatten(tg_tape *tape, tg_tensor *x, int start, int end);
+// torch.gather: y[i][j] = x[i][index[i][j]] along `axis` (index holds integral values in
+// x's dtype, same ndim as x). dx = scatter_add of dy.
+TG_API tg_tensor *tg_gather(tg_tape *tape, tg_tensor *x, int axis, tg_tensor *index);
+// y = base with y[..index..] += src along `axis` (torch.scatter_add).
+TG_API tg_tensor *tg_scatter_add(tg_tape *tape, tg_tensor *base, int axis, tg_tensor *index,
+                                 tg_tensor *src);
+// Rows (or slices along axis) of x picked by a 1-D index.
+TG_API tg_tensor *tg_index_select(tg_tape *tape, tg_tensor *x, int axis, tg_tensor *index);
+// labels [...] of integral values in [0, n_classes) -> [..., n_classes] of 0/1.
+TG_API tg_tensor *tg_one_hot(tg_tape *tape, tg_tensor *labels, int64_t n_classes);
+// [start, start+step, ...] with n values, as a step tensor (no gradient).
+TG_API tg_tensor *tg_arange(tg_tape *tape, tg_backend *backend, tg_dtype dtype, int64_t n,
+                            double start, double step);
+// A step tensor of `shape` filled with `value` (no gradient).
+TG_API tg_tensor *tg_full(tg_tape *tape, tg_backend *backend, tg_dtype dtype, int ndim,
+                          const int64_t *shape, double value);
+
+// ---- nn ops ----
+
+// softmax along `axis`, stable for large logits.
+TG_API tg_tensor *tg_softmax(tg_tape *tape, tg_tensor *x, int axis);
+// log_softmax along `axis` = x - logsumexp(x, axis).
+TG_API tg_tensor *tg_log_softmax(tg_tape *tape, tg_tensor *x, int axis);
+// Inverted dropout: zeroes elements with probability p (mask from rng), scales the rest
+// by 1/(1-p). Identity when !training or p == 0.
+TG_API tg_tensor *tg_dropout(tg_tape *tape, tg_tensor *x, double p, tg_rng *rng, bool training);
+
+// Convolution and pooling options (NCHW). Zero values mean stride 1, padding 0, dilation 1.
+typedef struct tg_conv_opts {
+    int stride[2], padding[2], dilation[2];
+} tg_conv_opts;
+
+// x [N,C,H,W] * weight [O,C,KH,KW] (+ bias [O], may be NULL) -> [N,O,OH,OW]; groups = 1.
+// Lowered to im2col + batched gemm.
+TG_API tg_tensor *tg_conv2d(tg_tape *tape, tg_tensor *x, tg_tensor *weight, tg_tensor *bias,
+                            const tg_conv_opts *opts);
+// Max over KHxKW windows (padding counts as -inf). opts NULL: stride = kernel size.
+TG_API tg_tensor *tg_max_pool2d(tg_tape *tape, tg_tensor *x, int kh, int kw,
+                                const tg_conv_opts *opts);
+// Mean over KHxKW windows (zero padding counted, torch's count_include_pad=True).
+TG_API tg_tensor *tg_avg_pool2d(tg_tape *tape, tg_tensor *x, int kh, int kw,
+                                const tg_conv_opts *opts);
+// cols [N, C*KH*KW, OH*OW] of the windows of x [N,C,H,W] (the op conv2d is built from).
+TG_API tg_tensor *tg_im2col(tg_tape *tape, tg_tensor *x, int kh, int kw,
+                            const tg_conv_opts *opts);
+// The adjoint of tg_im2col: sums windows back into an image of size [N,C,H,W].
+TG_API tg_tensor *tg_col2im(tg_tape *tape, tg_tensor *cols, int64_t c, int64_t h, int64_t w,
+                            int kh, int kw, const tg_conv_opts *opts);
+
+// ---- losses ----
+
+typedef enum tg_reduction {
+    TG_REDUCE_MEAN = 0,
+    TG_REDUCE_SUM_ALL = 1,
+    TG_REDUCE_NONE = 2
+} tg_reduction;
+
+// mean((pred - target)^2)
+TG_API tg_tensor *tg_mse_loss(tg_tape *tape, tg_tensor *pred, tg_tensor *target,
+                              tg_reduction reduction);
+// mean(|pred - target|)
+TG_API tg_tensor *tg_l1_loss(tg_tape *tape, tg_tensor *pred, tg_tensor *target,
+                             tg_reduction reduction);
+// 0.5 d^2 where |d| < delta, else delta*(|d| - 0.5 delta)
+TG_API tg_tensor *tg_huber_loss(tg_tape *tape, tg_tensor *pred, tg_tensor *target, double delta,
+                                tg_reduction reduction);
+// -(y log p + (1-y) log(1-p)), logs clamped at -100 as PyTorch does
+TG_API tg_tensor *tg_bce_loss(tg_tape *tape, tg_tensor *p, tg_tensor *target,
+                              tg_reduction reduction);
+// The same on logits, stable: max(x,0) - x*y + log(1 + exp(-|x|))
+TG_API tg_tensor *tg_bce_with_logits(tg_tape *tape, tg_tensor *logits, tg_tensor *target,
+                                     tg_reduction reduction);
+// logp [N,C] (log-probabilities), labels [N] (integral values); weight [C] or NULL.
+// mean reduction divides by the sum of the picked weights (PyTorch).
+TG_API tg_tensor *tg_nll_loss(tg_tape *tape, tg_tensor *logp, tg_tensor *labels,
+                              tg_tensor *weight, tg_reduction reduction);
+// nll(log_softmax(logits, 1), labels): logits [N,C], labels [N]; weight [C] or NULL.
+TG_API tg_tensor *tg_cross_entropy(tg_tape *tape, tg_tensor *logits, tg_tensor *labels,
+                                   tg_tensor *weight, tg_reduction reduction);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,0 +1,174 @@
+// cpu index kernels: gather / scatter_add along an axis, im2col / col2im for convolution
+// and pooling, and the arg-extremum reductions (they need the axis, not just rows).
+#include <math.h>
+#include <string.h>
+
+#include "backends/cpu/cpu_internal.h"
+
+static double get(const tg_view *v, int64_t off) {
+    return v->dtype == 1 ? ((const double *)v->data)[off] : (double)((const float *)v->data)[off];
+}
+
+static void set(const tg_view *v, int64_t off, double x) {
+    if (v->dtype == 1) ((double *)v->data)[off] = x;
+    else ((float *)v->data)[off] = (float)x;
+}
+
+static void add_at(const tg_view *v, int64_t off, double x) {
+    if (v->dtype == 1) ((double *)v->data)[off] += x;
+    else ((float *)v->data)[off] += (float)x;
+}
+
+// Calls fn for every element of `shape` with its multi-index (row-major order).
+// Returns the first non-zero status of fn.
+typedef int (*elem_fn)(void *user, const int64_t *idx);
+static int for_each_index(int ndim, const int64_t *shape, elem_fn fn, void *user) {
+    int64_t idx[TG_VIEW_MAX_DIMS] = {0};
+    for (int i = 0; i < ndim; i++)
+        if (shape[i] == 0) return 0;
+    for (;;) {
+        int st = fn(user, idx);
+        if (st) return st;
+        int d = ndim - 1;
+        for (; d >= 0; d--) {
+            if (++idx[d] < shape[d]) break;
+            idx[d] = 0;
+        }
+        if (d < 0) return 0;
+    }
+}
+
+static int64_t offset(const tg_view *v, const int64_t *idx) {
+    int64_t o = 0;
+    for (int i = 0; i < v->ndim; i++) o += idx[i] * v->stride[i];
+    return o;
+}
+
+typedef struct {
+    int axis;
+    const tg_view *x, *index, *y;
+    int64_t limit;
+} gjob;
+
+static int64_t index_at(const gjob *j, const int64_t *idx) {
+    return (int64_t)get(j->index, offset(j->index, idx));
+}
+
+// Every index must be an integral value in [0, limit): checked before anything is written.
+static int check_elem(void *user, const int64_t *idx) {
+    const gjob *j = user;
+    double fi = get(j->index, offset(j->index, idx));
+    return (fi >= 0 && fi < (double)j->limit && fi == floor(fi)) ? 0 : -1;
+}
+
+static int64_t big_offset(const tg_view *big, int axis, int64_t at, const int64_t *idx) {
+    int64_t o = 0;
+    for (int i = 0; i < big->ndim; i++) o += (i == axis ? at : idx[i]) * big->stride[i];
+    return o;
+}
+
+static int gather_elem(void *user, const int64_t *idx) {
+    const gjob *j = user;
+    set(j->y, offset(j->y, idx), get(j->x, big_offset(j->x, j->axis, index_at(j, idx), idx)));
+    return 0;
+}
+
+static int scatter_elem(void *user, const int64_t *idx) {
+    const gjob *j = user;
+    add_at(j->y, big_offset(j->y, j->axis, index_at(j, idx), idx), get(j->x, offset(j->x, idx)));
+    return 0;
+}
+
+int tg_cpu_gather(void *ctx, int axis, const tg_view *x, const tg_view *index, const tg_view *y) {
+    (void)ctx;
+    gjob j = {.axis = axis, .x = x, .index = index, .y = y, .limit = x->shape[axis]};
+    if (for_each_index(index->ndim, index->shape, check_elem, &j)) return -1;
+    return for_each_index(y->ndim, y->shape, gather_elem, &j);
+}
+
+int tg_cpu_scatter_add(void *ctx, int axis, const tg_view *src, const tg_view *index,
+                       const tg_view *y) {
+    (void)ctx;
+    gjob j = {.axis = axis, .x = src, .index = index, .y = y, .limit = y->shape[axis]};
+    if (for_each_index(index->ndim, index->shape, check_elem, &j)) return -1;
+    return for_each_index(src->ndim, src->shape, scatter_elem, &j);
+}
+
+// ---- arg-extremum along the one axis where y has stride 0 (x contiguous) ----
+
+int tg_cpu_argreduce(const tg_view *x, const tg_view *y, bool is_max) {
+    int axis = -1;
+    for (int i = 0; i < x->ndim; i++)
+        if (y->stride[i] == 0 && x->shape[i] > 1) axis = i;
+    int64_t outer = 1, n = axis >= 0 ? x->shape[axis] : 1, inner = 1;
+    for (int i = 0; i < x->ndim; i++) {
+        if (axis < 0 || i < axis) outer *= x->shape[i];
+        else if (i > axis) inner *= x->shape[i];
+    }
+    for (int64_t o = 0; o < outer; o++)
+        for (int64_t k = 0; k < inner; k++) {
+            int64_t best = 0;
+            double bv = get(x, o * n * inner + k);
+            for (int64_t i = 1; i < n && bv == bv; i++) {   // NaN wins, first one kept
+                double v = get(x, (o * n + i) * inner + k);
+                if (v != v || (is_max ? v > bv : v < bv)) {
+                    bv = v;
+                    best = i;
+                }
+            }
+            set(y, o * inner + k, (double)best);
+        }
+    return 0;
+}
+
+// ---- im2col / col2im ----
+
+int tg_cpu_im2col(void *ctx, const tg_im2col_desc *d, const void *x, void *cols) {
+    (void)ctx;
+    int64_t L = d->oh * d->ow, rows = d->c * d->kh * d->kw;
+    for (int64_t n = 0; n < d->n; n++)
+        for (int64_t c = 0; c < d->c; c++)
+            for (int64_t ki = 0; ki < d->kh; ki++)
+                for (int64_t kj = 0; kj < d->kw; kj++) {
+                    int64_t r = (c * d->kh + ki) * d->kw + kj;
+                    int64_t base = (n * rows + r) * L, xbase = (n * d->c + c) * d->h * d->w;
+                    for (int64_t oh = 0; oh < d->oh; oh++) {
+                        int64_t ih = oh * d->stride_h - d->pad_h + ki * d->dil_h;
+                        for (int64_t ow = 0; ow < d->ow; ow++) {
+                            int64_t iw = ow * d->stride_w - d->pad_w + kj * d->dil_w;
+                            bool in = ih >= 0 && ih < d->h && iw >= 0 && iw < d->w;
+                            int64_t o = base + oh * d->ow + ow, xi = xbase + ih * d->w + iw;
+                            if (d->dtype == 1)
+                                ((double *)cols)[o] = in ? ((const double *)x)[xi] : d->pad_value;
+                            else
+                                ((float *)cols)[o] =
+                                    in ? ((const float *)x)[xi] : (float)d->pad_value;
+                        }
+                    }
+                }
+    return 0;
+}
+
+int tg_cpu_col2im(void *ctx, const tg_im2col_desc *d, const void *cols, void *x) {
+    (void)ctx;
+    int64_t L = d->oh * d->ow, rows = d->c * d->kh * d->kw;
+    for (int64_t n = 0; n < d->n; n++)
+        for (int64_t c = 0; c < d->c; c++)
+            for (int64_t ki = 0; ki < d->kh; ki++)
+                for (int64_t kj = 0; kj < d->kw; kj++) {
+                    int64_t r = (c * d->kh + ki) * d->kw + kj;
+                    int64_t base = (n * rows + r) * L, xbase = (n * d->c + c) * d->h * d->w;
+                    for (int64_t oh = 0; oh < d->oh; oh++) {
+                        int64_t ih = oh * d->stride_h - d->pad_h + ki * d->dil_h;
+                        if (ih < 0 || ih >= d->h) continue;
+                        for (int64_t ow = 0; ow < d->ow; ow++) {
+                            int64_t iw = ow * d->stride_w - d->pad_w + kj * d->dil_w;
+                            if (iw < 0 || iw >= d->w) continue;
+                            int64_t o = base + oh * d->ow + ow, xi = xbase + ih * d->w + iw;
+                            if (d->dtype == 1) ((double *)x)[xi] += ((const double *)cols)[o];
+                            else ((float *)x)[xi] += ((const float *)cols)[o];
+                        }
+                    }
+                }
+    return 0;
+}

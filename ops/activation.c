@@ -1,0 +1,176 @@
+// Activations and elementwise math beyond the basic set: abs, sign, clamp, leaky_relu,
+// elu, softplus, erf (registered ops with rules), and hardtanh, gelu, gelu_tanh, rsqrt,
+// square (composed from ops: they need no rule of their own).
+#include <math.h>
+
+#include "ops/op_table.h"
+
+static int unary_forward(tg_tensor *const *in, const tg_attrs *at, tg_tensor *out, int kind,
+                         const char *name) {
+    return tg__forward_unary(in, out, kind, at->s[0], at->s[1], name);
+}
+
+// ---- abs: y = |x|    dx = dy*sign(x) ----
+
+static int abs_forward(tg_tensor *const *in, int n, const tg_attrs *at, tg_tensor *out) {
+    (void)n;
+    return unary_forward(in, at, out, TG_UNARY_ABS, "tg_abs");
+}
+static int abs_backward(tg_tape *tape, const tg_node *node, tg_tensor *dout, tg_tensor **din) {
+    din[0] = tg_mul(tape, dout, tg_sign(tape, node->in[0]));
+    return tg__rule_status(din[0]);
+}
+const tg_op_def tg__op_abs = {TG_OP_ABS, "tg_abs", 1, tg__infer_same, abs_forward,
+                              abs_backward};
+tg_tensor *tg_abs(tg_tape *tape, tg_tensor *x) { return tg__apply1(tape, &tg__op_abs, x, 0, 0); }
+
+// ---- sign: y = sign(x)    dx = 0 ----
+
+static int sign_forward(tg_tensor *const *in, int n, const tg_attrs *at, tg_tensor *out) {
+    (void)n;
+    return unary_forward(in, at, out, TG_UNARY_SIGN, "tg_sign");
+}
+static int zero_backward(tg_tape *tape, const tg_node *node, tg_tensor *dout, tg_tensor **din) {
+    (void)tape, (void)node, (void)dout, (void)din;
+    return TG_OK;   // piecewise constant: no contribution
+}
+const tg_op_def tg__op_sign = {TG_OP_SIGN, "tg_sign", 1, tg__infer_same, sign_forward,
+                               zero_backward};
+tg_tensor *tg_sign(tg_tape *tape, tg_tensor *x) {
+    return tg__apply1(tape, &tg__op_sign, x, 0, 0);
+}
+
+// ---- clamp: y = min(max(x, lo), hi)    dx = dy*(lo <= x <= hi) ----
+
+static int clamp_forward(tg_tensor *const *in, int n, const tg_attrs *at, tg_tensor *out) {
+    (void)n;
+    return unary_forward(in, at, out, TG_UNARY_CLAMP, "tg_clamp");
+}
+static int clamp_backward(tg_tape *tape, const tg_node *node, tg_tensor *dout,
+                          tg_tensor **din) {
+    tg_tensor *x = node->in[0];
+    tg_tensor *m = tg_mul(tape, tg_ge_scalar(tape, x, node->attrs.s[0]),
+                          tg_le_scalar(tape, x, node->attrs.s[1]));
+    din[0] = tg_mul(tape, dout, m);
+    return tg__rule_status(din[0]);
+}
+const tg_op_def tg__op_clamp = {TG_OP_CLAMP, "tg_clamp", 1, tg__infer_same, clamp_forward,
+                                clamp_backward};
+tg_tensor *tg_clamp(tg_tape *tape, tg_tensor *x, double lo, double hi) {
+    if (lo > hi) {
+        tg__fail(TG_ERR_INVALID_ARG, "tg_clamp", "lo %g > hi %g", lo, hi);
+        return NULL;
+    }
+    return tg__apply1(tape, &tg__op_clamp, x, lo, hi);
+}
+
+// ---- leaky_relu: y = x > 0 ? x : s*x    dx = dy*(x > 0 ? 1 : s) ----
+
+static int leaky_forward(tg_tensor *const *in, int n, const tg_attrs *at, tg_tensor *out) {
+    (void)n;
+    return unary_forward(in, at, out, TG_UNARY_LEAKY_RELU, "tg_leaky_relu");
+}
+static int leaky_backward(tg_tape *tape, const tg_node *node, tg_tensor *dout,
+                          tg_tensor **din) {
+    double s = node->attrs.s[0];
+    tg_tensor *slope = tg_add_scalar(tape, tg_mul_scalar(tape, tg_gt_scalar(tape, node->in[0], 0),
+                                                         1.0 - s), s);
+    din[0] = tg_mul(tape, dout, slope);
+    return tg__rule_status(din[0]);
+}
+const tg_op_def tg__op_leaky_relu = {TG_OP_LEAKY_RELU, "tg_leaky_relu", 1, tg__infer_same,
+                                     leaky_forward, leaky_backward};
+tg_tensor *tg_leaky_relu(tg_tape *tape, tg_tensor *x, double slope) {
+    return tg__apply1(tape, &tg__op_leaky_relu, x, slope, 0);
+}
+
+// ---- elu: y = x > 0 ? x : a*(exp(x)-1)    dx = dy*(x > 0 ? 1 : a*exp(x)) ----
+
+static int elu_forward(tg_tensor *const *in, int n, const tg_attrs *at, tg_tensor *out) {
+    (void)n;
+    return unary_forward(in, at, out, TG_UNARY_ELU, "tg_elu");
+}
+static int elu_backward(tg_tape *tape, const tg_node *node, tg_tensor *dout, tg_tensor **din) {
+    tg_tensor *x = node->in[0];
+    tg_tensor *zero = tg__scalar_like(tape, x, 0.0), *one = tg__scalar_like(tape, x, 1.0);
+    // a*exp(min(x, 0)): written with x (not y) so it differentiates again, and never inf
+    tg_tensor *neg = tg_mul_scalar(tape, tg_exp(tape, tg_minimum(tape, x, zero)),
+                                   node->attrs.s[0]);
+    din[0] = tg_mul(tape, dout, tg_where(tape, tg_gt_scalar(tape, x, 0), one, neg));
+    return tg__rule_status(din[0]);
+}
+const tg_op_def tg__op_elu = {TG_OP_ELU, "tg_elu", 1, tg__infer_same, elu_forward,
+                              elu_backward};
+tg_tensor *tg_elu(tg_tape *tape, tg_tensor *x, double alpha) {
+    return tg__apply1(tape, &tg__op_elu, x, alpha, 0);
+}
+
+// ---- softplus: y = log(1+exp(b*x))/b    dx = dy*sigmoid(b*x) (dy where b*x > threshold) ----
+
+static int softplus_forward(tg_tensor *const *in, int n, const tg_attrs *at, tg_tensor *out) {
+    (void)n;
+    return unary_forward(in, at, out, TG_UNARY_SOFTPLUS, "tg_softplus");
+}
+static int softplus_backward(tg_tape *tape, const tg_node *node, tg_tensor *dout,
+                             tg_tensor **din) {
+    double beta = node->attrs.s[0], thr = node->attrs.s[1];
+    tg_tensor *bx = tg_mul_scalar(tape, node->in[0], beta);
+    tg_tensor *lin = tg_gt_scalar(tape, bx, thr);
+    tg_tensor *one = tg__scalar_like(tape, bx, 1.0);
+    din[0] = tg_mul(tape, dout, tg_where(tape, lin, one, tg_sigmoid(tape, bx)));
+    return tg__rule_status(din[0]);
+}
+const tg_op_def tg__op_softplus = {TG_OP_SOFTPLUS, "tg_softplus", 1, tg__infer_same,
+                                   softplus_forward, softplus_backward};
+tg_tensor *tg_softplus(tg_tape *tape, tg_tensor *x, double beta, double threshold) {
+    if (!(beta > 0)) {
+        tg__fail(TG_ERR_INVALID_ARG, "tg_softplus", "beta must be > 0, got %g", beta);
+        return NULL;
+    }
+    return tg__apply1(tape, &tg__op_softplus, x, beta, threshold);
+}
+
+// ---- erf: y = erf(x)    dx = dy*2/sqrt(pi)*exp(-x^2) ----
+
+static int erf_forward(tg_tensor *const *in, int n, const tg_attrs *at, tg_tensor *out) {
+    (void)n;
+    return unary_forward(in, at, out, TG_UNARY_ERF, "tg_erf");
+}
+static int erf_backward(tg_tape *tape, const tg_node *node, tg_tensor *dout, tg_tensor **din) {
+    tg_tensor *x = node->in[0];
+    tg_tensor *d = tg_mul_scalar(tape, tg_exp(tape, tg_neg(tape, tg_mul(tape, x, x))),
+                                 2.0 / sqrt(3.14159265358979323846));
+    din[0] = tg_mul(tape, dout, d);
+    return tg__rule_status(din[0]);
+}
+const tg_op_def tg__op_erf = {TG_OP_ERF, "tg_erf", 1, tg__infer_same, erf_forward,
+                              erf_backward};
+tg_tensor *tg_erf(tg_tape *tape, tg_tensor *x) { return tg__apply1(tape, &tg__op_erf, x, 0, 0); }
+
+// ---- composed ----
+
+// hardtanh's value is clamp's; its gradient passes only strictly inside (lo, hi).
+tg_tensor *tg_hardtanh(tg_tape *tape, tg_tensor *x, double lo, double hi) {
+    if (x && lo > hi) {
+        tg__fail(TG_ERR_INVALID_ARG, "tg_hardtanh", "lo %g > hi %g", lo, hi);
+        return NULL;
+    }
+    tg_tensor *inside = tg_mul(tape, tg_gt_scalar(tape, x, lo), tg_lt_scalar(tape, x, hi));
+    return tg_where(tape, inside, x, tg_clamp(tape, tg_detach(tape, x), lo, hi));
+}
+
+tg_tensor *tg_gelu(tg_tape *tape, tg_tensor *x) {
+    tg_tensor *phi = tg_add_scalar(tape, tg_erf(tape, tg_mul_scalar(tape, x, 1.0 / sqrt(2.0))), 1.0);
+    return tg_mul(tape, tg_mul_scalar(tape, x, 0.5), phi);
+}
+
+tg_tensor *tg_gelu_tanh(tg_tape *tape, tg_tensor *x) {
+    const double k = sqrt(2.0 / 3.14159265358979323846);
+    tg_tensor *inner = tg_add(tape, x, tg_mul_scalar(tape, tg_pow_scalar(tape, x, 3.0), 0.044715));
+    tg_tensor *t = tg_add_scalar(tape, tg_tanh(tape, tg_mul_scalar(tape, inner, k)), 1.0);
+    return tg_mul(tape, tg_mul_scalar(tape, x, 0.5), t);
+}
+
+tg_tensor *tg_rsqrt(tg_tape *tape, tg_tensor *x) { return tg_pow_scalar(tape, x, -0.5); }
+
+tg_tensor *tg_square(tg_tape *tape, tg_tensor *x) { return tg_mul(tape, x, x); }

@@ -1,0 +1,172 @@
+// Comparisons (masks of 1/0, no gradient), maximum/minimum and where.
+#include "ops/op_table.h"
+
+// ---- binary comparisons: y = (a OP b) with broadcasting ----
+
+static int cmp_infer(tg_tensor *const *in, int n, const tg_attrs *at, int *nd, int64_t *sh) {
+    return tg__infer_bcast(in, n, at, nd, sh, "tg_compare");
+}
+
+static int cmp_kind(int op) {
+    switch (op) {
+    case TG_OP_GT: return TG_BINARY_GT;
+    case TG_OP_LT: return TG_BINARY_LT;
+    case TG_OP_GE: return TG_BINARY_GE;
+    case TG_OP_LE: return TG_BINARY_LE;
+    case TG_OP_EQ: return TG_BINARY_EQ;
+    default: return TG_BINARY_NE;
+    }
+}
+
+// Comparisons run through one forward; the op id (in attrs) picks the kernel kind.
+static int cmp_forward(tg_tensor *const *in, int n, const tg_attrs *at, tg_tensor *out) {
+    (void)n;
+    return tg__forward_binary(in, out, cmp_kind((int)at->i[0]), "tg_compare");
+}
+
+const tg_op_def tg__op_gt = {TG_OP_GT, "tg_gt", 2, cmp_infer, cmp_forward, NULL};
+const tg_op_def tg__op_lt = {TG_OP_LT, "tg_lt", 2, cmp_infer, cmp_forward, NULL};
+const tg_op_def tg__op_ge = {TG_OP_GE, "tg_ge", 2, cmp_infer, cmp_forward, NULL};
+const tg_op_def tg__op_le = {TG_OP_LE, "tg_le", 2, cmp_infer, cmp_forward, NULL};
+const tg_op_def tg__op_eq = {TG_OP_EQ, "tg_eq", 2, cmp_infer, cmp_forward, NULL};
+const tg_op_def tg__op_ne = {TG_OP_NE, "tg_ne", 2, cmp_infer, cmp_forward, NULL};
+
+static tg_tensor *compare(tg_tape *tape, const tg_op_def *def, tg_tensor *a, tg_tensor *b) {
+    tg_tensor *in[2] = {a, b};
+    tg_attrs at = {.i = {def->id}};
+    if (tg__check_inputs(tape, def, 2, in)) return NULL;
+    int nd;
+    int64_t shape[TG_MAX_DIMS];
+    if (tg__infer_bcast(in, 2, &at, &nd, shape, def->name)) return NULL;   // names the op
+    return tg__apply(tape, def, 2, in, &at);
+}
+
+tg_tensor *tg_gt(tg_tape *tape, tg_tensor *a, tg_tensor *b) { return compare(tape, &tg__op_gt, a, b); }
+tg_tensor *tg_lt(tg_tape *tape, tg_tensor *a, tg_tensor *b) { return compare(tape, &tg__op_lt, a, b); }
+tg_tensor *tg_ge(tg_tape *tape, tg_tensor *a, tg_tensor *b) { return compare(tape, &tg__op_ge, a, b); }
+tg_tensor *tg_le(tg_tape *tape, tg_tensor *a, tg_tensor *b) { return compare(tape, &tg__op_le, a, b); }
+tg_tensor *tg_eq(tg_tape *tape, tg_tensor *a, tg_tensor *b) { return compare(tape, &tg__op_eq, a, b); }
+tg_tensor *tg_ne(tg_tape *tape, tg_tensor *a, tg_tensor *b) { return compare(tape, &tg__op_ne, a, b); }
+
+// ---- scalar comparisons: y = (x OP s) ----
+
+static int cmps_forward(tg_tensor *const *in, int n, const tg_attrs *at, tg_tensor *out) {
+    (void)n;
+    return tg__forward_unary(in, out, (int)at->i[0], at->s[0], 0, "tg_compare_scalar");
+}
+
+const tg_op_def tg__op_lt_scalar = {TG_OP_LT_SCALAR, "tg_lt_scalar", 1, tg__infer_same,
+                                    cmps_forward, NULL};
+const tg_op_def tg__op_ge_scalar = {TG_OP_GE_SCALAR, "tg_ge_scalar", 1, tg__infer_same,
+                                    cmps_forward, NULL};
+const tg_op_def tg__op_le_scalar = {TG_OP_LE_SCALAR, "tg_le_scalar", 1, tg__infer_same,
+                                    cmps_forward, NULL};
+const tg_op_def tg__op_eq_scalar = {TG_OP_EQ_SCALAR, "tg_eq_scalar", 1, tg__infer_same,
+                                    cmps_forward, NULL};
+const tg_op_def tg__op_ne_scalar = {TG_OP_NE_SCALAR, "tg_ne_scalar", 1, tg__infer_same,
+                                    cmps_forward, NULL};
+
+static tg_tensor *compare_scalar(tg_tape *tape, const tg_op_def *def, int kind, tg_tensor *x,
+                                 double s) {
+    tg_attrs at = {.s = {s}, .i = {kind}};
+    return tg__apply(tape, def, 1, &x, &at);
+}
+
+tg_tensor *tg_lt_scalar(tg_tape *tape, tg_tensor *x, double s) {
+    return compare_scalar(tape, &tg__op_lt_scalar, TG_UNARY_LT, x, s);
+}
+tg_tensor *tg_ge_scalar(tg_tape *tape, tg_tensor *x, double s) {
+    return compare_scalar(tape, &tg__op_ge_scalar, TG_UNARY_GE, x, s);
+}
+tg_tensor *tg_le_scalar(tg_tape *tape, tg_tensor *x, double s) {
+    return compare_scalar(tape, &tg__op_le_scalar, TG_UNARY_LE, x, s);
+}
+tg_tensor *tg_eq_scalar(tg_tape *tape, tg_tensor *x, double s) {
+    return compare_scalar(tape, &tg__op_eq_scalar, TG_UNARY_EQ, x, s);
+}
+tg_tensor *tg_ne_scalar(tg_tape *tape, tg_tensor *x, double s) {
+    return compare_scalar(tape, &tg__op_ne_scalar, TG_UNARY_NE, x, s);
+}
+
+// ---- maximum / minimum: y = max(a, b)
+//      da = dy*(a > b) + dy/2*(a == b), db = dy - da   (PyTorch splits ties) ----
+
+static int maximum_infer(tg_tensor *const *in, int n, const tg_attrs *at, int *nd, int64_t *sh) {
+    return tg__infer_bcast(in, n, at, nd, sh, "tg_maximum");
+}
+static int minimum_infer(tg_tensor *const *in, int n, const tg_attrs *at, int *nd, int64_t *sh) {
+    return tg__infer_bcast(in, n, at, nd, sh, "tg_minimum");
+}
+static int maximum_forward(tg_tensor *const *in, int n, const tg_attrs *at, tg_tensor *out) {
+    (void)n, (void)at;
+    return tg__forward_binary(in, out, TG_BINARY_MAX, "tg_maximum");
+}
+static int minimum_forward(tg_tensor *const *in, int n, const tg_attrs *at, tg_tensor *out) {
+    (void)n, (void)at;
+    return tg__forward_binary(in, out, TG_BINARY_MIN, "tg_minimum");
+}
+
+// Share of the gradient that goes to `a`: 1 where a wins, 1/2 on ties, 0 where b wins.
+static int extremum_backward(tg_tape *tape, const tg_node *node, tg_tensor *dout,
+                             tg_tensor **din, bool is_max) {
+    tg_tensor *a = node->in[0], *b = node->in[1];
+    tg_tensor *wins = is_max ? tg_gt(tape, a, b) : tg_lt(tape, a, b);
+    tg_tensor *share = tg_add(tape, wins, tg_mul_scalar(tape, tg_eq(tape, a, b), 0.5));
+    tg_tensor *da = tg_mul(tape, dout, share);
+    if (tg__needs_grad(node, 0)) din[0] = da;
+    if (tg__needs_grad(node, 1)) din[1] = tg_sub(tape, dout, da);
+    return tg__rule_status(da) || (tg__needs_grad(node, 1) && !din[1]) ? tg_last_status() : TG_OK;
+}
+static int maximum_backward(tg_tape *tape, const tg_node *node, tg_tensor *dout, tg_tensor **din) {
+    return extremum_backward(tape, node, dout, din, true);
+}
+static int minimum_backward(tg_tape *tape, const tg_node *node, tg_tensor *dout, tg_tensor **din) {
+    return extremum_backward(tape, node, dout, din, false);
+}
+
+const tg_op_def tg__op_maximum = {TG_OP_MAXIMUM, "tg_maximum", 2, maximum_infer,
+                                  maximum_forward, maximum_backward};
+const tg_op_def tg__op_minimum = {TG_OP_MINIMUM, "tg_minimum", 2, minimum_infer,
+                                  minimum_forward, minimum_backward};
+
+tg_tensor *tg_maximum(tg_tape *tape, tg_tensor *a, tg_tensor *b) {
+    return tg__apply2(tape, &tg__op_maximum, a, b);
+}
+tg_tensor *tg_minimum(tg_tape *tape, tg_tensor *a, tg_tensor *b) {
+    return tg__apply2(tape, &tg__op_minimum, a, b);
+}
+
+// ---- where: y = cond ? a : b    da = dy*cond, db = dy*(1-cond) ----
+
+static int where_infer(tg_tensor *const *in, int n, const tg_attrs *at, int *nd, int64_t *sh) {
+    return tg__infer_bcast(in, n, at, nd, sh, "tg_where");
+}
+static int where_forward(tg_tensor *const *in, int n, const tg_attrs *at, tg_tensor *out) {
+    (void)n, (void)at;
+    tg_backend *be = out->be;
+    if (!be->ops->where) {
+        tg__fail(TG_ERR_UNSUPPORTED, "tg_where", "not supported on backend %s", be->ops->name);
+        return TG_ERR_UNSUPPORTED;
+    }
+    tg_view c = tg__view_bcast(in[0], out->ndim, out->shape);
+    tg_view a = tg__view_bcast(in[1], out->ndim, out->shape);
+    tg_view b = tg__view_bcast(in[2], out->ndim, out->shape);
+    tg_view y = tg__view_of(out);
+    return be->ops->where(be->ctx, &c, &a, &b, &y);
+}
+static int where_backward(tg_tape *tape, const tg_node *node, tg_tensor *dout, tg_tensor **din) {
+    tg_tensor *cond = node->in[0];
+    tg_tensor *zero = tg__scalar_like(tape, dout, 0.0);
+    if (tg__needs_grad(node, 1) && !(din[1] = tg_where(tape, cond, dout, zero)))
+        return tg_last_status();
+    if (tg__needs_grad(node, 2) && !(din[2] = tg_where(tape, cond, zero, dout)))
+        return tg_last_status();
+    return TG_OK;
+}
+const tg_op_def tg__op_where = {TG_OP_WHERE, "tg_where", 3, where_infer, where_forward,
+                                where_backward};
+
+tg_tensor *tg_where(tg_tape *tape, tg_tensor *cond, tg_tensor *a, tg_tensor *b) {
+    tg_tensor *in[3] = {cond, a, b};
+    return tg__apply(tape, &tg__op_where, 3, in, NULL);
+}

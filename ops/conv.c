@@ -1,0 +1,253 @@
+// Convolution and pooling, lowered to im2col (+ batched gemm, max or mean). im2col and
+// col2im are ops, each the other's gradient, so conv2d differentiates twice for free.
+// attrs.i = {kh, kw, stride_h, stride_w, pad_h, pad_w, dil_h, dil_w}; s[0] = pad value;
+// col2im also keeps (c, h, w) in s[1..2] and flags (c).
+#include <math.h>
+
+#include "ops/op_table.h"
+
+typedef struct {
+    int64_t kh, kw, sh, sw, ph, pw, dh, dw;
+} window;
+
+static window window_of(const tg_attrs *at) {
+    window w = {at->i[0], at->i[1], at->i[2], at->i[3], at->i[4], at->i[5], at->i[6], at->i[7]};
+    return w;
+}
+
+static int64_t out_size(int64_t in, int64_t k, int64_t s, int64_t p, int64_t d) {
+    int64_t span = d * (k - 1) + 1;
+    return in + 2 * p < span ? 0 : (in + 2 * p - span) / s + 1;
+}
+
+static int set_window(tg_attrs *at, int kh, int kw, const tg_conv_opts *o, bool pool,
+                      const char *name) {
+    int st[2], pd[2], dl[2];
+    for (int i = 0; i < 2; i++) {
+        int k = i ? kw : kh;
+        st[i] = o && o->stride[i] ? o->stride[i] : (pool ? k : 1);
+        pd[i] = o ? o->padding[i] : 0;
+        dl[i] = o && o->dilation[i] ? o->dilation[i] : 1;
+        if (k <= 0 || st[i] <= 0 || pd[i] < 0 || dl[i] <= 0 || (pool && pd[i] * 2 > k)) {
+            tg__fail(TG_ERR_INVALID_ARG, name,
+                     "bad window: kernel %dx%d, stride %d, padding %d, dilation %d", kh, kw,
+                     st[i], pd[i], dl[i]);
+            return TG_ERR_INVALID_ARG;
+        }
+    }
+    int64_t v[8] = {kh, kw, st[0], st[1], pd[0], pd[1], dl[0], dl[1]};
+    for (int i = 0; i < 8; i++) at->i[i] = v[i];
+    at->n_i = 8;
+    return TG_OK;
+}
+
+static tg_im2col_desc desc_of(const window *w, tg_dtype dtype, int64_t n, int64_t c, int64_t h,
+                              int64_t wd, double pad) {
+    tg_im2col_desc d = {
+        .dtype = (int)dtype, .n = n, .c = c, .h = h, .w = wd, .kh = w->kh, .kw = w->kw,
+        .oh = out_size(h, w->kh, w->sh, w->ph, w->dh), .ow = out_size(wd, w->kw, w->sw, w->pw, w->dw),
+        .stride_h = w->sh, .stride_w = w->sw, .pad_h = w->ph, .pad_w = w->pw,
+        .dil_h = w->dh, .dil_w = w->dw, .pad_value = pad,
+    };
+    return d;
+}
+
+// ---- im2col: cols [N, C*KH*KW, OH*OW] of x [N,C,H,W]    dx = col2im(dcols) ----
+
+static int im2col_infer(tg_tensor *const *in, int n, const tg_attrs *at, int *ndim,
+                        int64_t *shape) {
+    (void)n;
+    const tg_tensor *x = in[0];
+    char s[160];
+    if (x->ndim != 4) {
+        tg__fail(TG_ERR_SHAPE, "tg_im2col", "need x [N,C,H,W], got %s",
+                 tg__shape_str(s, sizeof s, x->ndim, x->shape));
+        return TG_ERR_SHAPE;
+    }
+    window w = window_of(at);
+    tg_im2col_desc d = desc_of(&w, x->dtype, x->shape[0], x->shape[1], x->shape[2], x->shape[3], 0);
+    if (d.oh <= 0 || d.ow <= 0) {
+        tg__fail(TG_ERR_SHAPE, "tg_im2col", "window %lldx%lld does not fit input %s",
+                 (long long)w.kh, (long long)w.kw, tg__shape_str(s, sizeof s, x->ndim, x->shape));
+        return TG_ERR_SHAPE;
+    }
+    *ndim = 3;
+    shape[0] = d.n;
+    shape[1] = d.c * d.kh * d.kw;
+    shape[2] = d.oh * d.ow;
+    return TG_OK;
+}
+
+static int im2col_forward(tg_tensor *const *in, int n, const tg_attrs *at, tg_tensor *out) {
+    (void)n;
+    const tg_tensor *x = in[0];
+    tg_backend *be = out->be;
+    if (!be->ops->im2col) {
+        tg__fail(TG_ERR_UNSUPPORTED, "tg_im2col", "not supported on backend %s", be->ops->name);
+        return TG_ERR_UNSUPPORTED;
+    }
+    window w = window_of(at);
+    tg_im2col_desc d = desc_of(&w, x->dtype, x->shape[0], x->shape[1], x->shape[2], x->shape[3],
+                               at->s[0]);
+    return be->ops->im2col(be->ctx, &d, x->data, out->data);
+}
+
+static int im2col_backward(tg_tape *tape, const tg_node *node, tg_tensor *dout,
+                           tg_tensor **din) {
+    const tg_tensor *x = node->in[0];
+    const int64_t *a = node->attrs.i;
+    tg_conv_opts o = {{(int)a[2], (int)a[3]}, {(int)a[4], (int)a[5]}, {(int)a[6], (int)a[7]}};
+    din[0] = tg_col2im(tape, dout, x->shape[1], x->shape[2], x->shape[3], (int)a[0], (int)a[1], &o);
+    return tg__rule_status(din[0]);
+}
+
+const tg_op_def tg__op_im2col = {TG_OP_IM2COL, "tg_im2col", 1, im2col_infer, im2col_forward,
+                                 im2col_backward};
+
+static tg_tensor *im2col_pad(tg_tape *tape, tg_tensor *x, int kh, int kw,
+                             const tg_conv_opts *opts, bool pool, double pad, const char *name) {
+    if (tg__check_inputs(tape, &tg__op_im2col, 1, &x)) return NULL;
+    tg_attrs at = {.s = {pad}};
+    if (set_window(&at, kh, kw, opts, pool, name)) return NULL;
+    return tg__apply(tape, &tg__op_im2col, 1, &x, &at);
+}
+
+tg_tensor *tg_im2col(tg_tape *tape, tg_tensor *x, int kh, int kw, const tg_conv_opts *opts) {
+    return im2col_pad(tape, x, kh, kw, opts, false, 0.0, "tg_im2col");
+}
+
+// ---- col2im: x [N,C,H,W] = sum of windows in cols    dcols = im2col(dx) ----
+
+static int col2im_infer(tg_tensor *const *in, int n, const tg_attrs *at, int *ndim,
+                        int64_t *shape) {
+    (void)n;
+    const tg_tensor *cols = in[0];
+    window w = window_of(at);
+    int64_t c = (int64_t)at->s[1], h = (int64_t)at->s[2], wd = (int64_t)at->flags;
+    tg_im2col_desc d = desc_of(&w, cols->dtype, 0, c, h, wd, 0);
+    char s[160];
+    if (cols->ndim != 3 || cols->shape[1] != c * w.kh * w.kw || cols->shape[2] != d.oh * d.ow) {
+        tg__fail(TG_ERR_SHAPE, "tg_col2im", "cols %s do not match image [N,%lld,%lld,%lld] with "
+                 "a %lldx%lld window", tg__shape_str(s, sizeof s, cols->ndim, cols->shape),
+                 (long long)c, (long long)h, (long long)wd, (long long)w.kh, (long long)w.kw);
+        return TG_ERR_SHAPE;
+    }
+    *ndim = 4;
+    shape[0] = cols->shape[0];
+    shape[1] = c;
+    shape[2] = h;
+    shape[3] = wd;
+    return TG_OK;
+}
+
+static int col2im_forward(tg_tensor *const *in, int n, const tg_attrs *at, tg_tensor *out) {
+    (void)n;
+    tg_backend *be = out->be;
+    if (!be->ops->col2im) {
+        tg__fail(TG_ERR_UNSUPPORTED, "tg_col2im", "not supported on backend %s", be->ops->name);
+        return TG_ERR_UNSUPPORTED;
+    }
+    window w = window_of(at);
+    tg_im2col_desc d = desc_of(&w, out->dtype, out->shape[0], out->shape[1], out->shape[2],
+                               out->shape[3], 0);
+    int st = be->ops->memset0(be->ctx, out->data, out->nbytes);
+    return st ? st : be->ops->col2im(be->ctx, &d, in[0]->data, out->data);
+}
+
+static int col2im_backward(tg_tape *tape, const tg_node *node, tg_tensor *dout,
+                           tg_tensor **din) {
+    const int64_t *a = node->attrs.i;
+    tg_conv_opts o = {{(int)a[2], (int)a[3]}, {(int)a[4], (int)a[5]}, {(int)a[6], (int)a[7]}};
+    din[0] = tg_im2col(tape, dout, (int)a[0], (int)a[1], &o);
+    return tg__rule_status(din[0]);
+}
+
+const tg_op_def tg__op_col2im = {TG_OP_COL2IM, "tg_col2im", 1, col2im_infer, col2im_forward,
+                                 col2im_backward};
+
+tg_tensor *tg_col2im(tg_tape *tape, tg_tensor *cols, int64_t c, int64_t h, int64_t w, int kh,
+                     int kw, const tg_conv_opts *opts) {
+    if (tg__check_inputs(tape, &tg__op_col2im, 1, &cols)) return NULL;
+    if (c <= 0 || h <= 0 || w <= 0) {
+        tg__fail(TG_ERR_INVALID_ARG, "tg_col2im", "bad image size %lldx%lldx%lld",
+                 (long long)c, (long long)h, (long long)w);
+        return NULL;
+    }
+    tg_attrs at = {.s = {0, (double)c, (double)h}, .flags = (unsigned)w};
+    if (set_window(&at, kh, kw, opts, false, "tg_col2im")) return NULL;
+    return tg__apply(tape, &tg__op_col2im, 1, &cols, &at);
+}
+
+// ---- composed: conv2d, max_pool2d, avg_pool2d ----
+
+tg_tensor *tg_conv2d(tg_tape *tape, tg_tensor *x, tg_tensor *weight, tg_tensor *bias,
+                     const tg_conv_opts *opts) {
+    char s1[160], s2[160];
+    if (!x || !weight) {
+        if (!tg__has_error()) tg__fail(TG_ERR_INVALID_ARG, "tg_conv2d", "input is NULL");
+        return NULL;
+    }
+    if (x->ndim != 4 || weight->ndim != 4 || weight->shape[1] != x->shape[1] ||
+        (bias && (bias->ndim != 1 || bias->shape[0] != weight->shape[0]))) {
+        tg__fail(TG_ERR_SHAPE, "tg_conv2d", "need x [N,C,H,W], weight [O,C,KH,KW], bias [O]: "
+                 "got %s and %s", tg__shape_str(s1, sizeof s1, x->ndim, x->shape),
+                 tg__shape_str(s2, sizeof s2, weight->ndim, weight->shape));
+        return NULL;
+    }
+    int64_t n = x->shape[0], o = weight->shape[0];
+    tg_tensor *cols = im2col_pad(tape, x, (int)weight->shape[2], (int)weight->shape[3], opts,
+                                 false, 0.0, "tg_conv2d");
+    if (!cols) return NULL;
+    tg_tensor *w2 = tg_reshape(tape, weight, 2, (int64_t[]){o, cols->shape[1]});
+    tg_tensor *y = tg_matmul(tape, w2, cols);   // [N, O, OH*OW]
+    int64_t oh, ow;
+    {
+        int st[2], pd[2], dl[2];
+        for (int i = 0; i < 2; i++) {
+            st[i] = opts && opts->stride[i] ? opts->stride[i] : 1;
+            pd[i] = opts ? opts->padding[i] : 0;
+            dl[i] = opts && opts->dilation[i] ? opts->dilation[i] : 1;
+        }
+        oh = out_size(x->shape[2], weight->shape[2], st[0], pd[0], dl[0]);
+        ow = out_size(x->shape[3], weight->shape[3], st[1], pd[1], dl[1]);
+    }
+    y = tg_reshape(tape, y, 4, (int64_t[]){n, o, oh, ow});
+    if (bias) y = tg_add(tape, y, tg_reshape(tape, bias, 3, (int64_t[]){o, 1, 1}));
+    return y;
+}
+
+static tg_tensor *pool(tg_tape *tape, tg_tensor *x, int kh, int kw, const tg_conv_opts *opts,
+                       bool is_max, const char *name) {
+    char s[160];
+    if (!x) {
+        if (!tg__has_error()) tg__fail(TG_ERR_INVALID_ARG, name, "input is NULL");
+        return NULL;
+    }
+    if (x->ndim != 4) {
+        tg__fail(TG_ERR_SHAPE, name, "need x [N,C,H,W], got %s",
+                 tg__shape_str(s, sizeof s, x->ndim, x->shape));
+        return NULL;
+    }
+    int64_t n = x->shape[0], c = x->shape[1], h = x->shape[2], w = x->shape[3];
+    tg_tensor *x1 = tg_reshape(tape, x, 4, (int64_t[]){n * c, 1, h, w});
+    tg_tensor *cols = im2col_pad(tape, x1, kh, kw, opts, true, is_max ? -INFINITY : 0.0, name);
+    if (!cols) return NULL;
+    int axis = 1;
+    tg_tensor *r = is_max ? tg_max_axes(tape, cols, 1, &axis, false)
+                          : tg_mean_axes(tape, cols, 1, &axis, false);
+    int sh = opts && opts->stride[0] ? opts->stride[0] : kh;
+    int sw = opts && opts->stride[1] ? opts->stride[1] : kw;
+    int ph = opts ? opts->padding[0] : 0, pw = opts ? opts->padding[1] : 0;
+    int dh = opts && opts->dilation[0] ? opts->dilation[0] : 1;
+    int dw = opts && opts->dilation[1] ? opts->dilation[1] : 1;
+    int64_t oh = out_size(h, kh, sh, ph, dh), ow = out_size(w, kw, sw, pw, dw);
+    return tg_reshape(tape, r, 4, (int64_t[]){n, c, oh, ow});
+}
+
+tg_tensor *tg_max_pool2d(tg_tape *tape, tg_tensor *x, int kh, int kw, const tg_conv_opts *opts) {
+    return pool(tape, x, kh, kw, opts, true, "tg_max_pool2d");
+}
+
+tg_tensor *tg_avg_pool2d(tg_tape *tape, tg_tensor *x, int kh, int kw, const tg_conv_opts *opts) {
+    return pool(tape, x, kh, kw, opts, false, "tg_avg_pool2d");
+}

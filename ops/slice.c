@@ -1,0 +1,345 @@
+// Slicing and joining: permute, slice and its adjoint slice_scatter, concat; stack,
+// squeeze, unsqueeze and flatten are composed from them and reshape.
+#include <string.h>
+
+#include "ops/op_table.h"
+
+// A view of the elements of t selected along `axis` by (start, len, step).
+static tg_view slice_view(const tg_tensor *t, int axis, int64_t start, int64_t len,
+                          int64_t step) {
+    tg_view v = tg__view_of(t);
+    v.data = (char *)t->data + (size_t)(start * v.stride[axis]) * tg_dtype_size(t->dtype);
+    v.shape[axis] = len;
+    v.stride[axis] *= step;
+    return v;
+}
+
+static int copy_into(const char *name, const tg_view *src, tg_view *dst, tg_backend *be) {
+    for (int i = 0; i < dst->ndim; i++)
+        if (dst->shape[i] == 0) return TG_OK;
+    if (!be->ops->unary) {
+        tg__fail(TG_ERR_UNSUPPORTED, name, "not supported on backend %s", be->ops->name);
+        return TG_ERR_UNSUPPORTED;
+    }
+    return be->ops->unary(be->ctx, TG_UNARY_COPY, src, dst, 0, 0);
+}
+
+// ---- permute: y.shape[i] = x.shape[perm[i]]    dx = permute(dy, inverse(perm)) ----
+
+static int permute_infer(tg_tensor *const *in, int n, const tg_attrs *at, int *ndim,
+                         int64_t *shape) {
+    (void)n;
+    const tg_tensor *x = in[0];
+    for (int i = 0; i < x->ndim; i++) shape[i] = x->shape[at->i[i]];
+    *ndim = x->ndim;
+    return TG_OK;
+}
+
+static int permute_forward(tg_tensor *const *in, int n, const tg_attrs *at, tg_tensor *out) {
+    (void)n;
+    tg_view x = tg__view_of(in[0]), v = x;
+    for (int i = 0; i < x.ndim; i++) {
+        v.shape[i] = x.shape[at->i[i]];
+        v.stride[i] = x.stride[at->i[i]];
+    }
+    return tg__k_unary("tg_permute", TG_UNARY_COPY, &v, out, 0, 0);
+}
+
+static int permute_backward(tg_tape *tape, const tg_node *node, tg_tensor *dout,
+                            tg_tensor **din) {
+    int inv[TG_MAX_DIMS];
+    for (int i = 0; i < node->in[0]->ndim; i++) inv[node->attrs.i[i]] = i;
+    din[0] = tg_permute(tape, dout, inv);
+    return tg__rule_status(din[0]);
+}
+
+const tg_op_def tg__op_permute = {TG_OP_PERMUTE, "tg_permute", 1, permute_infer,
+                                  permute_forward, permute_backward};
+
+tg_tensor *tg_permute(tg_tape *tape, tg_tensor *x, const int *perm) {
+    if (tg__check_inputs(tape, &tg__op_permute, 1, &x)) return NULL;
+    tg_attrs at = {.n_i = x->ndim};
+    unsigned seen = 0;
+    for (int i = 0; i < x->ndim; i++) {
+        int p = perm ? (perm[i] < 0 ? perm[i] + x->ndim : perm[i]) : -1;
+        if (p < 0 || p >= x->ndim || (seen >> p) & 1u) {
+            char s[160];
+            tg__fail(TG_ERR_INVALID_ARG, "tg_permute",
+                     "perm is not a permutation of 0..%d for shape %s", x->ndim - 1,
+                     tg__shape_str(s, sizeof s, x->ndim, x->shape));
+            return NULL;
+        }
+        seen |= 1u << p;
+        at.i[i] = p;
+    }
+    return tg__apply(tape, &tg__op_permute, 1, &x, &at);
+}
+
+// ---- slice: y = x[start:stop:step] along axis    dx = slice_scatter(0, dy) ----
+// attrs.i = {axis, start, len, step}, normalised.
+
+static int slice_infer(tg_tensor *const *in, int n, const tg_attrs *at, int *ndim,
+                       int64_t *shape) {
+    int st = tg__infer_same(in, n, at, ndim, shape);
+    shape[at->i[0]] = at->i[2];
+    return st;
+}
+
+static int slice_forward(tg_tensor *const *in, int n, const tg_attrs *at, tg_tensor *out) {
+    (void)n;
+    tg_view v = slice_view(in[0], (int)at->i[0], at->i[1], at->i[2], at->i[3]);
+    return tg__k_unary("tg_slice", TG_UNARY_COPY, &v, out, 0, 0);
+}
+
+static int slice_backward(tg_tape *tape, const tg_node *node, tg_tensor *dout,
+                          tg_tensor **din) {
+    const tg_tensor *x = node->in[0];
+    const int64_t *a = node->attrs.i;
+    tg_tensor *zeros = tg_full(tape, x->be, x->dtype, x->ndim, x->shape, 0.0);
+    din[0] = tg_slice_scatter(tape, zeros, dout, (int)a[0], a[1], a[1] + a[2] * a[3], a[3]);
+    return tg__rule_status(din[0]);
+}
+
+const tg_op_def tg__op_slice = {TG_OP_SLICE, "tg_slice", 1, slice_infer, slice_forward,
+                                slice_backward};
+
+// Python slice semantics for a positive step; fills attrs {axis, start, len, step}.
+static int slice_attrs(const tg_tensor *x, int axis, int64_t start, int64_t stop, int64_t step,
+                       const char *name, tg_attrs *at) {
+    char s[160];
+    int a = axis < 0 ? axis + x->ndim : axis;
+    if (a < 0 || a >= x->ndim || step <= 0) {
+        tg__fail(TG_ERR_INVALID_ARG, name, "axis %d / step %lld invalid for shape %s", axis,
+                 (long long)step, tg__shape_str(s, sizeof s, x->ndim, x->shape));
+        return TG_ERR_INVALID_ARG;
+    }
+    int64_t n = x->shape[a];
+    if (start < 0) start += n;
+    if (stop < 0) stop += n;
+    start = start < 0 ? 0 : (start > n ? n : start);
+    stop = stop < 0 ? 0 : (stop > n ? n : stop);
+    int64_t len = stop > start ? (stop - start + step - 1) / step : 0;
+    memset(at, 0, sizeof *at);
+    at->i[0] = a;
+    at->i[1] = start;
+    at->i[2] = len;
+    at->i[3] = step;
+    at->n_i = 4;
+    return TG_OK;
+}
+
+tg_tensor *tg_slice(tg_tape *tape, tg_tensor *x, int axis, int64_t start, int64_t stop,
+                    int64_t step) {
+    if (tg__check_inputs(tape, &tg__op_slice, 1, &x)) return NULL;
+    tg_attrs at;
+    if (slice_attrs(x, axis, start, stop, step, "tg_slice", &at)) return NULL;
+    return tg__apply(tape, &tg__op_slice, 1, &x, &at);
+}
+
+// ---- slice_scatter: y = base with y[slice] = src
+//      dbase = slice_scatter(dy, 0), dsrc = slice(dy) ----
+
+static int slice_scatter_infer(tg_tensor *const *in, int n, const tg_attrs *at, int *ndim,
+                               int64_t *shape) {
+    const tg_tensor *base = in[0], *src = in[1];
+    bool ok = src->ndim == base->ndim;
+    for (int i = 0; ok && i < base->ndim; i++)
+        ok = src->shape[i] == (i == at->i[0] ? at->i[2] : base->shape[i]);
+    if (!ok) {
+        char s1[160], s2[160];
+        tg__fail(TG_ERR_SHAPE, "tg_slice_scatter",
+                 "src %s does not match the slice of base %s (axis %lld, %lld elements)",
+                 tg__shape_str(s1, sizeof s1, src->ndim, src->shape),
+                 tg__shape_str(s2, sizeof s2, base->ndim, base->shape), (long long)at->i[0],
+                 (long long)at->i[2]);
+        return TG_ERR_SHAPE;
+    }
+    return tg__infer_same(in, n, at, ndim, shape);
+}
+
+static int slice_scatter_forward(tg_tensor *const *in, int n, const tg_attrs *at,
+                                 tg_tensor *out) {
+    (void)n;
+    tg_backend *be = out->be;
+    int st = be->ops->copy(be->ctx, out->data, in[0]->data, out->nbytes);
+    if (st) return st;
+    tg_view dst = slice_view(out, (int)at->i[0], at->i[1], at->i[2], at->i[3]);
+    tg_view src = tg__view_of(in[1]);
+    return copy_into("tg_slice_scatter", &src, &dst, be);
+}
+
+static int slice_scatter_backward(tg_tape *tape, const tg_node *node, tg_tensor *dout,
+                                  tg_tensor **din) {
+    const int64_t *a = node->attrs.i;
+    int64_t stop = a[1] + a[2] * a[3];
+    if (tg__needs_grad(node, 0)) {
+        const tg_tensor *src = node->in[1];
+        tg_tensor *zeros = tg_full(tape, src->be, src->dtype, src->ndim, src->shape, 0.0);
+        din[0] = tg_slice_scatter(tape, dout, zeros, (int)a[0], a[1], stop, a[3]);
+        if (!din[0]) return tg_last_status();
+    }
+    if (tg__needs_grad(node, 1)) {
+        din[1] = tg_slice(tape, dout, (int)a[0], a[1], stop, a[3]);
+        if (!din[1]) return tg_last_status();
+    }
+    return TG_OK;
+}
+
+const tg_op_def tg__op_slice_scatter = {TG_OP_SLICE_SCATTER, "tg_slice_scatter", 2,
+                                        slice_scatter_infer, slice_scatter_forward,
+                                        slice_scatter_backward};
+
+tg_tensor *tg_slice_scatter(tg_tape *tape, tg_tensor *base, tg_tensor *src, int axis,
+                            int64_t start, int64_t stop, int64_t step) {
+    tg_tensor *in[2] = {base, src};
+    if (tg__check_inputs(tape, &tg__op_slice_scatter, 2, in)) return NULL;
+    tg_attrs at;
+    if (slice_attrs(base, axis, start, stop, step, "tg_slice_scatter", &at)) return NULL;
+    return tg__apply(tape, &tg__op_slice_scatter, 2, in, &at);
+}
+
+// ---- concat: y = [x0, x1, ...] along axis    dxk = slice of dy ----
+
+static int concat_infer(tg_tensor *const *in, int n, const tg_attrs *at, int *ndim,
+                        int64_t *shape) {
+    int axis = (int)at->i[0];
+    const tg_tensor *x0 = in[0];
+    int64_t total = 0;
+    for (int k = 0; k < n; k++) {
+        bool ok = in[k]->ndim == x0->ndim;
+        for (int i = 0; ok && i < x0->ndim; i++) ok = i == axis || in[k]->shape[i] == x0->shape[i];
+        if (!ok) {
+            char s1[160], s2[160];
+            tg__fail(TG_ERR_SHAPE, "tg_concat", "input %d %s does not match input 0 %s "
+                     "outside axis %d", k, tg__shape_str(s1, sizeof s1, in[k]->ndim, in[k]->shape),
+                     tg__shape_str(s2, sizeof s2, x0->ndim, x0->shape), axis);
+            return TG_ERR_SHAPE;
+        }
+        total += in[k]->shape[axis];
+    }
+    tg__infer_same(in, n, at, ndim, shape);
+    shape[axis] = total;
+    return TG_OK;
+}
+
+static int concat_forward(tg_tensor *const *in, int n, const tg_attrs *at, tg_tensor *out) {
+    int axis = (int)at->i[0];
+    int64_t off = 0;
+    for (int k = 0; k < n; k++) {
+        tg_view dst = slice_view(out, axis, off, in[k]->shape[axis], 1);
+        tg_view src = tg__view_of(in[k]);
+        int st = copy_into("tg_concat", &src, &dst, out->be);
+        if (st) return st;
+        off += in[k]->shape[axis];
+    }
+    return TG_OK;
+}
+
+static int concat_backward(tg_tape *tape, const tg_node *node, tg_tensor *dout,
+                           tg_tensor **din) {
+    int axis = (int)node->attrs.i[0];
+    int64_t off = 0;
+    for (int k = 0; k < node->n_in; k++) {
+        tg_tensor *x = tg__node_input(node, k);
+        int64_t len = x->shape[axis];
+        if (x->requires_grad && !(din[k] = tg_slice(tape, dout, axis, off, off + len, 1)))
+            return tg_last_status();
+        off += len;
+    }
+    return TG_OK;
+}
+
+const tg_op_def tg__op_concat = {TG_OP_CONCAT, "tg_concat", -1, concat_infer, concat_forward,
+                                 concat_backward};
+
+tg_tensor *tg_concat(tg_tape *tape, int n, tg_tensor *const *xs, int axis) {
+    if (n <= 0 || !xs) {
+        tg__fail(TG_ERR_INVALID_ARG, "tg_concat", "need n >= 1 tensors, got %d", n);
+        return NULL;
+    }
+    if (tg__check_inputs(tape, &tg__op_concat, n, xs)) return NULL;
+    int a = axis < 0 ? axis + xs[0]->ndim : axis;
+    if (a < 0 || a >= xs[0]->ndim) {
+        char s[160];
+        tg__fail(TG_ERR_INVALID_ARG, "tg_concat", "axis %d out of range for shape %s", axis,
+                 tg__shape_str(s, sizeof s, xs[0]->ndim, xs[0]->shape));
+        return NULL;
+    }
+    tg_attrs at = {.i = {a}, .n_i = 1};
+    return tg__apply(tape, &tg__op_concat, n, xs, &at);
+}
+
+// ---- composed ----
+
+tg_tensor *tg_unsqueeze(tg_tape *tape, tg_tensor *x, int axis) {
+    if (!x) return tg_reshape(tape, x, 0, NULL);
+    int a = axis < 0 ? axis + x->ndim + 1 : axis;
+    if (a < 0 || a > x->ndim || x->ndim >= TG_MAX_DIMS) {
+        char s[160];
+        tg__fail(TG_ERR_INVALID_ARG, "tg_unsqueeze", "axis %d out of range for shape %s", axis,
+                 tg__shape_str(s, sizeof s, x->ndim, x->shape));
+        return NULL;
+    }
+    int64_t shape[TG_MAX_DIMS];
+    for (int i = 0, j = 0; i <= x->ndim; i++) shape[i] = i == a ? 1 : x->shape[j++];
+    return tg_reshape(tape, x, x->ndim + 1, shape);
+}
+
+tg_tensor *tg_squeeze(tg_tape *tape, tg_tensor *x, int axis) {
+    if (!x) return tg_reshape(tape, x, 0, NULL);
+    int64_t shape[TG_MAX_DIMS];
+    int nd = 0;
+    int a = axis == -100 ? -100 : (axis < 0 ? axis + x->ndim : axis);
+    if (a != -100 && (a < 0 || a >= x->ndim || x->shape[a] != 1)) {
+        char s[160];
+        tg__fail(TG_ERR_INVALID_ARG, "tg_squeeze", "axis %d is not a size-1 axis of %s", axis,
+                 tg__shape_str(s, sizeof s, x->ndim, x->shape));
+        return NULL;
+    }
+    for (int i = 0; i < x->ndim; i++)
+        if (!(x->shape[i] == 1 && (a == -100 || a == i))) shape[nd++] = x->shape[i];
+    return tg_reshape(tape, x, nd, shape);
+}
+
+tg_tensor *tg_flatten(tg_tape *tape, tg_tensor *x, int start, int end) {
+    if (!x) return tg_reshape(tape, x, 0, NULL);
+    int s0 = start < 0 ? start + x->ndim : start, e0 = end < 0 ? end + x->ndim : end;
+    if (x->ndim == 0) return tg_reshape(tape, x, 1, (int64_t[]){1});
+    if (s0 < 0 || e0 >= x->ndim || s0 > e0) {
+        char s[160];
+        tg__fail(TG_ERR_INVALID_ARG, "tg_flatten", "axes [%d, %d] invalid for shape %s", start,
+                 end, tg__shape_str(s, sizeof s, x->ndim, x->shape));
+        return NULL;
+    }
+    int64_t shape[TG_MAX_DIMS];
+    int nd = 0;
+    for (int i = 0; i < x->ndim; i++) {
+        if (i <= s0 || i > e0) shape[nd++] = x->shape[i];
+        else shape[nd - 1] *= x->shape[i];
+    }
+    return tg_reshape(tape, x, nd, shape);
+}
+
+tg_tensor *tg_stack(tg_tape *tape, int n, tg_tensor *const *xs, int axis) {
+    if (n <= 0 || !xs || n > 4096) {
+        tg__fail(TG_ERR_INVALID_ARG, "tg_stack", "need 1..4096 tensors, got %d", n);
+        return NULL;
+    }
+    tg_tensor **u = tape ? tg__arena_alloc(tape, (size_t)n * sizeof *u) : NULL;
+    if (!u) {
+        tg__fail(tape ? TG_ERR_OOM : TG_ERR_INVALID_ARG, "tg_stack",
+                 tape ? "out of memory" : "tape is NULL");
+        return NULL;
+    }
+    for (int k = 0; k < n; k++) {
+        if (xs[k] && xs[0] && !tg__same_shape(xs[k], xs[0])) {
+            char s1[160], s2[160];
+            tg__fail(TG_ERR_SHAPE, "tg_stack", "input %d %s differs from input 0 %s", k,
+                     tg__shape_str(s1, sizeof s1, xs[k]->ndim, xs[k]->shape),
+                     tg__shape_str(s2, sizeof s2, xs[0]->ndim, xs[0]->shape));
+            return NULL;
+        }
+        u[k] = tg_unsqueeze(tape, xs[k], axis);
+    }
+    return tg_concat(tape, n, u, axis);
+}
