@@ -100,7 +100,8 @@ static int sweep(tg_tape *tape, tg_tensor *out, const tg_tensor *seed, bool crea
     tape->grad_enabled = create_graph;
     tape->in_backward = true;
     for (int64_t i = *end; i >= 0 && st == TG_OK; i--) {
-        const tg_node *n = &tape->nodes[i];
+        // A copy: with create_graph the rules record nodes, which may move tape->nodes.
+        const tg_node node = tape->nodes[i], *n = &node;
         tg_tensor *dout = n->out->bgrad;
         if (!dout) continue;
         tg_tensor *small[4] = {0};
@@ -116,6 +117,18 @@ static int sweep(tg_tape *tape, tg_tensor *out, const tg_tensor *seed, bool crea
             memset(contrib, 0, (size_t)n_in * sizeof *contrib);
         }
         st = n->def->backward(tape, n, dout, contrib);
+        for (int k = 0; k < n_in && st == TG_OK && tape->anomaly; k++) {
+            if (!contrib[k] || !tg__nonfinite(contrib[k])) continue;
+            char s[512];
+            tg_tensor *ins[TG_MAX_DIMS];
+            int shown = n_in < TG_MAX_DIMS ? n_in : TG_MAX_DIMS;
+            for (int j = 0; j < shown; j++) ins[j] = tg__node_input(n, j);
+            tg__fail(TG_ERR_NUMERIC, where,
+                     "anomaly: the gradient rule of %s (node %lld, inputs %s) produced NaN/Inf "
+                     "for input %d", n->def->name, (long long)i,
+                     tg__inputs_str(s, sizeof s, shown, ins), k);
+            st = TG_ERR_NUMERIC;
+        }
         for (int k = 0; k < n_in && st == TG_OK; k++) {
             tg_tensor *x = tg__node_input(n, k);
             if (!x->requires_grad || !contrib[k]) continue;

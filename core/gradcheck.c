@@ -202,3 +202,58 @@ int tg_gradcheck(tg_gradcheck_fn fn, void *user, int n_inputs, tg_tensor *const 
     }
     return TG_OK;
 }
+
+// ---- gradgradcheck: gradcheck of x -> concat_k(flatten(d(v . fn(x))/dx_k)) ----
+
+typedef struct {
+    tg_gradcheck_fn fn;
+    void *user;
+    int n_inputs;
+    tg_tensor *v;          // fixed random seed gradient, shape of fn's output
+} gg_ctx;
+
+static tg_tensor *gg_fn(tg_tape *tape, tg_tensor *const *inputs, void *user) {
+    gg_ctx *c = user;
+    tg_tensor *out = c->fn(tape, inputs, c->user);
+    if (!out) return NULL;
+    tg_tensor *diff[16], *grads[16], *flat[16];
+    int n = 0;
+    for (int i = 0; i < c->n_inputs; i++)
+        if (inputs[i]->requires_grad) diff[n++] = inputs[i];
+    tg_backward_opts o = {.retain_graph = true, .create_graph = true};
+    if (!out->requires_grad) {   // fn does not depend on the inputs: gradients are zero
+        for (int k = 0; k < n; k++)
+            grads[k] = tg_full(tape, diff[k]->be, diff[k]->dtype, diff[k]->ndim, diff[k]->shape, 0);
+    } else if (tg_grad(tape, out, c->v, n, diff, grads, &o)) {
+        return NULL;
+    }
+    for (int k = 0; k < n; k++) flat[k] = tg_reshape(tape, grads[k], 1, (int64_t[]){-1});
+    return n == 1 ? flat[0] : tg_concat(tape, n, flat, 0);
+}
+
+int tg_gradgradcheck(tg_gradcheck_fn fn, void *user, int n_inputs, tg_tensor *const *inputs,
+                     const tg_gradcheck_opts *opts, tg_gradcheck_report *report) {
+    tg_gradcheck_opts o = opts ? *opts : tg_gradcheck_opts_default();
+    if (!fn) {
+        tg__fail(TG_ERR_INVALID_ARG, "tg_gradgradcheck", "function is NULL");
+        return TG_ERR_INVALID_ARG;
+    }
+    int st = check_inputs(n_inputs, inputs);
+    if (st) return st;
+    if (n_inputs > 16) {
+        tg__fail(TG_ERR_INVALID_ARG, "tg_gradgradcheck", "at most 16 inputs, got %d", n_inputs);
+        return TG_ERR_INVALID_ARG;
+    }
+    tg_tape *tape = tg_tape_new();
+    tg_tensor *out = tape ? eval(tape, fn, user, inputs, -1, NULL) : NULL;
+    tg_rng *rng = out ? tg_rng_new(o.seed) : NULL;
+    gg_ctx c = {.fn = fn, .user = user, .n_inputs = n_inputs};
+    c.v = rng ? tg__persistent_new(out->be, TG_F64, out->ndim, out->shape, "tg_gradgradcheck")
+              : NULL;
+    st = c.v ? tg_uniform_(c.v, rng, -1.0, 1.0) : tg_last_status();
+    tg_tape_free(tape);
+    tg_rng_free(rng);
+    if (!st) st = tg_gradcheck(gg_fn, &c, n_inputs, inputs, &o, report);
+    tg_free(c.v);
+    return st;
+}

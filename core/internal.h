@@ -93,6 +93,10 @@ tg_tensor *tg__persistent_new(tg_backend *be, tg_dtype dtype, int ndim, const in
                               const char *where);
 int tg__check_shape(int ndim, const int64_t *shape, const char *where);
 bool tg__same_shape(const tg_tensor *a, const tg_tensor *b);
+// True if any element is NaN or Inf (reads through a small host buffer on any backend).
+bool tg__nonfinite(const tg_tensor *t);
+// "[2,3], [3]" for the inputs of an op (for messages).
+const char *tg__inputs_str(char *buf, size_t size, int n, tg_tensor *const *in);
 
 // ---- ops and the tape ----
 
@@ -160,6 +164,8 @@ struct tg_tape {
     bool grad_enabled;
     bool graph_freed;             // a backward pass without retain_graph ran
     bool in_backward;
+    bool anomaly;                 // check every output for NaN/Inf
+    int64_t n_ops;                // ops applied since reset (creation order, for messages)
     uint64_t epoch;               // bumped at reset
 };
 

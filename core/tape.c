@@ -63,6 +63,7 @@ void tg_tape_reset(tg_tape *tape) {
     for (struct tg_arena_chunk *c = tape->chunks; c; c = c->next) c->used = 0;
     tape->cur = tape->chunks;
     tape->graph_freed = false;
+    tape->n_ops = 0;
     tape->epoch++;
 }
 
@@ -87,6 +88,13 @@ bool tg_tape_set_grad(tg_tape *tape, bool enabled) {
 }
 
 bool tg_tape_grad_enabled(const tg_tape *tape) { return tape && tape->grad_enabled; }
+
+bool tg_tape_set_anomaly(tg_tape *tape, bool enabled) {
+    if (!tape) return false;
+    bool old = tape->anomaly;
+    tape->anomaly = enabled;
+    return old;
+}
 int64_t tg_tape_size(const tg_tape *tape) { return tape ? tape->n_nodes : 0; }
 
 static int pin(tg_tape *tape, tg_tensor *t) {
@@ -190,5 +198,15 @@ tg_tensor *tg__apply(tg_tape *tape, const tg_op_def *def, int n_in, tg_tensor *c
     tg_tensor *out = tg__step_new(tape, in[0]->be, in[0]->dtype, ndim, shape, def->name);
     if (!out) return NULL;
     if (out->numel && def->forward(in, n_in, at, out)) return NULL;
+    int64_t op_no = tape->n_ops++;
+    // During backward the sweep checks each rule's result instead, so that the error names
+    // the forward op whose rule went wrong rather than an op inside the rule.
+    if (tape->anomaly && !tape->in_backward && tg__nonfinite(out)) {
+        char s[512];
+        tg__fail(TG_ERR_NUMERIC, def->name,
+                 "anomaly: output has NaN/Inf (op #%lld on the tape, node %lld, inputs %s)",
+                 (long long)op_no, (long long)tape->n_nodes, tg__inputs_str(s, sizeof s, n_in, in));
+        return NULL;
+    }
     return tg__record(tape, def, n_in, in, at, out);
 }

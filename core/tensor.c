@@ -315,3 +315,32 @@ static void *host_data(tg_tensor *t, tg_dtype want, const char *where) {
 
 float *tg_data_f32(tg_tensor *t) { return host_data(t, TG_F32, "tg_data_f32"); }
 double *tg_data_f64(tg_tensor *t) { return host_data(t, TG_F64, "tg_data_f64"); }
+
+bool tg__nonfinite(const tg_tensor *t) {
+    double buf[512];
+    size_t es = tg_dtype_size(t->dtype), chunk = sizeof buf / es;
+    for (int64_t i = 0; i < t->numel; i += (int64_t)chunk) {
+        int64_t n = t->numel - i < (int64_t)chunk ? t->numel - i : (int64_t)chunk;
+        if (t->be->ops->download(t->be->ctx, buf, (const char *)t->data + (size_t)i * es,
+                                 (size_t)n * es))
+            return false;
+        for (int64_t k = 0; k < n; k++) {
+            double v = t->dtype == TG_F64 ? buf[k] : (double)((const float *)(void *)buf)[k];
+            if (!isfinite(v)) return true;
+        }
+    }
+    return false;
+}
+
+const char *tg__inputs_str(char *buf, size_t size, int n, tg_tensor *const *in) {
+    size_t used = 0;
+    buf[0] = '\0';
+    for (int k = 0; k < n && used + 1 < size; k++) {
+        char s[160];
+        int w = snprintf(buf + used, size - used, "%s%s", k ? ", " : "",
+                         tg__shape_str(s, sizeof s, in[k]->ndim, in[k]->shape));
+        if (w < 0) break;
+        used += (size_t)w;
+    }
+    return buf;
+}

@@ -60,9 +60,10 @@ const tg_op_def *const tg__ops[TG_OP_COUNT] = {
     [TG_OP_SCATTER_ADD] = &tg__op_scatter_add,
     [TG_OP_IM2COL] = &tg__op_im2col,
     [TG_OP_COL2IM] = &tg__op_col2im,
+    [TG_OP_CUSTOM] = &tg__op_custom,
 };
 
-_Static_assert(TG_OP_COUNT == 58, "add the new op to tg__ops, then update this count");
+_Static_assert(TG_OP_COUNT == 59, "add the new op to tg__ops, then update this count");
 
 // Public introspection: number of ops and their names (for tools and coverage tests).
 int tg_op_count(void) { return TG_OP_COUNT; }

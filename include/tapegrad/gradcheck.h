@@ -39,6 +39,12 @@ TG_API tg_gradcheck_opts tg_gradcheck_opts_default(void);
 TG_API int tg_gradcheck(tg_gradcheck_fn fn, void *user, int n_inputs, tg_tensor *const *inputs,
                         const tg_gradcheck_opts *opts, tg_gradcheck_report *report);
 
+// Second-order check (like torch.autograd.gradgradcheck): gradchecks the function
+// x -> d(v . fn(x))/dx, with a fixed random v drawn from opts->seed, using create_graph.
+TG_API int tg_gradgradcheck(tg_gradcheck_fn fn, void *user, int n_inputs,
+                            tg_tensor *const *inputs, const tg_gradcheck_opts *opts,
+                            tg_gradcheck_report *report);
+
 #ifdef __cplusplus
 }
 #endif

@@ -23,6 +23,36 @@ TG_API bool tg_tape_grad_enabled(const tg_tape *tape);
 // Number of recorded nodes (differentiable ops on the path to a requires_grad leaf).
 TG_API int64_t tg_tape_size(const tg_tape *tape);
 
+// Anomaly mode: every op's output, forward and backward, is checked for NaN/Inf; the
+// first bad one fails with an error naming the op, its node number and input shapes (for a
+// gradient: the forward op whose rule produced it). Slow; for debugging. Returns old mode.
+TG_API bool tg_tape_set_anomaly(tg_tape *tape, bool enabled);
+
+// Writes the recorded graph as Graphviz DOT: one box per node (op, output shape, dtype),
+// leaves as ellipses (parameters, i.e. requires_grad leaves, marked). TG_OK or an error.
+TG_API int tg_tape_dot(const tg_tape *tape, FILE *f);
+
+// ---- custom ops ----
+
+// A user-defined op recorded on the tape like a built-in one (and checked by gradcheck).
+typedef struct tg_custom_op {
+    const char *name;   // used in errors and DOT output; must outlive the tape's nodes
+    // Fills `out` (already allocated with the shape given to tg_custom) from the inputs.
+    // Typically reads tg_data_f32/f64 on the cpu backend, or composes ops on `tape` and
+    // copies with tg_copy_. Returns TG_OK or a negative status (set an error message).
+    int (*forward)(tg_tape *tape, tg_tensor *const *in, int n_in, tg_tensor *out, void *user);
+    // Gradient rule: din[k] = contribution to input k (same shape, or broadcastable to it),
+    // written with ops on `tape` (so it differentiates again), NULL for none. `out` is the
+    // forward result, `dout` the incoming gradient. NULL backward: not differentiable.
+    int (*backward)(tg_tape *tape, tg_tensor *const *in, int n_in, tg_tensor *out,
+                    tg_tensor *dout, tg_tensor **din, void *user);
+} tg_custom_op;
+
+// Runs a custom op; returns its output, a step tensor of shape (ndim, shape) with input 0's
+// dtype and backend. `op` and `user` must stay valid while the tape holds the node.
+TG_API tg_tensor *tg_custom(tg_tape *tape, const tg_custom_op *op, int n_in,
+                            tg_tensor *const *in, int ndim, const int64_t *shape, void *user);
+
 typedef struct tg_backward_opts {
     bool retain_graph;   // keep the graph for another backward pass over it
     bool create_graph;   // record the backward pass itself (for higher-order gradients)

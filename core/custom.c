@@ -1,0 +1,64 @@
+// User-defined ops (tg_custom): recorded on the tape like built-ins. Each call gets a
+// descriptor in the tape arena carrying the user's name, so errors and DOT name it; the
+// user's op and data pointers ride in the node's attributes.
+#include <stdint.h>
+
+#include "ops/op_table.h"
+
+static const tg_custom_op *op_of(const tg_attrs *at) {
+    return (const tg_custom_op *)(intptr_t)at->i[0];
+}
+
+static int custom_backward(tg_tape *tape, const tg_node *node, tg_tensor *dout,
+                           tg_tensor **din) {
+    const tg_custom_op *op = op_of(&node->attrs);
+    void *user = (void *)(intptr_t)node->attrs.i[1];
+    tg_tensor *small[3];
+    tg_tensor *const *in = node->in_ext ? node->in_ext : (tg_tensor *const *)small;
+    for (int k = 0; !node->in_ext && k < node->n_in; k++) small[k] = node->in[k];
+    int st = op->backward(tape, in, node->n_in, node->out, dout, din, user);
+    if (st && !tg__has_error())
+        tg__fail(st, op->name, "custom gradient rule failed (status %d)", st);
+    return st;
+}
+
+// The table's entry: custom nodes carry per-call copies of it with the user's name.
+const tg_op_def tg__op_custom = {TG_OP_CUSTOM, "tg_custom", -1, NULL, NULL, custom_backward};
+
+tg_tensor *tg_custom(tg_tape *tape, const tg_custom_op *op, int n_in, tg_tensor *const *in,
+                     int ndim, const int64_t *shape, void *user) {
+    if (!op || !op->name || !op->forward || n_in <= 0 || !in) {
+        tg__fail(TG_ERR_INVALID_ARG, op && op->name ? op->name : "tg_custom",
+                 "need an op with a name and a forward, and at least one input");
+        return NULL;
+    }
+    tg_op_def probe = tg__op_custom;
+    probe.name = op->name;
+    if (tg__check_inputs(tape, &probe, n_in, in)) return NULL;
+    if (tg__check_shape(ndim, shape, op->name)) return NULL;
+    tg_op_def *def = tg__arena_alloc(tape, sizeof *def);
+    if (!def) {
+        tg__fail(TG_ERR_OOM, op->name, "out of memory in the tape arena");
+        return NULL;
+    }
+    *def = probe;
+    if (!op->backward) def->backward = NULL;
+    tg_tensor *out = tg__step_new(tape, in[0]->be, in[0]->dtype, ndim, shape, op->name);
+    if (!out) return NULL;
+    bool mode = tg_tape_set_grad(tape, false);   // the forward's own ops are not recorded
+    int st = op->forward(tape, in, n_in, out, user);
+    tg_tape_set_grad(tape, mode);
+    if (st) {
+        if (!tg__has_error()) tg__fail(st, op->name, "custom forward failed (status %d)", st);
+        return NULL;
+    }
+    tape->n_ops++;
+    if (tape->anomaly && !tape->in_backward && tg__nonfinite(out)) {
+        char s[512];
+        tg__fail(TG_ERR_NUMERIC, op->name, "anomaly: output has NaN/Inf (inputs %s)",
+                 tg__inputs_str(s, sizeof s, n_in, in));
+        return NULL;
+    }
+    tg_attrs at = {.i = {(int64_t)(intptr_t)op, (int64_t)(intptr_t)user}, .n_i = 2};
+    return tg__record(tape, def, n_in, in, &at, out);
+}
