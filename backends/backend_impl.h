@@ -85,7 +85,11 @@ enum tg_update_kind {
     TG_UPDATE_AXPBY = 0,      // y = s0*a + s1*y
     TG_UPDATE_ADDCMUL,        // y = y + s0*a*b
     TG_UPDATE_ADDCDIV,        // y = y + s0*a/b
-    TG_UPDATE_ADDCDIV_SQRT,   // y = y + s0*a/(sqrt(b) + s2)
+    TG_UPDATE_ADDCDIV_SQRT,   // y = y + s0*a/(sqrt(b)*s1 + s2)
+    TG_UPDATE_MAXIMUM,        // y = max(y, a)
+    TG_UPDATE_MAX_ABS,        // y = max(s1*y, |a| + s2)            (Adamax)
+    TG_UPDATE_SQRT_RATIO,     // y = y * sqrt(a + s2) / sqrt(b + s2) (Adadelta)
+    TG_UPDATE_CLAMP,          // y = min(max(y, s1), s2)
     TG_UPDATE_COUNT
 };
 

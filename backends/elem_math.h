@@ -44,12 +44,30 @@ static inline TG_HD float tg_sigmoid_grad_f(float y) { return y * (1.0f - y); }
 static inline TG_HD double tg_tanh_grad_d(double y) { return 1.0 - y * y; }
 static inline TG_HD float tg_tanh_grad_f(float y) { return 1.0f - y * y; }
 
-// Adam-style step denominator: a / (sqrt(b) + eps).
-static inline TG_HD double tg_adam_ratio_d(double a, double b, double eps) {
-    return a / (sqrt(b) + eps);
+// Adam-style step: a / (sqrt(b)*scale + eps) (scale = 1/sqrt(bias correction 2)).
+static inline TG_HD double tg_adam_ratio_d(double a, double b, double scale, double eps) {
+    return a / (sqrt(b) * scale + eps);
 }
-static inline TG_HD float tg_adam_ratio_f(float a, float b, float eps) {
-    return a / (sqrtf(b) + eps);
+static inline TG_HD float tg_adam_ratio_f(float a, float b, float scale, float eps) {
+    return a / (sqrtf(b) * scale + eps);
+}
+
+// Adamax's infinity norm: max(beta2*u, |g| + eps).
+static inline TG_HD double tg_adamax_norm_d(double u, double g, double beta2, double eps) {
+    double b = fabs(g) + eps, a = beta2 * u;
+    return a > b ? a : b;
+}
+static inline TG_HD float tg_adamax_norm_f(float u, float g, float beta2, float eps) {
+    float b = fabsf(g) + eps, a = beta2 * u;
+    return a > b ? a : b;
+}
+
+// Adadelta's step: sqrt(acc_delta + eps) / sqrt(square_avg + eps) * g (torch's order).
+static inline TG_HD double tg_adadelta_step_d(double g, double acc, double sq, double eps) {
+    return sqrt(acc + eps) / sqrt(sq + eps) * g;
+}
+static inline TG_HD float tg_adadelta_step_f(float g, float acc, float sq, float eps) {
+    return sqrtf(acc + eps) / sqrtf(sq + eps) * g;
 }
 
 // softplus with PyTorch's beta and threshold: linear where beta*x > threshold; otherwise

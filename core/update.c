@@ -74,13 +74,39 @@ int tg_addcdiv_(tg_tensor *y, double value, const tg_tensor *a, const tg_tensor 
 }
 
 int tg_addcdiv_sqrt_(tg_tensor *y, double value, const tg_tensor *a, const tg_tensor *b,
-                     double eps) {
+                     double b_scale, double eps) {
     if (y && a && !b) {
         tg__fail(TG_ERR_INVALID_ARG, "tg_addcdiv_sqrt_", "tensor is NULL");
         return TG_ERR_INVALID_ARG;
     }
-    return run_update("tg_addcdiv_sqrt_", TG_UPDATE_ADDCDIV_SQRT, y, a, b, value, 1, eps);
+    return run_update("tg_addcdiv_sqrt_", TG_UPDATE_ADDCDIV_SQRT, y, a, b, value, b_scale, eps);
 }
+
+int tg_maximum_(tg_tensor *y, const tg_tensor *x) {
+    return run_update("tg_maximum_", TG_UPDATE_MAXIMUM, y, x, NULL, 0, 0, 0);
+}
+
+int tg_max_abs_(tg_tensor *y, double beta, const tg_tensor *x, double eps) {
+    return run_update("tg_max_abs_", TG_UPDATE_MAX_ABS, y, x, NULL, 0, beta, eps);
+}
+
+int tg_mul_sqrt_ratio_(tg_tensor *y, const tg_tensor *a, const tg_tensor *b, double eps) {
+    if (y && a && !b) {
+        tg__fail(TG_ERR_INVALID_ARG, "tg_mul_sqrt_ratio_", "tensor is NULL");
+        return TG_ERR_INVALID_ARG;
+    }
+    return run_update("tg_mul_sqrt_ratio_", TG_UPDATE_SQRT_RATIO, y, a, b, 0, 0, eps);
+}
+
+int tg_clamp_(tg_tensor *y, double lo, double hi) {
+    if (y && lo > hi) {
+        tg__fail(TG_ERR_INVALID_ARG, "tg_clamp_", "lo %g > hi %g", lo, hi);
+        return TG_ERR_INVALID_ARG;
+    }
+    return run_update("tg_clamp_", TG_UPDATE_CLAMP, y, y, NULL, 0, lo, hi);
+}
+
+int tg_scale_(tg_tensor *y, double s) { return run_update("tg_scale_", TG_UPDATE_AXPBY, y, y, NULL, 0, s, 0); }
 
 int tg_copy_(tg_tensor *y, const tg_tensor *src) {
     int st = check_update("tg_copy_", y, src, NULL);

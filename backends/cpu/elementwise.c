@@ -204,8 +204,16 @@ static void update_row_f64(int kind, int64_t n, double *y, const double *a, cons
     case TG_UPDATE_ADDCMUL: for (int64_t i = 0; i < n; i++) y[i] += s0 * a[i] * b[i]; break;
     case TG_UPDATE_ADDCDIV: for (int64_t i = 0; i < n; i++) y[i] += s0 * a[i] / b[i]; break;
     case TG_UPDATE_ADDCDIV_SQRT:
-        for (int64_t i = 0; i < n; i++) y[i] += s0 * tg_adam_ratio_d(a[i], b[i], s2);
+        for (int64_t i = 0; i < n; i++) y[i] += s0 * tg_adam_ratio_d(a[i], b[i], s1, s2);
         break;
+    case TG_UPDATE_MAXIMUM: for (int64_t i = 0; i < n; i++) y[i] = tg_max_d(y[i], a[i]); break;
+    case TG_UPDATE_MAX_ABS:
+        for (int64_t i = 0; i < n; i++) y[i] = tg_adamax_norm_d(y[i], a[i], s1, s2);
+        break;
+    case TG_UPDATE_SQRT_RATIO:
+        for (int64_t i = 0; i < n; i++) y[i] = tg_adadelta_step_d(y[i], a[i], b[i], s2);
+        break;
+    case TG_UPDATE_CLAMP: for (int64_t i = 0; i < n; i++) y[i] = tg_clamp_d(y[i], s1, s2); break;
     default: break;
     }
 }
@@ -217,8 +225,16 @@ static void update_row_f32(int kind, int64_t n, float *y, const float *a, const 
     case TG_UPDATE_ADDCMUL: for (int64_t i = 0; i < n; i++) y[i] += s0 * a[i] * b[i]; break;
     case TG_UPDATE_ADDCDIV: for (int64_t i = 0; i < n; i++) y[i] += s0 * a[i] / b[i]; break;
     case TG_UPDATE_ADDCDIV_SQRT:
-        for (int64_t i = 0; i < n; i++) y[i] += s0 * tg_adam_ratio_f(a[i], b[i], s2);
+        for (int64_t i = 0; i < n; i++) y[i] += s0 * tg_adam_ratio_f(a[i], b[i], s1, s2);
         break;
+    case TG_UPDATE_MAXIMUM: for (int64_t i = 0; i < n; i++) y[i] = tg_max_f(y[i], a[i]); break;
+    case TG_UPDATE_MAX_ABS:
+        for (int64_t i = 0; i < n; i++) y[i] = tg_adamax_norm_f(y[i], a[i], s1, s2);
+        break;
+    case TG_UPDATE_SQRT_RATIO:
+        for (int64_t i = 0; i < n; i++) y[i] = tg_adadelta_step_f(y[i], a[i], b[i], s2);
+        break;
+    case TG_UPDATE_CLAMP: for (int64_t i = 0; i < n; i++) y[i] = tg_clamp_f(y[i], s1, s2); break;
     default: break;
     }
 }

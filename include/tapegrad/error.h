@@ -31,6 +31,13 @@ TG_API const char *tg_last_error(void);
 TG_API tg_status tg_last_status(void);
 // Forget the current error on this thread.
 TG_API void tg_clear_error(void);
+// Sets the thread-local error (unless one is pending: first error wins) as
+// "<where>: <printf-formatted message>", and returns `status`. For custom ops and layers.
+TG_API int tg_set_error(int status, const char *where, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
 // Static description of a status code ("shape mismatch", ...).
 TG_API const char *tg_status_str(int status);
 

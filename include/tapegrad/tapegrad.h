@@ -9,3 +9,6 @@
 #include "tapegrad/tape.h"
 #include "tapegrad/ops.h"
 #include "tapegrad/gradcheck.h"
+#include "tapegrad/nn.h"
+#include "tapegrad/optim.h"
+#include "tapegrad/data.h"

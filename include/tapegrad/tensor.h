@@ -95,9 +95,19 @@ TG_API int tg_copy_(tg_tensor *y, const tg_tensor *src);
 TG_API int tg_axpby_(tg_tensor *y, double alpha, const tg_tensor *x, double beta);
 // y = y + value * a * b
 TG_API int tg_addcmul_(tg_tensor *y, double value, const tg_tensor *a, const tg_tensor *b);
-// y = y + value * a / (sqrt(b) + eps)      (Adam-style denominator)
+// y = y + value * a / (sqrt(b) * b_scale + eps)      (Adam-style denominator)
 TG_API int tg_addcdiv_sqrt_(tg_tensor *y, double value, const tg_tensor *a,
-                            const tg_tensor *b, double eps);
+                            const tg_tensor *b, double b_scale, double eps);
+// y = max(y, x)   (NaN propagates)
+TG_API int tg_maximum_(tg_tensor *y, const tg_tensor *x);
+// y = max(beta * y, |x| + eps)    (Adamax's infinity norm)
+TG_API int tg_max_abs_(tg_tensor *y, double beta, const tg_tensor *x, double eps);
+// y = y * sqrt(a + eps) / sqrt(b + eps)    (Adadelta's step)
+TG_API int tg_mul_sqrt_ratio_(tg_tensor *y, const tg_tensor *a, const tg_tensor *b, double eps);
+// y = min(max(y, lo), hi)
+TG_API int tg_clamp_(tg_tensor *y, double lo, double hi);
+// y = s * y
+TG_API int tg_scale_(tg_tensor *y, double s);
 // y = y + value * a / b
 TG_API int tg_addcdiv_(tg_tensor *y, double value, const tg_tensor *a, const tg_tensor *b);
 

@@ -1,0 +1,105 @@
+// nn: modules built only from public ops (they run on any backend).
+// A module owns its parameters and buffers (persistent tensors) and its children; free it
+// with tg_module_free. Forward results are step tensors on the tape passed in.
+#pragma once
+
+#include <stdio.h>
+#include "tapegrad/defs.h"
+#include "tapegrad/ops.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct tg_module tg_module;
+
+// ---- using modules ----
+
+// y = m(x), recorded on tape. NULL + error on bad input (the message names the layer).
+TG_API tg_tensor *tg_module_forward(tg_module *m, tg_tape *tape, tg_tensor *x);
+// Frees the module, its children, parameters and buffers. NULL is a no-op.
+TG_API void tg_module_free(tg_module *m);
+// Training (true) or evaluation (false) mode, recursively (Dropout, BatchNorm).
+TG_API void tg_module_train(tg_module *m, bool training);
+TG_API bool tg_module_is_training(const tg_module *m);
+// Short description, e.g. "Linear(in=2, out=20)". Valid while the module lives.
+TG_API const char *tg_module_name(const tg_module *m);
+
+// Number of trainable parameters (tensors) reachable from m, in a stable order.
+TG_API int tg_module_n_params(const tg_module *m);
+// The i-th parameter (borrowed; the module owns it), or NULL.
+TG_API tg_tensor *tg_module_param(const tg_module *m, int i);
+// Its state-dict name, PyTorch style ("0.weight", "2.bias").
+TG_API const char *tg_module_param_name(const tg_module *m, int i);
+// Buffers (running statistics): same scheme ("1.running_mean").
+TG_API int tg_module_n_buffers(const tg_module *m);
+TG_API tg_tensor *tg_module_buffer(const tg_module *m, int i);
+TG_API const char *tg_module_buffer_name(const tg_module *m, int i);
+// Fills out[] with up to cap parameters; returns how many the module has.
+TG_API int tg_module_params(const tg_module *m, tg_tensor **out, int cap);
+// Total number of trainable scalars.
+TG_API int64_t tg_module_param_count(const tg_module *m);
+// Moves every parameter and buffer to `backend` (keeps requires_grad). TG_OK or error.
+TG_API int tg_module_to(tg_module *m, tg_backend *backend);
+// Keras-style table: layer, output shape, parameter count, and the total; runs one
+// forward pass on zeros of `in_shape` to get the shapes. TG_OK or error.
+TG_API int tg_module_summary(tg_module *m, int ndim, const int64_t *in_shape, tg_dtype dtype,
+                             FILE *f);
+
+// ---- layers (each returns a new module, or NULL + error) ----
+
+// y = x W^T + b, W [out, in]; PyTorch's default init (Kaiming-uniform, a = sqrt(5)).
+TG_API tg_module *tg_linear(tg_backend *be, tg_dtype dtype, int64_t in, int64_t out,
+                            bool bias, tg_rng *rng);
+TG_API tg_module *tg_relu_layer(void);
+TG_API tg_module *tg_tanh_layer(void);
+TG_API tg_module *tg_sigmoid_layer(void);
+TG_API tg_module *tg_gelu_layer(void);
+TG_API tg_module *tg_leaky_relu_layer(double slope);
+TG_API tg_module *tg_elu_layer(double alpha);
+TG_API tg_module *tg_softplus_layer(void);
+// Flattens all axes after the first.
+TG_API tg_module *tg_flatten_layer(void);
+// Inverted dropout with its own reference to rng (not owned); identity in eval mode.
+TG_API tg_module *tg_dropout_layer(double p, tg_rng *rng);
+// Batch normalisation over [N, C] (1d) or [N, C, H, W] (2d): batch statistics in training
+// (running mean/var updated with `momentum`, unbiased var as PyTorch), running ones in eval.
+TG_API tg_module *tg_batchnorm1d(tg_backend *be, tg_dtype dtype, int64_t features,
+                                 double momentum, double eps);
+TG_API tg_module *tg_batchnorm2d(tg_backend *be, tg_dtype dtype, int64_t channels,
+                                 double momentum, double eps);
+// Layer normalisation over the last axis of size `features`, with affine weight and bias.
+TG_API tg_module *tg_layernorm(tg_backend *be, tg_dtype dtype, int64_t features, double eps);
+// Lookup table [num, dim] (N(0,1) init); input holds integral indices; output [..., dim].
+TG_API tg_module *tg_embedding(tg_backend *be, tg_dtype dtype, int64_t num, int64_t dim,
+                               tg_rng *rng);
+// 2-D convolution [N,C,H,W] -> [N,O,OH,OW] (PyTorch's default init).
+TG_API tg_module *tg_conv2d_layer(tg_backend *be, tg_dtype dtype, int64_t in_ch,
+                                  int64_t out_ch, int kh, int kw, const tg_conv_opts *opts,
+                                  bool bias, tg_rng *rng);
+TG_API tg_module *tg_maxpool2d_layer(int kh, int kw, const tg_conv_opts *opts);
+TG_API tg_module *tg_avgpool2d_layer(int kh, int kw, const tg_conv_opts *opts);
+// Runs modules in order; takes ownership of them (also on failure).
+TG_API tg_module *tg_sequential(int n, tg_module *const *modules);
+
+// ---- initialisation (in place, seeded) ----
+
+// U(-bound, bound) with bound = gain * sqrt(6 / (fan_in + fan_out))
+TG_API int tg_init_xavier_uniform(tg_tensor *w, double gain, tg_rng *rng);
+// N(0, std^2) with std = gain * sqrt(2 / (fan_in + fan_out))
+TG_API int tg_init_xavier_normal(tg_tensor *w, double gain, tg_rng *rng);
+// U(-bound, bound), bound = sqrt(6 / ((1 + a^2) fan_in))  (fan_in mode, leaky_relu gain)
+TG_API int tg_init_kaiming_uniform(tg_tensor *w, double a, tg_rng *rng);
+// N(0, std^2), std = sqrt(2 / ((1 + a^2) fan_in))
+TG_API int tg_init_kaiming_normal(tg_tensor *w, double a, tg_rng *rng);
+
+// ---- penalties (add to the loss) ----
+
+// lambda * sum over params of sum(p^2)
+TG_API tg_tensor *tg_l2_penalty(tg_tape *tape, int n, tg_tensor *const *params, double lambda);
+// lambda * sum over params of sum(|p|)
+TG_API tg_tensor *tg_l1_penalty(tg_tape *tape, int n, tg_tensor *const *params, double lambda);
+
+#ifdef __cplusplus
+}
+#endif

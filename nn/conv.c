@@ -1,0 +1,130 @@
+// Convolution and pooling layers, and the weight initialisers and penalties.
+#include <math.h>
+#include <stdio.h>
+
+#include "nn/module_impl.h"
+
+static tg_tensor *conv_forward(tg_module *m, tg_tape *tape, tg_tensor *x) {
+    return tg_conv2d(tape, x, m->params[0], m->n_params > 1 ? m->params[1] : NULL, &m->conv);
+}
+
+tg_module *tg_conv2d_layer(tg_backend *be, tg_dtype dtype, int64_t in_ch, int64_t out_ch, int kh,
+                           int kw, const tg_conv_opts *opts, bool bias, tg_rng *rng) {
+    if (in_ch <= 0 || out_ch <= 0 || kh <= 0 || kw <= 0 || !rng) {
+        tg_set_error(TG_ERR_INVALID_ARG, "tg_conv2d_layer",
+                     "need positive channels and kernel sizes and an rng");
+        return NULL;
+    }
+    char name[96];
+    snprintf(name, sizeof name, "Conv2d(%lld, %lld, %dx%d)", (long long)in_ch, (long long)out_ch,
+             kh, kw);
+    tg_module *m = tg__module_new(name, conv_forward);
+    if (!m) return NULL;
+    if (opts) m->conv = *opts;
+    double bound = 1.0 / sqrt((double)(in_ch * kh * kw));
+    tg_tensor *w = tg_tensor_new(be, dtype, 4, (int64_t[]){out_ch, in_ch, kh, kw});
+    if (w && tg_uniform_(w, rng, -bound, bound)) w = (tg_free(w), NULL);
+    m = tg__module_add_param(m, "weight", w);
+    if (m && bias) {
+        tg_tensor *b = tg_tensor_new(be, dtype, 1, &out_ch);
+        if (b && tg_uniform_(b, rng, -bound, bound)) b = (tg_free(b), NULL);
+        m = tg__module_add_param(m, "bias", b);
+    }
+    return tg__module_finish(m);
+}
+
+static tg_tensor *maxpool_forward(tg_module *m, tg_tape *tape, tg_tensor *x) {
+    return tg_max_pool2d(tape, x, (int)m->i[0], (int)m->i[1], &m->conv);
+}
+
+static tg_tensor *avgpool_forward(tg_module *m, tg_tape *tape, tg_tensor *x) {
+    return tg_avg_pool2d(tape, x, (int)m->i[0], (int)m->i[1], &m->conv);
+}
+
+static tg_module *pool(const char *kind, tg_module_forward_fn fwd, int kh, int kw,
+                       const tg_conv_opts *opts) {
+    if (kh <= 0 || kw <= 0) {
+        tg_set_error(TG_ERR_INVALID_ARG, kind, "kernel %dx%d must be positive", kh, kw);
+        return NULL;
+    }
+    char name[96];
+    snprintf(name, sizeof name, "%s(%dx%d)", kind, kh, kw);
+    tg_module *m = tg__module_new(name, fwd);
+    if (!m) return NULL;
+    m->i[0] = kh;
+    m->i[1] = kw;
+    if (opts) m->conv = *opts;
+    return tg__module_finish(m);
+}
+
+tg_module *tg_maxpool2d_layer(int kh, int kw, const tg_conv_opts *opts) {
+    return pool("MaxPool2d", maxpool_forward, kh, kw, opts);
+}
+
+tg_module *tg_avgpool2d_layer(int kh, int kw, const tg_conv_opts *opts) {
+    return pool("AvgPool2d", avgpool_forward, kh, kw, opts);
+}
+
+// ---- initialisation ----
+
+// fan_in = size(1) * receptive field, fan_out = size(0) * receptive field (PyTorch).
+static int fans(const tg_tensor *w, const char *name, double *fan_in, double *fan_out) {
+    if (!w || tg_ndim(w) < 2)
+        return tg_set_error(TG_ERR_SHAPE, name, "need a weight with at least 2 dims");
+    double rf = 1;
+    for (int i = 2; i < tg_ndim(w); i++) rf *= (double)tg_shape(w)[i];
+    *fan_in = (double)tg_shape(w)[1] * rf;
+    *fan_out = (double)tg_shape(w)[0] * rf;
+    return TG_OK;
+}
+
+int tg_init_xavier_uniform(tg_tensor *w, double gain, tg_rng *rng) {
+    double fi, fo;
+    int st = fans(w, "tg_init_xavier_uniform", &fi, &fo);
+    double b = gain * sqrt(6.0 / (fi + fo));
+    return st ? st : tg_uniform_(w, rng, -b, b);
+}
+
+int tg_init_xavier_normal(tg_tensor *w, double gain, tg_rng *rng) {
+    double fi, fo;
+    int st = fans(w, "tg_init_xavier_normal", &fi, &fo);
+    return st ? st : tg_normal_(w, rng, 0.0, gain * sqrt(2.0 / (fi + fo)));
+}
+
+int tg_init_kaiming_uniform(tg_tensor *w, double a, tg_rng *rng) {
+    double fi, fo;
+    int st = fans(w, "tg_init_kaiming_uniform", &fi, &fo);
+    double b = sqrt(6.0 / ((1.0 + a * a) * fi));
+    return st ? st : tg_uniform_(w, rng, -b, b);
+}
+
+int tg_init_kaiming_normal(tg_tensor *w, double a, tg_rng *rng) {
+    double fi, fo;
+    int st = fans(w, "tg_init_kaiming_normal", &fi, &fo);
+    return st ? st : tg_normal_(w, rng, 0.0, sqrt(2.0 / ((1.0 + a * a) * fi)));
+}
+
+// ---- penalties ----
+
+static tg_tensor *penalty(tg_tape *tape, int n, tg_tensor *const *params, double lambda, bool l1) {
+    if (n <= 0 || !params) {
+        tg_set_error(TG_ERR_INVALID_ARG, l1 ? "tg_l1_penalty" : "tg_l2_penalty",
+                     "need n > 0 parameters");
+        return NULL;
+    }
+    tg_tensor *total = NULL;
+    for (int i = 0; i < n; i++) {
+        tg_tensor *p = params[i];
+        tg_tensor *s = tg_sum(tape, l1 ? tg_abs(tape, p) : tg_mul(tape, p, p));
+        total = total ? tg_add(tape, total, s) : s;
+    }
+    return tg_mul_scalar(tape, total, lambda);
+}
+
+tg_tensor *tg_l2_penalty(tg_tape *tape, int n, tg_tensor *const *params, double lambda) {
+    return penalty(tape, n, params, lambda, false);
+}
+
+tg_tensor *tg_l1_penalty(tg_tape *tape, int n, tg_tensor *const *params, double lambda) {
+    return penalty(tape, n, params, lambda, true);
+}

@@ -1,0 +1,147 @@
+// Layers: Linear, activations, Flatten, Dropout, Sequential. Each forward is a few ops.
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "nn/module_impl.h"
+
+// ---- Linear: y = x W^T + b    W [out, in], b [out] ----
+
+static tg_tensor *linear_forward(tg_module *m, tg_tape *tape, tg_tensor *x) {
+    if (x && (tg_ndim(x) < 1 || tg_shape(x)[tg_ndim(x) - 1] != m->i[0])) {
+        char s[64] = "";
+        for (int i = 0, n = 0; i < tg_ndim(x) && n < 60; i++)
+            n += snprintf(s + n, sizeof s - (size_t)n, i ? ",%lld" : "%lld", (long long)tg_shape(x)[i]);
+        tg_set_error(TG_ERR_SHAPE, m->name, "input [%s] does not end in %lld features", s,
+                     (long long)m->i[0]);
+        return NULL;
+    }
+    if (x && tg_ndim(x) == 1) {   // a single sample
+        tg_tensor *y = tg_matmul_ex(tape, tg_unsqueeze(tape, x, 0), m->params[0], false, true);
+        y = tg_squeeze(tape, y, 0);
+        return m->n_params > 1 ? tg_add(tape, y, m->params[1]) : y;
+    }
+    tg_tensor *y = tg_matmul_ex(tape, x, m->params[0], false, true);
+    return m->n_params > 1 ? tg_add(tape, y, m->params[1]) : y;
+}
+
+tg_module *tg_linear(tg_backend *be, tg_dtype dtype, int64_t in, int64_t out, bool bias,
+                     tg_rng *rng) {
+    if (in <= 0 || out <= 0 || !rng) {
+        tg_set_error(TG_ERR_INVALID_ARG, "tg_linear", "need in > 0, out > 0 and an rng "
+                     "(got %lld, %lld, %s)", (long long)in, (long long)out, rng ? "rng" : "NULL");
+        return NULL;
+    }
+    char name[96];
+    snprintf(name, sizeof name, "Linear(in=%lld, out=%lld)", (long long)in, (long long)out);
+    tg_module *m = tg__module_new(name, linear_forward);
+    if (!m) return NULL;
+    m->i[0] = in;
+    m->i[1] = out;
+    double bound = 1.0 / sqrt((double)in);   // kaiming_uniform(a=sqrt(5)) and torch's bias
+    tg_tensor *w = tg_tensor_new(be, dtype, 2, (int64_t[]){out, in});
+    if (w && tg_uniform_(w, rng, -bound, bound)) w = (tg_free(w), NULL);
+    m = tg__module_add_param(m, "weight", w);
+    if (m && bias) {
+        tg_tensor *b = tg_tensor_new(be, dtype, 1, &out);
+        if (b && tg_uniform_(b, rng, -bound, bound)) b = (tg_free(b), NULL);
+        m = tg__module_add_param(m, "bias", b);
+    }
+    return tg__module_finish(m);
+}
+
+// ---- activations ----
+
+static tg_tensor *relu_forward(tg_module *m, tg_tape *tape, tg_tensor *x) {
+    (void)m;
+    return tg_relu(tape, x);
+}
+static tg_tensor *tanh_forward(tg_module *m, tg_tape *tape, tg_tensor *x) {
+    (void)m;
+    return tg_tanh(tape, x);
+}
+static tg_tensor *sigmoid_forward(tg_module *m, tg_tape *tape, tg_tensor *x) {
+    (void)m;
+    return tg_sigmoid(tape, x);
+}
+static tg_tensor *gelu_forward(tg_module *m, tg_tape *tape, tg_tensor *x) {
+    (void)m;
+    return tg_gelu(tape, x);
+}
+static tg_tensor *leaky_forward(tg_module *m, tg_tape *tape, tg_tensor *x) {
+    return tg_leaky_relu(tape, x, m->f[0]);
+}
+static tg_tensor *elu_forward(tg_module *m, tg_tape *tape, tg_tensor *x) {
+    return tg_elu(tape, x, m->f[0]);
+}
+static tg_tensor *softplus_forward(tg_module *m, tg_tape *tape, tg_tensor *x) {
+    (void)m;
+    return tg_softplus(tape, x, 1.0, 20.0);
+}
+static tg_tensor *flatten_forward(tg_module *m, tg_tape *tape, tg_tensor *x) {
+    (void)m;
+    return tg_flatten(tape, x, 1, -1);
+}
+static tg_tensor *dropout_forward(tg_module *m, tg_tape *tape, tg_tensor *x) {
+    return tg_dropout(tape, x, m->f[0], m->rng, m->training);
+}
+
+static tg_module *simple(const char *name, tg_module_forward_fn fwd, double f0) {
+    tg_module *m = tg__module_new(name, fwd);
+    if (m) m->f[0] = f0;
+    return tg__module_finish(m);
+}
+
+tg_module *tg_relu_layer(void) { return simple("ReLU", relu_forward, 0); }
+tg_module *tg_tanh_layer(void) { return simple("Tanh", tanh_forward, 0); }
+tg_module *tg_sigmoid_layer(void) { return simple("Sigmoid", sigmoid_forward, 0); }
+tg_module *tg_gelu_layer(void) { return simple("GELU", gelu_forward, 0); }
+tg_module *tg_softplus_layer(void) { return simple("Softplus", softplus_forward, 0); }
+tg_module *tg_flatten_layer(void) { return simple("Flatten", flatten_forward, 0); }
+
+tg_module *tg_leaky_relu_layer(double slope) {
+    char name[64];
+    snprintf(name, sizeof name, "LeakyReLU(%g)", slope);
+    return simple(name, leaky_forward, slope);
+}
+
+tg_module *tg_elu_layer(double alpha) {
+    char name[64];
+    snprintf(name, sizeof name, "ELU(%g)", alpha);
+    return simple(name, elu_forward, alpha);
+}
+
+tg_module *tg_dropout_layer(double p, tg_rng *rng) {
+    if (!(p >= 0 && p <= 1) || !rng) {
+        tg_set_error(TG_ERR_INVALID_ARG, "tg_dropout_layer", "need 0 <= p <= 1 and an rng");
+        return NULL;
+    }
+    char name[64];
+    snprintf(name, sizeof name, "Dropout(p=%g)", p);
+    tg_module *m = simple(name, dropout_forward, p);
+    if (m) m->rng = rng;
+    return m;
+}
+
+// ---- Sequential ----
+
+static tg_tensor *sequential_forward(tg_module *m, tg_tape *tape, tg_tensor *x) {
+    for (int c = 0; c < m->n_children && x; c++) x = m->children[c]->forward(m->children[c], tape, x);
+    return x;
+}
+
+tg_module *tg_sequential(int n, tg_module *const *modules) {
+    bool ok = n > 0 && modules;
+    for (int i = 0; ok && i < n; i++) ok = modules[i] != NULL;
+    tg_module *m = ok ? tg__module_new("Sequential", sequential_forward) : NULL;
+    if (m) m->children = malloc((size_t)n * sizeof *m->children);
+    if (!m || !m->children) {
+        if (!ok) tg_set_error(TG_ERR_INVALID_ARG, "tg_sequential", "need n > 0 non-NULL modules");
+        for (int i = 0; modules && i < n; i++) tg_module_free(modules[i]);
+        tg_module_free(m);
+        return NULL;
+    }
+    for (int i = 0; i < n; i++) m->children[i] = modules[i];
+    m->n_children = n;
+    return tg__module_finish(m);
+}

@@ -1,0 +1,149 @@
+// Normalisation and lookup layers: BatchNorm1d/2d, LayerNorm, Embedding.
+// BatchNorm follows PyTorch: biased batch variance for normalising, unbiased for the
+// running estimate, running = (1 - momentum) * running + momentum * batch.
+#include <math.h>
+#include <stdio.h>
+
+#include "nn/module_impl.h"
+
+// m->i[0] = features; i[1] = 1 for 1d ([N,C]), 2 for 2d ([N,C,H,W]); f[0] momentum, f[1] eps
+static tg_tensor *batchnorm_forward(tg_module *m, tg_tape *tape, tg_tensor *x) {
+    int want = m->i[1] == 1 ? 2 : 4;
+    if (!x) return NULL;
+    if (tg_ndim(x) != want || tg_shape(x)[1] != m->i[0]) {
+        tg_set_error(TG_ERR_SHAPE, m->name, "need input [N,%lld%s] , got %d dims with %lld "
+                     "channels", (long long)m->i[0], want == 4 ? ",H,W" : "", tg_ndim(x),
+                     tg_ndim(x) > 1 ? (long long)tg_shape(x)[1] : -1LL);
+        return NULL;
+    }
+    int64_t c = m->i[0];
+    int axes[3] = {0, 2, 3}, n_axes = want == 4 ? 3 : 1;
+    int64_t sshape[4] = {1, c, 1, 1};   // statistics broadcast against x
+    tg_tensor *w = tg_reshape(tape, m->params[0], want, sshape);
+    tg_tensor *b = tg_reshape(tape, m->params[1], want, sshape);
+    tg_tensor *mean, *var;
+    if (m->training) {
+        int64_t count = tg_numel(x) / c;
+        if (count < 2) {
+            tg_set_error(TG_ERR_SHAPE, m->name, "training needs more than 1 value per channel");
+            return NULL;
+        }
+        mean = tg_mean_axes(tape, x, n_axes, axes, true);
+        var = tg_var(tape, x, n_axes, axes, 0, true);
+        bool mode = tg_tape_set_grad(tape, false);   // running statistics: no graph
+        tg_tensor *mean_c = tg_reshape(tape, tg_detach(tape, mean), 1, &c);
+        tg_tensor *var_c = tg_reshape(tape, tg_mul_scalar(tape, tg_detach(tape, var),
+                                                          (double)count / (double)(count - 1)),
+                                      1, &c);
+        double mom = m->f[0];
+        int st = (mean_c && var_c) ? tg_axpby_(m->buffers[0], mom, mean_c, 1.0 - mom) : -1;
+        if (!st) st = tg_axpby_(m->buffers[1], mom, var_c, 1.0 - mom);
+        tg_tape_set_grad(tape, mode);
+        if (st) return NULL;
+    } else {
+        mean = tg_reshape(tape, m->buffers[0], want, sshape);
+        var = tg_reshape(tape, m->buffers[1], want, sshape);
+    }
+    tg_tensor *xhat = tg_div(tape, tg_sub(tape, x, mean), tg_sqrt(tape, tg_add_scalar(tape, var, m->f[1])));
+    return tg_add(tape, tg_mul(tape, xhat, w), b);
+}
+
+static tg_module *batchnorm(tg_backend *be, tg_dtype dtype, int64_t c, double momentum,
+                            double eps, int dims) {
+    if (c <= 0 || !(momentum >= 0 && momentum <= 1) || !(eps > 0)) {
+        tg_set_error(TG_ERR_INVALID_ARG, dims == 1 ? "tg_batchnorm1d" : "tg_batchnorm2d",
+                     "need features > 0, momentum in [0,1], eps > 0");
+        return NULL;
+    }
+    char name[96];
+    snprintf(name, sizeof name, "BatchNorm%dd(%lld)", dims, (long long)c);
+    tg_module *m = tg__module_new(name, batchnorm_forward);
+    if (!m) return NULL;
+    m->i[0] = c;
+    m->i[1] = dims;
+    m->f[0] = momentum;
+    m->f[1] = eps;
+    tg_tensor *w = tg_tensor_new(be, dtype, 1, &c), *var = tg_tensor_new(be, dtype, 1, &c);
+    if (w) tg_fill_(w, 1.0);
+    if (var) tg_fill_(var, 1.0);
+    m = tg__module_add_param(m, "weight", w);
+    m = tg__module_add_param(m, "bias", tg_tensor_new(be, dtype, 1, &c));
+    m = tg__module_add_buffer(m, "running_mean", tg_tensor_new(be, dtype, 1, &c));
+    m = tg__module_add_buffer(m, "running_var", var);
+    return tg__module_finish(m);
+}
+
+tg_module *tg_batchnorm1d(tg_backend *be, tg_dtype dtype, int64_t features, double momentum,
+                          double eps) {
+    return batchnorm(be, dtype, features, momentum, eps, 1);
+}
+
+tg_module *tg_batchnorm2d(tg_backend *be, tg_dtype dtype, int64_t channels, double momentum,
+                          double eps) {
+    return batchnorm(be, dtype, channels, momentum, eps, 2);
+}
+
+// ---- LayerNorm over the last axis ----
+
+static tg_tensor *layernorm_forward(tg_module *m, tg_tape *tape, tg_tensor *x) {
+    if (!x) return NULL;
+    if (tg_ndim(x) < 1 || tg_shape(x)[tg_ndim(x) - 1] != m->i[0]) {
+        tg_set_error(TG_ERR_SHAPE, m->name, "input's last axis must be %lld", (long long)m->i[0]);
+        return NULL;
+    }
+    int axis = -1;
+    tg_tensor *mean = tg_mean_axes(tape, x, 1, &axis, true);
+    tg_tensor *var = tg_var(tape, x, 1, &axis, 0, true);
+    tg_tensor *xhat = tg_div(tape, tg_sub(tape, x, mean), tg_sqrt(tape, tg_add_scalar(tape, var, m->f[1])));
+    return tg_add(tape, tg_mul(tape, xhat, m->params[0]), m->params[1]);
+}
+
+tg_module *tg_layernorm(tg_backend *be, tg_dtype dtype, int64_t features, double eps) {
+    if (features <= 0 || !(eps > 0)) {
+        tg_set_error(TG_ERR_INVALID_ARG, "tg_layernorm", "need features > 0 and eps > 0");
+        return NULL;
+    }
+    char name[96];
+    snprintf(name, sizeof name, "LayerNorm(%lld)", (long long)features);
+    tg_module *m = tg__module_new(name, layernorm_forward);
+    if (!m) return NULL;
+    m->i[0] = features;
+    m->f[1] = eps;
+    tg_tensor *w = tg_tensor_new(be, dtype, 1, &features);
+    if (w) tg_fill_(w, 1.0);
+    m = tg__module_add_param(m, "weight", w);
+    m = tg__module_add_param(m, "bias", tg_tensor_new(be, dtype, 1, &features));
+    return tg__module_finish(m);
+}
+
+// ---- Embedding: y[..., :] = weight[index[...], :] ----
+
+static tg_tensor *embedding_forward(tg_module *m, tg_tape *tape, tg_tensor *idx) {
+    if (!idx) return NULL;
+    int nd = tg_ndim(idx);
+    if (nd >= 8) {
+        tg_set_error(TG_ERR_SHAPE, m->name, "index has too many dims (%d)", nd);
+        return NULL;
+    }
+    int64_t shape[8];
+    for (int i = 0; i < nd; i++) shape[i] = tg_shape(idx)[i];
+    shape[nd] = m->i[1];
+    tg_tensor *flat = tg_reshape(tape, idx, 1, (int64_t[]){-1});
+    return tg_reshape(tape, tg_index_select(tape, m->params[0], 0, flat), nd + 1, shape);
+}
+
+tg_module *tg_embedding(tg_backend *be, tg_dtype dtype, int64_t num, int64_t dim, tg_rng *rng) {
+    if (num <= 0 || dim <= 0 || !rng) {
+        tg_set_error(TG_ERR_INVALID_ARG, "tg_embedding", "need num > 0, dim > 0 and an rng");
+        return NULL;
+    }
+    char name[96];
+    snprintf(name, sizeof name, "Embedding(%lld, %lld)", (long long)num, (long long)dim);
+    tg_module *m = tg__module_new(name, embedding_forward);
+    if (!m) return NULL;
+    m->i[0] = num;
+    m->i[1] = dim;
+    tg_tensor *w = tg_tensor_new(be, dtype, 2, (int64_t[]){num, dim});
+    if (w && tg_normal_(w, rng, 0.0, 1.0)) w = (tg_free(w), NULL);
+    return tg__module_finish(tg__module_add_param(m, "weight", w));
+}
