@@ -26,6 +26,13 @@ TG_API int tg_save_npy(const char *path, const tg_tensor *t);
 // Images become [n, rows*cols] scaled by `scale` (e.g. 1/255), labels [n].
 TG_API tg_tensor *tg_load_idx(const char *path, tg_backend *be, tg_dtype dtype, double scale);
 
+// ---- synthetic data ----
+
+// sklearn.datasets.make_moons(n, shuffle=True, noise=noise, random_state=seed), value for
+// value (numpy's MT19937 stream reproduced): x [n,2], labels y [n] in {0,1}. Persistent.
+TG_API int tg_make_moons(int64_t n, double noise, uint32_t seed, tg_backend *be, tg_dtype dtype,
+                         tg_tensor **x, tg_tensor **y);
+
 // ---- preparing data ----
 
 // Splits rows of x (and y, may be NULL) into train/test after a seeded shuffle;
