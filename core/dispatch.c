@@ -14,7 +14,9 @@ int tg__k_unary(const char *where, int kind, const tg_view *x, const tg_tensor *
         tg__fail(TG_ERR_UNSUPPORTED, where, "not supported on backend %s", be->ops->name);
         return TG_ERR_UNSUPPORTED;
     }
-    tg_view vy = tg__view_of(y);
+    // A flat x (same-shape elementwise) pairs with a flat y: one row, no dims to walk.
+    bool flat = x->ndim == 1 && x->stride[0] == 1 && x->shape[0] == y->numel;
+    tg_view vy = flat ? tg__view_flat(y) : tg__view_of(y);
     return kernel_failed(be->ops->unary(be->ctx, kind, x, &vy, a, b), where, be, "unary");
 }
 
@@ -25,6 +27,7 @@ int tg__k_binary(const char *where, int kind, const tg_view *a, const tg_view *b
         tg__fail(TG_ERR_UNSUPPORTED, where, "not supported on backend %s", be->ops->name);
         return TG_ERR_UNSUPPORTED;
     }
-    tg_view vy = tg__view_of(y);
+    bool flat = a->ndim == 1 && b->ndim == 1 && a->shape[0] == y->numel;
+    tg_view vy = flat ? tg__view_flat(y) : tg__view_of(y);
     return kernel_failed(be->ops->binary(be->ctx, kind, a, b, &vy), where, be, "binary");
 }

@@ -80,6 +80,8 @@ struct tg_tensor {
 
 // A view of the whole tensor as contiguous.
 tg_view tg__view_of(const tg_tensor *t);
+// The whole tensor as one contiguous row (elementwise kernels on same-shape operands).
+tg_view tg__view_flat(const tg_tensor *t);
 // A view of t broadcast to (ndim, shape): stride 0 on broadcast axes (shapes checked).
 tg_view tg__view_bcast(const tg_tensor *t, int ndim, const int64_t *shape);
 // Step tensor on `tape` (data from the cache). NULL + error naming `where`.

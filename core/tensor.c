@@ -61,6 +61,16 @@ tg_view tg__view_of(const tg_tensor *t) {
     return v;
 }
 
+tg_view tg__view_flat(const tg_tensor *t) {
+    tg_view v;
+    v.data = t->data;
+    v.dtype = (int)t->dtype;
+    v.ndim = 1;
+    v.shape[0] = t->numel;
+    v.stride[0] = 1;
+    return v;
+}
+
 tg_view tg__view_bcast(const tg_tensor *t, int ndim, const int64_t *shape) {
     tg_view src = tg__view_of(t);
     tg_view v;

@@ -41,6 +41,10 @@ int tg__infer_same(tg_tensor *const *in, int n_in, const tg_attrs *at, int *ndim
 }
 
 int tg__forward_binary(tg_tensor *const *in, tg_tensor *out, int kind, const char *name) {
+    if (in[0]->numel == out->numel && in[1]->numel == out->numel) {   // no broadcasting
+        tg_view a = tg__view_flat(in[0]), b = tg__view_flat(in[1]);
+        return tg__k_binary(name, kind, &a, &b, out);
+    }
     tg_view a = tg__view_bcast(in[0], out->ndim, out->shape);
     tg_view b = tg__view_bcast(in[1], out->ndim, out->shape);
     return tg__k_binary(name, kind, &a, &b, out);
@@ -48,7 +52,7 @@ int tg__forward_binary(tg_tensor *const *in, tg_tensor *out, int kind, const cha
 
 int tg__forward_unary(tg_tensor *const *in, tg_tensor *out, int kind, double a, double b,
                       const char *name) {
-    tg_view x = tg__view_of(in[0]);
+    tg_view x = tg__view_flat(in[0]);
     return tg__k_unary(name, kind, &x, out, a, b);
 }
 

@@ -136,7 +136,7 @@ int tg_cpu_fill(void *ctx, const tg_view *y, double value) {
 
 // ---- binary ----
 
-static void binary_row_f64(int kind, int64_t n, const double *a, int64_t sa, const double *b,
+static inline void binary_row_f64(int kind, int64_t n, const double *a, int64_t sa, const double *b,
                            int64_t sb, double *y) {
     switch (kind) {
     case TG_BINARY_ADD: for (int64_t i = 0; i < n; i++) y[i] = a[i * sa] + b[i * sb]; break;
@@ -155,7 +155,7 @@ static void binary_row_f64(int kind, int64_t n, const double *a, int64_t sa, con
     }
 }
 
-static void binary_row_f32(int kind, int64_t n, const float *a, int64_t sa, const float *b,
+static inline void binary_row_f32(int kind, int64_t n, const float *a, int64_t sa, const float *b,
                            int64_t sb, float *y) {
     switch (kind) {
     case TG_BINARY_ADD: for (int64_t i = 0; i < n; i++) y[i] = a[i * sa] + b[i * sb]; break;
@@ -176,14 +176,26 @@ static void binary_row_f32(int kind, int64_t n, const float *a, int64_t sa, cons
 
 static void binary_row(void *user, const int64_t *off, int64_t n, const int64_t *inner) {
     const job *j = user;
-    if (j->y->dtype == 1)
-        binary_row_f64(j->kind, n, (const double *)j->a->data + off[1], inner[1],
-                       (const double *)j->b->data + off[2], inner[2],
-                       (double *)j->y->data + off[0]);
-    else
-        binary_row_f32(j->kind, n, (const float *)j->a->data + off[1], inner[1],
-                       (const float *)j->b->data + off[2], inner[2],
-                       (float *)j->y->data + off[0]);
+    int64_t sa = inner[1], sb = inner[2];
+    // Constant-stride calls let the compiler specialise (and vectorise) the common cases:
+    // both contiguous, or one side broadcast along the row.
+    if (j->y->dtype == 1) {
+        const double *a = (const double *)j->a->data + off[1];
+        const double *b = (const double *)j->b->data + off[2];
+        double *y = (double *)j->y->data + off[0];
+        if (sa == 1 && sb == 1) binary_row_f64(j->kind, n, a, 1, b, 1, y);
+        else if (sa == 1 && sb == 0) binary_row_f64(j->kind, n, a, 1, b, 0, y);
+        else if (sa == 0 && sb == 1) binary_row_f64(j->kind, n, a, 0, b, 1, y);
+        else binary_row_f64(j->kind, n, a, sa, b, sb, y);
+    } else {
+        const float *a = (const float *)j->a->data + off[1];
+        const float *b = (const float *)j->b->data + off[2];
+        float *y = (float *)j->y->data + off[0];
+        if (sa == 1 && sb == 1) binary_row_f32(j->kind, n, a, 1, b, 1, y);
+        else if (sa == 1 && sb == 0) binary_row_f32(j->kind, n, a, 1, b, 0, y);
+        else if (sa == 0 && sb == 1) binary_row_f32(j->kind, n, a, 0, b, 1, y);
+        else binary_row_f32(j->kind, n, a, sa, b, sb, y);
+    }
 }
 
 int tg_cpu_binary(void *ctx, int kind, const tg_view *a, const tg_view *b, const tg_view *y) {

@@ -28,29 +28,43 @@ static void extreme_row(void *user, const int64_t *off, int64_t n, const int64_t
     }
 }
 
+// Sum of a row into one output (reduced axis innermost) or row-wise accumulation (kept
+// axis innermost); the unit-stride calls are the vectorisable common cases.
+static inline void sum_row_f64(int64_t n, const double *x, int64_t sx, double *y, int64_t sy) {
+    if (sy == 0) {
+        double s = 0;
+        for (int64_t i = 0; i < n; i++) s += x[i * sx];
+        *y += s;
+    } else {
+        for (int64_t i = 0; i < n; i++) y[i * sy] += x[i * sx];
+    }
+}
+
+static inline void sum_row_f32(int64_t n, const float *x, int64_t sx, float *y, int64_t sy) {
+    if (sy == 0) {
+        double s = 0;
+        for (int64_t i = 0; i < n; i++) s += x[i * sx];
+        *y += (float)s;
+    } else {
+        for (int64_t i = 0; i < n; i++) y[i * sy] += x[i * sx];
+    }
+}
+
 static void sum_row(void *user, const int64_t *off, int64_t n, const int64_t *inner) {
     const rjob *j = user;
     int64_t sx = inner[0], sy = inner[1];
     if (j->x->dtype == 1) {
         const double *x = (const double *)j->x->data + off[0];
         double *y = (double *)j->y->data + off[1];
-        if (sy == 0) {
-            double s = 0;
-            for (int64_t i = 0; i < n; i++) s += x[i * sx];
-            *y += s;
-        } else {
-            for (int64_t i = 0; i < n; i++) y[i * sy] += x[i * sx];
-        }
+        if (sx == 1 && sy == 1) sum_row_f64(n, x, 1, y, 1);
+        else if (sx == 1 && sy == 0) sum_row_f64(n, x, 1, y, 0);
+        else sum_row_f64(n, x, sx, y, sy);
     } else {
         const float *x = (const float *)j->x->data + off[0];
         float *y = (float *)j->y->data + off[1];
-        if (sy == 0) {
-            double s = 0;
-            for (int64_t i = 0; i < n; i++) s += x[i * sx];
-            *y += (float)s;
-        } else {
-            for (int64_t i = 0; i < n; i++) y[i * sy] += x[i * sx];
-        }
+        if (sx == 1 && sy == 1) sum_row_f32(n, x, 1, y, 1);
+        else if (sx == 1 && sy == 0) sum_row_f32(n, x, 1, y, 0);
+        else sum_row_f32(n, x, sx, y, sy);
     }
 }
 
