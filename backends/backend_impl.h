@@ -90,6 +90,7 @@ enum tg_update_kind {
     TG_UPDATE_MAX_ABS,        // y = max(s1*y, |a| + s2)            (Adamax)
     TG_UPDATE_SQRT_RATIO,     // y = y * sqrt(a + s2) / sqrt(b + s2) (Adadelta)
     TG_UPDATE_CLAMP,          // y = min(max(y, s1), s2)
+    TG_UPDATE_SCALE,          // y = s1*y
     TG_UPDATE_COUNT
 };
 

@@ -33,32 +33,32 @@ static tg_tensor *eval(tg_tape *tape, tg_gradcheck_fn fn, void *user, tg_tensor 
     return out;
 }
 
-static int check_inputs(int n, tg_tensor *const *inputs) {
+static int check_inputs(int n, tg_tensor *const *inputs, const char *where) {
     if (n <= 0 || !inputs) {
-        tg__fail(TG_ERR_INVALID_ARG, "tg_gradcheck", "need at least one input");
+        tg__fail(TG_ERR_INVALID_ARG, where, "need at least one input");
         return TG_ERR_INVALID_ARG;
     }
     int n_diff = 0;
     for (int i = 0; i < n; i++) {
         const tg_tensor *x = inputs[i];
         if (!x) {
-            tg__fail(TG_ERR_INVALID_ARG, "tg_gradcheck", "input %d is NULL", i);
+            tg__fail(TG_ERR_INVALID_ARG, where, "input %d is NULL", i);
             return TG_ERR_INVALID_ARG;
         }
         if (x->is_step) {
-            tg__fail(TG_ERR_INVALID_ARG, "tg_gradcheck", "input %d is a step tensor; pass "
+            tg__fail(TG_ERR_INVALID_ARG, where, "input %d is a step tensor; pass "
                      "persistent tensors (they are perturbed in place)", i);
             return TG_ERR_INVALID_ARG;
         }
         if (x->dtype != TG_F64) {
-            tg__fail(TG_ERR_DTYPE, "tg_gradcheck", "input %d is %s; gradcheck runs in f64 "
+            tg__fail(TG_ERR_DTYPE, where, "input %d is %s; gradcheck runs in f64 "
                      "(convert with tg_cast)", i, tg_dtype_name(x->dtype));
             return TG_ERR_DTYPE;
         }
         n_diff += x->requires_grad;
     }
     if (!n_diff) {
-        tg__fail(TG_ERR_INVALID_ARG, "tg_gradcheck", "no input requires grad");
+        tg__fail(TG_ERR_INVALID_ARG, where, "no input requires grad");
         return TG_ERR_INVALID_ARG;
     }
     return TG_OK;
@@ -113,7 +113,7 @@ int tg_gradcheck(tg_gradcheck_fn fn, void *user, int n_inputs, tg_tensor *const 
         tg__fail(TG_ERR_INVALID_ARG, "tg_gradcheck", "function is NULL");
         return TG_ERR_INVALID_ARG;
     }
-    int st = check_inputs(n_inputs, inputs);
+    int st = check_inputs(n_inputs, inputs, "tg_gradcheck");
     if (st) return st;
 
     workspace w = {0};
@@ -238,7 +238,7 @@ int tg_gradgradcheck(tg_gradcheck_fn fn, void *user, int n_inputs, tg_tensor *co
         tg__fail(TG_ERR_INVALID_ARG, "tg_gradgradcheck", "function is NULL");
         return TG_ERR_INVALID_ARG;
     }
-    int st = check_inputs(n_inputs, inputs);
+    int st = check_inputs(n_inputs, inputs, "tg_gradgradcheck");
     if (st) return st;
     if (n_inputs > 16) {
         tg__fail(TG_ERR_INVALID_ARG, "tg_gradgradcheck", "at most 16 inputs, got %d", n_inputs);

@@ -106,7 +106,7 @@ int tg_clamp_(tg_tensor *y, double lo, double hi) {
     return run_update("tg_clamp_", TG_UPDATE_CLAMP, y, y, NULL, 0, lo, hi);
 }
 
-int tg_scale_(tg_tensor *y, double s) { return run_update("tg_scale_", TG_UPDATE_AXPBY, y, y, NULL, 0, s, 0); }
+int tg_scale_(tg_tensor *y, double s) { return run_update("tg_scale_", TG_UPDATE_SCALE, y, y, NULL, 0, s, 0); }
 
 int tg_copy_(tg_tensor *y, const tg_tensor *src) {
     int st = check_update("tg_copy_", y, src, NULL);

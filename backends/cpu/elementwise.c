@@ -226,6 +226,7 @@ static void update_row_f64(int kind, int64_t n, double *y, const double *a, cons
         for (int64_t i = 0; i < n; i++) y[i] = tg_adadelta_step_d(y[i], a[i], b[i], s2);
         break;
     case TG_UPDATE_CLAMP: for (int64_t i = 0; i < n; i++) y[i] = tg_clamp_d(y[i], s1, s2); break;
+    case TG_UPDATE_SCALE: for (int64_t i = 0; i < n; i++) y[i] *= s1; break;
     default: break;
     }
 }
@@ -247,6 +248,7 @@ static void update_row_f32(int kind, int64_t n, float *y, const float *a, const 
         for (int64_t i = 0; i < n; i++) y[i] = tg_adadelta_step_f(y[i], a[i], b[i], s2);
         break;
     case TG_UPDATE_CLAMP: for (int64_t i = 0; i < n; i++) y[i] = tg_clamp_f(y[i], s1, s2); break;
+    case TG_UPDATE_SCALE: for (int64_t i = 0; i < n; i++) y[i] *= s1; break;
     default: break;
     }
 }

@@ -1,0 +1,414 @@
+// Tests for core/backward.c: accumulation across calls, zero_grad, retain_graph, fan-out,
+// long chains, seeds, error cases, tg_grad (first and higher order), broadcast sum-back.
+#include "test_util.h"
+
+static const int64_t S3[1] = {3};
+
+// loss = sum(x * x)   dx = 2x
+static tg_tensor *sum_sq(tg_tape *tape, tg_tensor *x) { return tg_sum(tape, tg_mul(tape, x, x)); }
+
+Test(backward, simple_gradient) {
+    tg_clear_error();
+    tg_tape *tape = tg_tape_new();
+    tg_tensor *x = tu_f64(1, S3, (double[]){1, -2, 3}, true);
+    tg_tensor *loss = sum_sq(tape, x);
+    cr_expect_eq(tg_item(loss), 14.0);
+    cr_assert_eq(tg_backward(tape, loss), TG_OK, "%s", tg_last_error());
+    tg_tensor *g = tg_grad_of(x);
+    cr_assert_not_null(g);
+    cr_expect_not(tg_is_step(g));
+    cr_expect_not(tg_requires_grad(g));
+    tu_expect_values(g, (double[]){2, -4, 6}, 3, 1e-12);
+    tg_tape_free(tape);  // the grad belongs to x, not to the tape
+    tu_expect_values(tg_grad_of(x), (double[]){2, -4, 6}, 3, 1e-12);
+    tg_free(x);
+}
+
+Test(backward, gradients_accumulate_across_calls) {
+    tg_clear_error();
+    tg_tape *tape = tg_tape_new();
+    tg_tensor *x = tu_f64(1, S3, (double[]){1, -2, 3}, true);
+    cr_assert_eq(tg_backward(tape, sum_sq(tape, x)), TG_OK, "%s", tg_last_error());
+    tg_tensor *g = tg_grad_of(x);
+    tg_tape_reset(tape);
+    tg_tensor *l2 = tg_sum(tape, tg_mul_scalar(tape, x, 10.0));
+    cr_assert_eq(tg_backward(tape, l2), TG_OK, "%s", tg_last_error());
+    cr_expect_eq(tg_grad_of(x), g, "the grad buffer is kept");
+    tu_expect_values(g, (double[]){12, 6, 16}, 3, 1e-12);
+    cr_expect_eq(tg_zero_grad(1, &x), TG_OK);
+    cr_expect_eq(tg_grad_of(x), g);
+    tu_expect_values(g, (double[]){0, 0, 0}, 3, 0);
+    tg_tape_reset(tape);
+    cr_assert_eq(tg_backward(tape, sum_sq(tape, x)), TG_OK, "%s", tg_last_error());
+    tu_expect_values(g, (double[]){2, -4, 6}, 3, 1e-12);
+    tg_tape_free(tape);
+    tg_free(x);
+}
+
+Test(backward, zero_grad_edge_cases) {
+    tg_clear_error();
+    tg_tensor *x = tu_f64(1, S3, (double[]){1, 2, 3}, true);
+    tg_tensor *ts[3] = {x, NULL, x};
+    cr_expect_eq(tg_zero_grad(3, ts), TG_OK);  // no grad yet, NULL entries: no-ops
+    cr_expect_null(tg_grad_of(x));
+    cr_expect_eq(tg_zero_grad(0, NULL), TG_OK);
+    cr_expect_eq(tg_zero_grad(-1, ts), TG_ERR_INVALID_ARG);
+    tg_clear_error();
+    cr_expect_eq(tg_zero_grad(2, NULL), TG_ERR_INVALID_ARG);
+    tg_clear_error();
+    tg_free(x);
+}
+
+Test(backward, second_backward_needs_retain_graph) {
+    tg_clear_error();
+    tg_tape *tape = tg_tape_new();
+    tg_tensor *x = tu_f64(1, S3, (double[]){1, -2, 3}, true);
+    tg_tensor *loss = sum_sq(tape, x);
+    cr_assert_eq(tg_backward(tape, loss), TG_OK, "%s", tg_last_error());
+    cr_expect_eq(tg_backward(tape, loss), TG_ERR_STATE);
+    cr_expect_eq(tg_last_status(), TG_ERR_STATE);
+    tu_expect_error("tg_backward", "retain_graph");
+    tu_expect_values(tg_grad_of(x), (double[]){2, -4, 6}, 3, 1e-12);  // unchanged
+    tg_clear_error();
+    // every pass over that tape is refused until reset, tg_grad included
+    tg_tensor *g = NULL;
+    cr_expect_eq(tg_grad(tape, loss, NULL, 1, &x, &g, NULL), TG_ERR_STATE);
+    tu_expect_error("tg_grad", "retain_graph");
+    tg_clear_error();
+    tg_tape_free(tape);
+    tg_free(x);
+}
+
+Test(backward, retain_graph_allows_repeats_and_accumulates) {
+    tg_clear_error();
+    tg_tape *tape = tg_tape_new();
+    tg_tensor *x = tu_f64(1, S3, (double[]){1, -2, 3}, true);
+    tg_tensor *loss = sum_sq(tape, x);
+    tg_backward_opts keep = tg_backward_opts_default();
+    cr_expect_not(keep.retain_graph);
+    cr_expect_not(keep.create_graph);
+    keep.retain_graph = true;
+    cr_assert_eq(tg_backward_ex(tape, loss, NULL, &keep), TG_OK, "%s", tg_last_error());
+    cr_assert_eq(tg_backward_ex(tape, loss, NULL, &keep), TG_OK, "%s", tg_last_error());
+    tu_expect_values(tg_grad_of(x), (double[]){4, -8, 12}, 3, 1e-12);
+    cr_assert_eq(tg_backward(tape, loss), TG_OK, "%s", tg_last_error());  // last one frees
+    tu_expect_values(tg_grad_of(x), (double[]){6, -12, 18}, 3, 1e-12);
+    cr_expect_eq(tg_backward(tape, loss), TG_ERR_STATE);
+    tu_expect_error("retain_graph", NULL);
+    tg_clear_error();
+    tg_tape_free(tape);
+    tg_free(x);
+}
+
+Test(backward, fan_out_sums_gradients) {
+    tg_clear_error();
+    tg_tape *tape = tg_tape_new();
+    tg_tensor *x = tu_f64(1, S3, (double[]){1, -2, 0.5}, true);
+    // y = x*x + x   dy/dx = 2x + 1
+    tg_tensor *y = tg_sum(tape, tg_add(tape, tg_mul(tape, x, x), x));
+    cr_assert_eq(tg_backward(tape, y), TG_OK, "%s", tg_last_error());
+    tu_expect_values(tg_grad_of(x), (double[]){3, -3, 2}, 3, 1e-12);
+    tg_tape_reset(tape);
+    tg_zero_grad(1, &x);
+    // an intermediate used three times: h = exp(x); z = h*h + h  ->  dz/dx = 2h^2 + h
+    tg_tensor *h = tg_exp(tape, x);
+    tg_tensor *z = tg_sum(tape, tg_add(tape, tg_mul(tape, h, h), h));
+    cr_assert_eq(tg_backward(tape, z), TG_OK, "%s", tg_last_error());
+    double want[3];
+    const double xv[3] = {1, -2, 0.5};
+    for (int i = 0; i < 3; i++) want[i] = 2 * exp(2 * xv[i]) + exp(xv[i]);
+    tu_expect_values(tg_grad_of(x), want, 3, 1e-12);
+    tg_tape_free(tape);
+    tg_free(x);
+}
+
+Test(backward, long_chain_has_no_recursion) {
+    tg_clear_error();
+    tg_tape *tape = tg_tape_new();
+    tg_tensor *x = tu_f64(0, NULL, (double[]){0.5}, true);
+    const int n = 10000;  // ops: 5000 add_scalar + 5000 mul_scalar
+    const double c = 1.0001;
+    tg_tensor *y = x;
+    double ref = 0.5;
+    for (int i = 0; i < n / 2; i++) {
+        y = tg_mul_scalar(tape, tg_add_scalar(tape, y, 0.25), c);
+        ref = (ref + 0.25) * c;
+    }
+    cr_assert_not_null(y, "%s", tg_last_error());
+    cr_expect_eq(tg_tape_size(tape), n);
+    cr_expect(fabs(tg_item(y) - ref) <= 1e-9 * fabs(ref), "%g vs %g", tg_item(y), ref);
+    cr_assert_eq(tg_backward(tape, y), TG_OK, "%s", tg_last_error());
+    double want = pow(c, n / 2);  // ~1.6487
+    tu_expect_values(tg_grad_of(x), &want, 1, 1e-9);
+    tg_tape_free(tape);
+    tg_free(x);
+}
+
+Test(backward, non_scalar_output_needs_a_seed) {
+    tg_clear_error();
+    tg_tape *tape = tg_tape_new();
+    tg_tensor *x = tu_f64(1, S3, (double[]){1, 2, 3}, true);
+    tg_tensor *y = tg_mul_scalar(tape, x, 2.0);
+    cr_expect_eq(tg_backward(tape, y), TG_ERR_SHAPE);
+    tu_expect_error("tg_backward", "[3] has 3 elements; pass a seed");
+    cr_expect_null(tg_grad_of(x));
+    tg_clear_error();
+    // a one-element non-scalar shape is fine without a seed
+    tg_tensor *one =
+        tg_sum_axes(tape, tg_reshape(tape, y, 2, (int64_t[]){1, 3}), 1, (int[]){1}, true);
+    cr_assert_not_null(one, "%s", tg_last_error());
+    cr_expect_eq(tg_ndim(one), 2);
+    cr_assert_eq(tg_backward(tape, one), TG_OK, "%s", tg_last_error());
+    tu_expect_values(tg_grad_of(x), (double[]){2, 2, 2}, 3, 0);
+    tg_tape_free(tape);
+    tg_free(x);
+}
+
+Test(backward, seed_gradient) {
+    tg_clear_error();
+    tg_tape *tape = tg_tape_new();
+    tg_tensor *x = tu_f64(1, S3, (double[]){1, 2, 3}, true);
+    tg_tensor *seed = tu_f64(1, S3, (double[]){1, 10, 100}, false);
+    tg_tensor *y = tg_mul(tape, x, x);  // dy_i/dx_i = 2 x_i
+    cr_assert_eq(tg_backward_ex(tape, y, seed, NULL), TG_OK, "%s", tg_last_error());
+    tu_expect_values(tg_grad_of(x), (double[]){2, 40, 600}, 3, 1e-12);
+    tg_tape_free(tape);
+    tg_free(seed);
+    tg_free(x);
+}
+
+Test(backward, seed_must_match_the_output) {
+    tg_clear_error();
+    tg_tape *tape = tg_tape_new();
+    tg_tensor *x = tu_f64(1, S3, (double[]){1, 2, 3}, true);
+    tg_tensor *y = tg_mul(tape, x, x);
+    tg_tensor *bad = tu_f64(1, (int64_t[]){2}, (double[]){1, 1}, false);
+    tg_tensor *badf = tg_tensor_new(tu_cpu(), TG_F32, 1, S3);
+    cr_expect_eq(tg_backward_ex(tape, y, bad, NULL), TG_ERR_SHAPE);
+    tu_expect_error("seed [2] f64 does not match output [3] f64", NULL);
+    tg_clear_error();
+    cr_expect_eq(tg_backward_ex(tape, y, badf, NULL), TG_ERR_SHAPE);
+    tu_expect_error("f32", NULL);
+    tg_clear_error();
+    cr_expect_null(tg_grad_of(x));
+    // the failed calls did not consume the graph
+    tg_tensor *ok = tu_f64(1, S3, (double[]){1, 1, 1}, false);
+    cr_assert_eq(tg_backward_ex(tape, y, ok, NULL), TG_OK, "%s", tg_last_error());
+    tu_expect_values(tg_grad_of(x), (double[]){2, 4, 6}, 3, 0);
+    tg_tape_free(tape);
+    tg_free(ok);
+    tg_free(badf);
+    tg_free(bad);
+    tg_free(x);
+}
+
+Test(backward, output_without_grad_is_a_clear_error) {
+    tg_clear_error();
+    tg_tape *tape = tg_tape_new();
+    tg_tensor *a = tu_f64(1, S3, (double[]){1, 2, 3}, false);
+    tg_tensor *y = tg_sum(tape, tg_mul(tape, a, a));
+    cr_assert_not_null(y, "%s", tg_last_error());
+    cr_expect_eq(tg_backward(tape, y), TG_ERR_STATE);
+    tu_expect_error("tg_backward", "does not require grad");
+    tg_clear_error();
+    cr_expect_eq(tg_backward(tape, NULL), TG_ERR_INVALID_ARG);
+    tu_expect_error("output is NULL", NULL);
+    tg_clear_error();
+    cr_expect_eq(tg_backward(NULL, y), TG_ERR_INVALID_ARG);
+    tu_expect_error("tape is NULL", NULL);
+    tg_clear_error();
+    tg_tape_free(tape);
+    tg_free(a);
+}
+
+Test(backward, from_a_persistent_leaf) {
+    tg_clear_error();
+    tg_tape *tape = tg_tape_new();
+    tg_tensor *x = tu_f64(0, NULL, (double[]){4}, true);
+    cr_assert_eq(tg_backward(tape, x), TG_OK, "%s", tg_last_error());
+    tu_expect_values(tg_grad_of(x), (double[]){1}, 1, 0);
+    tg_tape_free(tape);
+    tg_free(x);
+}
+
+Test(backward, only_requires_grad_leaves_get_grads) {
+    tg_clear_error();
+    tg_tape *tape = tg_tape_new();
+    tg_tensor *x = tu_f64(1, S3, (double[]){1, 2, 3}, true);
+    tg_tensor *c = tu_f64(1, S3, (double[]){4, 5, 6}, false);
+    tg_tensor *loss = tg_sum(tape, tg_mul(tape, x, c));
+    cr_assert_eq(tg_backward(tape, loss), TG_OK, "%s", tg_last_error());
+    tu_expect_values(tg_grad_of(x), (double[]){4, 5, 6}, 3, 0);
+    cr_expect_null(tg_grad_of(c));
+    tg_tape_free(tape);
+    tg_free(c);
+    tg_free(x);
+}
+
+Test(backward, tg_grad_returns_step_tensors_and_leaves_grad_alone) {
+    tg_clear_error();
+    tg_tape *tape = tg_tape_new();
+    tg_tensor *x = tu_f64(1, S3, (double[]){1, -2, 3}, true);
+    tg_tensor *u = tu_f64(1, (int64_t[]){2}, (double[]){7, 8}, true);  // unused
+    tg_tensor *loss = sum_sq(tape, x);
+    tg_tensor *in[2] = {x, u}, *g[2] = {NULL, NULL};
+    cr_assert_eq(tg_grad(tape, loss, NULL, 2, in, g, NULL), TG_OK, "%s", tg_last_error());
+    cr_assert(g[0] && g[1]);
+    cr_expect(tg_is_step(g[0]));
+    cr_expect(tg_is_step(g[1]));
+    cr_expect_not(tg_requires_grad(g[0]));
+    tu_expect_values(g[0], (double[]){2, -4, 6}, 3, 1e-12);
+    tu_expect_values(g[1], (double[]){0, 0}, 2, 0);  // independent input: zeros
+    cr_expect_null(tg_grad_of(x));
+    cr_expect_null(tg_grad_of(u));
+    cr_expect_eq(tg_free(g[0]), TG_ERR_STATE);  // owned by the tape
+    tg_clear_error();
+    tg_tape_reset(tape);
+
+    // with an existing .grad, tg_grad still leaves it untouched
+    cr_assert_eq(tg_backward(tape, sum_sq(tape, x)), TG_OK, "%s", tg_last_error());
+    tg_tape_reset(tape);
+    tg_tensor *l2 = tg_sum(tape, tg_mul_scalar(tape, x, 5.0));
+    cr_assert_eq(tg_grad(tape, l2, NULL, 1, &x, g, NULL), TG_OK, "%s", tg_last_error());
+    tu_expect_values(g[0], (double[]){5, 5, 5}, 3, 0);
+    tu_expect_values(tg_grad_of(x), (double[]){2, -4, 6}, 3, 1e-12);
+    tg_tape_free(tape);
+    tg_free(u);
+    tg_free(x);
+}
+
+Test(backward, tg_grad_of_intermediate_and_with_seed) {
+    tg_clear_error();
+    tg_tape *tape = tg_tape_new();
+    tg_tensor *x = tu_f64(1, S3, (double[]){1, 2, 3}, true);
+    tg_tensor *h = tg_mul_scalar(tape, x, 3.0);
+    tg_tensor *y = tg_mul(tape, h, h);  // dy/dh = 2h
+    tg_tensor *seed = tu_f64(1, S3, (double[]){1, 0, -1}, false);
+    tg_tensor *g = NULL;
+    cr_assert_eq(tg_grad(tape, y, seed, 1, &h, &g, NULL), TG_OK, "%s", tg_last_error());
+    tu_expect_values(g, (double[]){6, 0, -18}, 3, 1e-12);
+    cr_expect_null(tg_grad_of(x));
+    tg_tape_free(tape);
+    tg_free(seed);
+    tg_free(x);
+}
+
+Test(backward, tg_grad_bad_arguments) {
+    tg_clear_error();
+    tg_tape *tape = tg_tape_new();
+    tg_tensor *x = tu_f64(1, S3, (double[]){1, 2, 3}, true);
+    tg_tensor *loss = sum_sq(tape, x);
+    tg_tensor *g[1];
+    cr_expect_eq(tg_grad(tape, loss, NULL, 1, &x, NULL, NULL), TG_ERR_INVALID_ARG);
+    tu_expect_error("tg_grad", NULL);
+    tg_clear_error();
+    tg_tensor *none[1] = {NULL};
+    cr_expect_eq(tg_grad(tape, loss, NULL, 1, none, g, NULL), TG_ERR_INVALID_ARG);
+    tu_expect_error("tg_grad", "input 0 is NULL");
+    tg_clear_error();
+    cr_expect_eq(tg_grad(tape, loss, NULL, -1, &x, g, NULL), TG_ERR_INVALID_ARG);
+    tg_clear_error();
+    tg_tape_free(tape);
+    tg_free(x);
+}
+
+Test(backward, create_graph_gives_second_derivatives) {
+    tg_clear_error();
+    tg_tape *tape = tg_tape_new();
+    const double xv[3] = {0.5, 2, -1};
+    tg_tensor *x = tu_f64(1, S3, xv, true);
+    // y = sum(x^3)   dy/dx = 3x^2   d/dx sum(3x^2) = 6x
+    tg_tensor *y = tg_sum(tape, tg_mul(tape, tg_mul(tape, x, x), x));
+    tg_backward_opts o = {.create_graph = true};
+    tg_tensor *g = NULL;
+    cr_assert_eq(tg_grad(tape, y, NULL, 1, &x, &g, &o), TG_OK, "%s", tg_last_error());
+    cr_assert_not_null(g);
+    cr_expect(tg_requires_grad(g), "the gradient must be differentiable");
+    tu_expect_values(g, (double[]){0.75, 12, 3}, 3, 1e-12);
+    cr_expect_null(tg_grad_of(x));
+    cr_assert_eq(tg_backward(tape, tg_sum(tape, g)), TG_OK, "%s", tg_last_error());
+    tu_expect_values(tg_grad_of(x), (double[]){3, 12, -6}, 3, 1e-12);
+    tg_tape_free(tape);
+    tg_free(x);
+}
+
+Test(backward, create_graph_with_pow_and_mixed_terms) {
+    tg_clear_error();
+    tg_tape *tape = tg_tape_new();
+    tg_tensor *x = tu_f64(1, (int64_t[]){2}, (double[]){1.5, 0.5}, true);
+    tg_tensor *w = tu_f64(1, (int64_t[]){2}, (double[]){2, -3}, true);
+    // y = sum(w * x^3)  g = dy/dx = 3 w x^2 ; sum(g) -> d/dx = 6 w x, d/dw = 3 x^2
+    tg_tensor *y = tg_sum(tape, tg_mul(tape, w, tg_pow_scalar(tape, x, 3.0)));
+    tg_backward_opts o = {.create_graph = true};
+    tg_tensor *g = NULL;
+    cr_assert_eq(tg_grad(tape, y, NULL, 1, &x, &g, &o), TG_OK, "%s", tg_last_error());
+    tu_expect_values(g, (double[]){3 * 2 * 2.25, 3 * -3 * 0.25}, 2, 1e-12);
+    cr_assert_eq(tg_backward(tape, tg_sum(tape, g)), TG_OK, "%s", tg_last_error());
+    tu_expect_values(tg_grad_of(x), (double[]){6 * 2 * 1.5, 6 * -3 * 0.5}, 2, 1e-12);
+    tu_expect_values(tg_grad_of(w), (double[]){3 * 2.25, 3 * 0.25}, 2, 1e-12);
+    tg_tape_free(tape);
+    tg_free(w);
+    tg_free(x);
+}
+
+Test(backward, create_graph_on_a_graph_that_outgrows_the_node_array) {
+    // The recorded backward appends nodes while the sweep walks the node array, so the
+    // array must be allowed to move (regression test for a use-after-free).
+    tg_clear_error();
+    tg_tape *tape = tg_tape_new();
+    const double x0 = 1.001;
+    const int n = 200;
+    tg_tensor *x = tu_f64(0, NULL, &x0, true);
+    tg_tensor *y = x;  // y = x^(n+1)
+    for (int i = 0; i < n; i++) y = tg_mul(tape, y, x);
+    cr_assert_not_null(y, "%s", tg_last_error());
+    tg_backward_opts o = {.create_graph = true};
+    tg_tensor *g = NULL;
+    cr_assert_eq(tg_grad(tape, y, NULL, 1, &x, &g, &o), TG_OK, "%s", tg_last_error());
+    cr_expect(tg_tape_size(tape) > 256, "the backward recorded %lld nodes",
+              (long long)tg_tape_size(tape));
+    double d1 = (n + 1) * pow(x0, n), d2 = (double)(n + 1) * n * pow(x0, n - 1);
+    tu_expect_values(g, &d1, 1, 1e-9 * d1);
+    cr_assert_eq(tg_backward(tape, g), TG_OK, "%s", tg_last_error());
+    tu_expect_values(tg_grad_of(x), &d2, 1, 1e-9 * d2);
+    tg_tape_free(tape);
+    tg_free(x);
+}
+
+Test(backward, broadcast_gradient_is_summed_back) {
+    tg_clear_error();
+    tg_tape *tape = tg_tape_new();
+    double cv[12];
+    for (int i = 0; i < 12; i++) cv[i] = i + 1;  // [[1..4],[5..8],[9..12]]
+    tg_tensor *x = tu_f64(2, (int64_t[]){3, 4}, cv, true);
+    tg_tensor *b = tu_f64(1, (int64_t[]){4}, (double[]){0.1, 0.2, 0.3, 0.4}, true);
+    tg_tensor *r = tu_f64(2, (int64_t[]){3, 1}, (double[]){1, 2, 3}, true);
+    tg_tensor *c = tu_f64(2, (int64_t[]){3, 4}, cv, false);
+    // loss = sum((x + b + r) * c): db = column sums of c, dr = row sums, dx = c
+    tg_tensor *loss = tg_sum(tape, tg_mul(tape, tg_add(tape, tg_add(tape, x, b), r), c));
+    cr_assert_eq(tg_backward(tape, loss), TG_OK, "%s", tg_last_error());
+    tu_expect_values(tg_grad_of(b), (double[]){15, 18, 21, 24}, 4, 1e-12);
+    tu_expect_values(tg_grad_of(r), (double[]){10, 26, 42}, 3, 1e-12);
+    tu_expect_values(tg_grad_of(x), cv, 12, 0);
+    cr_expect_eq(tg_ndim(tg_grad_of(b)), 1);
+    cr_expect_eq(tg_ndim(tg_grad_of(r)), 2);
+    tg_tape_free(tape);
+    tg_free(c);
+    tg_free(r);
+    tg_free(b);
+    tg_free(x);
+}
+
+Test(backward, scalar_broadcast_gradient) {
+    tg_clear_error();
+    tg_tape *tape = tg_tape_new();
+    tg_tensor *s = tu_f64(0, NULL, (double[]){2}, true);
+    tg_tensor *x = tu_f64(2, (int64_t[]){2, 3}, (double[]){1, 2, 3, 4, 5, 6}, false);
+    tg_tensor *loss = tg_sum(tape, tg_mul(tape, x, s));  // ds = sum(x)
+    cr_assert_eq(tg_backward(tape, loss), TG_OK, "%s", tg_last_error());
+    cr_expect_eq(tg_ndim(tg_grad_of(s)), 0);
+    tu_expect_values(tg_grad_of(s), (double[]){21}, 1, 1e-12);
+    tg_tape_free(tape);
+    tg_free(x);
+    tg_free(s);
+}
