@@ -45,6 +45,42 @@ tg_optim_opts tg_optim_opts_default(tg_optim_kind kind) {
     return o;
 }
 
+// The first hyper-parameter torch.optim would refuse (its ValueError checks), or NULL.
+// Negated comparisons also catch NaN.
+static const char *bad_opts(tg_optim_kind kind, const tg_optim_opts *o) {
+    bool adam_family = kind == TG_OPTIM_ADAM || kind == TG_OPTIM_ADAMW ||
+                       kind == TG_OPTIM_ADAMAX || kind == TG_OPTIM_NADAM;
+    if (!(o->lr >= 0)) return "lr (need >= 0)";
+    if (!(o->eps >= 0)) return "eps (need >= 0)";
+    if (!(o->weight_decay >= 0)) return "weight_decay (need >= 0)";
+    if (adam_family && !(o->beta1 >= 0 && o->beta1 < 1)) return "beta1 (need 0 <= beta1 < 1)";
+    if (adam_family && !(o->beta2 >= 0 && o->beta2 < 1)) return "beta2 (need 0 <= beta2 < 1)";
+    switch (kind) {
+    case TG_OPTIM_SGD:
+        if (!(o->momentum >= 0)) return "momentum (need >= 0)";
+        if (o->nesterov && (o->momentum <= 0 || o->dampening != 0))
+            return "nesterov (needs momentum > 0 and dampening 0)";
+        break;
+    case TG_OPTIM_ADAGRAD:
+        if (!(o->lr_decay >= 0)) return "lr_decay (need >= 0)";
+        if (!(o->initial_accumulator_value >= 0))
+            return "initial_accumulator_value (need >= 0)";
+        break;
+    case TG_OPTIM_ADADELTA:
+        if (!(o->rho >= 0 && o->rho <= 1)) return "rho (need 0 <= rho <= 1)";
+        break;
+    case TG_OPTIM_RMSPROP:
+        if (!(o->momentum >= 0)) return "momentum (need >= 0)";
+        if (!(o->alpha >= 0)) return "alpha (need >= 0)";
+        break;
+    case TG_OPTIM_NADAM:
+        if (!(o->momentum_decay >= 0)) return "momentum_decay (need >= 0)";
+        break;
+    default: break;
+    }
+    return NULL;
+}
+
 tg_optim *tg_optim_new(tg_optim_kind kind, int n, tg_tensor *const *params,
                        const tg_optim_opts *opts) {
     if (kind < 0 || kind >= TG_OPTIM_KIND_COUNT || n <= 0 || !params) {
@@ -59,12 +95,10 @@ tg_optim *tg_optim_new(tg_optim_kind kind, int n, tg_tensor *const *params,
             return NULL;
         }
     tg_optim_opts o = opts ? *opts : tg_optim_opts_default(kind);
-    if (!(o.lr >= 0) || !(o.eps >= 0) || o.beta1 < 0 || o.beta1 >= 1 || o.beta2 < 0 ||
-        o.beta2 >= 1 || (kind == TG_OPTIM_SGD && o.nesterov && (o.momentum <= 0 || o.dampening != 0))) {
-        tg_set_error(TG_ERR_INVALID_ARG, "tg_optim_new",
-                     "bad hyper-parameters for %s (lr %g, eps %g, betas %g/%g; nesterov needs "
-                     "momentum > 0 and dampening 0)", tg_optim_kind_name(kind), o.lr, o.eps,
-                     o.beta1, o.beta2);
+    const char *bad = bad_opts(kind, &o);
+    if (bad) {
+        tg_set_error(TG_ERR_INVALID_ARG, "tg_optim_new", "%s: invalid %s",
+                     tg_optim_kind_name(kind), bad);
         return NULL;
     }
     tg_optim *opt = calloc(1, sizeof *opt);
@@ -239,6 +273,8 @@ static int adamax(tg_optim *opt, int i, tg_tensor *p, tg_tensor *g, int64_t step
     return tg_addcdiv_(p, -clr, m, u);
 }
 
+// mu_prod_next = mu_product * mu_next, as torch >= 2.0 and 1.13's foreach path; 1.13's
+// single-tensor path multiplies mu in twice (a bug fixed upstream).
 static int nadam(tg_optim *opt, int i, tg_tensor *p, tg_tensor *g, int64_t step) {
     const tg_optim_opts *o = &opt->o;
     tg_tensor *m = slot(opt, i, 0, 0), *v = slot(opt, i, 1, 0);
