@@ -1,0 +1,150 @@
+// Classification metrics on any backend (values are copied to the host): accuracy and the
+// confusion matrix. Predictions: argmax over C >= 2 columns of logits [N, C] (first maximum
+// wins, as numpy), or score > 0.5 for [N] / [N, 1] scores. Labels: [N] or [N, 1] class
+// numbers, or one-hot [N, C] like the logits.
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nn/data_impl.h"
+
+// t's values as doubles (malloc'd).
+static double *to_f64(const tg_tensor *t, const char *where) {
+    size_t n = (size_t)tg_numel(t);
+    double *d = malloc(n * sizeof *d + 1);
+    float *f = tg_dtype_of(t) == TG_F32 ? malloc(n * sizeof *f + 1) : NULL;
+    if (!d || (tg_dtype_of(t) == TG_F32 && !f)) {
+        free(d);
+        free(f);
+        tg_set_error(TG_ERR_OOM, where, "out of memory");
+        return NULL;
+    }
+    int st = f ? tg_copy_to_host(t, f, n * sizeof *f) : tg_copy_to_host(t, d, n * sizeof *d);
+    for (size_t i = 0; f && !st && i < n; i++) d[i] = f[i];
+    free(f);
+    if (st) {
+        free(d);
+        return NULL;
+    }
+    return d;
+}
+
+static int64_t argmax_row(const double *v, int64_t c) {
+    int64_t best = 0;
+    for (int64_t j = 1; j < c; j++)
+        if (v[j] > v[best]) best = j;
+    return best;
+}
+
+// Rows as (predicted class, true label value) pairs: pred[n], truth[n] (malloc'd).
+static int predictions(const tg_tensor *logits, const tg_tensor *labels, const char *where,
+                       int64_t *n_out, int64_t *c_out, int64_t **pred, double **truth) {
+    *pred = NULL;
+    *truth = NULL;
+    if (!logits || !labels) {
+        // a NULL from a failed forward pass keeps its own (first) error
+        return tg_set_error(TG_ERR_INVALID_ARG, where, "logits or labels is NULL");
+    }
+    int nd = tg_ndim(logits);
+    const int64_t *s = tg_shape(logits);
+    if (nd < 1 || nd > 2 || s[0] < 1)
+        return tg_set_error(TG_ERR_SHAPE, where, "logits must be [N, C] or [N] with N >= 1");
+    int64_t n = s[0], c = nd == 2 ? s[1] : 1;
+    int ld = tg_ndim(labels);
+    const int64_t *ls = tg_shape(labels);
+    bool one_hot = c >= 2 && ld == 2 && ls[0] == n && ls[1] == c;
+    bool plain = (ld == 1 && ls[0] == n) || (ld == 2 && ls[0] == n && ls[1] == 1);
+    if (!one_hot && !plain)
+        return tg_set_error(TG_ERR_SHAPE, where,
+                            "labels must be [%lld] (or [%lld, 1], or one-hot [%lld, %lld]) for "
+                            "logits with %lld rows",
+                            (long long)n, (long long)n, (long long)n, (long long)c, (long long)n);
+    double *lv = to_f64(logits, where), *yv = lv ? to_f64(labels, where) : NULL;
+    int64_t *p = yv ? malloc((size_t)n * sizeof *p) : NULL;
+    double *t = p ? malloc((size_t)n * sizeof *t) : NULL;
+    if (!t) {
+        free(lv);
+        free(yv);
+        free(p);
+        return tg_last_status() ? (int)tg_last_status()
+                                : tg_set_error(TG_ERR_OOM, where, "out of memory");
+    }
+    for (int64_t i = 0; i < n; i++) {
+        p[i] = c >= 2 ? argmax_row(lv + i * c, c) : (lv[i] > 0.5 ? 1 : 0);
+        t[i] = one_hot ? (double)argmax_row(yv + i * c, c) : yv[i];
+    }
+    free(lv);
+    free(yv);
+    *n_out = n;
+    *c_out = c;
+    *pred = p;
+    *truth = t;
+    return TG_OK;
+}
+
+double tg_accuracy(const tg_tensor *logits, const tg_tensor *labels) {
+    int64_t n, c, *pred;
+    double *truth;
+    if (predictions(logits, labels, "tg_accuracy", &n, &c, &pred, &truth)) return NAN;
+    int64_t ok = 0;
+    for (int64_t i = 0; i < n; i++) ok += (double)pred[i] == truth[i];
+    free(pred);
+    free(truth);
+    return (double)ok / (double)n;
+}
+
+int tg_confusion_matrix(const tg_tensor *logits, const tg_tensor *labels, int n_classes,
+                        int64_t *counts) {
+    const char *FN = "tg_confusion_matrix";
+    if (!counts) return tg_set_error(TG_ERR_INVALID_ARG, FN, "counts is NULL");
+    if (n_classes < 2) return tg_set_error(TG_ERR_INVALID_ARG, FN, "n_classes %d < 2", n_classes);
+    int64_t n, c, *pred;
+    double *truth;
+    int st = predictions(logits, labels, FN, &n, &c, &pred, &truth);
+    if (st) return st;
+    if (c > n_classes) {
+        st = tg_set_error(TG_ERR_SHAPE, FN, "logits have %lld classes but n_classes is %d",
+                          (long long)c, n_classes);
+    }
+    for (int64_t i = 0; !st && i < n; i++) {
+        double y = truth[i];
+        if (!(y >= 0 && y < n_classes && y == floor(y)))
+            st = tg_set_error(TG_ERR_INVALID_ARG, FN, "row %lld: label %g is not a class in 0..%d",
+                              (long long)i, y, n_classes - 1);
+    }
+    if (!st) {
+        memset(counts, 0, (size_t)n_classes * (size_t)n_classes * sizeof *counts);
+        for (int64_t i = 0; i < n; i++) counts[(int64_t)truth[i] * n_classes + pred[i]]++;
+    }
+    free(pred);
+    free(truth);
+    return st;
+}
+
+static int digits(int64_t v) {
+    int d = 1;
+    for (; v >= 10; v /= 10) d++;
+    return d;
+}
+
+int tg_print_confusion(const int64_t *counts, int n_classes, FILE *f) {
+    const char *FN = "tg_print_confusion";
+    if (!counts) return tg_set_error(TG_ERR_INVALID_ARG, FN, "counts is NULL");
+    if (n_classes < 1) return tg_set_error(TG_ERR_INVALID_ARG, FN, "n_classes %d < 1", n_classes);
+    if (!f) f = stdout;
+    int64_t most = n_classes - 1;
+    for (int64_t i = 0; i < (int64_t)n_classes * n_classes; i++)
+        if (counts[i] > most) most = counts[i];
+    int w = digits(most) + 2, lw = 10;  // "true\pred" column, then one per class
+    fprintf(f, "%*s", lw, "true\\pred");
+    for (int j = 0; j < n_classes; j++) fprintf(f, "%*d", w, j);
+    fputc('\n', f);
+    for (int i = 0; i < n_classes; i++) {
+        fprintf(f, "%*d", lw, i);
+        for (int j = 0; j < n_classes; j++)
+            fprintf(f, "%*lld", w, (long long)counts[(int64_t)i * n_classes + j]);
+        fputc('\n', f);
+    }
+    if (ferror(f)) return tg_set_error(TG_ERR_IO, FN, "write error");
+    return TG_OK;
+}
