@@ -1,0 +1,247 @@
+// Tests for ops/conv.c: im2col / col2im layouts (padding, stride), conv2d with and without
+// bias, max / avg pooling (padding counts as -inf / 0), gradients worked by hand, and bad
+// shapes and windows. Expected windows were worked out with a plain Python loop.
+#include "test_util.h"
+
+TestSuite(ops_conv, .init = tg_clear_error);
+
+static const double x9[9] = {1, 2, 3, 4, 5, 6, 7, 8, 9};  // [1,1,3,3]
+static double x16[16];                                    // [1,1,4,4] = 1..16
+
+static void fill16(void) {
+    for (int i = 0; i < 16; i++) x16[i] = i + 1;
+}
+
+// a = {kh, kw, stride_h, stride_w, pad_h, pad_w, dil_h, dil_w, c, h, w}
+typedef tg_tensor *(*apply_fn)(tg_tape *, tg_tensor *const *, int n, const int *a);
+
+static tg_conv_opts opts_of(const int *a) {
+    tg_conv_opts o = {{a[2], a[3]}, {a[4], a[5]}, {a[6], a[7]}};
+    return o;
+}
+static tg_tensor *ap_im2col(tg_tape *t, tg_tensor *const *in, int n, const int *a) {
+    (void)n;
+    tg_conv_opts o = opts_of(a);
+    return tg_im2col(t, in[0], a[0], a[1], &o);
+}
+static tg_tensor *ap_col2im(tg_tape *t, tg_tensor *const *in, int n, const int *a) {
+    (void)n;
+    tg_conv_opts o = opts_of(a);
+    return tg_col2im(t, in[0], a[8], a[9], a[10], a[0], a[1], &o);
+}
+static tg_tensor *ap_conv2d(tg_tape *t, tg_tensor *const *in, int n, const int *a) {
+    tg_conv_opts o = opts_of(a);
+    return tg_conv2d(t, in[0], in[1], n > 2 ? in[2] : NULL, &o);
+}
+static tg_tensor *ap_max_pool(tg_tape *t, tg_tensor *const *in, int n, const int *a) {
+    (void)n;
+    tg_conv_opts o = opts_of(a);
+    return tg_max_pool2d(t, in[0], a[0], a[1], &o);
+}
+static tg_tensor *ap_avg_pool(tg_tape *t, tg_tensor *const *in, int n, const int *a) {
+    (void)n;
+    tg_conv_opts o = opts_of(a);
+    return tg_avg_pool2d(t, in[0], a[0], a[1], &o);
+}
+
+static void check(apply_fn apply, const int *a, int n, const tu_arr *xs, tu_arr want) {
+    for (int k = 0; k < TU_N_DTYPES; k++) {
+        tg_dtype dt = tu_dtype(k);
+        tg_tape *tape = tg_tape_new();
+        tg_tensor *in[3] = {0};
+        for (int i = 0; i < n; i++) in[i] = tu_make(dt, xs[i], false);
+        tg_tensor *y = apply(tape, in, n, a);
+        cr_assert_not_null(y, "%s: %s", tg_dtype_name(dt), tg_last_error());
+        cr_expect_eq(tg_dtype_of(y), dt);
+        tu_expect_arr(y, want, dt == TG_F32 ? 1e-5 : 1e-12);
+        tg_tape_free(tape);
+        for (int i = 0; i < n; i++) tu_free(in[i]);
+    }
+}
+
+// ---- forward ----
+
+// cols[c*KH*KW + ki*KW + kj][oi*OW + oj] = x[c][oi*s - p + ki][oj*s - p + kj] (0 outside)
+Test(ops_conv, im2col_forward) {
+    tu_arr x = {4, {1, 1, 3, 3}, x9};
+    check(ap_im2col, (int[11]){2, 2}, 1, &x,
+          (tu_arr){3, {1, 4, 4}, (double[]){1, 2, 4, 5, 2, 3, 5, 6, 4, 5, 7, 8, 5, 6, 8, 9}});
+    // 3x3 window, padding 1 over [1,1,2,2] = 1..4 -> 2x2 outputs
+    check(ap_im2col, (int[11]){3, 3, 1, 1, 1, 1}, 1,
+          &(tu_arr){4, {1, 1, 2, 2}, (double[]){1, 2, 3, 4}},
+          (tu_arr){3, {1, 9, 4}, (double[]){0, 0, 0, 1, 0, 0, 1, 2, 0, 0, 2, 0, 0, 1, 0, 3, 1, 2,
+                                            3, 4, 2, 0, 4, 0, 0, 3, 0, 0, 3, 4, 0, 0, 4, 0, 0, 0}});
+    // stride 2 over 3x3 with a 1x1 window picks the corners
+    check(ap_im2col, (int[11]){1, 1, 2, 2}, 1, &x, (tu_arr){3, {1, 1, 4}, (double[]){1, 3, 7, 9}});
+    // two channels: channel blocks follow each other
+    double x2[18];
+    for (int i = 0; i < 9; i++) x2[i] = x9[i], x2[9 + i] = -x9[i];
+    check(ap_im2col, (int[11]){3, 3}, 1, &(tu_arr){4, {1, 2, 3, 3}, x2},
+          (tu_arr){3, {1, 18, 1}, x2});
+}
+
+// col2im sums every window back: with all-ones columns it counts the windows per pixel.
+Test(ops_conv, col2im_forward) {
+    double ones[16];
+    for (int i = 0; i < 16; i++) ones[i] = 1;
+    check(ap_col2im, (int[11]){2, 2, 0, 0, 0, 0, 0, 0, 1, 3, 3}, 1, &(tu_arr){3, {1, 4, 4}, ones},
+          (tu_arr){4, {1, 1, 3, 3}, (double[]){1, 2, 1, 2, 4, 2, 1, 2, 1}});
+    // it inverts im2col where windows do not overlap (2x2 stride 2 over 2x4)
+    check(ap_col2im, (int[11]){2, 2, 2, 2, 0, 0, 0, 0, 1, 2, 4}, 1,
+          &(tu_arr){3, {1, 4, 2}, (double[]){1, 3, 2, 4, 5, 7, 6, 8}},
+          (tu_arr){4, {1, 1, 2, 4}, (double[]){1, 2, 3, 4, 5, 6, 7, 8}});
+}
+
+Test(ops_conv, conv2d_forward) {
+    fill16();
+    tu_arr in[3] = {{4, {1, 1, 3, 3}, x9},
+                    {4, {2, 1, 2, 2}, (double[]){1, 0, 0, -1, 1, 1, 1, 1}},
+                    {1, {2}, (double[]){0.5, -1}}};
+    // channel 0: x[i][j] - x[i+1][j+1] = -4; channel 1: window sums
+    check(ap_conv2d, (int[11]){0}, 2, in,
+          (tu_arr){4, {1, 2, 2, 2}, (double[]){-4, -4, -4, -4, 12, 16, 24, 28}});
+    check(ap_conv2d, (int[11]){0}, 3, in,
+          (tu_arr){4, {1, 2, 2, 2}, (double[]){-3.5, -3.5, -3.5, -3.5, 11, 15, 23, 27}});
+    // 3x3 ones, stride 2, padding 1 over 1..16
+    double ones[9] = {1, 1, 1, 1, 1, 1, 1, 1, 1};
+    tu_arr in2[2] = {{4, {1, 1, 4, 4}, x16}, {4, {1, 1, 3, 3}, ones}};
+    check(ap_conv2d, (int[11]){0, 0, 2, 2, 1, 1}, 2, in2,
+          (tu_arr){4, {1, 1, 2, 2}, (double[]){14, 30, 57, 99}});
+    // batch of 2: the second image is the negated first
+    double xb[18];
+    for (int i = 0; i < 9; i++) xb[i] = x9[i], xb[9 + i] = -x9[i];
+    tu_arr in3[2] = {{4, {2, 1, 3, 3}, xb}, {4, {1, 1, 2, 2}, (double[]){1, 1, 1, 1}}};
+    check(ap_conv2d, (int[11]){0}, 2, in3,
+          (tu_arr){4, {2, 1, 2, 2}, (double[]){12, 16, 24, 28, -12, -16, -24, -28}});
+}
+
+Test(ops_conv, pool_forward) {
+    fill16();
+    tu_arr x = {4, {1, 1, 4, 4}, x16};
+    check(ap_max_pool, (int[11]){2, 2}, 1, &x, (tu_arr){4, {1, 1, 2, 2}, (double[]){6, 8, 14, 16}});
+    check(ap_avg_pool, (int[11]){2, 2}, 1, &x,
+          (tu_arr){4, {1, 1, 2, 2}, (double[]){3.5, 5.5, 11.5, 13.5}});
+    // padding: max ignores it (-inf), avg counts it as 0
+    tu_arr s = {4, {1, 1, 2, 2}, (double[]){1, 2, 3, 4}};
+    check(ap_max_pool, (int[11]){2, 2, 1, 1, 1, 1}, 1, &s,
+          (tu_arr){4, {1, 1, 3, 3}, (double[]){1, 2, 2, 3, 4, 4, 3, 4, 4}});
+    check(ap_avg_pool, (int[11]){2, 2, 1, 1, 1, 1}, 1, &s,
+          (tu_arr){4, {1, 1, 3, 3}, (double[]){0.25, 0.75, 0.5, 1, 2.5, 1.5, 0.75, 1.75, 1}});
+    // channels pool separately
+    double c2[8] = {1, 5, 2, 3, -1, -5, -2, -3};
+    check(ap_max_pool, (int[11]){2, 2}, 1, &(tu_arr){4, {1, 2, 2, 2}, c2},
+          (tu_arr){4, {1, 2, 1, 1}, (double[]){5, -1}});
+}
+
+// ---- gradients worked by hand ----
+
+// d/dx sum(conv2d(x, ones 2x2)) counts how many windows cover each pixel;
+// d/dw sums the pixels each tap sees; d/dbias counts the outputs.
+Test(ops_conv, conv2d_grad) {
+    tg_tape *tape = tg_tape_new();
+    tg_tensor *x = tu_make(TG_F64, (tu_arr){4, {1, 1, 3, 3}, x9}, true);
+    tg_tensor *w = tu_make(TG_F64, (tu_arr){4, {1, 1, 2, 2}, (double[]){1, 1, 1, 1}}, true);
+    tg_tensor *b = tu_make(TG_F64, (tu_arr){1, {1}, (double[]){0}}, true);
+    cr_assert_eq(tg_backward(tape, tg_sum(tape, tg_conv2d(tape, x, w, b, NULL))), TG_OK, "%s",
+                 tg_last_error());
+    tu_expect_grad(x, (double[]){1, 2, 1, 2, 4, 2, 1, 2, 1}, 9, 1e-12);
+    tu_expect_grad(w, (double[]){12, 16, 24, 28}, 4, 1e-12);
+    tu_expect_grad(b, (double[]){4}, 1, 0);
+    tg_tape_free(tape);
+    tu_free(x), tu_free(w), tu_free(b);
+}
+
+// Max pooling routes the gradient to each window's maximum; avg spreads 1/(kh*kw).
+Test(ops_conv, pool_grad) {
+    fill16();
+    tg_tape *tape = tg_tape_new();
+    tg_tensor *x = tu_make(TG_F64, (tu_arr){4, {1, 1, 4, 4}, x16}, true);
+    cr_assert_eq(tg_backward(tape, tg_sum(tape, tg_max_pool2d(tape, x, 2, 2, NULL))), TG_OK, "%s",
+                 tg_last_error());
+    double want[16] = {0};
+    want[5] = want[7] = want[13] = want[15] = 1;
+    tu_expect_grad(x, want, 16, 0);
+    tg_tape_free(tape);
+    tg_zero_grad(1, &x);
+    tape = tg_tape_new();
+    cr_assert_eq(tg_backward(tape, tg_sum(tape, tg_avg_pool2d(tape, x, 2, 2, NULL))), TG_OK, "%s",
+                 tg_last_error());
+    for (int i = 0; i < 16; i++) want[i] = 0.25;
+    tu_expect_grad(x, want, 16, 1e-15);
+    tg_tape_free(tape);
+    tu_free(x);
+}
+
+// ---- bad input ----
+
+Test(ops_conv, bad_conv2d) {
+    tg_tape *tape = tg_tape_new();
+    tg_tensor *x = tu_make(TG_F64, (tu_arr){4, {1, 2, 3, 3}, NULL}, false);
+    tg_tensor *w = tu_make(TG_F64, (tu_arr){4, {1, 3, 2, 2}, NULL}, false);
+    tg_tensor *w2 = tu_make(TG_F64, (tu_arr){4, {4, 2, 2, 2}, NULL}, false);
+    tg_tensor *big = tu_make(TG_F64, (tu_arr){4, {1, 2, 4, 4}, NULL}, false);
+    tg_tensor *b = tu_make(TG_F64, (tu_arr){1, {3}, NULL}, false);
+    tg_tensor *x3 = tu_make(TG_F64, (tu_arr){3, {2, 3, 3}, NULL}, false);
+    tg_tensor *x32 = tu_make(TG_F32, (tu_arr){4, {1, 2, 3, 3}, NULL}, false);
+    tu_expect_fail(tg_conv2d(tape, x, w, NULL, NULL), TG_ERR_SHAPE, "tg_conv2d", "[1,2,3,3]",
+                   "[1,3,2,2]");
+    tg_clear_error();
+    tu_expect_fail(tg_conv2d(tape, x, w2, b, NULL), TG_ERR_SHAPE, "tg_conv2d", "bias", NULL);
+    tg_clear_error();
+    tu_expect_fail(tg_conv2d(tape, x3, w2, NULL, NULL), TG_ERR_SHAPE, "tg_conv2d", "[2,3,3]", NULL);
+    tg_clear_error();
+    tu_expect_fail(tg_conv2d(tape, x, big, NULL, NULL), TG_ERR_SHAPE, NULL, NULL, NULL);
+    tg_clear_error();
+    tg_conv_opts bad = {{-1, 1}, {0, 0}, {1, 1}};
+    tu_expect_fail(tg_conv2d(tape, x, w2, NULL, &bad), TG_ERR_INVALID_ARG, "tg_conv2d",
+                   "bad window", NULL);
+    tg_clear_error();
+    tu_expect_fail(tg_conv2d(tape, x32, w2, NULL, NULL), TG_ERR_DTYPE, "mixed dtypes", NULL, NULL);
+    tg_clear_error();
+    tu_expect_fail(tg_conv2d(tape, NULL, w2, NULL, NULL), TG_ERR_INVALID_ARG, "tg_conv2d", "NULL",
+                   NULL);
+    tg_tape_free(tape);
+    tu_free(x), tu_free(w), tu_free(w2), tu_free(big), tu_free(b), tu_free(x3), tu_free(x32);
+}
+
+Test(ops_conv, bad_im2col_col2im_pool) {
+    tg_tape *tape = tg_tape_new();
+    tg_tensor *x = tu_make(TG_F64, (tu_arr){4, {1, 1, 3, 3}, NULL}, false);
+    tg_tensor *x2 = tu_make(TG_F64, (tu_arr){2, {3, 3}, NULL}, false);
+    tg_tensor *cols = tu_make(TG_F64, (tu_arr){3, {1, 4, 4}, NULL}, false);
+    tu_expect_fail(tg_im2col(tape, x, 4, 4, NULL), TG_ERR_SHAPE, "tg_im2col", "does not fit",
+                   "[1,1,3,3]");
+    tg_clear_error();
+    tu_expect_fail(tg_im2col(tape, x2, 2, 2, NULL), TG_ERR_SHAPE, "tg_im2col", "[3,3]", NULL);
+    tg_clear_error();
+    tu_expect_fail(tg_im2col(tape, x, 0, 2, NULL), TG_ERR_INVALID_ARG, "tg_im2col", "bad window",
+                   NULL);
+    tg_clear_error();
+    tg_conv_opts neg_pad = {{1, 1}, {-1, 0}, {1, 1}};
+    tu_expect_fail(tg_im2col(tape, x, 2, 2, &neg_pad), TG_ERR_INVALID_ARG, "tg_im2col",
+                   "padding -1", NULL);
+    tg_clear_error();
+    tu_expect_fail(tg_col2im(tape, cols, 1, 4, 4, 2, 2, NULL), TG_ERR_SHAPE, "tg_col2im", "[1,4,4]",
+                   NULL);
+    tg_clear_error();
+    tu_expect_fail(tg_col2im(tape, cols, 0, 3, 3, 2, 2, NULL), TG_ERR_INVALID_ARG, "tg_col2im",
+                   "image size", NULL);
+    tg_clear_error();
+    tg_conv_opts wide_pad = {{0, 0}, {2, 2}, {1, 1}};
+    tu_expect_fail(tg_max_pool2d(tape, x, 2, 2, &wide_pad), TG_ERR_INVALID_ARG, "tg_max_pool2d",
+                   "bad window", NULL);
+    tg_clear_error();
+    tu_expect_fail(tg_avg_pool2d(tape, x2, 2, 2, NULL), TG_ERR_SHAPE, "tg_avg_pool2d", "[3,3]",
+                   NULL);
+    tg_clear_error();
+    tu_expect_fail(tg_max_pool2d(tape, NULL, 2, 2, NULL), TG_ERR_INVALID_ARG, "tg_max_pool2d",
+                   "NULL", NULL);
+    tg_clear_error();
+    tu_expect_fail(tg_im2col(tape, NULL, 2, 2, NULL), TG_ERR_INVALID_ARG, "tg_im2col", "NULL",
+                   NULL);
+    tg_clear_error();
+    tu_expect_fail(tg_col2im(tape, NULL, 1, 3, 3, 2, 2, NULL), TG_ERR_INVALID_ARG, "tg_col2im",
+                   "NULL", NULL);
+    tg_tape_free(tape);
+    tu_free(x), tu_free(x2), tu_free(cols);
+}

@@ -1,0 +1,241 @@
+// Tests for ops/matmul.c: products with every transpose flag (stored transposed, read
+// through strides), degenerate sizes, a larger product against a naive loop, gradients
+// worked by hand for each flag, and bad shapes / NULLs / mixed dtypes.
+#include "test_util.h"
+
+TestSuite(ops_matmul, .init = tg_clear_error);
+
+// A = [[1,2,3],[4,5,6]] [2,3], B = [[7,8],[9,10],[11,12]] [3,2], A @ B = [[58,64],[139,154]]
+static const double A[6] = {1, 2, 3, 4, 5, 6}, AT[6] = {1, 4, 2, 5, 3, 6};
+static const double B[6] = {7, 8, 9, 10, 11, 12}, BT[6] = {7, 9, 11, 8, 10, 12};
+static const double AB[4] = {58, 64, 139, 154};
+
+// op(a) @ op(b) in both dtypes against want.
+static void check_matmul(tu_arr a, tu_arr b, bool ta, bool tb, tu_arr want) {
+    for (int k = 0; k < TU_N_DTYPES; k++) {
+        tg_dtype dt = tu_dtype(k);
+        tg_tape *tape = tg_tape_new();
+        tg_tensor *x = tu_make(dt, a, false), *y = tu_make(dt, b, false);
+        tg_tensor *z = tg_matmul_ex(tape, x, y, ta, tb);
+        cr_assert_not_null(z, "%s ta=%d tb=%d: %s", tg_dtype_name(dt), ta, tb, tg_last_error());
+        cr_expect_eq(tg_dtype_of(z), dt);
+        tu_expect_arr(z, want, dt == TG_F32 ? 1e-4 : 1e-12);
+        if (!ta && !tb) tu_expect_arr(tg_matmul(tape, x, y), want, dt == TG_F32 ? 1e-4 : 1e-12);
+        tg_tape_free(tape);
+        tu_free(x);
+        tu_free(y);
+    }
+}
+
+Test(ops_matmul, forward_every_transpose) {
+    tu_arr want = {2, {2, 2}, AB};
+    check_matmul((tu_arr){2, {2, 3}, A}, (tu_arr){2, {3, 2}, B}, false, false, want);
+    check_matmul((tu_arr){2, {3, 2}, AT}, (tu_arr){2, {3, 2}, B}, true, false, want);
+    check_matmul((tu_arr){2, {2, 3}, A}, (tu_arr){2, {2, 3}, BT}, false, true, want);
+    check_matmul((tu_arr){2, {3, 2}, AT}, (tu_arr){2, {2, 3}, BT}, true, true, want);
+}
+
+// Non-square results: B @ A is [3,3], and A^T @ A via trans_a on one tensor.
+Test(ops_matmul, forward_shapes) {
+    check_matmul((tu_arr){2, {3, 2}, B}, (tu_arr){2, {2, 3}, A}, false, false,
+                 (tu_arr){2, {3, 3}, (double[]){39, 54, 69, 49, 68, 87, 59, 82, 105}});
+    check_matmul((tu_arr){2, {2, 3}, A}, (tu_arr){2, {2, 3}, A}, true, false,
+                 (tu_arr){2, {3, 3}, (double[]){17, 22, 27, 22, 29, 36, 27, 36, 45}});
+    check_matmul((tu_arr){2, {2, 3}, A}, (tu_arr){2, {2, 3}, A}, false, true,
+                 (tu_arr){2, {2, 2}, (double[]){14, 32, 32, 77}});
+    check_matmul((tu_arr){2, {1, 1}, (double[]){3}}, (tu_arr){2, {1, 1}, (double[]){-2}}, false,
+                 false, (tu_arr){2, {1, 1}, (double[]){-6}});
+    // outer product [3,1] @ [1,2]
+    check_matmul((tu_arr){2, {3, 1}, (double[]){1, 2, 3}}, (tu_arr){2, {1, 2}, (double[]){1, -1}},
+                 false, false, (tu_arr){2, {3, 2}, (double[]){1, -1, 2, -2, 3, -3}});
+}
+
+// An empty inner dimension gives zeros; an empty outer one gives an empty result.
+Test(ops_matmul, forward_empty) {
+    check_matmul((tu_arr){2, {2, 0}, NULL}, (tu_arr){2, {0, 3}, NULL}, false, false,
+                 (tu_arr){2, {2, 3}, (double[]){0, 0, 0, 0, 0, 0}});
+    check_matmul((tu_arr){2, {0, 3}, NULL}, (tu_arr){2, {3, 2}, B}, false, false,
+                 (tu_arr){2, {0, 2}, NULL});
+}
+
+// A bigger product (the gemm's blocked paths) against a naive triple loop.
+Test(ops_matmul, forward_against_naive) {
+    enum {
+        M = 17,
+        K = 23,
+        N = 9
+    };
+    double a[M * K], b[K * N], want[M * N];
+    tg_rng *rng = tg_rng_new(7);
+    for (int i = 0; i < M * K; i++) a[i] = tg_rng_uniform(rng) * 2 - 1;
+    for (int i = 0; i < K * N; i++) b[i] = tg_rng_uniform(rng) * 2 - 1;
+    tg_rng_free(rng);
+    for (int i = 0; i < M; i++)
+        for (int j = 0; j < N; j++) {
+            double s = 0;
+            for (int k = 0; k < K; k++) s += a[i * K + k] * b[k * N + j];
+            want[i * N + j] = s;
+        }
+    check_matmul((tu_arr){2, {M, K}, a}, (tu_arr){2, {K, N}, b}, false, false,
+                 (tu_arr){2, {M, N}, want});
+}
+
+// ---- gradients worked by hand ----
+// loss = sum(op(a) @ op(b)) with op(a) = A, op(b) = B:
+//   dA[i,k] = sum_j B[k,j] = {15, 19, 23} on both rows; dB[k,j] = sum_i A[i,k] = {5, 7, 9}.
+// With a flag set the gradient comes back in the stored (transposed) layout.
+
+static void check_matmul_grad(bool ta, bool tb) {
+    tg_tape *tape = tg_tape_new();
+    tg_tensor *a = ta ? tu_make(TG_F64, (tu_arr){2, {3, 2}, AT}, true)
+                      : tu_make(TG_F64, (tu_arr){2, {2, 3}, A}, true);
+    tg_tensor *b = tb ? tu_make(TG_F64, (tu_arr){2, {2, 3}, BT}, true)
+                      : tu_make(TG_F64, (tu_arr){2, {3, 2}, B}, true);
+    tg_tensor *loss = tg_sum(tape, tg_matmul_ex(tape, a, b, ta, tb));
+    cr_assert_eq(tg_backward(tape, loss), TG_OK, "%s", tg_last_error());
+    static const double da[6] = {15, 19, 23, 15, 19, 23}, daT[6] = {15, 15, 19, 19, 23, 23};
+    static const double db[6] = {5, 5, 7, 7, 9, 9}, dbT[6] = {5, 7, 9, 5, 7, 9};
+    tu_expect_shape(tg_grad_of(a), 2, tg_shape(a));
+    tu_expect_grad(a, ta ? daT : da, 6, 1e-12);
+    tu_expect_shape(tg_grad_of(b), 2, tg_shape(b));
+    tu_expect_grad(b, tb ? dbT : db, 6, 1e-12);
+    tg_tape_free(tape);
+    tu_free(a);
+    tu_free(b);
+}
+
+Test(ops_matmul, grad_no_transpose) { check_matmul_grad(false, false); }
+Test(ops_matmul, grad_trans_a) { check_matmul_grad(true, false); }
+Test(ops_matmul, grad_trans_b) { check_matmul_grad(false, true); }
+Test(ops_matmul, grad_trans_both) { check_matmul_grad(true, true); }
+
+// ---- bad input ----
+
+Test(ops_matmul, inner_dimension_mismatch) {
+    tg_tape *tape = tg_tape_new();
+    tg_tensor *a = tu_make(TG_F64, (tu_arr){2, {2, 3}, NULL}, false);
+    tg_tensor *b = tu_make(TG_F64, (tu_arr){2, {4, 5}, NULL}, false);
+    tu_expect_fail(tg_matmul(tape, a, b), TG_ERR_SHAPE, "tg_matmul", "[2,3]", "[4,5]");
+    tg_clear_error();
+    // [2,3] @ [2,3] only works with one side transposed
+    tu_expect_fail(tg_matmul(tape, a, a), TG_ERR_SHAPE, "tg_matmul", "[2,3] @ [2,3]", NULL);
+    tg_clear_error();
+    tu_expect_fail(tg_matmul_ex(tape, a, a, true, true), TG_ERR_SHAPE, "tg_matmul",
+                   "[2,3]^T @ [2,3]^T", NULL);
+    tg_clear_error();
+    tu_expect_fail(tg_matmul_ex(tape, a, b, true, false), TG_ERR_SHAPE, "tg_matmul", "[2,3]^T",
+                   "[4,5]");
+    tg_clear_error();
+    tu_expect_fail(tg_matmul_ex(tape, a, b, false, true), TG_ERR_SHAPE, "tg_matmul", "[2,3]",
+                   "[4,5]^T");
+    cr_expect_eq(tg_tape_size(tape), 0);
+    tg_tape_free(tape);
+    tu_free(a);
+    tu_free(b);
+}
+
+// Fewer than 2 dims is refused; batch dims must broadcast.
+Test(ops_matmul, bad_ranks_and_batches) {
+    tg_tape *tape = tg_tape_new();
+    tg_tensor *v = tu_make(TG_F64, (tu_arr){1, {3}, NULL}, false);
+    tg_tensor *m = tu_make(TG_F64, (tu_arr){2, {3, 2}, NULL}, false);
+    tg_tensor *s = tu_make(TG_F64, (tu_arr){0, {0}, (double[]){1}}, false);
+    tg_tensor *b2 = tu_make(TG_F64, (tu_arr){3, {2, 2, 3}, NULL}, false);
+    tg_tensor *b3 = tu_make(TG_F64, (tu_arr){3, {3, 3, 2}, NULL}, false);
+    tu_expect_fail(tg_matmul(tape, v, m), TG_ERR_SHAPE, "tg_matmul", "2 dims", "[3] @ [3,2]");
+    tg_clear_error();
+    tu_expect_fail(tg_matmul(tape, m, s), TG_ERR_SHAPE, "tg_matmul", "[3,2]", "[]");
+    tg_clear_error();
+    tu_expect_fail(tg_matmul(tape, b2, b3), TG_ERR_SHAPE, "tg_matmul", "batch",
+                   "[2,2,3] @ [3,3,2]");
+    tg_clear_error();
+    tu_expect_fail(tg_bmm(tape, b2, b2), TG_ERR_SHAPE, "tg_matmul", "[2,2,3]", NULL);
+    tg_tape_free(tape);
+    tu_free(v);
+    tu_free(m);
+    tu_free(s);
+    tu_free(b2);
+    tu_free(b3);
+}
+
+// [2,2,3] @ [2,3,2]: one product per batch entry; [2,2,3] @ [3,2] shares b.
+Test(ops_matmul, forward_batched) {
+    double a[12], b[12], want[8], want_shared[8];
+    for (int i = 0; i < 6; i++) {
+        a[i] = A[i];
+        a[6 + i] = -A[i];
+        b[i] = B[i];
+        b[6 + i] = 2 * B[i];
+    }
+    for (int i = 0; i < 4; i++) {
+        want[i] = AB[i];
+        want[4 + i] = -2 * AB[i];  // (-A) @ (2B)
+        want_shared[i] = AB[i];
+        want_shared[4 + i] = -AB[i];
+    }
+    check_matmul((tu_arr){3, {2, 2, 3}, a}, (tu_arr){3, {2, 3, 2}, b}, false, false,
+                 (tu_arr){3, {2, 2, 2}, want});
+    check_matmul((tu_arr){3, {2, 2, 3}, a}, (tu_arr){2, {3, 2}, B}, false, false,
+                 (tu_arr){3, {2, 2, 2}, want_shared});
+    // batch dims broadcast both ways: [2,1,2,3] @ [1,3,3,2] -> [2,3,2,2]
+    double big[24];
+    for (int i = 0; i < 3; i++)
+        for (int k = 0; k < 4; k++) {
+            big[i * 4 + k] = AB[k];
+            big[12 + i * 4 + k] = -AB[k];
+        }
+    double b3[18];
+    for (int i = 0; i < 3; i++)
+        for (int k = 0; k < 6; k++) b3[i * 6 + k] = B[k];
+    check_matmul((tu_arr){4, {2, 1, 2, 3}, a}, (tu_arr){4, {1, 3, 3, 2}, b3}, false, false,
+                 (tu_arr){4, {2, 3, 2, 2}, big});
+}
+
+// A batch-broadcast operand gets its gradient summed over the batch.
+Test(ops_matmul, grad_shared_operand) {
+    tg_tape *tape = tg_tape_new();
+    double a[12];
+    for (int i = 0; i < 12; i++) a[i] = A[i % 6];
+    tg_tensor *ta = tu_make(TG_F64, (tu_arr){3, {2, 2, 3}, a}, true);
+    tg_tensor *tb = tu_make(TG_F64, (tu_arr){2, {3, 2}, B}, true);
+    cr_assert_eq(tg_backward(tape, tg_sum(tape, tg_matmul(tape, ta, tb))), TG_OK, "%s",
+                 tg_last_error());
+    tu_expect_shape(tg_grad_of(tb), 2, (int64_t[]){3, 2});
+    tu_expect_grad(tb, (double[]){10, 10, 14, 14, 18, 18}, 6, 1e-12);  // 2 x {5,7,9}
+    tu_expect_grad(ta, (double[]){15, 19, 23, 15, 19, 23, 15, 19, 23, 15, 19, 23}, 12, 1e-12);
+    tg_tape_free(tape);
+    tu_free(ta);
+    tu_free(tb);
+}
+
+Test(ops_matmul, null_and_dtype) {
+    tg_tape *tape = tg_tape_new();
+    tg_tensor *a = tu_make(TG_F32, (tu_arr){2, {2, 3}, NULL}, false);
+    tg_tensor *b = tu_make(TG_F64, (tu_arr){2, {3, 2}, NULL}, false);
+    tu_expect_fail(tg_matmul(tape, NULL, b), TG_ERR_INVALID_ARG, "tg_matmul", "NULL", NULL);
+    tg_clear_error();
+    tu_expect_fail(tg_matmul_ex(tape, a, NULL, true, false), TG_ERR_INVALID_ARG, "tg_matmul",
+                   "NULL", NULL);
+    tg_clear_error();
+    tu_expect_fail(tg_matmul(NULL, a, a), TG_ERR_INVALID_ARG, "tg_matmul", "tape", NULL);
+    tg_clear_error();
+    tu_expect_fail(tg_matmul(tape, a, b), TG_ERR_DTYPE, "tg_matmul", "mixed dtypes", NULL);
+    tg_tape_free(tape);
+    tu_free(a);
+    tu_free(b);
+}
+
+// A failed operand keeps its own message through the product.
+Test(ops_matmul, first_error_wins) {
+    tg_tape *tape = tg_tape_new();
+    tg_tensor *a = tu_make(TG_F64, (tu_arr){2, {2, 3}, NULL}, false);
+    tg_tensor *b = tu_make(TG_F64, (tu_arr){1, {4}, NULL}, false);
+    tu_expect_fail(tg_matmul(tape, a, tg_transpose(tape, a, 0, 5)), TG_ERR_INVALID_ARG,
+                   "tg_transpose: ", "(0, 5)", NULL);
+    cr_expect_null(strstr(tg_last_error(), "tg_matmul"), "overwritten: %s", tg_last_error());
+    tu_expect_fail(tg_matmul(tape, tg_add(tape, a, b), a), TG_ERR_INVALID_ARG,
+                   "tg_transpose: ", NULL, NULL);
+    tg_tape_free(tape);
+    tu_free(a);
+    tu_free(b);
+}

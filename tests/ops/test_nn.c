@@ -1,0 +1,268 @@
+// Tests for the composed nn ops (ops/nnops.c) and losses (ops/loss.c): softmax and
+// log_softmax (stable for large logits), dropout (seeded, scaled, identity when off), every
+// loss with each reduction, and bad shapes, reductions and arguments. Expected values were
+// worked out with Python's math module.
+#include "test_util.h"
+
+TestSuite(ops_nn, .init = tg_clear_error);
+
+// ---- softmax / log_softmax ----
+
+Test(ops_nn, softmax_forward) {
+    for (int k = 0; k < TU_N_DTYPES; k++) {
+        tg_dtype dt = tu_dtype(k);
+        double tol = dt == TG_F32 ? 1e-6 : 1e-12;
+        tg_tape *tape = tg_tape_new();
+        tg_tensor *x = tu_make(dt, (tu_arr){1, {3}, (double[]){1, 2, 3}}, false);
+        tu_expect_arr(
+            tg_softmax(tape, x, 0),
+            (tu_arr){
+                1, {3}, (double[]){0.09003057317038046, 0.24472847105479767, 0.6652409557748219}},
+            tol);
+        tu_expect_arr(
+            tg_log_softmax(tape, x, -1),
+            (tu_arr){1, {3}, (double[]){-2.40760596444438, -1.40760596444438, -0.40760596444438}},
+            tol * 10);
+        // rows and columns of [[1,1],[1000,1000]]: large logits do not overflow. (softmax is
+        // exp(log_softmax), so in f32 it inherits log_softmax's absolute error, about one ulp
+        // of 1000 = 6e-5, at large logits.)
+        tg_tensor *m = tu_make(dt, (tu_arr){2, {2, 2}, (double[]){1, 1, 1000, 1000}}, false);
+        tu_expect_arr(tg_softmax(tape, m, 1), (tu_arr){2, {2, 2}, (double[]){0.5, 0.5, 0.5, 0.5}},
+                      dt == TG_F32 ? 1e-4 : tol);
+        tu_expect_arr(tg_softmax(tape, m, 0), (tu_arr){2, {2, 2}, (double[]){0, 0, 1, 1}}, tol);
+        tg_tape_free(tape);
+        tu_free(x);
+        tu_free(m);
+    }
+}
+
+// softmax's rows sum to 1, so the gradient of their sum is zero.
+Test(ops_nn, softmax_grad) {
+    tg_tape *tape = tg_tape_new();
+    tg_tensor *x = tu_make(TG_F64, (tu_arr){2, {2, 3}, (double[]){1, 2, 3, -1, 0, 4}}, true);
+    cr_assert_eq(tg_backward(tape, tg_sum(tape, tg_softmax(tape, x, 1))), TG_OK, "%s",
+                 tg_last_error());
+    tu_expect_grad(x, (double[]){0, 0, 0, 0, 0, 0}, 6, 1e-15);
+    tg_tape_free(tape);
+    tu_free(x);
+}
+
+// ---- dropout ----
+
+Test(ops_nn, dropout) {
+    enum {
+        N = 1000
+    };
+    double v[N];
+    for (int i = 0; i < N; i++) v[i] = 1 + i % 7;
+    for (int k = 0; k < TU_N_DTYPES; k++) {
+        tg_dtype dt = tu_dtype(k);
+        tg_tape *tape = tg_tape_new();
+        tg_tensor *x = tu_make(dt, (tu_arr){1, {N}, v}, false);
+        // off, or p = 0: the input itself
+        cr_expect_eq(tg_dropout(tape, x, 0.5, NULL, false), x);
+        cr_expect_eq(tg_dropout(tape, x, 0, NULL, true), x);
+        // p = 1 drops everything
+        tg_rng *rng = tg_rng_new(3);
+        double zeros[N] = {0};
+        tu_expect_arr(tg_dropout(tape, x, 1, rng, true), (tu_arr){1, {N}, zeros}, 0);
+        // p = 0.25: kept values scaled by 4/3, about 3/4 of them kept, same mask per seed
+        tg_rng *r1 = tg_rng_new(11), *r2 = tg_rng_new(11);
+        tg_tensor *y1 = tg_cast(tg_dropout(tape, x, 0.25, r1, true), TG_F64);
+        tg_tensor *y2 = tg_cast(tg_dropout(tape, x, 0.25, r2, true), TG_F64);
+        cr_assert(y1 && y2, "%s", tg_last_error());
+        const double *a = tg_data_f64(y1), *b = tg_data_f64(y2);
+        int kept = 0;
+        for (int i = 0; i < N; i++) {
+            cr_expect(a[i] == 0 || fabs(a[i] - v[i] / 0.75) < 1e-5, "element %d: %g", i, a[i]);
+            cr_expect_eq(a[i], b[i], "element %d differs between equal seeds", i);
+            kept += a[i] != 0;
+        }
+        cr_expect(kept > 680 && kept < 820, "kept %d of %d at p = 0.25", kept, N);
+        tg_tape_free(tape);
+        tu_free(x), tu_free(y1), tu_free(y2);
+        tg_rng_free(rng), tg_rng_free(r1), tg_rng_free(r2);
+    }
+}
+
+Test(ops_nn, dropout_bad_arguments) {
+    tg_tape *tape = tg_tape_new();
+    tg_tensor *x = tu_make(TG_F64, (tu_arr){1, {3}, NULL}, false);
+    tg_rng *rng = tg_rng_new(1);
+    tu_expect_fail(tg_dropout(tape, x, 1.5, rng, true), TG_ERR_INVALID_ARG, "tg_dropout",
+                   "p must be in [0, 1]", NULL);
+    tg_clear_error();
+    tu_expect_fail(tg_dropout(tape, x, -0.1, rng, true), TG_ERR_INVALID_ARG, "tg_dropout", "p",
+                   NULL);
+    tg_clear_error();
+    tu_expect_fail(tg_dropout(tape, x, 0.5, NULL, true), TG_ERR_INVALID_ARG, "tg_dropout", "rng",
+                   NULL);
+    tg_clear_error();
+    tu_expect_fail(tg_dropout(tape, NULL, 0.5, rng, true), TG_ERR_INVALID_ARG, "tg_dropout", "NULL",
+                   NULL);
+    tg_tape_free(tape);
+    tu_free(x);
+    tg_rng_free(rng);
+}
+
+// ---- losses ----
+
+typedef tg_tensor *(*loss_fn)(tg_tape *, tg_tensor *, tg_tensor *, tg_reduction);
+
+static tg_tensor *huber1(tg_tape *t, tg_tensor *p, tg_tensor *y, tg_reduction r) {
+    return tg_huber_loss(t, p, y, 1.0, r);
+}
+static tg_tensor *huber2(tg_tape *t, tg_tensor *p, tg_tensor *y, tg_reduction r) {
+    return tg_huber_loss(t, p, y, 2.0, r);
+}
+
+// loss(pred, target) with each reduction in both dtypes: none gives `each`, sum and mean
+// their total and average.
+static void check_loss(loss_fn f, tu_arr pred, tu_arr target, const double *each) {
+    int64_t n = tu_numel(pred.ndim, pred.shape);
+    double total = 0;
+    for (int64_t i = 0; i < n; i++) total += each[i];
+    for (int k = 0; k < TU_N_DTYPES; k++) {
+        tg_dtype dt = tu_dtype(k);
+        double tol = dt == TG_F32 ? 1e-5 : 1e-12;
+        tg_tape *tape = tg_tape_new();
+        tg_tensor *p = tu_make(dt, pred, false), *y = tu_make(dt, target, false);
+        tu_arr want = pred;
+        want.v = each;
+        tu_expect_arr(f(tape, p, y, TG_REDUCE_NONE), want, tol);
+        tu_expect_values(f(tape, p, y, TG_REDUCE_SUM_ALL), &total, 1, tol);
+        double mean = total / (double)n;
+        tu_expect_values(f(tape, p, y, TG_REDUCE_MEAN), &mean, 1, tol);
+        tu_expect_shape(f(tape, p, y, TG_REDUCE_MEAN), 0, NULL);
+        tg_tape_free(tape);
+        tu_free(p), tu_free(y);
+    }
+}
+
+Test(ops_nn, regression_losses) {
+    tu_arr p = {1, {3}, (double[]){1, 2, 3}}, y = {1, {3}, (double[]){0, 2, 5}};  // d = 1,0,-2
+    check_loss(tg_mse_loss, p, y, (double[]){1, 0, 4});
+    check_loss(tg_l1_loss, p, y, (double[]){1, 0, 2});
+    check_loss(huber1, p, y, (double[]){0.5, 0, 1.5});
+    check_loss(huber2, p, y, (double[]){0.5, 0, 2});
+}
+
+Test(ops_nn, bce_losses) {
+    check_loss(tg_bce_loss, (tu_arr){1, {2}, (double[]){0.5, 0.9}},
+               (tu_arr){1, {2}, (double[]){1, 0}},
+               (double[]){0.6931471805599453, 2.302585092994046});
+    // log(0) is clamped at -100
+    check_loss(tg_bce_loss, (tu_arr){1, {2}, (double[]){0, 1}}, (tu_arr){1, {2}, (double[]){1, 0}},
+               (double[]){100, 100});
+    check_loss(tg_bce_with_logits, (tu_arr){1, {2}, (double[]){0, 2}},
+               (tu_arr){1, {2}, (double[]){1, 0}},
+               (double[]){0.6931471805599453, 2.1269280110429727});
+    // large logits stay finite
+    check_loss(tg_bce_with_logits, (tu_arr){1, {2}, (double[]){1000, -1000}},
+               (tu_arr){1, {2}, (double[]){1, 1}}, (double[]){0, 1000});
+}
+
+Test(ops_nn, nll_cross_entropy) {
+    for (int k = 0; k < TU_N_DTYPES; k++) {
+        tg_dtype dt = tu_dtype(k);
+        double tol = dt == TG_F32 ? 1e-5 : 1e-12;
+        tg_tape *tape = tg_tape_new();
+        tg_tensor *logp = tu_make(dt, (tu_arr){2, {2, 2}, (double[]){-1, -2, -3, -4}}, false);
+        tg_tensor *lab = tu_make(dt, (tu_arr){1, {2}, (double[]){1, 0}}, false);
+        tg_tensor *w = tu_make(dt, (tu_arr){1, {2}, (double[]){0.5, 2}}, false);
+        tu_expect_arr(tg_nll_loss(tape, logp, lab, NULL, TG_REDUCE_NONE),
+                      (tu_arr){1, {2}, (double[]){2, 3}}, tol);
+        tu_expect_values(tg_nll_loss(tape, logp, lab, NULL, TG_REDUCE_MEAN), (double[]){2.5}, 1,
+                         tol);
+        tu_expect_values(tg_nll_loss(tape, logp, lab, NULL, TG_REDUCE_SUM_ALL), (double[]){5}, 1,
+                         tol);
+        // weighted: picked weights 2 and 0.5; mean divides by their sum
+        tu_expect_arr(tg_nll_loss(tape, logp, lab, w, TG_REDUCE_NONE),
+                      (tu_arr){1, {2}, (double[]){4, 1.5}}, tol);
+        tu_expect_values(tg_nll_loss(tape, logp, lab, w, TG_REDUCE_MEAN), (double[]){2.2}, 1, tol);
+        tg_tensor *logits = tu_make(dt, (tu_arr){2, {1, 3}, (double[]){1, 2, 3}}, false);
+        tg_tensor *l2 = tu_make(dt, (tu_arr){1, {1}, (double[]){2}}, false);
+        tu_expect_values(tg_cross_entropy(tape, logits, l2, NULL, TG_REDUCE_MEAN),
+                         (double[]){0.40760596444438}, 1, tol * 10);
+        tg_tape_free(tape);
+        tu_free(logp), tu_free(lab), tu_free(w), tu_free(logits), tu_free(l2);
+    }
+}
+
+// d/dlogits cross_entropy = softmax - one_hot (mean over one row).
+Test(ops_nn, cross_entropy_grad) {
+    tg_tape *tape = tg_tape_new();
+    tg_tensor *x = tu_make(TG_F64, (tu_arr){2, {1, 3}, (double[]){1, 2, 3}}, true);
+    tg_tensor *lab = tu_make(TG_F64, (tu_arr){1, {1}, (double[]){0}}, false);
+    cr_assert_eq(tg_backward(tape, tg_cross_entropy(tape, x, lab, NULL, TG_REDUCE_MEAN)), TG_OK,
+                 "%s", tg_last_error());
+    tu_expect_grad(x, (double[]){0.09003057317038046 - 1, 0.24472847105479767, 0.6652409557748219},
+                   3, 1e-12);
+    tg_tape_free(tape);
+    tu_free(x), tu_free(lab);
+}
+
+Test(ops_nn, bad_losses) {
+    tg_tape *tape = tg_tape_new();
+    tg_tensor *p = tu_make(TG_F64, (tu_arr){1, {3}, NULL}, false);
+    tg_tensor *q = tu_make(TG_F64, (tu_arr){1, {2}, NULL}, false);
+    static const struct {
+        const char *name;
+        loss_fn f;
+    } losses[] = {{"tg_mse_loss", tg_mse_loss},
+                  {"tg_l1_loss", tg_l1_loss},
+                  {"tg_huber_loss", huber1},
+                  {"tg_bce_loss", tg_bce_loss},
+                  {"tg_bce_with_logits", tg_bce_with_logits}};
+    for (size_t i = 0; i < sizeof losses / sizeof losses[0]; i++) {
+        tg_clear_error();
+        tu_expect_fail(losses[i].f(tape, p, q, TG_REDUCE_MEAN), TG_ERR_SHAPE, losses[i].name, "[3]",
+                       "[2]");
+        tg_clear_error();
+        tu_expect_fail(losses[i].f(tape, p, p, (tg_reduction)9), TG_ERR_INVALID_ARG, losses[i].name,
+                       "unknown reduction 9", NULL);
+        tg_clear_error();
+        tu_expect_fail(losses[i].f(tape, NULL, p, TG_REDUCE_MEAN), TG_ERR_INVALID_ARG,
+                       losses[i].name, "NULL", NULL);
+    }
+    tg_clear_error();
+    tu_expect_fail(tg_huber_loss(tape, p, p, 0, TG_REDUCE_MEAN), TG_ERR_INVALID_ARG,
+                   "tg_huber_loss", "delta", NULL);
+    tg_tape_free(tape);
+    tu_free(p), tu_free(q);
+}
+
+Test(ops_nn, bad_nll_cross_entropy) {
+    tg_tape *tape = tg_tape_new();
+    tg_tensor *logp = tu_make(TG_F64, (tu_arr){2, {2, 3}, NULL}, false);
+    tg_tensor *lab = tu_make(TG_F64, (tu_arr){1, {2}, (double[]){0, 1}}, false);
+    tg_tensor *lab3 = tu_make(TG_F64, (tu_arr){1, {3}, (double[]){0, 1, 2}}, false);
+    tg_tensor *oob = tu_make(TG_F64, (tu_arr){1, {2}, (double[]){0, 3}}, false);
+    tg_tensor *w2 = tu_make(TG_F64, (tu_arr){1, {2}, (double[]){1, 1}}, false);
+    tg_tensor *x3 = tu_make(TG_F64, (tu_arr){3, {1, 2, 3}, NULL}, false);
+    tu_expect_fail(tg_nll_loss(tape, logp, lab3, NULL, TG_REDUCE_MEAN), TG_ERR_SHAPE, "tg_nll_loss",
+                   "[2,3]", "[3]");
+    tg_clear_error();
+    tu_expect_fail(tg_nll_loss(tape, logp, lab, w2, TG_REDUCE_MEAN), TG_ERR_SHAPE, "tg_nll_loss",
+                   "weight", NULL);
+    tg_clear_error();
+    tu_expect_fail(tg_nll_loss(tape, logp, oob, NULL, TG_REDUCE_MEAN), TG_ERR_INVALID_ARG,
+                   "out of range", NULL, NULL);
+    tg_clear_error();
+    tu_expect_fail(tg_nll_loss(tape, logp, lab, NULL, (tg_reduction)7), TG_ERR_INVALID_ARG,
+                   "tg_nll_loss", "unknown reduction", NULL);
+    tg_clear_error();
+    tu_expect_fail(tg_nll_loss(tape, NULL, lab, NULL, TG_REDUCE_MEAN), TG_ERR_INVALID_ARG,
+                   "tg_nll_loss", "NULL", NULL);
+    tg_clear_error();
+    tu_expect_fail(tg_cross_entropy(tape, x3, lab, NULL, TG_REDUCE_MEAN), TG_ERR_SHAPE,
+                   "tg_cross_entropy", "[1,2,3]", NULL);
+    tg_clear_error();
+    tu_expect_fail(tg_cross_entropy(tape, logp, lab3, NULL, TG_REDUCE_MEAN), TG_ERR_SHAPE,
+                   "tg_nll_loss", "[3]", NULL);
+    tg_clear_error();
+    tu_expect_fail(tg_cross_entropy(tape, NULL, lab, NULL, TG_REDUCE_MEAN), TG_ERR_INVALID_ARG,
+                   "NULL", NULL, NULL);
+    tg_tape_free(tape);
+    tu_free(logp), tu_free(lab), tu_free(lab3), tu_free(oob), tu_free(w2), tu_free(x3);
+}

@@ -1,0 +1,101 @@
+// Op cases for the composed nn ops (ops/nnops.c) and losses (ops/loss.c): softmax,
+// log_softmax, dropout with a fixed mask, and every loss with each reduction. None of them
+// is an op of its own; each row names the op that carries most of its gradient.
+#include "tools/op_cases.h"
+
+static const op_attrs *attrs(void *row) { return &((const op_case *)row)->at; }
+static tg_reduction red(void *row) { return (tg_reduction)attrs(row)->i[1]; }
+
+// at.i[0]: the axis
+static tg_tensor *call_softmax(tg_tape *t, tg_tensor *const *in, void *row) {
+    return tg_softmax(t, in[0], (int)attrs(row)->i[0]);
+}
+static tg_tensor *call_log_softmax(tg_tape *t, tg_tensor *const *in, void *row) {
+    return tg_log_softmax(t, in[0], (int)attrs(row)->i[0]);
+}
+// The same mask on every call (gradcheck evaluates many times): a fresh rng per call.
+static tg_tensor *call_dropout(tg_tape *t, tg_tensor *const *in, void *row) {
+    tg_rng *rng = tg_rng_new(17);
+    tg_tensor *y = tg_dropout(t, in[0], attrs(row)->s, rng, true);
+    tg_rng_free(rng);
+    return y;
+}
+
+// Losses: in = pred, target; at.i[1]: the reduction.
+static tg_tensor *call_mse(tg_tape *t, tg_tensor *const *in, void *row) {
+    return tg_mse_loss(t, in[0], in[1], red(row));
+}
+static tg_tensor *call_l1(tg_tape *t, tg_tensor *const *in, void *row) {
+    return tg_l1_loss(t, in[0], in[1], red(row));
+}
+// at.s: delta
+static tg_tensor *call_huber(tg_tape *t, tg_tensor *const *in, void *row) {
+    return tg_huber_loss(t, in[0], in[1], attrs(row)->s, red(row));
+}
+static tg_tensor *call_bce(tg_tape *t, tg_tensor *const *in, void *row) {
+    return tg_bce_loss(t, in[0], in[1], red(row));
+}
+static tg_tensor *call_bce_logits(tg_tape *t, tg_tensor *const *in, void *row) {
+    return tg_bce_with_logits(t, in[0], in[1], red(row));
+}
+// in = logp or logits [N,C], labels [N], optional weight [C]
+static tg_tensor *call_nll(tg_tape *t, tg_tensor *const *in, void *row) {
+    tg_tensor *w = ((const op_case *)row)->n_in > 2 ? in[2] : NULL;
+    return tg_nll_loss(t, in[0], in[1], w, red(row));
+}
+static tg_tensor *call_cross_entropy(tg_tape *t, tg_tensor *const *in, void *row) {
+    tg_tensor *w = ((const op_case *)row)->n_in > 2 ? in[2] : NULL;
+    return tg_cross_entropy(t, in[0], in[1], w, red(row));
+}
+
+// One row per case, fields in a fixed order (kept compact by hand).
+// clang-format off
+static const op_case rows[] = {
+    {.op = "tg_exp", .label = "tg_softmax axis 1 of [2,4] (composed)", .n_in = 1, .ndim = {2},
+     .shape = {{2, 4}}, .lo = -3, .hi = 3, .at = {.i = {1}}, .call = call_softmax,
+     .differentiable = true},
+    {.op = "tg_exp", .label = "tg_softmax axis 0 of [3,2] (composed)", .n_in = 1, .ndim = {2},
+     .shape = {{3, 2}}, .lo = -3, .hi = 3, .at = {.i = {0}}, .call = call_softmax,
+     .differentiable = true},
+    {.op = "tg_sub", .label = "tg_log_softmax axis -1 of [2,3,3] (composed)", .n_in = 1,
+     .ndim = {3}, .shape = {{2, 3, 3}}, .lo = -3, .hi = 3, .at = {.i = {-1}},
+     .call = call_log_softmax, .differentiable = true},
+    {.op = "tg_mul", .label = "tg_dropout p 0.3, fixed mask (composed)", .n_in = 1,
+     .ndim = {2}, .shape = {{3, 4}}, .lo = -2, .hi = 2, .at = {.s = 0.3},
+     .call = call_dropout, .differentiable = true},
+
+    {.op = "tg_sub", .label = "tg_mse_loss mean (composed)", .n_in = 2, .ndim = {2, 2},
+     .shape = {{2, 3}, {2, 3}}, .lo = -2, .hi = 2, .at = {.i = {0, TG_REDUCE_MEAN}},
+     .call = call_mse, .differentiable = true},
+    {.op = "tg_sub", .label = "tg_mse_loss none, target fixed (composed)", .n_in = 2,
+     .ndim = {1, 1}, .shape = {{4}, {4}}, .no_grad = {false, true}, .lo = -2, .hi = 2,
+     .at = {.i = {0, TG_REDUCE_NONE}}, .call = call_mse, .differentiable = true},
+    {.op = "tg_abs", .label = "tg_l1_loss sum (composed)", .n_in = 2, .ndim = {2, 2},
+     .shape = {{2, 3}, {2, 3}}, .lo = -2, .hi = 2, .at = {.i = {0, TG_REDUCE_SUM_ALL}},
+     .call = call_l1, .differentiable = true},
+    {.op = "tg_where", .label = "tg_huber_loss delta 0.5 mean (composed)", .n_in = 2,
+     .ndim = {2, 2}, .shape = {{2, 3}, {2, 3}}, .lo = -2, .hi = 2,
+     .at = {.s = 0.5, .i = {0, TG_REDUCE_MEAN}}, .call = call_huber, .differentiable = true},
+    {.op = "tg_clamp", .label = "tg_bce_loss mean (composed)", .n_in = 2, .ndim = {2, 2},
+     .shape = {{2, 3}, {2, 3}}, .lo = 0.1, .hi = 0.9, .at = {.i = {0, TG_REDUCE_MEAN}},
+     .call = call_bce, .differentiable = true},
+    {.op = "tg_softplus", .label = "tg_bce_with_logits sum (composed)", .n_in = 2,
+     .ndim = {2, 2}, .shape = {{2, 3}, {2, 3}}, .lo = -3, .hi = 3,
+     .at = {.i = {0, TG_REDUCE_SUM_ALL}}, .call = call_bce_logits, .differentiable = true},
+    {.op = "tg_gather", .label = "tg_nll_loss [3,4] mean (composed)", .n_in = 2,
+     .ndim = {2, 1}, .shape = {{3, 4}, {3}}, .index_hi = {0, 4}, .lo = -3, .hi = 0,
+     .at = {.i = {0, TG_REDUCE_MEAN}}, .call = call_nll, .differentiable = true},
+    {.op = "tg_gather", .label = "tg_nll_loss weighted mean (composed)", .n_in = 3,
+     .ndim = {2, 1, 1}, .shape = {{3, 4}, {3}, {4}}, .index_hi = {0, 4}, .lo = 0.5, .hi = 2,
+     .at = {.i = {0, TG_REDUCE_MEAN}}, .call = call_nll, .differentiable = true},
+    {.op = "tg_gather", .label = "tg_cross_entropy [4,3] mean (composed)", .n_in = 2,
+     .ndim = {2, 1}, .shape = {{4, 3}, {4}}, .index_hi = {0, 3}, .lo = -3, .hi = 3,
+     .at = {.i = {0, TG_REDUCE_MEAN}}, .call = call_cross_entropy, .differentiable = true},
+    {.op = "tg_gather", .label = "tg_cross_entropy weighted none, weight fixed (composed)",
+     .n_in = 3, .ndim = {2, 1, 1}, .shape = {{2, 3}, {2}, {3}}, .index_hi = {0, 3},
+     .no_grad = {false, false, true}, .lo = 0.5, .hi = 2, .at = {.i = {0, TG_REDUCE_NONE}},
+     .call = call_cross_entropy, .differentiable = true},
+};
+// clang-format on
+
+const op_case_family op_cases_nn = {"nn", rows, sizeof rows / sizeof rows[0]};
