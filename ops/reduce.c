@@ -108,8 +108,15 @@ tg_tensor *tg_sum_axes(tg_tape *tape, tg_tensor *x, int n_axes, const int *axes,
     return tg__apply(tape, &tg__op_sum, 1, &x, &at);
 }
 
+// Descriptors used only to name composed functions in input-check errors.
+static const tg_op_def name_sum = {TG_OP_NONE, "tg_sum", 1, NULL, NULL, NULL};
+static const tg_op_def name_mean = {TG_OP_NONE, "tg_mean", 1, NULL, NULL, NULL};
+static const tg_op_def name_mean_axes = {TG_OP_NONE, "tg_mean_axes", 1, NULL, NULL, NULL};
+static const tg_op_def name_var = {TG_OP_NONE, "tg_var", 1, NULL, NULL, NULL};
+static const tg_op_def name_lse = {TG_OP_NONE, "tg_logsumexp", 1, NULL, NULL, NULL};
+
 tg_tensor *tg_sum(tg_tape *tape, tg_tensor *x) {
-    if (tg__check_inputs(tape, &tg__op_sum, 1, &x)) return NULL;
+    if (tg__check_inputs(tape, &name_sum, 1, &x)) return NULL;
     tg_attrs at = {.i = {((int64_t)1 << x->ndim) - 1}};
     return tg__apply(tape, &tg__op_sum, 1, &x, &at);
 }
@@ -118,7 +125,7 @@ tg_tensor *tg_sum(tg_tape *tape, tg_tensor *x) {
 
 tg_tensor *tg_mean_axes(tg_tape *tape, tg_tensor *x, int n_axes, const int *axes,
                         bool keepdim) {
-    if (tg__check_inputs(tape, &tg__op_sum, 1, &x)) return NULL;
+    if (tg__check_inputs(tape, &name_mean_axes, 1, &x)) return NULL;
     int64_t mask, count = 1;
     if (axes_mask(x, n_axes, axes, "tg_mean_axes", &mask)) return NULL;
     for (int i = 0; i < x->ndim; i++)
@@ -128,7 +135,7 @@ tg_tensor *tg_mean_axes(tg_tape *tape, tg_tensor *x, int n_axes, const int *axes
 }
 
 tg_tensor *tg_mean(tg_tape *tape, tg_tensor *x) {
-    if (tg__check_inputs(tape, &tg__op_sum, 1, &x)) return NULL;
+    if (tg__check_inputs(tape, &name_mean, 1, &x)) return NULL;
     return tg_mul_scalar(tape, tg_sum(tape, x), x->numel ? 1.0 / (double)x->numel : (double)NAN);
 }
 
@@ -212,7 +219,7 @@ tg_tensor *tg_argmin(tg_tape *tape, tg_tensor *x, int axis, bool keepdim) {
 // var = sum((x - mean)^2) / (N - correction)
 tg_tensor *tg_var(tg_tape *tape, tg_tensor *x, int n_axes, const int *axes, int correction,
                   bool keepdim) {
-    if (tg__check_inputs(tape, &tg__op_sum, 1, &x)) return NULL;
+    if (tg__check_inputs(tape, &name_var, 1, &x)) return NULL;
     int64_t mask, count = 1;
     if (axes_mask(x, n_axes, axes, "tg_var", &mask)) return NULL;
     for (int i = 0; i < x->ndim; i++)
@@ -232,6 +239,9 @@ tg_tensor *tg_std(tg_tape *tape, tg_tensor *x, int n_axes, const int *axes, int 
 // it, and detaching keeps the max's tie rule out of the gradient). Infinite maxima are
 // replaced by 0 so that all -inf rows give -inf, not NaN.
 tg_tensor *tg_logsumexp(tg_tape *tape, tg_tensor *x, int n_axes, const int *axes, bool keepdim) {
+    int64_t mask0;
+    if (tg__check_inputs(tape, &name_lse, 1, &x) || axes_mask(x, n_axes, axes, "tg_logsumexp", &mask0))
+        return NULL;
     tg_tensor *m = tg_detach(tape, tg_max_axes(tape, x, n_axes, axes, true));
     if (m) m = tg_where(tape, tg_lt_scalar(tape, tg_abs(tape, m), (double)INFINITY), m,
                         tg__scalar_like(tape, m, 0.0));
