@@ -24,7 +24,9 @@ int tg_cpu_im2col(void *ctx, const tg_im2col_desc *d, const void *x, void *cols)
 int tg_cpu_col2im(void *ctx, const tg_im2col_desc *d, const void *cols, void *x);
 int tg_cpu_argreduce(const tg_view *x, const tg_view *y, bool is_max);
 
-// Iterates the outer dims of a view set: calls `row` once per innermost row with the
-// element offsets of each operand. n_ops views share one shape (y's).
-typedef void (*tg_cpu_row_fn)(void *user, const int64_t *off, int64_t n, const int64_t *inner);
+// Iterates a view set (n_ops <= 4 views sharing v[0]'s shape): calls `row` once per 2-D
+// block of n_outer rows of n elements; operand k's row r starts at off[k] + r*outer[k]
+// and steps by inner[k].
+typedef void (*tg_cpu_row_fn)(void *user, const int64_t *off, int64_t n_outer,
+                              const int64_t *outer, int64_t n, const int64_t *inner);
 void tg_cpu_for_rows(int n_ops, const tg_view *const *v, tg_cpu_row_fn row, void *user);

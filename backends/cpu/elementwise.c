@@ -83,21 +83,26 @@ static inline void unary_row_f32(int kind, int64_t n, const float *x, int64_t sx
     }
 }
 
-static void unary_row(void *user, const int64_t *off, int64_t n, const int64_t *inner) {
+static void unary_row(void *user, const int64_t *off, int64_t n_outer, const int64_t *outer,
+                      int64_t n, const int64_t *inner) {
     const job *j = user;
     // The unit-stride call lets the compiler specialise (and vectorise) the common case.
     bool unit = inner[0] == 1 && inner[1] == 1;
     if (j->y->dtype == 1) {
-        const double *x = (const double *)j->x->data + off[1];
-        double *y = (double *)j->y->data + off[0];
-        if (unit) unary_row_f64(j->kind, n, x, 1, y, 1, j->s0, j->s1);
-        else unary_row_f64(j->kind, n, x, inner[1], y, inner[0], j->s0, j->s1);
+        for (int64_t r = 0; r < n_outer; r++) {
+            const double *x = (const double *)j->x->data + off[1] + r * outer[1];
+            double *y = (double *)j->y->data + off[0] + r * outer[0];
+            if (unit) unary_row_f64(j->kind, n, x, 1, y, 1, j->s0, j->s1);
+            else unary_row_f64(j->kind, n, x, inner[1], y, inner[0], j->s0, j->s1);
+        }
     } else {
-        const float *x = (const float *)j->x->data + off[1];
-        float *y = (float *)j->y->data + off[0];
         float a = (float)j->s0, b = (float)j->s1;
-        if (unit) unary_row_f32(j->kind, n, x, 1, y, 1, a, b);
-        else unary_row_f32(j->kind, n, x, inner[1], y, inner[0], a, b);
+        for (int64_t r = 0; r < n_outer; r++) {
+            const float *x = (const float *)j->x->data + off[1] + r * outer[1];
+            float *y = (float *)j->y->data + off[0] + r * outer[0];
+            if (unit) unary_row_f32(j->kind, n, x, 1, y, 1, a, b);
+            else unary_row_f32(j->kind, n, x, inner[1], y, inner[0], a, b);
+        }
     }
 }
 
@@ -174,8 +179,7 @@ static inline void binary_row_f32(int kind, int64_t n, const float *a, int64_t s
     }
 }
 
-static void binary_row(void *user, const int64_t *off, int64_t n, const int64_t *inner) {
-    const job *j = user;
+static inline void binary_row1(const job *j, const int64_t *off, int64_t n, const int64_t *inner) {
     int64_t sa = inner[1], sb = inner[2];
     // Constant-stride calls let the compiler specialise (and vectorise) the common cases:
     // both contiguous, or one side broadcast along the row.
@@ -195,6 +199,16 @@ static void binary_row(void *user, const int64_t *off, int64_t n, const int64_t 
         else if (sa == 1 && sb == 0) binary_row_f32(j->kind, n, a, 1, b, 0, y);
         else if (sa == 0 && sb == 1) binary_row_f32(j->kind, n, a, 0, b, 1, y);
         else binary_row_f32(j->kind, n, a, sa, b, sb, y);
+    }
+}
+
+static void binary_row(void *user, const int64_t *off, int64_t n_outer, const int64_t *outer,
+                       int64_t n, const int64_t *inner) {
+    const job *j = user;
+    int64_t o[3] = {off[0], off[1], off[2]};
+    for (int64_t r = 0; r < n_outer; r++) {
+        binary_row1(j, o, n, inner);
+        for (int k = 0; k < 3; k++) o[k] += outer[k];
     }
 }
 
@@ -269,8 +283,7 @@ int tg_cpu_update(void *ctx, int kind, const tg_view *y, const tg_view *a, const
 
 // ---- cast ----
 
-static void cast_row(void *user, const int64_t *off, int64_t n, const int64_t *inner) {
-    const job *j = user;
+static void cast_row1(const job *j, const int64_t *off, int64_t n, const int64_t *inner) {
     if (j->y->dtype == 1) {
         double *y = (double *)j->y->data + off[0];
         const float *x = (const float *)j->x->data + off[1];
@@ -280,6 +293,13 @@ static void cast_row(void *user, const int64_t *off, int64_t n, const int64_t *i
         const double *x = (const double *)j->x->data + off[1];
         for (int64_t i = 0; i < n; i++) y[i] = (float)x[i * inner[1]];
     }
+}
+
+static void cast_row(void *user, const int64_t *off, int64_t n_outer, const int64_t *outer,
+                     int64_t n, const int64_t *inner) {
+    int64_t o[2] = {off[0], off[1]};
+    for (int64_t r = 0; r < n_outer; r++, o[0] += outer[0], o[1] += outer[1])
+        cast_row1(user, o, n, inner);
 }
 
 int tg_cpu_cast(void *ctx, const tg_view *x, const tg_view *y) {
@@ -292,8 +312,7 @@ int tg_cpu_cast(void *ctx, const tg_view *x, const tg_view *y) {
 
 // ---- where: y = cond != 0 ? a : b ----
 
-static void where_row(void *user, const int64_t *off, int64_t n, const int64_t *inner) {
-    const job *j = user;
+static void where_row1(const job *j, const int64_t *off, int64_t n, const int64_t *inner) {
     if (j->y->dtype == 1) {
         double *y = (double *)j->y->data + off[0];
         const double *c = (const double *)j->x->data + off[1];
@@ -308,6 +327,15 @@ static void where_row(void *user, const int64_t *off, int64_t n, const int64_t *
         const float *b = (const float *)j->b->data + off[3];
         for (int64_t i = 0; i < n; i++)
             y[i] = c[i * inner[1]] != 0 ? a[i * inner[2]] : b[i * inner[3]];
+    }
+}
+
+static void where_row(void *user, const int64_t *off, int64_t n_outer, const int64_t *outer,
+                      int64_t n, const int64_t *inner) {
+    int64_t o[4] = {off[0], off[1], off[2], off[3]};
+    for (int64_t r = 0; r < n_outer; r++) {
+        where_row1(user, o, n, inner);
+        for (int k = 0; k < 4; k++) o[k] += outer[k];
     }
 }
 

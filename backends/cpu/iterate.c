@@ -1,5 +1,6 @@
 // Strided iteration for cpu kernels: coalesces contiguous dims, then walks the outer
-// dims with an index counter and hands each innermost row to a callback.
+// dims with an index counter and hands each 2-D block (the two innermost dims) to a
+// callback, so that per-call dispatch is paid once per block, not once per short row.
 #include "backends/cpu/cpu_internal.h"
 
 void tg_cpu_for_rows(int n_ops, const tg_view *const *v, tg_cpu_row_fn row, void *user) {
@@ -23,17 +24,20 @@ void tg_cpu_for_rows(int n_ops, const tg_view *const *v, tg_cpu_row_fn row, void
             nd++;
         }
     }
-    int64_t off[4] = {0, 0, 0, 0}, inner[4] = {0, 0, 0, 0};
+    int64_t off[4] = {0, 0, 0, 0}, inner[4] = {0, 0, 0, 0}, outer[4] = {0, 0, 0, 0};
     if (nd == 0) {
-        row(user, off, 1, inner);
+        row(user, off, 1, outer, 1, inner);
         return;
     }
-    int64_t n = shape[nd - 1];
-    for (int k = 0; k < n_ops; k++) inner[k] = stride[k][nd - 1];
+    int64_t n = shape[nd - 1], n_outer = nd >= 2 ? shape[nd - 2] : 1;
+    for (int k = 0; k < n_ops; k++) {
+        inner[k] = stride[k][nd - 1];
+        outer[k] = nd >= 2 ? stride[k][nd - 2] : 0;
+    }
     int64_t idx[TG_VIEW_MAX_DIMS] = {0};
     for (;;) {
-        row(user, off, n, inner);
-        int d = nd - 2;
+        row(user, off, n_outer, outer, n, inner);
+        int d = nd - 3;
         for (; d >= 0; d--) {
             for (int k = 0; k < n_ops; k++) off[k] += stride[k][d];
             if (++idx[d] < shape[d]) break;

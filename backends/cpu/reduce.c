@@ -12,8 +12,7 @@ typedef struct {
 } rjob;
 
 // max / min rows: NaN propagates (PyTorch semantics).
-static void extreme_row(void *user, const int64_t *off, int64_t n, const int64_t *inner) {
-    const rjob *j = user;
+static void extreme_row1(const rjob *j, const int64_t *off, int64_t n, const int64_t *inner) {
     int64_t sx = inner[0], sy = inner[1];
     for (int64_t i = 0; i < n; i++) {
         double v = j->x->dtype == 1 ? ((const double *)j->x->data)[off[0] + i * sx]
@@ -50,8 +49,7 @@ static inline void sum_row_f32(int64_t n, const float *x, int64_t sx, float *y, 
     }
 }
 
-static void sum_row(void *user, const int64_t *off, int64_t n, const int64_t *inner) {
-    const rjob *j = user;
+static inline void sum_row1(const rjob *j, const int64_t *off, int64_t n, const int64_t *inner) {
     int64_t sx = inner[0], sy = inner[1];
     if (j->x->dtype == 1) {
         const double *x = (const double *)j->x->data + off[0];
@@ -66,6 +64,20 @@ static void sum_row(void *user, const int64_t *off, int64_t n, const int64_t *in
         else if (sx == 1 && sy == 0) sum_row_f32(n, x, 1, y, 0);
         else sum_row_f32(n, x, sx, y, sy);
     }
+}
+
+static void sum_row(void *user, const int64_t *off, int64_t n_outer, const int64_t *outer,
+                    int64_t n, const int64_t *inner) {
+    int64_t o[2] = {off[0], off[1]};
+    for (int64_t r = 0; r < n_outer; r++, o[0] += outer[0], o[1] += outer[1])
+        sum_row1(user, o, n, inner);
+}
+
+static void extreme_row(void *user, const int64_t *off, int64_t n_outer, const int64_t *outer,
+                        int64_t n, const int64_t *inner) {
+    int64_t o[2] = {off[0], off[1]};
+    for (int64_t r = 0; r < n_outer; r++, o[0] += outer[0], o[1] += outer[1])
+        extreme_row1(user, o, n, inner);
 }
 
 int tg_cpu_reduce(void *ctx, int kind, const tg_view *x, const tg_view *y) {
