@@ -67,6 +67,7 @@ enum tg_binary_kind {
     TG_BINARY_LE,
     TG_BINARY_EQ,
     TG_BINARY_NE,
+    TG_BINARY_RELU_GRAD, // y = b > 0 ? a : 0   (a = incoming gradient, b = relu's input)
     TG_BINARY_COUNT
 };
 

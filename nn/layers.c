@@ -21,6 +21,8 @@ static tg_tensor *linear_forward(tg_module *m, tg_tape *tape, tg_tensor *x) {
         y = tg_squeeze(tape, y, 0);
         return m->n_params > 1 ? tg_add(tape, y, m->params[1]) : y;
     }
+    if (x && tg_ndim(x) == 2 && m->n_params > 1)   // the common case: one gemm with bias
+        return tg_addmm(tape, m->params[1], x, m->params[0], false, true);
     tg_tensor *y = tg_matmul_ex(tape, x, m->params[0], false, true);
     return m->n_params > 1 ? tg_add(tape, y, m->params[1]) : y;
 }

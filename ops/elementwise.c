@@ -212,7 +212,7 @@ static int relu_forward(tg_tensor *const *in, int n, const tg_attrs *at, tg_tens
     return tg__forward_unary(in, out, TG_UNARY_RELU, 0, 0, "tg_relu");
 }
 static int relu_backward(tg_tape *tape, const tg_node *node, tg_tensor *dout, tg_tensor **din) {
-    din[0] = tg_mul(tape, dout, tg_gt_scalar(tape, node->in[0], 0.0));
+    din[0] = tg_relu_grad(tape, dout, node->in[0]);
     return din[0] ? TG_OK : tg_last_status();
 }
 const tg_op_def tg__op_relu = {TG_OP_RELU, "tg_relu", 1, tg__infer_same, relu_forward,
@@ -262,4 +262,26 @@ const tg_op_def tg__op_gt_scalar = {TG_OP_GT_SCALAR, "tg_gt_scalar", 1, tg__infe
                                     NULL};
 tg_tensor *tg_gt_scalar(tg_tape *tape, tg_tensor *x, double s) {
     return tg__apply1(tape, &tg__op_gt_scalar, x, s, 0);
+}
+
+// ---- relu_grad: y = x > 0 ? dy : 0 (relu's rule as one pass)
+//      d(dy) = relu_grad(g, x), dx = 0 (piecewise constant in x) ----
+
+static int relu_grad_infer(tg_tensor *const *in, int n, const tg_attrs *at, int *nd, int64_t *sh) {
+    return tg__infer_bcast(in, n, at, nd, sh, "tg_relu_grad");
+}
+static int relu_grad_forward(tg_tensor *const *in, int n, const tg_attrs *at, tg_tensor *out) {
+    (void)n, (void)at;
+    return tg__forward_binary(in, out, TG_BINARY_RELU_GRAD, "tg_relu_grad");
+}
+static int relu_grad_backward(tg_tape *tape, const tg_node *node, tg_tensor *dout,
+                              tg_tensor **din) {
+    if (tg__needs_grad(node, 0) && !(din[0] = tg_relu_grad(tape, dout, node->in[1])))
+        return tg_last_status();
+    return TG_OK;
+}
+const tg_op_def tg__op_relu_grad = {TG_OP_RELU_GRAD, "tg_relu_grad", 2, relu_grad_infer,
+                                    relu_grad_forward, relu_grad_backward};
+tg_tensor *tg_relu_grad(tg_tape *tape, tg_tensor *dy, tg_tensor *x) {
+    return tg__apply2(tape, &tg__op_relu_grad, dy, x);
 }

@@ -149,3 +149,78 @@ tg_tensor *tg_matmul(tg_tape *tape, tg_tensor *a, tg_tensor *b) {
 tg_tensor *tg_bmm(tg_tape *tape, tg_tensor *a, tg_tensor *b) {
     return tg_matmul_ex(tape, a, b, false, false);
 }
+
+// ---- addmm: y = bias + op(a) @ op(b)    dbias = dy, da and db as for matmul ----
+// One pass fewer than matmul + add: the bias is broadcast into y, then gemm adds (beta=1).
+
+static int addmm_infer(tg_tensor *const *in, int n, const tg_attrs *at, int *ndim,
+                       int64_t *shape) {
+    (void)n;
+    const tg_tensor *bias = in[0], *a = in[1], *b = in[2];
+    char s1[160], s2[160];
+    if (a->ndim != 2 || b->ndim != 2) {
+        tg__fail(TG_ERR_SHAPE, "tg_addmm", "need 2-D a and b, got %s and %s",
+                 tg__shape_str(s1, sizeof s1, a->ndim, a->shape),
+                 tg__shape_str(s2, sizeof s2, b->ndim, b->shape));
+        return TG_ERR_SHAPE;
+    }
+    if (matmul_infer(in + 1, 2, at, ndim, shape)) return TG_ERR_SHAPE;
+    bool ok = bias->ndim <= 2;
+    for (int i = 0; ok && i < bias->ndim; i++) {
+        int64_t d = bias->shape[bias->ndim - 1 - i], t = shape[1 - i];
+        ok = d == t || d == 1;
+    }
+    if (!ok) {
+        tg__fail(TG_ERR_SHAPE, "tg_addmm", "bias %s does not broadcast to the product %s",
+                 tg__shape_str(s1, sizeof s1, bias->ndim, bias->shape),
+                 tg__shape_str(s2, sizeof s2, 2, shape));
+        return TG_ERR_SHAPE;
+    }
+    return TG_OK;
+}
+
+static int addmm_forward(tg_tensor *const *in, int n, const tg_attrs *at, tg_tensor *out) {
+    (void)n;
+    const tg_tensor *a = in[1], *b = in[2];
+    tg_backend *be = out->be;
+    tg_view vb = tg__view_bcast(in[0], out->ndim, out->shape);
+    int st = tg__k_unary("tg_addmm", TG_UNARY_COPY, &vb, out, 0, 0);
+    bool ta = at->flags & TRANS_A, tb = at->flags & TRANS_B;
+    int64_t a_cols = a->shape[1], b_cols = b->shape[1];
+    tg_gemm_desc d = {
+        .dtype = (int)out->dtype, .m = out->shape[0], .n = out->shape[1],
+        .k = ta ? a->shape[0] : a_cols, .batch = 1, .alpha = 1.0, .beta = 1.0,
+        .a = a->data, .a_rs = ta ? 1 : a_cols, .a_cs = ta ? a_cols : 1,
+        .b = b->data, .b_rs = tb ? 1 : b_cols, .b_cs = tb ? b_cols : 1,
+        .c = out->data, .c_rs = out->shape[1], .c_cs = 1,
+    };
+    if (st || d.k == 0) return st;
+    if (!be->ops->gemm) {
+        tg__fail(TG_ERR_UNSUPPORTED, "tg_addmm", "not supported on backend %s", be->ops->name);
+        return TG_ERR_UNSUPPORTED;
+    }
+    st = be->ops->gemm(be->ctx, &d);
+    if (st && !tg__has_error()) tg__fail(st, "tg_addmm", "gemm failed on %s", be->ops->name);
+    return st;
+}
+
+static int addmm_backward(tg_tape *tape, const tg_node *node, tg_tensor *dout,
+                          tg_tensor **din) {
+    // Reuse matmul's rule on a node view whose inputs are (a, b).
+    tg_node mm = *node;
+    mm.in[0] = node->in[1];
+    mm.in[1] = node->in[2];
+    mm.n_in = 2;
+    din[0] = dout;
+    return matmul_backward(tape, &mm, dout, din + 1);
+}
+
+const tg_op_def tg__op_addmm = {TG_OP_ADDMM, "tg_addmm", 3, addmm_infer, addmm_forward,
+                                addmm_backward};
+
+tg_tensor *tg_addmm(tg_tape *tape, tg_tensor *bias, tg_tensor *a, tg_tensor *b, bool trans_a,
+                    bool trans_b) {
+    tg_tensor *in[3] = {bias, a, b};
+    tg_attrs at = {.flags = (trans_a ? TRANS_A : 0u) | (trans_b ? TRANS_B : 0u)};
+    return tg__apply(tape, &tg__op_addmm, 3, in, &at);
+}

@@ -65,6 +65,19 @@ static tg_tensor *call_sqrt(tg_tape *t, tg_tensor *const *in, void *row) {
     (void)row;
     return tg_sqrt(t, in[0]);
 }
+static tg_tensor *call_relu_grad(tg_tape *t, tg_tensor *const *in, void *row) {
+    (void)row;
+    return tg_relu_grad(t, in[0], in[1]);
+}
+// relu twice differentiated: relu's rule is relu_grad, so this exercises its own rule.
+static tg_tensor *call_relu_grad_of_relu(tg_tape *t, tg_tensor *const *in, void *row) {
+    (void)row;
+    tg_tensor *y = tg_relu(t, in[0]), *g = NULL;
+    tg_backward_opts o = {.create_graph = true};
+    tg_tensor *w = tg_mul(t, in[0], in[0]);   // makes dy depend on x
+    if (tg_grad(t, tg_sum(t, tg_mul(t, y, w)), NULL, 1, &in[0], &g, &o)) return NULL;
+    return g;
+}
 static tg_tensor *call_relu(tg_tape *t, tg_tensor *const *in, void *row) {
     (void)row;
     return tg_relu(t, in[0]);
@@ -196,6 +209,15 @@ static const op_case rows[] = {
     {.op = "tg_relu", .label = "[2,3,2], |x| > 0.1", .n_in = 1, .ndim = {3},
      .shape = {{2, 3, 2}}, .lo = -2, .hi = 2, .band_lo = -0.1, .band_hi = 0.1,
      .call = call_relu, .differentiable = true},
+    {.op = "tg_relu_grad", .label = "dy [2,3], x [2,3], |x| > 0.1", .n_in = 2,
+     .ndim = {2, 2}, .shape = {{2, 3}, {2, 3}}, .lo = -2, .hi = 2, .band_lo = -0.1,
+     .band_hi = 0.1, .call = call_relu_grad, .differentiable = true},
+    {.op = "tg_relu_grad", .label = "broadcast dy [3,1], x [1,4]", .n_in = 2,
+     .ndim = {2, 2}, .shape = {{3, 1}, {1, 4}}, .lo = -2, .hi = 2, .band_lo = -0.1,
+     .band_hi = 0.1, .call = call_relu_grad, .differentiable = true},
+    {.op = "tg_relu_grad", .label = "d/dx of relu's gradient (create_graph)", .n_in = 1,
+     .ndim = {2}, .shape = {{2, 3}}, .lo = -2, .hi = 2, .band_lo = -0.1, .band_hi = 0.1,
+     .call = call_relu_grad_of_relu, .differentiable = true},
     {.op = "tg_sigmoid", .label = "[2,3]", .n_in = 1, .ndim = {2}, .shape = {{2, 3}},
      .lo = -3, .hi = 3, .call = call_sigmoid, .differentiable = true},
     {.op = "tg_tanh", .label = "[2,3]", .n_in = 1, .ndim = {2}, .shape = {{2, 3}}, .lo = -3,

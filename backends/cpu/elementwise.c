@@ -156,6 +156,9 @@ static inline void binary_row_f64(int kind, int64_t n, const double *a, int64_t 
     case TG_BINARY_LE: for (int64_t i = 0; i < n; i++) y[i] = a[i * sa] <= b[i * sb] ? 1.0 : 0.0; break;
     case TG_BINARY_EQ: for (int64_t i = 0; i < n; i++) y[i] = a[i * sa] == b[i * sb] ? 1.0 : 0.0; break;
     case TG_BINARY_NE: for (int64_t i = 0; i < n; i++) y[i] = a[i * sa] != b[i * sb] ? 1.0 : 0.0; break;
+    case TG_BINARY_RELU_GRAD:
+        for (int64_t i = 0; i < n; i++) y[i] = b[i * sb] > 0 ? a[i * sa] : 0.0;
+        break;
     default: break;
     }
 }
@@ -175,6 +178,9 @@ static inline void binary_row_f32(int kind, int64_t n, const float *a, int64_t s
     case TG_BINARY_LE: for (int64_t i = 0; i < n; i++) y[i] = a[i * sa] <= b[i * sb] ? 1.0f : 0.0f; break;
     case TG_BINARY_EQ: for (int64_t i = 0; i < n; i++) y[i] = a[i * sa] == b[i * sb] ? 1.0f : 0.0f; break;
     case TG_BINARY_NE: for (int64_t i = 0; i < n; i++) y[i] = a[i * sa] != b[i * sb] ? 1.0f : 0.0f; break;
+    case TG_BINARY_RELU_GRAD:
+        for (int64_t i = 0; i < n; i++) y[i] = b[i * sb] > 0 ? a[i * sa] : 0.0f;
+        break;
     default: break;
     }
 }

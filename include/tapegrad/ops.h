@@ -54,6 +54,8 @@ TG_API tg_tensor *tg_log(tg_tape *tape, tg_tensor *x);
 TG_API tg_tensor *tg_sqrt(tg_tape *tape, tg_tensor *x);
 // y = max(x, 0)    dx = dy*(x>0)   (subgradient 0 at 0, as PyTorch)
 TG_API tg_tensor *tg_relu(tg_tape *tape, tg_tensor *x);
+// y = x > 0 ? dy : 0   (relu's gradient rule in one pass; differentiable in dy)
+TG_API tg_tensor *tg_relu_grad(tg_tape *tape, tg_tensor *dy, tg_tensor *x);
 // y = 1/(1+exp(-x))  dx = dy*y*(1-y)
 TG_API tg_tensor *tg_sigmoid(tg_tape *tape, tg_tensor *x);
 // y = tanh(x)      dx = dy*(1-y^2)
@@ -167,6 +169,10 @@ TG_API tg_tensor *tg_logsumexp(tg_tape *tape, tg_tensor *x, int n_axes, const in
 
 // ---- batched matmul ----
 
+// y = bias + op(a) @ op(b) for 2-D a, b (torch.addmm); bias broadcasts to [M,N]
+// (typically [N]: a linear layer in one gemm). dbias = dy summed to bias's shape.
+TG_API tg_tensor *tg_addmm(tg_tape *tape, tg_tensor *bias, tg_tensor *a, tg_tensor *b,
+                           bool trans_a, bool trans_b);
 // torch.matmul for >= 2-D inputs: [..., M, K] @ [..., K, N] with broadcast batch dims.
 // (tg_matmul / tg_matmul_ex accept these shapes as well.)
 TG_API tg_tensor *tg_bmm(tg_tape *tape, tg_tensor *a, tg_tensor *b);
