@@ -114,6 +114,20 @@ typedef struct tg_im2col_desc {
     double pad_value;
 } tg_im2col_desc;
 
+// One fused Adam/AdamW step over n contiguous elements (torch.optim 1.13's rule):
+//   p *= 1 - lr*wd (decoupled) | g += wd*p (L2);  m = b1*m + (1-b1)*g;  v = b2*v + (1-b2)*g^2;
+//   vmax = max(vmax, v) (amsgrad);  p -= lr/bc1 * m / (sqrt(v or vmax)/sqrt(bc2) + eps)
+typedef struct tg_adam_desc {
+    int dtype;
+    int64_t n;
+    void *p;
+    const void *g;
+    void *m, *v, *vmax;         // vmax NULL unless amsgrad
+    double lr, beta1, beta2, eps, weight_decay;
+    double bc1, bc2_sqrt;       // 1 - beta1^t, sqrt(1 - beta2^t)
+    bool decoupled;             // AdamW
+} tg_adam_desc;
+
 // Services the core lends a backend module (so modules link no core symbol).
 struct tg_host_api {
     uint32_t abi_version;
@@ -162,6 +176,15 @@ struct tg_backend_ops {
     int (*im2col)(void *ctx, const tg_im2col_desc *d, const void *x, void *cols);
     // x += col2im(cols) (x pre-filled by the caller)
     int (*col2im)(void *ctx, const tg_im2col_desc *d, const void *cols, void *x);
+    // Softmax cross-entropy by rows, all contiguous: logits [n, c], labels [n] (integral
+    // values in [0, c)), loss[i] = logsumexp(logits[i]) - logits[i, labels[i]]. A bad
+    // label -> TG_ERR_INVALID_ARG.
+    int (*xent)(void *ctx, int dtype, int64_t n, int64_t c, const void *logits,
+                const void *labels, void *loss);
+    // dlogits[i] = (softmax(logits[i]) - onehot(labels[i])) * dloss[i]
+    int (*xent_grad)(void *ctx, int dtype, int64_t n, int64_t c, const void *logits,
+                     const void *labels, const void *dloss, void *dlogits);
+    int (*adam_step)(void *ctx, const tg_adam_desc *d);
 };
 
 // The built-in CPU backend.

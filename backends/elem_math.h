@@ -107,3 +107,35 @@ static inline TG_HD double tg_max_d(double a, double b) { return (a != a || a > 
 static inline TG_HD float tg_max_f(float a, float b) { return (a != a || a > b) ? a : b; }
 static inline TG_HD double tg_min_d(double a, double b) { return (a != a || a < b) ? a : b; }
 static inline TG_HD float tg_min_f(float a, float b) { return (a != a || a < b) ? a : b; }
+
+// One Adam/AdamW element update (see tg_adam_desc); the operation order is torch's.
+static inline TG_HD void tg_adam_elem_d(double *p, double g, double *m, double *v, double *vmax,
+                                       double lr, double b1, double b2, double eps, double wd,
+                                       double bc1, double bc2_sqrt, int decoupled) {
+    if (decoupled) *p *= 1.0 - lr * wd;
+    else if (wd != 0) g = wd * *p + g;
+    *m = (1.0 - b1) * g + b1 * *m;
+    *v = b2 * *v;
+    *v += (1.0 - b2) * g * g;
+    double d = *v;
+    if (vmax) {
+        *vmax = (*vmax != *vmax || *vmax > d) ? *vmax : d;
+        d = *vmax;
+    }
+    *p += (-lr / bc1) * tg_adam_ratio_d(*m, d, 1.0 / bc2_sqrt, eps);
+}
+static inline TG_HD void tg_adam_elem_f(float *p, float g, float *m, float *v, float *vmax,
+                                       float lr, float b1, float b2, float eps, float wd,
+                                       float bc1, float bc2_sqrt, int decoupled) {
+    if (decoupled) *p *= 1.0f - lr * wd;
+    else if (wd != 0) g = wd * *p + g;
+    *m = (1.0f - b1) * g + b1 * *m;
+    *v = b2 * *v;
+    *v += (1.0f - b2) * g * g;
+    float d = *v;
+    if (vmax) {
+        *vmax = (*vmax != *vmax || *vmax > d) ? *vmax : d;
+        d = *vmax;
+    }
+    *p += (-lr / bc1) * tg_adam_ratio_f(*m, d, 1.0f / bc2_sqrt, eps);
+}

@@ -1,5 +1,6 @@
 // In-place updates outside the graph (optimizers, init) and detached copies (tg_to,
 // tg_cast). Updates refuse tensors that a recorded node still needs for its backward.
+#include <math.h>
 #include <string.h>
 
 #include "core/internal.h"
@@ -168,4 +169,33 @@ tg_tensor *tg_cast(const tg_tensor *t, tg_dtype dtype) {
         return NULL;
     }
     return r;
+}
+
+int tg_adam_step_(tg_tensor *p, const tg_tensor *g, tg_tensor *m, tg_tensor *v, tg_tensor *vmax,
+                  int64_t step, double lr, double beta1, double beta2, double eps,
+                  double weight_decay, bool decoupled) {
+    const char *where = "tg_adam_step_";
+    int st = check_update(where, p, g, m);
+    if (!st) st = check_update(where, v, p, vmax);
+    if (st) return st;
+    if (m->is_step || v->is_step || (vmax && vmax->is_step) || step < 1) {
+        tg__fail(TG_ERR_INVALID_ARG, where, "state must be persistent tensors and step >= 1");
+        return TG_ERR_INVALID_ARG;
+    }
+    if (!p->numel) return TG_OK;
+    tg_backend *be = p->be;
+    if (!be->ops->adam_step) {
+        tg__fail(TG_ERR_UNSUPPORTED, where, "not supported on backend %s", be->ops->name);
+        return TG_ERR_UNSUPPORTED;
+    }
+    tg_adam_desc d = {
+        .dtype = (int)p->dtype, .n = p->numel, .p = p->data, .g = g->data, .m = m->data,
+        .v = v->data, .vmax = vmax ? vmax->data : NULL, .lr = lr, .beta1 = beta1,
+        .beta2 = beta2, .eps = eps, .weight_decay = weight_decay,
+        .bc1 = 1.0 - pow(beta1, (double)step), .bc2_sqrt = sqrt(1.0 - pow(beta2, (double)step)),
+        .decoupled = decoupled,
+    };
+    st = be->ops->adam_step(be->ctx, &d);
+    if (st && !tg__has_error()) tg__fail(st, where, "kernel failed on %s", be->ops->name);
+    return st;
 }

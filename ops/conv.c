@@ -233,7 +233,9 @@ static tg_tensor *pool(tg_tape *tape, tg_tensor *x, int kh, int kw, const tg_con
     tg_tensor *cols = im2col_pad(tape, x1, kh, kw, opts, true, is_max ? -INFINITY : 0.0, name);
     if (!cols) return NULL;
     int axis = 1;
-    tg_tensor *r = is_max ? tg_max_axes(tape, cols, 1, &axis, false)
+    // max: the window's first maximum (row-major), picked by index so that ties send the
+    // whole gradient to it, as torch's max_pool2d does (tg_max_axes would split it evenly).
+    tg_tensor *r = is_max ? tg_gather(tape, cols, 1, tg_argmax(tape, cols, 1, true))
                           : tg_mean_axes(tape, cols, 1, &axis, false);
     int sh = opts && opts->stride[0] ? opts->stride[0] : kh;
     int sw = opts && opts->stride[1] ? opts->stride[1] : kw;

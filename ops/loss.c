@@ -60,13 +60,28 @@ tg_tensor *tg_huber_loss(tg_tape *tape, tg_tensor *pred, tg_tensor *target, doub
 }
 
 // -(y log p + (1-y) log(1-p)), each log clamped at -100
-tg_tensor *tg_bce_loss(tg_tape *tape, tg_tensor *p, tg_tensor *target, tg_reduction r) {
-    if (same_shape(p, target, "tg_bce_loss")) return NULL;
+static tg_tensor *bce_terms(tg_tape *tape, tg_tensor *p, tg_tensor *y) {
     tg_tensor *lp = tg_clamp(tape, tg_log(tape, p), -100.0, INFINITY);
     tg_tensor *lq = tg_clamp(tape, tg_log(tape, tg_rsub_scalar(tape, p, 1.0)), -100.0, INFINITY);
-    tg_tensor *l = tg_add(tape, tg_mul(tape, target, lp),
-                          tg_mul(tape, tg_rsub_scalar(tape, target, 1.0), lq));
-    return reduce(tape, tg_neg(tape, l), r, "tg_bce_loss");
+    return tg_neg(tape, tg_add(tape, tg_mul(tape, y, lp),
+                               tg_mul(tape, tg_rsub_scalar(tape, y, 1.0), lq)));
+}
+
+// bce_terms with torch's gradient dp = (p - y) / max(p(1-p), 1e-12), finite at p = 0 and 1.
+// Where p(1-p) < 1e-12 the value comes from the detached p and dp from s - detach(s),
+// s = (p^2/2 - y p) / 1e-12 (zero in value); the logs see 0.5 there, so no 0 * inf reaches
+// a gradient. dy there is the clamped log ratio (torch: the unclamped one, +-inf at 0 and 1).
+tg_tensor *tg_bce_loss(tg_tape *tape, tg_tensor *p, tg_tensor *target, tg_reduction r) {
+    const double eps = 1e-12;   // torch's EPSILON in binary_cross_entropy_backward
+    if (same_shape(p, target, "tg_bce_loss")) return NULL;
+    tg_tensor *pd = tg_detach(tape, p);
+    tg_tensor *inner = tg_ge_scalar(tape, tg_mul(tape, pd, tg_rsub_scalar(tape, pd, 1.0)), eps);
+    tg_tensor *ps = tg_where(tape, inner, p, tg__scalar_like(tape, p, 0.5));
+    tg_tensor *s = tg_mul_scalar(tape, tg_mul(tape, p, tg_sub(tape, tg_mul_scalar(tape, p, 0.5),
+                                                              tg_detach(tape, target))), 1.0 / eps);
+    tg_tensor *edge = tg_add(tape, bce_terms(tape, pd, target), tg_sub(tape, s, tg_detach(tape, s)));
+    return reduce(tape, tg_where(tape, inner, bce_terms(tape, ps, target), edge), r,
+                  "tg_bce_loss");
 }
 
 // softplus(x) - x*y, with softplus in its overflow-free form (no threshold)
@@ -105,6 +120,110 @@ tg_tensor *tg_nll_loss(tg_tape *tape, tg_tensor *logp, tg_tensor *labels, tg_ten
     return tg_div(tape, tg_sum(tape, l), tg_sum(tape, w));
 }
 
+// ---- fused softmax cross-entropy (no class weights): per-row loss [N]
+//      loss_i = logsumexp(z_i) - z_i[y_i]    dz = (softmax(z) - onehot(y)) * dloss ----
+
+static int xent_infer(tg_tensor *const *in, int n, const tg_attrs *at, int *ndim,
+                      int64_t *shape) {
+    (void)n, (void)at;
+    const tg_tensor *z = in[0], *y = in[1];
+    if (z->ndim != 2 || y->ndim != 1 || y->shape[0] != z->shape[0] || z->shape[1] < 1) {
+        char s1[160], s2[160];
+        tg__fail(TG_ERR_SHAPE, "tg_cross_entropy", "need logits [N,C] and labels [N], got %s "
+                 "and %s", tg__shape_str(s1, sizeof s1, z->ndim, z->shape),
+                 tg__shape_str(s2, sizeof s2, y->ndim, y->shape));
+        return TG_ERR_SHAPE;
+    }
+    *ndim = 1;
+    shape[0] = z->shape[0];
+    return TG_OK;
+}
+
+static int label_error(int st, const tg_tensor *z, const char *name) {
+    if (st && !tg__has_error())
+        tg__fail(TG_ERR_INVALID_ARG, name, "a label is not an integer in [0, %lld)",
+                 (long long)z->shape[1]);
+    return st ? TG_ERR_INVALID_ARG : TG_OK;
+}
+
+static int xent_forward(tg_tensor *const *in, int n, const tg_attrs *at, tg_tensor *out) {
+    (void)n, (void)at;
+    tg_backend *be = out->be;
+    if (!be->ops->xent) {
+        tg__fail(TG_ERR_UNSUPPORTED, "tg_cross_entropy", "not supported on backend %s",
+                 be->ops->name);
+        return TG_ERR_UNSUPPORTED;
+    }
+    const tg_tensor *z = in[0];
+    return label_error(be->ops->xent(be->ctx, (int)z->dtype, z->shape[0], z->shape[1], z->data,
+                                     in[1]->data, out->data), z, "tg_cross_entropy");
+}
+
+static int xent_backward(tg_tape *tape, const tg_node *node, tg_tensor *dout, tg_tensor **din) {
+    din[0] = tg_cross_entropy_grad(tape, node->in[0], node->in[1], dout);
+    return tg__rule_status(din[0]);
+}
+
+const tg_op_def tg__op_xent = {TG_OP_XENT, "tg_cross_entropy", 2, xent_infer, xent_forward,
+                               xent_backward};
+
+// ---- its gradient as an op: G = (softmax(z) - onehot(y)) * g[:, None]
+//      dz = g * (s*V - s*sum(s*V)), dg = sum((s - onehot) * V) over classes (V = dG) ----
+
+static int xent_grad_infer(tg_tensor *const *in, int n, const tg_attrs *at, int *ndim,
+                           int64_t *shape) {
+    if (xent_infer(in, n, at, ndim, shape)) return TG_ERR_SHAPE;
+    if (!tg__same_shape(in[2], in[1])) {
+        char s[160];
+        tg__fail(TG_ERR_SHAPE, "tg_cross_entropy_grad", "dloss %s must match labels [%lld]",
+                 tg__shape_str(s, sizeof s, in[2]->ndim, in[2]->shape),
+                 (long long)in[1]->shape[0]);
+        return TG_ERR_SHAPE;
+    }
+    return tg__infer_same(in, n, at, ndim, shape);
+}
+
+static int xent_grad_forward(tg_tensor *const *in, int n, const tg_attrs *at, tg_tensor *out) {
+    (void)n, (void)at;
+    tg_backend *be = out->be;
+    if (!be->ops->xent_grad) {
+        tg__fail(TG_ERR_UNSUPPORTED, "tg_cross_entropy_grad", "not supported on backend %s",
+                 be->ops->name);
+        return TG_ERR_UNSUPPORTED;
+    }
+    const tg_tensor *z = in[0];
+    return label_error(be->ops->xent_grad(be->ctx, (int)z->dtype, z->shape[0], z->shape[1],
+                                          z->data, in[1]->data, in[2]->data, out->data),
+                       z, "tg_cross_entropy_grad");
+}
+
+static int xent_grad_backward(tg_tape *tape, const tg_node *node, tg_tensor *v, tg_tensor **din) {
+    tg_tensor *z = node->in[0], *y = node->in[1], *g = node->in[2];
+    int axis = 1;
+    tg_tensor *s = tg_softmax(tape, z, 1);
+    if (tg__needs_grad(node, 0)) {
+        tg_tensor *sv = tg_mul(tape, s, v);
+        tg_tensor *proj = tg_sub(tape, sv, tg_mul(tape, s, tg_sum_axes(tape, sv, 1, &axis, true)));
+        din[0] = tg_mul(tape, proj, tg_unsqueeze(tape, g, 1));
+        if (!din[0]) return tg_last_status();
+    }
+    if (tg__needs_grad(node, 2)) {
+        tg_tensor *d = tg_sub(tape, s, tg_one_hot(tape, y, z->shape[1]));
+        din[2] = tg_sum_axes(tape, tg_mul(tape, d, v), 1, &axis, false);
+        if (!din[2]) return tg_last_status();
+    }
+    return TG_OK;
+}
+
+const tg_op_def tg__op_xent_grad = {TG_OP_XENT_GRAD, "tg_cross_entropy_grad", 3,
+                                    xent_grad_infer, xent_grad_forward, xent_grad_backward};
+
+tg_tensor *tg_cross_entropy_grad(tg_tape *tape, tg_tensor *logits, tg_tensor *labels,
+                                 tg_tensor *dloss) {
+    tg_tensor *in[3] = {logits, labels, dloss};
+    return tg__apply(tape, &tg__op_xent_grad, 3, in, NULL);
+}
+
 tg_tensor *tg_cross_entropy(tg_tape *tape, tg_tensor *logits, tg_tensor *labels,
                             tg_tensor *weight, tg_reduction r) {
     if (logits && logits->ndim != 2) {
@@ -113,5 +232,8 @@ tg_tensor *tg_cross_entropy(tg_tape *tape, tg_tensor *logits, tg_tensor *labels,
                  tg__shape_str(s, sizeof s, logits->ndim, logits->shape));
         return NULL;
     }
-    return tg_nll_loss(tape, tg_log_softmax(tape, logits, 1), labels, weight, r);
+    if (weight)   // class weights: the composed form (nll of log_softmax)
+        return tg_nll_loss(tape, tg_log_softmax(tape, logits, 1), labels, weight, r);
+    tg_tensor *in[2] = {logits, labels};
+    return reduce(tape, tg__apply(tape, &tg__op_xent, 2, in, NULL), r, "tg_cross_entropy");
 }

@@ -248,20 +248,11 @@ static int rmsprop(tg_optim *opt, int i, tg_tensor *p, tg_tensor *g) {
 
 static int adam(tg_optim *opt, int i, tg_tensor *p, tg_tensor *g, int64_t step) {
     const tg_optim_opts *o = &opt->o;
-    if (opt->kind == TG_OPTIM_ADAMW && o->weight_decay != 0 && tg_scale_(p, 1.0 - o->lr * o->weight_decay))
-        return -1;
     tg_tensor *m = slot(opt, i, 0, 0), *v = slot(opt, i, 1, 0);
-    if (!m || !v || !(g = decayed_grad(opt, i, g))) return -1;
-    if (tg_axpby_(m, 1.0 - o->beta1, g, o->beta1)) return -1;
-    if (tg_scale_(v, o->beta2) || tg_addcmul_(v, 1.0 - o->beta2, g, g)) return -1;
-    double bc1 = 1.0 - pow(o->beta1, (double)step), bc2 = 1.0 - pow(o->beta2, (double)step);
-    tg_tensor *denom = v;
-    if (o->amsgrad) {
-        tg_tensor *vmax = slot(opt, i, 2, 0);
-        if (!vmax || tg_maximum_(vmax, v)) return -1;
-        denom = vmax;
-    }
-    return tg_addcdiv_sqrt_(p, -o->lr / bc1, m, denom, 1.0 / sqrt(bc2), o->eps);
+    tg_tensor *vmax = o->amsgrad ? slot(opt, i, 2, 0) : NULL;
+    if (!m || !v || (o->amsgrad && !vmax)) return -1;
+    return tg_adam_step_(p, g, m, v, vmax, step, o->lr, o->beta1, o->beta2, o->eps,
+                         o->weight_decay, opt->kind == TG_OPTIM_ADAMW);
 }
 
 static int adamax(tg_optim *opt, int i, tg_tensor *p, tg_tensor *g, int64_t step) {

@@ -48,9 +48,23 @@ static tg_tensor *call_cross_entropy(tg_tape *t, tg_tensor *const *in, void *row
     return tg_cross_entropy(t, in[0], in[1], w, red(row));
 }
 
+static tg_tensor *call_xent_grad(tg_tape *t, tg_tensor *const *in, void *row) {
+    (void)row;
+    return tg_cross_entropy_grad(t, in[0], in[1], in[2]);
+}
+
 // One row per case, fields in a fixed order (kept compact by hand).
 // clang-format off
 static const op_case rows[] = {
+    {.op = "tg_cross_entropy", .label = "[3,5] sum (fused)", .n_in = 2, .ndim = {2, 1},
+     .shape = {{3, 5}, {3}}, .index_hi = {0, 5}, .lo = -3, .hi = 3,
+     .at = {.i = {0, TG_REDUCE_SUM_ALL}}, .call = call_cross_entropy, .differentiable = true},
+    {.op = "tg_cross_entropy", .label = "[2,4] none (fused)", .n_in = 2, .ndim = {2, 1},
+     .shape = {{2, 4}, {2}}, .index_hi = {0, 4}, .lo = -3, .hi = 3,
+     .at = {.i = {0, TG_REDUCE_NONE}}, .call = call_cross_entropy, .differentiable = true},
+    {.op = "tg_cross_entropy_grad", .label = "logits [3,4], dloss [3]", .n_in = 3,
+     .ndim = {2, 1, 1}, .shape = {{3, 4}, {3}, {3}}, .index_hi = {0, 4}, .lo = -2, .hi = 2,
+     .call = call_xent_grad, .differentiable = true},
     {.op = "tg_exp", .label = "tg_softmax axis 1 of [2,4] (composed)", .n_in = 1, .ndim = {2},
      .shape = {{2, 4}}, .lo = -3, .hi = 3, .at = {.i = {1}}, .call = call_softmax,
      .differentiable = true},
@@ -88,7 +102,7 @@ static const op_case rows[] = {
     {.op = "tg_gather", .label = "tg_nll_loss weighted mean (composed)", .n_in = 3,
      .ndim = {2, 1, 1}, .shape = {{3, 4}, {3}, {4}}, .index_hi = {0, 4}, .lo = 0.5, .hi = 2,
      .at = {.i = {0, TG_REDUCE_MEAN}}, .call = call_nll, .differentiable = true},
-    {.op = "tg_gather", .label = "tg_cross_entropy [4,3] mean (composed)", .n_in = 2,
+    {.op = "tg_cross_entropy", .label = "[4,3] mean (fused)", .n_in = 2,
      .ndim = {2, 1}, .shape = {{4, 3}, {4}}, .index_hi = {0, 3}, .lo = -3, .hi = 3,
      .at = {.i = {0, TG_REDUCE_MEAN}}, .call = call_cross_entropy, .differentiable = true},
     {.op = "tg_gather", .label = "tg_cross_entropy weighted none, weight fixed (composed)",

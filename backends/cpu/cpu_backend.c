@@ -75,6 +75,9 @@ static const struct tg_backend_ops cpu_ops = {
     .scatter_add = tg_cpu_scatter_add,
     .im2col = tg_cpu_im2col,
     .col2im = tg_cpu_col2im,
+    .xent = tg_cpu_xent,
+    .xent_grad = tg_cpu_xent_grad,
+    .adam_step = tg_cpu_adam_step,
 };
 
 const struct tg_backend_ops *tg__cpu_backend_ops(void) { return &cpu_ops; }

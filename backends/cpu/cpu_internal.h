@@ -22,6 +22,11 @@ int tg_cpu_scatter_add(void *ctx, int axis, const tg_view *src, const tg_view *i
                        const tg_view *y);
 int tg_cpu_im2col(void *ctx, const tg_im2col_desc *d, const void *x, void *cols);
 int tg_cpu_col2im(void *ctx, const tg_im2col_desc *d, const void *cols, void *x);
+int tg_cpu_xent(void *ctx, int dtype, int64_t n, int64_t c, const void *logits, const void *labels,
+                void *loss);
+int tg_cpu_xent_grad(void *ctx, int dtype, int64_t n, int64_t c, const void *logits,
+                     const void *labels, const void *dloss, void *dlogits);
+int tg_cpu_adam_step(void *ctx, const tg_adam_desc *d);
 int tg_cpu_argreduce(const tg_view *x, const tg_view *y, bool is_max);
 
 // Iterates a view set (n_ops <= 4 views sharing v[0]'s shape): calls `row` once per 2-D

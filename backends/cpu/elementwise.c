@@ -353,3 +353,25 @@ int tg_cpu_where(void *ctx, const tg_view *cond, const tg_view *a, const tg_view
     tg_cpu_for_rows(4, v, where_row, &j);
     return 0;
 }
+
+// ---- fused Adam step ----
+
+int tg_cpu_adam_step(void *ctx, const tg_adam_desc *d) {
+    (void)ctx;
+    if (d->dtype == 1) {
+        double *p = d->p, *m = d->m, *v = d->v, *vm = d->vmax;
+        const double *g = d->g;
+        for (int64_t i = 0; i < d->n; i++)
+            tg_adam_elem_d(p + i, g[i], m + i, v + i, vm ? vm + i : NULL, d->lr, d->beta1,
+                           d->beta2, d->eps, d->weight_decay, d->bc1, d->bc2_sqrt, d->decoupled);
+    } else {
+        float *p = d->p, *m = d->m, *v = d->v, *vm = d->vmax;
+        const float *g = d->g;
+        float lr = (float)d->lr, b1 = (float)d->beta1, b2 = (float)d->beta2, eps = (float)d->eps;
+        float wd = (float)d->weight_decay, bc1 = (float)d->bc1, bc2 = (float)d->bc2_sqrt;
+        for (int64_t i = 0; i < d->n; i++)
+            tg_adam_elem_f(p + i, g[i], m + i, v + i, vm ? vm + i : NULL, lr, b1, b2, eps, wd,
+                           bc1, bc2, d->decoupled);
+    }
+    return 0;
+}

@@ -275,8 +275,14 @@ TG_API tg_tensor *tg_bce_with_logits(tg_tape *tape, tg_tensor *logits, tg_tensor
 TG_API tg_tensor *tg_nll_loss(tg_tape *tape, tg_tensor *logp, tg_tensor *labels,
                               tg_tensor *weight, tg_reduction reduction);
 // nll(log_softmax(logits, 1), labels): logits [N,C], labels [N]; weight [C] or NULL.
+// Without weights it is one fused op (stable for logits of any size); its rule is
+// tg_cross_entropy_grad, itself differentiable (second derivatives work).
 TG_API tg_tensor *tg_cross_entropy(tg_tape *tape, tg_tensor *logits, tg_tensor *labels,
                                    tg_tensor *weight, tg_reduction reduction);
+// (softmax(logits) - onehot(labels)) * dloss[:, None]: cross-entropy's per-row gradient,
+// logits [N,C], labels [N], dloss [N] -> [N,C].
+TG_API tg_tensor *tg_cross_entropy_grad(tg_tape *tape, tg_tensor *logits, tg_tensor *labels,
+                                        tg_tensor *dloss);
 
 #ifdef __cplusplus
 }

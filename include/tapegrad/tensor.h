@@ -108,6 +108,12 @@ TG_API int tg_mul_sqrt_ratio_(tg_tensor *y, const tg_tensor *a, const tg_tensor 
 TG_API int tg_clamp_(tg_tensor *y, double lo, double hi);
 // y = s * y
 TG_API int tg_scale_(tg_tensor *y, double s);
+// One fused Adam (decoupled = false; weight_decay as L2 on the gradient) or AdamW
+// (decoupled = true) step at 1-based `step`, torch.optim's formula: updates p, m, v (and
+// vmax when non-NULL: amsgrad) in one pass. All tensors of p's shape, dtype and backend.
+TG_API int tg_adam_step_(tg_tensor *p, const tg_tensor *g, tg_tensor *m, tg_tensor *v,
+                         tg_tensor *vmax, int64_t step, double lr, double beta1, double beta2,
+                         double eps, double weight_decay, bool decoupled);
 // y = y + value * a / b
 TG_API int tg_addcdiv_(tg_tensor *y, double value, const tg_tensor *a, const tg_tensor *b);
 

@@ -259,7 +259,10 @@ Test(ops_nn, bad_nll_cross_entropy) {
                    "tg_cross_entropy", "[1,2,3]", NULL);
     tg_clear_error();
     tu_expect_fail(tg_cross_entropy(tape, logp, lab3, NULL, TG_REDUCE_MEAN), TG_ERR_SHAPE,
-                   "tg_nll_loss", "[3]", NULL);
+                   "tg_cross_entropy", "[3]", NULL);
+    tg_clear_error();
+    tu_expect_fail(tg_cross_entropy(tape, logp, oob, NULL, TG_REDUCE_MEAN), TG_ERR_INVALID_ARG,
+                   "tg_cross_entropy", "label", NULL);
     tg_clear_error();
     tu_expect_fail(tg_cross_entropy(tape, NULL, lab, NULL, TG_REDUCE_MEAN), TG_ERR_INVALID_ARG,
                    "NULL", NULL, NULL);
