@@ -11,8 +11,11 @@
 #define TG_SOURCE_DIR "."
 #endif
 
+// Exit status for "data not available": meson counts it as a skipped test.
+#define EXIT_NO_DATA 77
+
 // Finds a data file: $TG_DATA_DIR, ./data, <source>/data, <source>/../shared/data.
-// Returns a static buffer, or NULL with a hint printed.
+// Returns a static buffer, or NULL with a hint printed (callers exit EXIT_NO_DATA).
 static inline const char *find_data(const char *name) {
     static char path[4096];
     const char *env = getenv("TG_DATA_DIR");

@@ -25,7 +25,8 @@ static int train(tg_module *net, tg_tensor *x, tg_tensor *y, int epochs, double 
 int main(int argc, char **argv) {
     const char *path = find_data("digits.csv");
     tg_backend *be = pick_backend(argc, argv);
-    if (!path || !be) return 1;
+    if (!path) return EXIT_NO_DATA;
+    if (!be) return 1;
     int epochs = quick_mode(argc, argv) ? 150 : 400;
     tg_tensor *x = NULL, *y = NULL, *xtr = NULL, *xte = NULL, *ytr = NULL, *yte = NULL;
     if (tg_load_csv(path, be, TG_F32, false, -1, &x, &y) ||

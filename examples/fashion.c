@@ -1,10 +1,13 @@
 // Fashion-MNIST (60000 + 10000 28x28 images, 10 classes) with an MLP 784-256-10 and a small
 // CNN (Conv-BatchNorm-ReLU-MaxPool twice, Dropout, Linear), mini-batch Adam (batch 128).
 // Prints progress, test accuracy and training images/second; writes fashion_loss.csv.
-// --quick trains on 6000 images and tests on 2000.
+// --quick trains on 6000 images and tests on 2000. Exits 1 when a model's test accuracy is
+// below MIN_ACCURACY (quick mode reaches about 0.74 and 0.78), 77 when the data is missing.
 #include <time.h>
 
 #include "common.h"
+
+#define MIN_ACCURACY 0.70
 
 static double now(void) {
     struct timespec ts;
@@ -47,7 +50,7 @@ static int run(const char *label, tg_module *net, bool cnn, tg_tensor *xtr, tg_t
         }
         if (!st) printf("%s epoch %d  mean loss %.4f\n", label, e, sum / (double)(nb ? nb : 1));
     }
-    double secs = now() - t0;
+    double secs = now() - t0, acc = 0;
     if (!st) {
         // evaluate in chunks of 1000 to bound memory
         tg_module_train(net, false);
@@ -61,11 +64,16 @@ static int run(const char *label, tg_module *net, bool cnn, tg_tensor *xtr, tg_t
             else correct += (int64_t)(tg_accuracy(logits, yb) * (double)(end - i) + 0.5);
             tg_tape_reset(tape);
         }
+        acc = (double)correct / (double)n;
         if (!st)
             printf("%s: test accuracy %.4f, %.0f training images/s (%lld images in %.1f s)\n",
-                   label, (double)correct / (double)n, (double)seen / secs, (long long)seen, secs);
+                   label, acc, (double)seen / secs, (long long)seen, secs);
     }
     if (st) fprintf(stderr, "fashion %s: %s\n", label, tg_last_error());
+    if (!st && !(acc >= MIN_ACCURACY)) {
+        fprintf(stderr, "fashion %s: test accuracy %.4f below %.2f\n", label, acc, MIN_ACCURACY);
+        st = 1;
+    }
     tg_tape_free(tape);
     tg_loader_free(loader);
     tg_optim_free(opt);
@@ -82,7 +90,9 @@ int main(int argc, char **argv) {
         const char *p = find_data(files[i]);
         if (!p || !(t[i] = tg_load_idx(p, be, TG_F32, i % 2 ? 1.0 : 1.0 / 255.0))) {
             if (p) fprintf(stderr, "fashion: %s\n", tg_last_error());
-            return 1;
+            else fprintf(stderr, "fashion: skipped, Fashion-MNIST is not installed\n");
+            for (int k = 0; k < i; k++) tg_free(t[k]);
+            return p ? 1 : 77;   // 77: meson's "skipped" (no data is not a failure)
         }
     }
     if (!be) return 1;

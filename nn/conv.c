@@ -4,7 +4,25 @@
 
 #include "nn/module_impl.h"
 
+// x must be [N, C, H, W] with C = channels (any C when channels is 0); the error names the
+// layer, as tg_module_forward promises.
+static bool check_nchw(const tg_module *m, const tg_tensor *x, int64_t channels) {
+    if (tg_ndim(x) == 4 && (channels == 0 || tg_shape(x)[1] == channels)) return true;
+    char s[96] = "";
+    for (int i = 0, n = 0; i < tg_ndim(x) && n < 80; i++)
+        n += snprintf(s + n, sizeof s - (size_t)n, i ? ",%lld" : "%lld",
+                      (long long)tg_shape(x)[i]);
+    if (channels)
+        tg_set_error(TG_ERR_SHAPE, m->name, "need input [N,%lld,H,W], got [%s]",
+                     (long long)channels, s);
+    else
+        tg_set_error(TG_ERR_SHAPE, m->name, "need input [N,C,H,W], got [%s]", s);
+    return false;
+}
+
+// m->i[0] = in_ch
 static tg_tensor *conv_forward(tg_module *m, tg_tape *tape, tg_tensor *x) {
+    if (x && !check_nchw(m, x, m->i[0])) return NULL;
     return tg_conv2d(tape, x, m->params[0], m->n_params > 1 ? m->params[1] : NULL, &m->conv);
 }
 
@@ -21,6 +39,7 @@ tg_module *tg_conv2d_layer(tg_backend *be, tg_dtype dtype, int64_t in_ch, int64_
     tg_module *m = tg__module_new(name, conv_forward);
     if (!m) return NULL;
     if (opts) m->conv = *opts;
+    m->i[0] = in_ch;
     double bound = 1.0 / sqrt((double)(in_ch * kh * kw));
     tg_tensor *w = tg_tensor_new(be, dtype, 4, (int64_t[]){out_ch, in_ch, kh, kw});
     if (w && tg_uniform_(w, rng, -bound, bound)) w = (tg_free(w), NULL);
@@ -33,18 +52,21 @@ tg_module *tg_conv2d_layer(tg_backend *be, tg_dtype dtype, int64_t in_ch, int64_
     return tg__module_finish(m);
 }
 
+// m->i[0], i[1] = kh, kw
 static tg_tensor *maxpool_forward(tg_module *m, tg_tape *tape, tg_tensor *x) {
+    if (x && !check_nchw(m, x, 0)) return NULL;
     return tg_max_pool2d(tape, x, (int)m->i[0], (int)m->i[1], &m->conv);
 }
 
 static tg_tensor *avgpool_forward(tg_module *m, tg_tape *tape, tg_tensor *x) {
+    if (x && !check_nchw(m, x, 0)) return NULL;
     return tg_avg_pool2d(tape, x, (int)m->i[0], (int)m->i[1], &m->conv);
 }
 
-static tg_module *pool(const char *kind, tg_module_forward_fn fwd, int kh, int kw,
-                       const tg_conv_opts *opts) {
+static tg_module *pool(const char *fn, const char *kind, tg_module_forward_fn fwd, int kh,
+                       int kw, const tg_conv_opts *opts) {
     if (kh <= 0 || kw <= 0) {
-        tg_set_error(TG_ERR_INVALID_ARG, kind, "kernel %dx%d must be positive", kh, kw);
+        tg_set_error(TG_ERR_INVALID_ARG, fn, "kernel %dx%d must be positive", kh, kw);
         return NULL;
     }
     char name[96];
@@ -58,11 +80,11 @@ static tg_module *pool(const char *kind, tg_module_forward_fn fwd, int kh, int k
 }
 
 tg_module *tg_maxpool2d_layer(int kh, int kw, const tg_conv_opts *opts) {
-    return pool("MaxPool2d", maxpool_forward, kh, kw, opts);
+    return pool("tg_maxpool2d_layer", "MaxPool2d", maxpool_forward, kh, kw, opts);
 }
 
 tg_module *tg_avgpool2d_layer(int kh, int kw, const tg_conv_opts *opts) {
-    return pool("AvgPool2d", avgpool_forward, kh, kw, opts);
+    return pool("tg_avgpool2d_layer", "AvgPool2d", avgpool_forward, kh, kw, opts);
 }
 
 // ---- initialisation ----

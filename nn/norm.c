@@ -128,8 +128,19 @@ static tg_tensor *embedding_forward(tg_module *m, tg_tape *tape, tg_tensor *idx)
     int64_t shape[8];
     for (int i = 0; i < nd; i++) shape[i] = tg_shape(idx)[i];
     shape[nd] = m->i[1];
+    // An index out of range is found by the gather kernel; its error is re-labelled with the
+    // layer's name (tg_module_forward's promise) unless an earlier error was pending.
+    bool clean = tg_last_status() == TG_OK;
     tg_tensor *flat = tg_reshape(tape, idx, 1, (int64_t[]){-1});
-    return tg_reshape(tape, tg_index_select(tape, m->params[0], 0, flat), nd + 1, shape);
+    tg_tensor *y = tg_reshape(tape, tg_index_select(tape, m->params[0], 0, flat), nd + 1, shape);
+    if (!y && clean && tg_last_status() != TG_OK) {
+        char msg[512];
+        int st = tg_last_status();
+        snprintf(msg, sizeof msg, "%s", tg_last_error());
+        tg_clear_error();
+        tg_set_error(st, m->name, "%s", msg);
+    }
+    return y;
 }
 
 tg_module *tg_embedding(tg_backend *be, tg_dtype dtype, int64_t num, int64_t dim, tg_rng *rng) {

@@ -72,14 +72,15 @@ static tg_tensor *bce_terms(tg_tape *tape, tg_tensor *p, tg_tensor *y) {
 // s = (p^2/2 - y p) / 1e-12 (zero in value); the logs see 0.5 there, so no 0 * inf reaches
 // a gradient. dy there is the clamped log ratio (torch: the unclamped one, +-inf at 0 and 1).
 tg_tensor *tg_bce_loss(tg_tape *tape, tg_tensor *p, tg_tensor *target, tg_reduction r) {
-    const double eps = 1e-12;   // torch's EPSILON in binary_cross_entropy_backward
+    const double eps = 1e-12f;   // torch's EPSILON in binary_cross_entropy_backward (a float)
     if (same_shape(p, target, "tg_bce_loss")) return NULL;
     tg_tensor *pd = tg_detach(tape, p);
     tg_tensor *inner = tg_ge_scalar(tape, tg_mul(tape, pd, tg_rsub_scalar(tape, pd, 1.0)), eps);
     tg_tensor *ps = tg_where(tape, inner, p, tg__scalar_like(tape, p, 0.5));
     tg_tensor *s = tg_mul_scalar(tape, tg_mul(tape, p, tg_sub(tape, tg_mul_scalar(tape, p, 0.5),
                                                               tg_detach(tape, target))), 1.0 / eps);
-    tg_tensor *edge = tg_add(tape, bce_terms(tape, pd, target), tg_sub(tape, s, tg_detach(tape, s)));
+    tg_tensor *edge = tg_add(tape, bce_terms(tape, pd, target),
+                             tg_sub(tape, s, tg_detach(tape, s)));
     return reduce(tape, tg_where(tape, inner, bce_terms(tape, ps, target), edge), r,
                   "tg_bce_loss");
 }

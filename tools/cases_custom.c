@@ -46,12 +46,13 @@ static tg_tensor *call_cube_no_rule(tg_tape *t, tg_tensor *const *in, void *row)
 // clang-format off
 static const op_case rows[] = {
     {.op = "tg_custom", .label = "x^3 * w, same shape [2,3]", .n_in = 2, .ndim = {2, 2},
-     .shape = {{2, 3}, {2, 3}}, .lo = -2, .hi = 2, .call = call_cube, .differentiable = true},
+     .shape = {{2, 3}, {2, 3}}, .lo = -2, .hi = 2, .call = call_cube, .differentiable = true,
+     .jitter = OPC_BCAST},
     {.op = "tg_custom", .label = "x^3 * w, broadcast [3,1] and [4] (rule's din summed back)",
      .n_in = 2, .ndim = {2, 1}, .shape = {{3, 1}, {4}}, .lo = -2, .hi = 2, .call = call_cube,
-     .differentiable = true},
+     .differentiable = true, .jitter = OPC_BCAST},
     {.op = "tg_custom", .label = "no gradient rule: forward-only", .n_in = 2, .ndim = {1, 1},
-     .shape = {{3}, {3}}, .lo = -2, .hi = 2, .call = call_cube_no_rule},
+     .shape = {{3}, {3}}, .lo = -2, .hi = 2, .call = call_cube_no_rule, .jitter = OPC_BCAST},
 };
 // clang-format on
 

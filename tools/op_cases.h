@@ -20,6 +20,15 @@ typedef struct op_attrs {
     bool trans_a, trans_b;  // matmul
 } op_attrs;
 
+// How the tg-gradcheck CLI may rescale a row's shapes (each dim by a random factor 1..3).
+typedef enum opc_jitter {
+    OPC_FIXED = 0,  // shapes fixed: attributes (a target shape, a window, labels) depend on them
+    OPC_BCAST,      // dims aligned from the right share one factor across inputs; dims of
+                    //   size 1 stay 1, so every broadcast of the row still holds
+    OPC_MATMUL,     // [..., M, K] @ [..., K, N] (stored transposed under trans_a / trans_b):
+                    //   M, K, N get a factor each, batch dims as OPC_BCAST
+} opc_jitter;
+
 typedef struct op_case {
     const char *op;     // tg_op_name() of the op under test
     const char *label;  // what this row covers ("broadcast [3,1]+[1,4]")
@@ -37,6 +46,10 @@ typedef struct op_case {
     // Builds the output from the inputs (the row's attributes are baked in here).
     tg_tensor *(*call)(tg_tape *tape, tg_tensor *const *in, void *row);
     bool differentiable;  // false: forward-only (masks); gradcheck skipped
+    opc_jitter jitter;    // shape jitter the CLI may apply (OPC_FIXED: none)
+    // Why tg_gradgradcheck does not apply (the rule is once-differentiable by design);
+    // NULL: the CLI gradgradchecks the row and it must pass.
+    const char *no_gradgrad;
 } op_case;
 
 // One family file's rows (tools/cases_<family>.c exports one of these).

@@ -1,0 +1,503 @@
+#!/usr/bin/python3
+"""tapegrad vs PyTorch on the configurations of tg-bench (issue 6), in the same run.
+
+Runs `tg-bench --json --config X` and the same configuration in PyTorch (a worker process
+of this script) one after the other, alternating which goes first, for --rounds rounds,
+with one thread count for both: torch.set_num_threads(N) in the worker and
+OMP_NUM_THREADS / BLIS_NUM_THREADS / MKL_NUM_THREADS / OPENBLAS_NUM_THREADS = N in the
+environment of both processes before they start (Debian's PyTorch does its gemm through
+BLIS, which reads the environment, not torch.set_num_threads).
+
+PyTorch's medians swing between runs while its min and p10 stay put, so the table shows
+min, p10 and median for both and takes each ratio (PyTorch / tapegrad: > 1 means tapegrad
+is faster) inside one round, then the median of those per-round ratios.
+
+  /usr/bin/python3 bench/compare_torch.py --threads 1 --rounds 3
+  /usr/bin/python3 bench/compare_torch.py --threads 2 --configs mnist-mlp,wide --markdown
+"""
+import argparse
+import datetime
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+
+# ---- the configurations (kept in step with bench/bench_mlp.c and bench/bench_ops.c) ----
+
+MLPS = {  # name: (layer sizes, batch, optimizer, lr, loss)
+    "tiny-sgd": ([2, 20, 40, 20, 2], 10, "sgd", 0.015, "ce"),
+    "seed-diabetes": ([8, 20, 20, 2], 614, "adam", 0.01, "ce"),
+    "seed-moons": ([2, 20, 20, 2], 8000, "adam", 0.01, "ce"),
+    "mnist-mlp": ([784, 1024, 1024, 10], 256, "adam", 0.001, "ce"),
+    "wide": ([1024, 4096, 4096, 1024], 512, "adam", 0.001, "mse"),
+}
+CHAIN_LEN = 100
+OPS = {  # name: (kind, dims) as in bench_ops.c
+    "matmul-10x2x20": ("matmul", (10, 2, 20)),
+    "matmul-64": ("matmul", (64, 64, 64)),
+    "matmul-256": ("matmul", (256, 256, 256)),
+    "matmul-1024": ("matmul", (1024, 1024, 1024)),
+    "add-bcast-10x20": ("add", (10, 20)),
+    "add-bcast-1000x1000": ("add", (1000, 1000)),
+    "relu-10x20": ("relu", (10, 20)),
+    "relu-1000x1000": ("relu", (1000, 1000)),
+    "softmax-10x20": ("softmax", (10, 20)),
+    "softmax-256x1000": ("softmax", (256, 1000)),
+    "cross_entropy-10x2": ("ce", (10, 2)),
+    "cross_entropy-8000x2": ("ce", (8000, 2)),
+    "cross_entropy-256x1000": ("ce", (256, 1000)),
+    "conv2d-8x3x32x32-16k3": ("conv2d", (8, 3, 32, 32, 16, 3)),
+    "conv2d-64x1x28x28-32k5": ("conv2d", (64, 1, 28, 28, 32, 5)),
+    "conv2d-32x16x32x32-32k3": ("conv2d", (32, 16, 32, 32, 32, 3)),
+}
+# Issue 6's targets: (minimum speed-up PyTorch/tapegrad, maximum step/gemm or None).
+TARGETS = {"tiny-sgd": (50, None), "chain100": (50, None), "seed-diabetes": (5, None),
+           "seed-moons": (5, None), "mnist-mlp": (1.15, 1.10), "wide": (1.15, 1.10)}
+THREAD_VARS = ("OMP_NUM_THREADS", "BLIS_NUM_THREADS", "MKL_NUM_THREADS",
+               "OPENBLAS_NUM_THREADS")
+
+
+def expand(names):
+    """Comma list -> groups of configuration names; each group runs in one process."""
+    groups = []
+    for name in names.split(","):
+        name = name.strip()
+        if name == "all":
+            groups += [[m] for m in MLPS] + [["chain100"], list(OPS)]
+        elif name == "mlp":
+            groups += [[m] for m in MLPS]
+        elif name == "ops":
+            groups.append(list(OPS))
+        elif name in MLPS or name == "chain100" or name in OPS:
+            groups.append([name])
+        elif any(o.startswith(name + "-") for o in OPS):
+            groups.append([o for o in OPS if o.startswith(name + "-")])
+        elif name:
+            sys.exit(f"compare_torch: unknown configuration {name!r}")
+    return groups
+
+
+# ---- the PyTorch side (worker process) ----
+
+def measure(fn, min_time, quick, min_reps=5, max_reps=200000):
+    """Warm-up, then adaptive repetitions of fn() (which returns its timed seconds)."""
+    start, est, i = time.monotonic(), float("inf"), 0
+    while True:
+        est = min(est, fn())
+        wall = time.monotonic() - start
+        if quick or (i >= 2 and wall >= 0.1 * min_time) or wall >= 1.0:
+            break
+        i += 1
+    if quick:
+        reps = 1 if est > 0.25 else 2
+    else:
+        lo = 3 if est > 0.5 else min_reps
+        reps = int(max(lo, min(max_reps, -(-min_time // max(est, 1e-9)))))
+    s = sorted(fn() for _ in range(reps))
+    n = len(s)
+    med = s[n // 2] if n % 2 else 0.5 * (s[n // 2 - 1] + s[n // 2])
+    return {"reps": n, "median_s": med, "min_s": s[0], "max_s": s[-1],
+            "p10_s": s[int(0.1 * (n - 1) + 0.5)], "mean_s": sum(s) / n}
+
+
+def torch_worker(args):
+    import resource
+    import torch
+    import torch.nn.functional as F
+
+    torch.set_num_threads(args.threads)
+    dtype = torch.float64 if args.dtype == "f64" else torch.float32
+    torch.set_default_dtype(dtype)
+    if args.clock == "cpu":
+        now = lambda: time.clock_gettime(time.CLOCK_PROCESS_CPUTIME_ID)  # noqa: E731
+    else:
+        now = time.perf_counter
+    results = []
+
+    def emit(config, figure, fn, flops=0.0, per_op=0):
+        r = {"config": config, "figure": figure}
+        r.update(measure(fn, args.min_time, args.quick))
+        r["flops"] = flops
+        r["per_op"] = per_op or None
+        r["peak_rss_kb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        results.append(r)
+
+    for name in args.worker.split(","):
+        torch.manual_seed(42)
+        if name in MLPS:
+            sizes, batch, optname, lr, lossname = MLPS[name]
+            layers = []
+            for i in range(len(sizes) - 1):
+                layers.append(torch.nn.Linear(sizes[i], sizes[i + 1]))
+                if i + 2 < len(sizes):
+                    layers.append(torch.nn.ReLU())
+            net = torch.nn.Sequential(*layers)
+            opt = (torch.optim.SGD(net.parameters(), lr=lr) if optname == "sgd"
+                   else torch.optim.Adam(net.parameters(), lr=lr))
+            x = torch.randn(batch, sizes[0])
+            if lossname == "mse":
+                y, lossfn = torch.randn(batch, sizes[-1]), F.mse_loss
+            else:
+                y, lossfn = torch.randint(0, sizes[-1], (batch,)), F.cross_entropy
+            mkn = [batch * sizes[i] * sizes[i + 1] for i in range(len(sizes) - 1)]
+
+            def fwd():
+                t0 = now()
+                loss = lossfn(net(x), y)
+                return now() - t0
+
+            def bwd():
+                loss = lossfn(net(x), y)
+                t0 = now()
+                loss.backward()
+                t = now() - t0
+                opt.zero_grad()
+                return t
+
+            def step():
+                t0 = now()
+                loss = lossfn(net(x), y)
+                loss.backward()
+                opt.step()
+                opt.zero_grad()
+                return now() - t0
+
+            emit(name, "forward", fwd, 2.0 * sum(mkn))
+            emit(name, "backward", bwd, 4.0 * sum(mkn))
+            emit(name, "step", step, 6.0 * sum(mkn))
+        elif name == "chain100":
+            x = torch.full((1,), 0.5, requires_grad=True)
+            fns = [lambda y: y * 0.99, lambda y: y + 0.01, torch.tanh, torch.sigmoid]
+
+            def chain():
+                y = x
+                for i in range(CHAIN_LEN):
+                    y = fns[i % 4](y)
+                return y
+
+            def cfwd():
+                t0 = now()
+                chain()
+                return now() - t0
+
+            def cbwd():
+                y = chain()
+                t0 = now()
+                y.backward()
+                t = now() - t0
+                x.grad.zero_()
+                return t
+
+            def cstep():
+                t0 = now()
+                chain().backward()
+                x.grad.zero_()
+                return now() - t0
+
+            emit(name, "forward", cfwd, per_op=CHAIN_LEN)
+            emit(name, "backward", cbwd, per_op=CHAIN_LEN)
+            emit(name, "step", cstep)
+        elif name in OPS:
+            kind, d = OPS[name]
+            grad_in, flops = [], 0.0
+            if kind == "matmul":
+                a, b = torch.randn(d[0], d[1]), torch.randn(d[1], d[2])
+                grad_in, flops = [a, b], 2.0 * d[0] * d[1] * d[2]
+                op = lambda: torch.matmul(a, b)
+            elif kind == "add":
+                a, b = torch.randn(d[0], d[1]), torch.randn(d[1])
+                grad_in, op = [a, b], lambda: a + b
+            elif kind in ("relu", "softmax"):
+                a = torch.randn(d[0], d[1])
+                grad_in = [a]
+                op = (lambda: torch.relu(a)) if kind == "relu" else (lambda: torch.softmax(a, 1))
+            elif kind == "ce":
+                a, lab = torch.randn(d[0], d[1]), torch.randint(0, d[1], (d[0],))
+                grad_in, op = [a], lambda: F.cross_entropy(a, lab)
+            else:  # conv2d N,C,H,W,O,K, padding K//2
+                n, c, h, w, o, k = d
+                a = torch.randn(n, c, h, w)
+                wt, bias = 0.1 * torch.randn(o, c, k, k), 0.1 * torch.randn(o)
+                grad_in = [a, wt, bias]
+                op = lambda: F.conv2d(a, wt, bias, padding=k // 2)
+                flops = 2.0 * n * o * h * w * c * k * k
+            for t in grad_in:
+                t.requires_grad_(True)
+            seed = torch.ones_like(op())
+
+            def ofwd():
+                t0 = now()
+                op()
+                return now() - t0
+
+            def obwd():
+                y = op()
+                t0 = now()
+                y.backward(seed)
+                t = now() - t0
+                for t_ in grad_in:
+                    t_.grad.zero_()
+                return t
+
+            emit(name, "forward", ofwd, flops)
+            emit(name, "backward", obwd, 2.0 * flops)
+        else:
+            sys.exit(f"compare_torch worker: unknown configuration {name!r}")
+    json.dump({"tool": "torch", "torch_version": torch.__version__,
+               "threads": torch.get_num_threads(), "results": results}, sys.stdout)
+    return 0
+
+
+# ---- the driver ----
+
+def run_json(cmd, env, what):
+    p = subprocess.run(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    if p.returncode != 0:
+        sys.stderr.write(f"compare_torch: {what} failed (exit {p.returncode}):\n{p.stderr}\n")
+    try:
+        return json.loads(p.stdout)
+    except json.JSONDecodeError:
+        sys.stderr.write(f"compare_torch: {what} printed no JSON\n{p.stderr}\n")
+        return None
+
+
+def find_tg_bench(path):
+    if path:
+        return path
+    here = os.path.dirname(os.path.abspath(__file__))
+    for cand in (os.path.join(here, "..", "build", "bench", "tg-bench"),
+                 os.path.join(os.getcwd(), "bench", "tg-bench"), shutil.which("tg-bench")):
+        if cand and os.path.isfile(cand) and os.access(cand, os.X_OK):
+            return cand
+    sys.exit("compare_torch: tg-bench not found; pass --tg-bench PATH")
+
+
+def cpu_model():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def collect(args):
+    """Runs the rounds; returns {(config, figure): {"tg": [per-round dicts], "torch": [...]}}."""
+    env = dict(os.environ)
+    for v in THREAD_VARS:
+        env[v] = str(args.threads)
+    tg = find_tg_bench(args.tg_bench)
+    common = ["--threads", str(args.threads), "--min-time", str(args.min_time),
+              "--dtype", args.dtype, "--clock", args.clock] + (["--quick"] if args.quick else [])
+    data, meta = {}, {"tg_meta": None, "torch_meta": None}
+    groups = expand(args.configs)
+    for rnd in range(args.rounds):
+        for gi, group in enumerate(groups):
+            names = ",".join(group)
+            sides = [("tg", [tg, "--json", "--config", names] + common),
+                     ("torch", [args.python, os.path.abspath(__file__), "--worker", names]
+                      + common)]
+            if (rnd + gi) % 2:  # alternate which side goes first
+                sides.reverse()
+            for side, cmd in sides:
+                sys.stderr.write(f"round {rnd + 1}/{args.rounds}: {side:5s} {names[:60]}\n")
+                doc = run_json(cmd, env, f"{side} {names}")
+                if not doc:
+                    continue
+                meta[side + "_meta"] = {k: v for k, v in doc.items() if k != "results"}
+                for r in doc["results"]:
+                    key = (r["config"], r["figure"])
+                    data.setdefault(key, {"tg": {}, "torch": {}})[side][rnd] = r
+    return data, meta
+
+
+def med(xs):
+    xs = [x for x in xs if x is not None]
+    return statistics.median(xs) if xs else None
+
+
+def summarize(entry, side, field, how):
+    vals = [r.get(field) for r in entry[side].values()]
+    vals = [v for v in vals if v is not None]
+    if not vals:
+        return None
+    return min(vals) if how == "min" else statistics.median(vals)
+
+
+def ratio(entry, field):
+    """Median over rounds of PyTorch/tapegrad for `field`, both from the same round."""
+    rs = [entry["torch"][k][field] / entry["tg"][k][field]
+          for k in entry["tg"] if k in entry["torch"] and entry["tg"][k][field] > 0]
+    return med(rs)
+
+
+def fmt_t(s):
+    if s is None:
+        return "-"
+    if s < 1e-6:
+        return f"{s * 1e9:.0f} ns"
+    if s < 1e-3:
+        return f"{s * 1e6:.2f} µs"
+    if s < 1:
+        return f"{s * 1e3:.2f} ms"
+    return f"{s:.3f} s"
+
+
+def fmt_x(x, digits=2):
+    return "-" if x is None else f"{x:.{digits}f}×"
+
+
+def rows_for(data, configs_order):
+    main, detail = [], []
+    for key in configs_order:
+        config, figure = key
+        e = data[key]
+        row = {"config": config, "figure": figure}
+        for side in ("tg", "torch"):
+            row[side] = {f: summarize(e, side, f + "_s", "min" if f == "min" else "median")
+                         for f in ("median", "min", "p10")}
+            row[side]["rss"] = summarize(e, side, "peak_rss_kb", "median")
+            flops = next((r.get("flops") for r in e[side].values() if r.get("flops")), None)
+            row[side]["gflops"] = (flops / row[side]["median"] * 1e-9
+                                   if flops and row[side]["median"] else None)
+        row["ratio_min"], row["ratio_med"] = ratio(e, "min_s"), ratio(e, "median_s")
+        per_op = next((r.get("per_op") for r in e["tg"].values() if r.get("per_op")), None)
+        row["per_op"] = per_op
+        g = data.get((config, "gemm"))
+        row["gemm"] = None
+        if g and figure == "step":
+            row["gemm"] = {"min": summarize(g, "tg", "min_s", "min"),
+                           "median": summarize(g, "tg", "median_s", "median")}
+            rs_min = [e["tg"][k]["min_s"] / g["tg"][k]["min_s"] for k in e["tg"] if k in g["tg"]]
+            rs_med = [e["tg"][k]["median_s"] / g["tg"][k]["median_s"]
+                      for k in e["tg"] if k in g["tg"]]
+            row["gemm"]["ratio_min"], row["gemm"]["ratio_med"] = med(rs_min), med(rs_med)
+        if figure == "step" or config in OPS:
+            main.append(row)
+        elif figure in ("forward", "backward"):
+            detail.append(row)
+    return main, detail
+
+
+def verdict(row):
+    t = TARGETS.get(row["config"])
+    if not t or row["figure"] != "step" or row["ratio_min"] is None:
+        return "-"
+    speed, gemm_bound = t
+    ok_min, ok_med = row["ratio_min"] >= speed, (row["ratio_med"] or 0) >= speed
+    parts = [f"≥{speed:g}×: " + ("met" if ok_min and ok_med else
+                                 "min only" if ok_min else "median only" if ok_med else "NOT met")]
+    if gemm_bound and row["gemm"] and row["gemm"]["ratio_min"] is not None:
+        parts.append(f"step/gemm ≤{gemm_bound:.2f}: " +
+                     ("met" if row["gemm"]["ratio_min"] <= gemm_bound else "NOT met"))
+    return "; ".join(parts)
+
+
+def print_tables(main, detail, markdown, out=sys.stdout):
+    head = ["config", "figure", "tapegrad median", "min", "p10", "PyTorch median", "min", "p10",
+            "speed-up (min)", "speed-up (median)", "gemm-only (min)", "step/gemm (min; med)",
+            "GFLOP/s tg / torch", "RSS MiB tg / torch", "target"]
+    body = []
+    for r in main:
+        g = r["gemm"]
+        gf = ("-" if not r["tg"]["gflops"] else
+              f"{r['tg']['gflops']:.1f} / {r['torch']['gflops'] or 0:.1f}")
+        rss = ("-" if r["config"] in OPS or not r["tg"]["rss"] else
+               f"{r['tg']['rss'] / 1024:.0f} / {(r['torch']['rss'] or 0) / 1024:.0f}")
+        body.append([r["config"], r["figure"], fmt_t(r["tg"]["median"]), fmt_t(r["tg"]["min"]),
+                     fmt_t(r["tg"]["p10"]), fmt_t(r["torch"]["median"]),
+                     fmt_t(r["torch"]["min"]), fmt_t(r["torch"]["p10"]),
+                     fmt_x(r["ratio_min"]), fmt_x(r["ratio_med"]),
+                     fmt_t(g["min"]) if g else "-",
+                     f"{fmt_x(g['ratio_min'])}; {fmt_x(g['ratio_med'])}" if g else "-",
+                     gf, rss, verdict(r)])
+    emit_table(head, body, markdown, out)
+    if detail:
+        out.write("\nForward and backward alone (chain100: per op, from the median):\n\n")
+        head2 = ["config", "figure", "tapegrad median", "min", "PyTorch median", "min",
+                 "speed-up (min)", "speed-up (median)", "per op tg / torch"]
+        body2 = []
+        for r in detail:
+            po = r["per_op"]
+            body2.append([r["config"], r["figure"], fmt_t(r["tg"]["median"]),
+                          fmt_t(r["tg"]["min"]), fmt_t(r["torch"]["median"]),
+                          fmt_t(r["torch"]["min"]), fmt_x(r["ratio_min"]),
+                          fmt_x(r["ratio_med"]),
+                          f"{fmt_t(r['tg']['median'] / po)} / {fmt_t(r['torch']['median'] / po)}"
+                          if po and r["tg"]["median"] and r["torch"]["median"] else "-"])
+        emit_table(head2, body2, markdown, out)
+
+
+def emit_table(head, body, markdown, out):
+    if markdown:
+        out.write("| " + " | ".join(head) + " |\n")
+        out.write("|" + "|".join("---" for _ in head) + "|\n")
+        for b in body:
+            out.write("| " + " | ".join(b) + " |\n")
+        return
+    widths = [max(len(h), *(len(b[i]) for b in body)) if body else len(h)
+              for i, h in enumerate(head)]
+    out.write("  ".join(h.ljust(w) for h, w in zip(head, widths)).rstrip() + "\n")
+    for b in body:
+        out.write("  ".join(c.ljust(w) for c, w in zip(b, widths)).rstrip() + "\n")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--configs", default="all",
+                    help="comma list: all, mlp, ops, a configuration, an op family or case")
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--tg-bench", default=None, help="path to tg-bench (default: ../build)")
+    ap.add_argument("--python", default="/usr/bin/python3", help="python with torch")
+    ap.add_argument("--min-time", type=float, default=0.3)
+    ap.add_argument("--dtype", choices=["f32", "f64"], default="f32")
+    ap.add_argument("--clock", choices=["wall", "cpu"], default="wall",
+                    help="cpu: process CPU time on both sides (a busy shared machine; 1 thread)")
+    ap.add_argument("--quick", action="store_true", help="smoke run: 1 round, 1-2 reps")
+    ap.add_argument("--markdown", action="store_true", help="tables in markdown")
+    ap.add_argument("--json-out", default=None, help="also write the raw results here")
+    ap.add_argument("--worker", default=None, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.worker:
+        return torch_worker(args)
+    if args.quick:
+        args.rounds = 1
+    load0, t0 = os.getloadavg(), time.time()
+    data, meta = collect(args)
+    load1 = os.getloadavg()
+    order = list(data.keys())
+    main_rows, detail = rows_for(data, order)
+    out = sys.stdout
+    date = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    tmeta = meta.get("torch_meta") or {}
+    out.write(f"{'**' if args.markdown else ''}tapegrad vs PyTorch{'**' if args.markdown else ''}"
+              f": {date}; {cpu_model()} ({os.cpu_count()} CPUs); {args.threads} thread"
+              f"{'s' if args.threads != 1 else ''}; {args.dtype}; {args.rounds} round"
+              f"{'s' if args.rounds != 1 else ''}, min-time {args.min_time} s per figure; "
+              f"{args.clock} clock; "
+              f"PyTorch {tmeta.get('torch_version', '?')}; load average "
+              f"{load0[0]:.1f} before, {load1[0]:.1f} after ({time.time() - t0:.0f} s)\n")
+    out.write(f"command: {' '.join([os.path.basename(sys.argv[0])] + sys.argv[1:])}\n")
+    out.write("speed-up = PyTorch time / tapegrad time, per round (same run), median over "
+              "rounds; min = min over rounds, median and p10 = median over rounds.\n\n")
+    print_tables(main_rows, detail, args.markdown, out)
+    if args.quick:
+        out.write("\n(quick: a smoke run, not a measurement)\n")
+    if args.json_out:
+        with open(args.json_out, "w") as f:
+            json.dump({"args": vars(args), "meta": meta, "load": [load0, load1],
+                       "results": [{"config": c, "figure": fg, **v}
+                                   for (c, fg), v in data.items()]}, f, indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,162 @@
+// tg-bench: forward, backward and training-step throughput of tapegrad (issue 6).
+// Prints a table, or one JSON document with --json (read by bench/compare_torch.py).
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bench.h"
+
+static void usage(FILE *f) {
+    fprintf(f,
+        "usage: tg-bench [options]\n"
+        "  --config NAME[,NAME...]  what to run (default all):\n"
+        "        all        every configuration below\n"
+        "        mlp        tiny-sgd seed-diabetes seed-moons mnist-mlp wide\n"
+        "        chain100   100 scalar ops on a 1-element tensor (per-op overhead)\n"
+        "        ops        every op microbenchmark; or a family (matmul, add-bcast, relu,\n"
+        "                   softmax, cross_entropy, conv2d) or one case (matmul-256, ...)\n"
+        "        list       print the names and exit\n"
+        "  --backend NAME  cpu (default: $TG_BACKEND, else cpu) or cuda\n"
+        "  --threads N     threads per kernel (tg_backend_set_threads; default 1). BLIS\n"
+        "                  gets it through a per-call rntm_t, so BLIS_NUM_THREADS and\n"
+        "                  OMP_NUM_THREADS do not change tapegrad's gemm; set them anyway\n"
+        "                  when comparing with PyTorch (compare_torch.py does)\n"
+        "  --dtype f32|f64 (default f32)\n"
+        "  --min-time S    seconds of timed repetitions per figure (default 0.3)\n"
+        "  --min-reps N    at least N timed repetitions (default 5; 3 when one takes >0.5 s)\n"
+        "  --max-reps N    at most N (default 200000)\n"
+        "  --figure LIST   only these figures (forward,backward,step,gemm), e.g. for perf\n"
+        "  --clock wall|cpu  wall time (default), or process CPU time: on a shared, busy\n"
+        "                  machine it leaves out time spent waiting for a CPU (1 thread only:\n"
+        "                  with more it sums the threads)\n"
+        "  --quick         smoke run for CI: 1 warm-up and 1-2 timed repetitions\n"
+        "  --json          one JSON document on stdout instead of the table\n"
+        "  --help\n"
+        "Figures: forward (forward + loss, recorded on the tape), backward (the backward\n"
+        "pass alone), step (forward, loss, backward, optimizer step, zero_grad, tape reset)\n"
+        "and gemm (the step's matrix products run by BLIS alone: step/gemm is the distance\n"
+        "to the gemm-bound limit). Times are per repetition after warm-up: median, min, p10,\n"
+        "max. GFLOP/s from the median (step: 6*M*K*N per linear layer). allocs = growth of\n"
+        "tg_alloc_count() per timed repetition (0 in a steady state); malloc B = bytes the\n"
+        "whole process asked malloc for per repetition; RSS = peak resident set so far.\n");
+}
+
+static bool parse_int(const char *s, int *out) {
+    char *end;
+    long v = strtol(s, &end, 10);
+    if (!*s || *end || v < 0 || v > 1 << 30) return false;
+    *out = (int)v;
+    return true;
+}
+
+// Runs one name (a configuration, a group or an op case); 0, or -1 with the name recorded.
+static int run_name(const bench_opts *o, const char *name, int *n_failed,
+                    const char **failed) {
+    if (strcmp(name, "all") == 0 || strcmp(name, "mlp") == 0) {
+        int st = 0;
+        for (int i = 0; bench_mlp_names[i]; i++)
+            st |= run_name(o, bench_mlp_names[i], n_failed, failed);
+        if (strcmp(name, "all") == 0) {
+            st |= run_name(o, "chain100", n_failed, failed);
+            for (int i = 0; bench_op_names[i]; i++)
+                st |= run_name(o, bench_op_names[i], n_failed, failed);
+        }
+        return st;
+    }
+    int st = bench_run_mlp(o, name);
+    if (st == 1) st = bench_run_chain(o, name);
+    if (st == 1) st = bench_run_ops(o, name);
+    if (st == 1) {
+        fprintf(stderr, "tg-bench: unknown configuration '%s' (try --config list)\n", name);
+        return -2;
+    }
+    if (st) {
+        tg_clear_error();
+        if (*n_failed < 64) failed[(*n_failed)++] = name;
+    }
+    return st ? -1 : 0;
+}
+
+static void list_names(void) {
+    printf("mlp:");
+    for (int i = 0; bench_mlp_names[i]; i++) printf(" %s", bench_mlp_names[i]);
+    printf("\nchain100\nops:");
+    for (int i = 0; bench_op_names[i]; i++) printf(" %s", bench_op_names[i]);
+    printf("\n");
+}
+
+int main(int argc, char **argv) {
+    bench_opts o = {.dtype = TG_F32, .threads = 1, .min_time = 0.3, .min_reps = 5,
+                    .max_reps = 200000};
+    const char *config = "all", *backend = NULL;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        bool takes = true, ok = true;
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            usage(stdout);
+            return 0;
+        } else if (strcmp(a, "--json") == 0) {
+            o.json = true, takes = false;
+        } else if (strcmp(a, "--quick") == 0) {
+            o.quick = true, takes = false;
+        } else if (!v) {
+            ok = false;
+        } else if (strcmp(a, "--config") == 0) {
+            config = v;
+        } else if (strcmp(a, "--clock") == 0) {
+            ok = strcmp(v, "wall") == 0 || strcmp(v, "cpu") == 0;
+            o.cpu_clock = strcmp(v, "cpu") == 0;
+        } else if (strcmp(a, "--figure") == 0) {
+            o.figures = v;
+        } else if (strcmp(a, "--backend") == 0) {
+            backend = v;
+        } else if (strcmp(a, "--threads") == 0) {
+            ok = parse_int(v, &o.threads) && o.threads >= 1;
+        } else if (strcmp(a, "--dtype") == 0) {
+            ok = strcmp(v, "f32") == 0 || strcmp(v, "f64") == 0;
+            o.dtype = strcmp(v, "f64") == 0 ? TG_F64 : TG_F32;
+        } else if (strcmp(a, "--min-time") == 0) {
+            char *end;
+            o.min_time = strtod(v, &end);
+            ok = *v && !*end && o.min_time > 0 && o.min_time < 3600;
+        } else if (strcmp(a, "--min-reps") == 0) {
+            ok = parse_int(v, &o.min_reps) && o.min_reps >= 1;
+        } else if (strcmp(a, "--max-reps") == 0) {
+            ok = parse_int(v, &o.max_reps) && o.max_reps >= 1;
+        } else {
+            ok = false;
+        }
+        if (!ok) {
+            fprintf(stderr, "tg-bench: bad option '%s%s%s'\n", a, takes && v ? " " : "",
+                    takes && v ? v : "");
+            usage(stderr);
+            return 2;
+        }
+        if (takes) i++;
+    }
+    if (strcmp(config, "list") == 0) {
+        list_names();
+        return 0;
+    }
+    if (o.min_reps > o.max_reps) o.min_reps = o.max_reps;
+    bench_use_cpu_clock(o.cpu_clock);
+    o.be = tg_backend_get(backend);
+    if (!o.be || tg_backend_set_threads(o.be, o.threads)) {
+        fprintf(stderr, "tg-bench: %s\n", tg_last_error());
+        return 1;
+    }
+    o.backend_name = tg_backend_name(o.be);
+
+    const char *failed[64];
+    int n_failed = 0, st = 0;
+    char names[1024];
+    snprintf(names, sizeof names, "%s", config);
+    for (char *save = NULL, *tok = strtok_r(names, ",", &save); tok;
+         tok = strtok_r(NULL, ",", &save)) {
+        int r = run_name(&o, tok, &n_failed, failed);
+        if (r == -2) return 2;
+        st |= r;
+    }
+    bench_finish(&o, n_failed, failed);
+    return st ? 1 : 0;
+}

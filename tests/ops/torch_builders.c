@@ -1,0 +1,451 @@
+// The builder table of the torch fixture tests: one entry per case key of
+// tests/fixtures/ops_torch.txt, calling the tapegrad function that matches the torch call in
+// gen_ops.py. Attributes arrive as doubles, in the order gen_ops.py documents for each key.
+#include "torch_fixture.h"
+
+// ---- attribute helpers ----
+
+static int ai(const fx_args *x, int k) { return (int)x->a[k]; }
+static double ad(const fx_args *x, int k) { return x->a[k]; }
+
+// The attributes from `from` to the end of the attr line, as ints (axes, a permutation).
+static int int_tail(const fx_args *x, int from, int *out) {
+    int n = x->n_attr - from;
+    for (int k = 0; k < n; k++) out[k] = (int)x->a[from + k];
+    return n < 0 ? 0 : n;
+}
+
+// The attributes from `from` to the end of the attr line, as a shape.
+static int shape_tail(const fx_args *x, int from, int64_t *shape) {
+    int n = x->n_attr - from;
+    for (int k = 0; k < n; k++) shape[k] = (int64_t)x->a[from + k];
+    return n < 0 ? 0 : n;
+}
+
+// stride h, w, padding h, w, dilation h, w from a[from ..]
+static tg_conv_opts conv_opts(const fx_args *x, int from) {
+    tg_conv_opts o = {{ai(x, from), ai(x, from + 1)},
+                      {ai(x, from + 2), ai(x, from + 3)},
+                      {ai(x, from + 4), ai(x, from + 5)}};
+    return o;
+}
+
+static tg_tensor *opt_in(const fx_args *x, int k) { return x->n_in > k ? x->in[k] : NULL; }
+
+// ---- elementwise ----
+
+// clang-format off
+static tg_tensor *b_add(tg_tape *t, const fx_args *x) { return tg_add(t, x->in[0], x->in[1]); }
+static tg_tensor *b_sub(tg_tape *t, const fx_args *x) { return tg_sub(t, x->in[0], x->in[1]); }
+static tg_tensor *b_mul(tg_tape *t, const fx_args *x) { return tg_mul(t, x->in[0], x->in[1]); }
+static tg_tensor *b_div(tg_tape *t, const fx_args *x) { return tg_div(t, x->in[0], x->in[1]); }
+// x * detach(x): only the first factor carries a gradient
+static tg_tensor *b_mul_detach(tg_tape *t, const fx_args *x) {
+    return tg_mul(t, x->in[0], tg_detach(t, x->in[0]));
+}
+static tg_tensor *b_maximum(tg_tape *t, const fx_args *x) {
+    return tg_maximum(t, x->in[0], x->in[1]);
+}
+static tg_tensor *b_minimum(tg_tape *t, const fx_args *x) {
+    return tg_minimum(t, x->in[0], x->in[1]);
+}
+// relu's rule as an op: x > 0 ? dy : 0; inputs dy, x
+static tg_tensor *b_relu_grad(tg_tape *t, const fx_args *x) {
+    return tg_relu_grad(t, x->in[0], x->in[1]);
+}
+static tg_tensor *b_where(tg_tape *t, const fx_args *x) {
+    return tg_where(t, x->in[0], x->in[1], x->in[2]);
+}
+
+// attr = the scalar (slope, alpha)
+static tg_tensor *b_add_scalar(tg_tape *t, const fx_args *x) {
+    return tg_add_scalar(t, x->in[0], ad(x, 0));
+}
+static tg_tensor *b_sub_scalar(tg_tape *t, const fx_args *x) {
+    return tg_sub_scalar(t, x->in[0], ad(x, 0));
+}
+static tg_tensor *b_rsub_scalar(tg_tape *t, const fx_args *x) {
+    return tg_rsub_scalar(t, x->in[0], ad(x, 0));
+}
+static tg_tensor *b_mul_scalar(tg_tape *t, const fx_args *x) {
+    return tg_mul_scalar(t, x->in[0], ad(x, 0));
+}
+static tg_tensor *b_div_scalar(tg_tape *t, const fx_args *x) {
+    return tg_div_scalar(t, x->in[0], ad(x, 0));
+}
+static tg_tensor *b_rdiv_scalar(tg_tape *t, const fx_args *x) {
+    return tg_rdiv_scalar(t, x->in[0], ad(x, 0));
+}
+static tg_tensor *b_pow_scalar(tg_tape *t, const fx_args *x) {
+    return tg_pow_scalar(t, x->in[0], ad(x, 0));
+}
+static tg_tensor *b_leaky_relu(tg_tape *t, const fx_args *x) {
+    return tg_leaky_relu(t, x->in[0], ad(x, 0));
+}
+static tg_tensor *b_elu(tg_tape *t, const fx_args *x) { return tg_elu(t, x->in[0], ad(x, 0)); }
+
+// no attributes
+static tg_tensor *b_neg(tg_tape *t, const fx_args *x) { return tg_neg(t, x->in[0]); }
+static tg_tensor *b_exp(tg_tape *t, const fx_args *x) { return tg_exp(t, x->in[0]); }
+static tg_tensor *b_log(tg_tape *t, const fx_args *x) { return tg_log(t, x->in[0]); }
+static tg_tensor *b_sqrt(tg_tape *t, const fx_args *x) { return tg_sqrt(t, x->in[0]); }
+static tg_tensor *b_rsqrt(tg_tape *t, const fx_args *x) { return tg_rsqrt(t, x->in[0]); }
+static tg_tensor *b_square(tg_tape *t, const fx_args *x) { return tg_square(t, x->in[0]); }
+static tg_tensor *b_relu(tg_tape *t, const fx_args *x) { return tg_relu(t, x->in[0]); }
+static tg_tensor *b_sigmoid(tg_tape *t, const fx_args *x) { return tg_sigmoid(t, x->in[0]); }
+static tg_tensor *b_tanh(tg_tape *t, const fx_args *x) { return tg_tanh(t, x->in[0]); }
+static tg_tensor *b_abs(tg_tape *t, const fx_args *x) { return tg_abs(t, x->in[0]); }
+static tg_tensor *b_sign(tg_tape *t, const fx_args *x) { return tg_sign(t, x->in[0]); }
+static tg_tensor *b_erf(tg_tape *t, const fx_args *x) { return tg_erf(t, x->in[0]); }
+static tg_tensor *b_gelu(tg_tape *t, const fx_args *x) { return tg_gelu(t, x->in[0]); }
+static tg_tensor *b_gelu_tanh(tg_tape *t, const fx_args *x) { return tg_gelu_tanh(t, x->in[0]); }
+
+// attr = lo, hi / beta, threshold
+static tg_tensor *b_clamp(tg_tape *t, const fx_args *x) {
+    return tg_clamp(t, x->in[0], ad(x, 0), ad(x, 1));
+}
+static tg_tensor *b_hardtanh(tg_tape *t, const fx_args *x) {
+    return tg_hardtanh(t, x->in[0], ad(x, 0), ad(x, 1));
+}
+static tg_tensor *b_softplus(tg_tape *t, const fx_args *x) {
+    return tg_softplus(t, x->in[0], ad(x, 0), ad(x, 1));
+}
+
+// ---- comparisons (masks) ----
+
+static tg_tensor *b_gt(tg_tape *t, const fx_args *x) { return tg_gt(t, x->in[0], x->in[1]); }
+static tg_tensor *b_lt(tg_tape *t, const fx_args *x) { return tg_lt(t, x->in[0], x->in[1]); }
+static tg_tensor *b_ge(tg_tape *t, const fx_args *x) { return tg_ge(t, x->in[0], x->in[1]); }
+static tg_tensor *b_le(tg_tape *t, const fx_args *x) { return tg_le(t, x->in[0], x->in[1]); }
+static tg_tensor *b_eq(tg_tape *t, const fx_args *x) { return tg_eq(t, x->in[0], x->in[1]); }
+static tg_tensor *b_ne(tg_tape *t, const fx_args *x) { return tg_ne(t, x->in[0], x->in[1]); }
+static tg_tensor *b_gt_scalar(tg_tape *t, const fx_args *x) {
+    return tg_gt_scalar(t, x->in[0], ad(x, 0));
+}
+static tg_tensor *b_lt_scalar(tg_tape *t, const fx_args *x) {
+    return tg_lt_scalar(t, x->in[0], ad(x, 0));
+}
+static tg_tensor *b_ge_scalar(tg_tape *t, const fx_args *x) {
+    return tg_ge_scalar(t, x->in[0], ad(x, 0));
+}
+static tg_tensor *b_le_scalar(tg_tape *t, const fx_args *x) {
+    return tg_le_scalar(t, x->in[0], ad(x, 0));
+}
+static tg_tensor *b_eq_scalar(tg_tape *t, const fx_args *x) {
+    return tg_eq_scalar(t, x->in[0], ad(x, 0));
+}
+static tg_tensor *b_ne_scalar(tg_tape *t, const fx_args *x) {
+    return tg_ne_scalar(t, x->in[0], ad(x, 0));
+}
+// clang-format on
+
+// ---- reductions ----
+
+static tg_tensor *b_sum(tg_tape *t, const fx_args *x) { return tg_sum(t, x->in[0]); }
+static tg_tensor *b_mean(tg_tape *t, const fx_args *x) { return tg_mean(t, x->in[0]); }
+static tg_tensor *b_max(tg_tape *t, const fx_args *x) { return tg_max(t, x->in[0]); }
+static tg_tensor *b_min(tg_tape *t, const fx_args *x) { return tg_min(t, x->in[0]); }
+
+// attr = keepdim, then the axes
+typedef tg_tensor *(*axes_fn)(tg_tape *, tg_tensor *, int, const int *, bool);
+static tg_tensor *over_axes(axes_fn f, tg_tape *t, const fx_args *x) {
+    int axes[FX_MAX_ATTR];
+    int na = int_tail(x, 1, axes);
+    return f(t, x->in[0], na, axes, ad(x, 0) != 0);
+}
+static tg_tensor *b_sum_axes(tg_tape *t, const fx_args *x) { return over_axes(tg_sum_axes, t, x); }
+static tg_tensor *b_mean_axes(tg_tape *t, const fx_args *x) {
+    return over_axes(tg_mean_axes, t, x);
+}
+static tg_tensor *b_max_axes(tg_tape *t, const fx_args *x) { return over_axes(tg_max_axes, t, x); }
+static tg_tensor *b_min_axes(tg_tape *t, const fx_args *x) { return over_axes(tg_min_axes, t, x); }
+static tg_tensor *b_logsumexp(tg_tape *t, const fx_args *x) {
+    return over_axes(tg_logsumexp, t, x);
+}
+
+// attr = keepdim, axis
+static tg_tensor *b_argmax(tg_tape *t, const fx_args *x) {
+    return tg_argmax(t, x->in[0], ai(x, 1), ad(x, 0) != 0);
+}
+static tg_tensor *b_argmin(tg_tape *t, const fx_args *x) {
+    return tg_argmin(t, x->in[0], ai(x, 1), ad(x, 0) != 0);
+}
+
+// attr = keepdim, correction, then the axes
+typedef tg_tensor *(*stat_fn)(tg_tape *, tg_tensor *, int, const int *, int, bool);
+static tg_tensor *stat(stat_fn f, tg_tape *t, const fx_args *x) {
+    int axes[FX_MAX_ATTR];
+    int na = int_tail(x, 2, axes);
+    return f(t, x->in[0], na, axes, ai(x, 1), ad(x, 0) != 0);
+}
+static tg_tensor *b_var(tg_tape *t, const fx_args *x) { return stat(tg_var, t, x); }
+static tg_tensor *b_std(tg_tape *t, const fx_args *x) { return stat(tg_std, t, x); }
+
+// ---- matmul ----
+
+static tg_tensor *b_matmul(tg_tape *t, const fx_args *x) {
+    return tg_matmul(t, x->in[0], x->in[1]);
+}
+// attr = trans_a, trans_b
+static tg_tensor *b_matmul_ex(tg_tape *t, const fx_args *x) {
+    return tg_matmul_ex(t, x->in[0], x->in[1], ad(x, 0) != 0, ad(x, 1) != 0);
+}
+static tg_tensor *b_bmm(tg_tape *t, const fx_args *x) { return tg_bmm(t, x->in[0], x->in[1]); }
+// inputs bias, a, b; attr = trans_a, trans_b
+static tg_tensor *b_addmm(tg_tape *t, const fx_args *x) {
+    return tg_addmm(t, x->in[0], x->in[1], x->in[2], ad(x, 0) != 0, ad(x, 1) != 0);
+}
+
+// ---- shape and index ----
+
+// attr = the target shape
+static tg_tensor *b_reshape(tg_tape *t, const fx_args *x) {
+    int64_t shape[FX_MAX_ATTR];
+    int nd = shape_tail(x, 0, shape);
+    return tg_reshape(t, x->in[0], nd, shape);
+}
+static tg_tensor *b_expand(tg_tape *t, const fx_args *x) {
+    int64_t shape[FX_MAX_ATTR];
+    int nd = shape_tail(x, 0, shape);
+    return tg_expand(t, x->in[0], nd, shape);
+}
+// attr = dim0, dim1
+static tg_tensor *b_transpose(tg_tape *t, const fx_args *x) {
+    return tg_transpose(t, x->in[0], ai(x, 0), ai(x, 1));
+}
+// attr = the permutation
+static tg_tensor *b_permute(tg_tape *t, const fx_args *x) {
+    int perm[FX_MAX_ATTR] = {0};
+    int_tail(x, 0, perm);
+    return tg_permute(t, x->in[0], perm);
+}
+// attr = axis, start, stop, step
+static tg_tensor *b_slice(tg_tape *t, const fx_args *x) {
+    return tg_slice(t, x->in[0], ai(x, 0), (int64_t)ad(x, 1), (int64_t)ad(x, 2),
+                    (int64_t)ad(x, 3));
+}
+static tg_tensor *b_slice_scatter(tg_tape *t, const fx_args *x) {
+    return tg_slice_scatter(t, x->in[0], x->in[1], ai(x, 0), (int64_t)ad(x, 1),
+                            (int64_t)ad(x, 2), (int64_t)ad(x, 3));
+}
+// attr = axis (every input is joined)
+static tg_tensor *b_concat(tg_tape *t, const fx_args *x) {
+    return tg_concat(t, x->n_in, x->in, ai(x, 0));
+}
+static tg_tensor *b_stack(tg_tape *t, const fx_args *x) {
+    return tg_stack(t, x->n_in, x->in, ai(x, 0));
+}
+// attr = axis (-100: every size-1 axis)
+static tg_tensor *b_squeeze(tg_tape *t, const fx_args *x) {
+    return tg_squeeze(t, x->in[0], ai(x, 0));
+}
+static tg_tensor *b_unsqueeze(tg_tape *t, const fx_args *x) {
+    return tg_unsqueeze(t, x->in[0], ai(x, 0));
+}
+// attr = start, end
+static tg_tensor *b_flatten(tg_tape *t, const fx_args *x) {
+    return tg_flatten(t, x->in[0], ai(x, 0), ai(x, 1));
+}
+// attr = axis; inputs x, index (, src)
+static tg_tensor *b_gather(tg_tape *t, const fx_args *x) {
+    return tg_gather(t, x->in[0], ai(x, 0), x->in[1]);
+}
+static tg_tensor *b_scatter_add(tg_tape *t, const fx_args *x) {
+    return tg_scatter_add(t, x->in[0], ai(x, 0), x->in[1], x->in[2]);
+}
+static tg_tensor *b_index_select(tg_tape *t, const fx_args *x) {
+    return tg_index_select(t, x->in[0], ai(x, 0), x->in[1]);
+}
+// attr = number of classes
+static tg_tensor *b_one_hot(tg_tape *t, const fx_args *x) {
+    return tg_one_hot(t, x->in[0], (int64_t)ad(x, 0));
+}
+
+// ---- nn ops ----
+
+// attr = axis
+static tg_tensor *b_softmax(tg_tape *t, const fx_args *x) {
+    return tg_softmax(t, x->in[0], ai(x, 0));
+}
+static tg_tensor *b_log_softmax(tg_tape *t, const fx_args *x) {
+    return tg_log_softmax(t, x->in[0], ai(x, 0));
+}
+// attr = stride h, w, padding h, w, dilation h, w; inputs x, weight (, bias)
+static tg_tensor *b_conv2d(tg_tape *t, const fx_args *x) {
+    tg_conv_opts o = conv_opts(x, 0);
+    return tg_conv2d(t, x->in[0], x->in[1], opt_in(x, 2), &o);
+}
+// attr = kh, kw, then stride, padding, dilation as for conv2d
+static tg_tensor *b_max_pool2d(tg_tape *t, const fx_args *x) {
+    tg_conv_opts o = conv_opts(x, 2);
+    return tg_max_pool2d(t, x->in[0], ai(x, 0), ai(x, 1), &o);
+}
+static tg_tensor *b_avg_pool2d(tg_tape *t, const fx_args *x) {
+    tg_conv_opts o = conv_opts(x, 2);
+    return tg_avg_pool2d(t, x->in[0], ai(x, 0), ai(x, 1), &o);
+}
+static tg_tensor *b_im2col(tg_tape *t, const fx_args *x) {
+    tg_conv_opts o = conv_opts(x, 2);
+    return tg_im2col(t, x->in[0], ai(x, 0), ai(x, 1), &o);
+}
+// ... then c, h, w of the image
+static tg_tensor *b_col2im(tg_tape *t, const fx_args *x) {
+    tg_conv_opts o = conv_opts(x, 2);
+    return tg_col2im(t, x->in[0], (int64_t)ad(x, 8), (int64_t)ad(x, 9), (int64_t)ad(x, 10),
+                     ai(x, 0), ai(x, 1), &o);
+}
+
+// ---- losses: attr = reduction (0 mean, 1 sum, 2 none), then huber's delta ----
+
+static tg_reduction red(const fx_args *x) { return (tg_reduction)ai(x, 0); }
+static tg_tensor *b_mse_loss(tg_tape *t, const fx_args *x) {
+    return tg_mse_loss(t, x->in[0], x->in[1], red(x));
+}
+static tg_tensor *b_l1_loss(tg_tape *t, const fx_args *x) {
+    return tg_l1_loss(t, x->in[0], x->in[1], red(x));
+}
+static tg_tensor *b_huber_loss(tg_tape *t, const fx_args *x) {
+    return tg_huber_loss(t, x->in[0], x->in[1], ad(x, 1), red(x));
+}
+static tg_tensor *b_bce_loss(tg_tape *t, const fx_args *x) {
+    return tg_bce_loss(t, x->in[0], x->in[1], red(x));
+}
+static tg_tensor *b_bce_with_logits(tg_tape *t, const fx_args *x) {
+    return tg_bce_with_logits(t, x->in[0], x->in[1], red(x));
+}
+// inputs logits / logp, labels (, class weights)
+static tg_tensor *b_cross_entropy(tg_tape *t, const fx_args *x) {
+    return tg_cross_entropy(t, x->in[0], x->in[1], opt_in(x, 2), red(x));
+}
+// inputs logits, labels, dloss
+static tg_tensor *b_cross_entropy_grad(tg_tape *t, const fx_args *x) {
+    return tg_cross_entropy_grad(t, x->in[0], x->in[1], x->in[2]);
+}
+static tg_tensor *b_nll_loss(tg_tape *t, const fx_args *x) {
+    return tg_nll_loss(t, x->in[0], x->in[1], opt_in(x, 2), red(x));
+}
+
+// ---- creation (no inputs) ----
+
+// attr = n, start, step
+static tg_tensor *b_arange(tg_tape *t, const fx_args *x) {
+    return tg_arange(t, tg_backend_get("cpu"), x->dtype, (int64_t)ad(x, 0), ad(x, 1), ad(x, 2));
+}
+// attr = value, then the shape
+static tg_tensor *b_full(tg_tape *t, const fx_args *x) {
+    int64_t shape[FX_MAX_ATTR];
+    int nd = shape_tail(x, 1, shape);
+    return tg_full(t, tg_backend_get("cpu"), x->dtype, nd, shape, ad(x, 0));
+}
+
+// ---- the table: key, the registered op it calls (NULL: composed), build, discontinuous ----
+
+// clang-format off
+const fx_builder fx_builders[] = {
+    {"add", "tg_add", b_add, false},
+    {"sub", "tg_sub", b_sub, false},
+    {"mul", "tg_mul", b_mul, false},
+    {"div", "tg_div", b_div, false},
+    {"mul_detach", "tg_mul", b_mul_detach, false},
+    {"add_scalar", "tg_add_scalar", b_add_scalar, false},
+    {"sub_scalar", "tg_sub_scalar", b_sub_scalar, false},
+    {"rsub_scalar", "tg_rsub_scalar", b_rsub_scalar, false},
+    {"mul_scalar", "tg_mul_scalar", b_mul_scalar, false},
+    {"div_scalar", "tg_div_scalar", b_div_scalar, false},
+    {"rdiv_scalar", "tg_rdiv_scalar", b_rdiv_scalar, false},
+    {"pow_scalar", "tg_pow_scalar", b_pow_scalar, false},
+    {"neg", "tg_neg", b_neg, false},
+    {"exp", "tg_exp", b_exp, false},
+    {"log", "tg_log", b_log, false},
+    {"sqrt", "tg_sqrt", b_sqrt, false},
+    {"rsqrt", NULL, b_rsqrt, false},
+    {"square", NULL, b_square, false},
+    {"relu", "tg_relu", b_relu, false},
+    {"relu_grad", "tg_relu_grad", b_relu_grad, false},
+    {"sigmoid", "tg_sigmoid", b_sigmoid, false},
+    {"tanh", "tg_tanh", b_tanh, false},
+    {"abs", "tg_abs", b_abs, false},
+    {"sign", "tg_sign", b_sign, true},
+    {"erf", "tg_erf", b_erf, false},
+    {"clamp", "tg_clamp", b_clamp, false},
+    {"hardtanh", NULL, b_hardtanh, false},
+    {"leaky_relu", "tg_leaky_relu", b_leaky_relu, false},
+    {"elu", "tg_elu", b_elu, false},
+    {"softplus", "tg_softplus", b_softplus, false},
+    {"gelu", NULL, b_gelu, false},
+    {"gelu_tanh", NULL, b_gelu_tanh, false},
+    {"maximum", "tg_maximum", b_maximum, false},
+    {"minimum", "tg_minimum", b_minimum, false},
+    {"where", "tg_where", b_where, false},
+
+    {"gt", "tg_gt", b_gt, true},
+    {"lt", "tg_lt", b_lt, true},
+    {"ge", "tg_ge", b_ge, true},
+    {"le", "tg_le", b_le, true},
+    {"eq", "tg_eq", b_eq, true},
+    {"ne", "tg_ne", b_ne, true},
+    {"gt_scalar", "tg_gt_scalar", b_gt_scalar, true},
+    {"lt_scalar", "tg_lt_scalar", b_lt_scalar, true},
+    {"ge_scalar", "tg_ge_scalar", b_ge_scalar, true},
+    {"le_scalar", "tg_le_scalar", b_le_scalar, true},
+    {"eq_scalar", "tg_eq_scalar", b_eq_scalar, true},
+    {"ne_scalar", "tg_ne_scalar", b_ne_scalar, true},
+
+    {"sum", "tg_sum_axes", b_sum, false},
+    {"sum_axes", "tg_sum_axes", b_sum_axes, false},
+    {"mean", NULL, b_mean, false},
+    {"mean_axes", NULL, b_mean_axes, false},
+    {"max", "tg_max_axes", b_max, false},
+    {"min", "tg_min_axes", b_min, false},
+    {"max_axes", "tg_max_axes", b_max_axes, false},
+    {"min_axes", "tg_min_axes", b_min_axes, false},
+    {"argmax", "tg_argmax", b_argmax, true},
+    {"argmin", "tg_argmin", b_argmin, true},
+    {"var", NULL, b_var, false},
+    {"std", NULL, b_std, false},
+    {"logsumexp", NULL, b_logsumexp, false},
+
+    {"matmul", "tg_matmul", b_matmul, false},
+    {"matmul_ex", "tg_matmul", b_matmul_ex, false},
+    {"bmm", "tg_matmul", b_bmm, false},
+    {"addmm", "tg_addmm", b_addmm, false},
+
+    {"reshape", "tg_reshape", b_reshape, false},
+    {"expand", "tg_expand", b_expand, false},
+    {"transpose", "tg_transpose", b_transpose, false},
+    {"permute", "tg_permute", b_permute, false},
+    {"slice", "tg_slice", b_slice, false},
+    {"slice_scatter", "tg_slice_scatter", b_slice_scatter, false},
+    {"concat", "tg_concat", b_concat, false},
+    {"stack", NULL, b_stack, false},
+    {"squeeze", NULL, b_squeeze, false},
+    {"unsqueeze", NULL, b_unsqueeze, false},
+    {"flatten", NULL, b_flatten, false},
+    {"gather", "tg_gather", b_gather, false},
+    {"scatter_add", "tg_scatter_add", b_scatter_add, false},
+    {"index_select", NULL, b_index_select, false},
+    {"one_hot", NULL, b_one_hot, false},
+
+    {"softmax", NULL, b_softmax, false},
+    {"log_softmax", NULL, b_log_softmax, false},
+    {"conv2d", NULL, b_conv2d, false},
+    {"max_pool2d", NULL, b_max_pool2d, false},
+    {"avg_pool2d", NULL, b_avg_pool2d, false},
+    {"im2col", "tg_im2col", b_im2col, false},
+    {"col2im", "tg_col2im", b_col2im, false},
+
+    {"mse_loss", NULL, b_mse_loss, false},
+    {"l1_loss", NULL, b_l1_loss, false},
+    {"huber_loss", NULL, b_huber_loss, false},
+    {"bce_loss", NULL, b_bce_loss, false},
+    {"bce_with_logits", NULL, b_bce_with_logits, false},
+    {"cross_entropy", NULL, b_cross_entropy, false},
+    {"cross_entropy_grad", "tg_cross_entropy_grad", b_cross_entropy_grad, false},
+    {"nll_loss", NULL, b_nll_loss, false},
+
+    {"arange", NULL, b_arange, false},
+    {"full", NULL, b_full, false},
+};
+// clang-format on
+
+const int fx_n_builders = (int)(sizeof fx_builders / sizeof fx_builders[0]);
