@@ -12,7 +12,7 @@
 extern "C" {
 #endif
 
-#define TG_BACKEND_ABI_VERSION 1u
+#define TG_BACKEND_ABI_VERSION 2u
 #define TG_VIEW_MAX_DIMS 8
 
 // A strided view: element strides, stride 0 = broadcast along that axis.
