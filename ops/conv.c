@@ -41,6 +41,16 @@ static int set_window(tg_attrs *at, int kh, int kw, const tg_conv_opts *o, bool 
     return TG_OK;
 }
 
+// Output height and width of a window over x [N,C,H,W], with set_window's defaults.
+static void out_hw(const tg_tensor *x, int kh, int kw, const tg_conv_opts *o, bool pool,
+                   int64_t *oh, int64_t *ow) {
+    tg_attrs at = {0};
+    set_window(&at, kh, kw, o, pool, "out_hw");   // already validated by the caller's im2col
+    window w = window_of(&at);
+    *oh = out_size(x->shape[2], w.kh, w.sh, w.ph, w.dh);
+    *ow = out_size(x->shape[3], w.kw, w.sw, w.pw, w.dw);
+}
+
 static tg_im2col_desc desc_of(const window *w, tg_dtype dtype, int64_t n, int64_t c, int64_t h,
                               int64_t wd, double pad) {
     tg_im2col_desc d = {
@@ -201,16 +211,7 @@ tg_tensor *tg_conv2d(tg_tape *tape, tg_tensor *x, tg_tensor *weight, tg_tensor *
     tg_tensor *w2 = tg_reshape(tape, weight, 2, (int64_t[]){o, cols->shape[1]});
     tg_tensor *y = tg_matmul(tape, w2, cols);   // [N, O, OH*OW]
     int64_t oh, ow;
-    {
-        int st[2], pd[2], dl[2];
-        for (int i = 0; i < 2; i++) {
-            st[i] = opts && opts->stride[i] ? opts->stride[i] : 1;
-            pd[i] = opts ? opts->padding[i] : 0;
-            dl[i] = opts && opts->dilation[i] ? opts->dilation[i] : 1;
-        }
-        oh = out_size(x->shape[2], weight->shape[2], st[0], pd[0], dl[0]);
-        ow = out_size(x->shape[3], weight->shape[3], st[1], pd[1], dl[1]);
-    }
+    out_hw(x, (int)weight->shape[2], (int)weight->shape[3], opts, false, &oh, &ow);
     y = tg_reshape(tape, y, 4, (int64_t[]){n, o, oh, ow});
     if (bias) y = tg_add(tape, y, tg_reshape(tape, bias, 3, (int64_t[]){o, 1, 1}));
     return y;
@@ -237,12 +238,8 @@ static tg_tensor *pool(tg_tape *tape, tg_tensor *x, int kh, int kw, const tg_con
     // whole gradient to it, as torch's max_pool2d does (tg_max_axes would split it evenly).
     tg_tensor *r = is_max ? tg_gather(tape, cols, 1, tg_argmax(tape, cols, 1, true))
                           : tg_mean_axes(tape, cols, 1, &axis, false);
-    int sh = opts && opts->stride[0] ? opts->stride[0] : kh;
-    int sw = opts && opts->stride[1] ? opts->stride[1] : kw;
-    int ph = opts ? opts->padding[0] : 0, pw = opts ? opts->padding[1] : 0;
-    int dh = opts && opts->dilation[0] ? opts->dilation[0] : 1;
-    int dw = opts && opts->dilation[1] ? opts->dilation[1] : 1;
-    int64_t oh = out_size(h, kh, sh, ph, dh), ow = out_size(w, kw, sw, pw, dw);
+    int64_t oh, ow;
+    out_hw(x, kh, kw, opts, true, &oh, &ow);
     return tg_reshape(tape, r, 4, (int64_t[]){n, c, oh, ow});
 }
 
