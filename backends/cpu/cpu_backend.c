@@ -3,6 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <blis.h>
+
 #include "backends/cpu/cpu_internal.h"
 
 static tg_cpu_ctx cpu_ctx;
@@ -49,35 +51,44 @@ static int cpu_memset0(void *ctx, void *dst, size_t bytes) {
     return 0;
 }
 
-static const struct tg_backend_ops cpu_ops = {
-    .abi_version = TG_BACKEND_ABI_VERSION,
-    .struct_size = sizeof(struct tg_backend_ops),
-    .name = "cpu",
-    .init = cpu_init,
-    .shutdown = cpu_shutdown,
-    .synchronize = cpu_synchronize,
-    .set_threads = cpu_set_threads,
-    .alloc = cpu_alloc,
-    .free = cpu_free,
-    .upload = cpu_copy,
-    .download = cpu_copy,
-    .copy = cpu_copy,
-    .memset0 = cpu_memset0,
-    .fill = tg_cpu_fill,
-    .unary = tg_cpu_unary,
-    .binary = tg_cpu_binary,
-    .reduce = tg_cpu_reduce,
-    .gemm = tg_cpu_gemm,
-    .update = tg_cpu_update,
-    .cast = tg_cpu_cast,
-    .where = tg_cpu_where,
-    .gather = tg_cpu_gather,
-    .scatter_add = tg_cpu_scatter_add,
-    .im2col = tg_cpu_im2col,
-    .col2im = tg_cpu_col2im,
-    .xent = tg_cpu_xent,
-    .xent_grad = tg_cpu_xent_grad,
-    .adam_step = tg_cpu_adam_step,
-};
+// The kernel variant for this CPU: AVX2+FMA where the build has it and the CPU runs it,
+// else the baseline; TG_CPU_ISA=base|avx2 overrides (tests run both).
+static const struct tg_backend_ops *pick_kernels(void) {
+    const char *want = getenv("TG_CPU_ISA");
+#ifdef TG_CPU_HAVE_AVX2
+    if (want && strcmp(want, "avx2") == 0) return &tg_cpu_kernels_avx2;
+    if (!(want && strcmp(want, "base") == 0)) {
+        __builtin_cpu_init();
+        if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+            return &tg_cpu_kernels_avx2;
+    }
+#else
+    (void)want;
+#endif
+    return &tg_cpu_kernels_base;
+}
 
-const struct tg_backend_ops *tg__cpu_backend_ops(void) { return &cpu_ops; }
+static struct tg_backend_ops cpu_ops;
+
+// Called once, under the registry's pthread_once.
+const struct tg_backend_ops *tg__cpu_backend_ops(void) {
+    cpu_ops = *pick_kernels();
+    cpu_ops.abi_version = TG_BACKEND_ABI_VERSION;
+    cpu_ops.struct_size = sizeof(struct tg_backend_ops);
+    cpu_ops.name = "cpu";
+    cpu_ops.init = cpu_init;
+    cpu_ops.shutdown = cpu_shutdown;
+    cpu_ops.synchronize = cpu_synchronize;
+    cpu_ops.set_threads = cpu_set_threads;
+    cpu_ops.alloc = cpu_alloc;
+    cpu_ops.free = cpu_free;
+    cpu_ops.upload = cpu_copy;
+    cpu_ops.download = cpu_copy;
+    cpu_ops.copy = cpu_copy;
+    cpu_ops.memset0 = cpu_memset0;
+    return &cpu_ops;
+}
+
+// Free BLIS's memory pools when the library unloads, so leak checkers (valgrind) see a clean
+// exit: Debian's OpenMP BLIS otherwise keeps its pool blocks until exit.
+__attribute__((destructor)) static void blis_release(void) { bli_finalize(); }

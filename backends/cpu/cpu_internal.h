@@ -1,4 +1,11 @@
 // Internals of the cpu backend: kernel entry points shared between its files.
+//
+// Every file here but cpu_backend.c is compiled once per instruction-set variant (meson
+// builds a static library per variant: baseline x86-64 and, on x86-64, AVX2+FMA), with
+// TG_CPU_ISA set to the variant's suffix. The defines below give each variant's symbols that
+// suffix, so the variants link side by side; each exports its compute slots as one table,
+// tg_cpu_kernels<suffix>, and cpu_backend.c picks one at run time (TG_CPU_ISA=base|avx2
+// overrides the CPU check).
 #pragma once
 
 #include "backends/backend_impl.h"
@@ -6,6 +13,39 @@
 typedef struct tg_cpu_ctx {
     int n_threads;   // 0 = BLIS/OpenMP default (1 unless the environment says more)
 } tg_cpu_ctx;
+
+#ifdef TG_CPU_ISA
+#define TG_CPU_CAT_(a, b) a##b
+#define TG_CPU_CAT(a, b) TG_CPU_CAT_(a, b)
+#define TG_CPU_NAME(n) TG_CPU_CAT(n, TG_CPU_ISA)
+#define tg_cpu_kernels TG_CPU_NAME(tg_cpu_kernels)
+#define tg_cpu_fill TG_CPU_NAME(tg_cpu_fill)
+#define tg_cpu_unary TG_CPU_NAME(tg_cpu_unary)
+#define tg_cpu_binary TG_CPU_NAME(tg_cpu_binary)
+#define tg_cpu_update TG_CPU_NAME(tg_cpu_update)
+#define tg_cpu_cast TG_CPU_NAME(tg_cpu_cast)
+#define tg_cpu_reduce TG_CPU_NAME(tg_cpu_reduce)
+#define tg_cpu_gemm TG_CPU_NAME(tg_cpu_gemm)
+#define tg_cpu_gemm_is_small TG_CPU_NAME(tg_cpu_gemm_is_small)
+#define tg_cpu_gemm_small TG_CPU_NAME(tg_cpu_gemm_small)
+#define tg_cpu_where TG_CPU_NAME(tg_cpu_where)
+#define tg_cpu_gather TG_CPU_NAME(tg_cpu_gather)
+#define tg_cpu_scatter_add TG_CPU_NAME(tg_cpu_scatter_add)
+#define tg_cpu_im2col TG_CPU_NAME(tg_cpu_im2col)
+#define tg_cpu_col2im TG_CPU_NAME(tg_cpu_col2im)
+#define tg_cpu_xent TG_CPU_NAME(tg_cpu_xent)
+#define tg_cpu_xent_grad TG_CPU_NAME(tg_cpu_xent_grad)
+#define tg_cpu_adam_step TG_CPU_NAME(tg_cpu_adam_step)
+#define tg_cpu_argreduce TG_CPU_NAME(tg_cpu_argreduce)
+#define tg_cpu_for_rows TG_CPU_NAME(tg_cpu_for_rows)
+#endif
+
+// One variant's compute slots (memory slots are zero; cpu_backend.c adds them).
+extern const struct tg_backend_ops tg_cpu_kernels_base;
+extern const struct tg_backend_ops tg_cpu_kernels_avx2;
+#ifdef TG_CPU_ISA
+extern const struct tg_backend_ops tg_cpu_kernels;
+#endif
 
 int tg_cpu_fill(void *ctx, const tg_view *y, double value);
 int tg_cpu_unary(void *ctx, int kind, const tg_view *x, const tg_view *y, double a, double b);
@@ -15,6 +55,9 @@ int tg_cpu_update(void *ctx, int kind, const tg_view *y, const tg_view *a, const
 int tg_cpu_cast(void *ctx, const tg_view *x, const tg_view *y);
 int tg_cpu_reduce(void *ctx, int kind, const tg_view *x, const tg_view *y);
 int tg_cpu_gemm(void *ctx, const tg_gemm_desc *d);
+// The small/skinny-matrix gemm (gemm_small.c) and the shapes it takes instead of BLIS.
+bool tg_cpu_gemm_is_small(const tg_gemm_desc *d);
+void tg_cpu_gemm_small(const tg_gemm_desc *d);
 int tg_cpu_where(void *ctx, const tg_view *cond, const tg_view *a, const tg_view *b,
                  const tg_view *y);
 int tg_cpu_gather(void *ctx, int axis, const tg_view *x, const tg_view *index, const tg_view *y);

@@ -6,6 +6,10 @@
 
 int tg_cpu_gemm(void *ctx, const tg_gemm_desc *d) {
     tg_cpu_ctx *c = ctx;
+    if (tg_cpu_gemm_is_small(d)) {
+        tg_cpu_gemm_small(d);
+        return 0;
+    }
     rntm_t rntm = BLIS_RNTM_INITIALIZER;
     bli_rntm_set_num_threads(c->n_threads > 0 ? c->n_threads : 1, &rntm);
     for (int64_t b = 0; b < d->batch; b++) {
@@ -25,7 +29,3 @@ int tg_cpu_gemm(void *ctx, const tg_gemm_desc *d) {
     }
     return 0;
 }
-
-// Free BLIS's memory pools when the library unloads, so leak checkers (valgrind) see a clean
-// exit: Debian's OpenMP BLIS otherwise keeps its pool blocks until exit.
-__attribute__((destructor)) static void blis_release(void) { bli_finalize(); }

@@ -80,6 +80,80 @@ Test(ops_matmul, forward_against_naive) {
                  (tu_arr){2, {M, N}, want});
 }
 
+// Every size class the cpu gemm dispatches on (the small-matrix kernel's full and edge
+// tiles, its k-blocking past 256, its transposed orientation for short n, and BLIS above
+// the threshold), each transpose flag, plain and with a bias (beta = 1), in both dtypes,
+// against a naive loop in double. Values are multiples of 1/8 with small sums, so f32 is
+// exact too. tests/meson.build runs this suite under each cpu kernel variant.
+static void check_gemm_sizes(int64_t m, int64_t k, int64_t n) {
+    static double a[4096], b[4096], want[4096], bias[64];
+    cr_assert(m * k <= 4096 && k * n <= 4096 && m * n <= 4096 && n <= 64);
+    for (int64_t i = 0; i < m * k; i++) a[i] = (double)((i * 7 + 3) % 5 - 2) / 8;
+    for (int64_t i = 0; i < k * n; i++) b[i] = (double)((i * 5 + 1) % 3 - 1) / 8;
+    for (int64_t j = 0; j < n; j++) bias[j] = (double)(j % 4) - 1.5;
+    for (int ta = 0; ta < 2; ta++)
+        for (int tb = 0; tb < 2; tb++) {
+            // a is stored [m,k] or (ta) [k,m]; b is [k,n] or (tb) [n,k]; same values of op().
+            double as[4096], bs[4096];
+            for (int64_t i = 0; i < m; i++)
+                for (int64_t p = 0; p < k; p++) as[ta ? p * m + i : i * k + p] = a[i * k + p];
+            for (int64_t p = 0; p < k; p++)
+                for (int64_t j = 0; j < n; j++) bs[tb ? j * k + p : p * n + j] = b[p * n + j];
+            for (int64_t i = 0; i < m; i++)
+                for (int64_t j = 0; j < n; j++) {
+                    double s = 0;
+                    for (int64_t p = 0; p < k; p++) s += a[i * k + p] * b[p * n + j];
+                    want[i * n + j] = s;
+                }
+            for (int d = 0; d < TU_N_DTYPES; d++) {
+                tg_dtype dt = tu_dtype(d);
+                tg_tape *tape = tg_tape_new();
+                tg_tensor *x = tu_make(dt, (tu_arr){2, {ta ? k : m, ta ? m : k}, as}, false);
+                tg_tensor *y = tu_make(dt, (tu_arr){2, {tb ? n : k, tb ? k : n}, bs}, false);
+                tg_tensor *c = tu_make(dt, (tu_arr){1, {n}, bias}, false);
+                tg_tensor *z = tg_matmul_ex(tape, x, y, ta, tb);
+                cr_assert_not_null(z, "%lldx%lldx%lld: %s", (long long)m, (long long)k,
+                                   (long long)n, tg_last_error());
+                tu_expect_arr(z, (tu_arr){2, {m, n}, want}, 1e-9);
+                tg_tensor *w = tg_addmm(tape, c, x, y, ta, tb);
+                cr_assert_not_null(w, "addmm: %s", tg_last_error());
+                double wb[4096];
+                for (int64_t i = 0; i < m * n; i++) wb[i] = want[i] + bias[i % n];
+                tu_expect_arr(w, (tu_arr){2, {m, n}, wb}, 1e-9);
+                tg_tape_free(tape);
+                tu_free(x);
+                tu_free(y);
+                tu_free(c);
+            }
+        }
+}
+
+Test(ops_matmul, gemm_size_classes) {
+    static const int64_t sizes[][3] = {
+        {1, 1, 1},   {1, 7, 1},   {2, 2, 20},  {10, 2, 20}, {6, 4, 16},  {7, 3, 17},
+        {13, 5, 33}, {20, 8, 2},  {40, 3, 5},  {5, 3, 40},  {3, 300, 5}, {9, 260, 8},
+        {12, 12, 12}, {30, 30, 30}, {64, 64, 64}, {33, 17, 9}, {2, 600, 3},
+    };
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++)
+        check_gemm_sizes(sizes[i][0], sizes[i][1], sizes[i][2]);
+}
+
+// A batched product through the small kernel: each batch's slice must be its own product.
+Test(ops_matmul, gemm_small_batched) {
+    double a[3 * 4 * 5], b[3 * 5 * 2], want[3 * 4 * 2];
+    for (int i = 0; i < 60; i++) a[i] = (double)(i % 7) - 3;
+    for (int i = 0; i < 30; i++) b[i] = (double)(i % 5) - 2;
+    for (int q = 0; q < 3; q++)
+        for (int i = 0; i < 4; i++)
+            for (int j = 0; j < 2; j++) {
+                double s = 0;
+                for (int p = 0; p < 5; p++) s += a[q * 20 + i * 5 + p] * b[q * 10 + p * 2 + j];
+                want[q * 8 + i * 2 + j] = s;
+            }
+    check_matmul((tu_arr){3, {3, 4, 5}, a}, (tu_arr){3, {3, 5, 2}, b}, false, false,
+                 (tu_arr){3, {3, 4, 2}, want});
+}
+
 // ---- gradients worked by hand ----
 // loss = sum(op(a) @ op(b)) with op(a) = A, op(b) = B:
 //   dA[i,k] = sum_j B[k,j] = {15, 19, 23} on both rows; dB[k,j] = sum_i A[i,k] = {5, 7, 9}.

@@ -1,0 +1,20 @@
+// This variant's table of compute slots (see cpu_internal.h).
+#include "backends/cpu/cpu_internal.h"
+
+const struct tg_backend_ops tg_cpu_kernels = {
+    .fill = tg_cpu_fill,
+    .unary = tg_cpu_unary,
+    .binary = tg_cpu_binary,
+    .reduce = tg_cpu_reduce,
+    .gemm = tg_cpu_gemm,
+    .update = tg_cpu_update,
+    .cast = tg_cpu_cast,
+    .where = tg_cpu_where,
+    .gather = tg_cpu_gather,
+    .scatter_add = tg_cpu_scatter_add,
+    .im2col = tg_cpu_im2col,
+    .col2im = tg_cpu_col2im,
+    .xent = tg_cpu_xent,
+    .xent_grad = tg_cpu_xent_grad,
+    .adam_step = tg_cpu_adam_step,
+};
