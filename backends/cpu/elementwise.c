@@ -15,95 +15,74 @@ typedef struct {
 
 // ---- unary ----
 
-static inline void unary_row_f64(int kind, int64_t n, const double *x, int64_t sx, double *y, int64_t sy,
-                          double a, double b) {
-    switch (kind) {
-    case TG_UNARY_COPY: for (int64_t i = 0; i < n; i++) y[i * sy] = x[i * sx]; break;
-    case TG_UNARY_AFFINE: for (int64_t i = 0; i < n; i++) y[i * sy] = a * x[i * sx] + b; break;
-    case TG_UNARY_POW: for (int64_t i = 0; i < n; i++) y[i * sy] = pow(x[i * sx], a); break;
-    case TG_UNARY_EXP: for (int64_t i = 0; i < n; i++) y[i * sy] = exp(x[i * sx]); break;
-    case TG_UNARY_LOG: for (int64_t i = 0; i < n; i++) y[i * sy] = log(x[i * sx]); break;
-    case TG_UNARY_SQRT: for (int64_t i = 0; i < n; i++) y[i * sy] = sqrt(x[i * sx]); break;
-    case TG_UNARY_RELU: for (int64_t i = 0; i < n; i++) y[i * sy] = tg_relu_d(x[i * sx]); break;
-    case TG_UNARY_SIGMOID: for (int64_t i = 0; i < n; i++) y[i * sy] = tg_sigmoid_d(x[i * sx]); break;
-    case TG_UNARY_TANH: for (int64_t i = 0; i < n; i++) y[i * sy] = tanh(x[i * sx]); break;
-    case TG_UNARY_GT: for (int64_t i = 0; i < n; i++) y[i * sy] = x[i * sx] > a ? 1.0 : 0.0; break;
-    case TG_UNARY_ABS: for (int64_t i = 0; i < n; i++) y[i * sy] = fabs(x[i * sx]); break;
-    case TG_UNARY_SIGN: for (int64_t i = 0; i < n; i++) y[i * sy] = tg_sign_d(x[i * sx]); break;
-    case TG_UNARY_CLAMP: for (int64_t i = 0; i < n; i++) y[i * sy] = tg_clamp_d(x[i * sx], a, b); break;
-    case TG_UNARY_LEAKY_RELU:
-        for (int64_t i = 0; i < n; i++) y[i * sy] = tg_leaky_relu_d(x[i * sx], a);
-        break;
-    case TG_UNARY_ELU: for (int64_t i = 0; i < n; i++) y[i * sy] = tg_elu_d(x[i * sx], a); break;
-    case TG_UNARY_SOFTPLUS:
-        for (int64_t i = 0; i < n; i++) y[i * sy] = tg_softplus_d(x[i * sx], a, b);
-        break;
-    case TG_UNARY_ERF: for (int64_t i = 0; i < n; i++) y[i * sy] = erf(x[i * sx]); break;
-    case TG_UNARY_LT: for (int64_t i = 0; i < n; i++) y[i * sy] = x[i * sx] < a ? 1.0 : 0.0; break;
-    case TG_UNARY_GE: for (int64_t i = 0; i < n; i++) y[i * sy] = x[i * sx] >= a ? 1.0 : 0.0; break;
-    case TG_UNARY_LE: for (int64_t i = 0; i < n; i++) y[i * sy] = x[i * sx] <= a ? 1.0 : 0.0; break;
-    case TG_UNARY_EQ: for (int64_t i = 0; i < n; i++) y[i * sy] = x[i * sx] == a ? 1.0 : 0.0; break;
-    case TG_UNARY_NE: for (int64_t i = 0; i < n; i++) y[i * sy] = x[i * sx] != a ? 1.0 : 0.0; break;
-    case TG_UNARY_RDIV: for (int64_t i = 0; i < n; i++) y[i * sy] = a / x[i * sx]; break;
-    default: break;
+// One 2-D block of rows, the kind switch outside every loop so per-row cost is a pointer
+// step (broadcast copies such as addmm's bias are thousands of 20-element rows). F is the
+// per-element expression of v (the input element) and the scalars a, b.
+#define UNARY_BLOCK(T, F)                                                                   \
+    for (int64_t r = 0; r < n_outer; r++) {                                                \
+        const T *x = x0 + r * ox;                                                          \
+        T *y = y0 + r * oy;                                                                \
+        if (sx == 1 && sy == 1)                                                            \
+            for (int64_t i = 0; i < n; i++) {                                              \
+                T v = x[i];                                                                \
+                y[i] = (F);                                                                \
+            }                                                                              \
+        else                                                                               \
+            for (int64_t i = 0; i < n; i++) {                                              \
+                T v = x[i * sx];                                                           \
+                y[i * sy] = (F);                                                           \
+            }                                                                              \
     }
+
+#define UNARY_KINDS(T, S, exp_, log_, pow_, sqrt_, tanh_, fabs_, erf_, one, zero)          \
+    switch (kind) {                                                                        \
+    case TG_UNARY_COPY: UNARY_BLOCK(T, v) break;                                           \
+    case TG_UNARY_AFFINE: UNARY_BLOCK(T, a * v + b) break;                                 \
+    case TG_UNARY_POW: UNARY_BLOCK(T, pow_(v, a)) break;                                   \
+    case TG_UNARY_EXP: UNARY_BLOCK(T, exp_(v)) break;                                      \
+    case TG_UNARY_LOG: UNARY_BLOCK(T, log_(v)) break;                                      \
+    case TG_UNARY_SQRT: UNARY_BLOCK(T, sqrt_(v)) break;                                    \
+    case TG_UNARY_RELU: UNARY_BLOCK(T, tg_relu_##S(v)) break;                              \
+    case TG_UNARY_SIGMOID: UNARY_BLOCK(T, tg_sigmoid_##S(v)) break;                        \
+    case TG_UNARY_TANH: UNARY_BLOCK(T, tanh_(v)) break;                                    \
+    case TG_UNARY_GT: UNARY_BLOCK(T, v > a ? one : zero) break;                            \
+    case TG_UNARY_ABS: UNARY_BLOCK(T, fabs_(v)) break;                                     \
+    case TG_UNARY_SIGN: UNARY_BLOCK(T, tg_sign_##S(v)) break;                              \
+    case TG_UNARY_CLAMP: UNARY_BLOCK(T, tg_clamp_##S(v, a, b)) break;                      \
+    case TG_UNARY_LEAKY_RELU: UNARY_BLOCK(T, tg_leaky_relu_##S(v, a)) break;               \
+    case TG_UNARY_ELU: UNARY_BLOCK(T, tg_elu_##S(v, a)) break;                             \
+    case TG_UNARY_SOFTPLUS: UNARY_BLOCK(T, tg_softplus_##S(v, a, b)) break;                \
+    case TG_UNARY_ERF: UNARY_BLOCK(T, erf_(v)) break;                                      \
+    case TG_UNARY_LT: UNARY_BLOCK(T, v < a ? one : zero) break;                            \
+    case TG_UNARY_GE: UNARY_BLOCK(T, v >= a ? one : zero) break;                           \
+    case TG_UNARY_LE: UNARY_BLOCK(T, v <= a ? one : zero) break;                           \
+    case TG_UNARY_EQ: UNARY_BLOCK(T, v == a ? one : zero) break;                           \
+    case TG_UNARY_NE: UNARY_BLOCK(T, v != a ? one : zero) break;                           \
+    case TG_UNARY_RDIV: UNARY_BLOCK(T, a / v) break;                                       \
+    default: break;                                                                        \
+    }
+
+static void unary_block_f64(int kind, int64_t n_outer, int64_t n, const double *x0, int64_t ox,
+                            int64_t sx, double *y0, int64_t oy, int64_t sy, double a, double b) {
+    UNARY_KINDS(double, d, exp, log, pow, sqrt, tanh, fabs, erf, 1.0, 0.0)
 }
 
-static inline void unary_row_f32(int kind, int64_t n, const float *x, int64_t sx, float *y, int64_t sy, float a,
-                          float b) {
-    switch (kind) {
-    case TG_UNARY_COPY: for (int64_t i = 0; i < n; i++) y[i * sy] = x[i * sx]; break;
-    case TG_UNARY_AFFINE: for (int64_t i = 0; i < n; i++) y[i * sy] = a * x[i * sx] + b; break;
-    case TG_UNARY_POW: for (int64_t i = 0; i < n; i++) y[i * sy] = powf(x[i * sx], a); break;
-    case TG_UNARY_EXP: for (int64_t i = 0; i < n; i++) y[i * sy] = expf(x[i * sx]); break;
-    case TG_UNARY_LOG: for (int64_t i = 0; i < n; i++) y[i * sy] = logf(x[i * sx]); break;
-    case TG_UNARY_SQRT: for (int64_t i = 0; i < n; i++) y[i * sy] = sqrtf(x[i * sx]); break;
-    case TG_UNARY_RELU: for (int64_t i = 0; i < n; i++) y[i * sy] = tg_relu_f(x[i * sx]); break;
-    case TG_UNARY_SIGMOID: for (int64_t i = 0; i < n; i++) y[i * sy] = tg_sigmoid_f(x[i * sx]); break;
-    case TG_UNARY_TANH: for (int64_t i = 0; i < n; i++) y[i * sy] = tanhf(x[i * sx]); break;
-    case TG_UNARY_GT: for (int64_t i = 0; i < n; i++) y[i * sy] = x[i * sx] > a ? 1.0f : 0.0f; break;
-    case TG_UNARY_ABS: for (int64_t i = 0; i < n; i++) y[i * sy] = fabsf(x[i * sx]); break;
-    case TG_UNARY_SIGN: for (int64_t i = 0; i < n; i++) y[i * sy] = tg_sign_f(x[i * sx]); break;
-    case TG_UNARY_CLAMP: for (int64_t i = 0; i < n; i++) y[i * sy] = tg_clamp_f(x[i * sx], a, b); break;
-    case TG_UNARY_LEAKY_RELU:
-        for (int64_t i = 0; i < n; i++) y[i * sy] = tg_leaky_relu_f(x[i * sx], a);
-        break;
-    case TG_UNARY_ELU: for (int64_t i = 0; i < n; i++) y[i * sy] = tg_elu_f(x[i * sx], a); break;
-    case TG_UNARY_SOFTPLUS:
-        for (int64_t i = 0; i < n; i++) y[i * sy] = tg_softplus_f(x[i * sx], a, b);
-        break;
-    case TG_UNARY_ERF: for (int64_t i = 0; i < n; i++) y[i * sy] = erff(x[i * sx]); break;
-    case TG_UNARY_LT: for (int64_t i = 0; i < n; i++) y[i * sy] = x[i * sx] < a ? 1.0f : 0.0f; break;
-    case TG_UNARY_GE: for (int64_t i = 0; i < n; i++) y[i * sy] = x[i * sx] >= a ? 1.0f : 0.0f; break;
-    case TG_UNARY_LE: for (int64_t i = 0; i < n; i++) y[i * sy] = x[i * sx] <= a ? 1.0f : 0.0f; break;
-    case TG_UNARY_EQ: for (int64_t i = 0; i < n; i++) y[i * sy] = x[i * sx] == a ? 1.0f : 0.0f; break;
-    case TG_UNARY_NE: for (int64_t i = 0; i < n; i++) y[i * sy] = x[i * sx] != a ? 1.0f : 0.0f; break;
-    case TG_UNARY_RDIV: for (int64_t i = 0; i < n; i++) y[i * sy] = a / x[i * sx]; break;
-    default: break;
-    }
+static void unary_block_f32(int kind, int64_t n_outer, int64_t n, const float *x0, int64_t ox,
+                            int64_t sx, float *y0, int64_t oy, int64_t sy, float a, float b) {
+    UNARY_KINDS(float, f, expf, logf, powf, sqrtf, tanhf, fabsf, erff, 1.0f, 0.0f)
 }
 
 static void unary_row(void *user, const int64_t *off, int64_t n_outer, const int64_t *outer,
                       int64_t n, const int64_t *inner) {
     const job *j = user;
-    // The unit-stride call lets the compiler specialise (and vectorise) the common case.
-    bool unit = inner[0] == 1 && inner[1] == 1;
-    if (j->y->dtype == 1) {
-        for (int64_t r = 0; r < n_outer; r++) {
-            const double *x = (const double *)j->x->data + off[1] + r * outer[1];
-            double *y = (double *)j->y->data + off[0] + r * outer[0];
-            if (unit) unary_row_f64(j->kind, n, x, 1, y, 1, j->s0, j->s1);
-            else unary_row_f64(j->kind, n, x, inner[1], y, inner[0], j->s0, j->s1);
-        }
-    } else {
-        float a = (float)j->s0, b = (float)j->s1;
-        for (int64_t r = 0; r < n_outer; r++) {
-            const float *x = (const float *)j->x->data + off[1] + r * outer[1];
-            float *y = (float *)j->y->data + off[0] + r * outer[0];
-            if (unit) unary_row_f32(j->kind, n, x, 1, y, 1, a, b);
-            else unary_row_f32(j->kind, n, x, inner[1], y, inner[0], a, b);
-        }
-    }
+    if (j->y->dtype == 1)
+        unary_block_f64(j->kind, n_outer, n, (const double *)j->x->data + off[1], outer[1],
+                        inner[1], (double *)j->y->data + off[0], outer[0], inner[0], j->s0,
+                        j->s1);
+    else
+        unary_block_f32(j->kind, n_outer, n, (const float *)j->x->data + off[1], outer[1],
+                        inner[1], (float *)j->y->data + off[0], outer[0], inner[0],
+                        (float)j->s0, (float)j->s1);
 }
 
 int tg_cpu_unary(void *ctx, int kind, const tg_view *x, const tg_view *y, double a, double b) {
@@ -141,81 +120,66 @@ int tg_cpu_fill(void *ctx, const tg_view *y, double value) {
 
 // ---- binary ----
 
-static inline void binary_row_f64(int kind, int64_t n, const double *a, int64_t sa, const double *b,
-                           int64_t sb, double *y) {
-    switch (kind) {
-    case TG_BINARY_ADD: for (int64_t i = 0; i < n; i++) y[i] = a[i * sa] + b[i * sb]; break;
-    case TG_BINARY_SUB: for (int64_t i = 0; i < n; i++) y[i] = a[i * sa] - b[i * sb]; break;
-    case TG_BINARY_MUL: for (int64_t i = 0; i < n; i++) y[i] = a[i * sa] * b[i * sb]; break;
-    case TG_BINARY_DIV: for (int64_t i = 0; i < n; i++) y[i] = a[i * sa] / b[i * sb]; break;
-    case TG_BINARY_MAX: for (int64_t i = 0; i < n; i++) y[i] = tg_max_d(a[i * sa], b[i * sb]); break;
-    case TG_BINARY_MIN: for (int64_t i = 0; i < n; i++) y[i] = tg_min_d(a[i * sa], b[i * sb]); break;
-    case TG_BINARY_GT: for (int64_t i = 0; i < n; i++) y[i] = a[i * sa] > b[i * sb] ? 1.0 : 0.0; break;
-    case TG_BINARY_LT: for (int64_t i = 0; i < n; i++) y[i] = a[i * sa] < b[i * sb] ? 1.0 : 0.0; break;
-    case TG_BINARY_GE: for (int64_t i = 0; i < n; i++) y[i] = a[i * sa] >= b[i * sb] ? 1.0 : 0.0; break;
-    case TG_BINARY_LE: for (int64_t i = 0; i < n; i++) y[i] = a[i * sa] <= b[i * sb] ? 1.0 : 0.0; break;
-    case TG_BINARY_EQ: for (int64_t i = 0; i < n; i++) y[i] = a[i * sa] == b[i * sb] ? 1.0 : 0.0; break;
-    case TG_BINARY_NE: for (int64_t i = 0; i < n; i++) y[i] = a[i * sa] != b[i * sb] ? 1.0 : 0.0; break;
-    case TG_BINARY_RELU_GRAD:
-        for (int64_t i = 0; i < n; i++) y[i] = b[i * sb] > 0 ? a[i * sa] : 0.0;
-        break;
-    default: break;
+// As UNARY_BLOCK, with the constant-stride cases (both contiguous, or one side broadcast
+// along the row) spelled out so each vectorises; F is an expression of u (from a), v (b).
+#define BINARY_LOOP(T, F, SA, SB)                                                          \
+    for (int64_t i = 0; i < n; i++) {                                                      \
+        T u = a[i * (SA)], v = b[i * (SB)];                                                \
+        y[i] = (F);                                                                        \
     }
+#define BINARY_BLOCK(T, F)                                                                 \
+    for (int64_t r = 0; r < n_outer; r++) {                                                \
+        const T *a = a0 + r * oa, *b = b0 + r * ob;                                        \
+        T *y = y0 + r * oy;                                                                \
+        if (sa == 1 && sb == 1) BINARY_LOOP(T, F, 1, 1)                                    \
+        else if (sa == 1 && sb == 0) BINARY_LOOP(T, F, 1, 0)                               \
+        else if (sa == 0 && sb == 1) BINARY_LOOP(T, F, 0, 1)                               \
+        else BINARY_LOOP(T, F, sa, sb)                                                     \
+    }
+
+#define BINARY_KINDS(T, S, one, zero)                                                      \
+    switch (kind) {                                                                        \
+    case TG_BINARY_ADD: BINARY_BLOCK(T, u + v) break;                                      \
+    case TG_BINARY_SUB: BINARY_BLOCK(T, u - v) break;                                      \
+    case TG_BINARY_MUL: BINARY_BLOCK(T, u * v) break;                                      \
+    case TG_BINARY_DIV: BINARY_BLOCK(T, u / v) break;                                      \
+    case TG_BINARY_MAX: BINARY_BLOCK(T, tg_max_##S(u, v)) break;                           \
+    case TG_BINARY_MIN: BINARY_BLOCK(T, tg_min_##S(u, v)) break;                           \
+    case TG_BINARY_GT: BINARY_BLOCK(T, u > v ? one : zero) break;                          \
+    case TG_BINARY_LT: BINARY_BLOCK(T, u < v ? one : zero) break;                          \
+    case TG_BINARY_GE: BINARY_BLOCK(T, u >= v ? one : zero) break;                         \
+    case TG_BINARY_LE: BINARY_BLOCK(T, u <= v ? one : zero) break;                         \
+    case TG_BINARY_EQ: BINARY_BLOCK(T, u == v ? one : zero) break;                         \
+    case TG_BINARY_NE: BINARY_BLOCK(T, u != v ? one : zero) break;                         \
+    /* u loaded unconditionally, so the select vectorises (no branch per element) */       \
+    case TG_BINARY_RELU_GRAD: BINARY_BLOCK(T, v > 0 ? u : zero) break;                     \
+    default: break;                                                                        \
+    }
+
+static void binary_block_f64(int kind, int64_t n_outer, int64_t n, const double *a0,
+                             int64_t oa, int64_t sa, const double *b0, int64_t ob, int64_t sb,
+                             double *y0, int64_t oy) {
+    BINARY_KINDS(double, d, 1.0, 0.0)
 }
 
-static inline void binary_row_f32(int kind, int64_t n, const float *a, int64_t sa, const float *b,
-                           int64_t sb, float *y) {
-    switch (kind) {
-    case TG_BINARY_ADD: for (int64_t i = 0; i < n; i++) y[i] = a[i * sa] + b[i * sb]; break;
-    case TG_BINARY_SUB: for (int64_t i = 0; i < n; i++) y[i] = a[i * sa] - b[i * sb]; break;
-    case TG_BINARY_MUL: for (int64_t i = 0; i < n; i++) y[i] = a[i * sa] * b[i * sb]; break;
-    case TG_BINARY_DIV: for (int64_t i = 0; i < n; i++) y[i] = a[i * sa] / b[i * sb]; break;
-    case TG_BINARY_MAX: for (int64_t i = 0; i < n; i++) y[i] = tg_max_f(a[i * sa], b[i * sb]); break;
-    case TG_BINARY_MIN: for (int64_t i = 0; i < n; i++) y[i] = tg_min_f(a[i * sa], b[i * sb]); break;
-    case TG_BINARY_GT: for (int64_t i = 0; i < n; i++) y[i] = a[i * sa] > b[i * sb] ? 1.0f : 0.0f; break;
-    case TG_BINARY_LT: for (int64_t i = 0; i < n; i++) y[i] = a[i * sa] < b[i * sb] ? 1.0f : 0.0f; break;
-    case TG_BINARY_GE: for (int64_t i = 0; i < n; i++) y[i] = a[i * sa] >= b[i * sb] ? 1.0f : 0.0f; break;
-    case TG_BINARY_LE: for (int64_t i = 0; i < n; i++) y[i] = a[i * sa] <= b[i * sb] ? 1.0f : 0.0f; break;
-    case TG_BINARY_EQ: for (int64_t i = 0; i < n; i++) y[i] = a[i * sa] == b[i * sb] ? 1.0f : 0.0f; break;
-    case TG_BINARY_NE: for (int64_t i = 0; i < n; i++) y[i] = a[i * sa] != b[i * sb] ? 1.0f : 0.0f; break;
-    case TG_BINARY_RELU_GRAD:
-        for (int64_t i = 0; i < n; i++) y[i] = b[i * sb] > 0 ? a[i * sa] : 0.0f;
-        break;
-    default: break;
-    }
+static void binary_block_f32(int kind, int64_t n_outer, int64_t n, const float *a0, int64_t oa,
+                             int64_t sa, const float *b0, int64_t ob, int64_t sb, float *y0,
+                             int64_t oy) {
+    BINARY_KINDS(float, f, 1.0f, 0.0f)
 }
 
-static inline void binary_row1(const job *j, const int64_t *off, int64_t n, const int64_t *inner) {
-    int64_t sa = inner[1], sb = inner[2];
-    // Constant-stride calls let the compiler specialise (and vectorise) the common cases:
-    // both contiguous, or one side broadcast along the row.
-    if (j->y->dtype == 1) {
-        const double *a = (const double *)j->a->data + off[1];
-        const double *b = (const double *)j->b->data + off[2];
-        double *y = (double *)j->y->data + off[0];
-        if (sa == 1 && sb == 1) binary_row_f64(j->kind, n, a, 1, b, 1, y);
-        else if (sa == 1 && sb == 0) binary_row_f64(j->kind, n, a, 1, b, 0, y);
-        else if (sa == 0 && sb == 1) binary_row_f64(j->kind, n, a, 0, b, 1, y);
-        else binary_row_f64(j->kind, n, a, sa, b, sb, y);
-    } else {
-        const float *a = (const float *)j->a->data + off[1];
-        const float *b = (const float *)j->b->data + off[2];
-        float *y = (float *)j->y->data + off[0];
-        if (sa == 1 && sb == 1) binary_row_f32(j->kind, n, a, 1, b, 1, y);
-        else if (sa == 1 && sb == 0) binary_row_f32(j->kind, n, a, 1, b, 0, y);
-        else if (sa == 0 && sb == 1) binary_row_f32(j->kind, n, a, 0, b, 1, y);
-        else binary_row_f32(j->kind, n, a, sa, b, sb, y);
-    }
-}
-
+// y is always a fresh contiguous output here, so its inner stride is 1.
 static void binary_row(void *user, const int64_t *off, int64_t n_outer, const int64_t *outer,
                        int64_t n, const int64_t *inner) {
     const job *j = user;
-    int64_t o[3] = {off[0], off[1], off[2]};
-    for (int64_t r = 0; r < n_outer; r++) {
-        binary_row1(j, o, n, inner);
-        for (int k = 0; k < 3; k++) o[k] += outer[k];
-    }
+    if (j->y->dtype == 1)
+        binary_block_f64(j->kind, n_outer, n, (const double *)j->a->data + off[1], outer[1],
+                         inner[1], (const double *)j->b->data + off[2], outer[2], inner[2],
+                         (double *)j->y->data + off[0], outer[0]);
+    else
+        binary_block_f32(j->kind, n_outer, n, (const float *)j->a->data + off[1], outer[1],
+                         inner[1], (const float *)j->b->data + off[2], outer[2], inner[2],
+                         (float *)j->y->data + off[0], outer[0]);
 }
 
 int tg_cpu_binary(void *ctx, int kind, const tg_view *a, const tg_view *b, const tg_view *y) {

@@ -27,50 +27,46 @@ static void extreme_row1(const rjob *j, const int64_t *off, int64_t n, const int
     }
 }
 
-// Sum of a row into one output (reduced axis innermost) or row-wise accumulation (kept
-// axis innermost); the unit-stride calls are the vectorisable common cases.
-static inline void sum_row_f64(int64_t n, const double *x, int64_t sx, double *y, int64_t sy) {
-    if (sy == 0) {
-        double s = 0;
-        for (int64_t i = 0; i < n; i++) s += x[i * sx];
-        *y += s;
-    } else {
-        for (int64_t i = 0; i < n; i++) y[i * sy] += x[i * sx];
+// Sums of a 2-D block of rows: each row into one output (reduced axis innermost, summed in
+// double) or accumulated element-wise into y (kept axis innermost: column sums such as a
+// bias gradient). The dispatch sits outside the row loop; the unit-stride loops vectorise.
+#define SUM_BLOCK(T)                                                                       \
+    for (int64_t r = 0; r < n_outer; r++) {                                                \
+        const T *x = x0 + r * ox;                                                          \
+        T *y = y0 + r * oy;                                                                \
+        if (sy == 0) {                                                                     \
+            double s = 0;                                                                  \
+            if (sx == 1)                                                                   \
+                for (int64_t i = 0; i < n; i++) s += x[i];                                 \
+            else                                                                           \
+                for (int64_t i = 0; i < n; i++) s += x[i * sx];                            \
+            *y += (T)s;                                                                    \
+        } else if (sx == 1 && sy == 1) {                                                   \
+            for (int64_t i = 0; i < n; i++) y[i] += x[i];                                  \
+        } else {                                                                           \
+            for (int64_t i = 0; i < n; i++) y[i * sy] += x[i * sx];                        \
+        }                                                                                  \
     }
+
+static void sum_block_f64(int64_t n_outer, int64_t n, const double *x0, int64_t ox, int64_t sx,
+                          double *y0, int64_t oy, int64_t sy) {
+    SUM_BLOCK(double)
 }
 
-static inline void sum_row_f32(int64_t n, const float *x, int64_t sx, float *y, int64_t sy) {
-    if (sy == 0) {
-        double s = 0;
-        for (int64_t i = 0; i < n; i++) s += x[i * sx];
-        *y += (float)s;
-    } else {
-        for (int64_t i = 0; i < n; i++) y[i * sy] += x[i * sx];
-    }
-}
-
-static inline void sum_row1(const rjob *j, const int64_t *off, int64_t n, const int64_t *inner) {
-    int64_t sx = inner[0], sy = inner[1];
-    if (j->x->dtype == 1) {
-        const double *x = (const double *)j->x->data + off[0];
-        double *y = (double *)j->y->data + off[1];
-        if (sx == 1 && sy == 1) sum_row_f64(n, x, 1, y, 1);
-        else if (sx == 1 && sy == 0) sum_row_f64(n, x, 1, y, 0);
-        else sum_row_f64(n, x, sx, y, sy);
-    } else {
-        const float *x = (const float *)j->x->data + off[0];
-        float *y = (float *)j->y->data + off[1];
-        if (sx == 1 && sy == 1) sum_row_f32(n, x, 1, y, 1);
-        else if (sx == 1 && sy == 0) sum_row_f32(n, x, 1, y, 0);
-        else sum_row_f32(n, x, sx, y, sy);
-    }
+static void sum_block_f32(int64_t n_outer, int64_t n, const float *x0, int64_t ox, int64_t sx,
+                          float *y0, int64_t oy, int64_t sy) {
+    SUM_BLOCK(float)
 }
 
 static void sum_row(void *user, const int64_t *off, int64_t n_outer, const int64_t *outer,
                     int64_t n, const int64_t *inner) {
-    int64_t o[2] = {off[0], off[1]};
-    for (int64_t r = 0; r < n_outer; r++, o[0] += outer[0], o[1] += outer[1])
-        sum_row1(user, o, n, inner);
+    const rjob *j = user;
+    if (j->x->dtype == 1)
+        sum_block_f64(n_outer, n, (const double *)j->x->data + off[0], outer[0], inner[0],
+                      (double *)j->y->data + off[1], outer[1], inner[1]);
+    else
+        sum_block_f32(n_outer, n, (const float *)j->x->data + off[0], outer[0], inner[0],
+                      (float *)j->y->data + off[1], outer[1], inner[1]);
 }
 
 static void extreme_row(void *user, const int64_t *off, int64_t n_outer, const int64_t *outer,
