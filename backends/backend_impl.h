@@ -12,7 +12,7 @@
 extern "C" {
 #endif
 
-#define TG_BACKEND_ABI_VERSION 2u
+#define TG_BACKEND_ABI_VERSION 3u
 #define TG_VIEW_MAX_DIMS 8
 
 // A strided view: element strides, stride 0 = broadcast along that axis.
@@ -68,6 +68,8 @@ enum tg_binary_kind {
     TG_BINARY_EQ,
     TG_BINARY_NE,
     TG_BINARY_RELU_GRAD, // y = b > 0 ? a : 0   (a = incoming gradient, b = relu's input)
+    TG_BINARY_TANH_GRAD, // y = a * (1 - b*b)   (b = tanh's output)
+    TG_BINARY_SIGMOID_GRAD, // y = a * b * (1 - b) (b = sigmoid's output)
     TG_BINARY_COUNT
 };
 

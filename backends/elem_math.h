@@ -36,13 +36,12 @@ static inline TG_HD float tg_relu_f(float x) { return x > 0 ? x : 0.0f; }
 static inline TG_HD double tg_relu_grad_d(double x) { return x > 0 ? 1.0 : 0.0; }
 static inline TG_HD float tg_relu_grad_f(float x) { return x > 0 ? 1.0f : 0.0f; }
 
-// d sigmoid / dx in terms of y = sigmoid(x).
-static inline TG_HD double tg_sigmoid_grad_d(double y) { return y * (1.0 - y); }
-static inline TG_HD float tg_sigmoid_grad_f(float y) { return y * (1.0f - y); }
-
-// d tanh / dx in terms of y = tanh(x).
-static inline TG_HD double tg_tanh_grad_d(double y) { return 1.0 - y * y; }
-static inline TG_HD float tg_tanh_grad_f(float y) { return 1.0f - y * y; }
+// tanh's and sigmoid's rules from their outputs y, times the incoming gradient g (torch's
+// tanh_backward / sigmoid_backward).
+static inline TG_HD double tg_tanh_grad_d(double g, double y) { return g * (1.0 - y * y); }
+static inline TG_HD float tg_tanh_grad_f(float g, float y) { return g * (1.0f - y * y); }
+static inline TG_HD double tg_sigmoid_grad_d(double g, double y) { return g * y * (1.0 - y); }
+static inline TG_HD float tg_sigmoid_grad_f(float g, float y) { return g * y * (1.0f - y); }
 
 // Adam-style step: a / (sqrt(b)*scale + eps) (scale = 1/sqrt(bias correction 2)).
 static inline TG_HD double tg_adam_ratio_d(double a, double b, double scale, double eps) {

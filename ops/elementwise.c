@@ -227,8 +227,7 @@ static int sigmoid_forward(tg_tensor *const *in, int n, const tg_attrs *at, tg_t
 }
 static int sigmoid_backward(tg_tape *tape, const tg_node *node, tg_tensor *dout,
                             tg_tensor **din) {
-    tg_tensor *y = node->out;
-    din[0] = tg_mul(tape, dout, tg_mul(tape, y, tg_rsub_scalar(tape, y, 1.0)));
+    din[0] = tg_sigmoid_grad(tape, dout, node->out);
     return din[0] ? TG_OK : tg_last_status();
 }
 const tg_op_def tg__op_sigmoid = {TG_OP_SIGMOID, "tg_sigmoid", 1, tg__infer_same, sigmoid_forward,
@@ -244,8 +243,7 @@ static int tanh_forward(tg_tensor *const *in, int n, const tg_attrs *at, tg_tens
     return tg__forward_unary(in, out, TG_UNARY_TANH, 0, 0, "tg_tanh");
 }
 static int tanh_backward(tg_tape *tape, const tg_node *node, tg_tensor *dout, tg_tensor **din) {
-    tg_tensor *y = node->out;
-    din[0] = tg_mul(tape, dout, tg_rsub_scalar(tape, tg_mul(tape, y, y), 1.0));
+    din[0] = tg_tanh_grad(tape, dout, node->out);
     return din[0] ? TG_OK : tg_last_status();
 }
 const tg_op_def tg__op_tanh = {TG_OP_TANH, "tg_tanh", 1, tg__infer_same, tanh_forward,
@@ -284,4 +282,56 @@ const tg_op_def tg__op_relu_grad = {TG_OP_RELU_GRAD, "tg_relu_grad", 2, relu_gra
                                     relu_grad_forward, relu_grad_backward};
 tg_tensor *tg_relu_grad(tg_tape *tape, tg_tensor *dy, tg_tensor *x) {
     return tg__apply2(tape, &tg__op_relu_grad, dy, x);
+}
+
+// ---- tanh_grad: z = dy*(1-y^2), sigmoid_grad: z = dy*y*(1-y) (the rules of tanh and
+//      sigmoid as one pass, y = their output; torch's tanh_backward / sigmoid_backward)
+//      tanh_grad:    d(dy) = tanh_grad(g, y),    dy' = -2*g*dy*y
+//      sigmoid_grad: d(dy) = sigmoid_grad(g, y), dy' = g*dy*(1-2y) ----
+
+static int tanh_grad_infer(tg_tensor *const *in, int n, const tg_attrs *at, int *nd, int64_t *sh) {
+    return tg__infer_bcast(in, n, at, nd, sh, "tg_tanh_grad");
+}
+static int tanh_grad_forward(tg_tensor *const *in, int n, const tg_attrs *at, tg_tensor *out) {
+    (void)n, (void)at;
+    return tg__forward_binary(in, out, TG_BINARY_TANH_GRAD, "tg_tanh_grad");
+}
+static int tanh_grad_backward(tg_tape *tape, const tg_node *node, tg_tensor *dout,
+                              tg_tensor **din) {
+    tg_tensor *dy = node->in[0], *y = node->in[1];
+    if (tg__needs_grad(node, 0) && !(din[0] = tg_tanh_grad(tape, dout, y))) return tg_last_status();
+    if (tg__needs_grad(node, 1) &&
+        !(din[1] = tg_mul_scalar(tape, tg_mul(tape, tg_mul(tape, dout, dy), y), -2.0)))
+        return tg_last_status();
+    return TG_OK;
+}
+const tg_op_def tg__op_tanh_grad = {TG_OP_TANH_GRAD, "tg_tanh_grad", 2, tanh_grad_infer,
+                                    tanh_grad_forward, tanh_grad_backward};
+tg_tensor *tg_tanh_grad(tg_tape *tape, tg_tensor *dy, tg_tensor *y) {
+    return tg__apply2(tape, &tg__op_tanh_grad, dy, y);
+}
+
+static int sigmoid_grad_infer(tg_tensor *const *in, int n, const tg_attrs *at, int *nd,
+                              int64_t *sh) {
+    return tg__infer_bcast(in, n, at, nd, sh, "tg_sigmoid_grad");
+}
+static int sigmoid_grad_forward(tg_tensor *const *in, int n, const tg_attrs *at, tg_tensor *out) {
+    (void)n, (void)at;
+    return tg__forward_binary(in, out, TG_BINARY_SIGMOID_GRAD, "tg_sigmoid_grad");
+}
+static int sigmoid_grad_backward(tg_tape *tape, const tg_node *node, tg_tensor *dout,
+                                 tg_tensor **din) {
+    tg_tensor *dy = node->in[0], *y = node->in[1];
+    if (tg__needs_grad(node, 0) && !(din[0] = tg_sigmoid_grad(tape, dout, y)))
+        return tg_last_status();
+    if (tg__needs_grad(node, 1) &&
+        !(din[1] = tg_mul(tape, tg_mul(tape, dout, dy), tg_rsub_scalar(tape, tg_mul_scalar(tape, y, 2.0), 1.0))))
+        return tg_last_status();
+    return TG_OK;
+}
+const tg_op_def tg__op_sigmoid_grad = {TG_OP_SIGMOID_GRAD, "tg_sigmoid_grad", 2,
+                                       sigmoid_grad_infer, sigmoid_grad_forward,
+                                       sigmoid_grad_backward};
+tg_tensor *tg_sigmoid_grad(tg_tape *tape, tg_tensor *dy, tg_tensor *y) {
+    return tg__apply2(tape, &tg__op_sigmoid_grad, dy, y);
 }

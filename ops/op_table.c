@@ -62,12 +62,14 @@ const tg_op_def *const tg__ops[TG_OP_COUNT] = {
     [TG_OP_COL2IM] = &tg__op_col2im,
     [TG_OP_CUSTOM] = &tg__op_custom,
     [TG_OP_RELU_GRAD] = &tg__op_relu_grad,
+    [TG_OP_TANH_GRAD] = &tg__op_tanh_grad,
+    [TG_OP_SIGMOID_GRAD] = &tg__op_sigmoid_grad,
     [TG_OP_ADDMM] = &tg__op_addmm,
     [TG_OP_XENT] = &tg__op_xent,
     [TG_OP_XENT_GRAD] = &tg__op_xent_grad,
 };
 
-_Static_assert(TG_OP_COUNT == 63, "add the new op to tg__ops, then update this count");
+_Static_assert(TG_OP_COUNT == 65, "add the new op to tg__ops, then update this count");
 
 // Public introspection: number of ops and their names (for tools and coverage tests).
 int tg_op_count(void) { return TG_OP_COUNT; }

@@ -90,6 +90,30 @@ static tg_tensor *call_tanh(tg_tape *t, tg_tensor *const *in, void *row) {
     (void)row;
     return tg_tanh(t, in[0]);
 }
+static tg_tensor *call_tanh_grad(tg_tape *t, tg_tensor *const *in, void *row) {
+    (void)row;
+    return tg_tanh_grad(t, in[0], in[1]);
+}
+static tg_tensor *call_sigmoid_grad(tg_tape *t, tg_tensor *const *in, void *row) {
+    (void)row;
+    return tg_sigmoid_grad(t, in[0], in[1]);
+}
+// d/dx of sum(f(x) * x^2)'s gradient (create_graph): f's rule is tanh_grad / sigmoid_grad,
+// so this exercises their own rules in both inputs (dy depends on x through x^2).
+static tg_tensor *grad_of(tg_tape *t, tg_tensor *x, tg_tensor *y) {
+    tg_tensor *g = NULL;
+    tg_backward_opts o = {.create_graph = true};
+    if (tg_grad(t, tg_sum(t, tg_mul(t, y, tg_mul(t, x, x))), NULL, 1, &x, &g, &o)) return NULL;
+    return g;
+}
+static tg_tensor *call_tanh_grad_of_tanh(tg_tape *t, tg_tensor *const *in, void *row) {
+    (void)row;
+    return grad_of(t, in[0], tg_tanh(t, in[0]));
+}
+static tg_tensor *call_sigmoid_grad_of_sigmoid(tg_tape *t, tg_tensor *const *in, void *row) {
+    (void)row;
+    return grad_of(t, in[0], tg_sigmoid(t, in[0]));
+}
 static tg_tensor *call_gt_scalar(tg_tape *t, tg_tensor *const *in, void *row) {
     return tg_gt_scalar(t, in[0], attr_s(row));
 }
@@ -251,6 +275,24 @@ static const op_case rows[] = {
      .lo = -3, .hi = 3, .call = call_sigmoid, .differentiable = true, .jitter = OPC_BCAST},
     {.op = "tg_tanh", .label = "[2,3]", .n_in = 1, .ndim = {2}, .shape = {{2, 3}}, .lo = -3,
      .hi = 3, .call = call_tanh, .differentiable = true, .jitter = OPC_BCAST},
+    {.op = "tg_tanh_grad", .label = "dy [2,3], y [2,3]", .n_in = 2, .ndim = {2, 2},
+     .shape = {{2, 3}, {2, 3}}, .lo = -1, .hi = 1, .call = call_tanh_grad,
+     .differentiable = true, .jitter = OPC_BCAST},
+    {.op = "tg_tanh_grad", .label = "broadcast dy [3,1], y [1,4]", .n_in = 2, .ndim = {2, 2},
+     .shape = {{3, 1}, {1, 4}}, .lo = -1, .hi = 1, .call = call_tanh_grad,
+     .differentiable = true, .jitter = OPC_BCAST},
+    {.op = "tg_tanh_grad", .label = "d/dx of tanh's gradient (create_graph)", .n_in = 1,
+     .ndim = {2}, .shape = {{2, 3}}, .lo = -2, .hi = 2, .call = call_tanh_grad_of_tanh,
+     .differentiable = true, .jitter = OPC_BCAST},
+    {.op = "tg_sigmoid_grad", .label = "dy [2,3], y [2,3]", .n_in = 2, .ndim = {2, 2},
+     .shape = {{2, 3}, {2, 3}}, .lo = 0.05, .hi = 0.95, .call = call_sigmoid_grad,
+     .differentiable = true, .jitter = OPC_BCAST},
+    {.op = "tg_sigmoid_grad", .label = "broadcast dy [2,1,3], y [4,1]", .n_in = 2,
+     .ndim = {3, 2}, .shape = {{2, 1, 3}, {4, 1}}, .lo = 0.05, .hi = 0.95,
+     .call = call_sigmoid_grad, .differentiable = true, .jitter = OPC_BCAST},
+    {.op = "tg_sigmoid_grad", .label = "d/dx of sigmoid's gradient (create_graph)", .n_in = 1,
+     .ndim = {2}, .shape = {{2, 3}}, .lo = -2, .hi = 2, .call = call_sigmoid_grad_of_sigmoid,
+     .differentiable = true, .jitter = OPC_BCAST},
 
     // masks: no gradient, forward only
     {.op = "tg_gt_scalar", .label = "[2,3] > 0.5, |x - 0.5| > 0.1", .n_in = 1, .ndim = {2},

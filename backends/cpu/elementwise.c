@@ -153,6 +153,8 @@ int tg_cpu_fill(void *ctx, const tg_view *y, double value) {
     case TG_BINARY_NE: BINARY_BLOCK(T, u != v ? one : zero) break;                         \
     /* u loaded unconditionally, so the select vectorises (no branch per element) */       \
     case TG_BINARY_RELU_GRAD: BINARY_BLOCK(T, v > 0 ? u : zero) break;                     \
+    case TG_BINARY_TANH_GRAD: BINARY_BLOCK(T, tg_tanh_grad_##S(u, v)) break;               \
+    case TG_BINARY_SIGMOID_GRAD: BINARY_BLOCK(T, tg_sigmoid_grad_##S(u, v)) break;         \
     default: break;                                                                        \
     }
 
@@ -320,22 +322,42 @@ int tg_cpu_where(void *ctx, const tg_view *cond, const tg_view *a, const tg_view
 
 // ---- fused Adam step ----
 
+// The shared per-element formula on local copies through restrict pointers, one loop per
+// (dtype, amsgrad) and the flags loop-invariant: the loops vectorise.
+#define ADAM_LOOP(T, S, VM)                                                                 \
+    for (int64_t i = 0; i < n; i++) {                                                      \
+        T pi = p[i], mi = m[i], vi = v[i], vmi = (VM) ? vm[i] : 0;                         \
+        tg_adam_elem_##S(&pi, g[i], &mi, &vi, (VM) ? &vmi : NULL, lr, b1, b2, eps, wd, bc1,  \
+                         bc2, decoupled);                                                  \
+        p[i] = pi;                                                                         \
+        m[i] = mi;                                                                         \
+        v[i] = vi;                                                                         \
+        if (VM) vm[i] = vmi;                                                               \
+    }
+
+static void adam_f64(int64_t n, double *restrict p, const double *restrict g,
+                     double *restrict m, double *restrict v, double *restrict vm, double lr,
+                     double b1, double b2, double eps, double wd, double bc1, double bc2,
+                     int decoupled) {
+    if (vm) ADAM_LOOP(double, d, 1)
+    else ADAM_LOOP(double, d, 0)
+}
+
+static void adam_f32(int64_t n, float *restrict p, const float *restrict g, float *restrict m,
+                     float *restrict v, float *restrict vm, float lr, float b1, float b2,
+                     float eps, float wd, float bc1, float bc2, int decoupled) {
+    if (vm) ADAM_LOOP(float, f, 1)
+    else ADAM_LOOP(float, f, 0)
+}
+
 int tg_cpu_adam_step(void *ctx, const tg_adam_desc *d) {
     (void)ctx;
-    if (d->dtype == 1) {
-        double *p = d->p, *m = d->m, *v = d->v, *vm = d->vmax;
-        const double *g = d->g;
-        for (int64_t i = 0; i < d->n; i++)
-            tg_adam_elem_d(p + i, g[i], m + i, v + i, vm ? vm + i : NULL, d->lr, d->beta1,
-                           d->beta2, d->eps, d->weight_decay, d->bc1, d->bc2_sqrt, d->decoupled);
-    } else {
-        float *p = d->p, *m = d->m, *v = d->v, *vm = d->vmax;
-        const float *g = d->g;
-        float lr = (float)d->lr, b1 = (float)d->beta1, b2 = (float)d->beta2, eps = (float)d->eps;
-        float wd = (float)d->weight_decay, bc1 = (float)d->bc1, bc2 = (float)d->bc2_sqrt;
-        for (int64_t i = 0; i < d->n; i++)
-            tg_adam_elem_f(p + i, g[i], m + i, v + i, vm ? vm + i : NULL, lr, b1, b2, eps, wd,
-                           bc1, bc2, d->decoupled);
-    }
+    if (d->dtype == 1)
+        adam_f64(d->n, d->p, d->g, d->m, d->v, d->vmax, d->lr, d->beta1, d->beta2, d->eps,
+                 d->weight_decay, d->bc1, d->bc2_sqrt, d->decoupled);
+    else
+        adam_f32(d->n, d->p, d->g, d->m, d->v, d->vmax, (float)d->lr, (float)d->beta1,
+                 (float)d->beta2, (float)d->eps, (float)d->weight_decay, (float)d->bc1,
+                 (float)d->bc2_sqrt, d->decoupled);
     return 0;
 }

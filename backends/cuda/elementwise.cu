@@ -159,6 +159,16 @@ int tg_cuda_unary(void *ctx, int kind, const tg_view *x, const tg_view *y, doubl
 
 // ---- binary ----
 
+// tanh's / sigmoid's rules from elem_math.h, in the operand's own precision.
+__device__ __forceinline__ double tanh_grad_val(double g, double y) { return tg_tanh_grad_d(g, y); }
+__device__ __forceinline__ float tanh_grad_val(float g, float y) { return tg_tanh_grad_f(g, y); }
+__device__ __forceinline__ double sigmoid_grad_val(double g, double y) {
+    return tg_sigmoid_grad_d(g, y);
+}
+__device__ __forceinline__ float sigmoid_grad_val(float g, float y) {
+    return tg_sigmoid_grad_f(g, y);
+}
+
 template <typename T> __device__ __forceinline__ T binary_val(int kind, T a, T b) {
     switch (kind) {
         case TG_BINARY_ADD: return a + b;
@@ -174,6 +184,8 @@ template <typename T> __device__ __forceinline__ T binary_val(int kind, T a, T b
         case TG_BINARY_EQ: return a == b ? T(1) : T(0);
         case TG_BINARY_NE: return a != b ? T(1) : T(0);
         case TG_BINARY_RELU_GRAD: return b > T(0) ? a : T(0);
+        case TG_BINARY_TANH_GRAD: return tanh_grad_val(a, b);
+        case TG_BINARY_SIGMOID_GRAD: return sigmoid_grad_val(a, b);
         default: return a;
     }
 }

@@ -56,6 +56,11 @@ TG_API tg_tensor *tg_sqrt(tg_tape *tape, tg_tensor *x);
 TG_API tg_tensor *tg_relu(tg_tape *tape, tg_tensor *x);
 // y = x > 0 ? dy : 0   (relu's gradient rule in one pass; differentiable in dy)
 TG_API tg_tensor *tg_relu_grad(tg_tape *tape, tg_tensor *dy, tg_tensor *x);
+// tanh's and sigmoid's gradient rules as one op each, from their output y (torch's
+// tanh_backward / sigmoid_backward): dy*(1-y^2) and dy*y*(1-y), broadcasting; both are
+// differentiable in dy and y (double backward through tanh and sigmoid).
+TG_API tg_tensor *tg_tanh_grad(tg_tape *tape, tg_tensor *dy, tg_tensor *y);
+TG_API tg_tensor *tg_sigmoid_grad(tg_tape *tape, tg_tensor *dy, tg_tensor *y);
 // y = 1/(1+exp(-x))  dx = dy*y*(1-y)
 TG_API tg_tensor *tg_sigmoid(tg_tape *tape, tg_tensor *x);
 // y = tanh(x)      dx = dy*(1-y^2)

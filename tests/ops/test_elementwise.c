@@ -453,3 +453,43 @@ Test(ops_elementwise, foreign_step_tensor) {
     tg_tape_free(t2);
     tu_free(a);
 }
+
+// tanh's and sigmoid's fused rules: forward values by hand, the rules tg_tanh/tg_sigmoid
+// now use (one node each in backward), and bad inputs named with the op and shapes.
+Test(ops_elementwise, tanh_and_sigmoid_grad_ops) {
+    tg_tape *tape = tg_tape_new();
+    tg_tensor *dy = tu_make(TG_F64, (tu_arr){1, {3}, (double[]){2, -1, 0.5}}, false);
+    tg_tensor *y = tu_make(TG_F64, (tu_arr){1, {3}, (double[]){0.5, 0, -0.25}}, false);
+    tu_expect_arr(tg_tanh_grad(tape, dy, y), (tu_arr){1, {3}, (double[]){1.5, -1, 0.46875}},
+                  1e-15);
+    tu_expect_arr(tg_sigmoid_grad(tape, dy, y),
+                  (tu_arr){1, {3}, (double[]){0.5, 0, -0.15625}}, 1e-15);
+    // backward of tanh/sigmoid records exactly one node per rule
+    tg_tensor *x = tu_make(TG_F64, (tu_arr){1, {3}, (double[]){0.3, -1, 2}}, true);
+    tg_tape *t2 = tg_tape_new();
+    tg_tensor *out = tg_sum(t2, tg_tanh(t2, tg_sigmoid(t2, x)));
+    int64_t before = tg_tape_size(t2);
+    tg_backward_opts o = {.create_graph = true, .retain_graph = true};
+    cr_assert_eq(tg_backward_ex(t2, out, NULL, &o), TG_OK, "%s", tg_last_error());
+    cr_expect_leq(tg_tape_size(t2) - before, 4, "backward recorded %lld nodes",
+                  (long long)(tg_tape_size(t2) - before));
+    // bad inputs
+    tg_tensor *bad = tu_make(TG_F64, (tu_arr){1, {4}, NULL}, false);
+    tg_tensor *f32 = tu_make(TG_F32, (tu_arr){1, {3}, NULL}, false);
+    tu_expect_fail(tg_tanh_grad(tape, dy, bad), TG_ERR_SHAPE, "tg_tanh_grad", "[3]", "[4]");
+    tg_clear_error();
+    tu_expect_fail(tg_sigmoid_grad(tape, bad, y), TG_ERR_SHAPE, "tg_sigmoid_grad", "[4]", "[3]");
+    tg_clear_error();
+    tu_expect_fail(tg_tanh_grad(tape, dy, f32), TG_ERR_DTYPE, "tg_tanh_grad", NULL, NULL);
+    tg_clear_error();
+    tu_expect_fail(tg_sigmoid_grad(tape, NULL, y), TG_ERR_INVALID_ARG, "tg_sigmoid_grad", "NULL",
+                   NULL);
+    tg_clear_error();
+    tg_tape_free(t2);
+    tg_tape_free(tape);
+    tu_free(dy);
+    tu_free(y);
+    tu_free(x);
+    tu_free(bad);
+    tu_free(f32);
+}

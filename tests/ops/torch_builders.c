@@ -53,6 +53,13 @@ static tg_tensor *b_minimum(tg_tape *t, const fx_args *x) {
 static tg_tensor *b_relu_grad(tg_tape *t, const fx_args *x) {
     return tg_relu_grad(t, x->in[0], x->in[1]);
 }
+// tanh's / sigmoid's rules as ops; inputs dy, y (the forward output)
+static tg_tensor *b_tanh_grad(tg_tape *t, const fx_args *x) {
+    return tg_tanh_grad(t, x->in[0], x->in[1]);
+}
+static tg_tensor *b_sigmoid_grad(tg_tape *t, const fx_args *x) {
+    return tg_sigmoid_grad(t, x->in[0], x->in[1]);
+}
 static tg_tensor *b_where(tg_tape *t, const fx_args *x) {
     return tg_where(t, x->in[0], x->in[1], x->in[2]);
 }
@@ -364,6 +371,8 @@ const fx_builder fx_builders[] = {
     {"relu_grad", "tg_relu_grad", b_relu_grad, false},
     {"sigmoid", "tg_sigmoid", b_sigmoid, false},
     {"tanh", "tg_tanh", b_tanh, false},
+    {"tanh_grad", "tg_tanh_grad", b_tanh_grad, false},
+    {"sigmoid_grad", "tg_sigmoid_grad", b_sigmoid_grad, false},
     {"abs", "tg_abs", b_abs, false},
     {"sign", "tg_sign", b_sign, true},
     {"erf", "tg_erf", b_erf, false},
