@@ -38,6 +38,8 @@ typedef struct tg_cpu_ctx {
 #define tg_cpu_adam_step TG_CPU_NAME(tg_cpu_adam_step)
 #define tg_cpu_argreduce TG_CPU_NAME(tg_cpu_argreduce)
 #define tg_cpu_for_rows TG_CPU_NAME(tg_cpu_for_rows)
+#define tg_cpu_for_rows_par TG_CPU_NAME(tg_cpu_for_rows_par)
+#define tg_cpu_for_range TG_CPU_NAME(tg_cpu_for_range)
 #endif
 
 // One variant's compute slots (memory slots are zero; cpu_backend.c adds them).
@@ -78,3 +80,17 @@ int tg_cpu_argreduce(const tg_view *x, const tg_view *y, bool is_max);
 typedef void (*tg_cpu_row_fn)(void *user, const int64_t *off, int64_t n_outer,
                               const int64_t *outer, int64_t n, const int64_t *inner);
 void tg_cpu_for_rows(int n_ops, const tg_view *const *v, tg_cpu_row_fn row, void *user);
+// The same, split across up to n_threads OpenMP threads when the views coalesce into one
+// 2-D block of at least TG_CPU_PAR_MIN elements (row callbacks must then write disjoint
+// outputs: elementwise kernels, not reductions); otherwise serial.
+enum { TG_CPU_PAR_MIN = 1 << 16 };
+void tg_cpu_for_rows_par(int n_threads, int n_ops, const tg_view *const *v, tg_cpu_row_fn row,
+                         void *user);
+// fn over [0, n) in up to n_threads contiguous pieces when n >= TG_CPU_PAR_MIN, else once.
+typedef void (*tg_cpu_range_fn)(int64_t lo, int64_t hi, void *arg);
+void tg_cpu_for_range(int n_threads, int64_t n, tg_cpu_range_fn fn, void *arg);
+// Threads for a kernel call from the backend context (at least 1).
+static inline int tg_cpu_threads(const void *ctx) {
+    int n = ((const tg_cpu_ctx *)ctx)->n_threads;
+    return n > 1 ? n : 1;
+}

@@ -86,7 +86,6 @@ static void unary_row(void *user, const int64_t *off, int64_t n_outer, const int
 }
 
 int tg_cpu_unary(void *ctx, int kind, const tg_view *x, const tg_view *y, double a, double b) {
-    (void)ctx;
     if (kind < 0 || kind >= TG_UNARY_COUNT) return -6;
     if (kind == TG_UNARY_ARANGE) {   // y contiguous; x unused
         int64_t n = 1;
@@ -99,7 +98,7 @@ int tg_cpu_unary(void *ctx, int kind, const tg_view *x, const tg_view *y, double
     }
     job j = {.kind = kind, .x = x, .y = y, .s0 = a, .s1 = b};
     const tg_view *v[2] = {y, x};
-    tg_cpu_for_rows(2, v, unary_row, &j);
+    tg_cpu_for_rows_par(tg_cpu_threads(ctx), 2, v, unary_row, &j);
     return 0;
 }
 
@@ -185,11 +184,10 @@ static void binary_row(void *user, const int64_t *off, int64_t n_outer, const in
 }
 
 int tg_cpu_binary(void *ctx, int kind, const tg_view *a, const tg_view *b, const tg_view *y) {
-    (void)ctx;
     if (kind < 0 || kind >= TG_BINARY_COUNT) return -6;
     job j = {.kind = kind, .a = a, .b = b, .y = y};
     const tg_view *v[3] = {y, a, b};
-    tg_cpu_for_rows(3, v, binary_row, &j);
+    tg_cpu_for_rows_par(tg_cpu_threads(ctx), 3, v, binary_row, &j);
     return 0;
 }
 
@@ -239,17 +237,30 @@ static void update_row_f32(int kind, int64_t n, float *y, const float *a, const 
     }
 }
 
+typedef struct {
+    int kind;
+    const tg_view *y, *a, *b;
+    double s0, s1, s2;
+} update_job;
+
+static void update_range(int64_t lo, int64_t hi, void *arg) {
+    const update_job *u = arg;
+    if (u->y->dtype == 1)
+        update_row_f64(u->kind, hi - lo, (double *)u->y->data + lo, (const double *)u->a->data + lo,
+                       (const double *)u->b->data + lo, u->s0, u->s1, u->s2);
+    else
+        update_row_f32(u->kind, hi - lo, (float *)u->y->data + lo, (const float *)u->a->data + lo,
+                       (const float *)u->b->data + lo, (float)u->s0, (float)u->s1, (float)u->s2);
+}
+
 int tg_cpu_update(void *ctx, int kind, const tg_view *y, const tg_view *a, const tg_view *b,
                   double s0, double s1, double s2) {
-    (void)ctx;
     if (kind < 0 || kind >= TG_UPDATE_COUNT) return -6;
     int64_t n = 1;
     for (int i = 0; i < y->ndim; i++) n *= y->shape[i];
-    const tg_view *bb = b ? b : a;   // contiguous, same shape: checked by the core
-    if (y->dtype == 1)
-        update_row_f64(kind, n, y->data, a->data, bb->data, s0, s1, s2);
-    else
-        update_row_f32(kind, n, y->data, a->data, bb->data, (float)s0, (float)s1, (float)s2);
+    // contiguous, same shape: checked by the core
+    update_job u = {.kind = kind, .y = y, .a = a, .b = b ? b : a, .s0 = s0, .s1 = s1, .s2 = s2};
+    tg_cpu_for_range(tg_cpu_threads(ctx), n, update_range, &u);
     return 0;
 }
 
@@ -313,10 +324,9 @@ static void where_row(void *user, const int64_t *off, int64_t n_outer, const int
 
 int tg_cpu_where(void *ctx, const tg_view *cond, const tg_view *a, const tg_view *b,
                  const tg_view *y) {
-    (void)ctx;
     job j = {.x = cond, .a = a, .b = b, .y = y};
     const tg_view *v[4] = {y, cond, a, b};
-    tg_cpu_for_rows(4, v, where_row, &j);
+    tg_cpu_for_rows_par(tg_cpu_threads(ctx), 4, v, where_row, &j);
     return 0;
 }
 
@@ -350,14 +360,20 @@ static void adam_f32(int64_t n, float *restrict p, const float *restrict g, floa
     else ADAM_LOOP(float, f, 0)
 }
 
-int tg_cpu_adam_step(void *ctx, const tg_adam_desc *d) {
-    (void)ctx;
+static void adam_range(int64_t lo, int64_t hi, void *arg) {
+    const tg_adam_desc *d = arg;
     if (d->dtype == 1)
-        adam_f64(d->n, d->p, d->g, d->m, d->v, d->vmax, d->lr, d->beta1, d->beta2, d->eps,
-                 d->weight_decay, d->bc1, d->bc2_sqrt, d->decoupled);
+        adam_f64(hi - lo, (double *)d->p + lo, (const double *)d->g + lo, (double *)d->m + lo,
+                 (double *)d->v + lo, d->vmax ? (double *)d->vmax + lo : NULL, d->lr, d->beta1,
+                 d->beta2, d->eps, d->weight_decay, d->bc1, d->bc2_sqrt, d->decoupled);
     else
-        adam_f32(d->n, d->p, d->g, d->m, d->v, d->vmax, (float)d->lr, (float)d->beta1,
-                 (float)d->beta2, (float)d->eps, (float)d->weight_decay, (float)d->bc1,
-                 (float)d->bc2_sqrt, d->decoupled);
+        adam_f32(hi - lo, (float *)d->p + lo, (const float *)d->g + lo, (float *)d->m + lo,
+                 (float *)d->v + lo, d->vmax ? (float *)d->vmax + lo : NULL, (float)d->lr,
+                 (float)d->beta1, (float)d->beta2, (float)d->eps, (float)d->weight_decay,
+                 (float)d->bc1, (float)d->bc2_sqrt, d->decoupled);
+}
+
+int tg_cpu_adam_step(void *ctx, const tg_adam_desc *d) {
+    tg_cpu_for_range(tg_cpu_threads(ctx), d->n, adam_range, (void *)d);
     return 0;
 }

@@ -3,6 +3,26 @@
 #include <math.h>
 
 #include "backends/cpu/cpu_internal.h"
+#include "backends/cpu/vmath.h"
+
+enum { XCHUNK = 256 };
+
+// f32 row: m = max (0 if not finite), e[k] = exp(z[k] - m) via the vectorising tg_vexpf,
+// returns the sum of e in double. e may be the caller's output row or a scratch chunk.
+static double exp_row_f32(const float *z, int64_t c, float *m_out, float *e, bool keep) {
+    float m = -INFINITY;
+    for (int64_t k = 0; k < c; k++) m = z[k] > m ? z[k] : m;
+    if (!isfinite(m)) m = 0;
+    *m_out = m;
+    double s = 0;
+    for (int64_t k0 = 0; k0 < c; k0 += XCHUNK) {
+        int64_t kn = c - k0 < XCHUNK ? c - k0 : XCHUNK;
+        float *ek = keep ? e + k0 : e;
+        for (int64_t k = 0; k < kn; k++) ek[k] = tg_vexpf(z[k0 + k] - m);
+        for (int64_t k = 0; k < kn; k++) s += ek[k];
+    }
+    return s;
+}
 
 static bool bad_label(double l, int64_t c) { return !(l >= 0 && l < (double)c) || l != floor(l); }
 
@@ -24,11 +44,8 @@ int tg_cpu_xent(void *ctx, int dtype, int64_t n, int64_t c, const void *logits, 
             ((double *)loss)[i] = log(s) + m - z[y];
         } else {
             const float *z = (const float *)logits + i * c;
-            float m = -INFINITY;
-            double s = 0;
-            for (int64_t k = 0; k < c; k++) m = z[k] > m ? z[k] : m;
-            if (!isfinite(m)) m = 0;
-            for (int64_t k = 0; k < c; k++) s += expf(z[k] - m);
+            float m, scratch[XCHUNK];
+            double s = exp_row_f32(z, c, &m, scratch, false);
             int64_t y = (int64_t)((const float *)labels)[i];
             ((float *)loss)[i] = (float)(log(s) + ((double)m - (double)z[y]));
         }
@@ -56,12 +73,9 @@ int tg_cpu_xent_grad(void *ctx, int dtype, int64_t n, int64_t c, const void *log
             g[(int64_t)((const double *)labels)[i]] -= d;
         } else {
             const float *z = (const float *)logits + i * c;
-            float *g = (float *)dlogits + i * c, m = -INFINITY;
-            double s = 0;
+            float *g = (float *)dlogits + i * c, m;
             float d = ((const float *)dloss)[i];
-            for (int64_t k = 0; k < c; k++) m = z[k] > m ? z[k] : m;
-            if (!isfinite(m)) m = 0;
-            for (int64_t k = 0; k < c; k++) s += (g[k] = expf(z[k] - m));
+            double s = exp_row_f32(z, c, &m, g, true);
             float inv = (float)(d / s);
             for (int64_t k = 0; k < c; k++) g[k] *= inv;
             g[(int64_t)((const float *)labels)[i]] -= d;
