@@ -1,12 +1,19 @@
 // The seed lab's moons classifier: make_moons(10000, noise 0.5, seed 42) generated exactly
 // as sklearn does, 80/20 split, MLP 2-20-20-2 with ReLU, cross-entropy, Adam (lr 0.01),
 // 700 full-batch epochs. Prints the loss as it trains and the test accuracy; writes the
-// loss curve to moons_loss.csv (or the path given as the first argument).
-// Run with TG_BACKEND=cuda to train on the GPU backend where one is available.
+// loss curve to moons_loss.csv (or the path given as an argument).
+// Run with --backend cuda (or TG_BACKEND=cuda) to train on the GPU backend where one is
+// available.
 #include <stdio.h>
+#include <string.h>
 #include <tapegrad/tapegrad.h>
 
 #define EPOCHS 700
+
+static const char *const usage =
+    "usage: moons [--backend cpu|cuda] [CURVE_CSV]\n"
+    "  --backend NAME  backend to train on (default: $TG_BACKEND, else cpu)\n"
+    "  CURVE_CSV       where to write the loss curve (default: moons_loss.csv)\n";
 
 // Fraction of rows whose argmax matches the label, computed with ops (no gradient).
 static double accuracy(tg_tape *tape, tg_module *net, tg_tensor *x, tg_tensor *y) {
@@ -20,8 +27,23 @@ static double accuracy(tg_tape *tape, tg_module *net, tg_tensor *x, tg_tensor *y
 }
 
 int main(int argc, char **argv) {
-    const char *curve_path = argc > 1 ? argv[1] : "moons_loss.csv";
-    tg_backend *be = tg_backend_get(NULL);   // $TG_BACKEND, default cpu
+    const char *curve_path = NULL, *backend = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            fputs(usage, stdout);
+            return 0;
+        } else if (strcmp(argv[i], "--backend") == 0 && i + 1 < argc) {
+            backend = argv[++i];
+        } else if (argv[i][0] == '-' || curve_path) {
+            fprintf(stderr, "moons: bad argument '%s'\n", argv[i]);
+            fputs(usage, stderr);
+            return 2;
+        } else {
+            curve_path = argv[i];
+        }
+    }
+    if (!curve_path) curve_path = "moons_loss.csv";
+    tg_backend *be = tg_backend_get(backend);   // NULL: $TG_BACKEND, default cpu
     if (!be) {
         fprintf(stderr, "moons: %s\n", tg_last_error());
         return 1;

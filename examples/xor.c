@@ -1,10 +1,29 @@
 // XOR with a 2-8-1 MLP (tanh hidden layer, sigmoid output), MSE loss and a hand-written
 // SGD loop using only public ops. Prints the loss falling below 0.01 and the predictions.
 #include <stdio.h>
+#include <string.h>
 #include <tapegrad/tapegrad.h>
 
-int main(void) {
-    tg_backend *be = tg_backend_get(NULL);   // $TG_BACKEND or cpu
+static const char *const usage =
+    "usage: xor [--backend cpu|cuda] [--quick]\n"
+    "  --backend NAME  backend to train on (default: $TG_BACKEND, else cpu)\n"
+    "  --quick         accepted like the other examples; xor stops at loss 0.01 anyway\n";
+
+int main(int argc, char **argv) {
+    const char *backend = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            fputs(usage, stdout);
+            return 0;
+        } else if (strcmp(argv[i], "--backend") == 0 && i + 1 < argc) {
+            backend = argv[++i];
+        } else if (strcmp(argv[i], "--quick") != 0) {
+            fprintf(stderr, "xor: bad argument '%s'\n", argv[i]);
+            fputs(usage, stderr);
+            return 2;
+        }
+    }
+    tg_backend *be = tg_backend_get(backend);   // NULL: $TG_BACKEND or cpu
     if (!be) {
         fprintf(stderr, "xor: %s\n", tg_last_error());
         return 1;

@@ -2,6 +2,9 @@
 // and pooling, and the arg-extremum reductions (they need the axis, not just rows).
 #include <math.h>
 #include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 #include "backends/cpu/cpu_internal.h"
 
@@ -123,52 +126,133 @@ int tg_cpu_argreduce(const tg_view *x, const tg_view *y, bool is_max) {
 
 // ---- im2col / col2im ----
 
+// The output columns ow whose input column iw = ow*stride + off lies in [0, w): [*lo, *hi).
+static void valid_cols(int64_t w, int64_t ow_n, int64_t stride, int64_t off, int64_t *lo,
+                       int64_t *hi) {
+    int64_t l = off >= 0 ? 0 : (-off + stride - 1) / stride;
+    int64_t h = w - 1 - off < 0 ? 0 : (w - 1 - off) / stride + 1;
+    h = h < ow_n ? h : ow_n;
+    *lo = l < h ? l : h;
+    *hi = h;
+}
+
+// One image's windows, rows r = (c, ki, kj) of cols [C*KH*KW, OH*OW]. Per output row the
+// in-image span is found once, so the copy (stride 1: contiguous) has no per-element test.
+#define IM2COL_IMAGE(T)                                                                    \
+    for (int64_t c = 0; c < d->c; c++)                                                     \
+        for (int64_t ki = 0; ki < d->kh; ki++)                                             \
+            for (int64_t kj = 0; kj < d->kw; kj++) {                                       \
+                int64_t r = (c * d->kh + ki) * d->kw + kj, off = kj * d->dil_w - d->pad_w;  \
+                int64_t lo, hi;                                                            \
+                valid_cols(d->w, d->ow, d->stride_w, off, &lo, &hi);                       \
+                const T *xc = x + c * d->h * d->w;                                         \
+                for (int64_t oh = 0; oh < d->oh; oh++) {                                   \
+                    int64_t ih = oh * d->stride_h - d->pad_h + ki * d->dil_h;              \
+                    T *row = col + (r * d->oh + oh) * d->ow;                               \
+                    if (ih < 0 || ih >= d->h) {                                            \
+                        for (int64_t ow = 0; ow < d->ow; ow++) row[ow] = pad;              \
+                        continue;                                                          \
+                    }                                                                      \
+                    const T *xr = xc + ih * d->w + off;                                    \
+                    for (int64_t ow = 0; ow < lo; ow++) row[ow] = pad;                     \
+                    if (d->stride_w == 1)                                                  \
+                        for (int64_t ow = lo; ow < hi; ow++) row[ow] = xr[ow];             \
+                    else                                                                   \
+                        for (int64_t ow = lo; ow < hi; ow++) row[ow] = xr[ow * d->stride_w]; \
+                    for (int64_t ow = hi; ow < d->ow; ow++) row[ow] = pad;                 \
+                }                                                                          \
+            }
+
+// x[image] += the windows' columns (x zeroed by the caller); the same spans as im2col.
+#define COL2IM_IMAGE(T)                                                                    \
+    for (int64_t c = 0; c < d->c; c++)                                                     \
+        for (int64_t ki = 0; ki < d->kh; ki++)                                             \
+            for (int64_t kj = 0; kj < d->kw; kj++) {                                       \
+                int64_t r = (c * d->kh + ki) * d->kw + kj, off = kj * d->dil_w - d->pad_w;  \
+                int64_t lo, hi;                                                            \
+                valid_cols(d->w, d->ow, d->stride_w, off, &lo, &hi);                       \
+                T *xc = x + c * d->h * d->w;                                               \
+                for (int64_t oh = 0; oh < d->oh; oh++) {                                   \
+                    int64_t ih = oh * d->stride_h - d->pad_h + ki * d->dil_h;              \
+                    if (ih < 0 || ih >= d->h) continue;                                    \
+                    const T *row = col + (r * d->oh + oh) * d->ow;                         \
+                    T *xr = xc + ih * d->w + off;                                          \
+                    if (d->stride_w == 1)                                                  \
+                        for (int64_t ow = lo; ow < hi; ow++) xr[ow] += row[ow];            \
+                    else                                                                   \
+                        for (int64_t ow = lo; ow < hi; ow++) xr[ow * d->stride_w] += row[ow]; \
+                }                                                                          \
+            }
+
+typedef struct {
+    const tg_im2col_desc *d;
+    const void *src;
+    void *dst;
+} window_job;
+
+static void im2col_images(int64_t lo, int64_t hi, void *arg) {
+    const window_job *j = arg;
+    const tg_im2col_desc *d = j->d;
+    int64_t img = d->c * d->h * d->w, colsz = d->c * d->kh * d->kw * d->oh * d->ow;
+    for (int64_t n = lo; n < hi; n++) {
+        if (d->dtype == 1) {
+            const double *x = (const double *)j->src + n * img;
+            double *col = (double *)j->dst + n * colsz, pad = d->pad_value;
+            IM2COL_IMAGE(double)
+        } else {
+            const float *x = (const float *)j->src + n * img;
+            float *col = (float *)j->dst + n * colsz, pad = (float)d->pad_value;
+            IM2COL_IMAGE(float)
+        }
+    }
+}
+
+static void col2im_images(int64_t lo, int64_t hi, void *arg) {
+    const window_job *j = arg;
+    const tg_im2col_desc *d = j->d;
+    int64_t img = d->c * d->h * d->w, colsz = d->c * d->kh * d->kw * d->oh * d->ow;
+    for (int64_t n = lo; n < hi; n++) {
+        if (d->dtype == 1) {
+            const double *col = (const double *)j->src + n * colsz;
+            double *x = (double *)j->dst + n * img;
+            COL2IM_IMAGE(double)
+        } else {
+            const float *col = (const float *)j->src + n * colsz;
+            float *x = (float *)j->dst + n * img;
+            COL2IM_IMAGE(float)
+        }
+    }
+}
+
+// Images are independent (each writes its own slice): with threads and enough work they
+// split across OpenMP threads, a contiguous range of images each.
+static void for_images(void *ctx, const tg_im2col_desc *d, tg_cpu_range_fn fn, window_job *j) {
+    int64_t per = d->c * d->kh * d->kw * d->oh * d->ow;
+    int nt = tg_cpu_threads(ctx);
+#ifdef _OPENMP
+    if (nt > 1 && d->n > 1 && d->n * per >= TG_CPU_PAR_MIN) {
+#pragma omp parallel num_threads(nt)
+        {
+            int64_t t = omp_get_thread_num(), k = omp_get_num_threads();
+            int64_t lo = d->n * t / k, hi = d->n * (t + 1) / k;
+            if (hi > lo) fn(lo, hi, j);
+        }
+        return;
+    }
+#else
+    (void)nt, (void)per;
+#endif
+    fn(0, d->n, j);
+}
+
 int tg_cpu_im2col(void *ctx, const tg_im2col_desc *d, const void *x, void *cols) {
-    (void)ctx;
-    int64_t L = d->oh * d->ow, rows = d->c * d->kh * d->kw;
-    for (int64_t n = 0; n < d->n; n++)
-        for (int64_t c = 0; c < d->c; c++)
-            for (int64_t ki = 0; ki < d->kh; ki++)
-                for (int64_t kj = 0; kj < d->kw; kj++) {
-                    int64_t r = (c * d->kh + ki) * d->kw + kj;
-                    int64_t base = (n * rows + r) * L, xbase = (n * d->c + c) * d->h * d->w;
-                    for (int64_t oh = 0; oh < d->oh; oh++) {
-                        int64_t ih = oh * d->stride_h - d->pad_h + ki * d->dil_h;
-                        for (int64_t ow = 0; ow < d->ow; ow++) {
-                            int64_t iw = ow * d->stride_w - d->pad_w + kj * d->dil_w;
-                            bool in = ih >= 0 && ih < d->h && iw >= 0 && iw < d->w;
-                            int64_t o = base + oh * d->ow + ow, xi = xbase + ih * d->w + iw;
-                            if (d->dtype == 1)
-                                ((double *)cols)[o] = in ? ((const double *)x)[xi] : d->pad_value;
-                            else
-                                ((float *)cols)[o] =
-                                    in ? ((const float *)x)[xi] : (float)d->pad_value;
-                        }
-                    }
-                }
+    window_job j = {d, x, cols};
+    for_images(ctx, d, im2col_images, &j);
     return 0;
 }
 
 int tg_cpu_col2im(void *ctx, const tg_im2col_desc *d, const void *cols, void *x) {
-    (void)ctx;
-    int64_t L = d->oh * d->ow, rows = d->c * d->kh * d->kw;
-    for (int64_t n = 0; n < d->n; n++)
-        for (int64_t c = 0; c < d->c; c++)
-            for (int64_t ki = 0; ki < d->kh; ki++)
-                for (int64_t kj = 0; kj < d->kw; kj++) {
-                    int64_t r = (c * d->kh + ki) * d->kw + kj;
-                    int64_t base = (n * rows + r) * L, xbase = (n * d->c + c) * d->h * d->w;
-                    for (int64_t oh = 0; oh < d->oh; oh++) {
-                        int64_t ih = oh * d->stride_h - d->pad_h + ki * d->dil_h;
-                        if (ih < 0 || ih >= d->h) continue;
-                        for (int64_t ow = 0; ow < d->ow; ow++) {
-                            int64_t iw = ow * d->stride_w - d->pad_w + kj * d->dil_w;
-                            if (iw < 0 || iw >= d->w) continue;
-                            int64_t o = base + oh * d->ow + ow, xi = xbase + ih * d->w + iw;
-                            if (d->dtype == 1) ((double *)x)[xi] += ((const double *)cols)[o];
-                            else ((float *)x)[xi] += ((const float *)cols)[o];
-                        }
-                    }
-                }
+    window_job j = {d, cols, x};
+    for_images(ctx, d, col2im_images, &j);
     return 0;
 }
