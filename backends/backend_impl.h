@@ -187,6 +187,11 @@ struct tg_backend_ops {
     int (*xent_grad)(void *ctx, int dtype, int64_t n, int64_t c, const void *logits,
                      const void *labels, const void *dloss, void *dlogits);
     int (*adam_step)(void *ctx, const tg_adam_desc *d);
+    // Softmax by rows, all contiguous: x, y [n, c] (not overlapping); y[i] = softmax(x[i]),
+    // or log_softmax(x[i]) when take_log. Each row is shifted by its max (NaN never wins;
+    // 0 when the max is +-inf, as in xent) and its sum of exps is accumulated in double.
+    int (*softmax)(void *ctx, int dtype, int64_t n, int64_t c, const void *x, void *y,
+                   int take_log);
 };
 
 // The built-in CPU backend.

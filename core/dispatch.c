@@ -31,3 +31,19 @@ int tg__k_binary(const char *where, int kind, const tg_view *a, const tg_view *b
     tg_view vy = flat ? tg__view_flat(y) : tg__view_of(y);
     return kernel_failed(be->ops->binary(be->ctx, kind, a, b, &vy), where, be, "binary");
 }
+
+int tg__k_softmax(const char *where, const tg_tensor *x, const tg_tensor *y, bool take_log) {
+    tg_backend *be = y->be;
+    // A module built before the slot existed has a shorter table: treat the slot as NULL.
+    bool has = be->ops->struct_size >=
+                   offsetof(struct tg_backend_ops, softmax) + sizeof be->ops->softmax &&
+               be->ops->softmax;
+    if (!has) {
+        tg__fail(TG_ERR_UNSUPPORTED, where, "not supported on backend %s", be->ops->name);
+        return TG_ERR_UNSUPPORTED;
+    }
+    int64_t c = x->ndim ? x->shape[x->ndim - 1] : 1;
+    int64_t n = c ? x->numel / c : 0;
+    return kernel_failed(be->ops->softmax(be->ctx, (int)x->dtype, n, c, x->data, y->data, take_log),
+                         where, be, "softmax");
+}

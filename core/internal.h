@@ -153,6 +153,9 @@ int tg__k_unary(const char *where, int kind, const tg_view *x, const tg_tensor *
                 double b);
 int tg__k_binary(const char *where, int kind, const tg_view *a, const tg_view *b,
                  const tg_tensor *y);
+// y = softmax (or log_softmax when take_log) of x along its last axis; x and y contiguous,
+// of one shape.
+int tg__k_softmax(const char *where, const tg_tensor *x, const tg_tensor *y, bool take_log);
 
 struct tg_tape {
     tg_node *nodes;

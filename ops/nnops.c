@@ -1,36 +1,84 @@
-// nn ops composed from primitives: softmax, log_softmax (stable: shifted by the max), and
-// inverted dropout with a seeded RNG mask.
+// nn ops: softmax and log_softmax (a fused op per row when the axis is the last one, else
+// composed from primitives; both stable: shifted by the row max), and inverted dropout with a
+// seeded RNG mask.
 #include <math.h>
 
 #include "ops/op_table.h"
 
+// ---- softmax / log_softmax over the last axis, fused (one kernel, one tape node):
+//      softmax:     y = exp(x - lse(x))    dx = y * (dy - sum(dy*y, -1))
+//      log_softmax: y = x - lse(x)         dx = dy - exp(y) * sum(dy, -1)
+//      The rules use y (the node's output), so double backward runs through this op again.
+
+static int softmax_forward(tg_tensor *const *in, int n, const tg_attrs *at, tg_tensor *out) {
+    (void)n, (void)at;
+    return tg__k_softmax("tg_softmax", in[0], out, false);
+}
+static int softmax_backward(tg_tape *tape, const tg_node *node, tg_tensor *dout, tg_tensor **din) {
+    tg_tensor *y = node->out;
+    int axis = y->ndim - 1;
+    tg_tensor *dot = tg_sum_axes(tape, tg_mul(tape, dout, y), 1, &axis, true);
+    din[0] = tg_mul(tape, y, tg_sub(tape, dout, dot));
+    return tg__rule_status(din[0]);
+}
+const tg_op_def tg__op_softmax = {TG_OP_SOFTMAX, "tg_softmax", 1, tg__infer_same,
+                                  softmax_forward, softmax_backward};
+
+static int log_softmax_forward(tg_tensor *const *in, int n, const tg_attrs *at, tg_tensor *out) {
+    (void)n, (void)at;
+    return tg__k_softmax("tg_log_softmax", in[0], out, true);
+}
+static int log_softmax_backward(tg_tape *tape, const tg_node *node, tg_tensor *dout,
+                                tg_tensor **din) {
+    tg_tensor *y = node->out;
+    int axis = y->ndim - 1;
+    tg_tensor *sum = tg_sum_axes(tape, dout, 1, &axis, true);
+    din[0] = tg_sub(tape, dout, tg_mul(tape, tg_exp(tape, y), sum));
+    return tg__rule_status(din[0]);
+}
+const tg_op_def tg__op_log_softmax = {TG_OP_LOG_SOFTMAX, "tg_log_softmax", 1, tg__infer_same,
+                                      log_softmax_forward, log_softmax_backward};
+
+// ---- other axes, composed ----
+
 // x - m with m the (detached) max along axis: the shift that keeps exp finite. Computing
 // with z = x - m directly (rather than x - logsumexp) keeps f32 precise at large logits.
-static tg_tensor *shifted(tg_tape *tape, tg_tensor *x, int axis, const char *name) {
-    static const tg_op_def def_ls = {TG_OP_NONE, "tg_log_softmax", 1, NULL, NULL, NULL};
-    static const tg_op_def def_s = {TG_OP_NONE, "tg_softmax", 1, NULL, NULL, NULL};
-    if (tg__check_inputs(tape, name[3] == 'l' ? &def_ls : &def_s, 1, &x)) return NULL;
-    if (axis < -x->ndim || axis >= x->ndim) {
-        char s[160];
-        tg__fail(TG_ERR_INVALID_ARG, name, "axis %d out of range for shape %s", axis,
-                 tg__shape_str(s, sizeof s, x->ndim, x->shape));
-        return NULL;
-    }
+static tg_tensor *shifted(tg_tape *tape, tg_tensor *x, int axis) {
     tg_tensor *m = tg_detach(tape, tg_max_axes(tape, x, 1, &axis, true));
     if (m) m = tg_where(tape, tg_lt_scalar(tape, tg_abs(tape, m), (double)INFINITY), m,
                         tg__scalar_like(tape, m, 0.0));
     return tg_sub(tape, x, m);
 }
 
+// The checks both public calls share; *fused: the axis is the last one (then the fused op).
+static int softmax_args(tg_tape *tape, tg_tensor *x, int axis, const tg_op_def *def, bool *fused) {
+    int st = tg__check_inputs(tape, def, 1, &x);
+    if (st) return st;
+    if (axis < -x->ndim || axis >= x->ndim) {
+        char s[160];
+        tg__fail(TG_ERR_INVALID_ARG, def->name, "axis %d out of range for shape %s", axis,
+                 tg__shape_str(s, sizeof s, x->ndim, x->shape));
+        return TG_ERR_INVALID_ARG;
+    }
+    *fused = axis == x->ndim - 1 || axis == -1;
+    return TG_OK;
+}
+
 // log_softmax = z - log(sum(exp(z))), z = x - max
 tg_tensor *tg_log_softmax(tg_tape *tape, tg_tensor *x, int axis) {
-    tg_tensor *z = shifted(tape, x, axis, "tg_log_softmax");
+    bool fused;
+    if (softmax_args(tape, x, axis, &tg__op_log_softmax, &fused)) return NULL;
+    if (fused) return tg__apply(tape, &tg__op_log_softmax, 1, &x, NULL);
+    tg_tensor *z = shifted(tape, x, axis);
     return tg_sub(tape, z, tg_log(tape, tg_sum_axes(tape, tg_exp(tape, z), 1, &axis, true)));
 }
 
 // softmax = exp(z) / sum(exp(z)), z = x - max
 tg_tensor *tg_softmax(tg_tape *tape, tg_tensor *x, int axis) {
-    tg_tensor *e = tg_exp(tape, shifted(tape, x, axis, "tg_softmax"));
+    bool fused;
+    if (softmax_args(tape, x, axis, &tg__op_softmax, &fused)) return NULL;
+    if (fused) return tg__apply(tape, &tg__op_softmax, 1, &x, NULL);
+    tg_tensor *e = tg_exp(tape, shifted(tape, x, axis));
     return tg_div(tape, e, tg_sum_axes(tape, e, 1, &axis, true));
 }
 

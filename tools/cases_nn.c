@@ -1,6 +1,7 @@
-// Op cases for the composed nn ops (ops/nnops.c) and losses (ops/loss.c): softmax,
-// log_softmax, dropout with a fixed mask, and every loss with each reduction. None of them
-// is an op of its own; each row names the op that carries most of its gradient.
+// Op cases for the nn ops (ops/nnops.c) and losses (ops/loss.c): softmax and log_softmax
+// (fused ops over the last axis, composed over the others), dropout with a fixed mask, and
+// every loss with each reduction. A composed row names the op that carries most of its
+// gradient.
 #include "tools/op_cases.h"
 
 static const op_attrs *attrs(void *row) { return &((const op_case *)row)->at; }
@@ -65,14 +66,24 @@ static const op_case rows[] = {
     {.op = "tg_cross_entropy_grad", .label = "logits [3,4], dloss [3]", .n_in = 3,
      .ndim = {2, 1, 1}, .shape = {{3, 4}, {3}, {3}}, .index_hi = {0, 4}, .lo = -2, .hi = 2,
      .call = call_xent_grad, .differentiable = true},
-    {.op = "tg_exp", .label = "tg_softmax axis 1 of [2,4] (composed)", .n_in = 1, .ndim = {2},
+    {.op = "tg_softmax", .label = "axis 1 of [2,4] (fused: last axis)", .n_in = 1, .ndim = {2},
      .shape = {{2, 4}}, .lo = -3, .hi = 3, .at = {.i = {1}}, .call = call_softmax,
      .differentiable = true, .jitter = OPC_BCAST},
+    // logits near +-1000: exp overflows (or underflows to 0) unless shifted by the row max
+    {.op = "tg_softmax", .label = "axis -1 of [3,5], logits in [995, 1000) (fused)", .n_in = 1,
+     .ndim = {2}, .shape = {{3, 5}}, .lo = 995, .hi = 1000, .at = {.i = {-1}},
+     .call = call_softmax, .differentiable = true, .jitter = OPC_BCAST},
     {.op = "tg_exp", .label = "tg_softmax axis 0 of [3,2] (composed)", .n_in = 1, .ndim = {2},
      .shape = {{3, 2}}, .lo = -3, .hi = 3, .at = {.i = {0}}, .call = call_softmax,
      .differentiable = true, .jitter = OPC_BCAST},
-    {.op = "tg_sub", .label = "tg_log_softmax axis -1 of [2,3,3] (composed)", .n_in = 1,
+    {.op = "tg_log_softmax", .label = "axis -1 of [2,3,3] (fused: last axis)", .n_in = 1,
      .ndim = {3}, .shape = {{2, 3, 3}}, .lo = -3, .hi = 3, .at = {.i = {-1}},
+     .call = call_log_softmax, .differentiable = true, .jitter = OPC_BCAST},
+    {.op = "tg_log_softmax", .label = "axis 1 of [3,5], logits in [-1000, -995) (fused)",
+     .n_in = 1, .ndim = {2}, .shape = {{3, 5}}, .lo = -1000, .hi = -995, .at = {.i = {1}},
+     .call = call_log_softmax, .differentiable = true, .jitter = OPC_BCAST},
+    {.op = "tg_sub", .label = "tg_log_softmax axis 1 of [2,3,3] (composed)", .n_in = 1,
+     .ndim = {3}, .shape = {{2, 3, 3}}, .lo = -3, .hi = 3, .at = {.i = {1}},
      .call = call_log_softmax, .differentiable = true, .jitter = OPC_BCAST},
     {.op = "tg_mul", .label = "tg_dropout p 0.3, fixed mask (composed)", .n_in = 1,
      .ndim = {2}, .shape = {{3, 4}}, .lo = -2, .hi = 2, .at = {.s = 0.3},

@@ -17,4 +17,5 @@ const struct tg_backend_ops tg_cpu_kernels = {
     .xent = tg_cpu_xent,
     .xent_grad = tg_cpu_xent_grad,
     .adam_step = tg_cpu_adam_step,
+    .softmax = tg_cpu_softmax,
 };

@@ -1,25 +1,73 @@
-// cpu softmax cross-entropy by rows: one pass for the max, one for the sum of exps (and the
-// gradient's pass), in double for the sum so large logits stay exact enough.
+// cpu softmax by rows (the softmax slot) and softmax cross-entropy (xent, xent_grad): one
+// pass for the max, one for the exps, one summing them in double (so large logits stay exact
+// enough), then the output pass. Passes are kept apart so that each loop vectorises.
 #include <math.h>
 
 #include "backends/cpu/cpu_internal.h"
 #include "backends/cpu/vmath.h"
 
-enum { XCHUNK = 256 };
+enum { XCHUNK = 256, LANES = 8 };
+
+// The row's shift: its max, or 0 when that is not finite. `x > m ? x : m` lets no NaN win.
+// A max is exact in any order, so the simd reduction (-fopenmp-simd) gives the serial result;
+// without the pragma the compiler must keep the chain in order and the loop stays scalar.
+static float shift_f32(const float *x, int64_t c) {
+    float m = -INFINITY;
+#pragma omp simd reduction(max : m)
+    for (int64_t k = 0; k < c; k++) m = x[k] > m ? x[k] : m;
+    return isfinite(m) ? m : 0;
+}
+
+static double shift_f64(const double *x, int64_t c) {
+    double m = -INFINITY;
+#pragma omp simd reduction(max : m)
+    for (int64_t k = 0; k < c; k++) m = x[k] > m ? x[k] : m;
+    return isfinite(m) ? m : 0;
+}
+
+// The sum of e[0, n) in double, as LANES independent partial sums: they vectorise without
+// -ffast-math (one running sum is a serial chain) and round alike in every variant.
+static double sum_f32(const float *e, int64_t n) {
+    double sv[LANES] = {0};
+    int64_t k = 0;
+    for (; k + LANES <= n; k += LANES)
+        for (int l = 0; l < LANES; l++) sv[l] += (double)e[k + l];
+    for (; k < n; k++) sv[0] += (double)e[k];
+    double s = 0;
+    for (int l = 0; l < LANES; l++) s += sv[l];
+    return s;
+}
+
+static double sum_f64(const double *e, int64_t n) {
+    double sv[LANES] = {0};
+    int64_t k = 0;
+    for (; k + LANES <= n; k += LANES)
+        for (int l = 0; l < LANES; l++) sv[l] += e[k + l];
+    for (; k < n; k++) sv[0] += e[k];
+    double s = 0;
+    for (int l = 0; l < LANES; l++) s += sv[l];
+    return s;
+}
 
 // f32 row: m = max (0 if not finite), e[k] = exp(z[k] - m) via the vectorising tg_vexpf,
 // returns the sum of e in double. e may be the caller's output row or a scratch chunk.
 static double exp_row_f32(const float *z, int64_t c, float *m_out, float *e, bool keep) {
-    float m = -INFINITY;
-    for (int64_t k = 0; k < c; k++) m = z[k] > m ? z[k] : m;
-    if (!isfinite(m)) m = 0;
+    float m = shift_f32(z, c);
     *m_out = m;
     double s = 0;
+    if (c < LANES) {   // short rows (two-class losses): no vector loops to set up
+        for (int64_t k = 0; k < c; k++) {
+            float ek = tg_vexpf(z[k] - m);
+            if (keep) e[k] = ek;
+            s += ek;
+        }
+        return s;
+    }
     for (int64_t k0 = 0; k0 < c; k0 += XCHUNK) {
         int64_t kn = c - k0 < XCHUNK ? c - k0 : XCHUNK;
         float *ek = keep ? e + k0 : e;
         for (int64_t k = 0; k < kn; k++) ek[k] = tg_vexpf(z[k0 + k] - m);
-        for (int64_t k = 0; k < kn; k++) s += ek[k];
+        s += sum_f32(ek, kn);
     }
     return s;
 }
@@ -36,9 +84,7 @@ int tg_cpu_xent(void *ctx, int dtype, int64_t n, int64_t c, const void *logits, 
     for (int64_t i = 0; i < n; i++) {
         if (dtype == 1) {
             const double *z = (const double *)logits + i * c;
-            double m = -INFINITY, s = 0;
-            for (int64_t k = 0; k < c; k++) m = z[k] > m ? z[k] : m;
-            if (!isfinite(m)) m = 0;
+            double m = shift_f64(z, c), s = 0;
             for (int64_t k = 0; k < c; k++) s += exp(z[k] - m);
             int64_t y = (int64_t)((const double *)labels)[i];
             ((double *)loss)[i] = log(s) + m - z[y];
@@ -63,10 +109,8 @@ int tg_cpu_xent_grad(void *ctx, int dtype, int64_t n, int64_t c, const void *log
     for (int64_t i = 0; i < n; i++) {
         if (dtype == 1) {
             const double *z = (const double *)logits + i * c;
-            double *g = (double *)dlogits + i * c, m = -INFINITY, s = 0;
+            double *g = (double *)dlogits + i * c, m = shift_f64(z, c), s = 0;
             double d = ((const double *)dloss)[i];
-            for (int64_t k = 0; k < c; k++) m = z[k] > m ? z[k] : m;
-            if (!isfinite(m)) m = 0;
             for (int64_t k = 0; k < c; k++) s += (g[k] = exp(z[k] - m));
             double inv = d / s;
             for (int64_t k = 0; k < c; k++) g[k] *= inv;
@@ -80,6 +124,47 @@ int tg_cpu_xent_grad(void *ctx, int dtype, int64_t n, int64_t c, const void *log
             for (int64_t k = 0; k < c; k++) g[k] *= inv;
             g[(int64_t)((const float *)labels)[i]] -= d;
         }
+    }
+    return 0;
+}
+
+// ---- softmax / log_softmax rows ----
+
+// y = softmax(x) or log_softmax(x) of one f32 row; y doubles as the exp buffer.
+static void softmax_row_f32(const float *x, float *y, int64_t c, int take_log) {
+    float m;
+    double s = exp_row_f32(x, c, &m, y, true);
+    if (take_log) {
+        float ls = (float)log(s);
+        for (int64_t k = 0; k < c; k++) y[k] = (x[k] - m) - ls;
+    } else {
+        float inv = (float)(1.0 / s);
+        for (int64_t k = 0; k < c; k++) y[k] *= inv;
+    }
+}
+
+static void softmax_row_f64(const double *x, double *y, int64_t c, int take_log) {
+    double m = shift_f64(x, c);
+    for (int64_t k = 0; k < c; k++) y[k] = exp(x[k] - m);
+    double s = sum_f64(y, c);
+    if (take_log) {
+        double ls = log(s);
+        for (int64_t k = 0; k < c; k++) y[k] = (x[k] - m) - ls;
+    } else {
+        double inv = 1.0 / s;
+        for (int64_t k = 0; k < c; k++) y[k] *= inv;
+    }
+}
+
+// y [n, c] = softmax or log_softmax of each row of x [n, c]
+int tg_cpu_softmax(void *ctx, int dtype, int64_t n, int64_t c, const void *x, void *y,
+                   int take_log) {
+    (void)ctx;
+    for (int64_t i = 0; i < n; i++) {
+        if (dtype == 1)
+            softmax_row_f64((const double *)x + i * c, (double *)y + i * c, c, take_log);
+        else
+            softmax_row_f32((const float *)x + i * c, (float *)y + i * c, c, take_log);
     }
     return 0;
 }

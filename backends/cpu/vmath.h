@@ -33,29 +33,3 @@ static inline float tg_vexpf(float x) {
     y = x > 88.72f ? (float)INFINITY : y;
     return x != x ? x : y;
 }
-
-// Max of a float row (NaNs skipped, as `z > m ? z : m` does; -inf for n = 0), with eight
-// independent lanes so the loop vectorises instead of waiting on one compare chain.
-static inline float tg_vmaxf_row(const float *z, int64_t n) {
-    float m8[8] = {-INFINITY, -INFINITY, -INFINITY, -INFINITY,
-                   -INFINITY, -INFINITY, -INFINITY, -INFINITY};
-    int64_t k = 0;
-    for (; k + 8 <= n; k += 8)
-        for (int j = 0; j < 8; j++) m8[j] = z[k + j] > m8[j] ? z[k + j] : m8[j];
-    float m = -INFINITY;
-    for (int j = 0; j < 8; j++) m = m8[j] > m ? m8[j] : m;
-    for (; k < n; k++) m = z[k] > m ? z[k] : m;
-    return m;
-}
-
-// Sum of a float row in double, four independent accumulators (vectorises; the order of
-// additions differs from a sequential sum only in double-precision rounding).
-static inline double tg_vsum_row_d(const float *e, int64_t n) {
-    double s4[4] = {0, 0, 0, 0};
-    int64_t k = 0;
-    for (; k + 4 <= n; k += 4)
-        for (int j = 0; j < 4; j++) s4[j] += e[k + j];
-    double s = (s4[0] + s4[1]) + (s4[2] + s4[3]);
-    for (; k < n; k++) s += e[k];
-    return s;
-}

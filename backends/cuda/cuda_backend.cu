@@ -253,6 +253,7 @@ static const struct tg_backend_ops cuda_ops = {
     .xent = tg_cuda_xent,
     .xent_grad = tg_cuda_xent_grad,
     .adam_step = tg_cuda_adam_step,
+    .softmax = tg_cuda_softmax,
 };
 
 // The module's one exported symbol. Touches no CUDA API, so it works (and the vtable can

@@ -145,6 +145,8 @@ int tg_cuda_xent(void *ctx, int dtype, int64_t n, int64_t c, const void *logits,
 int tg_cuda_xent_grad(void *ctx, int dtype, int64_t n, int64_t c, const void *logits,
                       const void *labels, const void *dloss, void *dlogits);
 int tg_cuda_adam_step(void *ctx, const tg_adam_desc *d);
+int tg_cuda_softmax(void *ctx, int dtype, int64_t n, int64_t c, const void *x, void *y,
+                    int take_log);
 
 // The instance's device error flag, for kernels that validate their input (indices,
 // labels): reset it, queue the kernels that may set it, then read it (waits for the

@@ -1,9 +1,9 @@
-// cuda softmax cross-entropy by rows (the xent / xent_grad slots): one warp per row, with
-// lanes striding over the classes and shuffle reductions for the max and the sum of exps.
-// The arithmetic follows backends/cpu/softmax.c: the max ignores NaN (and falls back to 0
-// when not finite), the sum of exps is accumulated in double, f32 losses are finished in
-// double. A label that is not an integer in [0, c) sets the instance's flag: the call then
-// returns TG_ERR_INVALID_ARG (the output is a fresh tensor the failed op discards).
+// cuda softmax by rows (the softmax slot) and softmax cross-entropy (xent / xent_grad): one
+// warp per row, with lanes striding over the classes and shuffle reductions for the max and
+// the sum of exps. The arithmetic follows backends/cpu/softmax.c: the max ignores NaN (and
+// falls back to 0 when not finite), the sum of exps is accumulated in double, f32 losses are
+// finished in double. A label that is not an integer in [0, c) sets the instance's flag: the
+// call then returns TG_ERR_INVALID_ARG (the output is a fresh tensor the failed op discards).
 #include <math.h>
 
 #include "backends/cuda/cuda_internal.cuh"
@@ -100,6 +100,27 @@ __global__ void xent_grad_kernel(int64_t n, int64_t c, const T *z, const T *labe
     }
 }
 
+// y [n, c] = softmax (or log_softmax when take_log) of each row of x [n, c]
+template <typename T>
+__global__ void softmax_kernel(int64_t n, int64_t c, const T *x, T *y, bool take_log) {
+    int lane = threadIdx.x % WARP;
+    int64_t warp = (blockIdx.x * (int64_t)blockDim.x + threadIdx.x) / WARP;
+    int64_t n_warps = (int64_t)gridDim.x * blockDim.x / WARP;
+    for (int64_t i = warp; i < n; i += n_warps) {  // warp-uniform: shuffles stay converged
+        const T *xi = x + i * c;
+        T *yi = y + i * c;
+        T m = row_max(xi, c, lane);
+        double s = row_sum_exp(xi, c, lane, m);
+        if (take_log) {
+            T ls = (T)log(s);
+            for (int64_t k = lane; k < c; k += WARP) yi[k] = (xi[k] - m) - ls;
+        } else {
+            T inv = (T)(1.0 / s);
+            for (int64_t k = lane; k < c; k += WARP) yi[k] = exp_t(xi[k] - m) * inv;
+        }
+    }
+}
+
 static unsigned row_blocks(int64_t n) {
     int64_t rows_per_block = TG_CU_THREADS / WARP;
     int64_t b = (n + rows_per_block - 1) / rows_per_block;
@@ -151,4 +172,17 @@ int tg_cuda_xent_grad(void *ctx, int dtype, int64_t n, int64_t c, const void *lo
     if (!st) st = tg_cuda_flag_read(c_, "xent_grad", &bad);
     pthread_mutex_unlock(&c_->lock);
     return st ? st : (bad ? TG_CU_ERR_INVALID_ARG : TG_CU_OK);
+}
+
+int tg_cuda_softmax(void *ctx, int dtype, int64_t n, int64_t c, const void *x, void *y,
+                    int take_log) {
+    tg_cuda_ctx *c_ = (tg_cuda_ctx *)ctx;
+    if (n <= 0 || c <= 0) return TG_CU_OK;
+    if (dtype == TG_CU_F64)
+        softmax_kernel<double><<<row_blocks(n), TG_CU_THREADS, 0, c_->stream>>>(
+            n, c, (const double *)x, (double *)y, take_log != 0);
+    else
+        softmax_kernel<float><<<row_blocks(n), TG_CU_THREADS, 0, c_->stream>>>(
+            n, c, (const float *)x, (float *)y, take_log != 0);
+    return tg_cuda_check_launch("softmax");
 }

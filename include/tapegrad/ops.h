@@ -222,9 +222,10 @@ TG_API tg_tensor *tg_full(tg_tape *tape, tg_backend *backend, tg_dtype dtype, in
 
 // ---- nn ops ----
 
-// softmax along `axis`, stable for large logits.
+// softmax along `axis`, stable for large logits (-inf entries give 0). Over the last axis one
+// fused op (one tape node). Step tensor; NULL + error on a bad axis or input.
 TG_API tg_tensor *tg_softmax(tg_tape *tape, tg_tensor *x, int axis);
-// log_softmax along `axis` = x - logsumexp(x, axis).
+// log_softmax along `axis` = x - logsumexp(x, axis); fused over the last axis, as tg_softmax.
 TG_API tg_tensor *tg_log_softmax(tg_tape *tape, tg_tensor *x, int axis);
 // Inverted dropout: zeroes elements with probability p (mask from rng), scales the rest
 // by 1/(1-p). Identity when !training or p == 0.

@@ -120,9 +120,10 @@ static const struct {
     {"xent", offsetof(struct tg_backend_ops, xent)},
     {"xent_grad", offsetof(struct tg_backend_ops, xent_grad)},
     {"adam_step", offsetof(struct tg_backend_ops, adam_step)},
+    {"softmax", offsetof(struct tg_backend_ops, softmax)},
 };
 // A slot added to the interface must be added above: the last one listed ends the struct.
-_Static_assert(offsetof(struct tg_backend_ops, adam_step) + sizeof(void (*)(void)) ==
+_Static_assert(offsetof(struct tg_backend_ops, softmax) + sizeof(void (*)(void)) ==
                    sizeof(struct tg_backend_ops),
                "tests/backends: list every tg_backend_ops slot in slots[]");
 

@@ -286,6 +286,14 @@ static tg_tensor *big_softmax0(tg_tape *t, tg_tensor *const *in, void *r) {
     (void)r;
     return tg_softmax(t, in[0], 0);
 }
+static tg_tensor *big_softmax_last(tg_tape *t, tg_tensor *const *in, void *r) {
+    (void)r;
+    return tg_softmax(t, in[0], 1);
+}
+static tg_tensor *big_log_softmax_last(tg_tape *t, tg_tensor *const *in, void *r) {
+    (void)r;
+    return tg_log_softmax(t, in[0], -1);
+}
 static tg_tensor *big_xent(tg_tape *t, tg_tensor *const *in, void *r) {
     (void)r;
     return tg_cross_entropy(t, in[0], in[1], NULL, TG_REDUCE_MEAN);
@@ -464,6 +472,24 @@ static const op_case big_rows[] = {
      .lo = -3,
      .hi = 3,
      .call = big_softmax0,
+     .differentiable = true},
+    {.op = "tg_softmax",
+     .label = "[256,1000] axis 1 (fused)",
+     .n_in = 1,
+     .ndim = {2},
+     .shape = {{256, 1000}},
+     .lo = -5,
+     .hi = 5,
+     .call = big_softmax_last,
+     .differentiable = true},
+    {.op = "tg_log_softmax",
+     .label = "[40,3000] axis -1 (fused), logits in [-100, 100)",
+     .n_in = 1,
+     .ndim = {2},
+     .shape = {{40, 3000}},
+     .lo = -100,
+     .hi = 100,
+     .call = big_log_softmax_last,
      .differentiable = true},
     {.op = "tg_cross_entropy",
      .label = "[256,10]",

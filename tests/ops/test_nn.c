@@ -1,7 +1,8 @@
-// Tests for the composed nn ops (ops/nnops.c) and losses (ops/loss.c): softmax and
-// log_softmax (stable for large logits), dropout (seeded, scaled, identity when off), every
-// loss with each reduction, and bad shapes, reductions and arguments. Expected values were
-// worked out with Python's math module.
+// Tests for the nn ops (ops/nnops.c) and losses (ops/loss.c): softmax and log_softmax (fused
+// over the last axis, composed over others; stable for large logits and -inf entries, one
+// tape node when fused), dropout (seeded, scaled, identity when off), every loss with each
+// reduction, and bad shapes, reductions and arguments. Expected values were worked out with
+// Python's math module.
 #include "test_util.h"
 
 TestSuite(ops_nn, .init = tg_clear_error);
@@ -23,12 +24,11 @@ Test(ops_nn, softmax_forward) {
             tg_log_softmax(tape, x, -1),
             (tu_arr){1, {3}, (double[]){-2.40760596444438, -1.40760596444438, -0.40760596444438}},
             tol * 10);
-        // rows and columns of [[1,1],[1000,1000]]: large logits do not overflow. (softmax is
-        // exp(log_softmax), so in f32 it inherits log_softmax's absolute error, about one ulp
-        // of 1000 = 6e-5, at large logits.)
+        // rows (fused) and columns (composed) of [[1,1],[1000,1000]]: large logits do not
+        // overflow.
         tg_tensor *m = tu_make(dt, (tu_arr){2, {2, 2}, (double[]){1, 1, 1000, 1000}}, false);
         tu_expect_arr(tg_softmax(tape, m, 1), (tu_arr){2, {2, 2}, (double[]){0.5, 0.5, 0.5, 0.5}},
-                      dt == TG_F32 ? 1e-4 : tol);
+                      tol);
         tu_expect_arr(tg_softmax(tape, m, 0), (tu_arr){2, {2, 2}, (double[]){0, 0, 1, 1}}, tol);
         tg_tape_free(tape);
         tu_free(x);
@@ -45,6 +45,179 @@ Test(ops_nn, softmax_grad) {
     tu_expect_grad(x, (double[]){0, 0, 0, 0, 0, 0}, 6, 1e-15);
     tg_tape_free(tape);
     tu_free(x);
+}
+
+// Expects t's values to equal want[] within tol, where non-finite entries of want must be
+// matched exactly (-inf by -inf, NaN by NaN).
+static void expect_nonfinite_values(const tg_tensor *t, const double *want, int64_t n, double tol) {
+    cr_assert_not_null(t, "tensor is NULL: %s", tg_last_error());
+    cr_assert_eq(tg_numel(t), n);
+    double got[256];
+    cr_assert(n <= 256);
+    if (tg_dtype_of(t) == TG_F64) {
+        cr_assert_eq(tg_copy_to_host(t, got, (size_t)n * 8), TG_OK);
+    } else {
+        float f[256];
+        cr_assert_eq(tg_copy_to_host(t, f, (size_t)n * 4), TG_OK);
+        for (int64_t i = 0; i < n; i++) got[i] = f[i];
+    }
+    for (int64_t i = 0; i < n; i++) {
+        bool ok = isfinite(want[i]) ? fabs(got[i] - want[i]) <= tol
+                                    : (isnan(want[i]) ? isnan(got[i]) : got[i] == want[i]);
+        cr_expect(ok, "element %lld: got %.10g, want %.10g", (long long)i, got[i], want[i]);
+    }
+}
+
+// The fused path (last axis) on a [2,3] input worked out by hand, in both dtypes.
+Test(ops_nn, softmax_last_axis_2x3) {
+    static const double x[] = {1, 2, 3, -1, 0, 0.5};
+    static const double sm[] = {0.09003057317038046, 0.24472847105479764, 0.6652409557748218,
+                                0.12195165230972886, 0.33149896042409155, 0.5465493872661796};
+    static const double lsm[] = {-2.4076059644443806, -1.4076059644443804, -0.4076059644443804,
+                                 -2.1041306053367284, -1.1041306053367284, -0.6041306053367282};
+    for (int k = 0; k < TU_N_DTYPES; k++) {
+        tg_dtype dt = tu_dtype(k);
+        double tol = dt == TG_F32 ? 1e-6 : 1e-15;
+        tg_tape *tape = tg_tape_new();
+        tg_tensor *t = tu_make(dt, (tu_arr){2, {2, 3}, x}, false);
+        tu_expect_arr(tg_softmax(tape, t, 1), (tu_arr){2, {2, 3}, sm}, tol);
+        tu_expect_arr(tg_softmax(tape, t, -1), (tu_arr){2, {2, 3}, sm}, tol);
+        tu_expect_arr(tg_log_softmax(tape, t, 1), (tu_arr){2, {2, 3}, lsm}, tol * 4);
+        tu_expect_arr(tg_log_softmax(tape, t, -1), (tu_arr){2, {2, 3}, lsm}, tol * 4);
+        tg_tape_free(tape);
+        tu_free(t);
+    }
+}
+
+// Rows with -inf entries stay finite where torch's do: exp(-inf) = 0, log_softmax -inf there.
+// A row of +-1000 needs the max shift; an all -inf row and a row with a NaN are NaN (as in
+// torch).
+Test(ops_nn, softmax_neg_inf_rows) {
+    const double inf = INFINITY, nan = NAN;
+    // clang-format off
+    const double x[] = {-inf, 0, 0,
+                        1000, -inf, 999,
+                        -1000, -inf, 1000,
+                        -inf, -inf, -inf,
+                        1, nan, 2};
+    const double sm[] = {0, 0.5, 0.5,
+                         0.7310585786300049, 0, 0.2689414213699951,
+                         0, 0, 1,
+                         nan, nan, nan,
+                         nan, nan, nan};
+    const double lsm[] = {-inf, -0.6931471805599453, -0.6931471805599453,
+                          -0.31326168751822286, -inf, -1.3132616875182228,
+                          -2000, -inf, 0,
+                          nan, nan, nan,
+                          nan, nan, nan};
+    // clang-format on
+    for (int k = 0; k < TU_N_DTYPES; k++) {
+        tg_dtype dt = tu_dtype(k);
+        // f32 log_softmax: one ulp of 1000..2000 is 6e-5..1.2e-4
+        double tol = dt == TG_F32 ? 1e-6 : 1e-13, ltol = dt == TG_F32 ? 2.5e-4 : 1e-12;
+        tg_tape *tape = tg_tape_new();
+        tg_tensor *t = tu_make(dt, (tu_arr){2, {5, 3}, x}, false);
+        expect_nonfinite_values(tg_softmax(tape, t, 1), sm, 15, tol);
+        expect_nonfinite_values(tg_log_softmax(tape, t, -1), lsm, 15, ltol);
+        tg_tape_free(tape);
+        tu_free(t);
+    }
+}
+
+// Rows long enough for the kernels' vector loops (37: vector bodies plus a tail), with -inf
+// and NaN at assorted positions, against a serial reference in double.
+Test(ops_nn, softmax_long_rows) {
+    enum {
+        N = 4,
+        C = 37
+    };
+    double x[N * C], sm[N * C], lsm[N * C];
+    for (int i = 0; i < N * C; i++) x[i] = ((i * 7919) % 1000) / 10.0 - 50;  // [-50, 50)
+    x[1 * C + 5] = x[1 * C + 20] = x[1 * C + 36] = -INFINITY;
+    x[2 * C + 33] = 900;  // a max in the tail
+    x[3 * C + 30] = NAN;
+    for (int i = 0; i < N; i++) {
+        const double *r = x + i * C;
+        double m = -INFINITY, s = 0;
+        for (int k = 0; k < C; k++) m = r[k] > m ? r[k] : m;
+        for (int k = 0; k < C; k++) s += exp(r[k] - m);
+        for (int k = 0; k < C; k++) {
+            sm[i * C + k] = exp(r[k] - m) / s;
+            lsm[i * C + k] = r[k] - m - log(s);
+        }
+    }
+    for (int k = 0; k < TU_N_DTYPES; k++) {
+        tg_dtype dt = tu_dtype(k);
+        double tol = dt == TG_F32 ? 1e-6 : 1e-14, ltol = dt == TG_F32 ? 1e-4 : 1e-12;
+        tg_tape *tape = tg_tape_new();
+        tg_tensor *t = tu_make(dt, (tu_arr){2, {N, C}, x}, false);
+        expect_nonfinite_values(tg_softmax(tape, t, 1), sm, N * C, tol);
+        expect_nonfinite_values(tg_log_softmax(tape, t, 1), lsm, N * C, ltol);
+        tg_tape_free(tape);
+        tu_free(t);
+    }
+}
+
+// Gradients through -inf entries are finite: softmax's is 0 there, log_softmax's is dy.
+Test(ops_nn, softmax_grad_neg_inf) {
+    const double inf = INFINITY;
+    const double x[] = {-inf, 0, 0, 1000, -inf, 999};
+    const double w[] = {1, 2, 3, -1, 0.5, 2};
+    const double dsm[] = {0, -0.25, 0.25, -0.5898357997244456, 0, 0.5898357997244456};
+    const double dlsm[] = {1, -1, 0, -2.0965878679450074, 0.5, 1.5965878679450074};
+    for (int take_log = 0; take_log < 2; take_log++) {
+        tg_tape *tape = tg_tape_new();
+        tg_tensor *t = tu_make(TG_F64, (tu_arr){2, {2, 3}, x}, true);
+        tg_tensor *wt = tu_make(TG_F64, (tu_arr){2, {2, 3}, w}, false);
+        tg_tensor *y = take_log ? tg_log_softmax(tape, t, 1) : tg_softmax(tape, t, 1);
+        cr_assert_eq(tg_backward(tape, tg_sum(tape, tg_mul(tape, y, wt))), TG_OK, "%s",
+                     tg_last_error());
+        tu_expect_grad(t, take_log ? dlsm : dsm, 6, 1e-12);
+        tg_tape_free(tape);
+        tu_free(t);
+        tu_free(wt);
+    }
+}
+
+// Over the last axis each call records one tape node (the fused op); other axes compose.
+Test(ops_nn, softmax_one_node_on_last_axis) {
+    tg_tape *tape = tg_tape_new();
+    tg_tensor *x = tu_make(TG_F32, (tu_arr){3, {2, 3, 4}, NULL}, true);
+    cr_assert_not_null(tg_softmax(tape, x, 2), "%s", tg_last_error());
+    cr_expect_eq(tg_tape_size(tape), 1);
+    cr_assert_not_null(tg_log_softmax(tape, x, -1), "%s", tg_last_error());
+    cr_expect_eq(tg_tape_size(tape), 2);
+    cr_assert_not_null(tg_softmax(tape, x, 1), "%s", tg_last_error());
+    cr_expect_gt(tg_tape_size(tape), 3, "the middle axis takes the composed path");
+    tg_tape_free(tape);
+    tu_free(x);
+}
+
+Test(ops_nn, softmax_bad_arguments) {
+    tg_tape *tape = tg_tape_new(), *other = tg_tape_new();
+    tg_tensor *x = tu_make(TG_F64, (tu_arr){2, {2, 3}, NULL}, false);
+    tu_expect_fail(tg_softmax(tape, x, 2), TG_ERR_INVALID_ARG, "tg_softmax", "axis 2 out of range",
+                   "[2,3]");
+    tg_clear_error();
+    tu_expect_fail(tg_log_softmax(tape, x, -3), TG_ERR_INVALID_ARG, "tg_log_softmax",
+                   "axis -3 out of range", "[2,3]");
+    tg_clear_error();
+    tu_expect_fail(tg_softmax(tape, NULL, 1), TG_ERR_INVALID_ARG, "tg_softmax", "NULL", NULL);
+    tg_clear_error();
+    tu_expect_fail(tg_log_softmax(NULL, x, 1), TG_ERR_INVALID_ARG, "tg_log_softmax", "tape is NULL",
+                   NULL);
+    tg_clear_error();
+    tg_tensor *step = tg_exp(other, x);
+    cr_assert_not_null(step);
+    tu_expect_fail(tg_log_softmax(tape, step, 1), TG_ERR_STATE, "tg_log_softmax", "another tape",
+                   NULL);
+    tg_clear_error();
+    tg_tensor *s = tg_scalar(tu_cpu(), TG_F64, 1.0);
+    tu_expect_fail(tg_softmax(tape, s, 0), TG_ERR_INVALID_ARG, "tg_softmax", "axis 0", "[]");
+    tg_tape_free(tape);
+    tg_tape_free(other);
+    tu_free(x);
+    tu_free(s);
 }
 
 // ---- dropout ----
