@@ -10,7 +10,10 @@
 #include <string.h>
 
 static inline float tg_vexpf(float x) {
-    float xc = x < -87.33f ? -87.33f : (x > 88.72f ? 88.72f : x);
+    // clamp so that n below stays in [-126, 128]; NaN compares false and lands on -87.33
+    // (the result is replaced by x at the end), so the int conversion is always defined
+    float xc = x > -87.33f ? x : -87.33f;
+    xc = xc < 88.72f ? xc : 88.72f;
     // n = round(x / ln 2) with the 1.5*2^23 trick (no rounding call), r = x - n ln 2
     float t = xc * 1.44269504088896341f + 12582912.0f;
     float n = t - 12582912.0f;
@@ -24,7 +27,7 @@ static inline float tg_vexpf(float x) {
     float y = p * r * r + r + 1.0f;
     // 2^n from its float bits; n reaches 128 just below ln(FLT_MAX), so 2^127 * 2 there
     float n1 = n > 127.0f ? 127.0f : n;
-    int32_t e = ((int32_t)n1 + 127) << 23;
+    uint32_t e = (uint32_t)((int32_t)n1 + 127) << 23;
     float s;
     memcpy(&s, &e, sizeof s);
     y *= s;
