@@ -11,10 +11,16 @@ enum { XCHUNK = 256, LANES = 8 };
 // The row's shift: its max, or 0 when that is not finite. `x > m ? x : m` lets no NaN win.
 // A max is exact in any order, so the simd reduction (-fopenmp-simd) gives the serial result;
 // without the pragma the compiler must keep the chain in order and the loop stays scalar.
+// Short rows (two-class losses) take the plain loop: the simd reduction's set-up (partial
+// maxima spilled and reloaded as one vector) costs more than the row there.
 static float shift_f32(const float *x, int64_t c) {
     float m = -INFINITY;
+    if (c < 16) {
+        for (int64_t k = 0; k < c; k++) m = x[k] > m ? x[k] : m;
+    } else {
 #pragma omp simd reduction(max : m)
-    for (int64_t k = 0; k < c; k++) m = x[k] > m ? x[k] : m;
+        for (int64_t k = 0; k < c; k++) m = x[k] > m ? x[k] : m;
+    }
     return isfinite(m) ? m : 0;
 }
 
