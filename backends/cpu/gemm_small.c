@@ -41,9 +41,13 @@ typedef double vd __attribute__((vector_size(VBYTES)));
 bool tg_cpu_gemm_is_small(const tg_gemm_desc *d) {
     // Measured against Debian's BLIS 0.9 on the development machine (its AVX2 kernels and
     // its "sup" path for skinny shapes): with AVX2 ours wins below about 2^14 multiply-adds
-    // (6x at 10x2x20, 2.5x at 10x20x40, level at 614x2x20), BLIS above. The baseline SSE2
-    // build competes with BLIS's AVX2 kernels, so it takes only the tiniest products.
+    // (6x at 10x2x20, 2.5x at 10x20x40, level at 614x2x20), BLIS above. BLIS's skinny path
+    // is slow when B is column-major, as in a linear layer's y = x W^T: there ours wins by
+    // 1.2-5x for any m once n >= 8 and k <= 128 (8000x20x20: 150 us against 360; B
+    // row-major, BLIS is level or ahead, so it keeps those). The baseline SSE2 build
+    // competes with BLIS's AVX2 kernels, so it takes only the tiniest products.
 #if VBYTES == 32
+    if (d->b_rs == 1 && d->b_cs != 1 && d->n >= 8 && d->k <= 128) return true;
     return d->m * d->n * d->k <= (int64_t)1 << 14;
 #else
     return d->m * d->n * d->k <= (int64_t)1 << 11;

@@ -1,6 +1,7 @@
 // cpu softmax by rows (the softmax slot) and softmax cross-entropy (xent, xent_grad): one
 // pass for the max, one for the exps, one summing them in double (so large logits stay exact
 // enough), then the output pass. Passes are kept apart so that each loop vectorises.
+#include <float.h>
 #include <math.h>
 
 #include "backends/cpu/cpu_internal.h"
@@ -78,14 +79,91 @@ static double exp_row_f32(const float *z, int64_t c, float *m_out, float *e, boo
     return s;
 }
 
+// Short f32 rows (c < SHORT_C, e.g. two-class losses), SROWS rows at a time: the rows of a
+// block are contiguous, so each pass (row maxima, shifted logits, their exps, row sums,
+// logs) is one loop over the block that vectorises across rows, instead of a handful of
+// scalar calls per row. The loss (dlogits NULL) or the gradient into dlogits. Inlined with
+// c = 2 (binary classification) so those loops have constant trip counts.
+enum { SHORT_C = 16, SROWS = 64 };
+
+static inline __attribute__((always_inline)) void
+xent_short_block_f32(int64_t nb, int64_t c, const float *zb, const float *lab, const float *dl,
+                     float *loss, float *e) {
+    float m[SROWS], ls[SROWS];
+    double s[SROWS];
+    for (int64_t r = 0; r < nb; r++) {
+        float mr = -INFINITY;
+        for (int64_t k = 0; k < c; k++) mr = zb[r * c + k] > mr ? zb[r * c + k] : mr;
+        m[r] = fabsf(mr) <= FLT_MAX ? mr : 0;   // not finite: no shift (as shift_f32)
+    }
+    for (int64_t r = 0; r < nb; r++)
+        for (int64_t k = 0; k < c; k++) e[r * c + k] = zb[r * c + k] - m[r];
+    for (int64_t i = 0; i < nb * c; i++) e[i] = tg_vexpf(e[i]);
+    for (int64_t r = 0; r < nb; r++) {
+        double t = 0;
+        for (int64_t k = 0; k < c; k++) t += (double)e[r * c + k];
+        s[r] = t;
+    }
+    if (loss) {
+        for (int64_t r = 0; r < nb; r++) ls[r] = tg_vlogf((float)s[r]);
+        for (int64_t r = 0; r < nb; r++) {
+            int64_t y = (int64_t)lab[r];
+            loss[r] = (float)((double)ls[r] + ((double)m[r] - (double)zb[r * c + y]));
+        }
+        return;
+    }
+    for (int64_t r = 0; r < nb; r++) {
+        float inv = (float)(dl[r] / s[r]);
+        for (int64_t k = 0; k < c; k++) e[r * c + k] *= inv;
+    }
+    for (int64_t r = 0; r < nb; r++) e[r * c + (int64_t)lab[r]] -= dl[r];
+}
+
+static void xent_short_f32(int64_t n, int64_t c, const float *z, const float *labels,
+                           const float *dloss, float *loss, float *dlogits) {
+    float scratch[SROWS * SHORT_C];
+    for (int64_t r0 = 0; r0 < n; r0 += SROWS) {
+        int64_t nb = n - r0 < SROWS ? n - r0 : SROWS;
+        const float *zb = z + r0 * c, *lab = labels + r0, *dl = dloss ? dloss + r0 : NULL;
+        float *lo = loss ? loss + r0 : NULL, *e = dlogits ? dlogits + r0 * c : scratch;
+        if (c == 2) xent_short_block_f32(nb, 2, zb, lab, dl, lo, e);
+        else xent_short_block_f32(nb, c, zb, lab, dl, lo, e);
+    }
+}
+
 static bool bad_label(double l, int64_t c) { return !(l >= 0 && l < (double)c) || l != floor(l); }
+
+// f32 labels below 2^24 classes: one vectorising pass (a float in [0, c) is a whole number
+// iff it survives the round trip through int32).
+static bool bad_labels_f32(const float *l, int64_t n, int64_t c) {
+    if (c > (1 << 24)) {
+        for (int64_t i = 0; i < n; i++)
+            if (bad_label(l[i], c)) return true;
+        return false;
+    }
+    float fc = (float)c;
+    int bad = 0;
+    for (int64_t i = 0; i < n; i++) {
+        float v = l[i], in = v >= 0 && v < fc ? v : 0;
+        bad |= (in != v) | ((float)(int32_t)in != in);
+    }
+    return bad != 0;
+}
+
+static bool bad_labels(int dtype, const void *labels, int64_t n, int64_t c) {
+    if (dtype != 1) return bad_labels_f32(labels, n, c);
+    for (int64_t i = 0; i < n; i++)
+        if (bad_label(((const double *)labels)[i], c)) return true;
+    return false;
+}
 
 int tg_cpu_xent(void *ctx, int dtype, int64_t n, int64_t c, const void *logits, const void *labels,
                 void *loss) {
     (void)ctx;
-    for (int64_t i = 0; i < n; i++) {
-        double l = dtype == 1 ? ((const double *)labels)[i] : ((const float *)labels)[i];
-        if (bad_label(l, c)) return -1;
+    if (bad_labels(dtype, labels, n, c)) return -1;
+    if (dtype != 1 && c < SHORT_C) {
+        xent_short_f32(n, c, logits, labels, NULL, loss, NULL);
+        return 0;
     }
     for (int64_t i = 0; i < n; i++) {
         if (dtype == 1) {
@@ -108,9 +186,10 @@ int tg_cpu_xent(void *ctx, int dtype, int64_t n, int64_t c, const void *logits, 
 int tg_cpu_xent_grad(void *ctx, int dtype, int64_t n, int64_t c, const void *logits,
                      const void *labels, const void *dloss, void *dlogits) {
     (void)ctx;
-    for (int64_t i = 0; i < n; i++) {
-        double l = dtype == 1 ? ((const double *)labels)[i] : ((const float *)labels)[i];
-        if (bad_label(l, c)) return -1;
+    if (bad_labels(dtype, labels, n, c)) return -1;
+    if (dtype != 1 && c < SHORT_C) {
+        xent_short_f32(n, c, logits, labels, dloss, NULL, dlogits);
+        return 0;
     }
     for (int64_t i = 0; i < n; i++) {
         if (dtype == 1) {
