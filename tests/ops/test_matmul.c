@@ -133,6 +133,8 @@ Test(ops_matmul, gemm_size_classes) {
         {1, 1, 1},   {1, 7, 1},   {2, 2, 20},  {10, 2, 20}, {6, 4, 16},  {7, 3, 17},
         {13, 5, 33}, {20, 8, 2},  {40, 3, 5},  {5, 3, 40},  {3, 300, 5}, {9, 260, 8},
         {12, 12, 12}, {30, 30, 30}, {64, 64, 64}, {33, 17, 9}, {2, 600, 3},
+        // long m, short n and k: with B transposed these take the small kernel on AVX2
+        {200, 20, 20}, {100, 40, 24}, {150, 9, 27}, {400, 2, 10},
     };
     for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++)
         check_gemm_sizes(sizes[i][0], sizes[i][1], sizes[i][2]);
