@@ -2,11 +2,12 @@
 // dominates products of a few thousand multiply-adds (tiny MLPs). This kernel packs
 // only B (one KC x NR panel at a time, on the stack), reads A in place through its strides,
 // and computes C^T = B^T A^T instead when that puts the longer dimension in the vector lanes.
+#include <stdbool.h>
 #include <string.h>
 
 #include "backends/cpu/cpu_internal.h"
 
-enum { MR = 6, KC = 256 };
+enum { MR = 6, MR1 = 12, KC = 256 };
 
 // Two vectors per accumulator row: 256-bit ones where the build targets AVX, else 128-bit
 // (wider GCC vectors than the target has are split into slow sequences).
