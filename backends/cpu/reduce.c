@@ -1,5 +1,6 @@
 // cpu reductions: y (x's shape with stride 0 on reduced axes) = sum over those axes.
-// Rows along a reduced axis are summed in double, then added once.
+// Rows along a reduced axis, and columns of a block summed into one row, are summed in
+// double, then added once.
 #include <math.h>
 #include <string.h>
 
@@ -48,6 +49,27 @@ static void extreme_row1(const rjob *j, const int64_t *off, int64_t n, const int
         }                                                                                  \
     }
 
+// Column sums (every row of the block added into the same y: a bias gradient), W columns at
+// a time in double accumulators that stay in registers, so y is touched once per block
+// instead of once per row, and long columns keep double precision.
+#define COLSUM(T, W)                                                                       \
+    for (; j + (W) <= n; j += (W)) {                                                       \
+        double acc[W] = {0};                                                               \
+        for (int64_t r = 0; r < n_outer; r++)                                              \
+            for (int q = 0; q < (W); q++) acc[q] += x0[r * ox + j + q];                    \
+        for (int q = 0; q < (W); q++) y[j + q] += (T)acc[q];                               \
+    }
+
+static void colsum_f64(int64_t n_outer, int64_t n, const double *x0, int64_t ox, double *y) {
+    int64_t j = 0;
+    COLSUM(double, 8) COLSUM(double, 4) COLSUM(double, 1)
+}
+
+static void colsum_f32(int64_t n_outer, int64_t n, const float *x0, int64_t ox, float *y) {
+    int64_t j = 0;
+    COLSUM(float, 16) COLSUM(float, 8) COLSUM(float, 4) COLSUM(float, 1)
+}
+
 static void sum_block_f64(int64_t n_outer, int64_t n, const double *x0, int64_t ox, int64_t sx,
                           double *y0, int64_t oy, int64_t sy) {
     SUM_BLOCK(double)
@@ -61,6 +83,15 @@ static void sum_block_f32(int64_t n_outer, int64_t n, const float *x0, int64_t o
 static void sum_row(void *user, const int64_t *off, int64_t n_outer, const int64_t *outer,
                     int64_t n, const int64_t *inner) {
     const rjob *j = user;
+    if (outer[1] == 0 && inner[0] == 1 && inner[1] == 1 && n_outer > 1) {
+        if (j->x->dtype == 1)
+            colsum_f64(n_outer, n, (const double *)j->x->data + off[0], outer[0],
+                       (double *)j->y->data + off[1]);
+        else
+            colsum_f32(n_outer, n, (const float *)j->x->data + off[0], outer[0],
+                       (float *)j->y->data + off[1]);
+        return;
+    }
     if (j->x->dtype == 1)
         sum_block_f64(n_outer, n, (const double *)j->x->data + off[0], outer[0], inner[0],
                       (double *)j->y->data + off[1], outer[1], inner[1]);

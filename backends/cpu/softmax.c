@@ -133,21 +133,15 @@ static void xent_short_f32(int64_t n, int64_t c, const float *z, const float *la
 
 static bool bad_label(double l, int64_t c) { return !(l >= 0 && l < (double)c) || l != floor(l); }
 
-// f32 labels below 2^24 classes: one vectorising pass (a float in [0, c) is a whole number
-// iff it survives the round trip through int32).
+// f32 labels in one vectorising pass: ordered compares (false for NaN) and a bitwise and.
 static bool bad_labels_f32(const float *l, int64_t n, int64_t c) {
-    if (c > (1 << 24)) {
-        for (int64_t i = 0; i < n; i++)
-            if (bad_label(l[i], c)) return true;
-        return false;
-    }
     float fc = (float)c;
-    int bad = 0;
+    int ok = 1;
     for (int64_t i = 0; i < n; i++) {
-        float v = l[i], in = v >= 0 && v < fc ? v : 0;
-        bad |= (in != v) | ((float)(int32_t)in != in);
+        float v = l[i];
+        ok &= (v >= 0) & (v < fc) & (v == truncf(v));
     }
-    return bad != 0;
+    return !ok;
 }
 
 static bool bad_labels(int dtype, const void *labels, int64_t n, int64_t c) {
