@@ -26,6 +26,13 @@ tg_tensor *tg__sum_to(tg_tape *tape, tg_tensor *g, int ndim, const int64_t *shap
     return tg_reshape(tape, s, ndim, shape);
 }
 
+tg_tensor *tg__grad_sink(const tg_tape *tape, const tg_node *n, int k) {
+    if (!tape->direct_leaf_grads) return NULL;
+    tg_tensor *x = tg__node_input(n, k), *g = x->grad;
+    if (x->is_step || !x->requires_grad || !g || g->pins > 0) return NULL;
+    return g->dtype == x->dtype && g->be == x->be && tg__same_shape(g, x) ? g : NULL;
+}
+
 static void clear_bgrads(tg_tape *tape, int64_t end) {
     for (int64_t i = 0; i <= end && i < tape->n_nodes; i++) {
         tg_node *n = &tape->nodes[i];
@@ -36,8 +43,9 @@ static void clear_bgrads(tg_tape *tape, int64_t end) {
 
 // Runs the sweep from `out`; leaves every reached tensor's gradient in ->bgrad.
 // Returns the index of out's node (or -1 for a leaf output) via *end.
+// With `direct`, rules may add leaf contributions straight into .grad (tg__grad_sink).
 static int sweep(tg_tape *tape, tg_tensor *out, const tg_tensor *seed, bool create_graph,
-                 const char *where, int64_t *end) {
+                 bool direct, const char *where, int64_t *end) {
     char s1[160], s2[160];
     if (!tape || !out) {
         tg__fail(TG_ERR_INVALID_ARG, where, "%s is NULL", tape ? "output" : "tape");
@@ -99,6 +107,7 @@ static int sweep(tg_tape *tape, tg_tensor *out, const tg_tensor *seed, bool crea
     out->bgrad = g;
     tape->grad_enabled = create_graph;
     tape->in_backward = true;
+    tape->direct_leaf_grads = direct && !create_graph && !tape->anomaly;
     for (int64_t i = *end; i >= 0 && st == TG_OK; i--) {
         // A copy: with create_graph the rules record nodes, which may move tape->nodes.
         const tg_node node = tape->nodes[i], *n = &node;
@@ -142,6 +151,7 @@ static int sweep(tg_tape *tape, tg_tensor *out, const tg_tensor *seed, bool crea
                      (long long)i);
     }
     tape->in_backward = false;
+    tape->direct_leaf_grads = false;
     tape->grad_enabled = mode;
     if (st) clear_bgrads(tape, *end);
     return st;
@@ -163,7 +173,7 @@ int tg_backward_ex(tg_tape *tape, tg_tensor *out, const tg_tensor *seed,
     tg_backward_opts o = opts ? *opts : tg_backward_opts_default();
     if (o.create_graph) o.retain_graph = true;
     int64_t end = -1;
-    int st = sweep(tape, out, seed, o.create_graph, "tg_backward", &end);
+    int st = sweep(tape, out, seed, o.create_graph, true, "tg_backward", &end);
     if (st) return st;
     // Leaves: persistent requires_grad tensors reached by the sweep (and out itself).
     if (!out->is_step && out->bgrad) st = accumulate_leaf(out, "tg_backward");
@@ -199,7 +209,7 @@ int tg_grad(tg_tape *tape, tg_tensor *out, const tg_tensor *seed, int n_inputs,
     tg_backward_opts o = opts ? *opts : tg_backward_opts_default();
     if (o.create_graph) o.retain_graph = true;
     int64_t end = -1;
-    int st = sweep(tape, out, seed, o.create_graph, "tg_grad", &end);
+    int st = sweep(tape, out, seed, o.create_graph, false, "tg_grad", &end);
     if (st) return st;
     bool mode = tg_tape_set_grad(tape, false);
     for (int i = 0; i < n_inputs && st == TG_OK; i++) {

@@ -170,6 +170,7 @@ struct tg_tape {
     bool graph_freed;             // a backward pass without retain_graph ran
     bool in_backward;
     bool anomaly;                 // check every output for NaN/Inf
+    bool direct_leaf_grads;       // this sweep may accumulate into leaves' .grad (tg__grad_sink)
     int64_t n_ops;                // ops applied since reset (creation order, for messages)
     uint64_t epoch;               // bumped at reset
 };
@@ -181,3 +182,9 @@ int tg__check_inputs(tg_tape *tape, const tg_op_def *def, int n_in, tg_tensor *c
 static inline bool tg__needs_grad(const tg_node *n, int k) {
     return tg__node_input(n, k)->requires_grad;
 }
+// The leaf gradient a rule may add input k's whole contribution into directly (then it
+// leaves din[k] NULL), or NULL: only inside tg_backward without create_graph or anomaly
+// mode, for a persistent input that already has a .grad that no tape has recorded. The
+// contribution must have the input's exact shape (no sum_to). Saves the step tensor and
+// the accumulation pass for large weights (a gemm adds into .grad with beta = 1).
+tg_tensor *tg__grad_sink(const tg_tape *tape, const tg_node *n, int k);

@@ -65,11 +65,10 @@ static int64_t batch_offset(const tg_tensor *t, const tg_tensor *y, int64_t bi) 
     return off;
 }
 
-static int matmul_forward(tg_tensor *const *in, int n, const tg_attrs *at, tg_tensor *out) {
-    (void)n;
-    const tg_tensor *a = in[0], *b = in[1];
+// out = op(a) @ op(b) + beta * out (beta 0 or 1), batched with broadcasting.
+static int matmul_into(const tg_tensor *a, const tg_tensor *b, bool ta, bool tb, double beta,
+                       tg_tensor *out) {
     tg_backend *be = out->be;
-    bool ta = at->flags & TRANS_A, tb = at->flags & TRANS_B;
     int ra = a->ndim, rb = b->ndim, ro = out->ndim;
     int64_t a_cols = a->shape[ra - 1], b_cols = b->shape[rb - 1];
     int64_t mm = out->shape[ro - 2], nn = out->shape[ro - 1];
@@ -80,12 +79,13 @@ static int matmul_forward(tg_tensor *const *in, int n, const tg_attrs *at, tg_te
         .k = ta ? a->shape[ra - 2] : a_cols,
         .batch = 1,
         .alpha = 1.0,
-        .beta = 0.0,
+        .beta = beta,
         .a_rs = ta ? 1 : a_cols, .a_cs = ta ? a_cols : 1,
         .b_rs = tb ? 1 : b_cols, .b_cs = tb ? b_cols : 1,
         .c_rs = nn, .c_cs = 1,
     };
     if (d.k == 0) {
+        if (beta != 0) return TG_OK;
         tg_view o = tg__view_of(out);
         return be->ops->fill(be->ctx, &o, 0.0);
     }
@@ -118,6 +118,11 @@ static int matmul_forward(tg_tensor *const *in, int n, const tg_attrs *at, tg_te
     return st;
 }
 
+static int matmul_forward(tg_tensor *const *in, int n, const tg_attrs *at, tg_tensor *out) {
+    (void)n;
+    return matmul_into(in[0], in[1], at->flags & TRANS_A, at->flags & TRANS_B, 0.0, out);
+}
+
 static int matmul_backward(tg_tape *tape, const tg_node *node, tg_tensor *dout,
                            tg_tensor **din) {
     tg_tensor *a = node->in[0], *b = node->in[1];
@@ -127,8 +132,17 @@ static int matmul_backward(tg_tape *tape, const tg_node *node, tg_tensor *dout,
         if (!din[0]) return tg_last_status();
     }
     if (tg__needs_grad(node, 1)) {
-        din[1] = tb ? tg_matmul_ex(tape, dout, a, true, ta) : tg_matmul_ex(tape, a, dout, !ta, false);
-        if (!din[1]) return tg_last_status();
+        // A 2-D weight whose .grad can take it: the product adds straight into it.
+        tg_tensor *sink = a->ndim == 2 && b->ndim == 2 ? tg__grad_sink(tape, node, 1) : NULL;
+        if (sink) {
+            int st = tb ? matmul_into(dout, a, true, ta, 1.0, sink)
+                        : matmul_into(a, dout, !ta, false, 1.0, sink);
+            if (st) return st;
+        } else {
+            din[1] = tb ? tg_matmul_ex(tape, dout, a, true, ta)
+                        : tg_matmul_ex(tape, a, dout, !ta, false);
+            if (!din[1]) return tg_last_status();
+        }
     }
     return TG_OK;
 }

@@ -63,6 +63,9 @@ TG_API tg_backward_opts tg_backward_opts_default(void);
 
 // Backpropagates from a one-element `loss`: accumulates d loss / d leaf into the grad of
 // every requires_grad leaf (like PyTorch, grads add up across calls until tg_zero_grad).
+// Like PyTorch's, the accumulation happens during the pass (a weight's matmul gradient is
+// added straight into its existing grad), so a pass that fails part-way may leave some
+// leaves' grads updated and others not; tg_zero_grad before retrying.
 TG_API int tg_backward(tg_tape *tape, tg_tensor *loss);
 // Same with a seed gradient (same shape as `out`; NULL = ones for one-element outputs)
 // and options (NULL = defaults). Without retain_graph a second pass is a TG_ERR_STATE.

@@ -412,3 +412,89 @@ Test(backward, scalar_broadcast_gradient) {
     tg_free(x);
     tg_free(s);
 }
+
+// A weight with a .grad takes its matmul gradient straight into .grad (tg__grad_sink): the
+// sums must match the step-tensor path (tg_grad) over repeated backwards, a weight used
+// twice, both layouts, and fall back where writing early would be wrong.
+// x [2,3], W [4,3] (y = x W^T) or Wt [3,4] (y = x Wt); loss = sum(y * c).
+static const double XV[6] = {1, -2, 0.5, 3, 1, -1};
+static const double WV[12] = {0.5, -1, 2, 1, 0, -0.5, 0.25, 3, -2, 1.5, 1, -1};
+static const double CV[8] = {1, 2, -1, 0.5, -2, 1, 3, -0.5};
+
+static tg_tensor *weighted_sum(tg_tape *tape, tg_tensor *x, tg_tensor *w, bool wt_layout,
+                               tg_tensor *c) {
+    tg_tensor *y = wt_layout ? tg_matmul(tape, x, w) : tg_matmul_ex(tape, x, w, false, true);
+    return tg_sum(tape, tg_mul(tape, y, c));
+}
+
+static void check_direct_grad(bool wt_layout) {
+    tg_clear_error();
+    tg_tape *tape = tg_tape_new();
+    tg_tensor *x = tu_make(TG_F64, (tu_arr){2, {2, 3}, XV}, false);
+    double wt[12];
+    for (int i = 0; i < 4; i++)
+        for (int j = 0; j < 3; j++) wt[j * 4 + i] = WV[i * 3 + j];
+    tg_tensor *w = wt_layout ? tu_make(TG_F64, (tu_arr){2, {3, 4}, wt}, true)
+                             : tu_make(TG_F64, (tu_arr){2, {4, 3}, WV}, true);
+    tg_tensor *c = tu_make(TG_F64, (tu_arr){2, {2, 4}, CV}, false);
+    // reference: the step-tensor path
+    tg_tensor *ref = NULL;
+    cr_assert_eq(tg_grad(tape, weighted_sum(tape, x, w, wt_layout, c), NULL, 1, &w, &ref, NULL),
+                 TG_OK, "%s", tg_last_error());
+    double want[12];
+    cr_assert_eq(tg_copy_to_host(ref, want, sizeof want), TG_OK);
+    tg_tape_reset(tape);
+    for (int pass = 1; pass <= 3; pass++) {   // pass 1 creates .grad; 2, 3 add into it
+        cr_assert_eq(tg_backward(tape, weighted_sum(tape, x, w, wt_layout, c)), TG_OK, "%s",
+                     tg_last_error());
+        tg_tape_reset(tape);
+        double got[12];
+        cr_assert_eq(tg_copy_to_host(tg_grad_of(w), got, sizeof got), TG_OK);
+        for (int i = 0; i < 12; i++)
+            cr_expect_float_eq(got[i], pass * want[i], 1e-12, "pass %d [%d]", pass, i);
+    }
+    // used twice in one graph: both contributions land
+    cr_assert_eq(tg_zero_grad(1, &w), TG_OK);
+    tg_tensor *l2 = tg_add(tape, weighted_sum(tape, x, w, wt_layout, c),
+                           weighted_sum(tape, x, w, wt_layout, c));
+    cr_assert_eq(tg_backward(tape, l2), TG_OK, "%s", tg_last_error());
+    tg_tape_reset(tape);
+    double got[12];
+    cr_assert_eq(tg_copy_to_host(tg_grad_of(w), got, sizeof got), TG_OK);
+    for (int i = 0; i < 12; i++) cr_expect_float_eq(got[i], 2 * want[i], 1e-12, "[%d]", i);
+    tg_tape_free(tape);
+    tu_free(x);
+    tu_free(w);
+    tu_free(c);
+}
+
+Test(backward, weight_gradient_added_into_grad) { check_direct_grad(false); }
+Test(backward, transposed_weight_gradient_added_into_grad) { check_direct_grad(true); }
+
+// The loss also reads w's .grad: the gemm must not add into it while the sweep may still
+// read it, so the gradient goes the step-tensor way and reads the old value.
+Test(backward, grad_read_by_the_graph_is_not_written_early) {
+    tg_clear_error();
+    tg_tape *tape = tg_tape_new();
+    tg_tensor *x = tu_make(TG_F64, (tu_arr){2, {2, 3}, XV}, false);
+    tg_tensor *w = tu_make(TG_F64, (tu_arr){2, {4, 3}, WV}, true);
+    tg_tensor *c = tu_make(TG_F64, (tu_arr){2, {2, 4}, CV}, false);
+    cr_assert_eq(tg_backward(tape, weighted_sum(tape, x, w, false, c)), TG_OK, "%s",
+                 tg_last_error());
+    tg_tape_reset(tape);
+    double g1[12];
+    cr_assert_eq(tg_copy_to_host(tg_grad_of(w), g1, sizeof g1), TG_OK);
+    // loss = weighted_sum + sum(w * grad(w)): d/dw of the second term is grad(w) as recorded
+    tg_tensor *l = tg_add(tape, weighted_sum(tape, x, w, false, c),
+                          tg_sum(tape, tg_mul(tape, w, tg_grad_of(w))));
+    cr_assert_eq(tg_backward(tape, l), TG_OK, "%s", tg_last_error());
+    tg_tape_reset(tape);
+    double got[12];
+    cr_assert_eq(tg_copy_to_host(tg_grad_of(w), got, sizeof got), TG_OK);
+    for (int i = 0; i < 12; i++)   // old g1 + (g1 + g1)
+        cr_expect_float_eq(got[i], 3 * g1[i], 1e-12, "[%d]", i);
+    tg_tape_free(tape);
+    tu_free(x);
+    tu_free(w);
+    tu_free(c);
+}
