@@ -49,25 +49,49 @@ static void extreme_row1(const rjob *j, const int64_t *off, int64_t n, const int
         }                                                                                  \
     }
 
-// Column sums (every row of the block added into the same y: a bias gradient), W columns at
-// a time in double accumulators that stay in registers, so y is touched once per block
-// instead of once per row, and long columns keep double precision.
-#define COLSUM(T, W)                                                                       \
+// Column sums (every row of the block added into the same y: a bias gradient), in double.
+// Narrow blocks: W columns at a time in accumulators that stay in registers, so y is
+// touched once per block instead of once per row. Wide ones (rows of 64 and more): rows
+// streamed in order into a double scratch row of up to COLS_CHUNK columns, since walking a
+// column block down rows thousands of bytes apart defeats the cache and the prefetcher.
+enum { COLS_CHUNK = 1024 };
+
+#define COLSUM(W)                                                                          \
     for (; j + (W) <= n; j += (W)) {                                                       \
         double acc[W] = {0};                                                               \
         for (int64_t r = 0; r < n_outer; r++)                                              \
             for (int q = 0; q < (W); q++) acc[q] += x0[r * ox + j + q];                    \
-        for (int q = 0; q < (W); q++) y[j + q] += (T)acc[q];                               \
+        for (int q = 0; q < (W); q++) y[j + q] += (__typeof__(*y))acc[q];                                  \
+    }
+
+#define COLSUM_WIDE(T)                                                                     \
+    for (int64_t j0 = 0; j0 < n; j0 += COLS_CHUNK) {                                       \
+        int64_t w = n - j0 < COLS_CHUNK ? n - j0 : COLS_CHUNK;                             \
+        double acc[COLS_CHUNK];                                                            \
+        for (int64_t q = 0; q < w; q++) acc[q] = 0;                                        \
+        for (int64_t r = 0; r < n_outer; r++) {                                            \
+            const T *x = x0 + r * ox + j0;                                                 \
+            for (int64_t q = 0; q < w; q++) acc[q] += x[q];                                \
+        }                                                                                  \
+        for (int64_t q = 0; q < w; q++) y[j0 + q] += (T)acc[q];                            \
     }
 
 static void colsum_f64(int64_t n_outer, int64_t n, const double *x0, int64_t ox, double *y) {
+    if (n >= 64) {
+        COLSUM_WIDE(double)
+        return;
+    }
     int64_t j = 0;
-    COLSUM(double, 8) COLSUM(double, 4) COLSUM(double, 1)
+    COLSUM(8) COLSUM(4) COLSUM(1)
 }
 
 static void colsum_f32(int64_t n_outer, int64_t n, const float *x0, int64_t ox, float *y) {
+    if (n >= 64) {
+        COLSUM_WIDE(float)
+        return;
+    }
     int64_t j = 0;
-    COLSUM(float, 16) COLSUM(float, 8) COLSUM(float, 4) COLSUM(float, 1)
+    COLSUM(16) COLSUM(8) COLSUM(4) COLSUM(1)
 }
 
 static void sum_block_f64(int64_t n_outer, int64_t n, const double *x0, int64_t ox, int64_t sx,

@@ -1,5 +1,7 @@
 // Tests for ops/reduce.c: sum over all / chosen / negative axes with and without keepdim,
 // empty inputs, the composed mean, gradients worked by hand, and bad axes.
+#include <stdlib.h>
+
 #include "test_util.h"
 
 TestSuite(ops_reduce, .init = tg_clear_error);
@@ -37,6 +39,31 @@ Test(ops_reduce, sum_axes_2d) {
     check_sum(x, 1, (int[]){1}, true, (tu_arr){2, {2, 1}, (double[]){6, 15}});
     // no axes: nothing reduced, same shape and values
     check_sum(x, 0, NULL, false, (tu_arr){2, {2, 3}, x23});
+}
+
+// Column sums (axis 0 of a 2-D and of a 3-D tensor) at the widths where the cpu kernel
+// changes strategy: register blocks of 16/8/4/1 columns below 64, streamed rows from 64,
+// in chunks of 1024 columns beyond. Values k/8 are exact in f32, so sums are exact too.
+static void check_colsum(int64_t rows, int64_t cols) {
+    int64_t n = rows * cols;
+    double *x = malloc((size_t)n * sizeof *x), *want = calloc((size_t)cols, sizeof *want);
+    cr_assert(x && want);
+    for (int64_t i = 0; i < n; i++) {
+        x[i] = (double)((i * 7 + 3) % 17 - 8) / 8;
+        want[i % cols] += x[i];
+    }
+    check_sum((tu_arr){2, {rows, cols}, x}, 1, (int[]){0}, false, (tu_arr){1, {cols}, want});
+    check_sum((tu_arr){3, {2, rows / 2, cols}, x}, 2, (int[]){0, 1}, false,
+              (tu_arr){1, {cols}, want});
+    free(x);
+    free(want);
+}
+
+Test(ops_reduce, column_sums_at_every_width_class) {
+    static const int64_t shapes[][2] = {{600, 1}, {200, 3}, {150, 20}, {100, 29}, {60, 63},
+                                        {60, 64}, {4, 1024}, {2, 2000}};
+    for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++)
+        check_colsum(shapes[i][0], shapes[i][1]);
 }
 
 Test(ops_reduce, sum_negative_axes) {
