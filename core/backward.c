@@ -41,9 +41,12 @@ static void clear_bgrads(tg_tape *tape, int64_t end) {
     }
 }
 
+static int run_sweep(tg_tape *tape, bool create_graph, bool direct, const char *where,
+                     int64_t end);
+
 // Runs the sweep from `out`; leaves every reached tensor's gradient in ->bgrad.
-// Returns the index of out's node (or -1 for a leaf output) via *end.
-// With `direct`, rules may add leaf contributions straight into .grad (tg__grad_sink).
+// Returns the index of out's node (or -1 for a leaf output) via *end. With `direct`
+// (tg_backward), rules may add leaf contributions straight into .grad (tg__grad_sink).
 static int sweep(tg_tape *tape, tg_tensor *out, const tg_tensor *seed, bool create_graph,
                  bool direct, const char *where, int64_t *end) {
     char s1[160], s2[160];
@@ -90,6 +93,16 @@ static int sweep(tg_tape *tape, tg_tensor *out, const tg_tensor *seed, bool crea
 
     bool mode = tape->grad_enabled;
     tape->grad_enabled = false;
+    // The seed itself, not a copy, inside tg_backward (rules only read their dout; leaves
+    // get copies), unless it is a leaf's .grad that a rule might add into (tg__grad_sink).
+    // tg_grad copies: its results must be step tensors of the tape.
+    if (direct && seed && !seed->is_grad) {
+        tape->grad_enabled = mode;
+        *end = out->node;
+        clear_bgrads(tape, *end);
+        out->bgrad = (tg_tensor *)seed;
+        return run_sweep(tape, create_graph, direct, where, *end);
+    }
     tg_tensor *g = tg__step_new(tape, out->be, out->dtype, out->ndim, out->shape, where);
     int st = g ? TG_OK : tg_last_status();
     if (g) {
@@ -105,10 +118,19 @@ static int sweep(tg_tape *tape, tg_tensor *out, const tg_tensor *seed, bool crea
     *end = out->node;
     clear_bgrads(tape, *end);
     out->bgrad = g;
+    tape->grad_enabled = mode;
+    return run_sweep(tape, create_graph, direct, where, *end);
+}
+
+// The sweep proper, from the output's node (end) down, with its bgrad set.
+static int run_sweep(tg_tape *tape, bool create_graph, bool direct, const char *where,
+                     int64_t end) {
+    int st = TG_OK;
+    bool mode = tape->grad_enabled;
     tape->grad_enabled = create_graph;
     tape->in_backward = true;
     tape->direct_leaf_grads = direct && !create_graph && !tape->anomaly;
-    for (int64_t i = *end; i >= 0 && st == TG_OK; i--) {
+    for (int64_t i = end; i >= 0 && st == TG_OK; i--) {
         // A copy: with create_graph the rules record nodes, which may move tape->nodes.
         const tg_node node = tape->nodes[i], *n = &node;
         tg_tensor *dout = n->out->bgrad;
@@ -153,7 +175,7 @@ static int sweep(tg_tape *tape, tg_tensor *out, const tg_tensor *seed, bool crea
     tape->in_backward = false;
     tape->direct_leaf_grads = false;
     tape->grad_enabled = mode;
-    if (st) clear_bgrads(tape, *end);
+    if (st) clear_bgrads(tape, end);
     return st;
 }
 
@@ -163,6 +185,7 @@ static int accumulate_leaf(tg_tensor *leaf, const char *where) {
     if (!leaf->grad) {
         leaf->grad = tg__persistent_new(leaf->be, leaf->dtype, leaf->ndim, leaf->shape, where);
         if (!leaf->grad) return tg_last_status();
+        leaf->grad->is_grad = true;
         return leaf->be->ops->copy(leaf->be->ctx, leaf->grad->data, g->data, g->nbytes);
     }
     return tg_axpby_(leaf->grad, 1.0, g, 1.0);

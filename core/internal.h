@@ -73,6 +73,7 @@ struct tg_tensor {
     bool requires_grad;
     bool is_step;
     bool owns_data;         // false for views (reshape) of another tensor's data
+    bool is_grad;           // created by tg_backward as some leaf's .grad
     int pins;               // live tapes that recorded this persistent tensor
     const tg_tape *pin_tape; // last tape that pinned it, with that tape's epoch
     uint64_t pin_epoch;
@@ -176,6 +177,9 @@ struct tg_tape {
 };
 
 void *tg__arena_alloc(tg_tape *tape, size_t bytes);
+// Counts persistent `t` as held by `tape` until its reset (a no-op for step tensors or when
+// already pinned this epoch): recorded inputs, and tensors whose data a step view shares.
+int tg__pin(tg_tape *tape, tg_tensor *t);
 // Inputs must be non-NULL, share dtype and backend, and not belong to another tape.
 int tg__check_inputs(tg_tape *tape, const tg_op_def *def, int n_in, tg_tensor *const *in);
 // True when input k of the node needs a gradient (rules skip work otherwise).

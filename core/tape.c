@@ -97,7 +97,7 @@ bool tg_tape_set_anomaly(tg_tape *tape, bool enabled) {
 }
 int64_t tg_tape_size(const tg_tape *tape) { return tape ? tape->n_nodes : 0; }
 
-static int pin(tg_tape *tape, tg_tensor *t) {
+int tg__pin(tg_tape *tape, tg_tensor *t) {
     if (t->is_step || (t->pin_tape == tape && t->pin_epoch == tape->epoch)) return TG_OK;
     if (tape->n_pinned == tape->cap_pinned) {
         int64_t cap = tape->cap_pinned ? tape->cap_pinned * 2 : 64;
@@ -143,7 +143,7 @@ tg_tensor *tg__record(tg_tape *tape, const tg_op_def *def, int n_in, tg_tensor *
         for (int i = 0; i < n_in; i++) node->in[i] = in[i];
     }
     for (int i = 0; i < n_in; i++) {
-        if (pin(tape, in[i])) {
+        if (tg__pin(tape, in[i])) {
             tg__fail(TG_ERR_OOM, def->name, "out of memory growing the tape");
             return NULL;
         }

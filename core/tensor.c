@@ -206,6 +206,7 @@ static tg_tensor *step_tensor(tg_tape *tape, tg_backend *be, tg_dtype dtype, int
     t->requires_grad = false;
     t->is_step = true;
     t->owns_data = with_data;
+    t->is_grad = false;
     t->pins = 0;
     t->pin_tape = NULL;
     t->pin_epoch = 0;
@@ -221,8 +222,14 @@ tg_tensor *tg__step_new(tg_tape *tape, tg_backend *be, tg_dtype dtype, int ndim,
 }
 
 // A view shares src's data and takes no buffer of its own (reset releases nothing for it).
+// A view of a persistent tensor pins it on the tape: it cannot be freed under the view, and
+// the backward pass knows the data is shared (tg__grad_sink).
 tg_tensor *tg__step_view(tg_tape *tape, tg_tensor *src, int ndim, const int64_t *shape,
                          const char *where) {
+    if (tg__pin(tape, src)) {
+        tg__fail(TG_ERR_OOM, where, "out of memory growing the tape");
+        return NULL;
+    }
     tg_tensor *t = step_tensor(tape, src->be, src->dtype, ndim, shape, false, where);
     if (t) t->data = src->data;
     return t;

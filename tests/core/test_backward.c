@@ -455,8 +455,8 @@ static void check_direct_grad(bool wt_layout) {
     }
     // used twice in one graph: both contributions land
     cr_assert_eq(tg_zero_grad(1, &w), TG_OK);
-    tg_tensor *l2 = tg_add(tape, weighted_sum(tape, x, w, wt_layout, c),
-                           weighted_sum(tape, x, w, wt_layout, c));
+    tg_tensor *l1 = weighted_sum(tape, x, w, wt_layout, c);
+    tg_tensor *l2 = tg_add(tape, l1, weighted_sum(tape, x, w, wt_layout, c));
     cr_assert_eq(tg_backward(tape, l2), TG_OK, "%s", tg_last_error());
     tg_tape_reset(tape);
     double got[12];
@@ -485,8 +485,8 @@ Test(backward, grad_read_by_the_graph_is_not_written_early) {
     double g1[12];
     cr_assert_eq(tg_copy_to_host(tg_grad_of(w), g1, sizeof g1), TG_OK);
     // loss = weighted_sum + sum(w * grad(w)): d/dw of the second term is grad(w) as recorded
-    tg_tensor *l = tg_add(tape, weighted_sum(tape, x, w, false, c),
-                          tg_sum(tape, tg_mul(tape, w, tg_grad_of(w))));
+    tg_tensor *first = tg_sum(tape, tg_mul(tape, w, tg_grad_of(w)));   // before the matmul
+    tg_tensor *l = tg_add(tape, first, weighted_sum(tape, x, w, false, c));
     cr_assert_eq(tg_backward(tape, l), TG_OK, "%s", tg_last_error());
     tg_tape_reset(tape);
     double got[12];
@@ -497,4 +497,79 @@ Test(backward, grad_read_by_the_graph_is_not_written_early) {
     tu_free(x);
     tu_free(w);
     tu_free(c);
+}
+
+// As above through a view: reshape(grad(w)) is a step tensor sharing grad(w)'s data, so the
+// view pins grad(w) on the tape and the gemm does not add into it early. The mul is
+// recorded first, so its rule runs after the matmul's (the order that would expose it).
+Test(backward, grad_read_through_a_view_is_not_written_early) {
+    tg_clear_error();
+    tg_tape *tape = tg_tape_new();
+    tg_tensor *x = tu_make(TG_F64, (tu_arr){2, {2, 3}, XV}, false);
+    tg_tensor *w = tu_make(TG_F64, (tu_arr){2, {4, 3}, WV}, true);
+    tg_tensor *c = tu_make(TG_F64, (tu_arr){2, {2, 4}, CV}, false);
+    cr_assert_eq(tg_backward(tape, weighted_sum(tape, x, w, false, c)), TG_OK, "%s",
+                 tg_last_error());
+    tg_tape_reset(tape);
+    double g1[12];
+    cr_assert_eq(tg_copy_to_host(tg_grad_of(w), g1, sizeof g1), TG_OK);
+    bool mode = tg_tape_set_grad(tape, false);   // the view itself is not recorded
+    tg_tensor *gv = tg_reshape(tape, tg_grad_of(w), 2, (int64_t[]){4, 3});
+    tg_tape_set_grad(tape, mode);
+    tg_tensor *first = tg_sum(tape, tg_mul(tape, w, gv));   // recorded before the matmul
+    tg_tensor *l = tg_add(tape, first, weighted_sum(tape, x, w, false, c));
+    cr_assert_eq(tg_backward(tape, l), TG_OK, "%s", tg_last_error());
+    tg_tape_reset(tape);
+    double got[12];
+    cr_assert_eq(tg_copy_to_host(tg_grad_of(w), got, sizeof got), TG_OK);
+    for (int i = 0; i < 12; i++) cr_expect_float_eq(got[i], 3 * g1[i], 1e-12, "[%d]", i);
+    tg_tape_free(tape);
+    tu_free(x);
+    tu_free(w);
+    tu_free(c);
+}
+
+Test(backward, persistent_tensor_with_a_live_view_cannot_be_freed) {
+    tg_clear_error();
+    tg_tape *tape = tg_tape_new();
+    tg_tensor *x = tu_f64(1, S3, (double[]){1, 2, 3}, false);
+    tg_tensor *v = tg_reshape(tape, x, 2, (int64_t[]){3, 1});
+    cr_assert_not_null(v, "%s", tg_last_error());
+    cr_expect_eq(tg_free(x), TG_ERR_STATE);
+    tg_clear_error();
+    tg_tape_reset(tape);
+    cr_expect_eq(tg_free(x), TG_OK);
+    tg_tape_free(tape);
+}
+
+// A seed passed to tg_backward is read in place, never written; one that is a leaf's grad
+// (which a rule may add into) is copied first.
+Test(backward, seed_is_read_not_written) {
+    tg_clear_error();
+    tg_tape *tape = tg_tape_new();
+    tg_tensor *x = tu_make(TG_F64, (tu_arr){2, {2, 3}, XV}, false);
+    tg_tensor *w = tu_make(TG_F64, (tu_arr){2, {4, 3}, WV}, true);
+    tg_tensor *seed = tu_make(TG_F64, (tu_arr){2, {2, 4}, CV}, false);
+    // d/dW sum(seed * (x W^T)) = seed^T x
+    double want[12];
+    for (int i = 0; i < 4; i++)
+        for (int j = 0; j < 3; j++)
+            want[i * 3 + j] = CV[0 * 4 + i] * XV[0 * 3 + j] + CV[1 * 4 + i] * XV[1 * 3 + j];
+    tg_tensor *y = tg_matmul_ex(tape, x, w, false, true);
+    cr_assert_eq(tg_backward_ex(tape, y, seed, NULL), TG_OK, "%s", tg_last_error());
+    tg_tape_reset(tape);
+    tu_expect_arr(seed, (tu_arr){2, {2, 4}, CV}, 0);
+    tu_expect_arr(tg_grad_of(w), (tu_arr){2, {4, 3}, want}, 1e-12);
+    // y = w * 1 (shape [4,3]) seeded with w's own grad: the product rule is not a gemm,
+    // but the seed must still come through unchanged: grad becomes 2 * want
+    tg_tensor *y2 = tg_mul_scalar(tape, w, 1.0);
+    cr_assert_eq(tg_backward_ex(tape, y2, tg_grad_of(w), NULL), TG_OK, "%s", tg_last_error());
+    tg_tape_reset(tape);
+    double two[12];
+    for (int i = 0; i < 12; i++) two[i] = 2 * want[i];
+    tu_expect_arr(tg_grad_of(w), (tu_arr){2, {4, 3}, two}, 1e-12);
+    tg_tape_free(tape);
+    tu_free(x);
+    tu_free(w);
+    tu_free(seed);
 }
