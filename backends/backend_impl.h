@@ -12,7 +12,7 @@
 extern "C" {
 #endif
 
-#define TG_BACKEND_ABI_VERSION 3u
+#define TG_BACKEND_ABI_VERSION 4u
 #define TG_VIEW_MAX_DIMS 8
 
 // A strided view: element strides, stride 0 = broadcast along that axis.
@@ -192,6 +192,11 @@ struct tg_backend_ops {
     // 0 when the max is +-inf, as in xent) and its sum of exps is accumulated in double.
     int (*softmax)(void *ctx, int dtype, int64_t n, int64_t c, const void *x, void *y,
                    int take_log);
+    // Its gradient by rows, all contiguous [n, c] (dx overlapping neither y nor dy): from
+    // y = softmax(x), dx = y * (dy - sum(dy * y)); from y = log_softmax(x) (take_log),
+    // dx = dy - exp(y) * sum(dy). Row sums accumulated in double.
+    int (*softmax_grad)(void *ctx, int dtype, int64_t n, int64_t c, const void *y,
+                        const void *dy, void *dx, int take_log);
 };
 
 // The built-in CPU backend.

@@ -32,6 +32,27 @@ int tg__k_binary(const char *where, int kind, const tg_view *a, const tg_view *b
     return kernel_failed(be->ops->binary(be->ctx, kind, a, b, &vy), where, be, "binary");
 }
 
+bool tg__has_softmax_grad(const tg_backend *be) {
+    // a module built before the slot existed has a shorter table: the slot counts as NULL
+    return be->ops->struct_size >=
+               offsetof(struct tg_backend_ops, softmax_grad) + sizeof be->ops->softmax_grad &&
+           be->ops->softmax_grad;
+}
+
+int tg__k_softmax_grad(const char *where, const tg_tensor *y, const tg_tensor *dy,
+                       const tg_tensor *dx, bool take_log) {
+    tg_backend *be = dx->be;
+    if (!tg__has_softmax_grad(be)) {
+        tg__fail(TG_ERR_UNSUPPORTED, where, "not supported on backend %s", be->ops->name);
+        return TG_ERR_UNSUPPORTED;
+    }
+    int64_t c = y->ndim ? y->shape[y->ndim - 1] : 1;
+    int64_t n = c ? y->numel / c : 0;
+    return kernel_failed(be->ops->softmax_grad(be->ctx, (int)y->dtype, n, c, y->data, dy->data,
+                                               dx->data, take_log),
+                         where, be, "softmax_grad");
+}
+
 int tg__k_softmax(const char *where, const tg_tensor *x, const tg_tensor *y, bool take_log) {
     tg_backend *be = y->be;
     // A module built before the slot existed has a shorter table: treat the slot as NULL.

@@ -157,6 +157,11 @@ int tg__k_binary(const char *where, int kind, const tg_view *a, const tg_view *b
 // y = softmax (or log_softmax when take_log) of x along its last axis; x and y contiguous,
 // of one shape.
 int tg__k_softmax(const char *where, const tg_tensor *x, const tg_tensor *y, bool take_log);
+// dx from y = softmax(x) (or log_softmax when take_log) and dy, rows along the last axis;
+// all three contiguous, same shape. tg__has_softmax_grad: the backend has the kernel.
+bool tg__has_softmax_grad(const tg_backend *be);
+int tg__k_softmax_grad(const char *where, const tg_tensor *y, const tg_tensor *dy,
+                       const tg_tensor *dx, bool take_log);
 
 struct tg_tape {
     tg_node *nodes;

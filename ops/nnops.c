@@ -6,19 +6,23 @@
 #include "ops/op_table.h"
 
 // ---- softmax / log_softmax over the last axis, fused (one kernel, one tape node):
-//      softmax:     y = exp(x - lse(x))    dx = y * (dy - sum(dy*y, -1))
-//      log_softmax: y = x - lse(x)         dx = dy - exp(y) * sum(dy, -1)
-//      The rules use y (the node's output), so double backward runs through this op again.
+//      softmax:     y = exp(x - lse(x))    dx = softmax_grad(dy, y) = y * (dy - sum(dy*y, -1))
+//      log_softmax: y = x - lse(x)         dx = log_softmax_grad(dy, y) = dy - exp(y)*sum(dy, -1)
+//      The rules use y (the node's output), so double backward runs through these ops again.
+//      The gradients are fused ops too (one pass per row) where the backend has the kernel,
+//      else composed from primitives.
+
+static tg_tensor *row_sum(tg_tape *tape, tg_tensor *x) {
+    int axis = x->ndim - 1;
+    return tg_sum_axes(tape, x, 1, &axis, true);
+}
 
 static int softmax_forward(tg_tensor *const *in, int n, const tg_attrs *at, tg_tensor *out) {
     (void)n, (void)at;
     return tg__k_softmax("tg_softmax", in[0], out, false);
 }
 static int softmax_backward(tg_tape *tape, const tg_node *node, tg_tensor *dout, tg_tensor **din) {
-    tg_tensor *y = node->out;
-    int axis = y->ndim - 1;
-    tg_tensor *dot = tg_sum_axes(tape, tg_mul(tape, dout, y), 1, &axis, true);
-    din[0] = tg_mul(tape, y, tg_sub(tape, dout, dot));
+    din[0] = tg_softmax_grad(tape, dout, node->out);
     return tg__rule_status(din[0]);
 }
 const tg_op_def tg__op_softmax = {TG_OP_SOFTMAX, "tg_softmax", 1, tg__infer_same,
@@ -30,14 +34,98 @@ static int log_softmax_forward(tg_tensor *const *in, int n, const tg_attrs *at, 
 }
 static int log_softmax_backward(tg_tape *tape, const tg_node *node, tg_tensor *dout,
                                 tg_tensor **din) {
-    tg_tensor *y = node->out;
-    int axis = y->ndim - 1;
-    tg_tensor *sum = tg_sum_axes(tape, dout, 1, &axis, true);
-    din[0] = tg_sub(tape, dout, tg_mul(tape, tg_exp(tape, y), sum));
+    din[0] = tg_log_softmax_grad(tape, dout, node->out);
     return tg__rule_status(din[0]);
 }
 const tg_op_def tg__op_log_softmax = {TG_OP_LOG_SOFTMAX, "tg_log_softmax", 1, tg__infer_same,
                                       log_softmax_forward, log_softmax_backward};
+
+// ---- the gradients as ops, z = softmax_grad(dy, y) and log_softmax_grad(dy, y): dy and y
+//      of one shape, rows along the last axis; composed from primitives on a backend
+//      without the kernel. Their own rules (double backward; g = dL/dz, sums along the
+//      last axis):
+//        softmax_grad:     d(dy) = softmax_grad(g, y)     dy' = g*(dy - sum(dy*y)) - sum(g*y)*dy
+//        log_softmax_grad: d(dy) = g - sum(g*exp(y))      dy' = -g*exp(y)*sum(dy)
+
+static int softmax_grad_forward(tg_tensor *const *in, int n, const tg_attrs *at,
+                                tg_tensor *out) {
+    (void)n, (void)at;
+    return tg__k_softmax_grad("tg_softmax_grad", in[1], in[0], out, false);
+}
+static int softmax_grad_backward(tg_tape *tape, const tg_node *node, tg_tensor *g,
+                                 tg_tensor **din) {
+    tg_tensor *dy = node->in[0], *y = node->in[1];
+    if (tg__needs_grad(node, 0) && !(din[0] = tg_softmax_grad(tape, g, y)))
+        return tg_last_status();
+    if (tg__needs_grad(node, 1)) {
+        tg_tensor *a = tg_mul(tape, g, tg_sub(tape, dy, row_sum(tape, tg_mul(tape, dy, y))));
+        din[1] = tg_sub(tape, a, tg_mul(tape, row_sum(tape, tg_mul(tape, g, y)), dy));
+        if (!din[1]) return tg_last_status();
+    }
+    return TG_OK;
+}
+static int softmax_grad_infer(tg_tensor *const *in, int n, const tg_attrs *at, int *nd,
+                              int64_t *sh, const char *name) {
+    if (in[0]->ndim == 0 || !tg__same_shape(in[0], in[1])) {
+        char s1[160], s2[160];
+        tg__fail(TG_ERR_SHAPE, name, "dy %s and y %s must have one shape, at least 1-D",
+                 tg__shape_str(s1, sizeof s1, in[0]->ndim, in[0]->shape),
+                 tg__shape_str(s2, sizeof s2, in[1]->ndim, in[1]->shape));
+        return TG_ERR_SHAPE;
+    }
+    return tg__infer_same(in, n, at, nd, sh);
+}
+static int sm_grad_infer(tg_tensor *const *in, int n, const tg_attrs *at, int *nd, int64_t *sh) {
+    return softmax_grad_infer(in, n, at, nd, sh, "tg_softmax_grad");
+}
+static int lsm_grad_infer(tg_tensor *const *in, int n, const tg_attrs *at, int *nd, int64_t *sh) {
+    return softmax_grad_infer(in, n, at, nd, sh, "tg_log_softmax_grad");
+}
+
+const tg_op_def tg__op_softmax_grad = {TG_OP_SOFTMAX_GRAD, "tg_softmax_grad", 2, sm_grad_infer,
+                                       softmax_grad_forward, softmax_grad_backward};
+
+static int log_softmax_grad_forward(tg_tensor *const *in, int n, const tg_attrs *at,
+                                    tg_tensor *out) {
+    (void)n, (void)at;
+    return tg__k_softmax_grad("tg_log_softmax_grad", in[1], in[0], out, true);
+}
+static int log_softmax_grad_backward(tg_tape *tape, const tg_node *node, tg_tensor *g,
+                                     tg_tensor **din) {
+    tg_tensor *dy = node->in[0], *y = node->in[1];
+    tg_tensor *e = tg__needs_grad(node, 0) || tg__needs_grad(node, 1) ? tg_exp(tape, y) : NULL;
+    if (tg__needs_grad(node, 0) &&
+        !(din[0] = tg_sub(tape, g, row_sum(tape, tg_mul(tape, g, e)))))
+        return tg_last_status();
+    if (tg__needs_grad(node, 1) &&
+        !(din[1] = tg_neg(tape, tg_mul(tape, tg_mul(tape, g, e), row_sum(tape, dy)))))
+        return tg_last_status();
+    return TG_OK;
+}
+const tg_op_def tg__op_log_softmax_grad = {TG_OP_LOG_SOFTMAX_GRAD, "tg_log_softmax_grad", 2,
+                                           lsm_grad_infer, log_softmax_grad_forward,
+                                           log_softmax_grad_backward};
+
+// Checks the inputs and shapes, then the fused op, or the composed form on a backend
+// without the kernel (same rules: the primitives differentiate again).
+static tg_tensor *softmax_grad_of(tg_tape *tape, tg_tensor *dy, tg_tensor *y,
+                                  const tg_op_def *def, bool take_log) {
+    tg_tensor *in[2] = {dy, y};
+    int nd;
+    int64_t sh[TG_MAX_DIMS];
+    if (tg__check_inputs(tape, def, 2, in) || def->infer(in, 2, NULL, &nd, sh)) return NULL;
+    if (tg__has_softmax_grad(y->be)) return tg__apply(tape, def, 2, in, NULL);
+    if (take_log) return tg_sub(tape, dy, tg_mul(tape, tg_exp(tape, y), row_sum(tape, dy)));
+    return tg_mul(tape, y, tg_sub(tape, dy, row_sum(tape, tg_mul(tape, dy, y))));
+}
+
+tg_tensor *tg_softmax_grad(tg_tape *tape, tg_tensor *dy, tg_tensor *y) {
+    return softmax_grad_of(tape, dy, y, &tg__op_softmax_grad, false);
+}
+
+tg_tensor *tg_log_softmax_grad(tg_tape *tape, tg_tensor *dy, tg_tensor *y) {
+    return softmax_grad_of(tape, dy, y, &tg__op_log_softmax_grad, true);
+}
 
 // ---- other axes, composed ----
 

@@ -71,6 +71,8 @@ enum tg_op {
     TG_OP_SIGMOID_GRAD,
     TG_OP_SOFTMAX,
     TG_OP_LOG_SOFTMAX,
+    TG_OP_SOFTMAX_GRAD,
+    TG_OP_LOG_SOFTMAX_GRAD,
     TG_OP_COUNT
 };
 
@@ -87,7 +89,8 @@ extern const tg_op_def tg__op_matmul;
 extern const tg_op_def tg__op_reshape, tg__op_transpose, tg__op_expand;
 extern const tg_op_def tg__op_abs, tg__op_sign, tg__op_clamp, tg__op_leaky_relu, tg__op_elu, tg__op_softplus, tg__op_erf, tg__op_maximum, tg__op_minimum, tg__op_where, tg__op_gt, tg__op_lt, tg__op_ge, tg__op_le, tg__op_eq, tg__op_ne, tg__op_lt_scalar, tg__op_ge_scalar, tg__op_le_scalar, tg__op_eq_scalar, tg__op_ne_scalar, tg__op_max, tg__op_min, tg__op_argmax, tg__op_argmin, tg__op_permute, tg__op_slice, tg__op_slice_scatter, tg__op_concat, tg__op_gather, tg__op_scatter_add, tg__op_im2col, tg__op_col2im;
 extern const tg_op_def tg__op_tanh_grad, tg__op_sigmoid_grad;
-extern const tg_op_def tg__op_softmax, tg__op_log_softmax;
+extern const tg_op_def tg__op_softmax, tg__op_log_softmax, tg__op_softmax_grad,
+    tg__op_log_softmax_grad;
 extern const tg_op_def tg__op_custom, tg__op_relu_grad, tg__op_addmm, tg__op_xent,
     tg__op_xent_grad;
 

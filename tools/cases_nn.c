@@ -14,6 +14,31 @@ static tg_tensor *call_softmax(tg_tape *t, tg_tensor *const *in, void *row) {
 static tg_tensor *call_log_softmax(tg_tape *t, tg_tensor *const *in, void *row) {
     return tg_log_softmax(t, in[0], (int)attrs(row)->i[0]);
 }
+// The gradient rules as ops: in = dy, y
+static tg_tensor *call_softmax_grad(tg_tape *t, tg_tensor *const *in, void *row) {
+    (void)row;
+    return tg_softmax_grad(t, in[0], in[1]);
+}
+static tg_tensor *call_log_softmax_grad(tg_tape *t, tg_tensor *const *in, void *row) {
+    (void)row;
+    return tg_log_softmax_grad(t, in[0], in[1]);
+}
+// d/dx of sum(f(x) * x^2)'s gradient (create_graph): f's rule is the grad op, with dy = x^2
+// and y = f(x) both depending on x, so gradcheck runs its rules for both inputs.
+static tg_tensor *grad_of(tg_tape *t, tg_tensor *x, tg_tensor *y) {
+    tg_tensor *g = NULL;
+    tg_backward_opts o = {.create_graph = true};
+    if (tg_grad(t, tg_sum(t, tg_mul(t, y, tg_mul(t, x, x))), NULL, 1, &x, &g, &o)) return NULL;
+    return g;
+}
+static tg_tensor *call_grad_of_softmax(tg_tape *t, tg_tensor *const *in, void *row) {
+    (void)row;
+    return grad_of(t, in[0], tg_softmax(t, in[0], -1));
+}
+static tg_tensor *call_grad_of_log_softmax(tg_tape *t, tg_tensor *const *in, void *row) {
+    (void)row;
+    return grad_of(t, in[0], tg_log_softmax(t, in[0], -1));
+}
 // The same mask on every call (gradcheck evaluates many times): a fresh rng per call.
 static tg_tensor *call_dropout(tg_tape *t, tg_tensor *const *in, void *row) {
     tg_rng *rng = tg_rng_new(17);
@@ -85,6 +110,19 @@ static const op_case rows[] = {
     {.op = "tg_sub", .label = "tg_log_softmax axis 1 of [2,3,3] (composed)", .n_in = 1,
      .ndim = {3}, .shape = {{2, 3, 3}}, .lo = -3, .hi = 3, .at = {.i = {1}},
      .call = call_log_softmax, .differentiable = true, .jitter = OPC_BCAST},
+    {.op = "tg_softmax_grad", .label = "dy [2,4], y [2,4]", .n_in = 2, .ndim = {2, 2},
+     .shape = {{2, 4}, {2, 4}}, .lo = -1, .hi = 1, .call = call_softmax_grad,
+     .differentiable = true, .jitter = OPC_BCAST},
+    {.op = "tg_softmax_grad", .label = "d/dx of softmax's gradient over [3,5] (create_graph)",
+     .n_in = 1, .ndim = {2}, .shape = {{3, 5}}, .lo = -2, .hi = 2,
+     .call = call_grad_of_softmax, .differentiable = true, .jitter = OPC_BCAST},
+    {.op = "tg_log_softmax_grad", .label = "dy [2,3,4], y [2,3,4]", .n_in = 2, .ndim = {3, 3},
+     .shape = {{2, 3, 4}, {2, 3, 4}}, .lo = -2, .hi = 0, .call = call_log_softmax_grad,
+     .differentiable = true, .jitter = OPC_BCAST},
+    {.op = "tg_log_softmax_grad",
+     .label = "d/dx of log_softmax's gradient over [3,5] (create_graph)", .n_in = 1,
+     .ndim = {2}, .shape = {{3, 5}}, .lo = -2, .hi = 2, .call = call_grad_of_log_softmax,
+     .differentiable = true, .jitter = OPC_BCAST},
     {.op = "tg_mul", .label = "tg_dropout p 0.3, fixed mask (composed)", .n_in = 1,
      .ndim = {2}, .shape = {{3, 4}}, .lo = -2, .hi = 2, .at = {.s = 0.3},
      .call = call_dropout, .differentiable = true, .jitter = OPC_BCAST},

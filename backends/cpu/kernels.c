@@ -18,4 +18,5 @@ const struct tg_backend_ops tg_cpu_kernels = {
     .xent_grad = tg_cpu_xent_grad,
     .adam_step = tg_cpu_adam_step,
     .softmax = tg_cpu_softmax,
+    .softmax_grad = tg_cpu_softmax_grad,
 };

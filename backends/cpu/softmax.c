@@ -1,6 +1,7 @@
-// cpu softmax by rows (the softmax slot) and softmax cross-entropy (xent, xent_grad): one
-// pass for the max, one for the exps, one summing them in double (so large logits stay exact
-// enough), then the output pass. Passes are kept apart so that each loop vectorises.
+// cpu softmax by rows (the softmax and softmax_grad slots) and softmax cross-entropy (xent,
+// xent_grad): one pass for the max, one for the exps, one summing them in double (so large
+// logits stay exact enough), then the output pass. Passes are kept apart so that each loop
+// vectorises.
 #include <float.h>
 #include <math.h>
 
@@ -244,6 +245,60 @@ int tg_cpu_softmax(void *ctx, int dtype, int64_t n, int64_t c, const void *x, vo
             softmax_row_f64((const double *)x + i * c, (double *)y + i * c, c, take_log);
         else
             softmax_row_f32((const float *)x + i * c, (float *)y + i * c, c, take_log);
+    }
+    return 0;
+}
+
+// ---- softmax / log_softmax gradient rows: one pass for the row sum (in double, LANES
+// partial sums so it vectorises), one for dx ----
+
+static void softmax_grad_row_f32(const float *y, const float *dy, float *dx, int64_t c,
+                                 int take_log) {
+    double sv[LANES] = {0};
+    int64_t k = 0;
+    if (take_log) {
+        for (; k + LANES <= c; k += LANES)
+            for (int l = 0; l < LANES; l++) sv[l] += (double)dy[k + l];
+        for (; k < c; k++) sv[0] += (double)dy[k];
+    } else {
+        for (; k + LANES <= c; k += LANES)
+            for (int l = 0; l < LANES; l++) sv[l] += (double)dy[k + l] * (double)y[k + l];
+        for (; k < c; k++) sv[0] += (double)dy[k] * (double)y[k];
+    }
+    double s = 0;
+    for (int l = 0; l < LANES; l++) s += sv[l];
+    float sf = (float)s;
+    if (take_log)
+        for (k = 0; k < c; k++) dx[k] = dy[k] - tg_vexpf(y[k]) * sf;
+    else
+        for (k = 0; k < c; k++) dx[k] = y[k] * (dy[k] - sf);
+}
+
+static void softmax_grad_row_f64(const double *y, const double *dy, double *dx, int64_t c,
+                                 int take_log) {
+    double sv[LANES] = {0};
+    int64_t k = 0;
+    for (; k + LANES <= c; k += LANES)
+        for (int l = 0; l < LANES; l++) sv[l] += take_log ? dy[k + l] : dy[k + l] * y[k + l];
+    for (; k < c; k++) sv[0] += take_log ? dy[k] : dy[k] * y[k];
+    double s = 0;
+    for (int l = 0; l < LANES; l++) s += sv[l];
+    if (take_log)
+        for (k = 0; k < c; k++) dx[k] = dy[k] - exp(y[k]) * s;
+    else
+        for (k = 0; k < c; k++) dx[k] = y[k] * (dy[k] - s);
+}
+
+int tg_cpu_softmax_grad(void *ctx, int dtype, int64_t n, int64_t c, const void *y, const void *dy,
+                        void *dx, int take_log) {
+    (void)ctx;
+    for (int64_t i = 0; i < n; i++) {
+        if (dtype == 1)
+            softmax_grad_row_f64((const double *)y + i * c, (const double *)dy + i * c,
+                                 (double *)dx + i * c, c, take_log);
+        else
+            softmax_grad_row_f32((const float *)y + i * c, (const float *)dy + i * c,
+                                 (float *)dx + i * c, c, take_log);
     }
     return 0;
 }

@@ -254,6 +254,7 @@ static const struct tg_backend_ops cuda_ops = {
     .xent_grad = tg_cuda_xent_grad,
     .adam_step = tg_cuda_adam_step,
     .softmax = tg_cuda_softmax,
+    .softmax_grad = tg_cuda_softmax_grad,
 };
 
 // The module's one exported symbol. Touches no CUDA API, so it works (and the vtable can

@@ -147,6 +147,8 @@ int tg_cuda_xent_grad(void *ctx, int dtype, int64_t n, int64_t c, const void *lo
 int tg_cuda_adam_step(void *ctx, const tg_adam_desc *d);
 int tg_cuda_softmax(void *ctx, int dtype, int64_t n, int64_t c, const void *x, void *y,
                     int take_log);
+int tg_cuda_softmax_grad(void *ctx, int dtype, int64_t n, int64_t c, const void *y, const void *dy,
+                         void *dx, int take_log);
 
 // The instance's device error flag, for kernels that validate their input (indices,
 // labels): reset it, queue the kernels that may set it, then read it (waits for the

@@ -121,6 +121,28 @@ __global__ void softmax_kernel(int64_t n, int64_t c, const T *x, T *y, bool take
     }
 }
 
+// dx [n, c] from y = softmax (dx = y * (dy - sum(dy*y))) or log_softmax (take_log:
+// dx = dy - exp(y) * sum(dy)) of each row, the row sum in double
+template <typename T>
+__global__ void softmax_grad_kernel(int64_t n, int64_t c, const T *y, const T *dy, T *dx,
+                                    bool take_log) {
+    int lane = threadIdx.x % WARP;
+    int64_t warp = (blockIdx.x * (int64_t)blockDim.x + threadIdx.x) / WARP;
+    int64_t n_warps = (int64_t)gridDim.x * blockDim.x / WARP;
+    for (int64_t i = warp; i < n; i += n_warps) {  // warp-uniform: shuffles stay converged
+        const T *yi = y + i * c, *gi = dy + i * c;
+        T *xi = dx + i * c;
+        double s = 0;
+        for (int64_t k = lane; k < c; k += WARP)
+            s += take_log ? (double)gi[k] : (double)gi[k] * (double)yi[k];
+        T st = (T)warp_sum(s);
+        if (take_log)
+            for (int64_t k = lane; k < c; k += WARP) xi[k] = gi[k] - exp_t(yi[k]) * st;
+        else
+            for (int64_t k = lane; k < c; k += WARP) xi[k] = yi[k] * (gi[k] - st);
+    }
+}
+
 static unsigned row_blocks(int64_t n) {
     int64_t rows_per_block = TG_CU_THREADS / WARP;
     int64_t b = (n + rows_per_block - 1) / rows_per_block;
@@ -185,4 +207,17 @@ int tg_cuda_softmax(void *ctx, int dtype, int64_t n, int64_t c, const void *x, v
         softmax_kernel<float><<<row_blocks(n), TG_CU_THREADS, 0, c_->stream>>>(
             n, c, (const float *)x, (float *)y, take_log != 0);
     return tg_cuda_check_launch("softmax");
+}
+
+int tg_cuda_softmax_grad(void *ctx, int dtype, int64_t n, int64_t c, const void *y, const void *dy,
+                         void *dx, int take_log) {
+    tg_cuda_ctx *c_ = (tg_cuda_ctx *)ctx;
+    if (n <= 0 || c <= 0) return TG_CU_OK;
+    if (dtype == TG_CU_F64)
+        softmax_grad_kernel<double><<<row_blocks(n), TG_CU_THREADS, 0, c_->stream>>>(
+            n, c, (const double *)y, (const double *)dy, (double *)dx, take_log != 0);
+    else
+        softmax_grad_kernel<float><<<row_blocks(n), TG_CU_THREADS, 0, c_->stream>>>(
+            n, c, (const float *)y, (const float *)dy, (float *)dx, take_log != 0);
+    return tg_cuda_check_launch("softmax_grad");
 }

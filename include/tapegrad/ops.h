@@ -227,6 +227,12 @@ TG_API tg_tensor *tg_full(tg_tape *tape, tg_backend *backend, tg_dtype dtype, in
 TG_API tg_tensor *tg_softmax(tg_tape *tape, tg_tensor *x, int axis);
 // log_softmax along `axis` = x - logsumexp(x, axis); fused over the last axis, as tg_softmax.
 TG_API tg_tensor *tg_log_softmax(tg_tape *tape, tg_tensor *x, int axis);
+// Their gradient rules over the last axis as one op each (one pass per row; torch's
+// _softmax_backward_data / _log_softmax_backward_data), from the output y and the incoming
+// gradient dy of the same shape (at least 1-D): y * (dy - sum(dy*y, -1)) and
+// dy - exp(y) * sum(dy, -1). Differentiable in dy and y (double backward through softmax).
+TG_API tg_tensor *tg_softmax_grad(tg_tape *tape, tg_tensor *dy, tg_tensor *y);
+TG_API tg_tensor *tg_log_softmax_grad(tg_tape *tape, tg_tensor *dy, tg_tensor *y);
 // Inverted dropout: zeroes elements with probability p (mask from rng), scales the rest
 // by 1/(1-p). Identity when !training or p == 0.
 TG_API tg_tensor *tg_dropout(tg_tape *tape, tg_tensor *x, double p, tg_rng *rng, bool training);

@@ -121,9 +121,10 @@ static const struct {
     {"xent_grad", offsetof(struct tg_backend_ops, xent_grad)},
     {"adam_step", offsetof(struct tg_backend_ops, adam_step)},
     {"softmax", offsetof(struct tg_backend_ops, softmax)},
+    {"softmax_grad", offsetof(struct tg_backend_ops, softmax_grad)},
 };
 // A slot added to the interface must be added above: the last one listed ends the struct.
-_Static_assert(offsetof(struct tg_backend_ops, softmax) + sizeof(void (*)(void)) ==
+_Static_assert(offsetof(struct tg_backend_ops, softmax_grad) + sizeof(void (*)(void)) ==
                    sizeof(struct tg_backend_ops),
                "tests/backends: list every tg_backend_ops slot in slots[]");
 

@@ -3,6 +3,8 @@
 // tape node when fused), dropout (seeded, scaled, identity when off), every loss with each
 // reduction, and bad shapes, reductions and arguments. Expected values were worked out with
 // Python's math module.
+#include <math.h>
+
 #include "test_util.h"
 
 TestSuite(ops_nn, .init = tg_clear_error);
@@ -191,6 +193,62 @@ Test(ops_nn, softmax_one_node_on_last_axis) {
     cr_expect_gt(tg_tape_size(tape), 3, "the middle axis takes the composed path");
     tg_tape_free(tape);
     tu_free(x);
+}
+
+// The gradient rules as ops, worked by hand: y = [0.2, 0.3, 0.5], dy = [1, 2, 3]:
+//   softmax:     sum(dy*y) = 2.3, dx = y*(dy - 2.3) = [-0.26, -0.09, 0.35]
+//   log_softmax: from y = log([0.2, 0.3, 0.5]): sum(dy) = 6, dx = dy - 6*exp(y) = [-0.2, 0.2, 0]
+// Both rows of a [2,3] input (the second row scaled by 2 in dy: dx doubles), one node each.
+Test(ops_nn, softmax_grad_ops_forward) {
+    static const double y[6] = {0.2, 0.3, 0.5, 0.2, 0.3, 0.5}, dy[6] = {1, 2, 3, 2, 4, 6};
+    static const double sm[6] = {-0.26, -0.09, 0.35, -0.52, -0.18, 0.7};
+    static const double lsm[6] = {-0.2, 0.2, 0, -0.4, 0.4, 0};
+    double ly[6];
+    for (int i = 0; i < 6; i++) ly[i] = log(y[i]);
+    for (int d = 0; d < TU_N_DTYPES; d++) {
+        tg_dtype dt = tu_dtype(d);
+        tg_tape *tape = tg_tape_new();
+        tg_tensor *ty = tu_make(dt, (tu_arr){2, {2, 3}, y}, true);
+        tg_tensor *tly = tu_make(dt, (tu_arr){2, {2, 3}, ly}, true);
+        tg_tensor *tdy = tu_make(dt, (tu_arr){2, {2, 3}, dy}, true);
+        tu_expect_arr(tg_softmax_grad(tape, tdy, ty), (tu_arr){2, {2, 3}, sm}, tu_tol(dt) * 10);
+        cr_expect_eq(tg_tape_size(tape), 1);
+        tu_expect_arr(tg_log_softmax_grad(tape, tdy, tly), (tu_arr){2, {2, 3}, lsm},
+                      tu_tol(dt) * 10);
+        cr_expect_eq(tg_tape_size(tape), 2);
+        tg_tape_free(tape);
+        tu_free(ty);
+        tu_free(tly);
+        tu_free(tdy);
+    }
+}
+
+Test(ops_nn, softmax_grad_ops_bad_arguments) {
+    tg_tape *tape = tg_tape_new();
+    tg_tensor *a = tu_make(TG_F64, (tu_arr){2, {2, 3}, NULL}, false);
+    tg_tensor *b = tu_make(TG_F64, (tu_arr){1, {3}, NULL}, false);
+    tg_tensor *f = tu_make(TG_F32, (tu_arr){2, {2, 3}, NULL}, false);
+    tg_tensor *s = tg_scalar(tu_cpu(), TG_F64, 1.0);
+    tu_expect_fail(tg_softmax_grad(tape, a, b), TG_ERR_SHAPE, "tg_softmax_grad", "[2,3]", "[3]");
+    tg_clear_error();
+    tu_expect_fail(tg_log_softmax_grad(tape, b, a), TG_ERR_SHAPE, "tg_log_softmax_grad",
+                   "one shape", NULL);
+    tg_clear_error();
+    tu_expect_fail(tg_softmax_grad(tape, s, s), TG_ERR_SHAPE, "tg_softmax_grad", "1-D", NULL);
+    tg_clear_error();
+    tu_expect_fail(tg_softmax_grad(tape, a, f), TG_ERR_DTYPE, "tg_softmax_grad", NULL, NULL);
+    tg_clear_error();
+    tu_expect_fail(tg_log_softmax_grad(tape, NULL, a), TG_ERR_INVALID_ARG,
+                   "tg_log_softmax_grad", "NULL", NULL);
+    tg_clear_error();
+    tu_expect_fail(tg_softmax_grad(NULL, a, a), TG_ERR_INVALID_ARG, "tg_softmax_grad",
+                   "tape is NULL", NULL);
+    tg_clear_error();
+    tg_tape_free(tape);
+    tu_free(a);
+    tu_free(b);
+    tu_free(f);
+    tg_free(s);
 }
 
 Test(ops_nn, softmax_bad_arguments) {

@@ -60,6 +60,13 @@ static tg_tensor *b_tanh_grad(tg_tape *t, const fx_args *x) {
 static tg_tensor *b_sigmoid_grad(tg_tape *t, const fx_args *x) {
     return tg_sigmoid_grad(t, x->in[0], x->in[1]);
 }
+// softmax's / log_softmax's rules over the last axis as ops; inputs dy, y
+static tg_tensor *b_softmax_grad(tg_tape *t, const fx_args *x) {
+    return tg_softmax_grad(t, x->in[0], x->in[1]);
+}
+static tg_tensor *b_log_softmax_grad(tg_tape *t, const fx_args *x) {
+    return tg_log_softmax_grad(t, x->in[0], x->in[1]);
+}
 static tg_tensor *b_where(tg_tape *t, const fx_args *x) {
     return tg_where(t, x->in[0], x->in[1], x->in[2]);
 }
@@ -373,6 +380,8 @@ const fx_builder fx_builders[] = {
     {"tanh", "tg_tanh", b_tanh, false},
     {"tanh_grad", "tg_tanh_grad", b_tanh_grad, false},
     {"sigmoid_grad", "tg_sigmoid_grad", b_sigmoid_grad, false},
+    {"softmax_grad", "tg_softmax_grad", b_softmax_grad, false},
+    {"log_softmax_grad", "tg_log_softmax_grad", b_log_softmax_grad, false},
     {"abs", "tg_abs", b_abs, false},
     {"sign", "tg_sign", b_sign, true},
     {"erf", "tg_erf", b_erf, false},
