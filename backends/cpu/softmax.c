@@ -10,12 +10,13 @@
 
 enum { XCHUNK = 256, LANES = 8 };
 
-// The row's shift: its max, or 0 when that is not finite. `x > m ? x : m` lets no NaN win.
+// The row's max (rows are shifted by it, or by 0 when it is not finite). `x > m ? x : m`
+// lets no NaN win.
 // A max is exact in any order, so the simd reduction (-fopenmp-simd) gives the serial result;
 // without the pragma the compiler must keep the chain in order and the loop stays scalar.
 // Short rows (two-class losses) take the plain loop: the simd reduction's set-up (partial
 // maxima spilled and reloaded as one vector) costs more than the row there.
-static float shift_f32(const float *x, int64_t c) {
+static float row_max_f32(const float *x, int64_t c) {
     float m = -INFINITY;
     if (c < 16) {
         for (int64_t k = 0; k < c; k++) m = x[k] > m ? x[k] : m;
@@ -23,7 +24,7 @@ static float shift_f32(const float *x, int64_t c) {
 #pragma omp simd reduction(max : m)
         for (int64_t k = 0; k < c; k++) m = x[k] > m ? x[k] : m;
     }
-    return isfinite(m) ? m : 0;
+    return m;
 }
 
 static double shift_f64(const double *x, int64_t c) {
@@ -60,7 +61,7 @@ static double sum_f64(const double *e, int64_t n) {
 // f32 row: m = max (0 if not finite), e[k] = exp(z[k] - m) via the vectorising tg_vexpf,
 // returns the sum of e in double. e may be the caller's output row or a scratch chunk.
 static double exp_row_f32(const float *z, int64_t c, float *m_out, float *e, bool keep) {
-    float m = shift_f32(z, c);
+    float mx = row_max_f32(z, c), m = isfinite(mx) ? mx : 0;
     *m_out = m;
     double s = 0;
     if (c < LANES) {   // short rows (two-class losses): no vector loops to set up
@@ -71,10 +72,15 @@ static double exp_row_f32(const float *z, int64_t c, float *m_out, float *e, boo
         }
         return s;
     }
+    // unless the row holds +inf, every z - m is <= 0 (or NaN, -inf): the cheaper exp applies
+    bool nonpos = mx != (float)INFINITY;
     for (int64_t k0 = 0; k0 < c; k0 += XCHUNK) {
         int64_t kn = c - k0 < XCHUNK ? c - k0 : XCHUNK;
         float *ek = keep ? e + k0 : e;
-        for (int64_t k = 0; k < kn; k++) ek[k] = tg_vexpf(z[k0 + k] - m);
+        if (nonpos)
+            for (int64_t k = 0; k < kn; k++) ek[k] = tg_vexpf_nonpos(z[k0 + k] - m);
+        else
+            for (int64_t k = 0; k < kn; k++) ek[k] = tg_vexpf(z[k0 + k] - m);
         s += sum_f32(ek, kn);
     }
     return s;

@@ -37,6 +37,29 @@ static inline float tg_vexpf(float x) {
     return x != x ? x : y;
 }
 
+// tg_vexpf for x <= 0 (NaN and -inf included): a row's entries shifted by its finite max,
+// as softmax and cross-entropy use it. Without the overflow end, 2 of tg_vexpf's 7 selects
+// remain; the same polynomial, so the same values. x > 0 is outside its domain.
+static inline float tg_vexpf_nonpos(float x) {
+    float xc = x > -87.33f ? x : -87.33f;   // NaN lands on -87.33 (replaced at the end)
+    float t = xc * 1.44269504088896341f + 12582912.0f;
+    float n = t - 12582912.0f;
+    float r = xc - n * 0.693359375f - n * -2.12194440e-4f;
+    float p = 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    float y = p * r * r + r + 1.0f;
+    uint32_t e = (uint32_t)((int32_t)n + 127) << 23;   // n in [-126, 0]
+    float s;
+    memcpy(&s, &e, sizeof s);
+    y *= s;
+    y = x < -87.33f ? 0.0f : y;
+    return x != x ? x : y;
+}
+
 // log x = e ln 2 + log(1 + f) with x = 2^e (1 + f), 1 + f in [sqrt(1/2), sqrt(2)), and
 // Cephes' degree-9 polynomial for log(1 + f); subnormals are scaled by 2^23 first. Within 1
 // ulp of the exact value for every positive float (0.82 worst over the sweep in tests/ops); log(0) = -inf, log(x < 0) = NaN,

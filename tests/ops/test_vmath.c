@@ -60,3 +60,20 @@ Test(cpu_vmath, vlogf_special_values) {
     cr_expect_float_eq(tg_vlogf(FLT_MAX), 88.7228391f, 1e-6f);
     cr_expect_float_eq(tg_vlogf(1e-45f), -103.278929f, 1e-5f);
 }
+
+// The x <= 0 variant gives tg_vexpf's values on its whole domain.
+Test(cpu_vmath, vexpf_nonpos_matches_vexpf) {
+    int64_t differ = 0;
+    float at = 0;
+    for (float x = -100.0f; x <= 0; x = nextafterf(x, 1) + fabsf(x) * 1e-6f) {
+        float a = tg_vexpf_nonpos(x), b = tg_vexpf(x);
+        if (a != b) differ++, at = x;
+    }
+    cr_expect_eq(differ, 0, "%lld values differ, e.g. at x = %.9g", (long long)differ,
+                 (double)at);
+    cr_expect_eq(tg_vexpf_nonpos(0.0f), 1.0f);
+    cr_expect_eq(tg_vexpf_nonpos(-0.0f), 1.0f);
+    cr_expect_eq(tg_vexpf_nonpos(-INFINITY), 0.0f);
+    cr_expect_eq(tg_vexpf_nonpos(-87.5f), 0.0f);
+    cr_expect(isnan(tg_vexpf_nonpos(NAN)));
+}
