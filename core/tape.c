@@ -149,8 +149,8 @@ tg_tensor *tg__record(tg_tape *tape, const tg_op_def *def, int n_in, tg_tensor *
         }
     }
     node->out = out;
-    if (at) node->attrs = *at;
-    else memset(&node->attrs, 0, sizeof node->attrs);
+    static const tg_attrs no_attrs;   // a copy, not a memset (that compiles to rep stos)
+    node->attrs = at ? *at : no_attrs;
     out->requires_grad = true;
     out->node = tape->n_nodes++;
     return out;
