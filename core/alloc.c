@@ -1,6 +1,7 @@
-// Counted heap allocation and the per-backend caching allocator. Every library
-// allocation goes through here, so tg_alloc_count() proves a steady-state step allocates
-// nothing. Cache: free blocks by size class (8 classes per power of two, <= 12.5% waste).
+// Counted heap allocation and the caching allocator. Every library allocation goes through
+// here, so tg_alloc_count() proves a steady-state step allocates nothing. Cache: free
+// blocks by size class (8 classes per power of two, <= 12.5% waste), per thread.
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 
@@ -45,30 +46,116 @@ static int size_class(size_t bytes, size_t *rounded) {
     return cls < TG_CACHE_CLASSES ? cls : -1;
 }
 
+// ---- the caching allocator ----
+// Free blocks by size class, one cache per (thread, backend): a thread's step tensors come
+// from and go back to its own lists, with no lock on that path. The list of every
+// thread's caches (under a mutex, touched only when a thread first uses a backend and when
+// it exits) keeps them reachable; a thread's caches are emptied at its exit. A block
+// allocated in one thread and released in another (a tape reset elsewhere) simply joins
+// the releasing thread's cache.
+
+typedef struct tg_thread_cache {
+    tg_backend *be;
+    struct tg_cache_entry *free_blocks[TG_CACHE_CLASSES];
+    struct tg_cache_entry *spare;         // entries recycled for the next release
+    struct tg_thread_cache *next_mine;    // this thread's caches of other backends
+    struct tg_thread_cache *prev, *next;  // every live thread's caches (under caches_lock)
+} tg_thread_cache;
+
+static pthread_mutex_t caches_lock = PTHREAD_MUTEX_INITIALIZER;
+static tg_thread_cache *all_caches;
+static pthread_key_t exit_key;
+static pthread_once_t exit_key_once = PTHREAD_ONCE_INIT;
+static bool exit_key_ok;
+// initial-exec: one load from the thread pointer on the allocation path (the library is
+// linked, not dlopen'ed, and this is 8 bytes of static TLS)
+static _Thread_local tg_thread_cache *my_caches __attribute__((tls_model("initial-exec")));
+
+// Frees every cached block of c (and keeps the entries as spares).
+static void trim(tg_thread_cache *c) {
+    for (int k = 0; k < TG_CACHE_CLASSES; k++) {
+        while (c->free_blocks[k]) {
+            struct tg_cache_entry *e = c->free_blocks[k];
+            c->free_blocks[k] = e->next;
+            c->be->ops->free(c->be->ctx, e->ptr);
+            e->next = c->spare;
+            c->spare = e;
+        }
+    }
+}
+
+// pthread key destructor: the exiting thread's caches go back to their backends.
+static void release_thread_caches(void *head) {
+    for (tg_thread_cache *c = head, *next; c; c = next) {
+        next = c->next_mine;
+        trim(c);
+        pthread_mutex_lock(&caches_lock);
+        if (c->prev) c->prev->next = c->next;
+        else all_caches = c->next;
+        if (c->next) c->next->prev = c->prev;
+        pthread_mutex_unlock(&caches_lock);
+        while (c->spare) {
+            struct tg_cache_entry *e = c->spare;
+            c->spare = e->next;
+            tg__free(e);
+        }
+        tg__free(c);
+    }
+    my_caches = NULL;
+}
+
+static void make_exit_key(void) {
+    exit_key_ok = pthread_key_create(&exit_key, release_thread_caches) == 0;
+}
+
+// This thread's cache of `be`, made on first use; NULL when that fails (no caching then).
+static tg_thread_cache *my_cache(tg_backend *be) {
+    for (tg_thread_cache *c = my_caches; c; c = c->next_mine)
+        if (c->be == be) return c;
+    pthread_once(&exit_key_once, make_exit_key);
+    if (!exit_key_ok) return NULL;
+    tg_thread_cache *c = tg__calloc(1, sizeof *c);
+    if (!c) return NULL;
+    c->be = be;
+    c->next_mine = my_caches;
+    if (pthread_setspecific(exit_key, c)) {
+        tg__free(c);
+        return NULL;
+    }
+    my_caches = c;
+    pthread_mutex_lock(&caches_lock);
+    c->next = all_caches;
+    if (all_caches) all_caches->prev = c;
+    all_caches = c;
+    pthread_mutex_unlock(&caches_lock);
+    return c;
+}
+
 void *tg__buf_alloc(tg_backend *be, size_t bytes, const char *where) {
     size_t rounded;
     int cls = size_class(bytes, &rounded);
-    if (cls >= 0 && be->free_blocks[cls]) {
-        struct tg_cache_entry *e = be->free_blocks[cls];
-        be->free_blocks[cls] = e->next;
-        void *p = e->ptr;
-        be->cached_bytes -= e->bytes;
-        e->next = be->spare;
-        be->spare = e;
-        return p;
+    tg_thread_cache *c = cls >= 0 ? my_cache(be) : NULL;
+    if (c && c->free_blocks[cls]) {
+        struct tg_cache_entry *e = c->free_blocks[cls];
+        c->free_blocks[cls] = e->next;
+        e->next = c->spare;
+        c->spare = e;
+        return e->ptr;
     }
     void *p = NULL;
     tg__count_alloc();
     int st = be->ops->alloc(be->ctx, cls >= 0 ? rounded : bytes, &p);
-    if (st != TG_OK || !p) {
-        // Give the cache back to the device and try once more.
-        tg__cache_trim(be);
-        st = be->ops->alloc(be->ctx, cls >= 0 ? rounded : bytes, &p);
-        if (st != TG_OK || !p) {
-            tg__fail(TG_ERR_OOM, where, "out of memory allocating %zu bytes on %s", bytes,
-                     be->ops->name);
-            return NULL;
+    if (st != TG_OK || !p) {   // give this thread's cache back and try once more
+        tg_thread_cache *t = c ? c : my_cache(be);
+        if (t) {
+            trim(t);
+            st = be->ops->alloc(be->ctx, cls >= 0 ? rounded : bytes, &p);
         }
+    }
+    if (st != TG_OK || !p) {
+        tg__fail(TG_ERR_OOM, where, "out of memory allocating %zu bytes on %s", bytes,
+                 be->ops->name);
+        return NULL;
     }
     return p;
 }
@@ -77,28 +164,15 @@ void tg__buf_release(tg_backend *be, void *ptr, size_t bytes) {
     if (!ptr) return;
     size_t rounded;
     int cls = size_class(bytes, &rounded);
-    struct tg_cache_entry *e = be->spare;
-    if (cls < 0 || (!e && !(e = tg__malloc(sizeof *e)))) {
+    tg_thread_cache *c = cls >= 0 ? my_cache(be) : NULL;
+    struct tg_cache_entry *e = c ? c->spare : NULL;
+    if (!c || (!e && !(e = tg__malloc(sizeof *e)))) {
         be->ops->free(be->ctx, ptr);
         return;
     }
-    if (e == be->spare) be->spare = e->next;
+    if (e == c->spare) c->spare = e->next;
     e->ptr = ptr;
     e->bytes = rounded;
-    e->next = be->free_blocks[cls];
-    be->free_blocks[cls] = e;
-    be->cached_bytes += rounded;
-}
-
-void tg__cache_trim(tg_backend *be) {
-    for (int c = 0; c < TG_CACHE_CLASSES; c++) {
-        while (be->free_blocks[c]) {
-            struct tg_cache_entry *e = be->free_blocks[c];
-            be->free_blocks[c] = e->next;
-            be->ops->free(be->ctx, e->ptr);
-            e->next = be->spare;
-            be->spare = e;
-        }
-    }
-    be->cached_bytes = 0;
+    e->next = c->free_blocks[cls];
+    c->free_blocks[cls] = e;
 }

@@ -41,18 +41,14 @@ struct tg_backend {
     const struct tg_backend_ops *ops;
     void *ctx;
     int n_threads;
-    // Caching allocator: free blocks by size class; entries recycled through `spare`.
-    struct tg_cache_entry *free_blocks[TG_CACHE_CLASSES];
-    struct tg_cache_entry *spare;
-    size_t cached_bytes;
 };
 
-// Block from the backend's cache (or a fresh one). Returns NULL + error (naming `where`).
+// The caching allocator (core/alloc.c) keeps free blocks per thread and per backend, so
+// threads that each drive their own tape share a backend without locks.
+// Block from this thread's cache of `be` (or a fresh one). NULL + error naming `where`.
 void *tg__buf_alloc(tg_backend *be, size_t bytes, const char *where);
-// Returns a block to the cache.
+// Returns a block to this thread's cache of `be`.
 void tg__buf_release(tg_backend *be, void *ptr, size_t bytes);
-// Frees every cached block (tests, shutdown).
-void tg__cache_trim(tg_backend *be);
 
 // ---- tensors ----
 

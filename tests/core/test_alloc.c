@@ -148,3 +148,51 @@ Test(alloc, changing_shapes_reuse_the_cache_after_warm_up) {
     tg_free(xa);
     tg_free(w);
 }
+
+// One tape per thread (the documented model) on the shared cpu backend: each thread
+// trains its own tensors while the other allocates and releases through the same backend.
+// Every thread's gradients must come out exact, run after run.
+#include <pthread.h>
+
+typedef struct {
+    int seed;
+    int ok;
+} thread_job;
+
+static void *train_alone(void *arg) {
+    thread_job *j = arg;
+    tg_tape *tape = tg_tape_new();
+    double v[64];
+    for (int i = 0; i < 64; i++) v[i] = (double)((i * 7 + j->seed) % 11 - 5) / 4;
+    tg_tensor *x = tu_f64(1, (int64_t[]){64}, v, true);
+    j->ok = tape && x;
+    for (int it = 0; it < 3000 && j->ok; it++) {
+        // d/dx sum(x*x*3 + x) = 6x + 1; tensors of several sizes so several classes churn
+        tg_tensor *w = tg_reshape(tape, x, 2, (int64_t[]){8, 8});
+        tg_tensor *y = tg_add(tape, tg_mul_scalar(tape, tg_mul(tape, w, w), 3.0), w);
+        tg_tensor *big = tg_full(tape, tu_cpu(), TG_F64, 1, (int64_t[]){100 + it % 300}, 1.0);
+        tg_tensor *loss = tg_add(tape, tg_sum(tape, y), tg_mul_scalar(tape, tg_sum(tape, big), 0.0));
+        j->ok = loss && tg_zero_grad(1, &x) == TG_OK && tg_backward(tape, loss) == TG_OK;
+        if (j->ok) {
+            double g[64];
+            j->ok = tg_copy_to_host(tg_grad_of(x), g, sizeof g) == TG_OK;
+            for (int i = 0; i < 64 && j->ok; i++) j->ok = g[i] == 6 * v[i] + 1;
+        }
+        tg_tape_reset(tape);
+    }
+    tg_tape_free(tape);
+    tg_free(x);
+    return NULL;
+}
+
+Test(alloc, one_tape_per_thread_on_a_shared_backend) {
+    enum { N = 4 };
+    pthread_t th[N];
+    thread_job jobs[N];
+    for (int i = 0; i < N; i++) {
+        jobs[i] = (thread_job){.seed = i, .ok = 0};
+        cr_assert_eq(pthread_create(&th[i], NULL, train_alone, &jobs[i]), 0);
+    }
+    for (int i = 0; i < N; i++) pthread_join(th[i], NULL);
+    for (int i = 0; i < N; i++) cr_expect(jobs[i].ok, "thread %d got a wrong gradient or an error", i);
+}
