@@ -18,10 +18,16 @@ tg_tensor *tg__sum_to(tg_tape *tape, tg_tensor *g, int ndim, const int64_t *shap
     }
     int axes[TG_MAX_DIMS], n = 0;
     int off = g->ndim - ndim;
+    bool leading_only = true;   // only the broadcast-added leading axes are summed
     for (int i = 0; i < g->ndim; i++) {
         int j = i - off;
-        if (j < 0 || (shape[j] == 1 && g->shape[i] != 1)) axes[n++] = i;
+        if (j < 0 || (shape[j] == 1 && g->shape[i] != 1)) {
+            axes[n++] = i;
+            leading_only &= j < 0;
+        }
     }
+    // A bias gradient ([B, N] -> [N]): the sum already has the shape, no reshape node.
+    if (n && leading_only) return tg_sum_axes(tape, g, n, axes, false);
     tg_tensor *s = n ? tg_sum_axes(tape, g, n, axes, true) : g;
     return tg_reshape(tape, s, ndim, shape);
 }
