@@ -98,21 +98,14 @@ static tg_tensor *call_sigmoid_grad(tg_tape *t, tg_tensor *const *in, void *row)
     (void)row;
     return tg_sigmoid_grad(t, in[0], in[1]);
 }
-// d/dx of sum(f(x) * x^2)'s gradient (create_graph): f's rule is tanh_grad / sigmoid_grad,
-// so this exercises their own rules in both inputs (dy depends on x through x^2).
-static tg_tensor *grad_of(tg_tape *t, tg_tensor *x, tg_tensor *y) {
-    tg_tensor *g = NULL;
-    tg_backward_opts o = {.create_graph = true};
-    if (tg_grad(t, tg_sum(t, tg_mul(t, y, tg_mul(t, x, x))), NULL, 1, &x, &g, &o)) return NULL;
-    return g;
-}
+// d/dx of sum(f(x) * x^2)'s gradient (create_graph): f's rule is tanh_grad / sigmoid_grad
 static tg_tensor *call_tanh_grad_of_tanh(tg_tape *t, tg_tensor *const *in, void *row) {
     (void)row;
-    return grad_of(t, in[0], tg_tanh(t, in[0]));
+    return op_case_grad_of(t, in[0], tg_tanh(t, in[0]));
 }
 static tg_tensor *call_sigmoid_grad_of_sigmoid(tg_tape *t, tg_tensor *const *in, void *row) {
     (void)row;
-    return grad_of(t, in[0], tg_sigmoid(t, in[0]));
+    return op_case_grad_of(t, in[0], tg_sigmoid(t, in[0]));
 }
 static tg_tensor *call_gt_scalar(tg_tape *t, tg_tensor *const *in, void *row) {
     return tg_gt_scalar(t, in[0], attr_s(row));

@@ -86,3 +86,7 @@ int op_case_run(const op_case *row, uint64_t seed, tg_gradcheck_report *report);
 // The row's input k filled as op_case_run fills it (persistent f64, caller frees), for
 // tools and tests that want to call the row themselves. NULL + error on failure.
 tg_tensor *op_case_input(const op_case *row, int k, tg_rng *rng);
+// For rows of fused gradient ops: d/dx of sum(y * x^2) with create_graph, where y = f(x)
+// and f's rule is the op under test; dy = x^2 and y both depend on x, so gradcheck runs
+// the op's own rules for both of its inputs. NULL + error on failure.
+tg_tensor *op_case_grad_of(tg_tape *tape, tg_tensor *x, tg_tensor *y);

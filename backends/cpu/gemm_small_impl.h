@@ -46,20 +46,20 @@ static void CAT(store_edge, SUF)(int64_t mr, int64_t nr, int nv, const V *acc, T
     }
 }
 
-static inline void CAT(store_row, SUF)(T *c, V v0, V v1, T alpha, T beta) {
-    if (alpha != 1) {
-        v0 *= alpha;
-        v1 *= alpha;
-    }
+// One vector of C: alpha * v + beta * C (C not read when beta == 0).
+static inline void CAT(store_vec, SUF)(T *c, V v, T alpha, T beta) {
+    if (alpha != 1) v *= alpha;
     if (beta != 0) {
-        V o0, o1;
-        memcpy(&o0, c, sizeof o0);
-        memcpy(&o1, c + NR / 2, sizeof o1);
-        v0 += beta * o0;
-        v1 += beta * o1;
+        V o;
+        memcpy(&o, c, sizeof o);
+        v += beta * o;
     }
-    memcpy(c, &v0, sizeof v0);
-    memcpy(c + NR / 2, &v1, sizeof v1);
+    memcpy(c, &v, sizeof v);
+}
+
+static inline void CAT(store_row, SUF)(T *c, V v0, V v1, T alpha, T beta) {
+    CAT(store_vec, SUF)(c, v0, alpha, beta);
+    CAT(store_vec, SUF)(c + NR / 2, v1, alpha, beta);
 }
 
 // Row r of a tile with mr valid rows: rows past the end re-read the last valid one (their
@@ -121,15 +121,7 @@ static inline void CAT(kernel1, SUF)(int64_t kc, const T *a, int64_t a_rs, int64
     }
     V acc[MR1] = {c0, c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11};
     if (mr == MR1 && nr == NR / 2 && c_cs == 1) {
-        for (int r = 0; r < MR1; r++) {
-            V v = alpha == 1 ? acc[r] : alpha * acc[r];
-            if (beta != 0) {
-                V o;
-                memcpy(&o, c + r * c_rs, sizeof o);
-                v += beta * o;
-            }
-            memcpy(c + r * c_rs, &v, sizeof v);
-        }
+        for (int r = 0; r < MR1; r++) CAT(store_vec, SUF)(c + r * c_rs, acc[r], alpha, beta);
         return;
     }
     CAT(store_edge, SUF)(mr, nr, 1, acc, alpha, beta, c, c_rs, c_cs);

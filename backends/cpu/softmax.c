@@ -2,7 +2,6 @@
 // xent_grad): one pass for the max, one for the exps, one summing them in double (so large
 // logits stay exact enough), then the output pass. Passes are kept apart so that each loop
 // vectorises.
-#include <float.h>
 #include <math.h>
 
 #include "backends/cpu/cpu_internal.h"
@@ -58,6 +57,29 @@ static double sum_f64(const double *e, int64_t n) {
     return s;
 }
 
+// sum of a[k] * b[k] in double, partial sums as above
+static double dot_f32(const float *a, const float *b, int64_t n) {
+    double sv[LANES] = {0};
+    int64_t k = 0;
+    for (; k + LANES <= n; k += LANES)
+        for (int l = 0; l < LANES; l++) sv[l] += (double)a[k + l] * (double)b[k + l];
+    for (; k < n; k++) sv[0] += (double)a[k] * (double)b[k];
+    double s = 0;
+    for (int l = 0; l < LANES; l++) s += sv[l];
+    return s;
+}
+
+static double dot_f64(const double *a, const double *b, int64_t n) {
+    double sv[LANES] = {0};
+    int64_t k = 0;
+    for (; k + LANES <= n; k += LANES)
+        for (int l = 0; l < LANES; l++) sv[l] += a[k + l] * b[k + l];
+    for (; k < n; k++) sv[0] += a[k] * b[k];
+    double s = 0;
+    for (int l = 0; l < LANES; l++) s += sv[l];
+    return s;
+}
+
 // f32 row: m = max (0 if not finite), e[k] = exp(z[k] - m) via the vectorising tg_vexpf,
 // returns the sum of e in double. e may be the caller's output row or a scratch chunk.
 static double exp_row_f32(const float *z, int64_t c, float *m_out, float *e, bool keep) {
@@ -99,9 +121,8 @@ xent_short_block_f32(int64_t nb, int64_t c, const float *zb, const float *lab, c
     float m[SROWS], ls[SROWS];
     double s[SROWS];
     for (int64_t r = 0; r < nb; r++) {
-        float mr = -INFINITY;
-        for (int64_t k = 0; k < c; k++) mr = zb[r * c + k] > mr ? zb[r * c + k] : mr;
-        m[r] = fabsf(mr) <= FLT_MAX ? mr : 0;   // not finite: no shift (as shift_f32)
+        float mr = row_max_f32(zb + r * c, c);
+        m[r] = isfinite(mr) ? mr : 0;   // not finite: no shift (as exp_row_f32)
     }
     for (int64_t r = 0; r < nb; r++)
         for (int64_t k = 0; k < c; k++) e[r * c + k] = zb[r * c + k] - m[r];
@@ -255,44 +276,25 @@ int tg_cpu_softmax(void *ctx, int dtype, int64_t n, int64_t c, const void *x, vo
     return 0;
 }
 
-// ---- softmax / log_softmax gradient rows: one pass for the row sum (in double, LANES
-// partial sums so it vectorises), one for dx ----
+// ---- softmax / log_softmax gradient rows: one pass for the row sum (sum_/dot_, in
+// double), one for dx ----
 
 static void softmax_grad_row_f32(const float *y, const float *dy, float *dx, int64_t c,
                                  int take_log) {
-    double sv[LANES] = {0};
-    int64_t k = 0;
-    if (take_log) {
-        for (; k + LANES <= c; k += LANES)
-            for (int l = 0; l < LANES; l++) sv[l] += (double)dy[k + l];
-        for (; k < c; k++) sv[0] += (double)dy[k];
-    } else {
-        for (; k + LANES <= c; k += LANES)
-            for (int l = 0; l < LANES; l++) sv[l] += (double)dy[k + l] * (double)y[k + l];
-        for (; k < c; k++) sv[0] += (double)dy[k] * (double)y[k];
-    }
-    double s = 0;
-    for (int l = 0; l < LANES; l++) s += sv[l];
-    float sf = (float)s;
+    float s = (float)(take_log ? sum_f32(dy, c) : dot_f32(dy, y, c));
     if (take_log)
-        for (k = 0; k < c; k++) dx[k] = dy[k] - tg_vexpf(y[k]) * sf;
+        for (int64_t k = 0; k < c; k++) dx[k] = dy[k] - tg_vexpf(y[k]) * s;
     else
-        for (k = 0; k < c; k++) dx[k] = y[k] * (dy[k] - sf);
+        for (int64_t k = 0; k < c; k++) dx[k] = y[k] * (dy[k] - s);
 }
 
 static void softmax_grad_row_f64(const double *y, const double *dy, double *dx, int64_t c,
                                  int take_log) {
-    double sv[LANES] = {0};
-    int64_t k = 0;
-    for (; k + LANES <= c; k += LANES)
-        for (int l = 0; l < LANES; l++) sv[l] += take_log ? dy[k + l] : dy[k + l] * y[k + l];
-    for (; k < c; k++) sv[0] += take_log ? dy[k] : dy[k] * y[k];
-    double s = 0;
-    for (int l = 0; l < LANES; l++) s += sv[l];
+    double s = take_log ? sum_f64(dy, c) : dot_f64(dy, y, c);
     if (take_log)
-        for (k = 0; k < c; k++) dx[k] = dy[k] - exp(y[k]) * s;
+        for (int64_t k = 0; k < c; k++) dx[k] = dy[k] - exp(y[k]) * s;
     else
-        for (k = 0; k < c; k++) dx[k] = y[k] * (dy[k] - s);
+        for (int64_t k = 0; k < c; k++) dx[k] = y[k] * (dy[k] - s);
 }
 
 int tg_cpu_softmax_grad(void *ctx, int dtype, int64_t n, int64_t c, const void *y, const void *dy,
