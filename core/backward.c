@@ -1,5 +1,6 @@
 // Reverse-mode sweep over the tape. Rules return contributions; this file alone sums
 // them back to input shapes (sum_to), accumulates fan-out, and writes leaves' grads.
+#include <sched.h>
 #include <string.h>
 
 #include "core/internal.h"
@@ -32,34 +33,125 @@ tg_tensor *tg__sum_to(tg_tape *tape, tg_tensor *g, int ndim, const int64_t *shap
     return tg_reshape(tape, s, ndim, shape);
 }
 
-tg_tensor *tg__grad_sink(const tg_tape *tape, const tg_node *n, int k) {
+// ---- per-leaf grad locks ----
+// A leaf's .grad is written only under its lock, so tapes on several threads may record a
+// shared parameter with grad on: their gradients add up (PyTorch's Hogwild semantics for
+// the grad; the optimizer step and zero_grad must still not race with a backward).
+
+bool tg__grad_trylock(tg_tensor *t) {
+    int expected = 0;
+    return atomic_compare_exchange_strong_explicit(&t->grad_lock, &expected, 1,
+                                                   memory_order_acquire, memory_order_relaxed);
+}
+
+void tg__grad_lock(tg_tensor *t) {
+    while (!tg__grad_trylock(t)) sched_yield();
+}
+
+void tg__grad_unlock(tg_tensor *t) {
+    atomic_store_explicit(&t->grad_lock, 0, memory_order_release);
+}
+
+static void release_sinks(tg_tape *tape) {
+    for (int i = 0; i < tape->n_held; i++) tg__grad_unlock(tape->held[i]);
+    tape->n_held = 0;
+}
+
+tg_tensor *tg__grad_sink(tg_tape *tape, const tg_node *n, int k) {
     if (!tape->direct_leaf_grads) return NULL;
     tg_tensor *x = tg__node_input(n, k), *g = x->grad;
-    if (x->is_step || !x->requires_grad || !g || g->pins > 0) return NULL;
-    return g->dtype == x->dtype && g->be == x->be && tg__same_shape(g, x) ? g : NULL;
+    if (x->is_step || !x->requires_grad || !g || tape->n_held == 4) return NULL;
+    if (atomic_load_explicit(&g->pins, memory_order_acquire) > 0) return NULL;
+    if (g->dtype != x->dtype || g->be != x->be || !tg__same_shape(g, x)) return NULL;
+    // Contended (another thread's pass writes this grad): the normal path, which waits.
+    if (!tg__grad_trylock(x)) return NULL;
+    tape->held[tape->n_held++] = x;
+    tg__bump_version(g);
+    return g;
+}
+
+// ---- per-pass gradients ----
+// Step tensors carry their pass gradient; persistent ones keep it on the tape's pin entry,
+// so a tensor shared by tapes on several threads is only read.
+
+static tg_tensor *bgrad_of(const tg_tape *tape, const tg_tensor *x) {
+    if (x->is_step) return x->bgrad;
+    struct tg_pin *e = tg__pin_find(tape, x);
+    return e ? e->bgrad : NULL;
+}
+
+static int set_bgrad(tg_tape *tape, tg_tensor *x, tg_tensor *g) {
+    if (x->is_step) {
+        x->bgrad = g;
+        return TG_OK;
+    }
+    struct tg_pin *e = tg__pin_find(tape, x);
+    if (!e) {   // a persistent output (tg_backward on a leaf): pin it for this pass
+        if (tg__pin(tape, x)) return TG_ERR_OOM;
+        e = tg__pin_find(tape, x);
+    }
+    e->bgrad = g;
+    return TG_OK;
 }
 
 static void clear_bgrads(tg_tape *tape, int64_t end) {
     for (int64_t i = 0; i <= end && i < tape->n_nodes; i++) {
         tg_node *n = &tape->nodes[i];
         n->out->bgrad = NULL;
-        for (int k = 0; k < n->n_in; k++) tg__node_input(n, k)->bgrad = NULL;
+        for (int k = 0; k < n->n_in; k++) {
+            tg_tensor *x = tg__node_input(n, k);
+            if (x->is_step) x->bgrad = NULL;
+        }
     }
+    for (int64_t i = 0; i < tape->n_pinned; i++) tape->pinned[i].bgrad = NULL;
 }
 
-static int run_sweep(tg_tape *tape, bool create_graph, bool direct, const char *where,
-                     int64_t end);
+// ---- checks before a rule runs ----
 
-// Runs the sweep from `out`; leaves every reached tensor's gradient in ->bgrad.
-// Returns the index of out's node (or -1 for a leaf output) via *end. With `direct`
-// (tg_backward), rules may add leaf contributions straight into .grad (tg__grad_sink).
-static int sweep(tg_tape *tape, tg_tensor *out, const tg_tensor *seed, bool create_graph,
-                 bool direct, const char *where, int64_t *end) {
+static uint64_t recorded_version(const tg_node *n, int k) {
+    return n->ver_ext ? n->ver_ext[k] : n->ver[k < 3 ? k : 3];
+}
+
+// TG_ERR_STATE when something the node's rule reads was written in place after recording
+// (PyTorch: "one of the variables needed for gradient computation has been modified by an
+// inplace operation").
+static int check_versions(const tg_node *n, int64_t i, const char *where) {
+    unsigned unread = tg__op_unread[n->def->id];
+    for (int k = 0; k <= n->n_in; k++) {
+        bool is_out = k == n->n_in;
+        if (is_out ? (unread & TG_UNREAD_OUT) : k < 31 && (unread >> k & 1u)) continue;
+        const tg_tensor *t = is_out ? n->out : tg__node_input(n, k);
+        uint64_t rec = is_out ? recorded_version(n, n->n_in > 3 ? n->n_in : 3)
+                              : recorded_version(n, k);
+        if (*t->version == rec) continue;
+        char s[160];
+        char what[32];
+        if (is_out) snprintf(what, sizeof what, "its output");
+        else snprintf(what, sizeof what, "input %d", k);
+        tg__fail(TG_ERR_STATE, where,
+                 "%s (node %lld): %s %s %s was modified in place after it was recorded "
+                 "(version %llu, now %llu); its gradient rule needs the recorded value",
+                 n->def->name, (long long)i, what,
+                 tg__shape_str(s, sizeof s, t->ndim, t->shape), tg_dtype_name(t->dtype),
+                 (unsigned long long)rec, (unsigned long long)*t->version);
+        return TG_ERR_STATE;
+    }
+    return TG_OK;
+}
+
+static int run_sweep(tg_tape *tape, bool create_graph, bool direct, bool retain,
+                     const char *where, int64_t end);
+
+// Checks the output and seed of a pass (liveness, tape, grad, shape).
+static int check_pass(tg_tape *tape, tg_tensor *out, const tg_tensor *seed, const char *where) {
     char s1[160], s2[160];
     if (!tape || !out) {
         tg__fail(TG_ERR_INVALID_ARG, where, "%s is NULL", tape ? "output" : "tape");
         return TG_ERR_INVALID_ARG;
     }
+    int st = tg__check_live(out, where);
+    if (!st && seed) st = tg__check_live(seed, where);
+    if (st) return st;
     if (tape->in_backward) {
         tg__fail(TG_ERR_STATE, where, "called from inside a gradient rule");
         return TG_ERR_STATE;
@@ -73,12 +165,6 @@ static int sweep(tg_tape *tape, tg_tensor *out, const tg_tensor *seed, bool crea
     }
     if (out->is_step && out->tape != tape) {
         tg__fail(TG_ERR_STATE, where, "output belongs to another tape");
-        return TG_ERR_STATE;
-    }
-    if (tape->graph_freed) {
-        tg__fail(TG_ERR_STATE, where,
-                 "the graph was already backpropagated; pass retain_graph=true to the first "
-                 "backward to run another, or tg_tape_reset and record again");
         return TG_ERR_STATE;
     }
     if (seed) {
@@ -96,88 +182,109 @@ static int sweep(tg_tape *tape, tg_tensor *out, const tg_tensor *seed, bool crea
                  tg__shape_str(s1, sizeof s1, out->ndim, out->shape), (long long)out->numel);
         return TG_ERR_SHAPE;
     }
+    return TG_OK;
+}
 
-    bool mode = tape->grad_enabled;
-    tape->grad_enabled = false;
+// Runs the sweep from `out`; leaves every reached tensor's gradient as its pass gradient
+// (bgrad_of). Returns the index of out's node (or -1 for a leaf output) via *end. With
+// `direct` (tg_backward), rules may add leaf contributions straight into .grad.
+static int sweep(tg_tape *tape, tg_tensor *out, const tg_tensor *seed, bool create_graph,
+                 bool direct, bool retain, const char *where, int64_t *end) {
+    int st = check_pass(tape, out, seed, where);
+    if (st) return st;
+    *end = out->node;
+    clear_bgrads(tape, *end);
     // The seed itself, not a copy, inside tg_backward (rules only read their dout; leaves
     // get copies), unless it is a leaf's .grad that a rule might add into (tg__grad_sink).
     // tg_grad copies: its results must be step tensors of the tape.
-    if (direct && seed && !seed->is_grad) {
-        tape->grad_enabled = mode;
-        *end = out->node;
-        clear_bgrads(tape, *end);
-        out->bgrad = (tg_tensor *)seed;
-        return run_sweep(tape, create_graph, direct, where, *end);
+    tg_tensor *g = (tg_tensor *)seed;
+    if (!(direct && seed && !seed->is_grad)) {
+        bool mode = tg_tape_set_grad(tape, false);
+        g = tg__step_new(tape, out->be, out->dtype, out->ndim, out->shape, where);
+        st = g ? TG_OK : tg_last_status();
+        if (g) {
+            tg_view v = tg__view_of(g);
+            st = seed ? out->be->ops->copy(out->be->ctx, g->data, seed->data, g->nbytes)
+                      : out->be->ops->fill(out->be->ctx, &v, 1.0);
+        }
+        tg_tape_set_grad(tape, mode);
+        if (st) return st;
     }
-    tg_tensor *g = tg__step_new(tape, out->be, out->dtype, out->ndim, out->shape, where);
-    int st = g ? TG_OK : tg_last_status();
-    if (g) {
-        tg_view v = tg__view_of(g);
-        st = seed ? out->be->ops->copy(out->be->ctx, g->data, seed->data, g->nbytes)
-                  : out->be->ops->fill(out->be->ctx, &v, 1.0);
+    if (set_bgrad(tape, out, g)) {
+        tg__fail(TG_ERR_OOM, where, "out of memory growing the tape");
+        return TG_ERR_OOM;
     }
-    if (st) {
-        tape->grad_enabled = mode;
-        return st;
-    }
-
-    *end = out->node;
-    clear_bgrads(tape, *end);
-    out->bgrad = g;
-    tape->grad_enabled = mode;
-    return run_sweep(tape, create_graph, direct, where, *end);
+    return run_sweep(tape, create_graph, direct, retain, where, *end);
 }
 
-// The sweep proper, from the output's node (end) down, with its bgrad set.
-static int run_sweep(tg_tape *tape, bool create_graph, bool direct, const char *where,
-                     int64_t end) {
+// Adds contribution d into input x's pass gradient (x needs a gradient).
+static int add_contribution(tg_tape *tape, tg_tensor *x, tg_tensor *contrib) {
+    tg_tensor *d = tg__sum_to(tape, contrib, x->ndim, x->shape);
+    tg_tensor *prev = d ? bgrad_of(tape, x) : NULL;
+    if (d && prev) d = tg_add(tape, prev, d);
+    if (!d) return tg_last_status() ? tg_last_status() : TG_ERR_INVALID_ARG;
+    return set_bgrad(tape, x, d) ? TG_ERR_OOM : TG_OK;
+}
+
+// Runs node i's rule and adds what it returns to its inputs' pass gradients.
+static int run_rule(tg_tape *tape, int64_t i, bool retain, const char *where) {
+    // A copy: with create_graph the rules record nodes, which may move tape->nodes.
+    const tg_node node = tape->nodes[i], *n = &node;
+    tg_tensor *dout = n->out->bgrad;
+    if (!dout) return TG_OK;
+    if (n->freed) {
+        tg__fail(TG_ERR_STATE, where,
+                 "%s (node %lld) was already backpropagated; pass retain_graph=true to the "
+                 "first backward to run another through it, or record the graph again",
+                 n->def->name, (long long)i);
+        return TG_ERR_STATE;
+    }
+    int st = check_versions(n, i, where);
+    if (st) return st;
+    if (!retain) tape->nodes[i].freed = true;
+    tg_tensor *small[4] = {0};
+    int n_in = n->n_in;
+    tg_tensor **contrib = small;
+    if (n_in > 4) {   // variadic ops (concat): contributions live in the arena
+        contrib = tg__arena_alloc(tape, (size_t)n_in * sizeof *contrib);
+        if (!contrib) {
+            tg__fail(TG_ERR_OOM, where, "out of memory in the tape arena");
+            return TG_ERR_OOM;
+        }
+        memset(contrib, 0, (size_t)n_in * sizeof *contrib);
+    }
+    st = n->def->backward(tape, n, dout, contrib);
+    release_sinks(tape);
+    for (int k = 0; k < n_in && st == TG_OK && tape->anomaly; k++) {
+        if (!contrib[k] || !tg__nonfinite(contrib[k])) continue;
+        char s[512];
+        tg_tensor *ins[TG_MAX_DIMS];
+        int shown = n_in < TG_MAX_DIMS ? n_in : TG_MAX_DIMS;
+        for (int j = 0; j < shown; j++) ins[j] = tg__node_input(n, j);
+        tg__fail(TG_ERR_NUMERIC, where,
+                 "anomaly: the gradient rule of %s (node %lld, inputs %s) produced NaN/Inf "
+                 "for input %d", n->def->name, (long long)i,
+                 tg__inputs_str(s, sizeof s, shown, ins), k);
+        st = TG_ERR_NUMERIC;
+    }
+    for (int k = 0; k < n_in && st == TG_OK; k++) {
+        tg_tensor *x = tg__node_input(n, k);
+        if (x->requires_grad && contrib[k]) st = add_contribution(tape, x, contrib[k]);
+    }
+    if (st && !tg__has_error())
+        tg__fail(st, where, "gradient rule of %s (node %lld) failed", n->def->name, (long long)i);
+    return st;
+}
+
+// The sweep proper, from the output's node (end) down, with its pass gradient set.
+static int run_sweep(tg_tape *tape, bool create_graph, bool direct, bool retain,
+                     const char *where, int64_t end) {
     int st = TG_OK;
     bool mode = tape->grad_enabled;
     tape->grad_enabled = create_graph;
     tape->in_backward = true;
     tape->direct_leaf_grads = direct && !create_graph && !tape->anomaly;
-    for (int64_t i = end; i >= 0 && st == TG_OK; i--) {
-        // A copy: with create_graph the rules record nodes, which may move tape->nodes.
-        const tg_node node = tape->nodes[i], *n = &node;
-        tg_tensor *dout = n->out->bgrad;
-        if (!dout) continue;
-        tg_tensor *small[4] = {0};
-        int n_in = n->n_in;
-        tg_tensor **contrib = small;
-        if (n_in > 4) {   // variadic ops (concat): contributions live in the arena
-            contrib = tg__arena_alloc(tape, (size_t)n_in * sizeof *contrib);
-            if (!contrib) {
-                tg__fail(TG_ERR_OOM, where, "out of memory in the tape arena");
-                st = TG_ERR_OOM;
-                break;
-            }
-            memset(contrib, 0, (size_t)n_in * sizeof *contrib);
-        }
-        st = n->def->backward(tape, n, dout, contrib);
-        for (int k = 0; k < n_in && st == TG_OK && tape->anomaly; k++) {
-            if (!contrib[k] || !tg__nonfinite(contrib[k])) continue;
-            char s[512];
-            tg_tensor *ins[TG_MAX_DIMS];
-            int shown = n_in < TG_MAX_DIMS ? n_in : TG_MAX_DIMS;
-            for (int j = 0; j < shown; j++) ins[j] = tg__node_input(n, j);
-            tg__fail(TG_ERR_NUMERIC, where,
-                     "anomaly: the gradient rule of %s (node %lld, inputs %s) produced NaN/Inf "
-                     "for input %d", n->def->name, (long long)i,
-                     tg__inputs_str(s, sizeof s, shown, ins), k);
-            st = TG_ERR_NUMERIC;
-        }
-        for (int k = 0; k < n_in && st == TG_OK; k++) {
-            tg_tensor *x = tg__node_input(n, k);
-            if (!x->requires_grad || !contrib[k]) continue;
-            tg_tensor *d = tg__sum_to(tape, contrib[k], x->ndim, x->shape);
-            if (d) d = x->bgrad ? tg_add(tape, x->bgrad, d) : d;
-            if (!d) st = tg_last_status() ? tg_last_status() : TG_ERR_INVALID_ARG;
-            else x->bgrad = d;
-        }
-        if (st && !tg__has_error())
-            tg__fail(st, where, "gradient rule of %s (node %lld) failed", n->def->name,
-                     (long long)i);
-    }
+    for (int64_t i = end; i >= 0 && st == TG_OK; i--) st = run_rule(tape, i, retain, where);
     tape->in_backward = false;
     tape->direct_leaf_grads = false;
     tape->grad_enabled = mode;
@@ -185,41 +292,60 @@ static int run_sweep(tg_tape *tape, bool create_graph, bool direct, const char *
     return st;
 }
 
-static int accumulate_leaf(tg_tensor *leaf, const char *where) {
-    tg_tensor *g = leaf->bgrad;
-    leaf->bgrad = NULL;
+// leaf.grad += g, under the leaf's lock (a new .grad on the first pass).
+static int accumulate_leaf(tg_tensor *leaf, tg_tensor *g, const char *where) {
+    tg__grad_lock(leaf);
+    int st;
     if (!leaf->grad) {
-        leaf->grad = tg__persistent_new(leaf->be, leaf->dtype, leaf->ndim, leaf->shape, where);
-        if (!leaf->grad) return tg_last_status();
-        leaf->grad->is_grad = true;
-        return leaf->be->ops->copy(leaf->be->ctx, leaf->grad->data, g->data, g->nbytes);
+        tg_tensor *ng = tg__persistent_new(leaf->be, leaf->dtype, leaf->ndim, leaf->shape, where);
+        st = ng ? leaf->be->ops->copy(leaf->be->ctx, ng->data, g->data, g->nbytes)
+                : tg_last_status();
+        if (ng) {
+            ng->is_grad = true;
+            leaf->grad = ng;
+        }
+    } else {
+        st = tg_axpby_(leaf->grad, 1.0, g, 1.0);
     }
-    return tg_axpby_(leaf->grad, 1.0, g, 1.0);
+    tg__grad_unlock(leaf);
+    return st;
 }
 
 int tg_backward_ex(tg_tape *tape, tg_tensor *out, const tg_tensor *seed,
                    const tg_backward_opts *opts) {
     tg_backward_opts o = opts ? *opts : tg_backward_opts_default();
-    if (o.create_graph) o.retain_graph = true;
+    if (o.create_graph) {
+        // .grad is a persistent tensor outside any graph: it cannot be differentiated.
+        if (!tg__has_error())
+            tg__fail(TG_ERR_UNSUPPORTED, "tg_backward",
+                     "create_graph would leave each leaf's .grad detached from the graph; "
+                     "use tg_grad(..., create_graph = true), whose gradients are "
+                     "differentiable step tensors");
+        return TG_ERR_UNSUPPORTED;
+    }
     int64_t end = -1;
-    int st = sweep(tape, out, seed, o.create_graph, true, "tg_backward", &end);
+    int st = sweep(tape, out, seed, false, true, o.retain_graph, "tg_backward", &end);
     if (st) return st;
-    // Leaves: persistent requires_grad tensors reached by the sweep (and out itself).
-    if (!out->is_step && out->bgrad) st = accumulate_leaf(out, "tg_backward");
-    for (int64_t i = 0; i <= end && st == TG_OK; i++) {
-        tg_node *n = &tape->nodes[i];
-        for (int k = 0; k < n->n_in && st == TG_OK; k++) {
-            tg_tensor *x = tg__node_input(n, k);
-            if (!x->is_step && x->bgrad) st = accumulate_leaf(x, "tg_backward");
-        }
+    // Leaves: the persistent requires_grad tensors that got a pass gradient (out included).
+    for (int64_t i = 0; i < tape->n_pinned && st == TG_OK; i++) {
+        struct tg_pin *e = &tape->pinned[i];
+        if (e->bgrad && e->t->requires_grad) st = accumulate_leaf(e->t, e->bgrad, "tg_backward");
     }
     clear_bgrads(tape, end);
-    if (!o.retain_graph) tape->graph_freed = true;
     return st;
 }
 
 int tg_backward(tg_tape *tape, tg_tensor *loss) {
     return tg_backward_ex(tape, loss, NULL, NULL);
+}
+
+// grads[i] as a tensor of its own: a copy when it is an earlier result or the seed
+// (a + b gives both inputs the same dout), recorded when the pass records (create_graph).
+static tg_tensor *distinct_grad(tg_tape *tape, tg_tensor *g, tg_tensor **grads, int i,
+                                const tg_tensor *seed) {
+    bool shared = g == seed;
+    for (int j = 0; j < i && !shared; j++) shared = grads[j] == g;
+    return shared ? tg_mul_scalar(tape, g, 1.0) : g;
 }
 
 int tg_grad(tg_tape *tape, tg_tensor *out, const tg_tensor *seed, int n_inputs,
@@ -234,17 +360,20 @@ int tg_grad(tg_tape *tape, tg_tensor *out, const tg_tensor *seed, int n_inputs,
             tg__fail(TG_ERR_INVALID_ARG, "tg_grad", "input %d is NULL", i);
             return TG_ERR_INVALID_ARG;
         }
+        int st = tg__check_live(inputs[i], "tg_grad");
+        if (st) return st;
     }
     tg_backward_opts o = opts ? *opts : tg_backward_opts_default();
     if (o.create_graph) o.retain_graph = true;
     int64_t end = -1;
-    int st = sweep(tape, out, seed, o.create_graph, false, "tg_grad", &end);
+    int st = sweep(tape, out, seed, o.create_graph, false, o.retain_graph, "tg_grad", &end);
     if (st) return st;
-    bool mode = tg_tape_set_grad(tape, false);
+    bool mode = tg_tape_set_grad(tape, o.create_graph);
     for (int i = 0; i < n_inputs && st == TG_OK; i++) {
-        tg_tensor *x = inputs[i];
-        if (x->bgrad) {
-            grads[i] = x->bgrad;
+        tg_tensor *x = inputs[i], *g = bgrad_of(tape, x);
+        if (g) {
+            grads[i] = distinct_grad(tape, g, grads, i, seed);
+            if (!grads[i]) st = tg_last_status();
             continue;
         }
         grads[i] = tg__step_new(tape, x->be, x->dtype, x->ndim, x->shape, "tg_grad");
@@ -255,6 +384,5 @@ int tg_grad(tg_tape *tape, tg_tensor *out, const tg_tensor *seed, int n_inputs,
     tg_tape_set_grad(tape, mode);
     clear_bgrads(tape, end);
     out->bgrad = NULL;
-    if (!o.retain_graph) tape->graph_freed = true;
     return st;
 }

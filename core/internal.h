@@ -2,6 +2,8 @@
 // op descriptor, the backend handle with its caching allocator. Never installed.
 #pragma once
 
+#include <stdatomic.h>
+
 #include "tapegrad/tapegrad.h"
 #include "backends/backend_impl.h"
 
@@ -54,7 +56,11 @@ void tg__buf_release(tg_backend *be, void *ptr, size_t bytes);
 
 struct tg_node;
 
+#define TG_MAGIC_LIVE 0x74675f4cu   // "tg_L": a live tensor struct
+#define TG_MAGIC_DEAD 0x74675f44u   // "tg_D": freed (persistent) or poisoned (checked mode)
+
 struct tg_tensor {
+    uint32_t magic;         // TG_MAGIC_LIVE while the tensor lives
     tg_dtype dtype;
     int ndim;
     int64_t shape[TG_MAX_DIMS];
@@ -63,17 +69,27 @@ struct tg_tensor {
     void *data;
     tg_backend *be;
     tg_tape *tape;          // owner of a step tensor; NULL for persistent
+    uint64_t epoch;         // step tensor: its tape's epoch when it was made (stale after)
     int64_t node;           // index of the producing node in tape, -1 for a leaf
+    uint64_t *version;      // the storage's version: &ver, or the viewed tensor's counter
+    uint64_t ver;           // bumped by every in-place write to this storage
     tg_tensor *grad;        // persistent: accumulated gradient (persistent tensor)
-    tg_tensor *bgrad;       // gradient during one backward pass (step tensor)
+    tg_tensor *bgrad;       // step tensor: its gradient during one backward pass
     bool requires_grad;
     bool is_step;
     bool owns_data;         // false for views (reshape) of another tensor's data
     bool is_grad;           // created by tg_backward as some leaf's .grad
-    int pins;               // live tapes that recorded this persistent tensor
-    const tg_tape *pin_tape; // last tape that pinned it, with that tape's epoch
-    uint64_t pin_epoch;
+    atomic_int pins;        // live tapes that recorded this persistent tensor
+    atomic_int grad_lock;   // 1 while a backward pass writes .grad (threads sharing it)
+    atomic_uint_fast64_t pin_key;   // cache: (tape token << 24) | slot in that tape's pins
 };
+
+// The storage version every in-place write bumps (views share their source's counter).
+static inline void tg__bump_version(tg_tensor *t) { (*t->version)++; }
+// TG_OK if t is a live tensor (not freed, not a step tensor of an earlier tape epoch);
+// otherwise sets TG_ERR_STATE naming `where` and returns it. NULL is TG_ERR_INVALID_ARG
+// unless an error is already pending (NULL propagation).
+int tg__check_live(const tg_tensor *t, const char *where);
 
 // A view of the whole tensor as contiguous.
 tg_view tg__view_of(const tg_tensor *t);
@@ -114,6 +130,9 @@ typedef struct tg_node {
     tg_tensor *in[3];
     tg_tensor **in_ext;           // arena array when n_in > 3 (variadic ops)
     tg_tensor *out;
+    uint64_t ver[4];              // versions of in[0..2] and out when recorded (n_in <= 3)
+    uint64_t *ver_ext;            // arena array, n_in + 1 entries, when n_in > 3
+    bool freed;                   // a backward pass without retain_graph went through it
     tg_attrs attrs;
 } tg_node;
 
@@ -133,6 +152,14 @@ struct tg_op_def {
     int (*forward)(tg_tensor *const *in, int n_in, const tg_attrs *at, tg_tensor *out);
     int (*backward)(tg_tape *tape, const tg_node *node, tg_tensor *dout, tg_tensor **din);
 };
+
+// What each op's gradient rule never reads, by op id (ops/op_table.c): bit k for input k
+// (k < 31), TG_UNREAD_OUT for the output. The sweep checks the recorded versions of the
+// rest; 0 (every op not listed, custom ops) checks all.
+extern const unsigned tg__op_unread[];
+
+#define TG_UNREAD_OUT (1u << 31)
+#define TG_UNREAD_ALL (~0u)
 
 // Runs an op: checks inputs (NULL propagation, dtype, backend), infers the shape,
 // allocates the output on the tape, runs forward, records a node if needed.
@@ -159,28 +186,51 @@ bool tg__has_softmax_grad(const tg_backend *be);
 int tg__k_softmax_grad(const char *where, const tg_tensor *y, const tg_tensor *dy,
                        const tg_tensor *dx, bool take_log);
 
+// A persistent tensor recorded by the tape this epoch, with its per-pass gradient. Kept on
+// the tape, not on the tensor, so that threads that each own a tape can share the tensor.
+struct tg_pin {
+    tg_tensor *t;
+    tg_tensor *bgrad;             // gradient during one backward pass (step tensor)
+};
+
 struct tg_tape {
     tg_node *nodes;
     int64_t n_nodes, cap_nodes;
     tg_tensor **steps;            // every step tensor, released at reset
     int64_t n_steps, cap_steps;
-    tg_tensor **pinned;           // persistent tensors recorded in nodes
+    struct tg_pin *pinned;        // persistent tensors recorded in nodes (each once)
     int64_t n_pinned, cap_pinned;
-    // arena for tensor structs and variadic input arrays: chunks kept across resets
-    struct tg_arena_chunk *chunks, *cur;
+    int32_t *pin_index;           // open-addressing hash of pinned[] by tensor address
+    int64_t pin_index_cap;        // a power of two >= 2 * cap_pinned (0: none yet)
+    // Two arenas for tensor structs and small arrays, used in alternate epochs, so a step
+    // tensor kept across one reset still holds its stale stamp (tg__check_live). Chunks are
+    // kept across resets (no allocation in a steady state).
+    struct tg_arena_chunk *chunks[2], *cur[2];
+    struct tg_arena_chunk *quarantine;   // checked mode: poisoned chunks of recent epochs
+    int64_t n_quarantine;
+    bool checked;                 // checked mode (TG_CHECKED=1): arenas never reused
     bool grad_enabled;
-    bool graph_freed;             // a backward pass without retain_graph ran
     bool in_backward;
     bool anomaly;                 // check every output for NaN/Inf
     bool direct_leaf_grads;       // this sweep may accumulate into leaves' .grad (tg__grad_sink)
+    int n_held;                   // grad locks held by the rule running now (sinks)
+    tg_tensor *held[4];
     int64_t n_ops;                // ops applied since reset (creation order, for messages)
     uint64_t epoch;               // bumped at reset
+    uint64_t token;               // unique per (tape, epoch) in the process: pin_key cache
 };
+
+// tg__check_live's fast test (t non-NULL).
+static inline bool tg__is_live(const tg_tensor *t) {
+    return t->magic == TG_MAGIC_LIVE && (!t->is_step || t->epoch == t->tape->epoch);
+}
 
 void *tg__arena_alloc(tg_tape *tape, size_t bytes);
 // Counts persistent `t` as held by `tape` until its reset (a no-op for step tensors or when
 // already pinned this epoch): recorded inputs, and tensors whose data a step view shares.
 int tg__pin(tg_tape *tape, tg_tensor *t);
+// The tape's pin entry of persistent `t`, or NULL when this tape has not pinned it.
+struct tg_pin *tg__pin_find(const tg_tape *tape, const tg_tensor *t);
 // Inputs must be non-NULL, share dtype and backend, and not belong to another tape.
 int tg__check_inputs(tg_tape *tape, const tg_op_def *def, int n_in, tg_tensor *const *in);
 // True when input k of the node needs a gradient (rules skip work otherwise).
@@ -192,4 +242,9 @@ static inline bool tg__needs_grad(const tg_node *n, int k) {
 // mode, for a persistent input that already has a .grad that no tape has recorded. The
 // contribution must have the input's exact shape (no sum_to). Saves the step tensor and
 // the accumulation pass for large weights (a gemm adds into .grad with beta = 1).
-tg_tensor *tg__grad_sink(const tg_tape *tape, const tg_node *n, int k);
+// The sink is locked for the rule (threads sharing the leaf) and its version bumped.
+tg_tensor *tg__grad_sink(tg_tape *tape, const tg_node *n, int k);
+// Per-leaf lock around writes to .grad (tapes on other threads may share the leaf).
+bool tg__grad_trylock(tg_tensor *t);
+void tg__grad_lock(tg_tensor *t);
+void tg__grad_unlock(tg_tensor *t);

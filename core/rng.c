@@ -75,11 +75,14 @@ static int fill_random(tg_tensor *y, tg_rng *rng, double p0, double p1, bool nor
         tg__fail(TG_ERR_INVALID_ARG, where, "%s is NULL", y ? "rng" : "tensor");
         return TG_ERR_INVALID_ARG;
     }
+    int st0 = tg__check_live(y, where);
+    if (st0) return st0;
     if (y->is_step && y->node >= 0) {
         tg__fail(TG_ERR_STATE, where, "cannot overwrite a tensor recorded in the graph");
         return TG_ERR_STATE;
     }
     if (!y->numel) return TG_OK;
+    tg__bump_version(y);
     void *host = y->be == tg_backend_get("cpu") ? y->data : tg__malloc(y->nbytes);
     if (!host) {
         tg__fail(TG_ERR_OOM, where, "out of memory");

@@ -1,21 +1,33 @@
 // The tape: an arena of step tensors and a Wengert list of nodes. tg__apply is the one
 // path every op takes (checks, shape inference, output allocation, forward, recording).
 // Invariant: nodes are in execution order, so backward is a reverse walk.
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/internal.h"
 
 #define ARENA_CHUNK (64 * 1024)
+#define QUARANTINE_EPOCHS 64   // checked mode: a reset's chunks stay poisoned this long
 
 struct tg_arena_chunk {
     struct tg_arena_chunk *next;
     size_t used, size;
+    uint64_t epoch;            // quarantine: the epoch that retired it
     _Alignas(16) unsigned char mem[];
 };
 
+// Process-wide source of pin tokens (a counter, not behaviour-changing state): unique per
+// (tape, epoch), so a tensor's pin_key cache can never match a reset or another tape.
+static atomic_uint_fast64_t next_token = 1;
+
+static uint64_t new_token(void) {
+    return (uint64_t)atomic_fetch_add_explicit(&next_token, 1, memory_order_relaxed);
+}
+
 void *tg__arena_alloc(tg_tape *tape, size_t bytes) {
     bytes = (bytes + 15) & ~(size_t)15;
-    struct tg_arena_chunk *c = tape->cur;
+    int h = (int)(tape->epoch & 1);
+    struct tg_arena_chunk *c = tape->cur[h];
     while (c && c->used + bytes > c->size) c = c->next;   // later chunks kept from reuse
     if (!c) {
         size_t size = bytes > ARENA_CHUNK ? bytes : ARENA_CHUNK;
@@ -24,17 +36,22 @@ void *tg__arena_alloc(tg_tape *tape, size_t bytes) {
         c->used = 0;
         c->size = size;
         c->next = NULL;
-        if (!tape->chunks) tape->chunks = c;
+        if (!tape->chunks[h]) tape->chunks[h] = c;
         else {
-            struct tg_arena_chunk *last = tape->cur ? tape->cur : tape->chunks;
+            struct tg_arena_chunk *last = tape->cur[h] ? tape->cur[h] : tape->chunks[h];
             while (last->next) last = last->next;
             last->next = c;
         }
     }
-    tape->cur = c;
+    tape->cur[h] = c;
     void *p = c->mem + c->used;
     c->used += bytes;
     return p;
+}
+
+static bool env_checked(void) {
+    const char *e = getenv("TG_CHECKED");
+    return e && *e && strcmp(e, "0") != 0;
 }
 
 tg_tape *tg_tape_new(void) {
@@ -44,7 +61,58 @@ tg_tape *tg_tape_new(void) {
         return NULL;
     }
     t->grad_enabled = true;
+    t->checked = env_checked();
+    t->token = new_token();
     return t;
+}
+
+static void free_chunks(struct tg_arena_chunk *c) {
+    for (struct tg_arena_chunk *n; c; c = n) {
+        n = c->next;
+        tg__free(c);
+    }
+}
+
+// Checked mode: the arena half about to be reused is poisoned and retired instead (every
+// stale pointer into it reads TG_MAGIC_DEAD); retired chunks are freed QUARANTINE_EPOCHS
+// resets later. Costs allocations per step: a debugging mode, off unless TG_CHECKED=1.
+static void retire_half(tg_tape *tape, int h) {
+    for (struct tg_arena_chunk *c = tape->chunks[h], *n; c; c = n) {
+        n = c->next;
+        memset(c->mem, 0, c->used);   // magic 0: not TG_MAGIC_LIVE
+        c->epoch = tape->epoch;
+        c->next = tape->quarantine;
+        tape->quarantine = c;
+        tape->n_quarantine++;
+    }
+    tape->chunks[h] = tape->cur[h] = NULL;
+    // The list is newest first: drop the tail that is old enough.
+    struct tg_arena_chunk **pp = &tape->quarantine;
+    while (*pp && (*pp)->epoch + QUARANTINE_EPOCHS > tape->epoch) pp = &(*pp)->next;
+    free_chunks(*pp);
+    *pp = NULL;
+}
+
+static size_t half_size(const tg_tape *tape, int h) {
+    size_t n = 0;
+    for (const struct tg_arena_chunk *c = tape->chunks[h]; c; c = c->next) n += c->size;
+    return n;
+}
+
+// The half an epoch starts on gets at least the other half's capacity now, so the first
+// steps after warm-up allocate nothing (the same graph fits in either half).
+static void match_halves(tg_tape *tape, int h) {
+    size_t have = half_size(tape, h), want = half_size(tape, !h);
+    if (have >= want) return;
+    size_t size = want - have > ARENA_CHUNK ? want - have : ARENA_CHUNK;
+    struct tg_arena_chunk *c = tg__malloc(sizeof *c + size);
+    if (!c) return;   // not fatal: tg__arena_alloc will try again when it needs the room
+    c->used = 0;
+    c->size = size;
+    c->next = NULL;
+    struct tg_arena_chunk **pp = &tape->chunks[h];
+    while (*pp) pp = &(*pp)->next;
+    *pp = c;
 }
 
 void tg_tape_reset(tg_tape *tape) {
@@ -54,29 +122,35 @@ void tg_tape_reset(tg_tape *tape) {
         if (s->owns_data && s->data) tg__buf_release(s->be, s->data, s->nbytes);
     }
     for (int64_t i = 0; i < tape->n_pinned; i++) {
-        tg_tensor *p = tape->pinned[i];
-        p->pins--;
-        p->bgrad = NULL;
-        if (p->pin_tape == tape) p->pin_tape = NULL;
+        tg_tensor *p = tape->pinned[i].t;
+        atomic_fetch_sub_explicit(&p->pins, 1, memory_order_acq_rel);
     }
+    if (tape->n_pinned)
+        memset(tape->pin_index, 0xff, (size_t)tape->pin_index_cap * sizeof *tape->pin_index);
     tape->n_steps = tape->n_nodes = tape->n_pinned = 0;
-    for (struct tg_arena_chunk *c = tape->chunks; c; c = c->next) c->used = 0;
-    tape->cur = tape->chunks;
-    tape->graph_freed = false;
     tape->n_ops = 0;
     tape->epoch++;
+    tape->token = new_token();
+    // The half this epoch uses starts empty; the other keeps last epoch's (stale) structs.
+    int h = (int)(tape->epoch & 1);
+    if (tape->checked) {
+        retire_half(tape, h);
+    } else {
+        for (struct tg_arena_chunk *c = tape->chunks[h]; c; c = c->next) c->used = 0;
+        match_halves(tape, h);
+        tape->cur[h] = tape->chunks[h];
+    }
 }
 
 void tg_tape_free(tg_tape *tape) {
     if (!tape) return;
     tg_tape_reset(tape);
-    for (struct tg_arena_chunk *c = tape->chunks, *n; c; c = n) {
-        n = c->next;
-        tg__free(c);
-    }
+    for (int h = 0; h < 2; h++) free_chunks(tape->chunks[h]);
+    free_chunks(tape->quarantine);
     tg__free(tape->nodes);
     tg__free(tape->steps);
     tg__free(tape->pinned);
+    tg__free(tape->pin_index);
     tg__free(tape);
 }
 
@@ -97,19 +171,84 @@ bool tg_tape_set_anomaly(tg_tape *tape, bool enabled) {
 }
 int64_t tg_tape_size(const tg_tape *tape) { return tape ? tape->n_nodes : 0; }
 
-int tg__pin(tg_tape *tape, tg_tensor *t) {
-    if (t->is_step || (t->pin_tape == tape && t->pin_epoch == tape->epoch)) return TG_OK;
-    if (tape->n_pinned == tape->cap_pinned) {
-        int64_t cap = tape->cap_pinned ? tape->cap_pinned * 2 : 64;
-        tg_tensor **p = tg__realloc(tape->pinned, (size_t)cap * sizeof *p);
-        if (!p) return TG_ERR_OOM;
-        tape->pinned = p;
-        tape->cap_pinned = cap;
+// ---- pins: persistent tensors recorded this epoch ----
+// pinned[] lists each once; pin_index hashes them by address. A tensor's pin_key caches
+// (token, slot) of the last tape that pinned it, so the usual lookup is one load and one
+// compare; with tapes on several threads the cache is only a hint (a relaxed atomic word),
+// and the hash decides.
+
+#define KEY_SLOT_BITS 24
+#define KEY_TOKEN_MASK ((UINT64_C(1) << (64 - KEY_SLOT_BITS)) - 1)
+
+static int64_t hash_home(const tg_tensor *t, int64_t cap) {
+    uint64_t x = (uint64_t)(uintptr_t)t;
+    x ^= x >> 33;
+    x *= UINT64_C(0xff51afd7ed558ccd);
+    x ^= x >> 33;
+    return (int64_t)(x & (uint64_t)(cap - 1));
+}
+
+// The index slot holding t, or the empty slot where it would go.
+static int64_t index_slot(const tg_tape *tape, const tg_tensor *t) {
+    int64_t cap = tape->pin_index_cap, i = hash_home(t, cap);
+    while (tape->pin_index[i] >= 0 && tape->pinned[tape->pin_index[i]].t != t)
+        i = (i + 1) & (cap - 1);
+    return i;
+}
+
+static void cache_key(const tg_tape *tape, tg_tensor *t, int64_t slot) {
+    if (slot >= (INT64_C(1) << KEY_SLOT_BITS)) return;
+    uint64_t key = ((tape->token & KEY_TOKEN_MASK) << KEY_SLOT_BITS) | (uint64_t)slot;
+    atomic_store_explicit(&t->pin_key, key, memory_order_relaxed);
+}
+
+struct tg_pin *tg__pin_find(const tg_tape *tape, const tg_tensor *t) {
+    uint64_t key = atomic_load_explicit(&t->pin_key, memory_order_relaxed);
+    if ((key >> KEY_SLOT_BITS) == (tape->token & KEY_TOKEN_MASK)) {
+        struct tg_pin *e = &tape->pinned[key & ((UINT64_C(1) << KEY_SLOT_BITS) - 1)];
+        if (e->t == t) return e;
     }
-    tape->pinned[tape->n_pinned++] = t;
-    t->pins++;
-    t->pin_tape = tape;
-    t->pin_epoch = tape->epoch;
+    if (!tape->n_pinned) return NULL;
+    int32_t k = tape->pin_index[index_slot(tape, t)];
+    return k >= 0 ? &tape->pinned[k] : NULL;
+}
+
+static int grow_pins(tg_tape *tape) {
+    int64_t cap = tape->cap_pinned ? tape->cap_pinned * 2 : 64;
+    if (cap > INT32_MAX / 4) return TG_ERR_OOM;
+    struct tg_pin *p = tg__realloc(tape->pinned, (size_t)cap * sizeof *p);
+    if (!p) return TG_ERR_OOM;
+    tape->pinned = p;
+    tape->cap_pinned = cap;
+    int32_t *idx = tg__malloc((size_t)cap * 4 * sizeof *idx);
+    if (!idx) return TG_ERR_OOM;
+    tg__free(tape->pin_index);
+    tape->pin_index = idx;
+    tape->pin_index_cap = cap * 4;
+    memset(idx, 0xff, (size_t)tape->pin_index_cap * sizeof *idx);
+    for (int64_t k = 0; k < tape->n_pinned; k++)
+        idx[index_slot(tape, tape->pinned[k].t)] = (int32_t)k;
+    return TG_OK;
+}
+
+int tg__pin(tg_tape *tape, tg_tensor *t) {
+    if (t->is_step) return TG_OK;
+    uint64_t key = atomic_load_explicit(&t->pin_key, memory_order_relaxed);
+    if ((key >> KEY_SLOT_BITS) == (tape->token & KEY_TOKEN_MASK)) return TG_OK;
+    if (tape->n_pinned) {
+        int32_t k = tape->pin_index[index_slot(tape, t)];
+        if (k >= 0) {
+            cache_key(tape, t, k);
+            return TG_OK;
+        }
+    }
+    if (tape->n_pinned == tape->cap_pinned && grow_pins(tape)) return TG_ERR_OOM;
+    int64_t k = tape->n_pinned++;
+    tape->pinned[k].t = t;
+    tape->pinned[k].bgrad = NULL;
+    tape->pin_index[index_slot(tape, t)] = (int32_t)k;
+    atomic_fetch_add_explicit(&t->pins, 1, memory_order_acq_rel);
+    cache_key(tape, t, k);
     return TG_OK;
 }
 
@@ -132,15 +271,24 @@ tg_tensor *tg__record(tg_tape *tape, const tg_op_def *def, int n_in, tg_tensor *
     node->def = def;
     node->n_in = n_in;
     node->in_ext = NULL;
+    node->ver_ext = NULL;
+    node->freed = false;
     if (n_in > 3) {
         node->in_ext = tg__arena_alloc(tape, (size_t)n_in * sizeof(tg_tensor *));
-        if (!node->in_ext) {
+        node->ver_ext = tg__arena_alloc(tape, (size_t)(n_in + 1) * sizeof(uint64_t));
+        if (!node->in_ext || !node->ver_ext) {
             tg__fail(TG_ERR_OOM, def->name, "out of memory in the tape arena");
             return NULL;
         }
         memcpy(node->in_ext, in, (size_t)n_in * sizeof(tg_tensor *));
+        for (int i = 0; i < n_in; i++) node->ver_ext[i] = *in[i]->version;
+        node->ver_ext[n_in] = *out->version;
     } else {
-        for (int i = 0; i < n_in; i++) node->in[i] = in[i];
+        for (int i = 0; i < n_in; i++) {
+            node->in[i] = in[i];
+            node->ver[i] = *in[i]->version;
+        }
+        node->ver[3] = *out->version;
     }
     for (int i = 0; i < n_in; i++) {
         if (tg__pin(tape, in[i])) {
@@ -169,6 +317,13 @@ int tg__check_inputs(tg_tape *tape, const tg_op_def *def, int n_in, tg_tensor *c
         }
     }
     for (int i = 0; i < n_in; i++) {
+        if (!tg__is_live(in[i])) {
+            tg__fail(TG_ERR_STATE, def->name,
+                     "input %d is %s", i, in[i]->magic != TG_MAGIC_LIVE
+                         ? "a freed tensor"
+                         : "a step tensor of an earlier tape epoch (used after tg_tape_reset)");
+            return TG_ERR_STATE;
+        }
         if (in[i]->is_step && in[i]->tape != tape) {
             tg__fail(TG_ERR_STATE, def->name,
                      "input %d is a step tensor of another tape; copy it with tg_to", i);

@@ -32,6 +32,7 @@ static int64_t shape_numel(int ndim, const int64_t *shape) {
 }
 
 static void set_shape(tg_tensor *t, tg_dtype dtype, int ndim, const int64_t *shape) {
+    t->magic = TG_MAGIC_LIVE;
     t->dtype = dtype;
     t->ndim = ndim;
     for (int i = 0; i < ndim; i++) t->shape[i] = shape[i];
@@ -106,6 +107,10 @@ tg_tensor *tg__persistent_new(tg_backend *be, tg_dtype dtype, int ndim, const in
     set_shape(t, dtype, ndim, shape);
     t->be = be;
     t->owns_data = true;
+    t->version = &t->ver;
+    atomic_init(&t->pins, 0);
+    atomic_init(&t->grad_lock, 0);
+    atomic_init(&t->pin_key, 0);
     if (t->nbytes) {
         tg__count_alloc();
         int st = be->ops->alloc(be->ctx, t->nbytes, &t->data);
@@ -158,21 +163,69 @@ tg_tensor *tg_scalar(tg_backend *backend, tg_dtype dtype, double value) {
     return tg_tensor_from(backend, dtype, 0, NULL, src);
 }
 
+int tg__check_live(const tg_tensor *t, const char *where) {
+    if (!t) {
+        if (!tg__has_error()) tg__fail(TG_ERR_INVALID_ARG, where, "tensor is NULL");
+        return TG_ERR_INVALID_ARG;
+    }
+    if (t->magic != TG_MAGIC_LIVE) {
+        tg__fail(TG_ERR_STATE, where, "tensor was freed (or is not a tensor)");
+        return TG_ERR_STATE;
+    }
+    if (t->is_step && t->epoch != t->tape->epoch) {
+        tg__fail(TG_ERR_STATE, where,
+                 "step tensor used after tg_tape_reset: it died with its tape's previous step "
+                 "(keep values with tg_item/tg_copy_to_host or a persistent copy, tg_to)");
+        return TG_ERR_STATE;
+    }
+    return TG_OK;
+}
+
 int tg_free(tg_tensor *t) {
     if (!t) return TG_OK;
+    int st = tg__check_live(t, "tg_free");
+    if (st) return st;
     if (t->is_step) {
         tg__fail(TG_ERR_STATE, "tg_free",
                  "tensor is a step tensor owned by its tape; it dies at tg_tape_reset");
         return TG_ERR_STATE;
     }
-    if (t->pins > 0) {
+    if (t->is_grad) {
         tg__fail(TG_ERR_STATE, "tg_free",
-                 "tensor is still recorded on %d tape(s); reset or free them first", t->pins);
+                 "tensor is a parameter's .grad, owned by the parameter (freed with it); "
+                 "use tg_zero_grad, or tg_grad_clear to drop it");
         return TG_ERR_STATE;
     }
-    if (t->grad) tg_free(t->grad);
+    int pins = atomic_load_explicit(&t->pins, memory_order_acquire);
+    if (pins > 0) {
+        tg__fail(TG_ERR_STATE, "tg_free",
+                 "tensor is still recorded on %d tape(s); reset or free them first", pins);
+        return TG_ERR_STATE;
+    }
+    if (t->grad) {
+        st = tg_grad_clear(t);
+        if (st) return st;
+    }
     if (t->data && t->owns_data) t->be->ops->free(t->be->ctx, t->data);
+    t->magic = TG_MAGIC_DEAD;
     tg__free(t);
+    return TG_OK;
+}
+
+int tg_grad_clear(tg_tensor *t) {
+    int st = tg__check_live(t, "tg_grad_clear");
+    if (st || !t->grad) return st;
+    tg_tensor *g = t->grad;
+    int pins = atomic_load_explicit(&g->pins, memory_order_acquire);
+    if (pins > 0) {
+        tg__fail(TG_ERR_STATE, "tg_grad_clear",
+                 "the gradient is still recorded on %d tape(s); reset them first", pins);
+        return TG_ERR_STATE;
+    }
+    t->grad = NULL;
+    if (g->data && g->owns_data) g->be->ops->free(g->be->ctx, g->data);
+    g->magic = TG_MAGIC_DEAD;
+    tg__free(g);
     return TG_OK;
 }
 
@@ -202,14 +255,17 @@ static tg_tensor *step_tensor(tg_tape *tape, tg_backend *be, tg_dtype dtype, int
     t->data = NULL;
     t->be = be;
     t->tape = tape;
+    t->epoch = tape->epoch;
+    t->version = &t->ver;
+    t->ver = 0;
     t->grad = t->bgrad = NULL;
     t->requires_grad = false;
     t->is_step = true;
     t->owns_data = with_data;
     t->is_grad = false;
-    t->pins = 0;
-    t->pin_tape = NULL;
-    t->pin_epoch = 0;
+    atomic_init(&t->pins, 0);
+    atomic_init(&t->grad_lock, 0);
+    atomic_init(&t->pin_key, 0);
     if (with_data && t->nbytes && !(t->data = tg__buf_alloc(be, t->nbytes, where)))
         return NULL;
     tape->steps[tape->n_steps++] = t;
@@ -231,26 +287,46 @@ tg_tensor *tg__step_view(tg_tape *tape, tg_tensor *src, int ndim, const int64_t 
         return NULL;
     }
     tg_tensor *t = step_tensor(tape, src->be, src->dtype, ndim, shape, false, where);
-    if (t) t->data = src->data;
+    if (t) {
+        t->data = src->data;
+        t->version = src->version;   // one storage: in-place writes through either count
+    }
     return t;
 }
 
 // ---- accessors ----
 
-int tg_ndim(const tg_tensor *t) { return t ? t->ndim : -1; }
-const int64_t *tg_shape(const tg_tensor *t) { return t ? t->shape : NULL; }
-int64_t tg_numel(const tg_tensor *t) { return t ? t->numel : 0; }
-tg_dtype tg_dtype_of(const tg_tensor *t) { return t ? t->dtype : TG_DTYPE_COUNT; }
-tg_backend *tg_backend_of(const tg_tensor *t) { return t ? t->be : NULL; }
-bool tg_requires_grad(const tg_tensor *t) { return t && t->requires_grad; }
-bool tg_is_step(const tg_tensor *t) { return t && t->is_step; }
-tg_tensor *tg_grad_of(const tg_tensor *t) { return t ? t->grad : NULL; }
+// Accessors that return plain values check liveness too: a stale or freed tensor gives the
+// NULL answer and sets the error.
+static bool live(const tg_tensor *t, const char *where) {
+    return t && tg__check_live(t, where) == TG_OK;
+}
+
+int tg_ndim(const tg_tensor *t) { return live(t, "tg_ndim") ? t->ndim : -1; }
+const int64_t *tg_shape(const tg_tensor *t) { return live(t, "tg_shape") ? t->shape : NULL; }
+int64_t tg_numel(const tg_tensor *t) { return live(t, "tg_numel") ? t->numel : 0; }
+tg_dtype tg_dtype_of(const tg_tensor *t) {
+    return live(t, "tg_dtype_of") ? t->dtype : TG_DTYPE_COUNT;
+}
+tg_backend *tg_backend_of(const tg_tensor *t) { return live(t, "tg_backend_of") ? t->be : NULL; }
+bool tg_requires_grad(const tg_tensor *t) {
+    return live(t, "tg_requires_grad") && t->requires_grad;
+}
+bool tg_is_step(const tg_tensor *t) { return live(t, "tg_is_step") && t->is_step; }
+tg_tensor *tg_grad_of(const tg_tensor *t) { return live(t, "tg_grad_of") ? t->grad : NULL; }
+uint64_t tg_tensor_version(const tg_tensor *t) {
+    return live(t, "tg_tensor_version") ? *t->version : 0;
+}
+
+int tg_mark_dirty(tg_tensor *t) {
+    int st = tg__check_live(t, "tg_mark_dirty");
+    if (!st) tg__bump_version(t);
+    return st;
+}
 
 int tg_set_requires_grad(tg_tensor *t, bool requires_grad) {
-    if (!t) {
-        tg__fail(TG_ERR_INVALID_ARG, "tg_set_requires_grad", "tensor is NULL");
-        return TG_ERR_INVALID_ARG;
-    }
+    int st = tg__check_live(t, "tg_set_requires_grad");
+    if (st) return st;
     if (t->is_step) {
         tg__fail(TG_ERR_STATE, "tg_set_requires_grad",
                  "step tensors get requires_grad from their inputs; use tg_detach or a "
@@ -268,9 +344,13 @@ int tg_zero_grad(int n, tg_tensor *const *tensors) {
     }
     for (int i = 0; i < n; i++) {
         tg_tensor *t = tensors[i];
-        if (t && t->grad && t->grad->nbytes) {
-            int st = t->be->ops->memset0(t->be->ctx, t->grad->data, t->grad->nbytes);
+        if (!t) continue;
+        int st = tg__check_live(t, "tg_zero_grad");
+        if (st) return st;
+        if (t->grad && t->grad->nbytes) {
+            st = t->be->ops->memset0(t->be->ctx, t->grad->data, t->grad->nbytes);
             if (st) return st;
+            tg__bump_version(t->grad);
         }
     }
     return TG_OK;
@@ -281,6 +361,8 @@ static int check_host_copy(const tg_tensor *t, const void *p, size_t bytes, cons
         tg__fail(TG_ERR_INVALID_ARG, where, "tensor or buffer is NULL");
         return TG_ERR_INVALID_ARG;
     }
+    int st = tg__check_live(t, where);
+    if (st) return st;
     if (bytes != t->nbytes) {
         char s[160];
         tg__fail(TG_ERR_INVALID_ARG, where, "buffer has %zu bytes, tensor %s %s needs %zu",
@@ -299,15 +381,18 @@ int tg_copy_to_host(const tg_tensor *t, void *dst, size_t bytes) {
 
 int tg_copy_from_host(tg_tensor *t, const void *src, size_t bytes) {
     int st = check_host_copy(t, src, bytes, "tg_copy_from_host");
+    if (!st && t->is_step && t->node >= 0) {
+        tg__fail(TG_ERR_STATE, "tg_copy_from_host",
+                 "cannot overwrite a tensor recorded in the graph");
+        st = TG_ERR_STATE;
+    }
     if (st || !bytes) return st;
+    tg__bump_version(t);
     return t->be->ops->upload(t->be->ctx, t->data, src, bytes);
 }
 
 double tg_item(const tg_tensor *t) {
-    if (!t) {
-        if (!tg__has_error()) tg__fail(TG_ERR_INVALID_ARG, "tg_item", "tensor is NULL");
-        return NAN;
-    }
+    if (tg__check_live(t, "tg_item")) return NAN;
     if (t->numel != 1) {
         char s[160];
         tg__fail(TG_ERR_SHAPE, "tg_item", "tensor %s has %lld elements, need exactly 1",
@@ -323,10 +408,7 @@ double tg_item(const tg_tensor *t) {
 }
 
 static void *host_data(tg_tensor *t, tg_dtype want, const char *where) {
-    if (!t) {
-        tg__fail(TG_ERR_INVALID_ARG, where, "tensor is NULL");
-        return NULL;
-    }
+    if (tg__check_live(t, where)) return NULL;
     if (t->dtype != want) {
         tg__fail(TG_ERR_DTYPE, where, "tensor is %s", tg_dtype_name(t->dtype));
         return NULL;

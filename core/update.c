@@ -1,5 +1,6 @@
 // In-place updates outside the graph (optimizers, init) and detached copies (tg_to,
-// tg_cast). Updates refuse tensors that a recorded node still needs for its backward.
+// tg_cast). Updates refuse recorded step tensors and bump the written storage's version,
+// which the backward pass checks against what each node recorded (core/backward.c).
 #include <math.h>
 #include <string.h>
 
@@ -13,6 +14,10 @@ static int check_update(const char *where, tg_tensor *y, const tg_tensor *a,
         return TG_ERR_INVALID_ARG;
     }
     const tg_tensor *ops[2] = {a, b};
+    int st = tg__check_live(y, where);
+    for (int i = 0; i < 2 && !st; i++)
+        if (ops[i]) st = tg__check_live(ops[i], where);
+    if (st) return st;
     for (int i = 0; i < 2; i++) {
         const tg_tensor *x = ops[i];
         if (!x) continue;
@@ -48,6 +53,7 @@ static int run_update(const char *where, int kind, tg_tensor *y, const tg_tensor
         tg__fail(TG_ERR_UNSUPPORTED, where, "not supported on backend %s", y->be->ops->name);
         return TG_ERR_UNSUPPORTED;
     }
+    tg__bump_version(y);
     tg_view vy = tg__view_of(y), va = tg__view_of(a), vb = b ? tg__view_of(b) : va;
     st = y->be->ops->update(y->be->ctx, kind, &vy, &va, &vb, s0, s1, s2);
     if (st && !tg__has_error()) tg__fail(st, where, "kernel failed on %s", y->be->ops->name);
@@ -112,6 +118,7 @@ int tg_scale_(tg_tensor *y, double s) { return run_update("tg_scale_", TG_UPDATE
 int tg_copy_(tg_tensor *y, const tg_tensor *src) {
     int st = check_update("tg_copy_", y, src, NULL);
     if (st || !y->nbytes) return st;
+    tg__bump_version(y);
     return y->be->ops->copy(y->be->ctx, y->data, src->data, y->nbytes);
 }
 
@@ -122,6 +129,7 @@ int tg_fill_(tg_tensor *y, double value) {
     }
     int st = check_update("tg_fill_", y, y, NULL);
     if (st || !y->numel) return st;
+    tg__bump_version(y);
     tg_view v = tg__view_of(y);
     return y->be->ops->fill(y->be->ctx, &v, value);
 }
@@ -129,10 +137,7 @@ int tg_fill_(tg_tensor *y, double value) {
 // ---- detached copies ----
 
 tg_tensor *tg_to(const tg_tensor *t, tg_backend *backend) {
-    if (!t) {
-        if (!tg__has_error()) tg__fail(TG_ERR_INVALID_ARG, "tg_to", "tensor is NULL");
-        return NULL;
-    }
+    if (tg__check_live(t, "tg_to")) return NULL;
     tg_backend *be = backend ? backend : t->be;
     tg_tensor *r = tg__persistent_new(be, t->dtype, t->ndim, t->shape, "tg_to");
     if (!r || !t->nbytes) return r;
@@ -155,10 +160,7 @@ tg_tensor *tg_to(const tg_tensor *t, tg_backend *backend) {
 }
 
 tg_tensor *tg_cast(const tg_tensor *t, tg_dtype dtype) {
-    if (!t) {
-        if (!tg__has_error()) tg__fail(TG_ERR_INVALID_ARG, "tg_cast", "tensor is NULL");
-        return NULL;
-    }
+    if (tg__check_live(t, "tg_cast")) return NULL;
     tg_tensor *r = tg__persistent_new(t->be, dtype, t->ndim, t->shape, "tg_cast");
     if (!r || !t->numel) return r;
     tg_view vx = tg__view_of(t), vy = tg__view_of(r);
@@ -183,6 +185,10 @@ int tg_adam_step_(tg_tensor *p, const tg_tensor *g, tg_tensor *m, tg_tensor *v, 
         return TG_ERR_INVALID_ARG;
     }
     if (!p->numel) return TG_OK;
+    tg__bump_version(p);
+    tg__bump_version(m);
+    tg__bump_version(v);
+    if (vmax) tg__bump_version(vmax);
     tg_backend *be = p->be;
     if (!be->ops->adam_step) {
         tg__fail(TG_ERR_UNSUPPORTED, where, "not supported on backend %s", be->ops->name);

@@ -81,3 +81,40 @@ int tg_op_count(void) { return TG_OP_COUNT; }
 const char *tg_op_name(int id) {
     return (id > 0 && id < TG_OP_COUNT && tg__ops[id]) ? tg__ops[id]->name : NULL;
 }
+
+// What each rule never reads (core/internal.h): in-place writes to those are harmless.
+// Rules that only reshape or pass dout along read no values; exp, sqrt, sigmoid, tanh and
+// softmax read only their output; products read their inputs, not the output.
+#define UNREAD_IN0 1u
+const unsigned tg__op_unread[TG_OP_COUNT] = {
+    [TG_OP_ADD] = TG_UNREAD_ALL,
+    [TG_OP_SUB] = TG_UNREAD_ALL,
+    [TG_OP_ADD_SCALAR] = TG_UNREAD_ALL,
+    [TG_OP_SUB_SCALAR] = TG_UNREAD_ALL,
+    [TG_OP_RSUB_SCALAR] = TG_UNREAD_ALL,
+    [TG_OP_MUL_SCALAR] = TG_UNREAD_ALL,
+    [TG_OP_DIV_SCALAR] = TG_UNREAD_ALL,
+    [TG_OP_NEG] = TG_UNREAD_ALL,
+    [TG_OP_SUM] = TG_UNREAD_ALL,
+    [TG_OP_RESHAPE] = TG_UNREAD_ALL,
+    [TG_OP_TRANSPOSE] = TG_UNREAD_ALL,
+    [TG_OP_EXPAND] = TG_UNREAD_ALL,
+    [TG_OP_PERMUTE] = TG_UNREAD_ALL,
+    [TG_OP_SLICE] = TG_UNREAD_ALL,
+    [TG_OP_SLICE_SCATTER] = TG_UNREAD_ALL,
+    [TG_OP_CONCAT] = TG_UNREAD_ALL,
+    [TG_OP_IM2COL] = TG_UNREAD_ALL,
+    [TG_OP_COL2IM] = TG_UNREAD_ALL,
+    [TG_OP_MUL] = TG_UNREAD_OUT,
+    [TG_OP_MATMUL] = TG_UNREAD_OUT,
+    [TG_OP_POW_SCALAR] = TG_UNREAD_OUT,
+    [TG_OP_LOG] = TG_UNREAD_OUT,
+    [TG_OP_RELU] = TG_UNREAD_OUT,
+    [TG_OP_XENT] = TG_UNREAD_OUT,
+    [TG_OP_EXP] = UNREAD_IN0,
+    [TG_OP_SQRT] = UNREAD_IN0,
+    [TG_OP_SIGMOID] = UNREAD_IN0,
+    [TG_OP_TANH] = UNREAD_IN0,
+    [TG_OP_SOFTMAX] = UNREAD_IN0,
+    [TG_OP_LOG_SOFTMAX] = UNREAD_IN0,
+};

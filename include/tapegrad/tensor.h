@@ -47,7 +47,8 @@ TG_API tg_tensor *tg_to(const tg_tensor *t, tg_backend *backend);
 // Persistent copy converted to `dtype`, detached.
 TG_API tg_tensor *tg_cast(const tg_tensor *t, tg_dtype dtype);
 // Frees a persistent tensor and its grad. NULL is a no-op. Fails (TG_ERR_STATE) on a
-// step tensor, or while a tape that recorded it has not been reset.
+// step tensor, on a parameter's .grad (owned by the parameter), on a freed or stale
+// tensor, or while a tape that recorded it has not been reset.
 TG_API int tg_free(tg_tensor *t);
 
 // ---- accessors ----
@@ -64,8 +65,18 @@ TG_API int tg_set_requires_grad(tg_tensor *t, bool requires_grad);
 // True for tensors owned by a tape.
 TG_API bool tg_is_step(const tg_tensor *t);
 // The gradient accumulated by tg_backward (a persistent tensor owned by `t`), or NULL if
-// no backward pass has reached it yet. Do not free it.
+// no backward pass has reached it yet. Do not free it (tg_free refuses): tg_grad_clear.
 TG_API tg_tensor *tg_grad_of(const tg_tensor *t);
+// Drops t's gradient (PyTorch's zero_grad(set_to_none=True)): the next backward makes a
+// new one. Pointers from tg_grad_of(t) die here. TG_ERR_STATE while a tape records it.
+TG_API int tg_grad_clear(tg_tensor *t);
+// The version of t's storage: every in-place write (tg_*_ updates, tg_copy_from_host, RNG
+// fills, optimizer steps, tg_mark_dirty) bumps it; views share it. tg_backward refuses a
+// node whose saved inputs changed version since they were recorded (TG_ERR_STATE).
+TG_API uint64_t tg_tensor_version(const tg_tensor *t);
+// Declares that t's data was written through tg_data_f32/f64 (which tapegrad cannot see):
+// bumps its version, so a recorded graph that read the old values refuses to backward.
+TG_API int tg_mark_dirty(tg_tensor *t);
 // Sets the gradient of every given tensor to zero (keeps the buffers: no allocation).
 TG_API int tg_zero_grad(int n, tg_tensor *const *tensors);
 
@@ -76,6 +87,7 @@ TG_API int tg_copy_to_host(const tg_tensor *t, void *dst, size_t bytes);
 // Overwrites all elements of a persistent tensor from host memory.
 TG_API int tg_copy_from_host(tg_tensor *t, const void *src, size_t bytes);
 // Direct pointer to the elements of a CPU tensor of that dtype; NULL + error otherwise.
+// Writes through it are not tracked: call tg_mark_dirty(t) after writing.
 TG_API float *tg_data_f32(tg_tensor *t);
 TG_API double *tg_data_f64(tg_tensor *t);
 
@@ -85,7 +97,9 @@ TG_API int tg_print(const tg_tensor *t, FILE *f);
 
 // ---- in-place updates (no graph; for optimizers and initialisation) ----
 // They work on persistent tensors (or step tensors outside any recorded graph), need
-// equal shapes and dtypes, and never allocate.
+// equal shapes and dtypes, and never allocate. Each bumps the written tensor's version
+// (tg_tensor_version): writing a tensor that a recorded node's gradient rule reads makes
+// the next tg_backward through that node fail with TG_ERR_STATE, as in PyTorch.
 
 // y = value
 TG_API int tg_fill_(tg_tensor *y, double value);
