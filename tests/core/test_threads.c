@@ -1,0 +1,117 @@
+// Threads that each own a tape, sharing persistent tensors (README "Threads"): a shared
+// read-only data set, and shared parameters recorded with grad on (their gradients add
+// up under a per-tensor lock). A plain program, not Criterion (whose runner does not start
+// under ThreadSanitizer): CI runs it in the default, ASan and TSan builds.
+#include <pthread.h>
+#include <stdio.h>
+#include <tapegrad/tapegrad.h>
+
+static int failures;
+
+#define CHECK(cond, ...)                                                                    \
+    do {                                                                                    \
+        if (!(cond)) {                                                                      \
+            fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);                          \
+            fprintf(stderr, __VA_ARGS__);                                                   \
+            fprintf(stderr, " (%s)\n", tg_last_error());                                    \
+            failures++;                                                                     \
+        }                                                                                   \
+    } while (0)
+
+static tg_tensor *f64(int64_t r, int64_t c, const double *v, bool grad) {
+    tg_backend *cpu = tg_backend_get("cpu");
+    const int64_t shape[2] = {r, c};
+    return grad ? tg_param(cpu, TG_F64, 2, shape, v) : tg_tensor_from(cpu, TG_F64, 2, shape, v);
+}
+
+enum { N_THREADS = 4, N_STEPS = 300 };
+
+typedef struct {
+    tg_tensor *data;     // shared, read by every thread: [8, 4]
+    tg_tensor *shared;   // shared parameter (requires_grad): [4, 3]
+    int seed;
+    int ok;
+} job;
+
+static const double data_v[32] = {1, 2, 0, -1, 3, 1, 1, 0, -2, 1, 2, 2, 0, 0, 1, -1,
+                                  2, 2, 2, 1, -1, 0, 3, 1, 1, 1, -2, 0, 0, 2, 1, 1};
+
+// Each thread trains its own weight on the shared data: d/dw sum(data @ w) = data^T 1,
+// the column sums of data, exactly, every step.
+static void *own_weights(void *arg) {
+    job *j = arg;
+    tg_tape *tape = tg_tape_new();
+    tg_tensor *w = f64(4, 3, NULL, true);
+    j->ok = tape && w;
+    const double want[4] = {4, 9, 8, 3};   // column sums of data
+    for (int it = 0; it < N_STEPS && j->ok; it++) {
+        tg_tensor *y = tg_sum(tape, tg_matmul(tape, j->data, w));
+        j->ok = y && tg_zero_grad(1, &w) == TG_OK && tg_backward(tape, y) == TG_OK;
+        double g[12];
+        if (j->ok) j->ok = tg_copy_to_host(tg_grad_of(w), g, sizeof g) == TG_OK;
+        for (int i = 0; i < 12 && j->ok; i++) j->ok = g[i] == want[i / 3];
+        tg_tape_reset(tape);
+    }
+    tg_tape_free(tape);
+    tg_free(w);
+    return NULL;
+}
+
+static void a_shared_data_set_is_read_safely(void) {
+    tg_tensor *data = f64(8, 4, data_v, false);
+    pthread_t th[N_THREADS];
+    job jobs[N_THREADS];
+    for (int i = 0; i < N_THREADS; i++) {
+        jobs[i] = (job){.data = data, .seed = i};
+        CHECK(pthread_create(&th[i], NULL, own_weights, &jobs[i]) == 0, "pthread_create");
+    }
+    for (int i = 0; i < N_THREADS; i++) pthread_join(th[i], NULL);
+    for (int i = 0; i < N_THREADS; i++) CHECK(jobs[i].ok, "own weights: thread %d failed", i);
+    CHECK(tg_free(data) == TG_OK, "every tape released the shared tensor");
+}
+
+// Every thread backpropagates into one shared weight (no zero_grad): the gradients of all
+// passes add up exactly, whatever the interleaving.
+static void *shared_weights(void *arg) {
+    job *j = arg;
+    tg_tape *tape = tg_tape_new();
+    j->ok = tape != NULL;
+    for (int it = 0; it < N_STEPS && j->ok; it++) {
+        tg_tensor *h = tg_matmul(tape, j->data, j->shared);          // [8, 3]
+        tg_tensor *y = tg_sum(tape, tg_mul_scalar(tape, h, (double)(j->seed + 1)));
+        j->ok = y && tg_backward(tape, y) == TG_OK;
+        tg_tape_reset(tape);
+    }
+    tg_tape_free(tape);
+    return NULL;
+}
+
+static void shared_parameters_accumulate_every_thread_s_gradient(void) {
+    tg_tensor *data = f64(8, 4, data_v, false);
+    tg_tensor *w = f64(4, 3, NULL, true);
+    pthread_t th[N_THREADS];
+    job jobs[N_THREADS];
+    for (int i = 0; i < N_THREADS; i++) {
+        jobs[i] = (job){.data = data, .shared = w, .seed = i};
+        CHECK(pthread_create(&th[i], NULL, shared_weights, &jobs[i]) == 0, "pthread_create");
+    }
+    for (int i = 0; i < N_THREADS; i++) pthread_join(th[i], NULL);
+    for (int i = 0; i < N_THREADS; i++) CHECK(jobs[i].ok, "shared weights: thread %d failed", i);
+    // sum over threads t of (t + 1) * N_STEPS * colsum
+    const double colsum[4] = {4, 9, 8, 3};
+    double want[12], scale = N_STEPS * (double)(N_THREADS * (N_THREADS + 1) / 2);
+    for (int i = 0; i < 12; i++) want[i] = scale * colsum[i / 3];
+    double got[12] = {0};
+    CHECK(tg_copy_to_host(tg_grad_of(w), got, sizeof got) == TG_OK, "copy");
+    for (int i = 0; i < 12; i++)
+        CHECK(got[i] == want[i], "grad[%d] = %g, want %g (every pass adds up)", i, got[i], want[i]);
+    CHECK(tg_free(w) == TG_OK, "free w");
+    CHECK(tg_free(data) == TG_OK, "free data");
+}
+
+int main(void) {
+    a_shared_data_set_is_read_safely();
+    shared_parameters_accumulate_every_thread_s_gradient();
+    printf("threads: %s (%d failure(s))\n", failures ? "FAIL" : "ok", failures);
+    return failures != 0;
+}
