@@ -3,10 +3,16 @@
 
 #include <criterion/criterion.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 #include <tapegrad/tapegrad.h>
 
 static inline tg_backend *tu_cpu(void) { return tg_backend_get("cpu"); }
+
+// Tests run with TG_CHECKED=1 (tests/meson.build: retired step memory is poisoned, never
+// reused soon, so stale tensors are always caught). Tests that count allocations turn it
+// off for the tapes they create next (checked mode allocates per step by design).
+static inline void tu_unchecked(void) { setenv("TG_CHECKED", "0", 1); }
 
 // Persistent f64 tensor from values; requires_grad when `grad`.
 static inline tg_tensor *tu_f64(int ndim, const int64_t *shape, const double *v, bool grad) {

@@ -2,6 +2,9 @@
 // backward, in-place SGD, zero_grad, reset) makes no allocation at all (DESIGN.md).
 #include "test_util.h"
 
+// These tests count allocations: checked mode (which allocates per step) off.
+TestSuite(alloc, .init = tu_unchecked);
+
 typedef struct {
     tg_tensor *x, *y;              // x: [B, IN]   y: [B, OUT]
     tg_tensor *w1, *b1, *w2, *b2;  // w1: [IN, H] b1: [H] w2: [H, OUT] b2: [OUT]

@@ -21,7 +21,12 @@
 enum { N_STEPS = 20, MAX_VARIANTS = 64, MAX_VALUES = 64 };
 static const double PARITY_RTOL = 1e-10;
 
-TestSuite(optim, .init = tg_clear_error);
+// Every test here counts allocations of its training steps: checked mode off.
+static void optim_init(void) {
+    tg_clear_error();
+    tu_unchecked();
+}
+TestSuite(optim, .init = optim_init);
 
 // ---- fixture file ----
 
