@@ -3,6 +3,7 @@
 #pragma once
 
 #include <stdatomic.h>
+#include <stddef.h>
 
 #include "tapegrad/tapegrad.h"
 #include "backends/backend_impl.h"
@@ -57,7 +58,8 @@ void tg__buf_release(tg_backend *be, void *ptr, size_t bytes);
 struct tg_node;
 
 #define TG_MAGIC_LIVE 0x74675f4cu   // "tg_L": a live tensor struct
-#define TG_MAGIC_DEAD 0x74675f44u   // "tg_D": freed (persistent) or poisoned (checked mode)
+#define TG_MAGIC_DEAD 0x74675f44u   // "tg_D": a freed persistent tensor
+#define TG_MAGIC_STALE 0x74675f53u  // "tg_S": step tensor memory of an earlier tape epoch
 
 struct tg_tensor {
     uint32_t magic;         // TG_MAGIC_LIVE while the tensor lives
@@ -70,19 +72,27 @@ struct tg_tensor {
     tg_backend *be;
     tg_tape *tape;          // owner of a step tensor; NULL for persistent
     uint64_t epoch;         // step tensor: its tape's epoch when it was made (stale after)
+    uint32_t guard;         // always TG_MAGIC_STALE, at offset TG_SLOT_BYTES / 2 (tape.c)
+    bool requires_grad;
+    bool is_step;
+    bool owns_data;         // false for views (reshape) of another tensor's data
+    bool is_grad;           // created by tg_backward as some leaf's .grad
     int64_t node;           // index of the producing node in tape, -1 for a leaf
     uint64_t *version;      // the storage's version: &ver, or the viewed tensor's counter
     uint64_t ver;           // bumped by every in-place write to this storage
     tg_tensor *grad;        // persistent: accumulated gradient (persistent tensor)
     tg_tensor *bgrad;       // step tensor: its gradient during one backward pass
-    bool requires_grad;
-    bool is_step;
-    bool owns_data;         // false for views (reshape) of another tensor's data
-    bool is_grad;           // created by tg_backward as some leaf's .grad
     atomic_int pins;        // live tapes that recorded this persistent tensor
     atomic_int grad_lock;   // 1 while a backward pass writes .grad (threads sharing it)
     atomic_uint_fast64_t pin_key;   // cache: (tape token << 24) | slot in that tape's pins
 };
+
+// Step tensor structs sit in fixed slots that shift by half a slot every epoch, so a
+// pointer kept across a reset lands on the guard word of whatever struct now overlaps it
+// (or on its own intact, stale struct): never on a live tensor's header (tape.c).
+#define TG_SLOT_BYTES 256
+_Static_assert(sizeof(struct tg_tensor) <= TG_SLOT_BYTES, "tensor struct fits a slot");
+_Static_assert(offsetof(struct tg_tensor, guard) == TG_SLOT_BYTES / 2, "guard mid-slot");
 
 // The storage version every in-place write bumps (views share their source's counter).
 static inline void tg__bump_version(tg_tensor *t) { (*t->version)++; }
@@ -191,6 +201,7 @@ int tg__k_softmax_grad(const char *where, const tg_tensor *y, const tg_tensor *d
 struct tg_pin {
     tg_tensor *t;
     tg_tensor *bgrad;             // gradient during one backward pass (step tensor)
+    int32_t islot;                // its slot in pin_index
 };
 
 struct tg_tape {
@@ -202,12 +213,12 @@ struct tg_tape {
     int64_t n_pinned, cap_pinned;
     int32_t *pin_index;           // open-addressing hash of pinned[] by tensor address
     int64_t pin_index_cap;        // a power of two >= 2 * cap_pinned (0: none yet)
-    // Two arenas for tensor structs and small arrays, used in alternate epochs, so a step
-    // tensor kept across one reset still holds its stale stamp (tg__check_live). Chunks are
-    // kept across resets (no allocation in a steady state).
-    struct tg_arena_chunk *chunks[2], *cur[2];
-    struct tg_arena_chunk *quarantine;   // checked mode: poisoned chunks of recent epochs
-    int64_t n_quarantine;
+    // Arena for small arrays (variadic inputs, custom op descriptors) and slots for step
+    // tensor structs (tg__slot_alloc); chunks are kept across resets (no allocation in a
+    // steady state).
+    struct tg_arena_chunk *chunks, *cur;
+    struct tg_arena_chunk *slot_chunks, *slot_cur;
+    struct tg_arena_chunk *quarantine;   // checked mode: poisoned slot chunks, recent epochs
     bool checked;                 // checked mode (TG_CHECKED=1): arenas never reused
     bool grad_enabled;
     bool in_backward;
@@ -226,9 +237,19 @@ static inline bool tg__is_live(const tg_tensor *t) {
 }
 
 void *tg__arena_alloc(tg_tape *tape, size_t bytes);
+// Memory for one step tensor struct (see TG_SLOT_BYTES). NULL when out of memory.
+tg_tensor *tg__slot_alloc(tg_tape *tape);
 // Counts persistent `t` as held by `tape` until its reset (a no-op for step tensors or when
 // already pinned this epoch): recorded inputs, and tensors whose data a step view shares.
-int tg__pin(tg_tape *tape, tg_tensor *t);
+int tg__pin_slow(tg_tape *tape, tg_tensor *t);
+#define TG_PIN_SLOT_BITS 24
+static inline int tg__pin(tg_tape *tape, tg_tensor *t) {
+    if (t->is_step) return TG_OK;
+    uint64_t key = atomic_load_explicit(&t->pin_key, memory_order_relaxed);
+    if ((key >> TG_PIN_SLOT_BITS) == (tape->token & ((UINT64_C(1) << (64 - TG_PIN_SLOT_BITS)) - 1)))
+        return TG_OK;   // pinned by this tape this epoch (the usual case)
+    return tg__pin_slow(tape, t);
+}
 // The tape's pin entry of persistent `t`, or NULL when this tape has not pinned it.
 struct tg_pin *tg__pin_find(const tg_tape *tape, const tg_tensor *t);
 // Inputs must be non-NULL, share dtype and backend, and not belong to another tape.

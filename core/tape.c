@@ -24,29 +24,62 @@ static uint64_t new_token(void) {
     return (uint64_t)atomic_fetch_add_explicit(&next_token, 1, memory_order_relaxed);
 }
 
+static struct tg_arena_chunk *new_chunk(size_t size) {
+    struct tg_arena_chunk *c = tg__malloc(sizeof *c + size);
+    if (!c) return NULL;
+    c->used = 0;
+    c->size = size;
+    c->next = NULL;
+    return c;
+}
+
+// Appends c to the list at *head (after `from`, a member of it, when given).
+static void append_chunk(struct tg_arena_chunk **head, struct tg_arena_chunk *from,
+                         struct tg_arena_chunk *c) {
+    if (!*head) {
+        *head = c;
+        return;
+    }
+    struct tg_arena_chunk *last = from ? from : *head;
+    while (last->next) last = last->next;
+    last->next = c;
+}
+
 void *tg__arena_alloc(tg_tape *tape, size_t bytes) {
     bytes = (bytes + 15) & ~(size_t)15;
-    int h = (int)(tape->epoch & 1);
-    struct tg_arena_chunk *c = tape->cur[h];
+    struct tg_arena_chunk *c = tape->cur;
     while (c && c->used + bytes > c->size) c = c->next;   // later chunks kept from reuse
     if (!c) {
-        size_t size = bytes > ARENA_CHUNK ? bytes : ARENA_CHUNK;
-        c = tg__malloc(sizeof *c + size);
-        if (!c) return NULL;
-        c->used = 0;
-        c->size = size;
-        c->next = NULL;
-        if (!tape->chunks[h]) tape->chunks[h] = c;
-        else {
-            struct tg_arena_chunk *last = tape->cur[h] ? tape->cur[h] : tape->chunks[h];
-            while (last->next) last = last->next;
-            last->next = c;
-        }
+        if (!(c = new_chunk(bytes > ARENA_CHUNK ? bytes : ARENA_CHUNK))) return NULL;
+        append_chunk(&tape->chunks, tape->cur, c);
     }
-    tape->cur[h] = c;
+    tape->cur = c;
     void *p = c->mem + c->used;
     c->used += bytes;
     return p;
+}
+
+// ---- slots for step tensor structs ----
+// A chunk holds SLOTS fixed slots of TG_SLOT_BYTES; in odd epochs every slot starts half a
+// slot later. A struct of epoch e is then overlapped in epoch e + 1 only by the second
+// half of one struct and the first half of the next, so a stale pointer reads either its
+// own stale struct (intact: the epoch stamp differs) or a guard word (TG_MAGIC_DEAD),
+// never a live header: a step tensor used one reset late is always refused, without a
+// second arena (same memory, same cache lines every epoch). Two or more resets late, the
+// slot lines up again; checked mode (TG_CHECKED=1) retires and poisons the slots instead.
+#define SLOTS 255
+
+tg_tensor *tg__slot_alloc(tg_tape *tape) {
+    struct tg_arena_chunk *c = tape->slot_cur;
+    while (c && c->used == c->size) c = c->next;
+    if (!c) {
+        if (!(c = new_chunk(SLOTS * TG_SLOT_BYTES + TG_SLOT_BYTES / 2))) return NULL;
+        c->size = SLOTS;   // counted in slots
+        append_chunk(&tape->slot_chunks, tape->slot_cur, c);
+    }
+    tape->slot_cur = c;
+    size_t shift = (tape->epoch & 1) ? TG_SLOT_BYTES / 2 : 0;
+    return (tg_tensor *)(void *)(c->mem + shift + c->used++ * TG_SLOT_BYTES);
 }
 
 static bool env_checked(void) {
@@ -73,46 +106,25 @@ static void free_chunks(struct tg_arena_chunk *c) {
     }
 }
 
-// Checked mode: the arena half about to be reused is poisoned and retired instead (every
-// stale pointer into it reads TG_MAGIC_DEAD); retired chunks are freed QUARANTINE_EPOCHS
+// Checked mode: the slots are poisoned (every stale pointer into them reads
+// TG_MAGIC_STALE) and retired instead of reused; retired chunks are freed QUARANTINE_EPOCHS
 // resets later. Costs allocations per step: a debugging mode, off unless TG_CHECKED=1.
-static void retire_half(tg_tape *tape, int h) {
-    for (struct tg_arena_chunk *c = tape->chunks[h], *n; c; c = n) {
+static void retire_slots(tg_tape *tape) {
+    for (struct tg_arena_chunk *c = tape->slot_chunks, *n; c; c = n) {
         n = c->next;
-        memset(c->mem, 0, c->used);   // magic 0: not TG_MAGIC_LIVE
+        uint32_t *w = (uint32_t *)(void *)c->mem;
+        for (size_t i = 0; i < (SLOTS * TG_SLOT_BYTES + TG_SLOT_BYTES / 2) / 4; i++)
+            w[i] = TG_MAGIC_STALE;
         c->epoch = tape->epoch;
         c->next = tape->quarantine;
         tape->quarantine = c;
-        tape->n_quarantine++;
     }
-    tape->chunks[h] = tape->cur[h] = NULL;
+    tape->slot_chunks = tape->slot_cur = NULL;
     // The list is newest first: drop the tail that is old enough.
     struct tg_arena_chunk **pp = &tape->quarantine;
     while (*pp && (*pp)->epoch + QUARANTINE_EPOCHS > tape->epoch) pp = &(*pp)->next;
     free_chunks(*pp);
     *pp = NULL;
-}
-
-static size_t half_size(const tg_tape *tape, int h) {
-    size_t n = 0;
-    for (const struct tg_arena_chunk *c = tape->chunks[h]; c; c = c->next) n += c->size;
-    return n;
-}
-
-// The half an epoch starts on gets at least the other half's capacity now, so the first
-// steps after warm-up allocate nothing (the same graph fits in either half).
-static void match_halves(tg_tape *tape, int h) {
-    size_t have = half_size(tape, h), want = half_size(tape, !h);
-    if (have >= want) return;
-    size_t size = want - have > ARENA_CHUNK ? want - have : ARENA_CHUNK;
-    struct tg_arena_chunk *c = tg__malloc(sizeof *c + size);
-    if (!c) return;   // not fatal: tg__arena_alloc will try again when it needs the room
-    c->used = 0;
-    c->size = size;
-    c->next = NULL;
-    struct tg_arena_chunk **pp = &tape->chunks[h];
-    while (*pp) pp = &(*pp)->next;
-    *pp = c;
 }
 
 void tg_tape_reset(tg_tape *tape) {
@@ -122,30 +134,29 @@ void tg_tape_reset(tg_tape *tape) {
         if (s->owns_data && s->data) tg__buf_release(s->be, s->data, s->nbytes);
     }
     for (int64_t i = 0; i < tape->n_pinned; i++) {
-        tg_tensor *p = tape->pinned[i].t;
-        atomic_fetch_sub_explicit(&p->pins, 1, memory_order_acq_rel);
+        struct tg_pin *e = &tape->pinned[i];
+        atomic_fetch_sub_explicit(&e->t->pins, 1, memory_order_acq_rel);
+        tape->pin_index[e->islot] = -1;
     }
-    if (tape->n_pinned)
-        memset(tape->pin_index, 0xff, (size_t)tape->pin_index_cap * sizeof *tape->pin_index);
     tape->n_steps = tape->n_nodes = tape->n_pinned = 0;
     tape->n_ops = 0;
     tape->epoch++;
     tape->token = new_token();
-    // The half this epoch uses starts empty; the other keeps last epoch's (stale) structs.
-    int h = (int)(tape->epoch & 1);
+    for (struct tg_arena_chunk *c = tape->chunks; c; c = c->next) c->used = 0;
+    tape->cur = tape->chunks;
     if (tape->checked) {
-        retire_half(tape, h);
+        retire_slots(tape);
     } else {
-        for (struct tg_arena_chunk *c = tape->chunks[h]; c; c = c->next) c->used = 0;
-        match_halves(tape, h);
-        tape->cur[h] = tape->chunks[h];
+        for (struct tg_arena_chunk *c = tape->slot_chunks; c; c = c->next) c->used = 0;
+        tape->slot_cur = tape->slot_chunks;
     }
 }
 
 void tg_tape_free(tg_tape *tape) {
     if (!tape) return;
     tg_tape_reset(tape);
-    for (int h = 0; h < 2; h++) free_chunks(tape->chunks[h]);
+    free_chunks(tape->chunks);
+    free_chunks(tape->slot_chunks);
     free_chunks(tape->quarantine);
     tg__free(tape->nodes);
     tg__free(tape->steps);
@@ -177,7 +188,7 @@ int64_t tg_tape_size(const tg_tape *tape) { return tape ? tape->n_nodes : 0; }
 // compare; with tapes on several threads the cache is only a hint (a relaxed atomic word),
 // and the hash decides.
 
-#define KEY_SLOT_BITS 24
+#define KEY_SLOT_BITS TG_PIN_SLOT_BITS
 #define KEY_TOKEN_MASK ((UINT64_C(1) << (64 - KEY_SLOT_BITS)) - 1)
 
 static int64_t hash_home(const tg_tensor *t, int64_t cap) {
@@ -226,15 +237,15 @@ static int grow_pins(tg_tape *tape) {
     tape->pin_index = idx;
     tape->pin_index_cap = cap * 4;
     memset(idx, 0xff, (size_t)tape->pin_index_cap * sizeof *idx);
-    for (int64_t k = 0; k < tape->n_pinned; k++)
-        idx[index_slot(tape, tape->pinned[k].t)] = (int32_t)k;
+    for (int64_t k = 0; k < tape->n_pinned; k++) {
+        int64_t i = index_slot(tape, tape->pinned[k].t);
+        idx[i] = (int32_t)k;
+        tape->pinned[k].islot = (int32_t)i;
+    }
     return TG_OK;
 }
 
-int tg__pin(tg_tape *tape, tg_tensor *t) {
-    if (t->is_step) return TG_OK;
-    uint64_t key = atomic_load_explicit(&t->pin_key, memory_order_relaxed);
-    if ((key >> KEY_SLOT_BITS) == (tape->token & KEY_TOKEN_MASK)) return TG_OK;
+int tg__pin_slow(tg_tape *tape, tg_tensor *t) {
     if (tape->n_pinned) {
         int32_t k = tape->pin_index[index_slot(tape, t)];
         if (k >= 0) {
@@ -244,9 +255,11 @@ int tg__pin(tg_tape *tape, tg_tensor *t) {
     }
     if (tape->n_pinned == tape->cap_pinned && grow_pins(tape)) return TG_ERR_OOM;
     int64_t k = tape->n_pinned++;
+    int64_t i = index_slot(tape, t);
     tape->pinned[k].t = t;
     tape->pinned[k].bgrad = NULL;
-    tape->pin_index[index_slot(tape, t)] = (int32_t)k;
+    tape->pinned[k].islot = (int32_t)i;
+    tape->pin_index[i] = (int32_t)k;
     atomic_fetch_add_explicit(&t->pins, 1, memory_order_acq_rel);
     cache_key(tape, t, k);
     return TG_OK;
@@ -318,10 +331,10 @@ int tg__check_inputs(tg_tape *tape, const tg_op_def *def, int n_in, tg_tensor *c
     }
     for (int i = 0; i < n_in; i++) {
         if (!tg__is_live(in[i])) {
-            tg__fail(TG_ERR_STATE, def->name,
-                     "input %d is %s", i, in[i]->magic != TG_MAGIC_LIVE
-                         ? "a freed tensor"
-                         : "a step tensor of an earlier tape epoch (used after tg_tape_reset)");
+            bool freed = in[i]->magic != TG_MAGIC_LIVE && in[i]->magic != TG_MAGIC_STALE;
+            tg__fail(TG_ERR_STATE, def->name, "input %d is %s", i,
+                     freed ? "a freed tensor"
+                           : "a step tensor of an earlier tape epoch (used after tg_tape_reset)");
             return TG_ERR_STATE;
         }
         if (in[i]->is_step && in[i]->tape != tape) {

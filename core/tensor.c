@@ -33,6 +33,7 @@ static int64_t shape_numel(int ndim, const int64_t *shape) {
 
 static void set_shape(tg_tensor *t, tg_dtype dtype, int ndim, const int64_t *shape) {
     t->magic = TG_MAGIC_LIVE;
+    t->guard = TG_MAGIC_STALE;
     t->dtype = dtype;
     t->ndim = ndim;
     for (int i = 0; i < ndim; i++) t->shape[i] = shape[i];
@@ -168,11 +169,11 @@ int tg__check_live(const tg_tensor *t, const char *where) {
         if (!tg__has_error()) tg__fail(TG_ERR_INVALID_ARG, where, "tensor is NULL");
         return TG_ERR_INVALID_ARG;
     }
-    if (t->magic != TG_MAGIC_LIVE) {
+    if (t->magic == TG_MAGIC_DEAD || (t->magic != TG_MAGIC_LIVE && t->magic != TG_MAGIC_STALE)) {
         tg__fail(TG_ERR_STATE, where, "tensor was freed (or is not a tensor)");
         return TG_ERR_STATE;
     }
-    if (t->is_step && t->epoch != t->tape->epoch) {
+    if (t->magic == TG_MAGIC_STALE || (t->is_step && t->epoch != t->tape->epoch)) {
         tg__fail(TG_ERR_STATE, where,
                  "step tensor used after tg_tape_reset: it died with its tape's previous step "
                  "(keep values with tg_item/tg_copy_to_host or a persistent copy, tg_to)");
@@ -242,7 +243,7 @@ static tg_tensor *step_tensor(tg_tape *tape, tg_backend *be, tg_dtype dtype, int
         tape->steps = s;
         tape->cap_steps = cap;
     }
-    tg_tensor *t = tg__arena_alloc(tape, sizeof *t);
+    tg_tensor *t = tg__slot_alloc(tape);
     if (!t) {
         tg__fail(TG_ERR_OOM, where, "out of memory in the tape arena");
         return NULL;

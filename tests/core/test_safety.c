@@ -121,7 +121,8 @@ Test(safety, writes_a_rule_never_reads_are_allowed) {
 
 // ---- lifetimes ----
 
-Test(safety, step_tensor_after_reset_is_an_error_not_an_alias) {
+// A step tensor kept across a reset, with new tensors made over its memory.
+static void stale_after_one_reset(void) {
     tg_clear_error();
     tg_tape *tape = tg_tape_new();
     tg_tensor *p;
@@ -148,6 +149,16 @@ Test(safety, step_tensor_after_reset_is_an_error_not_an_alias) {
     cr_expect_eq(tg_item(fresh), 75);
     tg_tape_free(tape);
     tg_free(p), tg_free(p2);
+}
+
+Test(safety, step_tensor_after_reset_is_an_error_not_an_alias) {
+    setenv("TG_CHECKED", "0", 1);   // the default mode: shifted slots
+    stale_after_one_reset();
+}
+
+Test(safety, step_tensor_after_reset_is_an_error_in_checked_mode) {
+    setenv("TG_CHECKED", "1", 1);   // poisoned, quarantined slots
+    stale_after_one_reset();
 }
 
 Test(safety, stale_tensor_after_many_resets_in_checked_mode) {
