@@ -14,7 +14,9 @@ TG_API tg_tape *tg_tape_new(void);
 // Frees the tape and every step tensor it owns. NULL is a no-op.
 TG_API void tg_tape_free(tg_tape *tape);
 // Drops all recorded nodes and step tensors; their memory is kept for the next step, so a
-// steady-state training step makes no allocation. Step tensors of this tape die here.
+// steady-state training step makes no allocation. Step tensors of this tape die here:
+// using one afterwards is a TG_ERR_STATE error (README "Memory": always one reset late,
+// any number of resets late with TG_CHECKED=1).
 TG_API void tg_tape_reset(tg_tape *tape);
 // Grad mode. false = no-grad: ops still compute, nothing is recorded (eval, updates).
 // Returns the previous mode.
@@ -68,13 +70,17 @@ TG_API tg_backward_opts tg_backward_opts_default(void);
 // leaves' grads updated and others not; tg_zero_grad before retrying.
 TG_API int tg_backward(tg_tape *tape, tg_tensor *loss);
 // Same with a seed gradient (same shape as `out`; NULL = ones for one-element outputs)
-// and options (NULL = defaults). Without retain_graph a second pass is a TG_ERR_STATE.
+// and options (NULL = defaults). Without retain_graph the nodes the pass went through are
+// spent: another pass through them is a TG_ERR_STATE (a new graph on the tape is fine).
+// A node whose saved inputs were written in place since recording fails with TG_ERR_STATE
+// (tg_tensor_version). create_graph is refused (TG_ERR_UNSUPPORTED): use tg_grad.
 TG_API int tg_backward_ex(tg_tape *tape, tg_tensor *out, const tg_tensor *seed,
                           const tg_backward_opts *opts);
 // Gradients of `out` (seeded by `seed`, or ones if NULL and out has one element) with
 // respect to `inputs`, returned in grads[] as step tensors owned by the tape (like
 // torch.autograd.grad). Leaves' grads are untouched. With opts->create_graph the result
 // is differentiable again. An input the output does not depend on gets a zero tensor.
+// Each result is a tensor of its own (never the seed, never another result).
 TG_API int tg_grad(tg_tape *tape, tg_tensor *out, const tg_tensor *seed, int n_inputs,
                    tg_tensor *const *inputs, tg_tensor **grads, const tg_backward_opts *opts);
 
