@@ -64,8 +64,10 @@ tg_tensor *tg__grad_sink(tg_tape *tape, const tg_node *n, int k) {
     if (atomic_load_explicit(&g->pins, memory_order_acquire) > 0) return NULL;
     if (g->dtype != x->dtype || g->be != x->be || !tg__same_shape(g, x)) return NULL;
     // Contended (another thread's pass writes this grad): the normal path, which waits.
-    if (!tg__grad_trylock(x)) return NULL;
+    struct tg_pin *e = tg__pin_find(tape, x);
+    if (!e || !tg__grad_trylock(x)) return NULL;
     tape->held[tape->n_held++] = x;
+    e->sunk = true;
     tg__bump_version(g);
     return g;
 }
@@ -103,7 +105,10 @@ static void clear_bgrads(tg_tape *tape, int64_t end) {
             if (x->is_step) x->bgrad = NULL;
         }
     }
-    for (int64_t i = 0; i < tape->n_pinned; i++) tape->pinned[i].bgrad = NULL;
+    for (int64_t i = 0; i < tape->n_pinned; i++) {
+        tape->pinned[i].bgrad = NULL;
+        tape->pinned[i].sunk = false;
+    }
 }
 
 // ---- checks before a rule runs ----
@@ -276,22 +281,6 @@ static int run_rule(tg_tape *tape, int64_t i, bool retain, const char *where) {
     return st;
 }
 
-// The sweep proper, from the output's node (end) down, with its pass gradient set.
-static int run_sweep(tg_tape *tape, bool create_graph, bool direct, bool retain,
-                     const char *where, int64_t end) {
-    int st = TG_OK;
-    bool mode = tape->grad_enabled;
-    tape->grad_enabled = create_graph;
-    tape->in_backward = true;
-    tape->direct_leaf_grads = direct && !create_graph && !tape->anomaly;
-    for (int64_t i = end; i >= 0 && st == TG_OK; i--) st = run_rule(tape, i, retain, where);
-    tape->in_backward = false;
-    tape->direct_leaf_grads = false;
-    tape->grad_enabled = mode;
-    if (st) clear_bgrads(tape, end);
-    return st;
-}
-
 // leaf.grad += g, under the leaf's lock (a new .grad on the first pass).
 static int accumulate_leaf(tg_tensor *leaf, tg_tensor *g, const char *where) {
     tg__grad_lock(leaf);
@@ -311,6 +300,58 @@ static int accumulate_leaf(tg_tensor *leaf, tg_tensor *g, const char *where) {
     return st;
 }
 
+// A leaf's pass is over: its gradient goes into .grad and its hook runs. Deferred (left
+// for the end of the pass) when a recorded graph reads the .grad itself.
+static int finish_leaf(struct tg_pin *e, bool at_end, const char *where) {
+    tg_tensor *t = e->t;
+    if (!t->requires_grad || (!e->bgrad && !e->sunk)) return TG_OK;
+    if (!at_end && t->grad && atomic_load_explicit(&t->grad->pins, memory_order_acquire) > 0)
+        return TG_OK;
+    int st = e->bgrad ? accumulate_leaf(t, e->bgrad, where) : TG_OK;
+    e->bgrad = NULL;
+    e->sunk = false;
+    if (st || !t->grad_hook) return st;
+    st = t->grad_hook(t, t->grad_hook_user);
+    if (st) {
+        if (st > 0) st = TG_ERR_INVALID_ARG;
+        char s[160];
+        tg__fail(st, where, "the grad hook of %s %s failed (status %d)",
+                 tg__shape_str(s, sizeof s, t->ndim, t->shape), tg_dtype_name(t->dtype), st);
+    }
+    return st;
+}
+
+// Pins are in order of first use, so the leaves finished by node i (first used there or
+// later) are the entries from *cursor down.
+static int finish_leaves(tg_tape *tape, int64_t *cursor, int64_t i, const char *where) {
+    int st = TG_OK;
+    for (; *cursor >= 0 && tape->pinned[*cursor].first_node >= i && !st; (*cursor)--)
+        st = finish_leaf(&tape->pinned[*cursor], false, where);
+    return st;
+}
+
+// The sweep proper, from the output's node (end) down, with its pass gradient set.
+static int run_sweep(tg_tape *tape, bool create_graph, bool direct, bool retain,
+                     const char *where, int64_t end) {
+    int st = TG_OK;
+    bool mode = tape->grad_enabled;
+    tape->grad_enabled = create_graph;
+    tape->in_backward = true;
+    tape->direct_leaf_grads = direct && !create_graph && !tape->anomaly;
+    // tg_backward: leaves are finished (accumulated, hooks run) as soon as the sweep has
+    // passed every node that uses them.
+    int64_t cursor = direct ? tape->n_pinned - 1 : -1;
+    for (int64_t i = end; i >= 0 && st == TG_OK; i--) {
+        st = run_rule(tape, i, retain, where);
+        if (!st && direct) st = finish_leaves(tape, &cursor, i, where);
+    }
+    tape->in_backward = false;
+    tape->direct_leaf_grads = false;
+    tape->grad_enabled = mode;
+    if (st) clear_bgrads(tape, end);
+    return st;
+}
+
 int tg_backward_ex(tg_tape *tape, tg_tensor *out, const tg_tensor *seed,
                    const tg_backward_opts *opts) {
     tg_backward_opts o = opts ? *opts : tg_backward_opts_default();
@@ -326,11 +367,9 @@ int tg_backward_ex(tg_tape *tape, tg_tensor *out, const tg_tensor *seed,
     int64_t end = -1;
     int st = sweep(tape, out, seed, false, true, o.retain_graph, "tg_backward", &end);
     if (st) return st;
-    // Leaves: the persistent requires_grad tensors that got a pass gradient (out included).
-    for (int64_t i = 0; i < tape->n_pinned && st == TG_OK; i++) {
-        struct tg_pin *e = &tape->pinned[i];
-        if (e->bgrad && e->t->requires_grad) st = accumulate_leaf(e->t, e->bgrad, "tg_backward");
-    }
+    // Leaves the sweep did not finish: a persistent output, deferred ones.
+    for (int64_t i = 0; i < tape->n_pinned && st == TG_OK; i++)
+        st = finish_leaf(&tape->pinned[i], true, "tg_backward");
     clear_bgrads(tape, end);
     return st;
 }
@@ -385,4 +424,17 @@ int tg_grad(tg_tape *tape, tg_tensor *out, const tg_tensor *seed, int n_inputs,
     clear_bgrads(tape, end);
     out->bgrad = NULL;
     return st;
+}
+
+int tg_set_grad_hook(tg_tensor *param, tg_grad_hook_fn fn, void *user) {
+    int st = tg__check_live(param, "tg_set_grad_hook");
+    if (st) return st;
+    if (param->is_step) {
+        tg__fail(TG_ERR_STATE, "tg_set_grad_hook",
+                 "step tensors have no .grad; set the hook on a persistent tensor");
+        return TG_ERR_STATE;
+    }
+    param->grad_hook = fn;
+    param->grad_hook_user = fn ? user : NULL;
+    return TG_OK;
 }

@@ -85,6 +85,8 @@ struct tg_tensor {
     atomic_int pins;        // live tapes that recorded this persistent tensor
     atomic_int grad_lock;   // 1 while a backward pass writes .grad (threads sharing it)
     atomic_uint_fast64_t pin_key;   // cache: (tape token << 24) | slot in that tape's pins
+    tg_grad_hook_fn grad_hook;      // persistent: called when a pass's .grad is final
+    void *grad_hook_user;
 };
 
 // Step tensor structs sit in fixed slots that shift by half a slot every epoch, so a
@@ -201,7 +203,9 @@ int tg__k_softmax_grad(const char *where, const tg_tensor *y, const tg_tensor *d
 struct tg_pin {
     tg_tensor *t;
     tg_tensor *bgrad;             // gradient during one backward pass (step tensor)
+    int64_t first_node;           // no node before this one records t (n_nodes when pinned)
     int32_t islot;                // its slot in pin_index
+    bool sunk;                    // this pass added into t's .grad directly (tg__grad_sink)
 };
 
 struct tg_tape {

@@ -258,7 +258,9 @@ int tg__pin_slow(tg_tape *tape, tg_tensor *t) {
     int64_t i = index_slot(tape, t);
     tape->pinned[k].t = t;
     tape->pinned[k].bgrad = NULL;
+    tape->pinned[k].first_node = tape->n_nodes;
     tape->pinned[k].islot = (int32_t)i;
+    tape->pinned[k].sunk = false;
     tape->pin_index[i] = (int32_t)k;
     atomic_fetch_add_explicit(&t->pins, 1, memory_order_acq_rel);
     cache_key(tape, t, k);

@@ -84,6 +84,14 @@ TG_API int tg_backward_ex(tg_tape *tape, tg_tensor *out, const tg_tensor *seed,
 TG_API int tg_grad(tg_tape *tape, tg_tensor *out, const tg_tensor *seed, int n_inputs,
                    tg_tensor *const *inputs, tg_tensor **grads, const tg_backward_opts *opts);
 
+// Called by tg_backward as soon as `param`'s gradient for this pass is final (added into
+// its .grad), while the pass goes on with earlier nodes (PyTorch's post-accumulate-grad
+// hook): data-parallel code starts reducing the gradient here. Runs on the thread of the
+// pass; must not record on or reset that tape. A non-zero return fails the pass with it.
+typedef int (*tg_grad_hook_fn)(tg_tensor *param, void *user);
+// Sets (fn non-NULL) or clears (fn NULL) the hook of a persistent tensor.
+TG_API int tg_set_grad_hook(tg_tensor *param, tg_grad_hook_fn fn, void *user);
+
 #ifdef __cplusplus
 }
 #endif

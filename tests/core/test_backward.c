@@ -559,3 +559,62 @@ Test(backward, seed_is_read_not_written) {
     tu_free(w);
     tu_free(seed);
 }
+
+// ---- grad hooks (the leaf's gradient is final) ----
+
+typedef struct {
+    tg_tensor *order[8];
+    double seen[8];   // grad[0] when the hook ran
+    int n;
+    int fail_at;      // 1-based call that fails, 0: none
+} hook_log;
+
+static int log_hook(tg_tensor *p, void *user) {
+    hook_log *h = user;
+    h->order[h->n] = p;
+    h->seen[h->n] = tg_data_f64(tg_grad_of(p))[0];
+    return ++h->n == h->fail_at ? -42 : TG_OK;
+}
+
+Test(backward, grad_hooks_fire_once_per_pass_when_the_grad_is_final) {
+    tg_clear_error();
+    tg_tape *tape = tg_tape_new();
+    // y = sum(tanh(x @ w1) @ w2) + sum(w1): w1 is used first (node 0) and again later,
+    // w2 only at the end; the hook of w2 runs first, w1's once its last use is done.
+    tg_rng *rng = tg_rng_new(5);
+    tg_tensor *x = tu_rand64(rng, 2, (int64_t[]){4, 3}, -1, 1, false);
+    tg_tensor *w1 = tu_rand64(rng, 2, (int64_t[]){3, 5}, -1, 1, true);
+    tg_tensor *w2 = tu_rand64(rng, 2, (int64_t[]){5, 2}, -1, 1, true);
+    hook_log h = {.n = 0};
+    cr_assert_eq(tg_set_grad_hook(w1, log_hook, &h), TG_OK);
+    cr_assert_eq(tg_set_grad_hook(w2, log_hook, &h), TG_OK);
+    for (int pass = 0; pass < 2; pass++) {
+        h.n = 0;
+        tg_tensor *y = tg_add(tape, tg_sum(tape, tg_matmul(tape, tg_tanh(tape, tg_matmul(tape, x, w1)), w2)),
+                              tg_sum(tape, w1));
+        cr_assert_eq(tg_backward(tape, y), TG_OK, "%s", tg_last_error());
+        cr_assert_eq(h.n, 2, "each hook runs once per pass");
+        cr_expect_eq(h.order[0], w2);
+        cr_expect_eq(h.order[1], w1);
+        cr_expect_eq(h.seen[0], tg_data_f64(tg_grad_of(w2))[0], "w2's grad was final");
+        cr_expect_eq(h.seen[1], tg_data_f64(tg_grad_of(w1))[0], "w1's grad was final");
+        tg_tape_reset(tape);
+    }
+    // a failing hook fails the pass with its status and a message naming the tensor
+    h = (hook_log){.fail_at = 1};
+    tg_tensor *y = tg_sum(tape, tg_matmul(tape, x, w1));
+    cr_expect_eq(tg_backward(tape, y), -42);
+    tu_expect_error("tg_backward", "grad hook of [3,5] f64");
+    tg_clear_error();
+    tg_tape_reset(tape);
+    // cleared: no call
+    cr_assert_eq(tg_set_grad_hook(w1, NULL, NULL), TG_OK);
+    h = (hook_log){.n = 0};
+    cr_assert_eq(tg_backward(tape, tg_sum(tape, tg_matmul(tape, x, w1))), TG_OK);
+    cr_expect_eq(h.n, 0);
+    // step tensors have no .grad
+    cr_expect_eq(tg_set_grad_hook(tg_tanh(tape, w1), log_hook, &h), TG_ERR_STATE);
+    tg_tape_free(tape);
+    tg_free(x), tg_free(w1), tg_free(w2);
+    tg_rng_free(rng);
+}
