@@ -197,8 +197,8 @@ static int sweep(tg_tape *tape, tg_tensor *out, const tg_tensor *seed, bool crea
                  bool direct, bool retain, const char *where, int64_t *end) {
     int st = check_pass(tape, out, seed, where);
     if (st) return st;
+    // Pass gradients are NULL here: every pass clears them when it ends, failed or not.
     *end = out->node;
-    clear_bgrads(tape, *end);
     // The seed itself, not a copy, inside tg_backward (rules only read their dout; leaves
     // get copies), unless it is a leaf's .grad that a rule might add into (tg__grad_sink).
     // tg_grad copies: its results must be step tensors of the tape.

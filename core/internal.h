@@ -101,7 +101,11 @@ static inline void tg__bump_version(tg_tensor *t) { (*t->version)++; }
 // TG_OK if t is a live tensor (not freed, not a step tensor of an earlier tape epoch);
 // otherwise sets TG_ERR_STATE naming `where` and returns it. NULL is TG_ERR_INVALID_ARG
 // unless an error is already pending (NULL propagation).
-int tg__check_live(const tg_tensor *t, const char *where);
+int tg__check_live_slow(const tg_tensor *t, const char *where);
+static inline bool tg__is_live(const tg_tensor *t);
+static inline int tg__check_live(const tg_tensor *t, const char *where) {
+    return t && tg__is_live(t) ? TG_OK : tg__check_live_slow(t, where);
+}
 
 // A view of the whole tensor as contiguous.
 tg_view tg__view_of(const tg_tensor *t);

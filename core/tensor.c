@@ -164,7 +164,7 @@ tg_tensor *tg_scalar(tg_backend *backend, tg_dtype dtype, double value) {
     return tg_tensor_from(backend, dtype, 0, NULL, src);
 }
 
-int tg__check_live(const tg_tensor *t, const char *where) {
+int tg__check_live_slow(const tg_tensor *t, const char *where) {
     if (!t) {
         if (!tg__has_error()) tg__fail(TG_ERR_INVALID_ARG, where, "tensor is NULL");
         return TG_ERR_INVALID_ARG;
