@@ -57,7 +57,7 @@ static void release_sinks(tg_tape *tape) {
     tape->n_held = 0;
 }
 
-tg_tensor *tg__grad_sink(tg_tape *tape, const tg_node *n, int k) {
+tg_tensor *tg__grad_sink(tg_tape *tape, const tg_node *n, int k, double *beta) {
     if (!tape->direct_leaf_grads) return NULL;
     tg_tensor *x = tg__node_input(n, k), *g = x->grad;
     if (x->is_step || !x->requires_grad || !g || tape->n_held == 4) return NULL;
@@ -68,6 +68,8 @@ tg_tensor *tg__grad_sink(tg_tape *tape, const tg_node *n, int k) {
     if (!e || !tg__grad_trylock(x)) return NULL;
     tape->held[tape->n_held++] = x;
     e->sunk = true;
+    *beta = x->grad_zero_pending ? 0.0 : 1.0;
+    x->grad_zero_pending = false;
     tg__bump_version(g);
     return g;
 }
@@ -293,6 +295,10 @@ static int accumulate_leaf(tg_tensor *leaf, tg_tensor *g, const char *where) {
             ng->is_grad = true;
             leaf->grad = ng;
         }
+    } else if (leaf->grad_zero_pending) {   // a pending tg_zero_grad: replace, don't add
+        st = leaf->be->ops->copy(leaf->be->ctx, leaf->grad->data, g->data, g->nbytes);
+        tg__bump_version(leaf->grad);
+        leaf->grad_zero_pending = false;
     } else {
         st = tg_axpby_(leaf->grad, 1.0, g, 1.0);
     }

@@ -87,6 +87,7 @@ struct tg_tensor {
     atomic_uint_fast64_t pin_key;   // cache: (tape token << 24) | slot in that tape's pins
     tg_grad_hook_fn grad_hook;      // persistent: called when a pass's .grad is final
     void *grad_hook_user;
+    bool grad_zero_pending;         // tg_zero_grad ran: .grad reads as 0 (lazy, see tensor.c)
 };
 
 // Step tensor structs sit in fixed slots that shift by half a slot every epoch, so a
@@ -272,7 +273,9 @@ static inline bool tg__needs_grad(const tg_node *n, int k) {
 // contribution must have the input's exact shape (no sum_to). Saves the step tensor and
 // the accumulation pass for large weights (a gemm adds into .grad with beta = 1).
 // The sink is locked for the rule (threads sharing the leaf) and its version bumped.
-tg_tensor *tg__grad_sink(tg_tape *tape, const tg_node *n, int k);
+// *beta is what the rule scales the sink's current contents by: 1 (add), or 0 when a
+// tg_zero_grad is pending (the write replaces them: no zeroing pass, no read).
+tg_tensor *tg__grad_sink(tg_tape *tape, const tg_node *n, int k, double *beta);
 // Per-leaf lock around writes to .grad (tapes on other threads may share the leaf).
 bool tg__grad_trylock(tg_tensor *t);
 void tg__grad_lock(tg_tensor *t);

@@ -314,7 +314,28 @@ bool tg_requires_grad(const tg_tensor *t) {
     return live(t, "tg_requires_grad") && t->requires_grad;
 }
 bool tg_is_step(const tg_tensor *t) { return live(t, "tg_is_step") && t->is_step; }
-tg_tensor *tg_grad_of(const tg_tensor *t) { return live(t, "tg_grad_of") ? t->grad : NULL; }
+// tg_zero_grad is lazy (issue 16: one pass less over the gradients per step): it marks the
+// parameter, and the next backward pass writes its .grad instead of adding to it (a copy,
+// or a gemm with beta = 0). Every other way to the values goes through tg_grad_of, which
+// zeroes them first.
+tg_tensor *tg_grad_of(const tg_tensor *t) {
+    if (!live(t, "tg_grad_of")) return NULL;
+    tg_tensor *p = (tg_tensor *)t;
+    if (p->grad && p->grad_zero_pending) {
+        tg__grad_lock(p);
+        if (p->grad_zero_pending) {
+            if (p->grad->nbytes &&
+                p->be->ops->memset0(p->be->ctx, p->grad->data, p->grad->nbytes) != TG_OK) {
+                tg__grad_unlock(p);
+                if (!tg__has_error()) tg__fail(TG_ERR_BACKEND, "tg_grad_of", "zeroing failed");
+                return NULL;
+            }
+            p->grad_zero_pending = false;
+        }
+        tg__grad_unlock(p);
+    }
+    return p->grad;
+}
 uint64_t tg_tensor_version(const tg_tensor *t) {
     return live(t, "tg_tensor_version") ? *t->version : 0;
 }
@@ -348,10 +369,15 @@ int tg_zero_grad(int n, tg_tensor *const *tensors) {
         if (!t) continue;
         int st = tg__check_live(t, "tg_zero_grad");
         if (st) return st;
-        if (t->grad && t->grad->nbytes) {
+        if (!t->grad) continue;
+        tg__bump_version(t->grad);
+        // Lazy unless a tape holds the gradient itself (a view of it may be read directly).
+        if (atomic_load_explicit(&t->grad->pins, memory_order_acquire) == 0) {
+            t->grad_zero_pending = true;
+        } else if (t->grad->nbytes) {
             st = t->be->ops->memset0(t->be->ctx, t->grad->data, t->grad->nbytes);
             if (st) return st;
-            tg__bump_version(t->grad);
+            t->grad_zero_pending = false;
         }
     }
     return TG_OK;

@@ -133,10 +133,12 @@ static int matmul_backward(tg_tape *tape, const tg_node *node, tg_tensor *dout,
     }
     if (tg__needs_grad(node, 1)) {
         // A 2-D weight whose .grad can take it: the product adds straight into it.
-        tg_tensor *sink = a->ndim == 2 && b->ndim == 2 ? tg__grad_sink(tape, node, 1) : NULL;
+        double beta = 1.0;
+        tg_tensor *sink =
+            a->ndim == 2 && b->ndim == 2 ? tg__grad_sink(tape, node, 1, &beta) : NULL;
         if (sink) {
-            int st = tb ? matmul_into(dout, a, true, ta, 1.0, sink)
-                        : matmul_into(a, dout, !ta, false, 1.0, sink);
+            int st = tb ? matmul_into(dout, a, true, ta, beta, sink)
+                        : matmul_into(a, dout, !ta, false, beta, sink);
             if (st) return st;
         } else {
             din[1] = tb ? tg_matmul_ex(tape, dout, a, true, ta)

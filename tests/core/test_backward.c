@@ -618,3 +618,31 @@ Test(backward, grad_hooks_fire_once_per_pass_when_the_grad_is_final) {
     tg_free(x), tg_free(w1), tg_free(w2);
     tg_rng_free(rng);
 }
+
+Test(backward, lazy_zero_grad_reads_as_zero_everywhere) {
+    // tg_zero_grad only marks the parameter; backward then writes instead of adding (a
+    // matmul weight through the gemm with beta 0, a vector through a copy); tg_grad_of and
+    // views a tape already holds read zeros.
+    tg_clear_error();
+    tg_tape *tape = tg_tape_new();
+    tg_tensor *x = tu_f64(2, (int64_t[]){2, 2}, (double[]){1, 2, 3, 4}, false);
+    tg_tensor *w = tu_f64(2, (int64_t[]){2, 2}, (double[]){1, 0, 0, 1}, true);
+    tg_tensor *b = tu_f64(1, (int64_t[]){2}, (double[]){0, 0}, true);
+    tg_tensor *both[2] = {w, b};
+    for (int step = 0; step < 3; step++) {
+        tg_tensor *y = tg_sum(tape, tg_add(tape, tg_matmul(tape, x, w), b));
+        cr_assert_eq(tg_backward(tape, y), TG_OK, "%s", tg_last_error());
+        tu_expect_values(tg_grad_of(w), (double[]){4, 4, 6, 6}, 4, 0);
+        tu_expect_values(tg_grad_of(b), (double[]){2, 2}, 2, 0);
+        tg_tape_reset(tape);
+        cr_assert_eq(tg_zero_grad(2, both), TG_OK);
+    }
+    tu_expect_values(tg_grad_of(w), (double[]){0, 0, 0, 0}, 4, 0);
+    // a view a tape holds: zeroed at once
+    cr_assert_eq(tg_backward(tape, tg_sum(tape, tg_matmul(tape, x, w))), TG_OK);
+    tg_tensor *view = tg_detach(tape, tg_grad_of(w));
+    cr_assert_eq(tg_zero_grad(1, &w), TG_OK);
+    tu_expect_values(view, (double[]){0, 0, 0, 0}, 4, 0);
+    tg_tape_free(tape);
+    tg_free(x), tg_free(w), tg_free(b);
+}
