@@ -88,6 +88,7 @@ struct tg_tensor {
     tg_grad_hook_fn grad_hook;      // persistent: called when a pass's .grad is final
     void *grad_hook_user;
     bool grad_zero_pending;         // tg_zero_grad ran: .grad reads as 0 (lazy, see tensor.c)
+    char *name;                     // persistent: tg_tensor_set_name's copy (DOT, messages)
 };
 
 // Step tensor structs sit in fixed slots that shift by half a slot every epoch, so a
@@ -150,6 +151,7 @@ typedef struct tg_node {
     uint64_t ver[4];              // versions of in[0..2] and out when recorded (n_in <= 3)
     uint64_t *ver_ext;            // arena array, n_in + 1 entries, when n_in > 3
     bool freed;                   // a backward pass without retain_graph went through it
+    int32_t scope;                // tg_tape_push_scope index when recorded, -1 for none
     tg_attrs attrs;
 } tg_node;
 
@@ -213,6 +215,12 @@ struct tg_pin {
     bool sunk;                    // this pass added into t's .grad directly (tg__grad_sink)
 };
 
+// A named scope (tg_tape_push_scope): modules group their ops for DOT clusters.
+struct tg_scope {
+    int32_t parent;               // -1: top level
+    const char *name;             // copy in the tape arena
+};
+
 struct tg_tape {
     tg_node *nodes;
     int64_t n_nodes, cap_nodes;
@@ -235,6 +243,8 @@ struct tg_tape {
     bool direct_leaf_grads;       // this sweep may accumulate into leaves' .grad (tg__grad_sink)
     int n_held;                   // grad locks held by the rule running now (sinks)
     tg_tensor *held[4];
+    struct tg_scope *scopes;      // this epoch's scopes, in push order
+    int32_t n_scopes, cap_scopes, cur_scope;
     int64_t n_ops;                // ops applied since reset (creation order, for messages)
     uint64_t epoch;               // bumped at reset
     uint64_t token;               // unique per (tape, epoch) in the process: pin_key cache

@@ -94,6 +94,7 @@ tg_tape *tg_tape_new(void) {
         return NULL;
     }
     t->grad_enabled = true;
+    t->cur_scope = -1;
     t->checked = env_checked();
     t->token = new_token();
     return t;
@@ -139,6 +140,8 @@ void tg_tape_reset(tg_tape *tape) {
         tape->pin_index[e->islot] = -1;
     }
     tape->n_steps = tape->n_nodes = tape->n_pinned = 0;
+    tape->n_scopes = 0;
+    tape->cur_scope = -1;
     tape->n_ops = 0;
     tape->epoch++;
     tape->token = new_token();
@@ -162,6 +165,7 @@ void tg_tape_free(tg_tape *tape) {
     tg__free(tape->steps);
     tg__free(tape->pinned);
     tg__free(tape->pin_index);
+    tg__free(tape->scopes);
     tg__free(tape);
 }
 
@@ -288,6 +292,7 @@ tg_tensor *tg__record(tg_tape *tape, const tg_op_def *def, int n_in, tg_tensor *
     node->in_ext = NULL;
     node->ver_ext = NULL;
     node->freed = false;
+    node->scope = tape->cur_scope;
     if (n_in > 3) {
         node->in_ext = tg__arena_alloc(tape, (size_t)n_in * sizeof(tg_tensor *));
         node->ver_ext = tg__arena_alloc(tape, (size_t)(n_in + 1) * sizeof(uint64_t));
@@ -379,4 +384,45 @@ tg_tensor *tg__apply(tg_tape *tape, const tg_op_def *def, int n_in, tg_tensor *c
         return NULL;
     }
     return tg__record(tape, def, n_in, in, at, out);
+}
+
+// ---- scopes ----
+
+int tg_tape_push_scope(tg_tape *tape, const char *name) {
+    if (!tape || !name) {
+        tg__fail(TG_ERR_INVALID_ARG, "tg_tape_push_scope", "%s is NULL", tape ? "name" : "tape");
+        return TG_ERR_INVALID_ARG;
+    }
+    if (tape->n_scopes == tape->cap_scopes) {
+        int32_t cap = tape->cap_scopes ? tape->cap_scopes * 2 : 32;
+        if (cap > INT32_MAX / 2) cap = tape->cap_scopes + 1;
+        struct tg_scope *sc = tg__realloc(tape->scopes, (size_t)cap * sizeof *sc);
+        if (!sc) {
+            tg__fail(TG_ERR_OOM, "tg_tape_push_scope", "out of memory");
+            return TG_ERR_OOM;
+        }
+        tape->scopes = sc;
+        tape->cap_scopes = cap;
+    }
+    size_t len = strnlen(name, 127);
+    char *copy = tg__arena_alloc(tape, len + 1);
+    if (!copy) {
+        tg__fail(TG_ERR_OOM, "tg_tape_push_scope", "out of memory in the tape arena");
+        return TG_ERR_OOM;
+    }
+    memcpy(copy, name, len);
+    copy[len] = '\0';
+    tape->scopes[tape->n_scopes] = (struct tg_scope){.parent = tape->cur_scope, .name = copy};
+    tape->cur_scope = tape->n_scopes++;
+    return TG_OK;
+}
+
+int tg_tape_pop_scope(tg_tape *tape) {
+    if (!tape || tape->cur_scope < 0) {
+        tg__fail(tape ? TG_ERR_STATE : TG_ERR_INVALID_ARG, "tg_tape_pop_scope",
+                 "%s", tape ? "no scope is open" : "tape is NULL");
+        return tape ? TG_ERR_STATE : TG_ERR_INVALID_ARG;
+    }
+    tape->cur_scope = tape->scopes[tape->cur_scope].parent;
+    return TG_OK;
 }

@@ -209,8 +209,37 @@ int tg_free(tg_tensor *t) {
     }
     if (t->data && t->owns_data) t->be->ops->free(t->be->ctx, t->data);
     t->magic = TG_MAGIC_DEAD;
+    tg__free(t->name);
     tg__free(t);
     return TG_OK;
+}
+
+int tg_tensor_set_name(tg_tensor *t, const char *name) {
+    int st = tg__check_live(t, "tg_tensor_set_name");
+    if (st) return st;
+    if (t->is_step) {
+        tg__fail(TG_ERR_STATE, "tg_tensor_set_name",
+                 "step tensors are not named (they die at tg_tape_reset); name the persistent "
+                 "tensors (parameters, data), or group ops with tg_tape_push_scope");
+        return TG_ERR_STATE;
+    }
+    char *copy = NULL;
+    if (name) {
+        size_t len = strnlen(name, 127);
+        if (!(copy = tg__malloc(len + 1))) {
+            tg__fail(TG_ERR_OOM, "tg_tensor_set_name", "out of memory");
+            return TG_ERR_OOM;
+        }
+        memcpy(copy, name, len);
+        copy[len] = '\0';
+    }
+    tg__free(t->name);
+    t->name = copy;
+    return TG_OK;
+}
+
+const char *tg_tensor_name(const tg_tensor *t) {
+    return tg__check_live(t, "tg_tensor_name") ? NULL : t->name;
 }
 
 int tg_grad_clear(tg_tensor *t) {
@@ -260,6 +289,7 @@ static tg_tensor *step_tensor(tg_tape *tape, tg_backend *be, tg_dtype dtype, int
     t->version = &t->ver;
     t->ver = 0;
     t->grad = t->bgrad = NULL;
+    t->name = NULL;
     t->requires_grad = false;
     t->is_step = true;
     t->owns_data = with_data;

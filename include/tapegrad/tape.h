@@ -30,9 +30,17 @@ TG_API int64_t tg_tape_size(const tg_tape *tape);
 // gradient: the forward op whose rule produced it). Slow; for debugging. Returns old mode.
 TG_API bool tg_tape_set_anomaly(tg_tape *tape, bool enabled);
 
-// Writes the recorded graph as Graphviz DOT: one box per node (op, output shape, dtype),
-// leaves as ellipses (parameters, i.e. requires_grad leaves, marked). TG_OK or an error.
+// Writes the recorded graph as Graphviz DOT, top to bottom: one box per node (#index, op,
+// output shape, dtype), leaves as ellipses (named tensors by name; parameters filled),
+// the outputs nothing consumes marked (a one-element one as the loss), and the ops of each
+// scope (tg_tape_push_scope: modules) in a nested cluster. Ids are node indices and
+// first-use order, so the same program writes the same DOT. TG_OK, or TG_ERR_IO.
 TG_API int tg_tape_dot(const tg_tape *tape, FILE *f);
+// Opens a named scope: ops recorded until the matching pop belong to it (DOT clusters;
+// module forwards push their path). Scopes nest; they end at tg_tape_reset.
+TG_API int tg_tape_push_scope(tg_tape *tape, const char *name);
+// Closes the innermost scope; TG_ERR_STATE when none is open.
+TG_API int tg_tape_pop_scope(tg_tape *tape);
 
 // ---- custom ops ----
 

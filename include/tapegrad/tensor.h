@@ -67,6 +67,11 @@ TG_API bool tg_is_step(const tg_tensor *t);
 // The gradient accumulated by tg_backward (a persistent tensor owned by `t`), or NULL if
 // no backward pass has reached it yet. Do not free it (tg_free refuses): tg_grad_clear.
 TG_API tg_tensor *tg_grad_of(const tg_tensor *t);
+// Names a persistent tensor (copied, up to 127 bytes; NULL clears): DOT output shows it
+// (nn names parameters by their module path, "0.weight"). Step tensors refuse.
+TG_API int tg_tensor_set_name(tg_tensor *t, const char *name);
+// The name (borrowed, valid until renamed or freed), or NULL.
+TG_API const char *tg_tensor_name(const tg_tensor *t);
 // Drops t's gradient (PyTorch's zero_grad(set_to_none=True)): the next backward makes a
 // new one. Pointers from tg_grad_of(t) die here. TG_ERR_STATE while a tape records it.
 TG_API int tg_grad_clear(tg_tensor *t);
