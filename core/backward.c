@@ -263,15 +263,16 @@ static int run_rule(tg_tape *tape, int64_t i, bool retain, const char *where) {
     st = n->def->backward(tape, n, dout, contrib);
     release_sinks(tape);
     for (int k = 0; k < n_in && st == TG_OK && tape->anomaly; k++) {
-        if (!contrib[k] || !tg__nonfinite(contrib[k])) continue;
+        const char *bad = contrib[k] ? tg__anomaly_in(tape, contrib[k]) : NULL;
+        if (!bad) continue;
         char s[512];
         tg_tensor *ins[TG_MAX_DIMS];
         int shown = n_in < TG_MAX_DIMS ? n_in : TG_MAX_DIMS;
         for (int j = 0; j < shown; j++) ins[j] = tg__node_input(n, j);
         tg__fail(TG_ERR_NUMERIC, where,
-                 "anomaly: the gradient rule of %s (node %lld, inputs %s) produced NaN/Inf "
+                 "anomaly: the gradient rule of %s (node %lld, inputs %s) produced %s "
                  "for input %d", n->def->name, (long long)i,
-                 tg__inputs_str(s, sizeof s, shown, ins), k);
+                 tg__inputs_str(s, sizeof s, shown, ins), bad, k);
         st = TG_ERR_NUMERIC;
     }
     for (int k = 0; k < n_in && st == TG_OK; k++) {

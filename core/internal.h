@@ -128,6 +128,8 @@ int tg__check_shape(int ndim, const int64_t *shape, const char *where);
 bool tg__same_shape(const tg_tensor *a, const tg_tensor *b);
 // True if any element is NaN or Inf (reads through a small host buffer on any backend).
 bool tg__nonfinite(const tg_tensor *t);
+// What anomaly mode reports for t under the tape's setting: NULL (nothing), "NaN" or "Inf".
+const char *tg__anomaly_in(const tg_tape *tape, const tg_tensor *t);
 // "[2,3], [3]" for the inputs of an op (for messages).
 const char *tg__inputs_str(char *buf, size_t size, int n, tg_tensor *const *in);
 
@@ -240,6 +242,7 @@ struct tg_tape {
     bool grad_enabled;
     bool in_backward;
     bool anomaly;                 // check every output for NaN/Inf
+    bool anomaly_nan_only;        // ... for NaN only (TG_ANOMALY_NAN, PyTorch's check)
     bool direct_leaf_grads;       // this sweep may accumulate into leaves' .grad (tg__grad_sink)
     int n_held;                   // grad locks held by the rule running now (sinks)
     tg_tensor *held[4];

@@ -182,6 +182,17 @@ bool tg_tape_set_anomaly(tg_tape *tape, bool enabled) {
     if (!tape) return false;
     bool old = tape->anomaly;
     tape->anomaly = enabled;
+    tape->anomaly_nan_only = false;
+    return old;
+}
+
+tg_anomaly_mode tg_tape_set_anomaly_mode(tg_tape *tape, tg_anomaly_mode mode) {
+    if (!tape) return TG_ANOMALY_OFF;
+    tg_anomaly_mode old = !tape->anomaly          ? TG_ANOMALY_OFF
+                          : tape->anomaly_nan_only ? TG_ANOMALY_NAN
+                                                   : TG_ANOMALY_NAN_INF;
+    tape->anomaly = mode == TG_ANOMALY_NAN_INF || mode == TG_ANOMALY_NAN;
+    tape->anomaly_nan_only = mode == TG_ANOMALY_NAN;
     return old;
 }
 int64_t tg_tape_size(const tg_tape *tape) { return tape ? tape->n_nodes : 0; }
@@ -376,10 +387,11 @@ tg_tensor *tg__apply(tg_tape *tape, const tg_op_def *def, int n_in, tg_tensor *c
     int64_t op_no = tape->n_ops++;
     // During backward the sweep checks each rule's result instead, so that the error names
     // the forward op whose rule went wrong rather than an op inside the rule.
-    if (tape->anomaly && !tape->in_backward && tg__nonfinite(out)) {
+    const char *bad = tape->anomaly && !tape->in_backward ? tg__anomaly_in(tape, out) : NULL;
+    if (bad) {
         char s[512];
         tg__fail(TG_ERR_NUMERIC, def->name,
-                 "anomaly: output has NaN/Inf (op #%lld on the tape, node %lld, inputs %s)",
+                 "anomaly: output has %s (op #%lld on the tape, node %lld, inputs %s)", bad,
                  (long long)op_no, (long long)tape->n_nodes, tg__inputs_str(s, sizeof s, n_in, in));
         return NULL;
     }

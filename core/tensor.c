@@ -481,20 +481,31 @@ static void *host_data(tg_tensor *t, tg_dtype want, const char *where) {
 float *tg_data_f32(tg_tensor *t) { return host_data(t, TG_F32, "tg_data_f32"); }
 double *tg_data_f64(tg_tensor *t) { return host_data(t, TG_F64, "tg_data_f64"); }
 
-bool tg__nonfinite(const tg_tensor *t) {
+// 0: all finite, 1: some NaN, 2: some Inf and no NaN.
+static int nonfinite_kind(const tg_tensor *t) {
     double buf[512];
     size_t es = tg_dtype_size(t->dtype), chunk = sizeof buf / es;
+    int kind = 0;
     for (int64_t i = 0; i < t->numel; i += (int64_t)chunk) {
         int64_t n = t->numel - i < (int64_t)chunk ? t->numel - i : (int64_t)chunk;
         if (t->be->ops->download(t->be->ctx, buf, (const char *)t->data + (size_t)i * es,
                                  (size_t)n * es))
-            return false;
+            return kind;
         for (int64_t k = 0; k < n; k++) {
             double v = t->dtype == TG_F64 ? buf[k] : (double)((const float *)(void *)buf)[k];
-            if (!isfinite(v)) return true;
+            if (isnan(v)) return 1;
+            if (isinf(v)) kind = 2;
         }
     }
-    return false;
+    return kind;
+}
+
+bool tg__nonfinite(const tg_tensor *t) { return nonfinite_kind(t) != 0; }
+
+const char *tg__anomaly_in(const tg_tape *tape, const tg_tensor *t) {
+    int kind = nonfinite_kind(t);
+    if (kind == 1) return "NaN";
+    return kind == 2 && !tape->anomaly_nan_only ? "Inf" : NULL;
 }
 
 const char *tg__inputs_str(char *buf, size_t size, int n, tg_tensor *const *in) {

@@ -2,6 +2,7 @@
 // and tg_gradgradcheck over the rows whose rule is twice differentiable, for several seeds
 // (each seed redraws the inputs and, where a row allows it, rescales its shapes), on every
 // available backend. Prints one line per op (or JSON) and exits 1 if anything failed.
+#include <getopt.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -316,37 +317,51 @@ static void json_backend(const char *be, const agg *a, int n_agg, const char *no
 
 // ---- main ----
 
+// getopt_long: an unknown option or a missing value is named by getopt on stderr; a bad
+// value is named here. Returns 0, or -1 for bad usage.
 static int parse_args(int argc, char **argv, options *opt) {
     *opt = (options){.seeds = 3, .backend = "all", .jitter = true};
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        bool has_val = i + 1 < argc;
-        if (!strcmp(a, "--seeds") && has_val) {
-            char *end;
-            long v = strtol(argv[++i], &end, 10);
-            if (*end || v < 1 || v > 100000) return -1;
-            opt->seeds = (int)v;
-        } else if (!strcmp(a, "--backend") && has_val) {
-            opt->backend = argv[++i];
-            if (strcmp(opt->backend, "cpu") && strcmp(opt->backend, "cuda") &&
-                strcmp(opt->backend, "all"))
+    static const struct option longs[] = {
+        {"seeds", required_argument, NULL, 's'}, {"backend", required_argument, NULL, 'b'},
+        {"op", required_argument, NULL, 'o'},    {"no-jitter", no_argument, NULL, 'J'},
+        {"list", no_argument, NULL, 'l'},        {"json", no_argument, NULL, 'j'},
+        {"verbose", no_argument, NULL, 'v'},     {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0}};
+    int c;
+    while ((c = getopt_long(argc, argv, "h", longs, NULL)) != -1) {
+        char *end;
+        long v;
+        switch (c) {
+        case 's':
+            v = strtol(optarg, &end, 10);
+            if (*end || v < 1 || v > 100000) {
+                fprintf(stderr, "tg-gradcheck: bad value for --seeds: '%s' (1..100000)\n", optarg);
                 return -1;
-        } else if (!strcmp(a, "--op") && has_val) {
-            opt->op = argv[++i];
-        } else if (!strcmp(a, "--no-jitter")) {
-            opt->jitter = false;
-        } else if (!strcmp(a, "--list")) {
-            opt->list = true;
-        } else if (!strcmp(a, "--json")) {
-            opt->json = true;
-        } else if (!strcmp(a, "--verbose")) {
-            opt->verbose = true;
-        } else if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            }
+            opt->seeds = (int)v;
+            break;
+        case 'b':
+            opt->backend = optarg;
+            if (strcmp(optarg, "cpu") && strcmp(optarg, "cuda") && strcmp(optarg, "all")) {
+                fprintf(stderr, "tg-gradcheck: bad value for --backend: '%s' (cpu, cuda, all)\n",
+                        optarg);
+                return -1;
+            }
+            break;
+        case 'o': opt->op = optarg; break;
+        case 'J': opt->jitter = false; break;
+        case 'l': opt->list = true; break;
+        case 'j': opt->json = true; break;
+        case 'v': opt->verbose = true; break;
+        case 'h':
             fputs(usage, stdout);
             exit(0);
-        } else {
-            return -1;
+        default: return -1;   // getopt printed "unrecognized option '--x'" or similar
         }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "tg-gradcheck: unexpected argument '%s'\n", argv[optind]);
+        return -1;
     }
     return 0;
 }

@@ -29,6 +29,14 @@ TG_API int64_t tg_tape_size(const tg_tape *tape);
 // first bad one fails with an error naming the op, its node number and input shapes (for a
 // gradient: the forward op whose rule produced it). Slow; for debugging. Returns old mode.
 TG_API bool tg_tape_set_anomaly(tg_tape *tape, bool enabled);
+typedef enum tg_anomaly_mode {
+    TG_ANOMALY_OFF = 0,
+    TG_ANOMALY_NAN_INF,   // NaN or Inf fails (tg_tape_set_anomaly(tape, true))
+    TG_ANOMALY_NAN,       // only NaN fails (PyTorch's detect_anomaly): Inf may be legitimate
+    TG_ANOMALY_COUNT
+} tg_anomaly_mode;
+// Same with a choice of what fails; messages say "NaN" or "Inf". Returns the old mode.
+TG_API tg_anomaly_mode tg_tape_set_anomaly_mode(tg_tape *tape, tg_anomaly_mode mode);
 
 // Writes the recorded graph as Graphviz DOT, top to bottom: one box per node (#index, op,
 // output shape, dtype), leaves as ellipses (named tensors by name; parameters filled),

@@ -115,7 +115,14 @@ Test(gradcheck, detects_a_missing_gradient_path) {
     int st = tg_gradcheck(half_detached, NULL, 1, &x, NULL, &r);
     cr_expect_eq(st, TG_ERR_NUMERIC);
     cr_expect_eq(tg_last_status(), TG_ERR_NUMERIC);
-    tu_expect_error("tg_gradcheck", "input 0, element 0, output element 0");
+    tu_expect_error("tg_gradcheck", "input 0 element [0], output [0]");
+    tu_expect_error("in 3 of 9 entries", NULL);
+    cr_expect_eq(r.n_failed, 3);
+    cr_expect_eq(r.n_worst, 3);
+    // worst first: |diff| 2 at element 2, 1.25 at 1, 0.5 at 0
+    cr_expect_eq(r.worst[0].index[0], 2);
+    cr_expect_eq(r.worst[1].index[0], 1);
+    cr_expect_eq(r.worst[2].index[0], 0);
     tu_expect_error("analytic 0.5 vs numeric", NULL);
     cr_expect_eq(r.fail_input, 0);
     cr_expect_eq(r.fail_element, 0);
@@ -135,7 +142,7 @@ Test(gradcheck, names_the_failing_input) {
     tg_tensor *in[2] = {tu_f64(1, (int64_t[]){2}, av, true), tu_f64(1, (int64_t[]){2}, bv, true)};
     tg_gradcheck_report r;
     cr_expect_eq(tg_gradcheck(wrong_for_second, NULL, 2, in, NULL, &r), TG_ERR_NUMERIC);
-    tu_expect_error("input 1, element 0", "analytic 1 vs numeric");
+    tu_expect_error("input 1 element [0], output [0]", "analytic 1 vs numeric");
     cr_expect_eq(r.fail_analytic, 1.0);
     cr_expect(fabs(r.fail_numeric - 4.0) < 1e-6, "numeric %g", r.fail_numeric);
     cr_expect_eq(r.fail_input, 1);
@@ -159,7 +166,7 @@ Test(gradcheck, kink_gives_a_true_mismatch) {
     cr_expect_eq(r.fail_output, 1);
     cr_expect_eq(r.fail_analytic, 0.0);
     cr_expect(fabs(r.fail_numeric - 0.5) < 1e-9, "numeric %g", r.fail_numeric);
-    tu_expect_error("element 1", "numeric 0.5");
+    tu_expect_error("element [1]", "numeric 0.5");
     expect_unchanged(x, xv);
     tg_free(x);
 }
@@ -307,4 +314,49 @@ Test(gradgradcheck, rejects_bad_inputs) {
     tu_expect_error("tg_gradgradcheck", "function is NULL");
     tg_clear_error();
     tg_free(f);
+}
+
+// f(W) = sum over rows of (W x)^2 with the analytic gradient of row 1 missing: the report
+// gives multi-dimensional indices, the count, and the Jacobian dump has both tables.
+static tg_tensor *matrix_half_detached(tg_tape *tape, tg_tensor *const *in, void *user) {
+    (void)user;
+    tg_tensor *w = in[0];
+    tg_tensor *top = tg_slice(tape, w, 0, 0, 1, 1);
+    tg_tensor *bottom = tg_detach(tape, tg_slice(tape, w, 0, 1, 2, 1));
+    return tg_mul_scalar(tape, tg_concat(tape, 2, (tg_tensor *[]){top, bottom}, 0), 2.0);
+}
+
+static tg_tensor *square_half_detached(tg_tape *tape, tg_tensor *const *in, void *user) {
+    (void)user;
+    tg_tensor *d = tg_detach(tape, in[0]);
+    // value w^2 / 2 + w^2 / 2, first derivative w (correct), second derivative 1/2 (wrong: 1)
+    return tg_add(tape, tg_mul_scalar(tape, tg_mul(tape, in[0], in[0]), 0.25),
+                  tg_mul_scalar(tape, tg_mul(tape, in[0], d), 0.5));
+}
+
+Test(gradcheck, reports_multi_dimensional_indices_count_and_dump) {
+    tg_clear_error();
+    tg_tensor *w = tu_f64(2, (int64_t[]){2, 3}, (double[]){1, 2, 3, 4, 5, 6}, true);
+    char *dump = NULL;
+    size_t len = 0;
+    tg_gradcheck_opts o = tg_gradcheck_opts_default();
+    o.dump = open_memstream(&dump, &len);
+    tg_gradcheck_report r;
+    cr_expect_eq(tg_gradcheck(matrix_half_detached, NULL, 1, &w, &o, &r), TG_ERR_NUMERIC);
+    fclose(o.dump);
+    cr_expect_eq(r.n_failed, 3, "row 1's three entries");
+    cr_expect_eq(r.n_worst, 3);
+    cr_expect_eq(r.worst[0].ndim, 2);
+    cr_expect_eq(r.worst[0].index[0], 1);
+    cr_expect_eq(r.worst[0].out_ndim, 2);
+    cr_expect_eq(r.worst[0].out_index[0], 1);
+    tu_expect_error("element [1,0], output [1,0]", "in 3 of 36 entries");
+    cr_expect(strstr(dump, "input 0: analytic Jacobian [6 outputs x 6 elements]") != NULL, "%s", dump);
+    cr_expect(strstr(dump, "input 0: numeric Jacobian") != NULL);
+    free(dump);
+    tg_clear_error();
+    // gradgradcheck names itself: x -> x * detach(x) has a wrong second derivative
+    cr_expect_eq(tg_gradgradcheck(square_half_detached, NULL, 1, &w, NULL, NULL), TG_ERR_NUMERIC);
+    tu_expect_error("tg_gradgradcheck: Jacobian mismatch", NULL);
+    tg_free(w);
 }

@@ -280,3 +280,36 @@ Test(tape, many_recorded_ops_grow_the_tape) {
     tg_tape_free(tape);
     tg_free(w);
 }
+
+// ---- anomaly mode ----
+
+Test(tape, anomaly_mode_names_the_op_and_says_nan_or_inf) {
+    tg_clear_error();
+    tg_tape *tape = tg_tape_new();
+    tg_tensor *x = tu_f64(1, (int64_t[]){2}, (double[]){-1, 0}, true);
+    cr_expect_eq(tg_tape_set_anomaly_mode(tape, TG_ANOMALY_NAN_INF), TG_ANOMALY_OFF);
+    cr_expect_null(tg_log(tape, x));            // log(-1) = NaN, log(0) = -Inf: NaN first
+    tu_expect_error("tg_log", "output has NaN");
+    tg_clear_error();
+    tg_tensor *z = tu_f64(1, (int64_t[]){2}, (double[]){0, 1}, true);
+    cr_expect_null(tg_log(tape, z));             // -Inf only
+    tu_expect_error("tg_log", "output has Inf");
+    tg_clear_error();
+    // PyTorch's setting: Inf passes, NaN fails
+    cr_expect_eq(tg_tape_set_anomaly_mode(tape, TG_ANOMALY_NAN), TG_ANOMALY_NAN_INF);
+    cr_expect_not_null(tg_log(tape, z), "%s", tg_last_error());
+    cr_expect_null(tg_log(tape, x));
+    tu_expect_error("tg_log", "NaN");
+    tg_clear_error();
+    // backward: sqrt's rule at 0 gives Inf; the message names the forward op
+    tg_tape_reset(tape);
+    cr_expect_eq(tg_tape_set_anomaly_mode(tape, TG_ANOMALY_NAN_INF), TG_ANOMALY_NAN);
+    tg_tensor *y = tg_sum(tape, tg_sqrt(tape, z));
+    cr_assert_not_null(y, "%s", tg_last_error());
+    cr_expect_eq(tg_backward(tape, y), TG_ERR_NUMERIC);
+    tu_expect_error("gradient rule of tg_sqrt", "produced Inf");
+    tg_clear_error();
+    cr_expect(tg_tape_set_anomaly(tape, false));
+    tg_tape_free(tape);
+    tg_free(x), tg_free(z);
+}
