@@ -294,9 +294,8 @@ static tg_tensor *step_tensor(tg_tape *tape, tg_backend *be, tg_dtype dtype, int
     t->is_step = true;
     t->owns_data = with_data;
     t->is_grad = false;
-    atomic_init(&t->pins, 0);
-    atomic_init(&t->grad_lock, 0);
-    atomic_init(&t->pin_key, 0);
+    // pins, grad_lock, pin_key, grad_hook, grad_zero_pending: persistent tensors only, never
+    // read for a step tensor.
     if (with_data && t->nbytes && !(t->data = tg__buf_alloc(be, t->nbytes, where)))
         return NULL;
     tape->steps[tape->n_steps++] = t;
