@@ -22,22 +22,36 @@ int tg__check_shape(int ndim, const int64_t *shape, const char *where) {
             return TG_ERR_SHAPE;
         }
     }
+    if (tg__shape_numel(ndim, shape) < 0) {
+        char s[160];
+        tg__fail(TG_ERR_SHAPE, where, "shape %s has too many elements (the limit is 2^59 - 1)",
+                 tg__shape_str(s, sizeof s, ndim, shape));
+        return TG_ERR_SHAPE;
+    }
     return TG_OK;
 }
 
-static int64_t shape_numel(int ndim, const int64_t *shape) {
+int64_t tg__shape_numel(int ndim, const int64_t *shape) {
+    // The product of the non-zero dimensions must fit too (strides are computed from it),
+    // even when a zero dimension makes the tensor empty.
     int64_t n = 1;
-    for (int i = 0; i < ndim; i++) n *= shape[i];
-    return n;
+    bool zero = false;
+    for (int i = 0; i < ndim; i++) {
+        zero |= shape[i] == 0;
+        if ((n = tg__mul_size(n, shape[i] ? shape[i] : 1)) < 0) return -1;
+    }
+    return zero ? 0 : n;
 }
 
-static void set_shape(tg_tensor *t, tg_dtype dtype, int ndim, const int64_t *shape) {
+// numel: tg__shape_numel(ndim, shape), already checked (>= 0).
+static void set_shape(tg_tensor *t, tg_dtype dtype, int ndim, const int64_t *shape,
+                      int64_t numel) {
     t->magic = TG_MAGIC_LIVE;
     t->guard = TG_MAGIC_STALE;
     t->dtype = dtype;
     t->ndim = ndim;
     for (int i = 0; i < ndim; i++) t->shape[i] = shape[i];
-    t->numel = shape_numel(ndim, shape);
+    t->numel = numel;
     t->nbytes = (size_t)t->numel * tg_dtype_size(dtype);
     t->node = -1;
 }
@@ -105,7 +119,7 @@ tg_tensor *tg__persistent_new(tg_backend *be, tg_dtype dtype, int ndim, const in
         tg__fail(TG_ERR_OOM, where, "out of memory");
         return NULL;
     }
-    set_shape(t, dtype, ndim, shape);
+    set_shape(t, dtype, ndim, shape, tg__shape_numel(ndim, shape));
     t->be = be;
     t->owns_data = true;
     t->version = &t->ver;
@@ -262,6 +276,11 @@ int tg_grad_clear(tg_tensor *t) {
 // A step tensor registered on the tape; its data comes from the cache when `with_data`.
 static tg_tensor *step_tensor(tg_tape *tape, tg_backend *be, tg_dtype dtype, int ndim,
                               const int64_t *shape, bool with_data, const char *where) {
+    int64_t numel = tg__shape_numel(ndim, shape);
+    if (numel < 0) {
+        tg__check_shape(ndim, shape, where);   // says why
+        return NULL;
+    }
     if (tape->n_steps == tape->cap_steps) {
         int64_t cap = tape->cap_steps ? tape->cap_steps * 2 : 256;
         tg_tensor **s = tg__realloc(tape->steps, (size_t)cap * sizeof *s);
@@ -280,7 +299,7 @@ static tg_tensor *step_tensor(tg_tape *tape, tg_backend *be, tg_dtype dtype, int
     // Field by field (keep in step with struct tg_tensor): zeroing the struct, by memset or
     // a compound literal, compiles to `rep stos`, whose start-up cost was a sixth of
     // chain100's time.
-    set_shape(t, dtype, ndim, shape);
+    set_shape(t, dtype, ndim, shape, numel);
     for (int i = ndim; i < TG_MAX_DIMS; i++) t->shape[i] = 0;
     t->data = NULL;
     t->be = be;

@@ -77,9 +77,13 @@ static uint32_t mt_interval(mt19937 *r, uint32_t max) {
     return v;
 }
 
+// sklearn's shuffle draws 32-bit indices: n is at most 2^31 (and its buffers then fit).
+#define MOONS_MAX_N (INT64_C(1) << 31)
+
 int tg_make_moons_host(int64_t n, double noise, uint32_t seed, double *x, double *y) {
-    if (n < 2 || !x || !y || !(noise >= 0))
-        return tg_set_error(TG_ERR_INVALID_ARG, "tg_make_moons", "need n >= 2 and noise >= 0");
+    if (n < 2 || n > MOONS_MAX_N || !x || !y || !(noise >= 0))
+        return tg_set_error(TG_ERR_INVALID_ARG, "tg_make_moons",
+                            "need 2 <= n <= 2^31 (got %lld) and noise >= 0", (long long)n);
     const double pi = 3.14159265358979323846;
     int64_t n_out = n / 2, n_in = n - n_out;
     double *bx = malloc((size_t)n * 2 * sizeof *bx);
@@ -125,7 +129,9 @@ int tg_make_moons(int64_t n, double noise, uint32_t seed, tg_backend *be, tg_dty
                   tg_tensor **x, tg_tensor **y) {
     if (!x || !y) return tg_set_error(TG_ERR_INVALID_ARG, "tg_make_moons", "x or y is NULL");
     *x = *y = NULL;
-    if (n < 2) return tg_set_error(TG_ERR_INVALID_ARG, "tg_make_moons", "need n >= 2");
+    if (n < 2 || n > MOONS_MAX_N)
+        return tg_set_error(TG_ERR_INVALID_ARG, "tg_make_moons", "need 2 <= n <= 2^31, got %lld",
+                            (long long)n);
     double *hx = malloc((size_t)n * 2 * sizeof *hx), *hy = malloc((size_t)n * sizeof *hy);
     int st = (hx && hy) ? tg_make_moons_host(n, noise, seed, hx, hy)
                         : tg_set_error(TG_ERR_OOM, "tg_make_moons", "out of memory");

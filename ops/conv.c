@@ -83,8 +83,13 @@ static int im2col_infer(tg_tensor *const *in, int n, const tg_attrs *at, int *nd
     }
     *ndim = 3;
     shape[0] = d.n;
-    shape[1] = d.c * d.kh * d.kw;
-    shape[2] = d.oh * d.ow;
+    shape[1] = tg__mul_size(d.c, tg__mul_size(d.kh, d.kw));
+    shape[2] = tg__mul_size(d.oh, d.ow);
+    if (shape[1] < 0 || shape[2] < 0) {
+        tg__fail(TG_ERR_SHAPE, "tg_im2col", "window %lldx%lld over input %s gives too many columns",
+                 (long long)w.kh, (long long)w.kw, tg__shape_str(s, sizeof s, x->ndim, x->shape));
+        return TG_ERR_SHAPE;
+    }
     return TG_OK;
 }
 
@@ -136,7 +141,8 @@ static int col2im_infer(tg_tensor *const *in, int n, const tg_attrs *at, int *nd
     int64_t c = (int64_t)at->s[1], h = (int64_t)at->s[2], wd = (int64_t)at->flags;
     tg_im2col_desc d = desc_of(&w, cols->dtype, 0, c, h, wd, 0);
     char s[160];
-    if (cols->ndim != 3 || cols->shape[1] != c * w.kh * w.kw || cols->shape[2] != d.oh * d.ow) {
+    if (cols->ndim != 3 || cols->shape[1] != tg__mul_size(c, tg__mul_size(w.kh, w.kw)) ||
+        cols->shape[2] != tg__mul_size(d.oh, d.ow)) {
         tg__fail(TG_ERR_SHAPE, "tg_col2im", "cols %s do not match image [N,%lld,%lld,%lld] with "
                  "a %lldx%lld window", tg__shape_str(s, sizeof s, cols->ndim, cols->shape),
                  (long long)c, (long long)h, (long long)wd, (long long)w.kh, (long long)w.kw);

@@ -182,6 +182,7 @@ tg_tensor *tg_one_hot(tg_tape *tape, tg_tensor *labels, int64_t n_classes) {
     for (int i = 0; i < labels->ndim; i++) shape[i] = ishape[i] = labels->shape[i];
     shape[nd - 1] = n_classes;
     ishape[nd - 1] = 1;
+    if (tg__check_shape(nd, shape, "tg_one_hot")) return NULL;
     tg_tensor *zeros = tg_full(tape, labels->be, labels->dtype, nd, shape, 0.0);
     tg_tensor *ones = tg_full(tape, labels->be, labels->dtype, nd, ishape, 1.0);
     tg_tensor *idx = tg_reshape(tape, labels, nd, ishape);
@@ -213,6 +214,7 @@ tg_tensor *tg_arange(tg_tape *tape, tg_backend *backend, tg_dtype dtype, int64_t
         tg__fail(TG_ERR_INVALID_ARG, "tg_arange", "n must be >= 0, got %lld", (long long)n);
         return NULL;
     }
+    if (tg__check_shape(1, &n, "tg_arange")) return NULL;
     tg_tensor *t = tg_full(tape, backend, dtype, 1, &n, 0.0);
     if (!t || !n) return t;
     tg_view v = tg__view_of(t);

@@ -10,6 +10,7 @@ static int reshape_infer(tg_tensor *const *in, int n, const tg_attrs *at, int *n
     char s1[160], s2[160];
     int nd = at->n_i, infer_at = -1;
     int64_t known = 1;
+    bool zero = false;
     for (int i = 0; i < nd; i++) {
         shape[i] = at->i[i];
         if (shape[i] == -1 && infer_at < 0) infer_at = i;
@@ -17,8 +18,15 @@ static int reshape_infer(tg_tensor *const *in, int n, const tg_attrs *at, int *n
             tg__fail(TG_ERR_SHAPE, "tg_reshape", "bad target shape %s (one -1 at most)",
                      tg__shape_str(s2, sizeof s2, nd, at->i));
             return TG_ERR_SHAPE;
-        } else known *= shape[i];
+        } else if ((known = tg__mul_size(known, shape[i] ? shape[i] : 1)) < 0) {
+            tg__fail(TG_ERR_SHAPE, "tg_reshape", "target shape %s has too many elements",
+                     tg__shape_str(s2, sizeof s2, nd, at->i));
+            return TG_ERR_SHAPE;
+        } else if (shape[i] == 0) {
+            zero = true;
+        }
     }
+    if (zero) known = 0;
     if (infer_at >= 0) {
         if (known == 0 || x->numel % known) {
             tg__fail(TG_ERR_SHAPE, "tg_reshape", "cannot reshape %s into %s",

@@ -118,7 +118,7 @@ static int slice_attrs(const tg_tensor *x, int axis, int64_t start, int64_t stop
     if (stop < 0) stop += n;
     start = start < 0 ? 0 : (start > n ? n : start);
     stop = stop < 0 ? 0 : (stop > n ? n : stop);
-    int64_t len = stop > start ? (stop - start + step - 1) / step : 0;
+    int64_t len = stop > start ? (stop - start - 1) / step + 1 : 0;   // no overflow at huge step
     memset(at, 0, sizeof *at);
     at->i[0] = a;
     at->i[1] = start;
