@@ -3,6 +3,7 @@
 // a full disk never leaves a half-written checkpoint under the real name.
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +20,9 @@ const char *tg__errno_str(int e, char *buf, size_t size) {
 
 // ---- reading ----
 
+// What a stream that is not a regular file (a pipe, a device) may give: 256 MiB.
+#define TG_READ_LIMIT ((size_t)1 << 28)
+
 int tg__read_file(const char *path, const char *where, char **buf, size_t *len) {
     char eb[128];
     *buf = NULL;
@@ -28,12 +32,14 @@ int tg__read_file(const char *path, const char *where, char **buf, size_t *len) 
     if (!f)
         return tg_set_error(TG_ERR_IO, where, "cannot open '%s': %s", path,
                             tg__errno_str(errno, eb, sizeof eb));
-    size_t cap = 1 << 16, n = 0;
-    // size hint for regular files; pipes and the like grow by doubling
-    if (fseek(f, 0, SEEK_END) == 0) {
-        long end = ftell(f);
-        if (end > 0 && (unsigned long)end < (size_t)-1 / 2) cap = (size_t)end + 1;
-        if (fseek(f, 0, SEEK_SET) != 0) cap = 1 << 16;
+    size_t cap = 1 << 16, n = 0, limit = TG_READ_LIMIT;
+    // Regular files are read up to their size (plus what they grow by while read, within
+    // the limit); pipes and devices (/dev/zero) stop at TG_READ_LIMIT instead of forever.
+    struct stat sb;
+    if (fstat(fileno(f), &sb) == 0 && S_ISREG(sb.st_mode) && sb.st_size > 0 &&
+        (uint64_t)sb.st_size < (uint64_t)((size_t)-1 / 4)) {
+        cap = (size_t)sb.st_size + 1;
+        if (limit < cap + (1 << 16)) limit = cap + (1 << 16);
     }
     char *b = malloc(cap);
     if (!b) {
@@ -42,6 +48,13 @@ int tg__read_file(const char *path, const char *where, char **buf, size_t *len) 
     }
     for (;;) {
         if (n + 1 >= cap) {
+            if (cap >= limit) {
+                free(b);
+                fclose(f);
+                return tg_set_error(TG_ERR_IO, where,
+                                    "'%s' is not a regular file and gives more than %zu MiB: "
+                                    "refusing to read on", path, (size_t)TG_READ_LIMIT >> 20);
+            }
             char *nb = cap < (size_t)-1 / 2 ? realloc(b, cap * 2) : NULL;
             if (!nb) {
                 free(b);
@@ -83,36 +96,64 @@ static int write_all(int fd, const unsigned char *p, size_t len) {
     return 0;
 }
 
+// A new file next to `path`, created 0666 so the kernel applies the user's umask (mkstemp
+// would make it 0600); the name is unique by pid, a counter and O_EXCL retries.
+static int create_temp(const char *path, char *tmp, size_t size) {
+    static _Atomic unsigned counter;
+    for (int attempt = 0; attempt < 100; attempt++) {
+        unsigned k = counter++;
+        snprintf(tmp, size, "%s.tmp-%ld-%u", path, (long)getpid(), k);
+        int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+        if (fd >= 0 || errno != EEXIST) return fd;
+    }
+    errno = EEXIST;
+    return -1;
+}
+
+// fsync of the directory holding `path`, so the rename itself survives a power cut.
+static int sync_dir(const char *path) {
+    size_t n = strlen(path);
+    char *dir = malloc(n + 2);
+    if (!dir) return ENOMEM;
+    memcpy(dir, path, n + 1);
+    char *slash = strrchr(dir, '/');
+    if (!slash) strcpy(dir, ".");
+    else if (slash == dir) dir[1] = '\0';
+    else *slash = '\0';
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    free(dir);
+    if (fd < 0) return errno;
+    int e = fsync(fd) != 0 && errno != EINVAL ? errno : 0;   // some filesystems refuse: fine
+    close(fd);
+    return e;
+}
+
 int tg__write_file_atomic(const char *path, const char *where, const void *data, size_t len) {
     char eb[128];
     if (!path) return tg_set_error(TG_ERR_INVALID_ARG, where, "path is NULL");
     if (!data && len) return tg_set_error(TG_ERR_INVALID_ARG, where, "data is NULL");
-    size_t pl = strlen(path);
-    char *tmp = malloc(pl + 16);
+    size_t tl = strlen(path) + 48;
+    char *tmp = malloc(tl);
     if (!tmp) return tg_set_error(TG_ERR_OOM, where, "out of memory writing '%s'", path);
-    memcpy(tmp, path, pl);
-    memcpy(tmp + pl, ".tmp-XXXXXX", 12);
-    // mkstemp creates the file 0600: give it the old file's mode, or the usual 0644
-    int fd = mkstemp(tmp);
+    int fd = create_temp(path, tmp, tl);
     if (fd < 0) {
         int e = errno;
         free(tmp);
         return tg_set_error(TG_ERR_IO, where, "cannot create a temporary file next to '%s': %s",
                             path, tg__errno_str(e, eb, sizeof eb));
     }
+    // Replacing a file keeps its mode; a new file has 0666 minus the umask (from open).
     struct stat st;
-    mode_t mode = stat(path, &st) == 0 ? (st.st_mode & 0777) : 0644;
-    int e = fchmod(fd, mode) != 0 ? errno : 0;
+    int e = stat(path, &st) == 0 && fchmod(fd, st.st_mode & 07777) != 0 ? errno : 0;
     if (!e) e = write_all(fd, data, len);
     if (!e && fsync(fd) != 0) e = errno;
     if (close(fd) != 0 && !e) e = errno;
     if (!e && rename(tmp, path) != 0) e = errno;
-    if (e) {
-        unlink(tmp);
-        free(tmp);
+    if (e) unlink(tmp);
+    if (!e) e = sync_dir(path);
+    free(tmp);
+    if (e)
         return tg_set_error(TG_ERR_IO, where, "cannot write '%s': %s", path,
                             tg__errno_str(e, eb, sizeof eb));
-    }
-    free(tmp);
     return TG_OK;
 }

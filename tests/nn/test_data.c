@@ -699,3 +699,45 @@ Test(metrics, confusion_matrix_and_print) {
     expect_fail(tg_print_confusion(NULL, 3, NULL), TG_ERR_INVALID_ARG, "tg_print_confusion", NULL);
     tu_free(logits), tu_free(labels), tu_free(bad);
 }
+
+// ---- file boundaries (issue 11) ----
+
+#include <sys/stat.h>
+
+Test(data, saved_files_get_the_users_umask) {
+    tg_clear_error();
+    tg_tensor *t = tu_f64(1, (int64_t[]){2}, (double[]){1, 2}, false);
+    char path[] = "/tmp/tg_umask_XXXXXX";
+    cr_assert_not_null(mkdtemp(path));
+    char file[64];
+    snprintf(file, sizeof file, "%s/a.npy", path);
+    const mode_t masks[2] = {022, 077}, want[2] = {0644, 0600};
+    for (int i = 0; i < 2; i++) {
+        mode_t old = umask(masks[i]);
+        unlink(file);
+        cr_assert_eq(tg_save_npy(file, t), TG_OK, "%s", tg_last_error());
+        umask(old);
+        struct stat st;
+        cr_assert_eq(stat(file, &st), 0);
+        cr_expect_eq(st.st_mode & 0777, want[i], "umask %03o gave mode %03o", masks[i],
+                     st.st_mode & 0777);
+    }
+    // replacing keeps the file's mode
+    cr_assert_eq(chmod(file, 0640), 0);
+    cr_assert_eq(tg_save_npy(file, t), TG_OK);
+    struct stat st;
+    cr_assert_eq(stat(file, &st), 0);
+    cr_expect_eq(st.st_mode & 0777, 0640);
+    unlink(file);
+    rmdir(path);
+    tg_free(t);
+}
+
+Test(data, endless_streams_are_refused_not_read_forever, .timeout = 60) {
+    tg_clear_error();
+    tg_tensor *x = NULL, *y = NULL;
+    int st = tg_load_csv("/dev/zero", tu_cpu(), TG_F32, false, -1, &x, &y);
+    cr_expect_lt(st, 0);
+    tu_expect_error("tg_load_csv", NULL);
+    cr_expect_null(x);
+}
