@@ -3,8 +3,9 @@
 // the sum of exps. The arithmetic follows backends/cpu/softmax.c: the max ignores NaN (the
 // shift is 0 when it is -inf; a +inf max makes the row NaN, as torch's), the sum of exps is
 // accumulated in double, f32 losses are finished in double, and a loss is (m - z[label]) +
-// log(s), never log(s) + m (which rounds log(s) away at |m| >> 1). A label that is not an integer in [0, c) sets the instance's flag: the
-// call then returns TG_ERR_INVALID_ARG (the output is a fresh tensor the failed op discards).
+// log(s), never log(s) + m (which rounds log(s) away at |m| >> 1). A label that is not an
+// integer in [0, c) sets the instance's flag: the call then returns TG_ERR_INVALID_ARG (the
+// output is a fresh tensor the failed op discards).
 #include <math.h>
 
 #include "backends/cuda/cuda_internal.cuh"
