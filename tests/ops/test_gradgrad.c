@@ -36,6 +36,7 @@ static tg_tensor *f_case(tg_tape *t, tg_tensor *const *in, void *user) {
     if (!strcmp(n, "std_all_biased")) return tg_std(t, in[0], 2, (int[]){0, 1}, 0, true);
     if (!strcmp(n, "var")) return tg_var(t, in[0], 1, (int[]){0}, 1, false);
     if (!strcmp(n, "logsumexp")) return tg_logsumexp(t, in[0], 1, (int[]){1}, false);
+    if (!strcmp(n, "bce_with_logits")) return tg_bce_with_logits(t, in[0], in[1], TG_REDUCE_MEAN);
     return NULL;
 }
 
@@ -60,6 +61,7 @@ static const gg_case cases[] = {
     {"std_all_biased", 1, {2}, {{2, 3}}, -2, 2, -1},
     {"var", 1, {2}, {{3, 4}}, -2, 2, -1},
     {"logsumexp", 1, {2}, {{3, 4}}, -2, 2, -1},
+    {"bce_with_logits", 2, {2, 2}, {{3, 4}, {3, 4}}, -2, 2, -1},
 };
 // clang-format on
 

@@ -1,8 +1,9 @@
 // Losses of ops/loss.c at extreme magnitudes, against values worked out exactly: the fused
 // softmax cross-entropy with huge logits (rows of ties at 2^100, offsets at 1e15, both
 // kernels' row paths: f32 rows under 16 classes go in blocks, c = 2 specialised), +inf and
-// -inf logits (torch's NaN and inf), and bce_with_logits at huge logits. The everyday
-// values and bad arguments are in test_nn.c; torch's own values in test_torch_fixtures.c.
+// -inf logits (torch's NaN and inf), and bce_with_logits at huge logits and its tiny losses
+// at confident logits (summed as two terms >= 0, no cancellation). The everyday values and
+// bad arguments are in test_nn.c; torch's own values in test_torch_fixtures.c.
 #include <math.h>
 
 #include "test_util.h"
@@ -138,6 +139,38 @@ Test(ops_loss, bce_with_logits_huge_logits) {
         tu_expect_values(l, loss, 5, 0);
         cr_assert_eq(tg_backward(tape, tg_sum(tape, l)), TG_OK, "%s", tg_last_error());
         tu_expect_grad(tx, grad, 5, 0);
+        tg_tape_free(tape);
+        tu_free(tx), tu_free(tt);
+    }
+}
+
+// Confident right answers keep their tiny loss log1p(exp(-|x|)) and gradient -+sigmoid(-|x|)
+// to a relative 1e-14 (f64) / 1e-6 (f32): the old form softplus(x) - x*t cancelled them
+// (0 at x = 36, t = 1; 3e-7 relative at x = 20; 0 from x = 20 on in f32). torch 1.13 rounds
+// log(1 + tiny) and sigmoid(x) - 1 (0 from x = 40 on, 4.5% off at 36).
+Test(ops_loss, bce_with_logits_confident_tiny_losses) {
+    const double x[] = {20, -20, 36, -36, 100, -100, 700, -700};
+    const double t[] = {1, 0, 1, 0, 1, 0, 1, 0};
+    for (int k = 0; k < TU_N_DTYPES; k++) {
+        tg_dtype dt = tu_dtype(k);
+        double rtol = dt == TG_F32 ? 1e-6 : 1e-14;
+        int n = dt == TG_F32 ? 4 : 8;   // exp(-100) is subnormal in f32, exp(-700) is 0
+        tg_tape *tape = tg_tape_new();
+        tg_tensor *tx = tu_make(dt, (tu_arr){1, {n}, x}, true);
+        tg_tensor *tt = tu_make(dt, (tu_arr){1, {n}, t}, false);
+        tg_tensor *l = tg_bce_with_logits(tape, tx, tt, TG_REDUCE_NONE);
+        cr_assert_eq(tg_backward(tape, tg_sum(tape, l)), TG_OK, "%s", tg_last_error());
+        tg_tensor *l64 = tg_cast(l, TG_F64), *g64 = tg_cast(tg_grad_of(tx), TG_F64);
+        const double *lv = tg_data_f64(l64), *gv = tg_data_f64(g64);
+        for (int i = 0; i < n; i++) {
+            double a = fabs(x[i]), want_l = log1p(exp(-a));
+            double want_g = (x[i] > 0 ? -1 : 1) * exp(-a) / (1 + exp(-a));
+            cr_expect(fabs(lv[i] - want_l) <= rtol * want_l, "%s x %g: loss %.17g, want %.17g",
+                      tg_dtype_name(dt), x[i], lv[i], want_l);
+            cr_expect(fabs(gv[i] - want_g) <= rtol * fabs(want_g), "%s x %g: grad %.17g, want "
+                      "%.17g", tg_dtype_name(dt), x[i], gv[i], want_g);
+        }
+        tu_free(l64), tu_free(g64);
         tg_tape_free(tape);
         tu_free(tx), tu_free(tt);
     }
