@@ -31,6 +31,7 @@ static float row_max_f32(const float *x, int64_t c) {
 // The shift of a row whose max is m: m itself (a +inf max makes the row NaN, as in torch),
 // or 0 for a row of -inf (NaN too, through log(0) - -inf).
 static inline double shift_of(double m) { return m == -INFINITY ? 0 : m; }
+static inline float shift_of_f32(float m) { return m == -INFINITY ? 0.0f : m; }
 
 static double shift_f64(const double *x, int64_t c) {
     double m = -INFINITY;
@@ -89,7 +90,7 @@ static double dot_f64(const double *a, const double *b, int64_t n) {
 // f32 row: m = the row's shift, e[k] = exp(z[k] - m) via the vectorising tg_vexpf, returns
 // the sum of e in double. e may be the caller's output row or a scratch chunk.
 static double exp_row_f32(const float *z, int64_t c, float *m_out, float *e, bool keep) {
-    float m = (float)shift_of(row_max_f32(z, c));
+    float m = shift_of_f32(row_max_f32(z, c));
     *m_out = m;
     double s = 0;
     if (c < LANES) {   // short rows (two-class losses): no vector loops to set up
@@ -122,7 +123,7 @@ xent_short_block_f32(int64_t nb, int64_t c, const float *zb, const float *lab, c
                      float *loss, float *e) {
     float m[SROWS], ls[SROWS];
     double s[SROWS];
-    for (int64_t r = 0; r < nb; r++) m[r] = (float)shift_of(row_max_f32(zb + r * c, c));
+    for (int64_t r = 0; r < nb; r++) m[r] = shift_of_f32(row_max_f32(zb + r * c, c));
     for (int64_t r = 0; r < nb; r++)
         for (int64_t k = 0; k < c; k++) e[r * c + k] = zb[r * c + k] - m[r];
     for (int64_t i = 0; i < nb * c; i++) e[i] = tg_vexpf(e[i]);
