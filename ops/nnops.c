@@ -131,9 +131,10 @@ tg_tensor *tg_log_softmax_grad(tg_tape *tape, tg_tensor *dy, tg_tensor *y) {
 
 // x - m with m the (detached) max along axis: the shift that keeps exp finite. Computing
 // with z = x - m directly (rather than x - logsumexp) keeps f32 precise at large logits.
+// As the fused kernels: a +inf max stays (the row is NaN, as torch's), a -inf one is 0.
 static tg_tensor *shifted(tg_tape *tape, tg_tensor *x, int axis) {
     tg_tensor *m = tg_detach(tape, tg_max_axes(tape, x, 1, &axis, true));
-    if (m) m = tg_where(tape, tg_lt_scalar(tape, tg_abs(tape, m), (double)INFINITY), m,
+    if (m) m = tg_where(tape, tg_gt_scalar(tape, m, -(double)INFINITY), m,
                         tg__scalar_like(tape, m, 0.0));
     return tg_sub(tape, x, m);
 }

@@ -216,7 +216,8 @@ tg_tensor *tg_argmin(tg_tape *tape, tg_tensor *x, int axis, bool keepdim) {
 
 // ---- composed statistics ----
 
-// var = sum((x - mean)^2) / (N - correction)
+// var = sum((x - mean)^2) / (N - correction); N - correction <= 0 divides by 0 as torch
+// (inf, or NaN for a zero sum such as one value with correction 1)
 tg_tensor *tg_var(tg_tape *tape, tg_tensor *x, int n_axes, const int *axes, int correction,
                   bool keepdim) {
     if (tg__check_inputs(tape, &name_var, 1, &x)) return NULL;
@@ -227,12 +228,18 @@ tg_tensor *tg_var(tg_tape *tape, tg_tensor *x, int n_axes, const int *axes, int 
     tg_tensor *d = tg_sub(tape, x, tg_mean_axes(tape, x, n_axes, axes, true));
     tg_tensor *ss = tg_sum_axes(tape, tg_mul(tape, d, d), n_axes, axes, keepdim);
     double denom = (double)(count - correction);
-    return tg_mul_scalar(tape, ss, denom > 0 ? 1.0 / denom : (double)NAN);
+    return tg_mul_scalar(tape, ss, denom > 0 ? 1.0 / denom : (double)INFINITY);
 }
 
+// std = sqrt(var), with torch's gradient at zero spread: 0 where std == 0 (torch's
+// std_backward masks it), not dy / (2 std) = inf times x - mean = 0. There the sqrt sees 1
+// and the result is a constant 0, so nothing reaches var; composed, so it differentiates again.
 tg_tensor *tg_std(tg_tape *tape, tg_tensor *x, int n_axes, const int *axes, int correction,
                   bool keepdim) {
-    return tg_sqrt(tape, tg_var(tape, x, n_axes, axes, correction, keepdim));
+    tg_tensor *v = tg_var(tape, x, n_axes, axes, correction, keepdim);
+    tg_tensor *flat = tg_eq_scalar(tape, v, 0.0);
+    tg_tensor *s = tg_sqrt(tape, tg_where(tape, flat, tg__scalar_like(tape, v, 1.0), v));
+    return tg_where(tape, flat, tg__scalar_like(tape, v, 0.0), s);
 }
 
 // logsumexp = m + log(sum(exp(x - m))), m = max (detached: the result does not depend on

@@ -1,7 +1,9 @@
 // cpu softmax by rows (the softmax and softmax_grad slots) and softmax cross-entropy (xent,
 // xent_grad): one pass for the max, one for the exps, one summing them in double (so large
 // logits stay exact enough), then the output pass. Passes are kept apart so that each loop
-// vectorises.
+// vectorises. Rows are shifted by their max (torch's order: a row holding +inf is NaN, as
+// inf - inf), by 0 when the max is -inf; the shift m and the log of the sum never meet
+// before z - m is formed (log(s) + m would round log(s) away at |m| >> 1).
 #include <math.h>
 
 #include "backends/cpu/cpu_internal.h"
@@ -9,8 +11,8 @@
 
 enum { XCHUNK = 256, LANES = 8 };
 
-// The row's max (rows are shifted by it, or by 0 when it is not finite). `x > m ? x : m`
-// lets no NaN win.
+// The row's max (rows are shifted by it, or by 0 when it is -inf). `x > m ? x : m` lets no
+// NaN win.
 // A max is exact in any order, so the simd reduction (-fopenmp-simd) gives the serial result;
 // without the pragma the compiler must keep the chain in order and the loop stays scalar.
 // Short rows (two-class losses) take the plain loop: the simd reduction's set-up (partial
@@ -26,11 +28,16 @@ static float row_max_f32(const float *x, int64_t c) {
     return m;
 }
 
+// The shift of a row whose max is m: m itself (a +inf max makes the row NaN, as in torch),
+// or 0 for a row of -inf (NaN too, through log(0) - -inf).
+static inline double shift_of(double m) { return m == -INFINITY ? 0 : m; }
+static inline float shift_of_f32(float m) { return m == -INFINITY ? 0.0f : m; }
+
 static double shift_f64(const double *x, int64_t c) {
     double m = -INFINITY;
 #pragma omp simd reduction(max : m)
     for (int64_t k = 0; k < c; k++) m = x[k] > m ? x[k] : m;
-    return isfinite(m) ? m : 0;
+    return shift_of(m);
 }
 
 // The sum of e[0, n) in double, as LANES independent partial sums: they vectorise without
@@ -80,10 +87,10 @@ static double dot_f64(const double *a, const double *b, int64_t n) {
     return s;
 }
 
-// f32 row: m = max (0 if not finite), e[k] = exp(z[k] - m) via the vectorising tg_vexpf,
-// returns the sum of e in double. e may be the caller's output row or a scratch chunk.
+// f32 row: m = the row's shift, e[k] = exp(z[k] - m) via the vectorising tg_vexpf, returns
+// the sum of e in double. e may be the caller's output row or a scratch chunk.
 static double exp_row_f32(const float *z, int64_t c, float *m_out, float *e, bool keep) {
-    float mx = row_max_f32(z, c), m = isfinite(mx) ? mx : 0;
+    float m = shift_of_f32(row_max_f32(z, c));
     *m_out = m;
     double s = 0;
     if (c < LANES) {   // short rows (two-class losses): no vector loops to set up
@@ -94,15 +101,11 @@ static double exp_row_f32(const float *z, int64_t c, float *m_out, float *e, boo
         }
         return s;
     }
-    // unless the row holds +inf, every z - m is <= 0 (or NaN, -inf): the cheaper exp applies
-    bool nonpos = mx != (float)INFINITY;
+    // every z - m is <= 0 (or NaN, -inf): the max or +inf is subtracted, or the row is -inf
     for (int64_t k0 = 0; k0 < c; k0 += XCHUNK) {
         int64_t kn = c - k0 < XCHUNK ? c - k0 : XCHUNK;
         float *ek = keep ? e + k0 : e;
-        if (nonpos)
-            for (int64_t k = 0; k < kn; k++) ek[k] = tg_vexpf_nonpos(z[k0 + k] - m);
-        else
-            for (int64_t k = 0; k < kn; k++) ek[k] = tg_vexpf(z[k0 + k] - m);
+        for (int64_t k = 0; k < kn; k++) ek[k] = tg_vexpf_nonpos(z[k0 + k] - m);
         s += sum_f32(ek, kn);
     }
     return s;
@@ -120,10 +123,7 @@ xent_short_block_f32(int64_t nb, int64_t c, const float *zb, const float *lab, c
                      float *loss, float *e) {
     float m[SROWS], ls[SROWS];
     double s[SROWS];
-    for (int64_t r = 0; r < nb; r++) {
-        float mr = row_max_f32(zb + r * c, c);
-        m[r] = isfinite(mr) ? mr : 0;   // not finite: no shift (as exp_row_f32)
-    }
+    for (int64_t r = 0; r < nb; r++) m[r] = shift_of_f32(row_max_f32(zb + r * c, c));
     for (int64_t r = 0; r < nb; r++)
         for (int64_t k = 0; k < c; k++) e[r * c + k] = zb[r * c + k] - m[r];
     for (int64_t i = 0; i < nb * c; i++) e[i] = tg_vexpf(e[i]);
@@ -193,7 +193,7 @@ int tg_cpu_xent(void *ctx, int dtype, int64_t n, int64_t c, const void *logits, 
             double m = shift_f64(z, c), s = 0;
             for (int64_t k = 0; k < c; k++) s += exp(z[k] - m);
             int64_t y = (int64_t)((const double *)labels)[i];
-            ((double *)loss)[i] = log(s) + m - z[y];
+            ((double *)loss)[i] = (m - z[y]) + log(s);   // not log(s) + m: see the top
         } else {
             const float *z = (const float *)logits + i * c;
             float m, scratch[XCHUNK];

@@ -1,9 +1,11 @@
 // cuda softmax by rows (the softmax slot) and softmax cross-entropy (xent / xent_grad): one
 // warp per row, with lanes striding over the classes and shuffle reductions for the max and
-// the sum of exps. The arithmetic follows backends/cpu/softmax.c: the max ignores NaN (and
-// falls back to 0 when not finite), the sum of exps is accumulated in double, f32 losses are
-// finished in double. A label that is not an integer in [0, c) sets the instance's flag: the
-// call then returns TG_ERR_INVALID_ARG (the output is a fresh tensor the failed op discards).
+// the sum of exps. The arithmetic follows backends/cpu/softmax.c: the max ignores NaN (the
+// shift is 0 when it is -inf; a +inf max makes the row NaN, as torch's), the sum of exps is
+// accumulated in double, f32 losses are finished in double, and a loss is (m - z[label]) +
+// log(s), never log(s) + m (which rounds log(s) away at |m| >> 1). A label that is not an
+// integer in [0, c) sets the instance's flag: the call then returns TG_ERR_INVALID_ARG (the
+// output is a fresh tensor the failed op discards).
 #include <math.h>
 
 #include "backends/cuda/cuda_internal.cuh"
@@ -26,12 +28,12 @@ __device__ __forceinline__ double warp_sum(double v) {
     return v;
 }
 
-// The row's shift: its max over finite-or-inf values (NaN never wins), 0 if not finite.
+// The row's shift: its max (NaN never wins), 0 if that is -inf.
 template <typename T> __device__ __forceinline__ T row_max(const T *z, int64_t c, int lane) {
     T m = -INFINITY;
     for (int64_t k = lane; k < c; k += WARP) m = z[k] > m ? z[k] : m;
     m = warp_max(m);
-    return isfinite((double)m) ? m : T(0);
+    return m == T(-INFINITY) ? T(0) : m;
 }
 
 template <typename T>
@@ -43,7 +45,7 @@ __device__ __forceinline__ double row_sum_exp(const T *z, int64_t c, int lane, T
 
 // loss = logsumexp - z[label], in the cpu backend's operation order for each dtype.
 __device__ __forceinline__ double xent_loss(double s, double m, double zy) {
-    return log(s) + m - zy;
+    return (m - zy) + log(s);
 }
 __device__ __forceinline__ float xent_loss(double s, float m, float zy) {
     return (float)(log(s) + ((double)m - (double)zy));

@@ -162,10 +162,11 @@ TG_API tg_tensor *tg_min(tg_tape *tape, tg_tensor *x);
 // Index of the first maximum / minimum along `axis`, as integral values in x's dtype.
 TG_API tg_tensor *tg_argmax(tg_tape *tape, tg_tensor *x, int axis, bool keepdim);
 TG_API tg_tensor *tg_argmin(tg_tape *tape, tg_tensor *x, int axis, bool keepdim);
-// Variance over axes with `correction` (1 = unbiased, torch's default; 0 = population)
+// Variance over axes with `correction` (1 = unbiased, torch's default; 0 = population).
+// N - correction <= 0 divides by zero, as torch: inf, or NaN for one value unbiased.
 TG_API tg_tensor *tg_var(tg_tape *tape, tg_tensor *x, int n_axes, const int *axes,
                          int correction, bool keepdim);
-// sqrt(tg_var(...))
+// sqrt(tg_var(...)); its gradient is 0 where the result is 0 (torch's rule), not NaN
 TG_API tg_tensor *tg_std(tg_tape *tape, tg_tensor *x, int n_axes, const int *axes,
                          int correction, bool keepdim);
 // y = log(sum(exp(x))) over axes, computed stably (shifted by the max)
@@ -222,8 +223,9 @@ TG_API tg_tensor *tg_full(tg_tape *tape, tg_backend *backend, tg_dtype dtype, in
 
 // ---- nn ops ----
 
-// softmax along `axis`, stable for large logits (-inf entries give 0). Over the last axis one
-// fused op (one tape node). Step tensor; NULL + error on a bad axis or input.
+// softmax along `axis`, stable for large logits (-inf entries give 0; a +inf entry makes its
+// row NaN, as torch's). Over the last axis one fused op (one tape node). Step tensor; NULL +
+// error on a bad axis or input.
 TG_API tg_tensor *tg_softmax(tg_tape *tape, tg_tensor *x, int axis);
 // log_softmax along `axis` = x - logsumexp(x, axis); fused over the last axis, as tg_softmax.
 TG_API tg_tensor *tg_log_softmax(tg_tape *tape, tg_tensor *x, int axis);
@@ -279,7 +281,8 @@ TG_API tg_tensor *tg_huber_loss(tg_tape *tape, tg_tensor *pred, tg_tensor *targe
 // -(y log p + (1-y) log(1-p)), logs clamped at -100 as PyTorch does
 TG_API tg_tensor *tg_bce_loss(tg_tape *tape, tg_tensor *p, tg_tensor *target,
                               tg_reduction reduction);
-// The same on logits, stable: max(x,0) - x*y + log(1 + exp(-|x|))
+// The same on logits, stable: y*softplus(-x) + (1-y)*softplus(x) (= softplus(x) - x*y, with
+// no cancellation for y in [0, 1]: tiny losses of confident right answers stay exact)
 TG_API tg_tensor *tg_bce_with_logits(tg_tape *tape, tg_tensor *logits, tg_tensor *target,
                                      tg_reduction reduction);
 // logp [N,C] (log-probabilities), labels [N] (integral values); weight [C] or NULL.

@@ -1,5 +1,6 @@
 // Second derivatives: tg_gradgradcheck (create_graph through every rule) for the ops the
-// higher-order-gradient issue names, plus the fused cross-entropy, conv2d and max pooling.
+// higher-order-gradient issue names, plus the fused cross-entropy, conv2d and max pooling,
+// and the composed statistics (std's zero-spread mask included).
 #include "test_util.h"
 
 #include <criterion/parameterized.h>
@@ -31,6 +32,11 @@ static tg_tensor *f_case(tg_tape *t, tg_tensor *const *in, void *user) {
     if (!strcmp(n, "max_pool2d")) return tg_max_pool2d(t, in[0], 2, 2, NULL);
     if (!strcmp(n, "gelu")) return tg_gelu(t, in[0]);
     if (!strcmp(n, "softplus")) return tg_softplus(t, in[0], 1.0, 20.0);
+    if (!strcmp(n, "std")) return tg_std(t, in[0], 1, (int[]){1}, 1, false);
+    if (!strcmp(n, "std_all_biased")) return tg_std(t, in[0], 2, (int[]){0, 1}, 0, true);
+    if (!strcmp(n, "var")) return tg_var(t, in[0], 1, (int[]){0}, 1, false);
+    if (!strcmp(n, "logsumexp")) return tg_logsumexp(t, in[0], 1, (int[]){1}, false);
+    if (!strcmp(n, "bce_with_logits")) return tg_bce_with_logits(t, in[0], in[1], TG_REDUCE_MEAN);
     return NULL;
 }
 
@@ -51,6 +57,11 @@ static const gg_case cases[] = {
     {"max_pool2d", 1, {4}, {{1, 2, 4, 4}}, -1, 1, -1},
     {"gelu", 1, {2}, {{3, 4}}, -2, 2, -1},
     {"softplus", 1, {2}, {{3, 4}}, -2, 2, -1},
+    {"std", 1, {2}, {{3, 4}}, -2, 2, -1},
+    {"std_all_biased", 1, {2}, {{2, 3}}, -2, 2, -1},
+    {"var", 1, {2}, {{3, 4}}, -2, 2, -1},
+    {"logsumexp", 1, {2}, {{3, 4}}, -2, 2, -1},
+    {"bce_with_logits", 2, {2, 2}, {{3, 4}, {3, 4}}, -2, 2, -1},
 };
 // clang-format on
 

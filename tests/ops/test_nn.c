@@ -160,6 +160,47 @@ Test(ops_nn, softmax_long_rows) {
     }
 }
 
+// A +inf entry makes its row NaN (torch shifts by the max: inf - inf), fused (last axis:
+// rows of 3 and of 37, the kernels' scalar and vector paths) and composed (axis 0); before,
+// the shift fell back to 0 and left inf / -inf. Rows without +inf are unchanged.
+Test(ops_nn, softmax_pos_inf_rows) {
+    enum { C = 37 };
+    for (int64_t c = 3; c <= C; c += C - 3) {
+        double x[2 * C], sm1[C];
+        double s = 0;
+        for (int64_t k = 0; k < c; k++) {
+            x[k] = k == c / 2 ? INFINITY : (double)(k % 5);
+            x[c + k] = (double)(k % 5);
+            s += exp(x[c + k]);
+        }
+        for (int64_t k = 0; k < c; k++) sm1[k] = exp(x[c + k]) / s;
+        for (int k = 0; k < TU_N_DTYPES; k++) {
+            tg_dtype dt = tu_dtype(k);
+            tg_tape *tape = tg_tape_new();
+            tg_tensor *t = tu_make(dt, (tu_arr){2, {2, c}, x}, false);
+            tg_tensor *tt = tg_transpose(tape, t, 0, 1);
+            tg_tensor *ys[4] = {tg_softmax(tape, t, 1), tg_log_softmax(tape, t, -1),
+                                tg_transpose(tape, tg_softmax(tape, tt, 0), 0, 1),
+                                tg_transpose(tape, tg_log_softmax(tape, tt, 0), 0, 1)};
+            for (int j = 0; j < 4; j++) {
+                tg_tensor *y = tg_cast(ys[j], TG_F64);
+                cr_assert_not_null(y, "%s", tg_last_error());
+                const double *v = tg_data_f64(y);
+                for (int64_t i = 0; i < c; i++) {
+                    cr_expect(isnan(v[i]), "c %lld, form %d: [0,%lld] = %g", (long long)c, j,
+                              (long long)i, v[i]);
+                    double want = j % 2 ? log(sm1[i]) : sm1[i];
+                    cr_expect(fabs(v[c + i] - want) < 1e-6, "c %lld, form %d: [1,%lld] = %g",
+                              (long long)c, j, (long long)i, v[c + i]);
+                }
+                tu_free(y);
+            }
+            tg_tape_free(tape);
+            tu_free(t);
+        }
+    }
+}
+
 // Gradients through -inf entries are finite: softmax's is 0 there, log_softmax's is dy.
 Test(ops_nn, softmax_grad_neg_inf) {
     const double inf = INFINITY;

@@ -392,3 +392,143 @@ Test(ops_reduce, more_bad_axes) {
     tg_tape_free(tape);
     tu_free(x);
 }
+
+// ---- degenerate spreads and extreme magnitudes (torch 1.13's values) ----
+
+// std at zero spread: torch's gradient is 0 there (std_backward masks std == 0), not
+// dy / (2 std) * (x - mean) = inf * 0 = NaN. Row 0 of [[2,2,2],[1,2,4]] is constant; row 1
+// has std sqrt(7/3) and gradient (x - 7/3) / (2 std).
+Test(ops_reduce, std_zero_spread_gradient_is_zero) {
+    const double s1 = sqrt(7.0 / 3);
+    const double want_y[] = {0, s1};
+    const double want_g[] = {0, 0, 0, (1 - 7.0 / 3) / (2 * s1), (2 - 7.0 / 3) / (2 * s1),
+                             (4 - 7.0 / 3) / (2 * s1)};
+    for (int k = 0; k < TU_N_DTYPES; k++) {
+        tg_dtype dt = tu_dtype(k);
+        tg_tape *tape = tg_tape_new();
+        tg_tensor *x = tu_make(dt, (tu_arr){2, {2, 3}, (double[]){2, 2, 2, 1, 2, 4}}, true);
+        tg_tensor *y = tg_std(tape, x, 1, (int[]){1}, 1, false);
+        tu_expect_values(y, want_y, 2, tu_tol(dt));
+        cr_assert_eq(tg_backward(tape, tg_sum(tape, y)), TG_OK, "%s", tg_last_error());
+        tu_expect_grad(x, want_g, 6, tu_tol(dt));
+        tg_tape_free(tape);
+        tu_free(x);
+    }
+}
+
+// Over every axis, biased, keepdim; and one value per row with the biased estimator.
+Test(ops_reduce, std_zero_spread_all_axes_and_single_values) {
+    tg_tape *tape = tg_tape_new();
+    tg_tensor *x = tu_make(TG_F64, (tu_arr){2, {2, 2}, (double[]){0.5, 0.5, 0.5, 0.5}}, true);
+    tg_tensor *y = tg_std(tape, x, 2, (int[]){0, 1}, 0, true);
+    tu_expect_arr(y, (tu_arr){2, {1, 1}, (double[]){0}}, 0);
+    cr_assert_eq(tg_backward(tape, tg_sum(tape, y)), TG_OK, "%s", tg_last_error());
+    tu_expect_grad(x, (double[]){0, 0, 0, 0}, 4, 0);
+    tg_tape_free(tape);
+    tu_free(x);
+    tape = tg_tape_new();
+    x = tu_make(TG_F64, (tu_arr){2, {3, 1}, (double[]){3, -1, 2}}, true);
+    y = tg_std(tape, x, 1, (int[]){1}, 0, false);
+    tu_expect_values(y, (double[]){0, 0, 0}, 3, 0);
+    cr_assert_eq(tg_backward(tape, tg_sum(tape, y)), TG_OK, "%s", tg_last_error());
+    tu_expect_grad(x, (double[]){0, 0, 0}, 3, 0);
+    tg_tape_free(tape);
+    tu_free(x);
+}
+
+// One value with the unbiased estimator (N - 1 = 0): NaN value and gradient, as torch.
+Test(ops_reduce, std_var_single_value_unbiased_is_nan) {
+    for (int is_std = 0; is_std < 2; is_std++) {
+        tg_tape *tape = tg_tape_new();
+        tg_tensor *x = tu_make(TG_F64, (tu_arr){2, {2, 1}, (double[]){3, -1}}, true);
+        tg_tensor *y = is_std ? tg_std(tape, x, 1, (int[]){1}, 1, false)
+                              : tg_var(tape, x, 1, (int[]){1}, 1, false);
+        cr_assert_eq(tg_backward(tape, tg_sum(tape, y)), TG_OK, "%s", tg_last_error());
+        double v[2], g[2];
+        cr_assert_eq(tg_copy_to_host(y, v, sizeof v), TG_OK);
+        cr_assert_eq(tg_copy_to_host(tg_grad_of(x), g, sizeof g), TG_OK);
+        for (int i = 0; i < 2; i++)
+            cr_expect(isnan(v[i]) && isnan(g[i]), "%s: value %g, gradient %g",
+                      is_std ? "std" : "var", v[i], g[i]);
+        tg_tape_free(tape);
+        tu_free(x);
+    }
+}
+
+// N - correction <= 0 divides by zero as torch does: inf, or NaN for a zero sum.
+Test(ops_reduce, var_no_degrees_of_freedom_divides_by_zero) {
+    tg_tape *tape = tg_tape_new();
+    tg_tensor *x = tu_make(TG_F64, (tu_arr){2, {2, 2}, (double[]){1, 2, 5, 5}}, false);
+    for (int corr = 2; corr <= 3; corr++) {
+        double v[2];
+        cr_assert_eq(tg_copy_to_host(tg_var(tape, x, 1, (int[]){1}, corr, false), v, sizeof v),
+                     TG_OK, "%s", tg_last_error());
+        cr_expect(isinf(v[0]) && v[0] > 0, "correction %d: var(1, 2) = %g", corr, v[0]);
+        cr_expect(isnan(v[1]), "correction %d: var(5, 5) = %g", corr, v[1]);
+    }
+    tg_tape_free(tape);
+    tu_free(x);
+}
+
+// The second derivative through the zero-spread mask: the first gradient is built from
+// differentiable ops, and both it and its own gradient are 0 on the constant row.
+Test(ops_reduce, std_zero_spread_second_derivative) {
+    tg_tape *tape = tg_tape_new();
+    tg_tensor *x = tu_make(TG_F64, (tu_arr){2, {2, 3}, (double[]){2, 2, 2, 1, 2, 4}}, true);
+    tg_tensor *w = tu_make(TG_F64, (tu_arr){1, {3}, (double[]){0.5, -1, 2}}, false);
+    tg_tensor *y = tg_sum(tape, tg_std(tape, x, 1, (int[]){1}, 1, false));
+    tg_backward_opts o = {.create_graph = true};
+    tg_tensor *g = NULL;
+    cr_assert_eq(tg_grad(tape, y, NULL, 1, &x, &g, &o), TG_OK, "%s", tg_last_error());
+    cr_assert(tg_requires_grad(g));
+    cr_assert_eq(tg_backward(tape, tg_sum(tape, tg_mul(tape, g, w))), TG_OK, "%s",
+                 tg_last_error());
+    double gg[6];
+    cr_assert_eq(tg_copy_to_host(tg_grad_of(x), gg, sizeof gg), TG_OK);
+    for (int i = 0; i < 6; i++) cr_expect(isfinite(gg[i]), "gg[%d] = %g", i, gg[i]);
+    for (int i = 0; i < 3; i++) cr_expect_eq(gg[i], 0.0, "gg[%d] = %g", i, gg[i]);
+    tg_tape_free(tape);
+    tu_free(x), tu_free(w);
+}
+
+// logsumexp's gradient is softmax at any magnitude: rows of equal values at 2^100 (1/3
+// each; torch 1.13's backward, exp(x - rounded result), gives 1 there) and logits at 1e15
+// offsets (torch's is off by up to 3%; the reference is the softmax of the offsets).
+Test(ops_reduce, logsumexp_gradient_at_huge_magnitudes) {
+    const double P = ldexp(1, 100), o[3] = {0, 1.25, -0.5};
+    double e[3], s = 0;
+    for (int i = 0; i < 3; i++) s += (e[i] = exp(o[i]));
+    tg_tape *tape = tg_tape_new();
+    tg_tensor *x = tu_make(TG_F64, (tu_arr){2, {2, 3}, (double[]){P, P, P, 1e15 + o[0],
+                                                                  1e15 + o[1], 1e15 + o[2]}},
+                           true);
+    tg_tensor *y = tg_logsumexp(tape, x, 1, (int[]){1}, false);
+    tu_expect_values(y, (double[]){P, 1e15 + o[0] + log(s)}, 2, 0.125);
+    cr_assert_eq(tg_backward(tape, tg_sum(tape, y)), TG_OK, "%s", tg_last_error());
+    tu_expect_grad(x, (double[]){1.0 / 3, 1.0 / 3, 1.0 / 3, e[0] / s, e[1] / s, e[2] / s}, 6,
+                   1e-15);
+    tg_tape_free(tape);
+    tu_free(x);
+}
+
+// var at 1e15 offsets: the value carries only the rounded mean's bias N delta^2 / (N - 1),
+// |delta| <= half an ulp of 1e15 (torch 1.13's value is the same 2.3541666666666665), and the
+// composed gradient (which includes the mean's share) is exactly 2 (x - mean) / (N - 1) with
+// the exact mean 1e15 + 1.0625 (torch 1.13's is off by 0.04: it takes x - rounded mean).
+Test(ops_reduce, var_at_large_offsets) {
+    tg_tape *tape = tg_tape_new();
+    const double o[4] = {0.25, 1.5, -0.5, 3}, mean = 1.0625;
+    tg_tensor *x = tu_make(TG_F64, (tu_arr){1, {4}, (double[]){1e15 + o[0], 1e15 + o[1],
+                                                              1e15 + o[2], 1e15 + o[3]}}, true);
+    tg_tensor *y = tg_var(tape, x, 1, (int[]){0}, 1, false);
+    double ss = 0, want_g[4];
+    for (int i = 0; i < 4; i++) {
+        ss += (o[i] - mean) * (o[i] - mean);
+        want_g[i] = 2 * (o[i] - mean) / 3;
+    }
+    tu_expect_values(y, (double[]){ss / 3}, 1, 4 * 0.0625 * 0.0625 / 3 + 1e-12);
+    cr_assert_eq(tg_backward(tape, y), TG_OK, "%s", tg_last_error());
+    tu_expect_grad(x, want_g, 4, 1e-12);
+    tg_tape_free(tape);
+    tu_free(x);
+}

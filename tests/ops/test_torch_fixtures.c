@@ -179,6 +179,10 @@ static bool f32_exact(const fx_case *c) {
     return true;
 }
 
+// Cases tagged f64_* (KEY/f64_...) hold inputs f32 cannot (offsets at 1e15, values past
+// f32's range): f64 comparison only.
+static bool f64_only(const fx_case *c) { return !strncmp(c->name + strlen(c->key), "/f64_", 5); }
+
 ParameterizedTestParameters(torch_fixtures, f32_values) { return case_params(); }
 
 ParameterizedTest(size_t *idx, torch_fixtures, f32_values) {
@@ -186,6 +190,7 @@ ParameterizedTest(size_t *idx, torch_fixtures, f32_values) {
     const fx_case *c = &all_cases(&n)[*idx];
     const fx_builder *b = fx_builder_for(c->key);
     cr_assert_not_null(b, "%s: no builder for key '%s'", c->name, c->key);
+    if (f64_only(c)) cr_skip_test("%s: an f64-only case", c->name);
     if (b->discontinuous && !f32_exact(c))
         cr_skip_test("%s: inputs not exact in f32 (a discontinuous op)", c->name);
     run r = build(c, TG_F32, false);
