@@ -9,6 +9,39 @@ static const tg_custom_op *op_of(const tg_attrs *at) {
     return (const tg_custom_op *)(intptr_t)at->i[0];
 }
 
+// A user rule's contribution for input x must be a live tensor of x's dtype and backend,
+// of this tape if a step tensor, and of x's shape or one that sums back to it (x's shape
+// broadcast to it). Anything else would be summed or copied into x's gradient blindly.
+static int check_contribution(const char *name, const tg_tape *tape, int k, const tg_tensor *d,
+                              const tg_tensor *x) {
+    char s1[160], s2[160];
+    if (!tg__is_live(d) || (d->is_step && d->tape != tape)) {
+        tg__fail(TG_ERR_STATE, name, "custom gradient for input %d is %s", k,
+                 tg__is_live(d) ? "a step tensor of another tape" : "freed or stale");
+        return TG_ERR_STATE;
+    }
+    if (d->dtype != x->dtype || d->be != x->be) {
+        tg__fail(d->dtype != x->dtype ? TG_ERR_DTYPE : TG_ERR_BACKEND, name,
+                 "custom gradient for input %d is %s on %s; the input is %s on %s", k,
+                 tg_dtype_name(d->dtype), d->be->ops->name, tg_dtype_name(x->dtype),
+                 x->be->ops->name);
+        return d->dtype != x->dtype ? TG_ERR_DTYPE : TG_ERR_BACKEND;
+    }
+    bool ok = d->ndim >= x->ndim;
+    for (int i = 0; ok && i < x->ndim; i++) {
+        int64_t xd = x->shape[i], dd = d->shape[d->ndim - x->ndim + i];
+        ok = xd == dd || xd == 1;
+    }
+    if (!ok) {
+        tg__fail(TG_ERR_SHAPE, name,
+                 "custom gradient for input %d has shape %s, which does not sum back to the "
+                 "input's %s", k, tg__shape_str(s1, sizeof s1, d->ndim, d->shape),
+                 tg__shape_str(s2, sizeof s2, x->ndim, x->shape));
+        return TG_ERR_SHAPE;
+    }
+    return TG_OK;
+}
+
 static int custom_backward(tg_tape *tape, const tg_node *node, tg_tensor *dout,
                            tg_tensor **din) {
     const tg_custom_op *op = op_of(&node->attrs);
@@ -19,6 +52,8 @@ static int custom_backward(tg_tape *tape, const tg_node *node, tg_tensor *dout,
     int st = op->backward(tape, in, node->n_in, node->out, dout, din, user);
     if (st && !tg__has_error())
         tg__fail(st, op->name, "custom gradient rule failed (status %d)", st);
+    for (int k = 0; k < node->n_in && !st; k++)
+        if (din[k]) st = check_contribution(op->name, tape, k, din[k], in[k]);
     return st;
 }
 

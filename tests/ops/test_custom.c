@@ -138,3 +138,44 @@ Test(ops_custom, bad_arguments) {
     tg_tape_free(tape);
     tu_free(a), tu_free(f);
 }
+
+// Rules that return the wrong thing: the kind of gradient each user rule gives (via user).
+enum { BAD_DTYPE, BAD_SHAPE, BAD_OTHER_TAPE, BAD_STALE };
+static tg_tape *other_tape;
+static int wrong_backward(tg_tape *t, tg_tensor *const *in, int n_in, tg_tensor *out,
+                          tg_tensor *dout, tg_tensor **din, void *user) {
+    (void)n_in, (void)out, (void)dout;
+    int kind = *(const int *)user;
+    int64_t big[1] = {4096};
+    if (kind == BAD_DTYPE)   // f64 for an f32 input: 8 bytes per element into a 4-byte .grad
+        din[0] = tg_full(t, tg_backend_of(in[0]), TG_F64, tg_ndim(in[0]), tg_shape(in[0]), 1.0);
+    else if (kind == BAD_SHAPE)
+        din[0] = tg_full(t, tg_backend_of(in[0]), TG_F32, 1, big, 1.0);
+    else
+        din[0] = tg_full(other_tape, tg_backend_of(in[0]), TG_F32, tg_ndim(in[0]),
+                         tg_shape(in[0]), 1.0);
+    if (kind == BAD_STALE) tg_tape_reset(other_tape);
+    return TG_OK;
+}
+
+Test(ops_custom, wrong_gradients_from_a_rule_are_refused) {
+    static const tg_custom_op op = {"my_wrong_rule", sq_forward, wrong_backward};
+    const char *want[] = {"f64", "[4096]", "another tape", "freed or stale"};
+    const int status[] = {TG_ERR_DTYPE, TG_ERR_SHAPE, TG_ERR_STATE, TG_ERR_STATE};
+    for (int kind = 0; kind < 4; kind++) {
+        tg_clear_error();
+        tg_tape *tape = tg_tape_new();
+        other_tape = tg_tape_new();
+        tg_tensor *a = tg_param(tu_cpu(), TG_F32, 1, (int64_t[]){3}, (float[]){1, 2, 3});
+        tg_tensor *b = tg_tensor_from(tu_cpu(), TG_F32, 1, (int64_t[]){3}, (float[]){0, 0, 0});
+        tg_tensor *y = tg_custom(tape, &op, 2, (tg_tensor *[]){a, b}, 1, (int64_t[]){3}, &kind);
+        cr_assert_not_null(y, "%s", tg_last_error());
+        cr_expect_eq(tg_backward(tape, tg_sum(tape, y)), status[kind], "kind %d: %s", kind,
+                     tg_last_error());
+        tu_expect_error("my_wrong_rule", want[kind]);
+        cr_expect_null(tg_grad_of(a), "no gradient is written");
+        tg_tape_free(tape);
+        tg_tape_free(other_tape);
+        tg_free(a), tg_free(b);
+    }
+}
