@@ -228,6 +228,44 @@ int tg_free(tg_tensor *t) {
     return TG_OK;
 }
 
+// Why tg_free would refuse t (TG_OK if it would free it): a step tensor, a .grad, stale or
+// freed, or recorded by a live tape (t or its grad).
+static int free_refusal(const tg_tensor *t, const char *where, int i) {
+    int st = tg__check_live(t, where);
+    if (st) return st;
+    const char *why = t->is_step ? "a step tensor (it dies with its tape)"
+                      : t->is_grad ? "a parameter's .grad (freed with the parameter)"
+                      : atomic_load_explicit(&t->pins, memory_order_acquire) > 0
+                          ? "still recorded on a live tape; reset or free the tape first"
+                      : t->grad && atomic_load_explicit(&t->grad->pins, memory_order_acquire) > 0
+                          ? "a tensor whose .grad a live tape still records"
+                          : NULL;
+    if (!why) return TG_OK;
+    char s[160];
+    tg__fail(TG_ERR_STATE, where, "tensor %d %s is %s; nothing was freed", i,
+             tg__shape_str(s, sizeof s, t->ndim, t->shape), why);
+    return TG_ERR_STATE;
+}
+
+int tg_free_many(int n, tg_tensor *const *ts) {
+    if (n < 0 || (n > 0 && !ts)) {
+        tg__fail(TG_ERR_INVALID_ARG, "tg_free_many", "need n >= 0 tensors");
+        return TG_ERR_INVALID_ARG;
+    }
+    for (int i = 0; i < n; i++) {
+        bool dup = false;
+        for (int j = 0; j < i && !dup; j++) dup = ts[j] == ts[i];
+        int st = ts[i] && !dup ? free_refusal(ts[i], "tg_free_many", i) : TG_OK;
+        if (st) return st;
+    }
+    for (int i = 0; i < n; i++) {
+        bool dup = false;
+        for (int j = 0; j < i && !dup; j++) dup = ts[j] == ts[i];
+        if (ts[i] && !dup) tg_free(ts[i]);
+    }
+    return TG_OK;
+}
+
 int tg_tensor_set_name(tg_tensor *t, const char *name) {
     int st = tg__check_live(t, "tg_tensor_set_name");
     if (st) return st;

@@ -132,18 +132,58 @@ static tg_tensor *sequential_forward(tg_module *m, tg_tape *tape, tg_tensor *x) 
     return x;
 }
 
+// A module is a child of one container, once: a module listed twice, or already inside
+// another container, is refused (a tree, so that freeing and checkpoint names stay simple;
+// to share weights, call one module twice from your own forward).
+static bool children_ok(int n, tg_module *const *modules) {
+    if (n <= 0 || !modules) {
+        tg_set_error(TG_ERR_INVALID_ARG, "tg_sequential", "need n > 0 modules, got %d", n);
+        return false;
+    }
+    for (int i = 0; i < n; i++) {
+        if (!modules[i]) {
+            tg_set_error(TG_ERR_INVALID_ARG, "tg_sequential", "module %d is NULL", i);
+            return false;
+        }
+        for (int j = 0; j < i; j++) {
+            if (modules[j] == modules[i]) {
+                tg_set_error(TG_ERR_INVALID_ARG, "tg_sequential",
+                             "module %d (%s) is module %d again; a module is a child once "
+                             "(share weights by calling it twice from your own forward)", i,
+                             modules[i]->name, j);
+                return false;
+            }
+        }
+        if (modules[i]->in_container) {
+            tg_set_error(TG_ERR_INVALID_ARG, "tg_sequential",
+                         "module %d (%s) already belongs to another container", i,
+                         modules[i]->name);
+            return false;
+        }
+    }
+    return true;
+}
+
 tg_module *tg_sequential(int n, tg_module *const *modules) {
-    bool ok = n > 0 && modules;
-    for (int i = 0; ok && i < n; i++) ok = modules[i] != NULL;
+    bool ok = children_ok(n, modules);
     tg_module *m = ok ? tg__module_new("Sequential", sequential_forward) : NULL;
     if (m) m->children = malloc((size_t)n * sizeof *m->children);
     if (!m || !m->children) {
-        if (!ok) tg_set_error(TG_ERR_INVALID_ARG, "tg_sequential", "need n > 0 non-NULL modules");
-        for (int i = 0; modules && i < n; i++) tg_module_free(modules[i]);
+        if (ok) tg_set_error(TG_ERR_OOM, "tg_sequential", "out of memory");
+        // The children are consumed on failure (the usual one-expression call leaks none),
+        // each once, except those another container owns.
+        for (int i = 0; modules && i < n; i++) {
+            bool seen = false;
+            for (int j = 0; j < i && !seen; j++) seen = modules[j] == modules[i];
+            if (!seen && modules[i] && !modules[i]->in_container) tg_module_free(modules[i]);
+        }
         tg_module_free(m);
         return NULL;
     }
-    for (int i = 0; i < n; i++) m->children[i] = modules[i];
+    for (int i = 0; i < n; i++) {
+        m->children[i] = modules[i];
+        modules[i]->in_container = true;
+    }
     m->n_children = n;
     return tg__module_finish(m);
 }

@@ -108,19 +108,19 @@ tg_loader *tg_loader_new(const tg_tensor *x, const tg_tensor *y, int64_t batch, 
     return l;
 }
 
-void tg_loader_free(tg_loader *l) {
-    if (!l) return;
+int tg_loader_free(tg_loader *l) {
+    if (!l) return TG_OK;
+    // The batch tensors may still be recorded on a live tape: then nothing is freed.
+    int st = tg_free_many(4, (tg_tensor *[]){l->xb, l->yb, l->xl, l->yl});
+    if (st) return st;
     tg_rng_free(l->rng);
     free(l->perm);
     free(l->xh);
     free(l->yh);
     free(l->xs);
     free(l->ys);
-    tg_free(l->xb);
-    tg_free(l->yb);
-    tg_free(l->xl);
-    tg_free(l->yl);
     free(l);
+    return TG_OK;
 }
 
 void tg_loader_reset(tg_loader *l) {

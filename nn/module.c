@@ -89,17 +89,50 @@ static void free_names(char **names, int n) {
     free(names);
 }
 
-void tg_module_free(tg_module *m) {
-    if (!m) return;
-    for (int i = 0; i < m->n_params; i++) tg_free(m->params[i]);
-    for (int i = 0; i < m->n_buffers; i++) tg_free(m->buffers[i]);
-    for (int c = 0; c < m->n_children; c++) tg_module_free(m->children[c]);
+// Appends the tensors of m's tree to *list (grown by doubling); false on out of memory.
+static bool gather(const tg_module *m, tg_tensor ***list, int *n, int *cap) {
+    int own = m->n_params + m->n_buffers;
+    if (*n + own > *cap) {
+        int c = (*cap ? *cap : 16);
+        while (c < *n + own) c *= 2;
+        tg_tensor **l = realloc(*list, (size_t)c * sizeof *l);
+        if (!l) return false;
+        *list = l;
+        *cap = c;
+    }
+    for (int i = 0; i < m->n_params; i++) (*list)[(*n)++] = m->params[i];
+    for (int i = 0; i < m->n_buffers; i++) (*list)[(*n)++] = m->buffers[i];
+    for (int c = 0; c < m->n_children; c++)
+        if (!gather(m->children[c], list, n, cap)) return false;
+    return true;
+}
+
+static void free_structs(tg_module *m) {
+    for (int c = 0; c < m->n_children; c++) free_structs(m->children[c]);
     free(m->children);
     free(m->flat_params);
     free(m->flat_buffers);
     free_names(m->flat_param_names, m->n_flat_params);
     free_names(m->flat_buffer_names, m->n_flat_buffers);
     free(m);
+}
+
+int tg_module_free(tg_module *m) {
+    if (!m) return TG_OK;
+    if (m->in_container)
+        return tg_set_error(TG_ERR_STATE, "tg_module_free",
+                            "module %s belongs to a container; free the container", m->name);
+    tg_tensor **list = NULL;
+    int n = 0, cap = 0;
+    if (!gather(m, &list, &n, &cap)) {
+        free(list);
+        return tg_set_error(TG_ERR_OOM, "tg_module_free", "out of memory");
+    }
+    int st = tg_free_many(n, list);   // all or nothing: a live tape may still record one
+    free(list);
+    if (st) return st;
+    free_structs(m);
+    return TG_OK;
 }
 
 tg_tensor *tg_module_forward(tg_module *m, tg_tape *tape, tg_tensor *x) {

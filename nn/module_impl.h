@@ -20,6 +20,7 @@ struct tg_module {
     int n_buffers;
     tg_module **children;          // Sequential
     int n_children;
+    bool in_container;             // a container's child: the container frees it
     bool training;
     // layer configuration
     double f[4];

@@ -54,7 +54,9 @@ typedef struct tg_loader tg_loader;
 // drop_last. Batch tensors are persistent buffers owned by the loader (reused).
 TG_API tg_loader *tg_loader_new(const tg_tensor *x, const tg_tensor *y, int64_t batch,
                                 bool shuffle, bool drop_last, uint64_t seed);
-TG_API void tg_loader_free(tg_loader *l);
+// Frees the loader and its batch tensors; TG_ERR_STATE (nothing freed) while a live tape
+// still records a batch tensor. NULL is a no-op.
+TG_API int tg_loader_free(tg_loader *l);
 // Starts an epoch (reshuffles).
 TG_API void tg_loader_reset(tg_loader *l);
 // Next batch into *xb, *yb (valid until the next call); false at the end of the epoch.

@@ -17,8 +17,10 @@ typedef struct tg_module tg_module;
 
 // y = m(x), recorded on tape. NULL + error on bad input (the message names the layer).
 TG_API tg_tensor *tg_module_forward(tg_module *m, tg_tape *tape, tg_tensor *x);
-// Frees the module, its children, parameters and buffers. NULL is a no-op.
-TG_API void tg_module_free(tg_module *m);
+// Frees the module, its children, parameters and buffers, all or nothing: TG_ERR_STATE
+// (nothing freed) while a live tape still records one of its tensors, or when the module
+// is a container's child (free the container). NULL is a no-op.
+TG_API int tg_module_free(tg_module *m);
 // Training (true) or evaluation (false) mode, recursively (Dropout, BatchNorm).
 TG_API void tg_module_train(tg_module *m, bool training);
 TG_API bool tg_module_is_training(const tg_module *m);

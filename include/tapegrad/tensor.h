@@ -50,6 +50,9 @@ TG_API tg_tensor *tg_cast(const tg_tensor *t, tg_dtype dtype);
 // step tensor, on a parameter's .grad (owned by the parameter), on a freed or stale
 // tensor, or while a tape that recorded it has not been reset.
 TG_API int tg_free(tg_tensor *t);
+// Frees n persistent tensors (NULL entries and repeats skipped) all or nothing: if tg_free
+// would refuse any of them, nothing is freed and the error names it (TG_ERR_STATE).
+TG_API int tg_free_many(int n, tg_tensor *const *ts);
 
 // ---- accessors ----
 

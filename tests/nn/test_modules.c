@@ -541,3 +541,55 @@ Test(summary, single_layer_and_errors) {
     tg_module_free(net);
     tg_rng_free(rng);
 }
+
+// ---- ownership (issue 11) ----
+
+Test(modules, a_module_is_a_child_once) {
+    tg_clear_error();
+    tg_rng *rng = tg_rng_new(1);
+    tg_module *lin = tg_linear(tu_cpu(), TG_F32, 2, 2, true, rng);
+    // twice in one container: refused (it used to be freed twice), and consumed once
+    cr_expect_null(tg_sequential(2, (tg_module *[]){lin, lin}));
+    tu_expect_error("tg_sequential", "module 1 (");
+    tg_clear_error();
+    // in two containers: refused, the first container keeps it
+    tg_module *a = tg_linear(tu_cpu(), TG_F32, 2, 2, true, rng);
+    tg_module *first = tg_sequential(1, (tg_module *[]){a});
+    cr_assert_not_null(first);
+    cr_expect_null(tg_sequential(1, (tg_module *[]){a}));
+    tu_expect_error("tg_sequential", "already belongs to another container");
+    tg_clear_error();
+    cr_expect_eq(tg_module_free(a), TG_ERR_STATE, "a child is freed by its container");
+    tg_clear_error();
+    cr_expect_eq(tg_module_free(first), TG_OK);
+    tg_rng_free(rng);
+}
+
+Test(modules, freeing_a_module_a_live_tape_records_changes_nothing) {
+    tg_clear_error();
+    tg_rng *rng = tg_rng_new(1);
+    tg_module *net = tg_sequential(2, (tg_module *[]){tg_linear(tu_cpu(), TG_F32, 2, 3, true, rng),
+                                                      tg_linear(tu_cpu(), TG_F32, 3, 1, true, rng)});
+    cr_assert_not_null(net);
+    tg_tape *tape = tg_tape_new();
+    tg_tensor *x = tg_tensor_new(tu_cpu(), TG_F32, 2, (int64_t[]){4, 2});
+    tg_tensor *y = tg_module_forward(net, tape, x);
+    cr_assert_not_null(y, "%s", tg_last_error());
+    cr_expect_eq(tg_module_free(net), TG_ERR_STATE);
+    tu_expect_error("nothing was freed", NULL);
+    tg_clear_error();
+    // intact: it still runs, and frees once the tape is reset
+    cr_expect_not_null(tg_module_forward(net, tape, x), "%s", tg_last_error());
+    tg_tape_reset(tape);
+    cr_expect_eq(tg_module_free(net), TG_OK, "%s", tg_last_error());
+    // tg_free_many: all or nothing
+    tg_tensor *p = tg_tensor_new(tu_cpu(), TG_F32, 1, (int64_t[]){2});
+    cr_assert_not_null(tg_detach(tape, x));   // a view: the tape holds x
+    cr_expect_eq(tg_free_many(2, (tg_tensor *[]){p, x}), TG_ERR_STATE);
+    tu_expect_error("tg_free_many", "tensor 1 [4,2]");
+    tg_clear_error();
+    cr_expect_eq(tg_numel(p), 2, "p was not freed");
+    tg_tape_free(tape);
+    cr_expect_eq(tg_free_many(3, (tg_tensor *[]){p, x, p}), TG_OK);
+    tg_rng_free(rng);
+}
