@@ -148,8 +148,10 @@ const char *tg_backend_name(const tg_backend *backend) {
 }
 
 int tg_backend_set_threads(tg_backend *backend, int n_threads) {
-    if (!backend || n_threads < 0) {
-        tg__fail(TG_ERR_INVALID_ARG, "tg_backend_set_threads", "need a backend and n >= 0");
+    if (!backend || n_threads < 0 || n_threads > TG_MAX_THREADS) {
+        tg__fail(TG_ERR_INVALID_ARG, "tg_backend_set_threads",
+                 "need a backend and 0 <= n <= %d (0: the default), got %d", TG_MAX_THREADS,
+                 n_threads);
         return TG_ERR_INVALID_ARG;
     }
     backend->n_threads = n_threads;

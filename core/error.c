@@ -90,12 +90,13 @@ size_t tg_dtype_size(tg_dtype dtype) {
 const char *tg_version(void) { return "0.1.0"; }
 
 int tg_set_error(int status, const char *where, const char *fmt, ...) {
+    if (status >= 0) status = TG_ERR_INVALID_ARG;   // errors are negative; OK is not an error
     if (err.status != 0) return status;
     char msg[448];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt ? fmt : "", ap);
     va_end(ap);
-    tg__fail(status ? status : TG_ERR_INVALID_ARG, where ? where : "tapegrad", "%s", msg);
+    tg__fail(status, where ? where : "tapegrad", "%s", msg);
     return status;
 }

@@ -101,5 +101,9 @@ int tg_print(const tg_tensor *t, FILE *f) {
     fprintf(f, ", shape=%s, dtype=%s%s)\n", tg__shape_str(s, sizeof s, t->ndim, t->shape),
             tg_dtype_name(t->dtype), t->requires_grad ? ", requires_grad" : "");
     tg__free(v);
+    if (fflush(f) != 0 || ferror(f)) {   // a full disk shows at the flush
+        tg__fail(TG_ERR_IO, "tg_print", "write error");
+        return TG_ERR_IO;
+    }
     return TG_OK;
 }

@@ -177,6 +177,12 @@ int tg_adam_step_(tg_tensor *p, const tg_tensor *g, tg_tensor *m, tg_tensor *v, 
                   int64_t step, double lr, double beta1, double beta2, double eps,
                   double weight_decay, bool decoupled) {
     const char *where = "tg_adam_step_";
+    if (!p || !g || !m || !v) {
+        if (!tg__has_error())
+            tg__fail(TG_ERR_INVALID_ARG, where, "%s is NULL",
+                     !p ? "p" : !g ? "g" : !m ? "m" : "v");
+        return TG_ERR_INVALID_ARG;
+    }
     int st = check_update(where, p, g, m);
     if (!st) st = check_update(where, v, p, vmax);
     if (st) return st;

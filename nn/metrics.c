@@ -47,8 +47,9 @@ static int predictions(const tg_tensor *logits, const tg_tensor *labels, const c
     }
     int nd = tg_ndim(logits);
     const int64_t *s = tg_shape(logits);
-    if (nd < 1 || nd > 2 || s[0] < 1)
-        return tg_set_error(TG_ERR_SHAPE, where, "logits must be [N, C] or [N] with N >= 1");
+    if (nd < 1 || nd > 2 || s[0] < 1 || (nd == 2 && s[1] < 1))
+        return tg_set_error(TG_ERR_SHAPE, where,
+                            "logits must be [N, C] or [N] with N >= 1 and C >= 1");
     int64_t n = s[0], c = nd == 2 ? s[1] : 1;
     int ld = tg_ndim(labels);
     const int64_t *ls = tg_shape(labels);
@@ -145,6 +146,6 @@ int tg_print_confusion(const int64_t *counts, int n_classes, FILE *f) {
             fprintf(f, "%*lld", w, (long long)counts[(int64_t)i * n_classes + j]);
         fputc('\n', f);
     }
-    if (ferror(f)) return tg_set_error(TG_ERR_IO, FN, "write error");
+    if (fflush(f) != 0 || ferror(f)) return tg_set_error(TG_ERR_IO, FN, "write error");
     return TG_OK;
 }

@@ -270,5 +270,7 @@ int tg_module_summary(tg_module *m, int ndim, const int64_t *in_shape, tg_dtype 
     tg_module_train(m, training);
     tg_tape_free(tape);
     tg_free(x0);
+    if (!st && (fflush(f) != 0 || ferror(f)))
+        st = tg_set_error(TG_ERR_IO, "tg_module_summary", "write error");
     return st;
 }

@@ -23,6 +23,8 @@ TG_API tg_backend *tg_backend_get(const char *name);
 // Static name of a backend ("cpu", "cuda").
 TG_API const char *tg_backend_name(const tg_backend *backend);
 // Threads the backend may use for one kernel (gemm, big elementwise work); 0 = default.
+// At most TG_MAX_THREADS; more is TG_ERR_INVALID_ARG.
+#define TG_MAX_THREADS 1024
 TG_API int tg_backend_set_threads(tg_backend *backend, int n_threads);
 // Wait for queued work on the backend to finish.
 TG_API int tg_backend_synchronize(tg_backend *backend);
