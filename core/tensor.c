@@ -247,6 +247,8 @@ static int free_refusal(const tg_tensor *t, const char *where, int i) {
     return TG_ERR_STATE;
 }
 
+int tg_free_check(const tg_tensor *t) { return t ? free_refusal(t, "tg_free_check", 0) : TG_OK; }
+
 int tg_free_many(int n, tg_tensor *const *ts) {
     if (n < 0 || (n > 0 && !ts)) {
         tg__fail(TG_ERR_INVALID_ARG, "tg_free_many", "need n >= 0 tensors");

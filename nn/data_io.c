@@ -153,7 +153,7 @@ int tg__write_file_atomic(const char *path, const char *where, const void *data,
     if (!e) e = sync_dir(path);
     free(tmp);
     if (e)
-        return tg_set_error(TG_ERR_IO, where, "cannot write '%s': %s", path,
-                            tg__errno_str(e, eb, sizeof eb));
+        return tg_set_error(e == ENOMEM ? TG_ERR_OOM : TG_ERR_IO, where, "cannot write '%s': %s",
+                            path, tg__errno_str(e, eb, sizeof eb));
     return TG_OK;
 }

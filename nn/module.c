@@ -8,7 +8,10 @@
 
 tg_module *tg__module_new(const char *name, tg_module_forward_fn forward) {
     tg_module *m = calloc(1, sizeof *m);
-    if (!m) return NULL;
+    if (!m) {
+        tg_set_error(TG_ERR_OOM, name, "out of memory");
+        return NULL;
+    }
     snprintf(m->name, sizeof m->name, "%s", name);
     m->forward = forward;
     m->training = true;
@@ -78,6 +81,7 @@ tg_module *tg__module_finish(tg_module *m) {
     if (!m) return NULL;
     if (!collect(m, "", false, &m->flat_params, &m->flat_param_names, &m->n_flat_params) ||
         !collect(m, "", true, &m->flat_buffers, &m->flat_buffer_names, &m->n_flat_buffers)) {
+        tg_set_error(TG_ERR_OOM, m->name, "out of memory");
         tg_module_free(m);
         return NULL;
     }
@@ -89,22 +93,24 @@ static void free_names(char **names, int n) {
     free(names);
 }
 
-// Appends the tensors of m's tree to *list (grown by doubling); false on out of memory.
-static bool gather(const tg_module *m, tg_tensor ***list, int *n, int *cap) {
-    int own = m->n_params + m->n_buffers;
-    if (*n + own > *cap) {
-        int c = (*cap ? *cap : 16);
-        while (c < *n + own) c *= 2;
-        tg_tensor **l = realloc(*list, (size_t)c * sizeof *l);
-        if (!l) return false;
-        *list = l;
-        *cap = c;
+// TG_OK when every tensor of m's tree can be freed (no allocation: freeing must work when
+// memory is exhausted); otherwise the error naming the first that cannot.
+static int check_tree(const tg_module *m) {
+    for (int i = 0; i < m->n_params; i++)
+        if (tg_free_check(m->params[i])) return tg_last_status();
+    for (int i = 0; i < m->n_buffers; i++)
+        if (tg_free_check(m->buffers[i])) return tg_last_status();
+    for (int c = 0; c < m->n_children; c++) {
+        int st = check_tree(m->children[c]);
+        if (st) return st;
     }
-    for (int i = 0; i < m->n_params; i++) (*list)[(*n)++] = m->params[i];
-    for (int i = 0; i < m->n_buffers; i++) (*list)[(*n)++] = m->buffers[i];
-    for (int c = 0; c < m->n_children; c++)
-        if (!gather(m->children[c], list, n, cap)) return false;
-    return true;
+    return TG_OK;
+}
+
+static void free_tensors(const tg_module *m) {
+    for (int i = 0; i < m->n_params; i++) tg_free(m->params[i]);
+    for (int i = 0; i < m->n_buffers; i++) tg_free(m->buffers[i]);
+    for (int c = 0; c < m->n_children; c++) free_tensors(m->children[c]);
 }
 
 static void free_structs(tg_module *m) {
@@ -122,15 +128,9 @@ int tg_module_free(tg_module *m) {
     if (m->in_container)
         return tg_set_error(TG_ERR_STATE, "tg_module_free",
                             "module %s belongs to a container; free the container", m->name);
-    tg_tensor **list = NULL;
-    int n = 0, cap = 0;
-    if (!gather(m, &list, &n, &cap)) {
-        free(list);
-        return tg_set_error(TG_ERR_OOM, "tg_module_free", "out of memory");
-    }
-    int st = tg_free_many(n, list);   // all or nothing: a live tape may still record one
-    free(list);
+    int st = check_tree(m);   // all or nothing: a live tape may still record one
     if (st) return st;
+    free_tensors(m);
     free_structs(m);
     return TG_OK;
 }

@@ -55,6 +55,9 @@ TG_API int tg_free(tg_tensor *t);
 // Frees n persistent tensors (NULL entries and repeats skipped) all or nothing: if tg_free
 // would refuse any of them, nothing is freed and the error names it (TG_ERR_STATE).
 TG_API int tg_free_many(int n, tg_tensor *const *ts);
+// TG_OK when tg_free(t) would free t (NULL too); otherwise sets and returns the error it
+// would give, freeing nothing. For all-or-nothing frees of whole structures.
+TG_API int tg_free_check(const tg_tensor *t);
 
 // ---- accessors ----
 
