@@ -33,14 +33,21 @@ int tg__check_shape(int ndim, const int64_t *shape, const char *where) {
 
 int64_t tg__shape_numel(int ndim, const int64_t *shape) {
     // The product of the non-zero dimensions must fit too (strides are computed from it),
-    // even when a zero dimension makes the tensor empty.
-    int64_t n = 1;
-    bool zero = false;
-    for (int i = 0; i < ndim; i++) {
-        zero |= shape[i] == 0;
-        if ((n = tg__mul_size(n, shape[i] ? shape[i] : 1)) < 0) return -1;
+    // even when a zero dimension makes the tensor empty. Branch-free: every step tensor
+    // comes through here.
+    if (ndim <= 2) {   // the usual case: two dimensions under 2^29 cannot reach the limit
+        uint64_t d0 = ndim > 0 ? (uint64_t)shape[0] : 1, d1 = ndim > 1 ? (uint64_t)shape[1] : 1;
+        if ((d0 | d1) < (UINT64_C(1) << 29)) return (int64_t)(d0 * d1);
     }
-    return zero ? 0 : n;
+    uint64_t n = 1, nz = 1;
+    bool bad = false;
+    for (int i = 0; i < ndim; i++) {
+        int64_t d = shape[i];
+        bad |= d < 0;
+        bad |= __builtin_mul_overflow(nz, (uint64_t)(d > 0 ? d : 1), &nz);
+        n *= (uint64_t)d;   // exact whenever nz is
+    }
+    return bad || nz > (uint64_t)TG_MAX_NUMEL ? -1 : (int64_t)n;
 }
 
 // numel: tg__shape_numel(ndim, shape), already checked (>= 0).
@@ -50,7 +57,8 @@ static void set_shape(tg_tensor *t, tg_dtype dtype, int ndim, const int64_t *sha
     t->guard = TG_MAGIC_STALE;
     t->dtype = dtype;
     t->ndim = ndim;
-    for (int i = 0; i < ndim; i++) t->shape[i] = shape[i];
+    // fixed length (no memset call for the unused tail)
+    for (int i = 0; i < TG_MAX_DIMS; i++) t->shape[i] = i < ndim ? shape[i] : 0;
     t->numel = numel;
     t->nbytes = (size_t)t->numel * tg_dtype_size(dtype);
     t->node = -1;
@@ -340,7 +348,6 @@ static tg_tensor *step_tensor(tg_tape *tape, tg_backend *be, tg_dtype dtype, int
     // a compound literal, compiles to `rep stos`, whose start-up cost was a sixth of
     // chain100's time.
     set_shape(t, dtype, ndim, shape, numel);
-    for (int i = ndim; i < TG_MAX_DIMS; i++) t->shape[i] = 0;
     t->data = NULL;
     t->be = be;
     t->tape = tape;
