@@ -17,6 +17,8 @@
 //      answers for the architecture already chosen and no kernel symbol is exported.
 // So (b) where the build could link the private copy (meson option blis_private; ~10 MB
 // larger library) and (a) otherwise: a static libtapegrad.a, or -Dblis_private=disabled.
+// (b) also lets the context mix sets: BLIS 0.9's skx has no small-matrix ("sup") kernels,
+// so the automatic skx choice takes haswell's for thin products (with_sup below).
 // bli_gks_lookup_id is declared weak and tells the two apart at run time. With (a) the
 // description says so when BLIS had been initialised before tapegrad loaded.
 //
@@ -38,6 +40,7 @@ cntx_t **bli_gks_lookup_id(arch_t id) __attribute__((weak));
 static tg_cpu_choice choice;
 static char isa_reason[128], blis_reason[192], blis_mechanism[96];
 static arch_t blis_detected, blis_used;
+static char blis_sup[64];   // whose small-matrix ("sup") path runs
 
 // ---- tapegrad's variant ----
 
@@ -193,11 +196,40 @@ static arch_t choose_blis(const tg_cpu_info *ci) {
     return id;
 }
 
-// (b): the private copy (initialised by choose()); BLIS's own pick is only reported.
-static void apply_private(arch_t id) {
+// skx's native kernels with haswell's small-matrix ("sup") path, which BLIS 0.9's skx set
+// lacks, taken when m or n < SUP_MN (any k). Measured with the private BLIS on Zen 5, 1
+// thread (bench/RESULTS.md, 2026-12-05): the seed shapes (m or n of 2..20) run 1.4-6x faster
+// than on skx's packed path (moons dW 20x2x8000: 43 us against 163; diabetes 2x20x614: 4.9
+// against 14.4), the large ones keep skx's speed (256x1024x784: 2.8 ms; haswell's kernels
+// 4.6); a short k alone never paid (512x1024x16: skx 120 us, sup 264), nor n >= 32
+// (1024x32x1024: 626 against 750). f64 uses the same bounds (not measured separately).
+enum { SUP_MN = 32 };
+static cntx_t skx_sup;
+
+static cntx_t *with_sup(const cntx_t *nat, const cntx_t *sup) {
+    skx_sup = *nat;
+    memcpy(skx_sup.l3_sup_handlers, sup->l3_sup_handlers, sizeof skx_sup.l3_sup_handlers);
+    memcpy(skx_sup.l3_sup_blkszs, sup->l3_sup_blkszs, sizeof skx_sup.l3_sup_blkszs);
+    memcpy(skx_sup.l3_sup_kers, sup->l3_sup_kers, sizeof skx_sup.l3_sup_kers);
+    memcpy(skx_sup.l3_sup_kers_prefs, sup->l3_sup_kers_prefs, sizeof skx_sup.l3_sup_kers_prefs);
+    bli_blksz_init_easy(&skx_sup.l3_sup_thresh[BLIS_MT], SUP_MN, SUP_MN, -1, -1);
+    bli_blksz_init_easy(&skx_sup.l3_sup_thresh[BLIS_NT], SUP_MN, SUP_MN, -1, -1);
+    bli_blksz_init_easy(&skx_sup.l3_sup_thresh[BLIS_KT], 1, 1, -1, -1);
+    return &skx_sup;
+}
+
+// (b): the private copy (initialised by choose()); BLIS's own pick is only reported. The
+// automatic skx choice borrows haswell's small-matrix path (above).
+static void apply_private(arch_t id, bool automatic) {
     blis_detected = bli_arch_query_id();
     blis_used = id == (arch_t)-1 ? blis_detected : id;
     choice.blis_cntx = id == (arch_t)-1 ? NULL : bli_gks_lookup_id(id)[BLIS_NAT];
+    snprintf(blis_sup, sizeof blis_sup, "%s", bli_arch_string(blis_used));
+    if (automatic && id == BLIS_ARCH_SKX && blis_runs(&choice.cpu, BLIS_ARCH_HASWELL)) {
+        cntx_t *hsw = bli_gks_lookup_id(BLIS_ARCH_HASWELL)[BLIS_NAT];
+        choice.blis_cntx = with_sup(choice.blis_cntx, hsw);
+        snprintf(blis_sup, sizeof blis_sup, "haswell (m or n < %d)", SUP_MN);
+    }
     snprintf(blis_mechanism, sizeof blis_mechanism,
              "private static BLIS in libtapegrad, context passed per call");
 }
@@ -209,6 +241,7 @@ static void apply_shared(arch_t id) {
     if (id == (arch_t)-1) {
         bli_init();
         blis_detected = blis_used = bli_arch_query_id();
+        snprintf(blis_sup, sizeof blis_sup, "%s", bli_arch_string(blis_used));
         return;
     }
     const char *old = getenv("BLIS_ARCH_TYPE");
@@ -221,6 +254,7 @@ static void apply_shared(arch_t id) {
     if (old) setenv("BLIS_ARCH_TYPE", saved, 1);
     else unsetenv("BLIS_ARCH_TYPE");
     blis_detected = (arch_t)-1;   // unknown: BLIS was told, or had chosen before us
+    snprintf(blis_sup, sizeof blis_sup, "%s", bli_arch_string(blis_used));
     if (blis_used != id) {
         size_t n = strlen(blis_reason);
         snprintf(blis_reason + n, sizeof blis_reason - n,
@@ -234,7 +268,7 @@ static void choose(void) {
     choice.isa = choose_isa(&choice.cpu);
     if (bli_gks_lookup_id) bli_init();   // the private copy's sets are known once it is
     arch_t id = choose_blis(&choice.cpu);
-    if (bli_gks_lookup_id) apply_private(id);
+    if (bli_gks_lookup_id) apply_private(id, strncmp(blis_reason, "cpuid", 5) == 0);
     else apply_shared(id);
 }
 
@@ -264,11 +298,12 @@ int tg__cpu_describe(char *buf, size_t size) {
     return snprintf(buf, size,
                     "cpu_vendor: %s\ncpu_family: %d\ncpu_model: %d\ncpu_stepping: %d\n"
                     "cpu_model_name: %s\ncpu_flags: %s\nkernels: %s\nkernels_reason: %s\n"
-                    "blis_kernels: %s\nblis_arch_id: %d\nblis_reason: %s\nblis_detected: %s\n"
+                    "blis_kernels: %s\nblis_arch_id: %d\nblis_sup_kernels: %s\nblis_reason: %s\n"
+                    "blis_detected: %s\n"
                     "blis_mechanism: %s\nblis_version: %s\n",
                     c->cpu.vendor, c->cpu.family, c->cpu.model, c->cpu.stepping,
                     c->cpu.model_name, flags, isa_names[c->isa], isa_reason,
-                    bli_arch_string(blis_used), (int)blis_used, blis_reason,
+                    bli_arch_string(blis_used), (int)blis_used, blis_sup, blis_reason,
                     blis_detected == (arch_t)-1 ? "n/a" : bli_arch_string(blis_detected),
                     blis_mechanism, bli_info_get_version_str());
 }
