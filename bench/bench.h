@@ -80,6 +80,18 @@ tg_tensor *bench_randn(const bench_opts *o, tg_rng *rng, int ndim, const int64_t
 // n labels uniform in [0, classes), as integral values in the bench dtype: [n].
 tg_tensor *bench_labels(const bench_opts *o, tg_rng *rng, int64_t n, int64_t classes);
 
+// ---- the machine (bench_machine.c) ----
+
+// Reads the cpu backend's kernel choice and the CPU (tg_cpu_describe), prints them above the
+// table (text mode), and points the gemm figure's BLIS at the same kernel set (sets
+// BLIS_ARCH_TYPE unless the user did). Call once, after the backend exists, before any BLIS
+// call of the bench.
+void bench_machine_init(const bench_opts *o);
+// Writes the "machine" member of the JSON document (a line ending in a comma).
+void bench_machine_json(void);
+// Writes s as a JSON string.
+void bench_json_str(const char *s);
+
 // ---- configurations (bench_mlp.c, bench_ops.c) ----
 
 // Runs the named configuration; returns 0, 1 for "no such name", -1 on failure.

@@ -137,7 +137,7 @@ void bench_emit(const bench_opts *o, const bench_result *r) {
     if (n_results < MAX_RESULTS) results[n_results++] = *r;
 }
 
-static void json_str(const char *s) {
+void bench_json_str(const char *s) {
     putchar('"');
     for (; s && *s; s++) {
         if (*s == '"' || *s == '\\') printf("\\%c", *s);
@@ -150,7 +150,7 @@ static void json_str(const char *s) {
 static void json_env(const char *name, bool last) {
     const char *v = getenv(name);
     printf("    \"%s\": ", name);
-    if (v) json_str(v);
+    if (v) bench_json_str(v);
     else printf("null");
     printf("%s\n", last ? "" : ",");
 }
@@ -191,7 +191,7 @@ void bench_finish(const bench_opts *o, int n_failed, const char *const *failed) 
     printf("{\n  \"tool\": \"tg-bench\", \"tapegrad_version\": \"%s\", \"date\": \"%s\",\n",
            tg_version(), date);
     printf("  \"cpu\": ");
-    json_str(model);
+    bench_json_str(model);
     printf(", \"backend\": \"%s\", \"dtype\": \"%s\", \"threads\": %d,\n", o->backend_name,
            tg_dtype_name(o->dtype), o->threads);
     printf("  \"min_time\": %g, \"quick\": %s, \"malloc_probe\": %s, \"clock\": \"%s\",\n",
@@ -202,18 +202,20 @@ void bench_finish(const bench_opts *o, int n_failed, const char *const *failed) 
     json_env("OMP_NUM_THREADS", false);
     json_env("MKL_NUM_THREADS", false);
     json_env("TG_BACKEND", true);
-    printf("  },\n  \"peak_rss_kb\": %ld,\n  \"failed\": [", bench_peak_rss_kb());
+    printf("  },\n");
+    bench_machine_json();
+    printf("  \"peak_rss_kb\": %ld,\n  \"failed\": [", bench_peak_rss_kb());
     for (int i = 0; i < n_failed; i++) {
         if (i) printf(", ");
-        json_str(failed[i]);
+        bench_json_str(failed[i]);
     }
     printf("],\n  \"results\": [\n");
     for (int i = 0; i < n_results; i++) {
         const bench_result *r = &results[i];
         printf("    {\"config\": ");
-        json_str(r->config);
+        bench_json_str(r->config);
         printf(", \"figure\": ");
-        json_str(r->figure);
+        bench_json_str(r->figure);
         printf(", \"reps\": %lld, ", (long long)r->reps);
         json_num("median_s", r->median, true);
         json_num("min_s", r->min, true);
@@ -228,7 +230,7 @@ void bench_finish(const bench_opts *o, int n_failed, const char *const *failed) 
         json_num("malloc_calls_per_rep", r->malloc_calls >= 0 ? r->malloc_calls : NAN, true);
         json_num("malloc_bytes_per_rep", r->malloc_bytes >= 0 ? r->malloc_bytes : NAN, true);
         printf("\"nodes\": %lld, \"peak_rss_kb\": %ld, \"note\": ", (long long)r->nodes, r->rss_kb);
-        json_str(r->note);
+        bench_json_str(r->note);
         printf("}%s\n", i + 1 < n_results ? "," : "");
     }
     printf("  ]\n}\n");

@@ -34,11 +34,15 @@ static void usage(FILE *f) {
         "  --help\n"
         "Figures: forward (forward + loss, recorded on the tape), backward (the backward\n"
         "pass alone), step (forward, loss, backward, optimizer step, zero_grad, tape reset)\n"
-        "and gemm (the step's matrix products run by BLIS alone: step/gemm is the distance\n"
-        "to the gemm-bound limit). Times are per repetition after warm-up: median, min, p10,\n"
-        "max. GFLOP/s from the median (step: 6*M*K*N per linear layer). allocs = growth of\n"
-        "tg_alloc_count() per timed repetition (0 in a steady state); malloc B = bytes the\n"
-        "whole process asked malloc for per repetition; RSS = peak resident set so far.\n");
+        "and gemm (the step's matrix products run by the process's BLIS alone, set to the\n"
+        "kernel set tapegrad chose but without the small-matrix path tapegrad may borrow from\n"
+        "another set: step/gemm is the distance to the gemm-bound limit). Times are per\n"
+        "repetition after warm-up: median, min, p10, max. GFLOP/s from the median (step:\n"
+        "6*M*K*N per linear layer). allocs = growth of tg_alloc_count() per timed repetition\n"
+        "(0 in a steady state); malloc B = bytes the whole process asked malloc for per\n"
+        "repetition; RSS = peak resident set so far.\n"
+        "Above the table (JSON: \"machine\"): the CPU and the kernels tapegrad runs on it\n"
+        "(tg_cpu_describe; TG_CPU_ISA and TG_BLIS_ARCH override, see README).\n");
 }
 
 static bool parse_int(const char *s, int *out) {
@@ -146,6 +150,7 @@ int main(int argc, char **argv) {
         return 1;
     }
     o.backend_name = tg_backend_name(o.be);
+    bench_machine_init(&o);
 
     const char *failed[64];
     int n_failed = 0, st = 0;

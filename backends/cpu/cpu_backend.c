@@ -9,10 +9,13 @@
 #endif
 
 #include "backends/cpu/cpu_internal.h"
+#include "backends/cpu/cpu_select.h"
+#include "tapegrad/tensor.h"
 
 static tg_cpu_ctx cpu_ctx;
 
 static int cpu_init(void **ctx) {
+    cpu_ctx.blis_cntx = tg__cpu_choice()->blis_cntx;
     *ctx = &cpu_ctx;
     return 0;
 }
@@ -69,21 +72,17 @@ static int cpu_memset0(void *ctx, void *dst, size_t bytes) {
     return 0;
 }
 
-// The kernel variant for this CPU: AVX2+FMA where the build has it and the CPU runs it,
-// else the baseline; TG_CPU_ISA=base|avx2 overrides (tests run both).
+// The kernel variant cpu_select.c chose (cpuid, TG_CPU_ISA), among those built.
 static const struct tg_backend_ops *pick_kernels(void) {
-    const char *want = getenv("TG_CPU_ISA");
-#ifdef TG_CPU_HAVE_AVX2
-    if (want && strcmp(want, "avx2") == 0) return &tg_cpu_kernels_avx2;
-    if (!(want && strcmp(want, "base") == 0)) {
-        __builtin_cpu_init();
-        if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
-            return &tg_cpu_kernels_avx2;
-    }
-#else
-    (void)want;
+    switch (tg__cpu_choice()->isa) {
+#ifdef TG_CPU_HAVE_AVX512
+    case TG_ISA_AVX512: return &tg_cpu_kernels_avx512;
 #endif
-    return &tg_cpu_kernels_base;
+#ifdef TG_CPU_HAVE_AVX2
+    case TG_ISA_AVX2: return &tg_cpu_kernels_avx2;
+#endif
+    default: return &tg_cpu_kernels_base;
+    }
 }
 
 static struct tg_backend_ops cpu_ops;
@@ -106,6 +105,8 @@ const struct tg_backend_ops *tg__cpu_backend_ops(void) {
     cpu_ops.memset0 = cpu_memset0;
     return &cpu_ops;
 }
+
+int tg_cpu_describe(char *buf, size_t size) { return tg__cpu_describe(buf, size); }
 
 // Free BLIS's memory pools when the library unloads, so leak checkers (valgrind) see a clean
 // exit: Debian's OpenMP BLIS otherwise keeps its pool blocks until exit.

@@ -1,17 +1,18 @@
 // Internals of the cpu backend: kernel entry points shared between its files.
 //
-// Every file here but cpu_backend.c is compiled once per instruction-set variant (meson
-// builds a static library per variant: baseline x86-64 and, on x86-64, AVX2+FMA), with
-// TG_CPU_ISA set to the variant's suffix. The defines below give each variant's symbols that
-// suffix, so the variants link side by side; each exports its compute slots as one table,
-// tg_cpu_kernels<suffix>, and cpu_backend.c picks one at run time (TG_CPU_ISA=base|avx2
-// overrides the CPU check).
+// Every file here but cpu_backend.c, cpu_select.c and cpu_features.c is compiled once per
+// instruction-set variant (meson builds a static library per variant: baseline x86-64 and,
+// on x86-64, AVX2+FMA and AVX-512), with TG_CPU_ISA set to the variant's suffix. The defines
+// below give each variant's symbols that suffix, so the variants link side by side; each
+// exports its compute slots as one table, tg_cpu_kernels<suffix>, and cpu_backend.c runs the
+// one cpu_select.c chose (cpuid; TG_CPU_ISA=base|avx2|avx512 overrides).
 #pragma once
 
 #include "backends/backend_impl.h"
 
 typedef struct tg_cpu_ctx {
-    int n_threads;   // 0 = BLIS/OpenMP default (1 unless the environment says more)
+    int n_threads;     // 0 = BLIS/OpenMP default (1 unless the environment says more)
+    void *blis_cntx;   // BLIS context of the chosen kernel set (cpu_select.c); NULL = BLIS's
 } tg_cpu_ctx;
 
 #ifdef TG_CPU_ISA
@@ -47,6 +48,7 @@ typedef struct tg_cpu_ctx {
 // One variant's compute slots (memory slots are zero; cpu_backend.c adds them).
 extern const struct tg_backend_ops tg_cpu_kernels_base;
 extern const struct tg_backend_ops tg_cpu_kernels_avx2;
+extern const struct tg_backend_ops tg_cpu_kernels_avx512;
 #ifdef TG_CPU_ISA
 extern const struct tg_backend_ops tg_cpu_kernels;
 #endif

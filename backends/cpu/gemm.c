@@ -1,5 +1,6 @@
 // cpu gemm through BLIS's typed expert API: row and column strides express transposes
-// (no copies); a local rntm_t carries the thread count (no global BLIS state is touched).
+// (no copies); a local rntm_t carries the thread count and the context of the kernel set
+// cpu_select.c chose is passed explicitly (no global BLIS state is touched).
 #include <blis.h>
 
 #include "backends/cpu/cpu_internal.h"
@@ -10,6 +11,7 @@ int tg_cpu_gemm(void *ctx, const tg_gemm_desc *d) {
         tg_cpu_gemm_small(d);
         return 0;
     }
+    cntx_t *cntx = c->blis_cntx;
     rntm_t rntm = BLIS_RNTM_INITIALIZER;
     bli_rntm_set_num_threads(c->n_threads > 0 ? c->n_threads : 1, &rntm);
     for (int64_t b = 0; b < d->batch; b++) {
@@ -18,13 +20,13 @@ int tg_cpu_gemm(void *ctx, const tg_gemm_desc *d) {
             bli_dgemm_ex(BLIS_NO_TRANSPOSE, BLIS_NO_TRANSPOSE, d->m, d->n, d->k, &alpha,
                          (double *)d->a + b * d->a_bs, d->a_rs, d->a_cs,
                          (double *)d->b + b * d->b_bs, d->b_rs, d->b_cs, &beta,
-                         (double *)d->c + b * d->c_bs, d->c_rs, d->c_cs, NULL, &rntm);
+                         (double *)d->c + b * d->c_bs, d->c_rs, d->c_cs, cntx, &rntm);
         } else {
             float alpha = (float)d->alpha, beta = (float)d->beta;
             bli_sgemm_ex(BLIS_NO_TRANSPOSE, BLIS_NO_TRANSPOSE, d->m, d->n, d->k, &alpha,
                          (float *)d->a + b * d->a_bs, d->a_rs, d->a_cs,
                          (float *)d->b + b * d->b_bs, d->b_rs, d->b_cs, &beta,
-                         (float *)d->c + b * d->c_bs, d->c_rs, d->c_cs, NULL, &rntm);
+                         (float *)d->c + b * d->c_bs, d->c_rs, d->c_cs, cntx, &rntm);
         }
     }
     return 0;

@@ -10,7 +10,10 @@
 enum { MR = 6, MR1 = 12, KC = 256 };
 
 // Two vectors per accumulator row: 256-bit ones where the build targets AVX, else 128-bit
-// (wider GCC vectors than the target has are split into slow sequences).
+// (wider GCC vectors than the target has are split into slow sequences). The AVX-512 build
+// keeps 256-bit ones: 512-bit tiles (NR = 32 floats) were slower on the seed shapes, whose
+// n = 20 leaves 12 of 32 lanes idle (Zen 5, 1 thread: seed-diabetes step 118 us against
+// 108, seed-moons 1.24 ms against 1.13; bench/RESULTS.md, 2026-12-05).
 #ifdef __AVX__
 #define VBYTES 32
 #else

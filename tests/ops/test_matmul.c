@@ -140,6 +140,83 @@ Test(ops_matmul, gemm_size_classes) {
         check_gemm_sizes(sizes[i][0], sizes[i][1], sizes[i][2]);
 }
 
+// Products past every BLIS kernel set's register and cache blocks (MR x NR edge tiles, m
+// past skx's MC = 480, k past zen3's KC = 512) on both sides of BLIS's small-matrix ("sup")
+// thresholds, each transpose, plain and with a bias, in both dtypes, against a naive loop.
+// tests/meson.build runs this suite under every BLIS kernel set the CPU has (TG_BLIS_ARCH).
+// Values are multiples of 1/8 with small sums, so f32 is exact too.
+static double *big_values(int64_t n, int mul, int mod) {
+    double *v = malloc((size_t)n * sizeof *v);
+    cr_assert_not_null(v);
+    for (int64_t i = 0; i < n; i++) v[i] = (double)((i * mul + 1) % mod - mod / 2) / 8;
+    return v;
+}
+
+// The stored form of x [r, c] (transposed when t) as a tensor of dtype dt.
+static tg_tensor *big_tensor(tg_dtype dt, const double *x, int64_t r, int64_t c, bool t) {
+    void *h = malloc((size_t)(r * c) * 8);
+    cr_assert_not_null(h);
+    for (int64_t i = 0; i < r; i++)
+        for (int64_t j = 0; j < c; j++) {
+            int64_t at = t ? j * r + i : i * c + j;
+            if (dt == TG_F64) ((double *)h)[at] = x[i * c + j];
+            else ((float *)h)[at] = (float)x[i * c + j];
+        }
+    tg_tensor *y = tg_tensor_from(tu_cpu(), dt, 2, t ? (int64_t[]){c, r} : (int64_t[]){r, c}, h);
+    free(h);
+    cr_assert_not_null(y, "%s", tg_last_error());
+    return y;
+}
+
+static void expect_big(tg_tensor *z, const double *want, const double *bias, int64_t m,
+                       int64_t n, const char *what) {
+    cr_assert_not_null(z, "%s: %s", what, tg_last_error());
+    double *got = malloc((size_t)(m * n) * sizeof *got);
+    cr_assert_not_null(got);
+    tg_tensor *z64 = tg_cast(z, TG_F64);
+    cr_assert_eq(tg_copy_to_host(z64, got, (size_t)(m * n) * 8), TG_OK, "%s", tg_last_error());
+    int64_t bad = -1;
+    for (int64_t i = 0; i < m * n && bad < 0; i++)
+        if (got[i] != want[i] + (bias ? bias[i % n] : 0)) bad = i;
+    cr_expect(bad < 0, "%s: [%lld] = %g, expected %g", what, (long long)bad,
+              bad < 0 ? 0 : got[bad], bad < 0 ? 0 : want[bad] + (bias ? bias[bad % n] : 0));
+    free(got);
+    tu_free(z64);
+}
+
+static void check_gemm_big(int64_t m, int64_t k, int64_t n) {
+    double *a = big_values(m * k, 7, 5), *b = big_values(k * n, 5, 3), *bias = big_values(n, 3, 8);
+    double *want = calloc((size_t)(m * n), sizeof *want);
+    cr_assert_not_null(want);
+    for (int64_t i = 0; i < m; i++)
+        for (int64_t p = 0; p < k; p++)
+            for (int64_t j = 0; j < n; j++) want[i * n + j] += a[i * k + p] * b[p * n + j];
+    for (int d = 0; d < TU_N_DTYPES; d++)
+        for (int t = 0; t < 4; t++) {
+            tg_dtype dt = tu_dtype(d);
+            bool ta = t & 1, tb = t & 2;
+            char what[96];
+            snprintf(what, sizeof what, "%lldx%lldx%lld %s ta=%d tb=%d", (long long)m,
+                     (long long)k, (long long)n, tg_dtype_name(dt), ta, tb);
+            tg_tape *tape = tg_tape_new();
+            tg_tensor *x = big_tensor(dt, a, m, k, ta), *y = big_tensor(dt, b, k, n, tb);
+            tg_tensor *c = big_tensor(dt, bias, 1, n, false);
+            expect_big(tg_matmul_ex(tape, x, y, ta, tb), want, NULL, m, n, what);
+            expect_big(tg_addmm(tape, tg_reshape(tape, c, 1, (int64_t[]){n}), x, y, ta, tb),
+                       want, bias, m, n, what);
+            tg_tape_free(tape);
+            tu_free(x);
+            tu_free(y);
+            tu_free(c);
+        }
+    free(a), free(b), free(bias), free(want);
+}
+
+Test(ops_matmul, gemm_blis_blocks) {
+    check_gemm_big(500, 530, 37);    // n below the sup thresholds
+    check_gemm_big(300, 530, 260);   // every dimension above them
+}
+
 // A batched product through the small kernel: each batch's slice must be its own product.
 Test(ops_matmul, gemm_small_batched) {
     double a[3 * 4 * 5], b[3 * 5 * 2], want[3 * 4 * 2];
