@@ -59,13 +59,17 @@ static void release_sinks(tg_tape *tape) {
 
 tg_tensor *tg__grad_sink(tg_tape *tape, const tg_node *n, int k, double *beta) {
     if (!tape->direct_leaf_grads) return NULL;
-    tg_tensor *x = tg__node_input(n, k), *g = x->grad;
-    if (x->is_step || !x->requires_grad || !g || tape->n_held == 4) return NULL;
-    if (atomic_load_explicit(&g->pins, memory_order_acquire) > 0) return NULL;
-    if (g->dtype != x->dtype || g->be != x->be || !tg__same_shape(g, x)) return NULL;
-    // Contended (another thread's pass writes this grad): the normal path, which waits.
+    tg_tensor *x = tg__node_input(n, k);
+    if (x->is_step || !x->requires_grad || tape->n_held == 4) return NULL;
     struct tg_pin *e = tg__pin_find(tape, x);
+    // Contended (another thread's pass writes this grad): the normal path, which waits.
     if (!e || !tg__grad_trylock(x)) return NULL;
+    tg_tensor *g = x->grad;   // read under the lock: another thread may be creating it
+    if (!g || atomic_load_explicit(&g->pins, memory_order_acquire) > 0 || g->dtype != x->dtype ||
+        g->be != x->be || !tg__same_shape(g, x)) {
+        tg__grad_unlock(x);
+        return NULL;
+    }
     tape->held[tape->n_held++] = x;
     e->sunk = true;
     *beta = x->grad_zero_pending ? 0.0 : 1.0;
@@ -312,8 +316,12 @@ static int accumulate_leaf(tg_tensor *leaf, tg_tensor *g, const char *where) {
 static int finish_leaf(struct tg_pin *e, bool at_end, const char *where) {
     tg_tensor *t = e->t;
     if (!t->requires_grad || (!e->bgrad && !e->sunk)) return TG_OK;
-    if (!at_end && t->grad && atomic_load_explicit(&t->grad->pins, memory_order_acquire) > 0)
-        return TG_OK;
+    if (!at_end) {   // .grad is read under the lock: another thread may be creating it
+        tg__grad_lock(t);
+        bool defer = t->grad && atomic_load_explicit(&t->grad->pins, memory_order_acquire) > 0;
+        tg__grad_unlock(t);
+        if (defer) return TG_OK;
+    }
     int st = e->bgrad ? accumulate_leaf(t, e->bgrad, where) : TG_OK;
     e->bgrad = NULL;
     e->sunk = false;
