@@ -205,14 +205,17 @@ static int gradcheck_as(const char *where, tg_gradcheck_fn fn, void *user, int n
     w.outp = tg__malloc((size_t)(m ? m : 1) * sizeof(double));
     w.outm = tg__malloc((size_t)(m ? m : 1) * sizeof(double));
     w.seed_host = tg__malloc((size_t)(m ? m : 1) * sizeof(double));
-    int64_t jn = m * max_n;
+    int64_t jn = tg__mul_size(m, max_n);   // -1 (refused below) when it does not fit
     w.ja = tg__malloc((size_t)(jn > 0 ? jn : 1) * sizeof(double));
     double *jnum = o.dump ? tg__malloc((size_t)(jn > 0 ? jn : 1) * sizeof(double)) : NULL;
     w.xbuf = tg__malloc((size_t)max_n * sizeof(double));
     w.grads = tg__calloc((size_t)n_diff, sizeof(tg_tensor *));
     w.diff = tg__calloc((size_t)n_diff, sizeof(tg_tensor *));
-    if (!w.seed || !w.out0 || !w.outp || !w.outm || !w.seed_host || !w.ja || !w.xbuf ||
-        !w.grads || !w.diff || (o.dump && !jnum)) {
+    if (jn < 0 || !w.seed || !w.out0 || !w.outp || !w.outm || !w.seed_host || !w.ja ||
+        !w.xbuf || !w.grads || !w.diff || (o.dump && !jnum)) {
+        if (jn < 0)
+            tg__fail(TG_ERR_OOM, where, "a Jacobian of %lld x %lld entries is too large",
+                     (long long)m, (long long)max_n);
         if (!tg__has_error()) tg__fail(TG_ERR_OOM, where, "out of memory");
         tg__free(jnum);
         release(&w);

@@ -125,17 +125,20 @@ tg_tensor *tg__step_view(tg_tape *tape, tg_tensor *src, int ndim, const int64_t 
 tg_tensor *tg__persistent_new(tg_backend *be, tg_dtype dtype, int ndim, const int64_t *shape,
                               const char *where);
 int tg__check_shape(int ndim, const int64_t *shape, const char *where);
-// The largest element count a tensor may have: its bytes (8 per element at most, plus the
-// backends' slack) must fit in ptrdiff_t.
-#define TG_MAX_NUMEL ((INT64_C(1) << 59) - 1)
-// Element count of a shape, or -1 when a dimension is negative or the product exceeds
-// TG_MAX_NUMEL (never a wrapped value). Every size computation goes through it.
+// Element count of a shape, or -1 when a dimension is negative or the product of its
+// non-zero dimensions exceeds TG_MAX_NUMEL (never a wrapped value). Every size computation
+// goes through it or tg__mul_size.
 int64_t tg__shape_numel(int ndim, const int64_t *shape);
-// a * b, or -1 when either is negative or the product exceeds TG_MAX_NUMEL.
+// a * b, or -1 when either is negative or the product exceeds TG_MAX_NUMEL (checked before
+// multiplying: no overflow, no wrap).
 static inline int64_t tg__mul_size(int64_t a, int64_t b) {
-    int64_t r;
-    if (a < 0 || b < 0 || __builtin_mul_overflow(a, b, &r) || r > TG_MAX_NUMEL) return -1;
-    return r;
+    if (a < 0 || b < 0 || (a && b > TG_MAX_NUMEL / a)) return -1;
+    return a * b;
+}
+// a + b under the same rule.
+static inline int64_t tg__add_size(int64_t a, int64_t b) {
+    if (a < 0 || b < 0 || b > TG_MAX_NUMEL - a) return -1;
+    return a + b;
 }
 bool tg__same_shape(const tg_tensor *a, const tg_tensor *b);
 // True if any element is NaN or Inf (reads through a small host buffer on any backend).

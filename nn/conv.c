@@ -33,6 +33,9 @@ tg_module *tg_conv2d_layer(tg_backend *be, tg_dtype dtype, int64_t in_ch, int64_
                      "need positive channels and kernel sizes and an rng");
         return NULL;
     }
+    if (tg__module_check_size("tg_conv2d_layer", "weight", 4,
+                              (int64_t[]){out_ch, in_ch, kh, kw}))
+        return NULL;
     char name[96];
     snprintf(name, sizeof name, "Conv2d(%lld, %lld, %dx%d)", (long long)in_ch, (long long)out_ch,
              kh, kw);
@@ -40,7 +43,7 @@ tg_module *tg_conv2d_layer(tg_backend *be, tg_dtype dtype, int64_t in_ch, int64_
     if (!m) return NULL;
     if (opts) m->conv = *opts;
     m->i[0] = in_ch;
-    double bound = 1.0 / sqrt((double)(in_ch * kh * kw));
+    double bound = 1.0 / sqrt((double)in_ch * kh * kw);   // fan_in
     tg_tensor *w = tg_tensor_new(be, dtype, 4, (int64_t[]){out_ch, in_ch, kh, kw});
     if (w && tg_uniform_(w, rng, -bound, bound)) w = (tg_free(w), NULL);
     m = tg__module_add_param(m, "weight", w);

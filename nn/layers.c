@@ -34,6 +34,7 @@ tg_module *tg_linear(tg_backend *be, tg_dtype dtype, int64_t in, int64_t out, bo
                      "(got %lld, %lld, %s)", (long long)in, (long long)out, rng ? "rng" : "NULL");
         return NULL;
     }
+    if (tg__module_check_size("tg_linear", "weight", 2, (int64_t[]){out, in})) return NULL;
     char name[96];
     snprintf(name, sizeof name, "Linear(in=%lld, out=%lld)", (long long)in, (long long)out);
     tg_module *m = tg__module_new(name, linear_forward);

@@ -2,6 +2,7 @@
 // are built from ops, never from backend kernels (DESIGN.md's honesty rule).
 #pragma once
 
+#include <stdio.h>
 #include <tapegrad/tapegrad.h>
 
 #define TG_MODULE_MAX_OWN 4
@@ -41,3 +42,22 @@ tg_module *tg__module_add_param(tg_module *m, const char *name, tg_tensor *t);
 tg_module *tg__module_add_buffer(tg_module *m, const char *name, tg_tensor *t);
 // Builds the flattened, named lists (call once the tree is complete).
 tg_module *tg__module_finish(tg_module *m);
+
+// TG_OK when a parameter of shape dims[0..n) fits (each dim >= 0, the product at most
+// TG_MAX_NUMEL, checked without overflow); else TG_ERR_SHAPE naming the constructor `where`
+// and the shape, before any size is computed from them.
+static inline int tg__module_check_size(const char *where, const char *what, int n,
+                                        const int64_t *dims) {
+    int64_t prod = 1;
+    bool ok = true;
+    for (int i = 0; i < n && ok; i++) {
+        ok = dims[i] >= 0 && (dims[i] == 0 || prod <= TG_MAX_NUMEL / dims[i]);
+        if (ok) prod *= dims[i] ? dims[i] : 1;
+    }
+    if (ok) return TG_OK;
+    char s[160] = "";
+    for (int i = 0, len = 0; i < n && len < 140; i++)
+        len += snprintf(s + len, sizeof s - (size_t)len, i ? ",%lld" : "%lld", (long long)dims[i]);
+    return tg_set_error(TG_ERR_SHAPE, where, "%s [%s] has too many elements (the limit is "
+                        "TG_MAX_NUMEL, 2^59 - 1)", what, s);
+}

@@ -55,6 +55,8 @@ static tg_module *batchnorm(tg_backend *be, tg_dtype dtype, int64_t c, double mo
                      "need features > 0, momentum in [0,1], eps > 0");
         return NULL;
     }
+    if (tg__module_check_size(dims == 1 ? "tg_batchnorm1d" : "tg_batchnorm2d", "weight", 1, &c))
+        return NULL;
     char name[96];
     snprintf(name, sizeof name, "BatchNorm%dd(%lld)", dims, (long long)c);
     tg_module *m = tg__module_new(name, batchnorm_forward);
@@ -103,6 +105,7 @@ tg_module *tg_layernorm(tg_backend *be, tg_dtype dtype, int64_t features, double
         tg_set_error(TG_ERR_INVALID_ARG, "tg_layernorm", "need features > 0 and eps > 0");
         return NULL;
     }
+    if (tg__module_check_size("tg_layernorm", "weight", 1, &features)) return NULL;
     char name[96];
     snprintf(name, sizeof name, "LayerNorm(%lld)", (long long)features);
     tg_module *m = tg__module_new(name, layernorm_forward);
@@ -148,6 +151,7 @@ tg_module *tg_embedding(tg_backend *be, tg_dtype dtype, int64_t num, int64_t dim
         tg_set_error(TG_ERR_INVALID_ARG, "tg_embedding", "need num > 0, dim > 0 and an rng");
         return NULL;
     }
+    if (tg__module_check_size("tg_embedding", "weight", 2, (int64_t[]){num, dim})) return NULL;
     char name[96];
     snprintf(name, sizeof name, "Embedding(%lld, %lld)", (long long)num, (long long)dim);
     tg_module *m = tg__module_new(name, embedding_forward);

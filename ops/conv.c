@@ -1,7 +1,8 @@
 // Convolution and pooling, lowered to im2col (+ batched gemm, max or mean). im2col and
 // col2im are ops, each the other's gradient, so conv2d differentiates twice for free.
-// attrs.i = {kh, kw, stride_h, stride_w, pad_h, pad_w, dil_h, dil_w}; s[0] = pad value;
-// col2im also keeps (c, h, w) in s[1..2] and flags (c).
+// attrs.i = {kh, kw, stride_h, stride_w, pad_h, pad_w, dil_h, dil_w}; s[0] = pad value
+// (im2col); col2im keeps its image size (c, h, w) in s[0..2] instead, exact up to 2^53.
+#include <limits.h>
 #include <math.h>
 
 #include "ops/op_table.h"
@@ -28,7 +29,7 @@ static int set_window(tg_attrs *at, int kh, int kw, const tg_conv_opts *o, bool 
         st[i] = o && o->stride[i] ? o->stride[i] : (pool ? k : 1);
         pd[i] = o ? o->padding[i] : 0;
         dl[i] = o && o->dilation[i] ? o->dilation[i] : 1;
-        if (k <= 0 || st[i] <= 0 || pd[i] < 0 || dl[i] <= 0 || (pool && pd[i] * 2 > k)) {
+        if (k <= 0 || st[i] <= 0 || pd[i] < 0 || dl[i] <= 0 || (pool && pd[i] > k / 2)) {
             tg__fail(TG_ERR_INVALID_ARG, name,
                      "bad window: kernel %dx%d, stride %d, padding %d, dilation %d", kh, kw,
                      st[i], pd[i], dl[i]);
@@ -138,7 +139,7 @@ static int col2im_infer(tg_tensor *const *in, int n, const tg_attrs *at, int *nd
     (void)n;
     const tg_tensor *cols = in[0];
     window w = window_of(at);
-    int64_t c = (int64_t)at->s[1], h = (int64_t)at->s[2], wd = (int64_t)at->flags;
+    int64_t c = (int64_t)at->s[0], h = (int64_t)at->s[1], wd = (int64_t)at->s[2];
     tg_im2col_desc d = desc_of(&w, cols->dtype, 0, c, h, wd, 0);
     char s[160];
     if (cols->ndim != 3 || cols->shape[1] != tg__mul_size(c, tg__mul_size(w.kh, w.kw)) ||
@@ -189,7 +190,13 @@ tg_tensor *tg_col2im(tg_tape *tape, tg_tensor *cols, int64_t c, int64_t h, int64
                  (long long)c, (long long)h, (long long)w);
         return NULL;
     }
-    tg_attrs at = {.s = {0, (double)c, (double)h}, .flags = (unsigned)w};
+    const int64_t exact = INT64_C(1) << 53;   // the attrs keep them as doubles
+    if (c > exact || h > exact || w > exact || tg__shape_numel(3, (int64_t[]){c, h, w}) < 0) {
+        tg__fail(TG_ERR_SHAPE, "tg_col2im", "image size %lldx%lldx%lld is too large",
+                 (long long)c, (long long)h, (long long)w);
+        return NULL;
+    }
+    tg_attrs at = {.s = {(double)c, (double)h, (double)w}};
     if (set_window(&at, kh, kw, opts, false, "tg_col2im")) return NULL;
     return tg__apply(tape, &tg__op_col2im, 1, &cols, &at);
 }
@@ -208,6 +215,11 @@ tg_tensor *tg_conv2d(tg_tape *tape, tg_tensor *x, tg_tensor *weight, tg_tensor *
         tg__fail(TG_ERR_SHAPE, "tg_conv2d", "need x [N,C,H,W], weight [O,C,KH,KW], bias [O]: "
                  "got %s and %s", tg__shape_str(s1, sizeof s1, x->ndim, x->shape),
                  tg__shape_str(s2, sizeof s2, weight->ndim, weight->shape));
+        return NULL;
+    }
+    if (weight->shape[2] > INT_MAX || weight->shape[3] > INT_MAX) {
+        tg__fail(TG_ERR_SHAPE, "tg_conv2d", "kernel of weight %s is larger than %d",
+                 tg__shape_str(s2, sizeof s2, weight->ndim, weight->shape), INT_MAX);
         return NULL;
     }
     int64_t n = x->shape[0], o = weight->shape[0];

@@ -10,8 +10,14 @@ static tg_view slice_view(const tg_tensor *t, int axis, int64_t start, int64_t l
     tg_view v = tg__view_of(t);
     v.data = (char *)t->data + (size_t)(start * v.stride[axis]) * tg_dtype_size(t->dtype);
     v.shape[axis] = len;
-    v.stride[axis] *= step;
+    if (len > 1) v.stride[axis] *= step;   // then step < shape[axis]: no overflow
     return v;
+}
+
+// One past the last element a slice {start, len, step} takes (start when it is empty):
+// never past the axis, even when the step is huge.
+static int64_t slice_stop(const int64_t *a) {
+    return a[2] > 0 ? a[1] + (a[2] - 1) * a[3] + 1 : a[1];
 }
 
 static int copy_into(const char *name, const tg_view *src, tg_view *dst, tg_backend *be) {
@@ -96,7 +102,7 @@ static int slice_backward(tg_tape *tape, const tg_node *node, tg_tensor *dout,
     const tg_tensor *x = node->in[0];
     const int64_t *a = node->attrs.i;
     tg_tensor *zeros = tg_full(tape, x->be, x->dtype, x->ndim, x->shape, 0.0);
-    din[0] = tg_slice_scatter(tape, zeros, dout, (int)a[0], a[1], a[1] + a[2] * a[3], a[3]);
+    din[0] = tg_slice_scatter(tape, zeros, dout, (int)a[0], a[1], slice_stop(a), a[3]);
     return tg__rule_status(din[0]);
 }
 
@@ -171,7 +177,7 @@ static int slice_scatter_forward(tg_tensor *const *in, int n, const tg_attrs *at
 static int slice_scatter_backward(tg_tape *tape, const tg_node *node, tg_tensor *dout,
                                   tg_tensor **din) {
     const int64_t *a = node->attrs.i;
-    int64_t stop = a[1] + a[2] * a[3];
+    int64_t stop = slice_stop(a);
     if (tg__needs_grad(node, 0)) {
         const tg_tensor *src = node->in[1];
         tg_tensor *zeros = tg_full(tape, src->be, src->dtype, src->ndim, src->shape, 0.0);
@@ -215,7 +221,13 @@ static int concat_infer(tg_tensor *const *in, int n, const tg_attrs *at, int *nd
                      tg__shape_str(s2, sizeof s2, x0->ndim, x0->shape), axis);
             return TG_ERR_SHAPE;
         }
-        total += in[k]->shape[axis];
+        if ((total = tg__add_size(total, in[k]->shape[axis])) < 0) {
+            char s1[160];
+            tg__fail(TG_ERR_SHAPE, "tg_concat", "sizes along axis %d of %d inputs add up to "
+                     "more than 2^59 - 1 (input %d is %s)", axis, n, k,
+                     tg__shape_str(s1, sizeof s1, in[k]->ndim, in[k]->shape));
+            return TG_ERR_SHAPE;
+        }
     }
     tg__infer_same(in, n, at, ndim, shape);
     shape[axis] = total;

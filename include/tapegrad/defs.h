@@ -19,6 +19,10 @@ extern "C" {
 #define TG_VERSION_MINOR 1
 #define TG_VERSION_PATCH 0
 #define TG_MAX_DIMS 8
+// The most elements a tensor may have (2^59 - 1): its byte count, at 8 bytes per element,
+// then fits in ptrdiff_t with room to spare. Every shape (and every product of sizes the
+// library computes) is checked against it; see tg_tensor_new.
+#define TG_MAX_NUMEL ((INT64_C(1) << 59) - 1)
 
 typedef enum tg_dtype {
     TG_F32 = 0,

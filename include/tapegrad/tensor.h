@@ -42,6 +42,9 @@ TG_API int tg_cpu_describe(char *buf, size_t size);
 
 // New zero-filled persistent tensor. Caller frees with tg_free(). NULL + error on a bad
 // shape (ndim outside 0..8, negative dim), bad dtype or out of memory.
+// Sizes (all tensors, op results too): the product of the non-zero dims must be at most
+// TG_MAX_NUMEL (2^59 - 1), else TG_ERR_SHAPE; so [0, 2^58] is a valid empty tensor but
+// [0, 2^40, 2^40] is refused. A size within it whose memory cannot be had is TG_ERR_OOM.
 TG_API tg_tensor *tg_tensor_new(tg_backend *backend, tg_dtype dtype, int ndim,
                                 const int64_t *shape);
 // New persistent tensor holding a copy of host data (numel elements of `dtype`).
