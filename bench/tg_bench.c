@@ -94,6 +94,7 @@ static void list_names(void) {
 // bad usage (getopt or the value check said why; the usage follows on stderr).
 static int parse_args(int argc, char **argv, bench_opts *o, const char **config,
                       const char **backend) {
+    // in the order of longs[] (a bad value is reported as longs[c - O_CONFIG].name)
     enum { O_CONFIG = 256, O_BACKEND, O_THREADS, O_DTYPE, O_MIN_TIME, O_MIN_REPS, O_MAX_REPS,
            O_FIGURE, O_CLOCK, O_QUICK, O_JSON };
     static const struct option longs[] = {

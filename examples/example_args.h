@@ -151,6 +151,7 @@ static inline int ex_common(const ex_spec *s, int c, const char *arg, ex_args *a
 // --help, 2 on bad usage (getopt or ex_common said why; the usage follows on stderr).
 // Also makes stdout line-buffered, so that piped output arrives line by line.
 static inline int ex_parse(const ex_spec *s, int argc, char **argv, ex_args *a) {
+    // in the order of the EX_* bits: common[i] is offered when flags has bit i
     static const struct option common[] = {
         {"quick", no_argument, NULL, EX_OPT_QUICK},
         {"backend", required_argument, NULL, EX_OPT_BACKEND},
