@@ -1,5 +1,6 @@
 // tg-bench: forward, backward and training-step throughput of tapegrad (issue 6).
 // Prints a table, or one JSON document with --json (read by bench/compare_torch.py).
+#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,7 +32,7 @@ static void usage(FILE *f) {
         "                  with more it sums the threads)\n"
         "  --quick         smoke run for CI: 1 warm-up and 1-2 timed repetitions\n"
         "  --json          one JSON document on stdout instead of the table\n"
-        "  --help\n"
+        "  -h, --help\n"
         "Figures: forward (forward + loss, recorded on the tape), backward (the backward\n"
         "pass alone), step (forward, loss, backward, optimizer step, zero_grad, tape reset)\n"
         "and gemm (the step's matrix products run by the process's BLIS alone, set to the\n"
@@ -89,55 +90,76 @@ static void list_names(void) {
     printf("\n");
 }
 
+// Parses the command line into *o and *config / *backend: -1 to go on, 0 after --help, 2 on
+// bad usage (getopt or the value check said why; the usage follows on stderr).
+static int parse_args(int argc, char **argv, bench_opts *o, const char **config,
+                      const char **backend) {
+    // in the order of longs[] (a bad value is reported as longs[c - O_CONFIG].name)
+    enum { O_CONFIG = 256, O_BACKEND, O_THREADS, O_DTYPE, O_MIN_TIME, O_MIN_REPS, O_MAX_REPS,
+           O_FIGURE, O_CLOCK, O_QUICK, O_JSON };
+    static const struct option longs[] = {
+        {"config", required_argument, NULL, O_CONFIG},
+        {"backend", required_argument, NULL, O_BACKEND},
+        {"threads", required_argument, NULL, O_THREADS},
+        {"dtype", required_argument, NULL, O_DTYPE},
+        {"min-time", required_argument, NULL, O_MIN_TIME},
+        {"min-reps", required_argument, NULL, O_MIN_REPS},
+        {"max-reps", required_argument, NULL, O_MAX_REPS},
+        {"figure", required_argument, NULL, O_FIGURE},
+        {"clock", required_argument, NULL, O_CLOCK},
+        {"quick", no_argument, NULL, O_QUICK},
+        {"json", no_argument, NULL, O_JSON},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0}};
+    int c;
+    while ((c = getopt_long(argc, argv, "h", longs, NULL)) != -1) {
+        const char *v = optarg;
+        char *end;
+        bool ok = true;
+        switch (c) {
+        case 'h': usage(stdout); return 0;
+        case O_JSON: o->json = true; break;
+        case O_QUICK: o->quick = true; break;
+        case O_CONFIG: *config = v; break;
+        case O_FIGURE: o->figures = v; break;
+        case O_BACKEND: *backend = v; break;
+        case O_CLOCK:
+            ok = strcmp(v, "wall") == 0 || strcmp(v, "cpu") == 0;
+            o->cpu_clock = strcmp(v, "cpu") == 0;
+            break;
+        case O_THREADS: ok = parse_int(v, &o->threads) && o->threads >= 1; break;
+        case O_DTYPE:
+            ok = strcmp(v, "f32") == 0 || strcmp(v, "f64") == 0;
+            o->dtype = strcmp(v, "f64") == 0 ? TG_F64 : TG_F32;
+            break;
+        case O_MIN_TIME:
+            o->min_time = strtod(v, &end);
+            ok = *v && !*end && o->min_time > 0 && o->min_time < 3600;
+            break;
+        case O_MIN_REPS: ok = parse_int(v, &o->min_reps) && o->min_reps >= 1; break;
+        case O_MAX_REPS: ok = parse_int(v, &o->max_reps) && o->max_reps >= 1; break;
+        default: usage(stderr); return 2;   // getopt named the option
+        }
+        if (!ok) {
+            fprintf(stderr, "tg-bench: bad value for --%s: '%s'\n", longs[c - O_CONFIG].name, v);
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "tg-bench: unexpected argument '%s'\n", argv[optind]);
+        usage(stderr);
+        return 2;
+    }
+    return -1;
+}
+
 int main(int argc, char **argv) {
     bench_opts o = {.dtype = TG_F32, .threads = 1, .min_time = 0.3, .min_reps = 5,
                     .max_reps = 200000};
     const char *config = "all", *backend = NULL;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        bool takes = true, ok = true;
-        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-            usage(stdout);
-            return 0;
-        } else if (strcmp(a, "--json") == 0) {
-            o.json = true, takes = false;
-        } else if (strcmp(a, "--quick") == 0) {
-            o.quick = true, takes = false;
-        } else if (!v) {
-            ok = false;
-        } else if (strcmp(a, "--config") == 0) {
-            config = v;
-        } else if (strcmp(a, "--clock") == 0) {
-            ok = strcmp(v, "wall") == 0 || strcmp(v, "cpu") == 0;
-            o.cpu_clock = strcmp(v, "cpu") == 0;
-        } else if (strcmp(a, "--figure") == 0) {
-            o.figures = v;
-        } else if (strcmp(a, "--backend") == 0) {
-            backend = v;
-        } else if (strcmp(a, "--threads") == 0) {
-            ok = parse_int(v, &o.threads) && o.threads >= 1;
-        } else if (strcmp(a, "--dtype") == 0) {
-            ok = strcmp(v, "f32") == 0 || strcmp(v, "f64") == 0;
-            o.dtype = strcmp(v, "f64") == 0 ? TG_F64 : TG_F32;
-        } else if (strcmp(a, "--min-time") == 0) {
-            char *end;
-            o.min_time = strtod(v, &end);
-            ok = *v && !*end && o.min_time > 0 && o.min_time < 3600;
-        } else if (strcmp(a, "--min-reps") == 0) {
-            ok = parse_int(v, &o.min_reps) && o.min_reps >= 1;
-        } else if (strcmp(a, "--max-reps") == 0) {
-            ok = parse_int(v, &o.max_reps) && o.max_reps >= 1;
-        } else {
-            ok = false;
-        }
-        if (!ok) {
-            fprintf(stderr, "tg-bench: bad option '%s%s%s'\n", a, takes && v ? " " : "",
-                    takes && v ? v : "");
-            usage(stderr);
-            return 2;
-        }
-        if (takes) i++;
-    }
+    int rc = parse_args(argc, argv, &o, &config, &backend);
+    if (rc >= 0) return rc;
     if (strcmp(config, "list") == 0) {
         list_names();
         return 0;

@@ -5,6 +5,16 @@
 #include <stdio.h>
 #include <tapegrad/tapegrad.h>
 
+#include "example_args.h"
+
+static const ex_spec spec = {
+    .name = "custom_op",
+    .about = "Your own op, softclip(x) = x / (1 + |x|), with a correct gradient rule (gradcheck\n"
+             "and gradgradcheck pass) and a wrong one (gradcheck reports it). Exits 0 when both\n"
+             "behave so. cpu, f64 (its forward reads host buffers).\n",
+    .flags = EX_QUICK | EX_SEED, .seed = 7, .seed_what = "the inputs",
+    .quick_what = "accepted, like the other examples (it takes milliseconds)"};
+
 // y = x / (1 + |x|), computed on the host buffers (cpu backend, f64 here).
 static int softclip_forward(tg_tape *tape, tg_tensor *const *in, int n_in, tg_tensor *out,
                             void *user) {
@@ -34,7 +44,8 @@ static int softclip_backward_wrong(tg_tape *tape, tg_tensor *const *in, int n_in
 }
 
 static const tg_custom_op softclip = {"softclip", softclip_forward, softclip_backward};
-static const tg_custom_op softclip_bad = {"softclip_bad", softclip_forward, softclip_backward_wrong};
+static const tg_custom_op softclip_bad = {"softclip_bad", softclip_forward,
+                                          softclip_backward_wrong};
 
 // The function under test: sum(softclip(x) * w), so the check covers a whole expression.
 static tg_tensor *f(tg_tape *tape, tg_tensor *const *in, void *user) {
@@ -43,9 +54,12 @@ static tg_tensor *f(tg_tape *tape, tg_tensor *const *in, void *user) {
     return tg_sum(tape, tg_mul(tape, y, in[1]));
 }
 
-int main(void) {
+int main(int argc, char **argv) {
+    ex_args a;
+    int rc = ex_parse(&spec, argc, argv, &a);
+    if (rc >= 0) return rc;
     tg_backend *cpu = tg_backend_get("cpu");
-    tg_rng *rng = tg_rng_new(7);
+    tg_rng *rng = tg_rng_new(a.seed);
     tg_tensor *x = tg_tensor_new(cpu, TG_F64, 2, (int64_t[]){3, 4});
     tg_tensor *w = tg_tensor_new(cpu, TG_F64, 1, (int64_t[]){4});
     tg_uniform_(x, rng, 0.2, 2.0);   // away from the kink of |x| at 0

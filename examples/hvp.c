@@ -5,6 +5,15 @@
 #include <stdio.h>
 #include <tapegrad/tapegrad.h>
 
+#include "example_args.h"
+
+static const ex_spec spec = {
+    .name = "hvp",
+    .about = "A Hessian-vector product with create_graph, for f(x) = sum(tanh(W x)^2) / 2,\n"
+             "compared with central differences of the gradient (exits 1 above 1e-6). cpu, f64.\n",
+    .flags = EX_QUICK | EX_SEED, .seed = 1, .seed_what = "W, x and v",
+    .quick_what = "accepted, like the other examples (it takes milliseconds)"};
+
 static tg_tensor *f(tg_tape *tape, tg_tensor *w, tg_tensor *x) {
     tg_tensor *h = tg_tanh(tape, tg_matmul(tape, w, x));
     return tg_mul_scalar(tape, tg_sum(tape, tg_mul(tape, h, h)), 0.5);
@@ -20,9 +29,12 @@ static int grad_at(tg_tensor *w, tg_tensor *x, double *out) {
     return st;
 }
 
-int main(void) {
+int main(int argc, char **argv) {
+    ex_args a;
+    int rc = ex_parse(&spec, argc, argv, &a);
+    if (rc >= 0) return rc;
     tg_backend *cpu = tg_backend_get("cpu");
-    tg_rng *rng = tg_rng_new(1);
+    tg_rng *rng = tg_rng_new(a.seed);
     tg_tensor *w = tg_tensor_new(cpu, TG_F64, 2, (int64_t[]){3, 4});
     tg_tensor *x = tg_tensor_new(cpu, TG_F64, 2, (int64_t[]){4, 1});
     tg_tensor *v = tg_tensor_new(cpu, TG_F64, 2, (int64_t[]){4, 1});

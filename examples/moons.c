@@ -1,19 +1,21 @@
 // The seed lab's moons classifier: make_moons(10000, noise 0.5, seed 42) generated exactly
 // as sklearn does, 80/20 split, MLP 2-20-20-2 with ReLU, cross-entropy, Adam (lr 0.01),
-// 700 full-batch epochs. Prints the loss as it trains and the test accuracy; writes the
-// loss curve to moons_loss.csv (or the path given as an argument).
-// Run with --backend cuda (or TG_BACKEND=cuda) to train on the GPU backend where one is
-// available.
+// 700 full-batch epochs. Shows its progress (tg_progress: a live line on a terminal, a
+// line every 10 % when piped) and prints the test accuracy; writes the loss curve to
+// moons_loss.csv (or the path given as an argument). --help lists the options; run with
+// --backend cuda (or TG_BACKEND=cuda) to train on the GPU backend where one is available.
 #include <stdio.h>
-#include <string.h>
 #include <tapegrad/tapegrad.h>
 
-#define EPOCHS 700
+#include "example_args.h"
 
-static const char *const usage =
-    "usage: moons [--backend cpu|cuda] [CURVE_CSV]\n"
-    "  --backend NAME  backend to train on (default: $TG_BACKEND, else cpu)\n"
-    "  CURVE_CSV       where to write the loss curve (default: moons_loss.csv)\n";
+static const ex_spec spec = {
+    .name = "moons",
+    .about = "The seed lab's moons classifier: MLP 2-20-20-2, cross-entropy, Adam 0.01, full\n"
+             "batch, on make_moons(10000, noise 0.5, seed 42). Writes the loss curve to\n"
+             "CURVE_CSV (default moons_loss.csv).\n",
+    .flags = EX_TRAINING, .epochs = 700, .quick_epochs = 300, .seed = 42,
+    .operands = "[CURVE_CSV]", .max_operands = 1};
 
 // Fraction of rows whose argmax matches the label, computed with ops (no gradient).
 static double accuracy(tg_tape *tape, tg_module *net, tg_tensor *x, tg_tensor *y) {
@@ -27,27 +29,12 @@ static double accuracy(tg_tape *tape, tg_module *net, tg_tensor *x, tg_tensor *y
 }
 
 int main(int argc, char **argv) {
-    const char *curve_path = NULL, *backend = NULL;
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            fputs(usage, stdout);
-            return 0;
-        } else if (strcmp(argv[i], "--backend") == 0 && i + 1 < argc) {
-            backend = argv[++i];
-        } else if (argv[i][0] == '-' || curve_path) {
-            fprintf(stderr, "moons: bad argument '%s'\n", argv[i]);
-            fputs(usage, stderr);
-            return 2;
-        } else {
-            curve_path = argv[i];
-        }
-    }
-    if (!curve_path) curve_path = "moons_loss.csv";
-    tg_backend *be = tg_backend_get(backend);   // NULL: $TG_BACKEND, default cpu
-    if (!be) {
-        fprintf(stderr, "moons: %s\n", tg_last_error());
-        return 1;
-    }
+    ex_args a;
+    int rc = ex_parse(&spec, argc, argv, &a);
+    if (rc >= 0) return rc;   // --help (0) or bad usage (2)
+    const char *curve_path = a.n_operands ? a.operands[0] : "moons_loss.csv";
+    tg_backend *be = ex_backend(&spec, &a);   // --backend, else $TG_BACKEND, else cpu
+    if (!be) return 1;
     tg_tensor *x = NULL, *y = NULL;
     if (tg_make_moons(10000, 0.5, 42, be, TG_F32, &x, &y)) {
         fprintf(stderr, "moons: %s\n", tg_last_error());
@@ -61,7 +48,7 @@ int main(int argc, char **argv) {
     tg_tensor *y_test = tg_to(tg_slice(tape, y, 0, 8000, 10000, 1), NULL);
     tg_tape_reset(tape);
 
-    tg_rng *rng = tg_rng_new(42);
+    tg_rng *rng = tg_rng_new(a.seed);
     tg_module *layers[] = {tg_linear(be, TG_F32, 2, 20, true, rng), tg_relu_layer(),
                            tg_linear(be, TG_F32, 20, 20, true, rng), tg_relu_layer(),
                            tg_linear(be, TG_F32, 20, 2, true, rng)};
@@ -70,7 +57,8 @@ int main(int argc, char **argv) {
     int n_params = tg_module_params(net, params, 8);
     tg_optim *opt = net ? tg_adam(n_params, params, 0.01) : NULL;
     FILE *curve = fopen(curve_path, "w");
-    if (!x_test || !y_test || !x_train || !y_train || !net || !opt || !curve) {
+    tg_progress *bar = ex_progress(&a, "moons", a.epochs, "epochs");
+    if (!x_test || !y_test || !x_train || !y_train || !net || !opt || !curve || !bar) {
         fprintf(stderr, "moons: setup failed: %s\n", curve ? tg_last_error() : curve_path);
         return 1;
     }
@@ -78,7 +66,7 @@ int main(int argc, char **argv) {
     fprintf(curve, "epoch,loss\n");
 
     int status = 0;
-    for (int epoch = 0; epoch < EPOCHS; epoch++) {
+    for (int epoch = 0; epoch < a.epochs; epoch++) {
         tg_tensor *logits = tg_module_forward(net, tape, x_train);
         tg_tensor *loss = tg_cross_entropy(tape, logits, y_train, NULL, TG_REDUCE_MEAN);
         if (!loss || tg_backward(tape, loss) || tg_optim_step(opt)) {
@@ -88,10 +76,12 @@ int main(int argc, char **argv) {
         }
         double l = tg_item(loss);
         fprintf(curve, "%d,%.6f\n", epoch, l);
-        if (epoch % 100 == 0 || epoch == EPOCHS - 1) printf("epoch %3d  loss %.4f\n", epoch, l);
+        tg_progress_update(bar, epoch + 1, l);   // a live line on a terminal
         tg_optim_zero_grad(opt);
         tg_tape_reset(tape);
     }
+    tg_progress_finish(bar);
+    tg_progress_free(bar);
     if (!status) {
         double train_acc = accuracy(tape, net, x_train, y_train);
         tg_tape_reset(tape);

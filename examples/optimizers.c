@@ -7,10 +7,21 @@
 
 #define N_OPT 8
 
+static const ex_spec spec = {
+    .name = "optimizers",
+    .about = "The moons MLP 2-20-20-2 (same initial weights) trained with SGD, momentum,\n"
+             "Nesterov, Adagrad, RMSprop, Adam, Adamax and NAdam; prints the loss every 50\n"
+             "epochs side by side, writes optimizers_loss.csv.\n",
+    .flags = EX_TRAINING, .epochs = 300, .quick_epochs = 100, .seed = 42,
+    .seed_what = "the initial weights (shared by all)"};
+
 int main(int argc, char **argv) {
-    tg_backend *be = pick_backend(argc, argv);
+    ex_args a;
+    int rc = ex_parse(&spec, argc, argv, &a);
+    if (rc >= 0) return rc;
+    tg_backend *be = ex_backend(&spec, &a);
     if (!be) return 1;
-    int epochs = quick_mode(argc, argv) ? 100 : 300;
+    int epochs = a.epochs;
     tg_tensor *x = NULL, *y = NULL;
     if (tg_make_moons(2000, 0.2, 1, be, TG_F32, &x, &y)) {
         fprintf(stderr, "optimizers: %s\n", tg_last_error());
@@ -23,9 +34,10 @@ int main(int argc, char **argv) {
     double lrs[N_OPT] = {0.1, 0.05, 0.05, 0.05, 0.005, 0.01, 0.02, 0.01};
     double *loss = calloc((size_t)(N_OPT * epochs), sizeof *loss);
     tg_tape *tape = tg_tape_new();
-    int status = loss && tape ? 0 : 1;
+    tg_progress *bar = ex_progress(&a, "optimizers", (int64_t)N_OPT * epochs, "epochs");
+    int status = loss && tape && bar ? 0 : 1;
     for (int k = 0; k < N_OPT && !status; k++) {
-        tg_rng *rng = tg_rng_new(42);   // same initial weights for every optimizer
+        tg_rng *rng = tg_rng_new(a.seed);   // same initial weights for every optimizer
         tg_module *net = make_mlp(be, TG_F32, 2, 2, (int64_t[]){20, 20}, 2, rng);
         tg_tensor *params[8];
         int n = tg_module_params(net, params, 8);
@@ -39,6 +51,7 @@ int main(int argc, char **argv) {
                                             TG_REDUCE_MEAN);
             if (!l || tg_backward(tape, l) || tg_optim_step(opt)) break;
             loss[k * epochs + e] = tg_item(l);
+            tg_progress_update(bar, (int64_t)k * epochs + e + 1, loss[k * epochs + e]);
             tg_optim_zero_grad(opt);
             tg_tape_reset(tape);
         }
@@ -51,6 +64,8 @@ int main(int argc, char **argv) {
         tg_module_free(net);
         tg_rng_free(rng);
     }
+    tg_progress_finish(bar);
+    tg_progress_free(bar);
     if (!status) {
         printf("%6s", "epoch");
         for (int k = 0; k < N_OPT; k++) printf(" %9s", names[k]);

@@ -3,12 +3,22 @@
 // MSE (in the target's units) and R^2; writes regression_loss.csv.
 #include "common.h"
 
+static const ex_spec spec = {
+    .name = "regression",
+    .about = "sklearn's diabetes regression set (data/diabetes_reg.csv): MLP 10-32-1, MSE, Adam\n"
+             "0.005 on standardised features and target; prints the test MSE and R^2, writes\n"
+             "regression_loss.csv. Exits 1 when R^2 <= 0.3, 77 (skipped) without the data.\n",
+    .flags = EX_TRAINING | EX_DATA, .epochs = 120, .quick_epochs = 100, .seed = 3};
+
 int main(int argc, char **argv) {
-    const char *path = find_data("diabetes_reg.csv");
-    tg_backend *be = pick_backend(argc, argv);
-    if (!path) return EXIT_NO_DATA;
+    ex_args a;
+    int rc = ex_parse(&spec, argc, argv, &a);
+    if (rc >= 0) return rc;
+    const char *path = ex_find_data(&spec, &a, "diabetes_reg.csv");
+    if (!path) return EX_EXIT_SKIP;
+    tg_backend *be = ex_backend(&spec, &a);
     if (!be) return 1;
-    int epochs = quick_mode(argc, argv) ? 100 : 120;   // longer runs overfit 353 rows
+    int epochs = a.epochs;   // longer runs overfit 353 rows
     tg_tensor *x = NULL, *y = NULL, *xtr = NULL, *xte = NULL, *ytr = NULL, *yte = NULL;
     if (tg_load_csv(path, be, TG_F32, true, -1, &x, &y) ||
         tg_train_test_split(x, y, 0.2, 7, &xtr, &xte, &ytr, &yte)) {
@@ -29,12 +39,13 @@ int main(int argc, char **argv) {
     tg_standardize_apply(ytr_col, &ym, &ys);
     tg_standardize_apply(yte_col, &ym, &ys);
 
-    tg_rng *rng = tg_rng_new(3);
+    tg_rng *rng = tg_rng_new(a.seed);
     tg_module *net = make_mlp(be, TG_F32, 10, 1, (int64_t[]){32}, 1, rng);
     tg_tensor *params[8];
     tg_optim *opt = tg_adam(tg_module_params(net, params, 8), params, 0.005);
     FILE *curve = fopen("regression_loss.csv", "w");
-    if (!net || !opt || !curve || !ytr_col || !yte_col) {
+    tg_progress *bar = ex_progress(&a, "regression", epochs, "epochs");
+    if (!net || !opt || !curve || !ytr_col || !yte_col || !bar) {
         fprintf(stderr, "regression: setup failed: %s\n", tg_last_error());
         return 1;
     }
@@ -49,10 +60,12 @@ int main(int argc, char **argv) {
             break;
         }
         fprintf(curve, "%d,%.6f\n", e, tg_item(loss));
-        if (e % 100 == 0 || e == epochs - 1) printf("epoch %3d  train mse %.4f (standardised)\n", e, tg_item(loss));
+        tg_progress_update(bar, e + 1, tg_item(loss));   // train MSE, standardised
         tg_optim_zero_grad(opt);
         tg_tape_reset(tape);
     }
+    tg_progress_finish(bar);
+    tg_progress_free(bar);
     if (!status) {
         tg_tape_set_grad(tape, false);
         double mse = tg_item(tg_mse_loss(tape, tg_module_forward(net, tape, xte), yte_col,

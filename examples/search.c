@@ -6,11 +6,23 @@
 
 #include "common.h"
 
+static const ex_spec spec = {
+    .name = "search",
+    .about = "Random search over the learning rate (log-uniform in [1e-4, 1e-1]) and the hidden\n"
+             "width of the moons MLP, Adam, early stopping on a validation split; prints a\n"
+             "table of the trials and the best one, writes search_trials.csv.\n",
+    .flags = EX_TRAINING, .epochs = 400, .quick_epochs = 150,
+    .epochs_what = "most epochs per trial", .seed = 2024,
+    .seed_what = "the search (trial settings)",
+    .quick_what = "4 trials instead of 12, 150 epochs each, no progress output"};
+
 int main(int argc, char **argv) {
-    tg_backend *be = pick_backend(argc, argv);
+    ex_args a;
+    int rc = ex_parse(&spec, argc, argv, &a);
+    if (rc >= 0) return rc;
+    tg_backend *be = ex_backend(&spec, &a);
     if (!be) return 1;
-    bool quick = quick_mode(argc, argv);
-    int trials = quick ? 4 : 12, max_epochs = quick ? 150 : 400;
+    int trials = a.quick ? 4 : 12, max_epochs = a.epochs;
     tg_tensor *x = NULL, *y = NULL, *xtr = NULL, *xva = NULL, *ytr = NULL, *yva = NULL;
     if (tg_make_moons(4000, 0.3, 7, be, TG_F32, &x, &y) ||
         tg_train_test_split(x, y, 0.25, 1, &xtr, &xva, &ytr, &yva)) {
@@ -18,10 +30,11 @@ int main(int argc, char **argv) {
         return 1;
     }
     const int64_t widths[] = {4, 8, 16, 32, 64};
-    tg_rng *search_rng = tg_rng_new(2024);
+    tg_rng *search_rng = tg_rng_new(a.seed);
     tg_tape *tape = tg_tape_new();
     FILE *csv = fopen("search_trials.csv", "w");
-    if (!search_rng || !tape || !csv) return 1;
+    tg_progress *bar = ex_progress(&a, "search", trials, "trials");
+    if (!search_rng || !tape || !csv || !bar) return 1;
     fprintf(csv, "trial,lr,width,epochs,best_epoch,val_loss,val_accuracy\n");
     printf("%5s %10s %6s %7s %10s %9s %8s\n", "trial", "lr", "width", "epochs", "best_epoch",
            "val_loss", "val_acc");
@@ -58,8 +71,9 @@ int main(int argc, char **argv) {
             status = 1;
         } else {
             double acc = eval_accuracy(tape, net, xva, yva);
-            printf("%5d %10.2e %6lld %7d %10d %9.4f %8.4f\n", t, lr, (long long)w, e,
-                   es.best_epoch, es.best, acc);
+            tg_progress_log(bar, "%5d %10.2e %6lld %7d %10d %9.4f %8.4f", t, lr, (long long)w, e,
+                            es.best_epoch, es.best, acc);   // a table row, above the live line
+            tg_progress_update(bar, t + 1, es.best);
             fprintf(csv, "%d,%.6g,%lld,%d,%d,%.6f,%.6f\n", t, lr, (long long)w, e, es.best_epoch,
                     es.best, acc);
             if (acc > best_acc) best_acc = acc, best_trial = t;
@@ -68,6 +82,8 @@ int main(int argc, char **argv) {
         tg_module_free(net);
         tg_rng_free(rng);
     }
+    tg_progress_finish(bar);
+    tg_progress_free(bar);
     if (!status) printf("best trial %d: validation accuracy %.4f\n", best_trial, best_acc);
     fclose(csv);
     tg_tape_free(tape);

@@ -12,3 +12,4 @@
 #include "tapegrad/nn.h"
 #include "tapegrad/optim.h"
 #include "tapegrad/data.h"
+#include "tapegrad/progress.h"
