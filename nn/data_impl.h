@@ -18,3 +18,15 @@ int tg__write_file_atomic(const char *path, const char *where, const void *data,
 
 // A readable description of errno value `e` (thread-safe copy into buf).
 const char *tg__errno_str(int e, char *buf, size_t size);
+
+// ---- the parsers on a file image in memory ----
+// The file loaders read the file and call these (the fuzzers in tests/fuzz call them
+// directly); `name` stands for the path in messages, which name the public function.
+// `buf` need not be NUL-terminated. Same results and errors as the file loaders.
+int tg__load_csv_mem(const char *name, const char *buf, size_t len, tg_backend *be,
+                     tg_dtype dtype, bool header, int label_col, tg_tensor **x, tg_tensor **y);
+tg_tensor *tg__load_npy_mem(const char *name, const void *buf, size_t len, tg_backend *be,
+                            tg_dtype dtype);
+tg_tensor *tg__load_idx_mem(const char *name, const void *buf, size_t len, tg_backend *be,
+                            tg_dtype dtype, double scale);
+int tg__load_safetensors_mem(tg_module *m, const char *name, const void *buf, size_t len);

@@ -335,6 +335,22 @@ Test(npy, malformed_files) {
     expect_fail(tg_last_status(), TG_ERR_IO, "cannot open", "missing.npy");
 }
 
+// Shapes whose non-zero dimensions' product does not fit: the file loader names itself
+// (a zero dimension hid the product from the check and tg_tensor_from refused it).
+Test(npy, shapes_that_do_not_fit) {
+    const char *dicts[] = {
+        "{'descr': '<f4', 'fortran_order': False, 'shape': (0, 4611686018427387904, 4), }",
+        "{'descr': '<f8', 'fortran_order': False, 'shape': (4294967296, 4294967296), }",
+        "{'descr': '<f8', 'fortran_order': False, 'shape': (9223372036854775807, 0), }",
+    };
+    for (int i = 0; i < 3; i++) {
+        const char *p = npy_file("big.npy", 1, dicts[i], NULL, 0);
+        tg_clear_error();
+        cr_expect_null(tg_load_npy(p, tu_cpu(), TG_F32), "%s loaded", dicts[i]);
+        expect_fail(tg_last_status(), TG_ERR_IO, "tg_load_npy: ", "too large");
+    }
+}
+
 // numpy itself writes the files (skipped when python3 or numpy is missing).
 Test(npy, files_written_by_numpy) {
     char cmd[1024];
@@ -416,6 +432,20 @@ Test(idx, bad_files) {
         tu_expect_error(cases[c].name, "tg_load_idx");
         expect_fail(tg_last_status(), cases[c].status, cases[c].n1, NULL);
     }
+}
+
+// Zero images of 2^32-1 x 2^32-1 pixels: rows * cols overflowed int64 (UB) before the
+// product of the non-zero dimensions was checked (found by the fuzzer, tests/fuzz).
+Test(idx, dimension_products_that_do_not_fit) {
+    unsigned char zero[16] = {0, 0, 8, 3, 0, 0, 0, 0, 255, 255, 255, 255, 255, 255, 255, 255};
+    cr_expect_null(tg_load_idx(put("zero.idx", zero, sizeof zero), tu_cpu(), TG_F32, 1.0));
+    expect_fail(tg_last_status(), TG_ERR_IO, "tg_load_idx: ", "dimensions too large");
+    unsigned char wide[16] = {0, 0, 8, 3, 0, 0, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0};  // 0 x 2^16 x 2^16
+    tg_tensor *t = tg_load_idx(put("wide.idx", wide, sizeof wide), tu_cpu(), TG_F32, 1.0);
+    cr_assert_not_null(t, "%s", tg_last_error());
+    cr_expect_eq(tg_shape(t)[0], 0);
+    cr_expect_eq(tg_shape(t)[1], (int64_t)1 << 32);
+    tu_free(t);
 }
 
 // ---- split and standardise ----
@@ -740,4 +770,22 @@ Test(data, endless_streams_are_refused_not_read_forever, .timeout = 60) {
     cr_expect_lt(st, 0);
     tu_expect_error("tg_load_csv", NULL);
     cr_expect_null(x);
+}
+
+// Lines are capped at 64 MiB (a file without newlines is an error, not an endless line)
+// and a NUL byte says "not a text file" (it printed a cut message).
+Test(csv, long_lines_and_binary_data) {
+    size_t n = ((size_t)64 << 20) + 2;
+    char *big = malloc(n);
+    cr_assert_not_null(big);
+    memset(big, '1', n);
+    big[n - 1] = '\n';
+    tg_tensor *x = NULL;
+    int st = tg_load_csv(put("long.csv", big, n), tu_cpu(), TG_F32, false, TG_NO_LABEL, &x, NULL);
+    free(big);
+    expect_fail(st, TG_ERR_IO, "tg_load_csv: ", "line 1 is longer than 64 MiB");
+    cr_expect_null(x);
+    st = tg_load_csv(put("nul.csv", "1,2\n3,\0" "4\n", 8), tu_cpu(), TG_F32, false,
+                     TG_NO_LABEL, &x, NULL);
+    expect_fail(st, TG_ERR_IO, "nul.csv: line 2 holds a NUL byte", NULL);
 }
