@@ -16,6 +16,11 @@ int tg__read_file(const char *path, const char *where, char **buf, size_t *len);
 // as it was. TG_OK or TG_ERR_IO naming `where` and the path.
 int tg__write_file_atomic(const char *path, const char *where, const void *data, size_t len);
 
+// TG_OK when t is a live tensor. Otherwise the error under `where`'s name: "<what> is NULL",
+// or the accessor's liveness error renamed ("<where>: <what>: step tensor used after...").
+// An error already pending stays first (its status is returned).
+int tg__check_tensor(const tg_tensor *t, const char *where, const char *what);
+
 // A readable description of errno value `e` (thread-safe copy into buf).
 const char *tg__errno_str(int e, char *buf, size_t size);
 

@@ -1,6 +1,7 @@
 // tg_load_idx: MNIST / Fashion-MNIST IDX files (Y. LeCun's format). A big-endian magic
 // 0x00000801 (unsigned-byte labels, 1 dim) or 0x00000803 (unsigned-byte images, 3 dims),
 // big-endian u32 dims, then the bytes. Labels -> [n]; images -> [n, rows*cols] * scale.
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -63,7 +64,7 @@ static int parse_idx(const char *path, const unsigned char *buf, size_t len, int
     return TG_OK;
 }
 
-static bool check_args(const char *path, tg_backend *be, tg_dtype dtype) {
+static bool check_args(const char *path, tg_backend *be, tg_dtype dtype, double scale) {
     const char *FN = "tg_load_idx";
     if (!path || !be) {
         tg_set_error(TG_ERR_INVALID_ARG, FN, "path or backend is NULL");
@@ -73,13 +74,17 @@ static bool check_args(const char *path, tg_backend *be, tg_dtype dtype) {
         tg_set_error(TG_ERR_DTYPE, FN, "%s: dtype must be f32 or f64", path);
         return false;
     }
+    if (!isfinite(scale)) {
+        tg_set_error(TG_ERR_INVALID_ARG, FN, "%s: scale %g is not finite", path, scale);
+        return false;
+    }
     return true;
 }
 
 tg_tensor *tg__load_idx_mem(const char *name, const void *buf, size_t len, tg_backend *be,
                             tg_dtype dtype, double scale) {
     const char *FN = "tg_load_idx";
-    if (!check_args(name, be, dtype)) return NULL;
+    if (!check_args(name, be, dtype, scale)) return NULL;
     int ndim = 0;
     uint32_t dims[3] = {0, 0, 0};
     size_t n = 0;
@@ -106,7 +111,7 @@ tg_tensor *tg__load_idx_mem(const char *name, const void *buf, size_t len, tg_ba
 }
 
 tg_tensor *tg_load_idx(const char *path, tg_backend *be, tg_dtype dtype, double scale) {
-    if (!check_args(path, be, dtype)) return NULL;
+    if (!check_args(path, be, dtype, scale)) return NULL;
     char *buf;
     size_t len;
     if (tg__read_file(path, "tg_load_idx", &buf, &len)) return NULL;

@@ -328,6 +328,8 @@ tg_tensor *tg_load_npy(const char *path, tg_backend *be, tg_dtype dtype) {
 int tg_save_npy(const char *path, const tg_tensor *t) {
     const char *FN = "tg_save_npy";
     if (!path || !t) return tg_set_error(TG_ERR_INVALID_ARG, FN, "path or tensor is NULL");
+    int st = tg__check_tensor(t, FN, path);
+    if (st) return st;
     tg_dtype dt = tg_dtype_of(t);
     size_t esz = tg_dtype_size(dt);
     int ndim = tg_ndim(t);
@@ -356,7 +358,7 @@ int tg_save_npy(const char *path, const tg_tensor *t) {
     memcpy(out + pre, dict, dl);
     memset(out + pre + dl, ' ', hlen - dl - 1);
     out[total - 1] = '\n';
-    int st = tg_copy_to_host(t, out + total, bytes);
+    st = tg_copy_to_host(t, out + total, bytes);
     if (!st && !host_little()) {
         for (size_t i = 0; i < bytes; i += esz)
             for (size_t a = 0, b = esz - 1; a < b; a++, b--) {

@@ -416,25 +416,26 @@ Test(checkpoint, modules_without_tensors) {
     tg_module_free(m);
 }
 
-// New checkpoints get 0666 minus the user's umask (mkstemp made them 0600); a replaced file
-// keeps its mode.
+// New .npy files and checkpoints get 0666 minus the user's umask (mkstemp made them 0600);
+// a replaced file keeps its mode.
 Test(checkpoint, saved_files_get_the_users_umask) {
     tg_module *a = make_net(TG_F32, 1, 2);
-    const char *p = tpath("mode.safetensors");
     const mode_t masks[2] = {022, 077}, want[2] = {0644, 0600};
     struct stat st;
-    for (int i = 0; i < 2; i++) {
-        mode_t old = umask(masks[i]);
-        unlink(p);
-        cr_assert_eq(tg_save_safetensors(a, p), TG_OK, "%s", tg_last_error());
-        umask(old);
-        cr_assert_eq(stat(p, &st), 0);
-        cr_expect_eq(st.st_mode & 0777, want[i], "umask %03o gave mode %03o", masks[i],
-                     st.st_mode & 0777);
+    for (int kind = 0; kind < 2; kind++) {
+        const char *p = tpath(kind ? "mode.safetensors" : "mode.npy");
+        for (int i = 0; i < 3; i++) {
+            mode_t old = umask(masks[i % 2]);
+            if (i < 2) unlink(p);
+            else cr_assert_eq(chmod(p, 0640), 0);
+            int rc = kind ? tg_save_safetensors(a, p) : tg_save_npy(p, tg_module_param(a, 0));
+            umask(old);
+            cr_assert_eq(rc, TG_OK, "%s", tg_last_error());
+            cr_assert_eq(stat(p, &st), 0);
+            mode_t w = i < 2 ? want[i] : 0640;
+            cr_expect_eq(st.st_mode & 0777, w, "%s: umask %03o (step %d) gave mode %03o, want %03o",
+                         p, masks[i % 2], i, st.st_mode & 0777, w);
+        }
     }
-    cr_assert_eq(chmod(p, 0640), 0);
-    cr_assert_eq(tg_save_safetensors(a, p), TG_OK, "%s", tg_last_error());
-    cr_assert_eq(stat(p, &st), 0);
-    cr_expect_eq(st.st_mode & 0777, 0640);
     tg_module_free(a);
 }
