@@ -9,7 +9,9 @@ total=0
 missing=""
 for n in $names; do
     total=$((total + 1))
-    grep -q "\"$n\"" "$root"/tests/misuse/*.c || missing="$missing $n"
+    # (known_bugs.c lists failing scenarios; it is not one)
+    grep -q "\"$n\"" $(ls "$root"/tests/misuse/*.c | grep -v known_bugs.c) ||
+        missing="$missing $n"
 done
 if [ "$total" -lt 200 ]; then
     echo "misuse coverage: found only $total public functions: is the header scan broken?"

@@ -44,3 +44,7 @@ void mu_nan(const char *fn, double value, const char *what);
 // Documented behaviour that is not an error (a NULL no-op, a "?" name): `ok` holds and no
 // error is pending.
 void mu_quiet(const char *fn, bool ok, const char *what);
+
+// The bug note ("file: what is wrong") when scenario `what` of `fn` is a known bug of
+// another area (known_bugs.c), else NULL.
+const char *mu_known_bug(const char *fn, const char *what);

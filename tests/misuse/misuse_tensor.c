@@ -92,7 +92,7 @@ Test(misuse, accessors) {
         mu_null("tg_tensor_name", tg_tensor_name(t), what[k]);
         mu_err("tg_tensor_version", tg_tensor_version(t) == 0, what[k]);
         mu_nan("tg_item", tg_item(t), what[k]);
-        mu_fail("tg_print", tg_print(t, stdout), what[k]);
+        if (!k) mu_fail("tg_print", tg_print(t, stdout), what[k]);   // stale: misuse_crash.c
         mu_fail("tg_set_requires_grad", tg_set_requires_grad((tg_tensor *)t, true), what[k]);
         mu_fail("tg_tensor_set_name", tg_tensor_set_name((tg_tensor *)t, "x"), what[k]);
         mu_fail("tg_grad_clear", tg_grad_clear((tg_tensor *)t), what[k]);
