@@ -17,6 +17,11 @@ Test(misuse, backends) {
     mu_fail("tg_backend_set_threads", tg_backend_set_threads(mu.be, TG_MAX_THREADS + 1),
             "TG_MAX_THREADS + 1");
     mu_fail("tg_backend_synchronize", tg_backend_synchronize(NULL), "NULL backend");
+    // documented never to fail: snprintf's contract, a NULL buffer counts as size 0
+    char one[1] = {'x'};
+    mu_quiet("tg_cpu_describe", tg_cpu_describe(NULL, 0) > 0, "NULL buffer, size 0");
+    mu_quiet("tg_cpu_describe", tg_cpu_describe(NULL, 64) > 0, "NULL buffer, size 64");
+    mu_quiet("tg_cpu_describe", tg_cpu_describe(one, 1) > 0 && !one[0], "1-byte buffer");
 }
 
 // The constructors that take a shape, each with the same bad shapes.
@@ -59,6 +64,9 @@ Test(misuse, constructors) {
 Test(misuse, freeing) {
     tg_tensor *y = tg_add(mu.tape, mu.a, mu.b);
     cr_assert_not_null(y, "%s", tg_last_error());
+    mu_fail("tg_free_check", tg_free_check(y), "step tensor");
+    mu_fail("tg_free_check", tg_free_check(mu.stale), "stale step tensor");
+    mu_fail("tg_free_check", tg_free_check(mu.a), "recorded by a live tape");
     mu_fail("tg_free", tg_free(y), "step tensor");
     mu_fail("tg_free", tg_free(mu.stale), "stale step tensor");
     mu_fail("tg_free", tg_free(mu.a), "recorded by a live tape");
@@ -66,6 +74,7 @@ Test(misuse, freeing) {
     cr_assert_eq(tg_backward(mu.tape, loss), TG_OK, "%s", tg_last_error());
     tg_tape_reset(mu.tape);
     mu_fail("tg_free", tg_free(tg_grad_of(mu.a)), "a parameter's .grad");
+    mu_fail("tg_free_check", tg_free_check(tg_grad_of(mu.a)), "a parameter's .grad");
     cr_assert_not_null(tg_add(mu.tape, mu.a, mu.b));
     mu_fail("tg_grad_clear", tg_grad_clear(mu.a), "recorded by a live tape");
     tg_tape_reset(mu.tape);
