@@ -11,6 +11,10 @@
 
 static const char *const FN = "tg_load_csv";
 
+// The longest line read (64 MiB): a stream without newlines ends with an error, and the
+// column count of a line stays far below INT_MAX.
+#define TG_CSV_MAX_LINE (1 << 26)
+
 typedef struct {
     double *v;  // values, row-major [rows, cols]
     size_t n, cap;
@@ -93,6 +97,12 @@ static int parse_text(table *t, const char *path, const char *text, size_t len, 
         const char *eol = memchr(p, '\n', (size_t)(end - p));
         if (!eol) eol = end;
         line++;
+        if ((size_t)(eol - p) > TG_CSV_MAX_LINE)
+            return tg_set_error(TG_ERR_IO, FN, "%s: line %lld is longer than %d MiB", path,
+                                (long long)line, TG_CSV_MAX_LINE >> 20);
+        if (memchr(p, '\0', (size_t)(eol - p)))
+            return tg_set_error(TG_ERR_IO, FN, "%s: line %lld holds a NUL byte: not a text file",
+                                path, (long long)line);
         const char *q = p;
         while (q < eol && is_blank(*q)) q++;
         if (!(header && line == 1) && q < eol) {
@@ -137,8 +147,9 @@ static tg_tensor *make_tensor(const table *t, tg_backend *be, tg_dtype dtype, in
     return x;
 }
 
-int tg_load_csv(const char *path, tg_backend *be, tg_dtype dtype, bool header, int label_col,
-                tg_tensor **x, tg_tensor **y) {
+// Arguments shared by the file and the memory entry points.
+static int check_args(const char *path, tg_backend *be, tg_dtype dtype, int label_col,
+                      tg_tensor **x, tg_tensor **y) {
     if (x) *x = NULL;
     if (y) *y = NULL;
     if (!path || !x) return tg_set_error(TG_ERR_INVALID_ARG, FN, "path or x is NULL");
@@ -148,26 +159,29 @@ int tg_load_csv(const char *path, tg_backend *be, tg_dtype dtype, bool header, i
     if (dtype != TG_F32 && dtype != TG_F64)
         return tg_set_error(TG_ERR_DTYPE, FN, "%s: dtype must be f32 or f64", path);
     if (!be) return tg_set_error(TG_ERR_INVALID_ARG, FN, "%s: backend is NULL", path);
-    char *text;
-    size_t len;
-    int st = tg__read_file(path, FN, &text, &len);
+    return TG_OK;
+}
+
+int tg__load_csv_mem(const char *name, const char *text, size_t len, tg_backend *be,
+                     tg_dtype dtype, bool header, int label_col, tg_tensor **x, tg_tensor **y) {
+    int st = check_args(name, be, dtype, label_col, x, y);
     if (st) return st;
+    if (!text && len) return tg_set_error(TG_ERR_INVALID_ARG, FN, "%s: text is NULL", name);
     table t = {.cols = -1};
-    st = parse_text(&t, path, text, len, header);
-    free(text);
+    st = parse_text(&t, name, text ? text : "", len, header);
     int lab = -1;
     if (!st && label_col != TG_NO_LABEL) {
         lab = label_col < 0 ? t.cols + label_col : label_col;
         if (lab < 0 || lab >= t.cols)
             st = tg_set_error(TG_ERR_INVALID_ARG, FN,
-                              "%s: label_col %d is out of range for %d columns", path, label_col,
+                              "%s: label_col %d is out of range for %d columns", name, label_col,
                               t.cols);
         else if (t.cols < 2)
-            st = tg_set_error(TG_ERR_SHAPE, FN, "%s: only the label column, no features", path);
+            st = tg_set_error(TG_ERR_SHAPE, FN, "%s: only the label column, no features", name);
     }
     if (!st) {
-        *x = make_tensor(&t, be, dtype, lab, -1, path);
-        if (*x && lab >= 0) *y = make_tensor(&t, be, dtype, -1, lab, path);
+        *x = make_tensor(&t, be, dtype, lab, -1, name);
+        if (*x && lab >= 0) *y = make_tensor(&t, be, dtype, -1, lab, name);
         if (!*x || (lab >= 0 && !*y)) {
             st = tg_last_status() ? (int)tg_last_status() : TG_ERR_OOM;
             tg_free(*x);
@@ -175,5 +189,18 @@ int tg_load_csv(const char *path, tg_backend *be, tg_dtype dtype, bool header, i
         }
     }
     free(t.v);
+    return st;
+}
+
+int tg_load_csv(const char *path, tg_backend *be, tg_dtype dtype, bool header, int label_col,
+                tg_tensor **x, tg_tensor **y) {
+    int st = check_args(path, be, dtype, label_col, x, y);
+    if (st) return st;
+    char *text;
+    size_t len;
+    st = tg__read_file(path, FN, &text, &len);
+    if (st) return st;
+    st = tg__load_csv_mem(path, text, len, be, dtype, header, label_col, x, y);
+    free(text);
     return st;
 }

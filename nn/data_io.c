@@ -18,6 +18,20 @@ const char *tg__errno_str(int e, char *buf, size_t size) {
     return buf;
 }
 
+int tg__check_tensor(const tg_tensor *t, const char *where, const char *what) {
+    if (!t) return tg_set_error(TG_ERR_INVALID_ARG, where, "%s is NULL", what);
+    bool pending = tg_last_status() != TG_OK;
+    if (tg_ndim(t) >= 0) return TG_OK;
+    int st = (int)tg_last_status();
+    if (pending || st == TG_OK) return st ? st : TG_ERR_STATE;
+    // tg_ndim named itself: "tg_ndim: <reason>"; keep the reason under our name
+    char reason[384];
+    const char *msg = tg_last_error(), *colon = strstr(msg, ": ");
+    snprintf(reason, sizeof reason, "%s", colon ? colon + 2 : msg);
+    tg_clear_error();
+    return tg_set_error(st, where, "%s: %s", what, reason);
+}
+
 // ---- reading ----
 
 // What a stream that is not a regular file (a pipe, a device) may give: 256 MiB.

@@ -1,6 +1,7 @@
 // tg_load_idx: MNIST / Fashion-MNIST IDX files (Y. LeCun's format). A big-endian magic
 // 0x00000801 (unsigned-byte labels, 1 dim) or 0x00000803 (unsigned-byte images, 3 dims),
 // big-endian u32 dims, then the bytes. Labels -> [n]; images -> [n, rows*cols] * scale.
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -45,11 +46,14 @@ static int parse_idx(const char *path, const unsigned char *buf, size_t len, int
     if (len < head)
         return tg_set_error(TG_ERR_IO, FN, "%s: truncated header: %zu bytes, need %zu", path, len,
                             head);
-    uint64_t n = 1;
+    // n: the element count; nz: the product of the non-zero dimensions, which must fit too
+    // (zero images of 2^32-1 x 2^32-1 pixels would overflow rows * cols)
+    uint64_t n = 1, nz = 1;
     for (int i = 0; i < *ndim; i++) {
         dims[i] = be32(buf + 4 + 4 * i);
-        if (dims[i] && n > ((uint64_t)1 << 40) / dims[i])
+        if (dims[i] && nz > ((uint64_t)1 << 40) / dims[i])
             return tg_set_error(TG_ERR_IO, FN, "%s: dimensions too large", path);
+        nz *= dims[i] ? dims[i] : 1;
         n *= dims[i];
     }
     if (len - head != n)
@@ -60,32 +64,38 @@ static int parse_idx(const char *path, const unsigned char *buf, size_t len, int
     return TG_OK;
 }
 
-tg_tensor *tg_load_idx(const char *path, tg_backend *be, tg_dtype dtype, double scale) {
+static bool check_args(const char *path, tg_backend *be, tg_dtype dtype, double scale) {
     const char *FN = "tg_load_idx";
     if (!path || !be) {
         tg_set_error(TG_ERR_INVALID_ARG, FN, "path or backend is NULL");
-        return NULL;
+        return false;
     }
     if (dtype != TG_F32 && dtype != TG_F64) {
         tg_set_error(TG_ERR_DTYPE, FN, "%s: dtype must be f32 or f64", path);
-        return NULL;
+        return false;
     }
-    char *buf;
-    size_t len;
-    if (tg__read_file(path, FN, &buf, &len)) return NULL;
+    if (!isfinite(scale)) {
+        tg_set_error(TG_ERR_INVALID_ARG, FN, "%s: scale %g is not finite", path, scale);
+        return false;
+    }
+    return true;
+}
+
+tg_tensor *tg__load_idx_mem(const char *name, const void *buf, size_t len, tg_backend *be,
+                            tg_dtype dtype, double scale) {
+    const char *FN = "tg_load_idx";
+    if (!check_args(name, be, dtype, scale)) return NULL;
     int ndim = 0;
     uint32_t dims[3] = {0, 0, 0};
     size_t n = 0;
-    if (parse_idx(path, (const unsigned char *)buf, len, &ndim, dims, &n)) {
-        free(buf);
-        return NULL;
-    }
-    const unsigned char *src = (const unsigned char *)buf + 4 + 4 * (size_t)ndim;
+    if (!buf) len = 0;
+    const unsigned char *b = buf ? buf : (const void *)"";
+    if (parse_idx(name, b, len, &ndim, dims, &n)) return NULL;
+    const unsigned char *src = b + 4 + 4 * (size_t)ndim;
     double s = ndim == 3 ? scale : 1.0;  // labels stay class numbers
     void *out = malloc(n * tg_dtype_size(dtype) + 1);
     if (!out) {
-        free(buf);
-        tg_set_error(TG_ERR_OOM, FN, "%s: out of memory", path);
+        tg_set_error(TG_ERR_OOM, FN, "%s: out of memory", name);
         return NULL;
     }
     for (size_t i = 0; i < n; i++) {
@@ -94,9 +104,18 @@ tg_tensor *tg_load_idx(const char *path, tg_backend *be, tg_dtype dtype, double 
         else
             ((double *)out)[i] = src[i] * s;
     }
-    free(buf);
     int64_t shape[2] = {dims[0], ndim == 3 ? (int64_t)dims[1] * dims[2] : 0};
     tg_tensor *t = tg_tensor_from(be, dtype, ndim == 3 ? 2 : 1, shape, out);
     free(out);
+    return t;
+}
+
+tg_tensor *tg_load_idx(const char *path, tg_backend *be, tg_dtype dtype, double scale) {
+    if (!check_args(path, be, dtype, scale)) return NULL;
+    char *buf;
+    size_t len;
+    if (tg__read_file(path, "tg_load_idx", &buf, &len)) return NULL;
+    tg_tensor *t = tg__load_idx_mem(path, buf, len, be, dtype, scale);
+    free(buf);
     return t;
 }

@@ -7,6 +7,9 @@
 
 #include "nn/data_impl.h"
 
+// The most elements a tensor holds (2^59 - 1, tg_tensor_new's limit).
+#define MAX_NUMEL ((INT64_C(1) << 59) - 1)
+
 static const char MAGIC[6] = {'\x93', 'N', 'U', 'M', 'P', 'Y'};
 
 typedef struct {
@@ -249,12 +252,16 @@ static int parse_npy(const char *path, const unsigned char *buf, size_t len, npy
                             "%s: fortran_order is True; only C-order arrays are supported "
                             "(save np.ascontiguousarray(a))",
                             path);
-    int64_t n = 1;
+    // the product of the non-zero dimensions must fit as well (tg_tensor_new's rule)
+    int64_t n = 1, nz = 1;
     for (int i = 0; i < inf->ndim; i++) {
-        if (inf->shape[i] && n > INT64_MAX / 16 / inf->shape[i])
+        int64_t d = inf->shape[i];
+        if (d && nz > MAX_NUMEL / d)
             return tg_set_error(TG_ERR_IO, FN, "%s: shape too large", path);
-        n *= inf->shape[i];
+        nz *= d ? d : 1;
+        n = d ? n : 0;
     }
+    n = n ? nz : 0;
     size_t bytes = (size_t)n * (size_t)inf->size, left = len - pre - hlen;
     if (left < bytes)
         return tg_set_error(TG_ERR_IO, FN, "%s: truncated data: %zu bytes, the shape needs %zu",
@@ -267,30 +274,31 @@ static int parse_npy(const char *path, const unsigned char *buf, size_t len, npy
     return TG_OK;
 }
 
-tg_tensor *tg_load_npy(const char *path, tg_backend *be, tg_dtype dtype) {
+static bool check_args(const char *path, tg_backend *be, tg_dtype dtype) {
     const char *FN = "tg_load_npy";
     if (!path || !be) {
         tg_set_error(TG_ERR_INVALID_ARG, FN, "path or backend is NULL");
-        return NULL;
+        return false;
     }
     if (dtype != TG_F32 && dtype != TG_F64) {
         tg_set_error(TG_ERR_DTYPE, FN, "%s: dtype must be f32 or f64", path);
-        return NULL;
+        return false;
     }
-    char *buf;
-    size_t len;
-    if (tg__read_file(path, FN, &buf, &len)) return NULL;
+    return true;
+}
+
+tg_tensor *tg__load_npy_mem(const char *name, const void *buf, size_t len, tg_backend *be,
+                            tg_dtype dtype) {
+    const char *FN = "tg_load_npy";
+    if (!check_args(name, be, dtype)) return NULL;
     npy_info inf = {0};
     const unsigned char *data = NULL;
     int64_t n = 0;
-    if (parse_npy(path, (const unsigned char *)buf, len, &inf, &data, &n)) {
-        free(buf);
-        return NULL;
-    }
+    if (!buf) len = 0;
+    if (parse_npy(name, buf ? buf : "", len, &inf, &data, &n)) return NULL;
     void *out = malloc((size_t)n * tg_dtype_size(dtype) + 1);
     if (!out) {
-        free(buf);
-        tg_set_error(TG_ERR_OOM, FN, "%s: out of memory", path);
+        tg_set_error(TG_ERR_OOM, FN, "%s: out of memory", name);
         return NULL;
     }
     for (int64_t i = 0; i < n; i++) {
@@ -300,9 +308,18 @@ tg_tensor *tg_load_npy(const char *path, tg_backend *be, tg_dtype dtype) {
         else
             ((double *)out)[i] = v;
     }
-    free(buf);
     tg_tensor *t = tg_tensor_from(be, dtype, inf.ndim, inf.shape, out);
     free(out);
+    return t;
+}
+
+tg_tensor *tg_load_npy(const char *path, tg_backend *be, tg_dtype dtype) {
+    if (!check_args(path, be, dtype)) return NULL;
+    char *buf;
+    size_t len;
+    if (tg__read_file(path, "tg_load_npy", &buf, &len)) return NULL;
+    tg_tensor *t = tg__load_npy_mem(path, buf, len, be, dtype);
+    free(buf);
     return t;
 }
 
@@ -311,6 +328,8 @@ tg_tensor *tg_load_npy(const char *path, tg_backend *be, tg_dtype dtype) {
 int tg_save_npy(const char *path, const tg_tensor *t) {
     const char *FN = "tg_save_npy";
     if (!path || !t) return tg_set_error(TG_ERR_INVALID_ARG, FN, "path or tensor is NULL");
+    int st = tg__check_tensor(t, FN, path);
+    if (st) return st;
     tg_dtype dt = tg_dtype_of(t);
     size_t esz = tg_dtype_size(dt);
     int ndim = tg_ndim(t);
@@ -339,7 +358,7 @@ int tg_save_npy(const char *path, const tg_tensor *t) {
     memcpy(out + pre, dict, dl);
     memset(out + pre + dl, ' ', hlen - dl - 1);
     out[total - 1] = '\n';
-    int st = tg_copy_to_host(t, out + total, bytes);
+    st = tg_copy_to_host(t, out + total, bytes);
     if (!st && !host_little()) {
         for (size_t i = 0; i < bytes; i += esz)
             for (size_t a = 0, b = esz - 1; a < b; a++, b--) {

@@ -543,34 +543,42 @@ static int parse_file(const char *path, const unsigned char *buf, size_t len, en
     return TG_OK;
 }
 
-int tg_load_safetensors(tg_module *m, const char *path) {
+int tg__load_safetensors_mem(tg_module *m, const char *name, const void *buf, size_t len) {
     const char *FN = "tg_load_safetensors";
-    if (!m || !path) return tg_set_error(TG_ERR_INVALID_ARG, FN, "module or path is NULL");
+    if (!m || !name) return tg_set_error(TG_ERR_INVALID_ARG, FN, "module or path is NULL");
     tg_tensor **ts;
     const char **names;
     int n;
     int st = module_tensors(m, FN, &ts, &names, &n);
     if (st) return st;
-    char *buf = NULL;
-    size_t len;
     entry *es = NULL;
     int ne = 0;
     const unsigned char *data = NULL;
     int *match = malloc((size_t)n * sizeof *match + 1);
-    st =
-        match ? tg__read_file(path, FN, &buf, &len) : tg_set_error(TG_ERR_OOM, FN, "out of memory");
-    if (!st) st = parse_file(path, (const unsigned char *)buf, len, &es, &ne, &data);
-    if (!st) st = check_match(path, es, ne, ts, names, n, match);
+    st = match ? TG_OK : tg_set_error(TG_ERR_OOM, FN, "out of memory");
+    if (!st) st = parse_file(name, buf ? buf : (const void *)"", buf ? len : 0, &es, &ne, &data);
+    if (!st) st = check_match(name, es, ne, ts, names, n, match);
     // everything is valid: only now touch the module
     for (int i = 0; !st && i < n; i++) {
         const entry *e = &es[match[i]];
         st = tg_copy_from_host(ts[i], data + e->begin, (size_t)(e->end - e->begin));
     }
     free_entries(es, ne);
-    free(buf);
     free(match);
     free(ts);
     free(names);
+    return st;
+}
+
+int tg_load_safetensors(tg_module *m, const char *path) {
+    const char *FN = "tg_load_safetensors";
+    if (!m || !path) return tg_set_error(TG_ERR_INVALID_ARG, FN, "module or path is NULL");
+    char *buf = NULL;
+    size_t len;
+    int st = tg__read_file(path, FN, &buf, &len);
+    if (st) return st;
+    st = tg__load_safetensors_mem(m, path, buf, len);
+    free(buf);
     return st;
 }
 

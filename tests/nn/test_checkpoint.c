@@ -4,6 +4,7 @@
 #include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -336,6 +337,17 @@ Test(checkpoint, bad_headers_leave_module_untouched) {
          TG_ERR_IO, "data bytes [8, 12) belong to no tensor", NULL},
         {"{" W ",\"bias\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[12,8]}}", 12,
          TG_ERR_IO, "out of range", NULL},
+        // sizes that do not fit (issue 11): offsets, dimensions, shape products
+        {"{\"weight\":{\"dtype\":\"F32\",\"shape\":[1,2],\"data_offsets\":"
+         "[0,18446744073709551615]}," B "}", 12, TG_ERR_IO, "out of range", NULL},
+        {"{\"weight\":{\"dtype\":\"F32\",\"shape\":[1,2],\"data_offsets\":"
+         "[0,18446744073709551616]}," B "}", 12, TG_ERR_IO, "integer too large", NULL},
+        {"{\"weight\":{\"dtype\":\"F32\",\"shape\":[1,9223372036854775808],\"data_offsets\":"
+         "[0,8]}," B "}", 12, TG_ERR_IO, "dimension too large", NULL},
+        {"{\"x\":{\"dtype\":\"F64\",\"shape\":[4294967296,4294967296],\"data_offsets\":"
+         "[12,20]}," W "," B "}", 20, TG_ERR_IO, "tensor 'x' is too large", NULL},
+        {"{\"x\":{\"dtype\":\"F32\",\"shape\":[2,4611686018427387904],\"data_offsets\":"
+         "[12,12]}," W "," B "}", 12, TG_ERR_IO, "tensor 'x' is too large", NULL},
         // names, dtypes, shapes
         {"{" W "}", 8, TG_ERR_IO, "tensor 'bias' is missing from the file", NULL},
         {"{\"weight\":{\"dtype\":\"F32\",\"shape\":[2,1],\"data_offsets\":[0,8]}," B "}", 12,
@@ -402,4 +414,28 @@ Test(checkpoint, modules_without_tensors) {
     tg_rng_free(rng);
     expect_rejected(m, craft("none.st", "{}", 0), TG_ERR_IO, "tensor 'weight' is missing", NULL);
     tg_module_free(m);
+}
+
+// New .npy files and checkpoints get 0666 minus the user's umask (mkstemp made them 0600);
+// a replaced file keeps its mode.
+Test(checkpoint, saved_files_get_the_users_umask) {
+    tg_module *a = make_net(TG_F32, 1, 2);
+    const mode_t masks[2] = {022, 077}, want[2] = {0644, 0600};
+    struct stat st;
+    for (int kind = 0; kind < 2; kind++) {
+        const char *p = tpath(kind ? "mode.safetensors" : "mode.npy");
+        for (int i = 0; i < 3; i++) {
+            mode_t old = umask(masks[i % 2]);
+            if (i < 2) unlink(p);
+            else cr_assert_eq(chmod(p, 0640), 0);
+            int rc = kind ? tg_save_safetensors(a, p) : tg_save_npy(p, tg_module_param(a, 0));
+            umask(old);
+            cr_assert_eq(rc, TG_OK, "%s", tg_last_error());
+            cr_assert_eq(stat(p, &st), 0);
+            mode_t w = i < 2 ? want[i] : 0640;
+            cr_expect_eq(st.st_mode & 0777, w, "%s: umask %03o (step %d) gave mode %03o, want %03o",
+                         p, masks[i % 2], i, st.st_mode & 0777, w);
+        }
+    }
+    tg_module_free(a);
 }

@@ -335,6 +335,33 @@ Test(npy, malformed_files) {
     expect_fail(tg_last_status(), TG_ERR_IO, "cannot open", "missing.npy");
 }
 
+// Shapes whose non-zero dimensions' product does not fit: the file loader names itself
+// (a zero dimension hid the product from the check and tg_tensor_from refused it).
+Test(npy, shapes_that_do_not_fit) {
+    const char *dicts[] = {
+        "{'descr': '<f4', 'fortran_order': False, 'shape': (0, 4611686018427387904, 4), }",
+        "{'descr': '<f8', 'fortran_order': False, 'shape': (4294967296, 4294967296), }",
+        "{'descr': '<f8', 'fortran_order': False, 'shape': (9223372036854775807, 0), }",
+    };
+    for (int i = 0; i < 3; i++) {
+        const char *p = npy_file("big.npy", 1, dicts[i], NULL, 0);
+        tg_clear_error();
+        cr_expect_null(tg_load_npy(p, tu_cpu(), TG_F32), "%s loaded", dicts[i]);
+        expect_fail(tg_last_status(), TG_ERR_IO, "tg_load_npy: ", "too large");
+    }
+}
+
+// Saving a stale step tensor: the error names tg_save_npy (it named tg_dtype_of).
+Test(npy, saving_a_stale_tensor) {
+    tg_tape *tape = tg_tape_new();
+    tg_tensor *a = tu_f64(1, (int64_t[]){2}, (double[]){1, 2}, true), *y = tg_add(tape, a, a);
+    tg_tape_reset(tape);
+    expect_fail(tg_save_npy(tpath("stale.npy"), y), TG_ERR_STATE, "tg_save_npy: ",
+                "step tensor used after tg_tape_reset");
+    cr_expect_neq(access(tpath("stale.npy"), F_OK), 0, "a file was written");
+    tg_tape_free(tape), tg_free(a);
+}
+
 // numpy itself writes the files (skipped when python3 or numpy is missing).
 Test(npy, files_written_by_numpy) {
     char cmd[1024];
@@ -409,6 +436,10 @@ Test(idx, bad_files) {
         {"head.idx", {0, 0, 8, 3, 0, 0, 0, 1, 0, 0}, 10, TG_ERR_IO, "truncated header"},
         {"gz.idx", {0x1f, 0x8b, 8, 0}, 4, TG_ERR_UNSUPPORTED, "gunzip"},
         {"short.idx", {0, 0}, 2, TG_ERR_IO, "truncated"},
+        // zero images of 2^32-1 x 2^32-1 pixels: rows * cols overflowed int64 (UB) before
+        // the product of the non-zero dimensions was checked (found by tests/fuzz/fuzz_idx)
+        {"zero.idx", {0, 0, 8, 3, 0, 0, 0, 0, 255, 255, 255, 255, 255, 255, 255, 255}, 16,
+         TG_ERR_IO, "dimensions too large"},
     };
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
         const char *p = put(cases[c].name, cases[c].b, cases[c].len);
@@ -416,6 +447,22 @@ Test(idx, bad_files) {
         tu_expect_error(cases[c].name, "tg_load_idx");
         expect_fail(tg_last_status(), cases[c].status, cases[c].n1, NULL);
     }
+}
+
+// 0 x 2^16 x 2^16 images fit: an empty [0, 2^32] tensor. A NaN or infinite scale is
+// refused (every image value would be NaN).
+Test(idx, empty_images_and_non_finite_scale) {
+    unsigned char wide[16] = {0, 0, 8, 3, 0, 0, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0};
+    tg_tensor *t = tg_load_idx(put("wide.idx", wide, sizeof wide), tu_cpu(), TG_F32, 1.0);
+    cr_assert_not_null(t, "%s", tg_last_error());
+    cr_expect(tg_shape(t)[0] == 0 && tg_shape(t)[1] == (int64_t)1 << 32);
+    tu_free(t);
+    unsigned char lab[9] = {0, 0, 8, 1, 0, 0, 0, 1, 7};
+    const char *p = put("s.idx", lab, sizeof lab);
+    cr_expect_null(tg_load_idx(p, tu_cpu(), TG_F32, NAN));
+    expect_fail(tg_last_status(), TG_ERR_INVALID_ARG, "tg_load_idx: ", "scale nan is not finite");
+    cr_expect_null(tg_load_idx(p, tu_cpu(), TG_F32, INFINITY));
+    expect_fail(tg_last_status(), TG_ERR_INVALID_ARG, "scale inf", NULL);
 }
 
 // ---- split and standardise ----
@@ -702,36 +749,7 @@ Test(metrics, confusion_matrix_and_print) {
 
 // ---- file boundaries (issue 11) ----
 
-#include <sys/stat.h>
-
-Test(data, saved_files_get_the_users_umask) {
-    tg_clear_error();
-    tg_tensor *t = tu_f64(1, (int64_t[]){2}, (double[]){1, 2}, false);
-    char path[] = "/tmp/tg_umask_XXXXXX";
-    cr_assert_not_null(mkdtemp(path));
-    char file[64];
-    snprintf(file, sizeof file, "%s/a.npy", path);
-    const mode_t masks[2] = {022, 077}, want[2] = {0644, 0600};
-    for (int i = 0; i < 2; i++) {
-        mode_t old = umask(masks[i]);
-        unlink(file);
-        cr_assert_eq(tg_save_npy(file, t), TG_OK, "%s", tg_last_error());
-        umask(old);
-        struct stat st;
-        cr_assert_eq(stat(file, &st), 0);
-        cr_expect_eq(st.st_mode & 0777, want[i], "umask %03o gave mode %03o", masks[i],
-                     st.st_mode & 0777);
-    }
-    // replacing keeps the file's mode
-    cr_assert_eq(chmod(file, 0640), 0);
-    cr_assert_eq(tg_save_npy(file, t), TG_OK);
-    struct stat st;
-    cr_assert_eq(stat(file, &st), 0);
-    cr_expect_eq(st.st_mode & 0777, 0640);
-    unlink(file);
-    rmdir(path);
-    tg_free(t);
-}
+// (saved files and the umask: tests/nn/test_checkpoint.c, saved_files_get_the_users_umask)
 
 Test(data, endless_streams_are_refused_not_read_forever, .timeout = 60) {
     tg_clear_error();
@@ -739,5 +757,23 @@ Test(data, endless_streams_are_refused_not_read_forever, .timeout = 60) {
     int st = tg_load_csv("/dev/zero", tu_cpu(), TG_F32, false, -1, &x, &y);
     cr_expect_lt(st, 0);
     tu_expect_error("tg_load_csv", NULL);
+    cr_expect_null(x);
+}
+
+// Lines are capped at 64 MiB (a file without newlines is an error, not an endless line)
+// and a NUL byte says "not a text file" (it printed a cut message).
+Test(csv, long_lines_and_binary_data) {
+    size_t n = ((size_t)64 << 20) + 2;
+    char *big = malloc(n);
+    cr_assert_not_null(big);
+    memset(big, '1', n);
+    tg_tensor *x = NULL;
+    const char *p = put("long.csv", big, n);
+    free(big);
+    expect_fail(tg_load_csv(p, tu_cpu(), TG_F32, false, TG_NO_LABEL, &x, NULL), TG_ERR_IO,
+                "tg_load_csv: ", "line 1 is longer than 64 MiB");
+    p = put("nul.csv", "1,2\n3,\0" "4\n", 8);
+    expect_fail(tg_load_csv(p, tu_cpu(), TG_F32, false, TG_NO_LABEL, &x, NULL), TG_ERR_IO,
+                "nul.csv: line 2 holds a NUL byte", NULL);
     cr_expect_null(x);
 }
