@@ -87,13 +87,22 @@ tg_optim *tg_optim_new(tg_optim_kind kind, int n, tg_tensor *const *params,
         tg_set_error(TG_ERR_INVALID_ARG, "tg_optim_new", "need a known kind and n > 0 params");
         return NULL;
     }
-    for (int i = 0; i < n; i++)
+    for (int i = 0; i < n; i++) {
         if (!params[i] || tg_is_step(params[i])) {
             tg_set_error(TG_ERR_INVALID_ARG, "tg_optim_new",
                          "parameter %d is %s; need persistent tensors", i,
                          params[i] ? "a step tensor" : "NULL");
             return NULL;
         }
+        // torch.optim warns about duplicates; here each would be updated twice per step
+        for (int j = 0; j < i; j++)
+            if (params[j] == params[i]) {
+                tg_set_error(TG_ERR_INVALID_ARG, "tg_optim_new",
+                             "parameter %d is parameter %d again; list each parameter once", i,
+                             j);
+                return NULL;
+            }
+    }
     tg_optim_opts o = opts ? *opts : tg_optim_opts_default(kind);
     const char *bad = bad_opts(kind, &o);
     if (bad) {
