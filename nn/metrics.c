@@ -2,7 +2,10 @@
 // confusion matrix. Predictions: argmax over C >= 2 columns of logits [N, C] (first maximum
 // wins, as numpy), or score > 0.5 for [N] / [N, 1] scores. Labels: [N] or [N, 1] class
 // numbers, or one-hot [N, C] like the logits.
+#include <errno.h>
 #include <math.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -36,6 +39,20 @@ static int64_t argmax_row(const double *v, int64_t c) {
     return best;
 }
 
+typedef struct {
+    char s[128];
+} shape_buf;
+
+// "[2, 0]" for error messages.
+static shape_buf shape_str(int nd, const int64_t *s) {
+    shape_buf b = {"["};
+    size_t n = 1;
+    for (int i = 0; i < nd && n < sizeof b.s; i++)
+        n += (size_t)snprintf(b.s + n, sizeof b.s - n, i ? ", %lld" : "%lld", (long long)s[i]);
+    if (n < sizeof b.s) snprintf(b.s + n, sizeof b.s - n, "]");
+    return b;
+}
+
 // Rows as (predicted class, true label value) pairs: pred[n], truth[n] (malloc'd).
 static int predictions(const tg_tensor *logits, const tg_tensor *labels, const char *where,
                        int64_t *n_out, int64_t *c_out, int64_t **pred, double **truth) {
@@ -49,7 +66,8 @@ static int predictions(const tg_tensor *logits, const tg_tensor *labels, const c
     const int64_t *s = tg_shape(logits);
     if (nd < 1 || nd > 2 || s[0] < 1 || (nd == 2 && s[1] < 1))
         return tg_set_error(TG_ERR_SHAPE, where,
-                            "logits must be [N, C] or [N] with N >= 1 and C >= 1");
+                            "logits must be [N, C] or [N] with N >= 1 and C >= 1, got %s",
+                            shape_str(nd, s).s);
     int64_t n = s[0], c = nd == 2 ? s[1] : 1;
     int ld = tg_ndim(labels);
     const int64_t *ls = tg_shape(labels);
@@ -99,6 +117,9 @@ int tg_confusion_matrix(const tg_tensor *logits, const tg_tensor *labels, int n_
     const char *FN = "tg_confusion_matrix";
     if (!counts) return tg_set_error(TG_ERR_INVALID_ARG, FN, "counts is NULL");
     if (n_classes < 2) return tg_set_error(TG_ERR_INVALID_ARG, FN, "n_classes %d < 2", n_classes);
+    if ((uint64_t)n_classes * (uint64_t)n_classes > SIZE_MAX / sizeof *counts)
+        return tg_set_error(TG_ERR_INVALID_ARG, FN, "n_classes %d: the matrix does not fit",
+                            n_classes);
     int64_t n, c, *pred;
     double *truth;
     int st = predictions(logits, labels, FN, &n, &c, &pred, &truth);
@@ -137,15 +158,17 @@ int tg_print_confusion(const int64_t *counts, int n_classes, FILE *f) {
     for (int64_t i = 0; i < (int64_t)n_classes * n_classes; i++)
         if (counts[i] > most) most = counts[i];
     int w = digits(most) + 2, lw = 10;  // "true\pred" column, then one per class
-    fprintf(f, "%*s", lw, "true\\pred");
-    for (int j = 0; j < n_classes; j++) fprintf(f, "%*d", w, j);
-    fputc('\n', f);
-    for (int i = 0; i < n_classes; i++) {
-        fprintf(f, "%*d", lw, i);
-        for (int j = 0; j < n_classes; j++)
-            fprintf(f, "%*lld", w, (long long)counts[(int64_t)i * n_classes + j]);
-        fputc('\n', f);
+    bool ok = fprintf(f, "%*s", lw, "true\\pred") >= 0;
+    for (int j = 0; ok && j < n_classes; j++) ok = fprintf(f, "%*d", w, j) >= 0;
+    ok = ok && fputc('\n', f) != EOF;
+    for (int i = 0; ok && i < n_classes; i++) {
+        ok = fprintf(f, "%*d", lw, i) >= 0;
+        for (int j = 0; ok && j < n_classes; j++)
+            ok = fprintf(f, "%*lld", w, (long long)counts[(int64_t)i * n_classes + j]) >= 0;
+        ok = ok && fputc('\n', f) != EOF;
     }
-    if (fflush(f) != 0 || ferror(f)) return tg_set_error(TG_ERR_IO, FN, "write error");
+    if (!ok || fflush(f) != 0)
+        return tg_set_error(TG_ERR_IO, FN, "%d classes: write error: %s", n_classes,
+                            strerror(errno ? errno : EIO));
     return TG_OK;
 }

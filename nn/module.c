@@ -1,5 +1,6 @@
 // The module core: construction, the flattened parameter/buffer lists with PyTorch-style
 // state-dict names, train/eval, moving between backends, and the Keras-style summary.
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -223,14 +224,14 @@ int tg_module_to(tg_module *m, tg_backend *backend) {
 
 // ---- summary ----
 
-static void summary_row(FILE *f, const char *name, const tg_tensor *y, int64_t params) {
+static bool summary_row(FILE *f, const char *name, const tg_tensor *y, int64_t params) {
     char shape[128] = "[";
     size_t n = 1;
     for (int i = 0; i < tg_ndim(y) && n < sizeof shape; i++)
         n += (size_t)snprintf(shape + n, sizeof shape - n, i ? ", %lld" : "%lld",
                               (long long)tg_shape(y)[i]);
     if (n < sizeof shape) snprintf(shape + n, sizeof shape - n, "]");
-    fprintf(f, "%-32s %-22s %12lld\n", name, shape, (long long)params);
+    return fprintf(f, "%-32s %-22s %12lld\n", name, shape, (long long)params) >= 0;
 }
 
 static int64_t own_count(const tg_module *m) {
@@ -254,23 +255,25 @@ int tg_module_summary(tg_module *m, int ndim, const int64_t *in_shape, tg_dtype 
     bool training = m->training;
     tg_module_train(m, false);
     tg_tape_set_grad(tape, false);
-    fprintf(f, "%-32s %-22s %12s\n", "Layer (type)", "Output Shape", "Param #");
-    fprintf(f, "%.*s\n", 68, "====================================================================");
+    static const char rule[] = "====================================================================";
+    bool wrote = fprintf(f, "%-32s %-22s %12s\n%s\n", "Layer (type)", "Output Shape", "Param #",
+                         rule) >= 0;
     tg_tensor *x = x0;
     int st = TG_OK;
     int n = m->n_children ? m->n_children : 1;
-    for (int c = 0; c < n && x; c++) {
+    for (int c = 0; c < n && x && wrote; c++) {
         tg_module *layer = m->n_children ? m->children[c] : m;
         x = tg_module_forward(layer, tape, x);
-        if (x) summary_row(f, layer->name, x, own_count(layer));
+        if (x) wrote = summary_row(f, layer->name, x, own_count(layer));
     }
     if (!x) st = tg_last_status();
-    fprintf(f, "%.*s\n", 68, "====================================================================");
-    fprintf(f, "Total params: %lld\n", (long long)tg_module_param_count(m));
+    wrote = wrote && fprintf(f, "%s\nTotal params: %lld\n", rule,
+                             (long long)tg_module_param_count(m)) >= 0;
+    if ((!wrote || fflush(f) != 0) && !st)
+        st = tg_set_error(TG_ERR_IO, "tg_module_summary", "%s: write error: %s", m->name,
+                          strerror(errno ? errno : EIO));
     tg_module_train(m, training);
     tg_tape_free(tape);
     tg_free(x0);
-    if (!st && (fflush(f) != 0 || ferror(f)))
-        st = tg_set_error(TG_ERR_IO, "tg_module_summary", "write error");
     return st;
 }
