@@ -11,22 +11,22 @@
 
 #include "nn/data_impl.h"
 
-// t's values as doubles (malloc'd).
+// t's values as doubles (tg_mem_alloc'd).
 static double *to_f64(const tg_tensor *t, const char *where) {
     size_t n = (size_t)tg_numel(t);
-    double *d = malloc(n * sizeof *d + 1);
-    float *f = tg_dtype_of(t) == TG_F32 ? malloc(n * sizeof *f + 1) : NULL;
+    double *d = tg_mem_alloc(n * sizeof *d + 1);
+    float *f = tg_dtype_of(t) == TG_F32 ? tg_mem_alloc(n * sizeof *f + 1) : NULL;
     if (!d || (tg_dtype_of(t) == TG_F32 && !f)) {
-        free(d);
-        free(f);
+        tg_mem_free(d);
+        tg_mem_free(f);
         tg_set_error(TG_ERR_OOM, where, "out of memory");
         return NULL;
     }
     int st = f ? tg_copy_to_host(t, f, n * sizeof *f) : tg_copy_to_host(t, d, n * sizeof *d);
     for (size_t i = 0; f && !st && i < n; i++) d[i] = f[i];
-    free(f);
+    tg_mem_free(f);
     if (st) {
-        free(d);
+        tg_mem_free(d);
         return NULL;
     }
     return d;
@@ -53,7 +53,7 @@ static shape_buf shape_str(int nd, const int64_t *s) {
     return b;
 }
 
-// Rows as (predicted class, true label value) pairs: pred[n], truth[n] (malloc'd).
+// Rows as (predicted class, true label value) pairs: pred[n], truth[n] (tg_mem_alloc'd).
 static int predictions(const tg_tensor *logits, const tg_tensor *labels, const char *where,
                        int64_t *n_out, int64_t *c_out, int64_t **pred, double **truth) {
     *pred = NULL;
@@ -79,12 +79,12 @@ static int predictions(const tg_tensor *logits, const tg_tensor *labels, const c
                             "logits with %lld rows",
                             (long long)n, (long long)n, (long long)n, (long long)c, (long long)n);
     double *lv = to_f64(logits, where), *yv = lv ? to_f64(labels, where) : NULL;
-    int64_t *p = yv ? malloc((size_t)n * sizeof *p) : NULL;
-    double *t = p ? malloc((size_t)n * sizeof *t) : NULL;
+    int64_t *p = yv ? tg_mem_alloc((size_t)n * sizeof *p) : NULL;
+    double *t = p ? tg_mem_alloc((size_t)n * sizeof *t) : NULL;
     if (!t) {
-        free(lv);
-        free(yv);
-        free(p);
+        tg_mem_free(lv);
+        tg_mem_free(yv);
+        tg_mem_free(p);
         return tg_last_status() ? (int)tg_last_status()
                                 : tg_set_error(TG_ERR_OOM, where, "out of memory");
     }
@@ -92,8 +92,8 @@ static int predictions(const tg_tensor *logits, const tg_tensor *labels, const c
         p[i] = c >= 2 ? argmax_row(lv + i * c, c) : (lv[i] > 0.5 ? 1 : 0);
         t[i] = one_hot ? (double)argmax_row(yv + i * c, c) : yv[i];
     }
-    free(lv);
-    free(yv);
+    tg_mem_free(lv);
+    tg_mem_free(yv);
     *n_out = n;
     *c_out = c;
     *pred = p;
@@ -107,8 +107,8 @@ double tg_accuracy(const tg_tensor *logits, const tg_tensor *labels) {
     if (predictions(logits, labels, "tg_accuracy", &n, &c, &pred, &truth)) return NAN;
     int64_t ok = 0;
     for (int64_t i = 0; i < n; i++) ok += (double)pred[i] == truth[i];
-    free(pred);
-    free(truth);
+    tg_mem_free(pred);
+    tg_mem_free(truth);
     return (double)ok / (double)n;
 }
 
@@ -138,8 +138,8 @@ int tg_confusion_matrix(const tg_tensor *logits, const tg_tensor *labels, int n_
         memset(counts, 0, (size_t)n_classes * (size_t)n_classes * sizeof *counts);
         for (int64_t i = 0; i < n; i++) counts[(int64_t)truth[i] * n_classes + pred[i]]++;
     }
-    free(pred);
-    free(truth);
+    tg_mem_free(pred);
+    tg_mem_free(truth);
     return st;
 }
 

@@ -172,6 +172,13 @@ TG_API int tg_normal_(tg_tensor *y, tg_rng *rng, double mean, double std);
 // Number of heap/device allocations the library has made so far (all threads). A steady-
 // state training step leaves it unchanged: tests read it before and after.
 TG_API uint64_t tg_alloc_count(void);
+// Host heap memory from the library's counted allocator (nn/, optim/ and user layers use
+// it, so tg_alloc_count sees it). NULL on failure with no error set: the caller reports
+// TG_ERR_OOM under its own name. Free with tg_mem_free (NULL is a no-op).
+TG_API void *tg_mem_alloc(size_t bytes);
+TG_API void *tg_mem_calloc(size_t n, size_t size);
+TG_API void *tg_mem_realloc(void *p, size_t bytes);
+TG_API void tg_mem_free(void *p);
 
 #ifdef __cplusplus
 }
