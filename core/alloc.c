@@ -13,22 +13,55 @@ static atomic_uint_fast64_t n_allocs;
 uint64_t tg_alloc_count(void) { return (uint64_t)atomic_load(&n_allocs); }
 void tg__count_alloc(void) { atomic_fetch_add(&n_allocs, 1); }
 
-void *tg__malloc(size_t bytes) {
-    tg__count_alloc();
-    return malloc(bytes ? bytes : 1);
+// ---- fault injection (a test hook, not API) ----
+// TG_FAIL_ALLOC_AFTER=N, read once at the first counted allocation: the first N counted
+// allocations of the process succeed and every later one fails, as when memory runs out
+// for good; with TG_FAIL_ALLOC_ONCE=1 as well, only allocation N + 1 fails. Counted are
+// tg__malloc/calloc/realloc, tg_mem_* (nn/, optim/) and the caching allocator's backend
+// allocations. Unset: one relaxed load per allocation. tests/core/test_oom_hook.c drives it.
+static atomic_int inject_state;   // 0: environment not read yet, 1: off, 2: on
+static uint64_t inject_after;
+static bool inject_once;
+static pthread_once_t inject_read_once = PTHREAD_ONCE_INIT;
+
+static void read_inject_env(void) {
+    const char *e = getenv("TG_FAIL_ALLOC_AFTER"), *once = getenv("TG_FAIL_ALLOC_ONCE");
+    char *end = NULL;
+    unsigned long long n = e && *e ? strtoull(e, &end, 10) : 0;
+    bool on = e && *e && end && *end == '\0';
+    inject_after = (uint64_t)n;
+    inject_once = once && *once && once[0] != '0';
+    atomic_store(&inject_state, on ? 2 : 1);
 }
 
+bool tg__alloc_fails(void) {
+    uint64_t nth = (uint64_t)atomic_fetch_add(&n_allocs, 1) + 1;
+    int state = atomic_load_explicit(&inject_state, memory_order_acquire);
+    if (state == 0) {
+        pthread_once(&inject_read_once, read_inject_env);
+        state = atomic_load(&inject_state);
+    }
+    if (state != 2 || nth <= inject_after) return false;
+    return !inject_once || nth == inject_after + 1;
+}
+
+void *tg__malloc(size_t bytes) { return tg__alloc_fails() ? NULL : malloc(bytes ? bytes : 1); }
+
 void *tg__calloc(size_t n, size_t size) {
-    tg__count_alloc();
-    return calloc(n ? n : 1, size ? size : 1);
+    return tg__alloc_fails() ? NULL : calloc(n ? n : 1, size ? size : 1);
 }
 
 void *tg__realloc(void *p, size_t bytes) {
-    tg__count_alloc();
-    return realloc(p, bytes ? bytes : 1);
+    return tg__alloc_fails() ? NULL : realloc(p, bytes ? bytes : 1);
 }
 
 void tg__free(void *p) { free(p); }
+
+// The public doors to the same counted heap (nn/, optim/, user layers).
+void *tg_mem_alloc(size_t bytes) { return tg__malloc(bytes); }
+void *tg_mem_calloc(size_t n, size_t size) { return tg__calloc(n, size); }
+void *tg_mem_realloc(void *p, size_t bytes) { return tg__realloc(p, bytes); }
+void tg_mem_free(void *p) { tg__free(p); }
 
 // Size class of a request and the rounded size it gets.
 static int size_class(size_t bytes, size_t *rounded) {
@@ -143,13 +176,13 @@ void *tg__buf_alloc(tg_backend *be, size_t bytes, const char *where) {
         return e->ptr;
     }
     void *p = NULL;
-    tg__count_alloc();
-    int st = be->ops->alloc(be->ctx, cls >= 0 ? rounded : bytes, &p);
+    size_t want = cls >= 0 ? rounded : bytes;
+    int st = tg__alloc_fails() ? TG_ERR_OOM : be->ops->alloc(be->ctx, want, &p);
     if (st != TG_OK || !p) {   // give this thread's cache back and try once more
         tg_thread_cache *t = c ? c : my_cache(be);
         if (t) {
             trim(t);
-            st = be->ops->alloc(be->ctx, cls >= 0 ? rounded : bytes, &p);
+            st = tg__alloc_fails() ? TG_ERR_OOM : be->ops->alloc(be->ctx, want, &p);
         }
     }
     if (st != TG_OK || !p) {

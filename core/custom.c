@@ -2,6 +2,7 @@
 // descriptor in the tape arena carrying the user's name, so errors and DOT name it; the
 // user's op and data pointers ride in the node's attributes.
 #include <stdint.h>
+#include <string.h>
 
 #include "ops/op_table.h"
 
@@ -52,8 +53,69 @@ static int custom_backward(tg_tape *tape, const tg_node *node, tg_tensor *dout,
     int st = op->backward(tape, in, node->n_in, node->out, dout, din, user);
     if (st && !tg__has_error())
         tg__fail(st, op->name, "custom gradient rule failed (status %d)", st);
+    if (st > 0) st = tg_last_status();   // a positive code is stored as TG_ERR_INVALID_ARG
     for (int k = 0; k < node->n_in && !st; k++)
         if (din[k]) st = check_contribution(op->name, tape, k, din[k], in[k]);
+    return st;
+}
+
+// ---- checked mode: an output the forward did not write ----
+// Before the forward, the output is filled with a NaN whose payload no arithmetic makes;
+// an element still holding it afterwards was never written.
+static const uint64_t POISON64 = 0x7ff8dead0badf00dull;
+static const uint32_t POISON32 = 0x7fcdeadbu;
+
+static void *poison_buffer(const tg_tensor *out) {
+    void *h = tg__malloc(out->nbytes);
+    for (int64_t i = 0; h && i < out->numel; i++) {
+        if (out->dtype == TG_F64) memcpy((char *)h + 8 * i, &POISON64, 8);
+        else memcpy((char *)h + 4 * i, &POISON32, 4);
+    }
+    return h;
+}
+
+// TG_OK, or an error naming the first output element the forward left unset.
+static int check_written(const tg_custom_op *op, const tg_tensor *out, void *h) {
+    int st = tg_copy_to_host(out, h, out->nbytes);
+    if (st) return st;
+    for (int64_t i = 0; i < out->numel; i++) {
+        bool poisoned = out->dtype == TG_F64 ? !memcmp((char *)h + 8 * i, &POISON64, 8)
+                                             : !memcmp((char *)h + 4 * i, &POISON32, 4);
+        if (poisoned) {
+            tg__fail(TG_ERR_STATE, op->name,
+                     "custom forward returned TG_OK but left output element %lld of %lld "
+                     "unset (checked mode)", (long long)i, (long long)out->numel);
+            return TG_ERR_STATE;
+        }
+    }
+    return TG_OK;
+}
+
+// Runs the user's forward unrecorded. A forward that returns TG_OK must have filled the
+// output without failing on the way (an error it raised and dropped is its failure).
+static int run_forward(tg_tape *tape, const tg_custom_op *op, int n_in, tg_tensor *const *in,
+                       tg_tensor *out, void *user) {
+    void *h = NULL;
+    if (tape->checked && out->numel) {
+        if (!(h = poison_buffer(out))) {
+            tg__fail(TG_ERR_OOM, op->name, "out of memory (checked mode)");
+            return TG_ERR_OOM;
+        }
+        int st = tg_copy_from_host(out, h, out->nbytes);
+        if (st) {
+            tg__free(h);
+            return st;
+        }
+    }
+    bool had_error = tg__has_error();
+    bool mode = tg_tape_set_grad(tape, false);   // the forward's own ops are not recorded
+    int st = op->forward(tape, in, n_in, out, user);
+    tg_tape_set_grad(tape, mode);
+    if (st && !tg__has_error()) tg__fail(st, op->name, "custom forward failed (status %d)", st);
+    if (st > 0) st = tg_last_status();
+    if (!st && !had_error && tg__has_error()) st = tg_last_status();
+    if (!st && h) st = check_written(op, out, h);
+    tg__free(h);
     return st;
 }
 
@@ -80,13 +142,7 @@ tg_tensor *tg_custom(tg_tape *tape, const tg_custom_op *op, int n_in, tg_tensor 
     if (!op->backward) def->backward = NULL;
     tg_tensor *out = tg__step_new(tape, in[0]->be, in[0]->dtype, ndim, shape, op->name);
     if (!out) return NULL;
-    bool mode = tg_tape_set_grad(tape, false);   // the forward's own ops are not recorded
-    int st = op->forward(tape, in, n_in, out, user);
-    tg_tape_set_grad(tape, mode);
-    if (st) {
-        if (!tg__has_error()) tg__fail(st, op->name, "custom forward failed (status %d)", st);
-        return NULL;
-    }
+    if (run_forward(tape, op, n_in, in, out, user)) return NULL;
     tape->n_ops++;
     if (tape->anomaly && !tape->in_backward && tg__nonfinite(out)) {
         char s[512];

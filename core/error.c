@@ -44,9 +44,13 @@ void tg_clear_error(void) {
     err.msg[0] = '\0';
 }
 
+// A status that can be stored as an error: negative codes as given, TG_OK and positive
+// codes (not errors) as TG_ERR_INVALID_ARG.
+static int error_status(int status) { return status < 0 ? status : TG_ERR_INVALID_ARG; }
+
 void tg__fail(int status, const char *where, const char *fmt, ...) {
     if (err.status != 0) return;
-    err.status = status ? status : TG_ERR_INVALID_ARG;
+    err.status = error_status(status);
     int n = snprintf(err.msg, sizeof err.msg, "%s: ", where);
     if (n < 0 || (size_t)n >= sizeof err.msg) return;
     va_list ap;
@@ -90,7 +94,7 @@ size_t tg_dtype_size(tg_dtype dtype) {
 const char *tg_version(void) { return "0.1.0"; }
 
 int tg_set_error(int status, const char *where, const char *fmt, ...) {
-    if (status >= 0) status = TG_ERR_INVALID_ARG;   // errors are negative; OK is not an error
+    status = error_status(status);
     if (err.status != 0) return status;
     char msg[448];
     va_list ap;

@@ -29,6 +29,9 @@ void *tg__calloc(size_t n, size_t size);
 void *tg__realloc(void *p, size_t bytes);
 void tg__free(void *p);
 void tg__count_alloc(void);
+// Counts one allocation and says whether it must fail (the TG_FAIL_ALLOC_AFTER test hook,
+// core/alloc.c); a backend allocation outside tg__buf_alloc calls it before allocating.
+bool tg__alloc_fails(void);
 
 // ---- backends ----
 

@@ -1,6 +1,8 @@
 // tg_print: a NumPy/PyTorch-style repr. Values are formatted with one shared width;
 // tensors over 1000 elements show the first and last 3 entries of each axis with "...".
+#include <errno.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -16,40 +18,50 @@ typedef struct {
     bool elide;
     int width;
     char fmt[16];
+    int write_errno;   // first failed write (0: none)
 } printer;
 
-static void put_value(const printer *p, double x) {
+// Writes to p->f, remembering the first failure (a full disk, a closed pipe).
+static void put(printer *p, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vfprintf(p->f, fmt, ap);
+    va_end(ap);
+    if (n < 0 && !p->write_errno) p->write_errno = errno ? errno : EIO;
+}
+
+static void put_value(printer *p, double x) {
     char buf[64];
     if (isnan(x)) snprintf(buf, sizeof buf, "nan");
     else if (isinf(x)) snprintf(buf, sizeof buf, x > 0 ? "inf" : "-inf");
     else snprintf(buf, sizeof buf, p->fmt, x);
-    fprintf(p->f, "%*s", p->width, buf);
+    put(p, "%*s", p->width, buf);
 }
 
-static void put_dim(const printer *p, int d, int64_t offset, int indent) {
+static void put_dim(printer *p, int d, int64_t offset, int indent) {
     const tg_tensor *t = p->t;
     int64_t n = t->shape[d], stride = 1;
     for (int i = d + 1; i < t->ndim; i++) stride *= t->shape[i];
-    fputc('[', p->f);
+    put(p, "[");
     for (int64_t i = 0; i < n; i++) {
         if (p->elide && n > 2 * EDGE && i == EDGE) {
-            if (d == t->ndim - 1) fprintf(p->f, "..., ");
-            else fprintf(p->f, "...,\n%*s", indent + 1, "");
+            if (d == t->ndim - 1) put(p, "..., ");
+            else put(p, "...,\n%*s", indent + 1, "");
             i = n - EDGE - 1;
             continue;
         }
         if (d == t->ndim - 1) put_value(p, p->v[offset + i]);
         else put_dim(p, d + 1, offset + i * stride, indent + 1);
         if (i + 1 < n) {
-            if (d == t->ndim - 1) fprintf(p->f, ", ");
+            if (d == t->ndim - 1) put(p, ", ");
             else {
-                fputc(',', p->f);
-                for (int k = d; k < t->ndim - 1; k++) fputc('\n', p->f);
-                fprintf(p->f, "%*s", indent + 1, "");
+                put(p, ",");
+                for (int k = d; k < t->ndim - 1; k++) put(p, "\n");
+                put(p, "%*s", indent + 1, "");
             }
         }
     }
-    fputc(']', p->f);
+    put(p, "]");
 }
 
 int tg_print(const tg_tensor *t, FILE *f) {
@@ -94,15 +106,17 @@ int tg_print(const tg_tensor *t, FILE *f) {
         int w = isfinite(v[i]) ? snprintf(buf, sizeof buf, p.fmt, v[i]) : 4;
         if (w > p.width) p.width = w;
     }
-    fprintf(f, "tensor(");
+    put(&p, "tensor(");
     if (t->ndim == 0) put_value(&p, v[0]);
     else put_dim(&p, 0, 0, 7);
     char s[160];
-    fprintf(f, ", shape=%s, dtype=%s%s)\n", tg__shape_str(s, sizeof s, t->ndim, t->shape),
-            tg_dtype_name(t->dtype), t->requires_grad ? ", requires_grad" : "");
+    put(&p, ", shape=%s, dtype=%s%s)\n", tg__shape_str(s, sizeof s, t->ndim, t->shape),
+        tg_dtype_name(t->dtype), t->requires_grad ? ", requires_grad" : "");
     tg__free(v);
-    if (fflush(f) != 0 || ferror(f)) {   // a full disk shows at the flush
-        tg__fail(TG_ERR_IO, "tg_print", "write error");
+    if (fflush(f) != 0 && !p.write_errno) p.write_errno = errno ? errno : EIO;
+    if (p.write_errno) {
+        tg__fail(TG_ERR_IO, "tg_print", "%s %s: write error: %s", s, tg_dtype_name(t->dtype),
+                 strerror(p.write_errno));
         return TG_ERR_IO;
     }
     return TG_OK;

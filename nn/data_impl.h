@@ -6,7 +6,7 @@
 
 #include <tapegrad/tapegrad.h>
 
-// Reads the whole file at `path` into *buf (malloc'd, len + 1 bytes, NUL-terminated so a
+// Reads the whole file at `path` into *buf (tg_mem_alloc'd, len + 1 bytes, NUL-terminated so a
 // text parser can never run past the end). TG_OK, or TG_ERR_IO / TG_ERR_OOM with an error
 // "<where>: cannot open '<path>': <reason>". On failure *buf is NULL.
 int tg__read_file(const char *path, const char *where, char **buf, size_t *len);

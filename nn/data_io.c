@@ -55,7 +55,7 @@ int tg__read_file(const char *path, const char *where, char **buf, size_t *len) 
         cap = (size_t)sb.st_size + 1;
         if (limit < cap + (1 << 16)) limit = cap + (1 << 16);
     }
-    char *b = malloc(cap);
+    char *b = tg_mem_alloc(cap);
     if (!b) {
         fclose(f);
         return tg_set_error(TG_ERR_OOM, where, "out of memory reading '%s'", path);
@@ -63,15 +63,15 @@ int tg__read_file(const char *path, const char *where, char **buf, size_t *len) 
     for (;;) {
         if (n + 1 >= cap) {
             if (cap >= limit) {
-                free(b);
+                tg_mem_free(b);
                 fclose(f);
                 return tg_set_error(TG_ERR_IO, where,
                                     "'%s' is not a regular file and gives more than %zu MiB: "
                                     "refusing to read on", path, (size_t)TG_READ_LIMIT >> 20);
             }
-            char *nb = cap < (size_t)-1 / 2 ? realloc(b, cap * 2) : NULL;
+            char *nb = cap < (size_t)-1 / 2 ? tg_mem_realloc(b, cap * 2) : NULL;
             if (!nb) {
-                free(b);
+                tg_mem_free(b);
                 fclose(f);
                 return tg_set_error(TG_ERR_OOM, where, "out of memory reading '%s'", path);
             }
@@ -84,7 +84,7 @@ int tg__read_file(const char *path, const char *where, char **buf, size_t *len) 
     }
     if (ferror(f)) {
         int e = errno;
-        free(b);
+        tg_mem_free(b);
         fclose(f);
         return tg_set_error(TG_ERR_IO, where, "cannot read '%s': %s", path,
                             tg__errno_str(e, eb, sizeof eb));
@@ -124,18 +124,16 @@ static int create_temp(const char *path, char *tmp, size_t size) {
     return -1;
 }
 
-// fsync of the directory holding `path`, so the rename itself survives a power cut.
-static int sync_dir(const char *path) {
+// fsync of the directory holding `path`, so the rename itself survives a power cut. `dir`
+// (strlen(path) + 2 bytes or more) is scratch space: nothing is allocated after the rename.
+static int sync_dir(const char *path, char *dir) {
     size_t n = strlen(path);
-    char *dir = malloc(n + 2);
-    if (!dir) return ENOMEM;
     memcpy(dir, path, n + 1);
     char *slash = strrchr(dir, '/');
     if (!slash) strcpy(dir, ".");
     else if (slash == dir) dir[1] = '\0';
     else *slash = '\0';
     int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    free(dir);
     if (fd < 0) return errno;
     int e = fsync(fd) != 0 && errno != EINVAL ? errno : 0;   // some filesystems refuse: fine
     close(fd);
@@ -147,12 +145,12 @@ int tg__write_file_atomic(const char *path, const char *where, const void *data,
     if (!path) return tg_set_error(TG_ERR_INVALID_ARG, where, "path is NULL");
     if (!data && len) return tg_set_error(TG_ERR_INVALID_ARG, where, "data is NULL");
     size_t tl = strlen(path) + 48;
-    char *tmp = malloc(tl);
+    char *tmp = tg_mem_alloc(tl);
     if (!tmp) return tg_set_error(TG_ERR_OOM, where, "out of memory writing '%s'", path);
     int fd = create_temp(path, tmp, tl);
     if (fd < 0) {
         int e = errno;
-        free(tmp);
+        tg_mem_free(tmp);
         return tg_set_error(TG_ERR_IO, where, "cannot create a temporary file next to '%s': %s",
                             path, tg__errno_str(e, eb, sizeof eb));
     }
@@ -164,8 +162,8 @@ int tg__write_file_atomic(const char *path, const char *where, const void *data,
     if (close(fd) != 0 && !e) e = errno;
     if (!e && rename(tmp, path) != 0) e = errno;
     if (e) unlink(tmp);
-    if (!e) e = sync_dir(path);
-    free(tmp);
+    if (!e) e = sync_dir(path, tmp);
+    tg_mem_free(tmp);
     if (e)
         return tg_set_error(e == ENOMEM ? TG_ERR_OOM : TG_ERR_IO, where, "cannot write '%s': %s",
                             path, tg__errno_str(e, eb, sizeof eb));

@@ -86,13 +86,13 @@ int tg_make_moons_host(int64_t n, double noise, uint32_t seed, double *x, double
                             "need 2 <= n <= 2^31 (got %lld) and noise >= 0", (long long)n);
     const double pi = 3.14159265358979323846;
     int64_t n_out = n / 2, n_in = n - n_out;
-    double *bx = malloc((size_t)n * 2 * sizeof *bx);
-    int64_t *idx = malloc((size_t)n * sizeof *idx);
-    mt19937 *r = malloc(sizeof *r);
+    double *bx = tg_mem_alloc((size_t)n * 2 * sizeof *bx);
+    int64_t *idx = tg_mem_alloc((size_t)n * sizeof *idx);
+    mt19937 *r = tg_mem_alloc(sizeof *r);
     if (!bx || !idx || !r) {
-        free(bx);
-        free(idx);
-        free(r);
+        tg_mem_free(bx);
+        tg_mem_free(idx);
+        tg_mem_free(r);
         return tg_set_error(TG_ERR_OOM, "tg_make_moons", "out of memory for %lld samples",
                             (long long)n);
     }
@@ -119,9 +119,9 @@ int tg_make_moons_host(int64_t n, double noise, uint32_t seed, double *x, double
         y[i] = idx[i] < n_out ? 0.0 : 1.0;
     }
     for (int64_t i = 0; i < 2 * n; i++) x[i] += 0.0 + noise * mt_gauss(r);
-    free(bx);
-    free(idx);
-    free(r);
+    tg_mem_free(bx);
+    tg_mem_free(idx);
+    tg_mem_free(r);
     return TG_OK;
 }
 
@@ -132,7 +132,8 @@ int tg_make_moons(int64_t n, double noise, uint32_t seed, tg_backend *be, tg_dty
     if (n < 2 || n > MOONS_MAX_N)
         return tg_set_error(TG_ERR_INVALID_ARG, "tg_make_moons", "need 2 <= n <= 2^31, got %lld",
                             (long long)n);
-    double *hx = malloc((size_t)n * 2 * sizeof *hx), *hy = malloc((size_t)n * sizeof *hy);
+    double *hx = tg_mem_alloc((size_t)n * 2 * sizeof *hx);
+    double *hy = tg_mem_alloc((size_t)n * sizeof *hy);
     int st = (hx && hy) ? tg_make_moons_host(n, noise, seed, hx, hy)
                         : tg_set_error(TG_ERR_OOM, "tg_make_moons", "out of memory");
     if (!st && dtype == TG_F32) {   // narrow in place: the f32 array fits in the f64 one
@@ -150,7 +151,7 @@ int tg_make_moons(int64_t n, double noise, uint32_t seed, tg_backend *be, tg_dty
             st = tg_last_status();
         }
     }
-    free(hx);
-    free(hy);
+    tg_mem_free(hx);
+    tg_mem_free(hy);
     return st;
 }

@@ -168,7 +168,7 @@ static bool children_ok(int n, tg_module *const *modules) {
 tg_module *tg_sequential(int n, tg_module *const *modules) {
     bool ok = children_ok(n, modules);
     tg_module *m = ok ? tg__module_new("Sequential", sequential_forward) : NULL;
-    if (m) m->children = malloc((size_t)n * sizeof *m->children);
+    if (m) m->children = tg_mem_alloc((size_t)n * sizeof *m->children);
     if (!m || !m->children) {
         if (ok) tg_set_error(TG_ERR_OOM, "tg_sequential", "out of memory");
         // The children are consumed on failure (the usual one-expression call leaks none),

@@ -34,13 +34,13 @@ static const char *const FN = "tg_loader_new";
 static unsigned char *snapshot(const tg_tensor *t, size_t *row) {
     size_t bytes = (size_t)tg_numel(t) * tg_dtype_size(tg_dtype_of(t));
     *row = bytes / (size_t)tg_shape(t)[0];
-    unsigned char *h = malloc(bytes + 1);
+    unsigned char *h = tg_mem_alloc(bytes + 1);
     if (!h) {
         tg_set_error(TG_ERR_OOM, FN, "out of memory for a %zu-byte copy", bytes);
         return NULL;
     }
     if (tg_copy_to_host(t, h, bytes)) {
-        free(h);
+        tg_mem_free(h);
         return NULL;
     }
     return h;
@@ -71,7 +71,7 @@ static int check_args(const tg_tensor *x, const tg_tensor *y, int64_t batch) {
 tg_loader *tg_loader_new(const tg_tensor *x, const tg_tensor *y, int64_t batch, bool shuffle,
                          bool drop_last, uint64_t seed) {
     if (check_args(x, y, batch)) return NULL;
-    tg_loader *l = calloc(1, sizeof *l);
+    tg_loader *l = tg_mem_calloc(1, sizeof *l);
     if (!l) {
         tg_set_error(TG_ERR_OOM, FN, "out of memory");
         return NULL;
@@ -83,14 +83,14 @@ tg_loader *tg_loader_new(const tg_tensor *x, const tg_tensor *y, int64_t batch, 
     if (drop_last) rest = 0;
     l->n_batches = full + (rest ? 1 : 0);
     int64_t stage_rows = full ? batch : rest;
-    bool ok = (l->perm = malloc((size_t)l->n * sizeof *l->perm)) != NULL &&
+    bool ok = (l->perm = tg_mem_alloc((size_t)l->n * sizeof *l->perm)) != NULL &&
               (!shuffle || (l->rng = tg_rng_new(seed)) != NULL);
     if (!ok && !tg_last_status()) tg_set_error(TG_ERR_OOM, FN, "out of memory");
     ok = ok && (l->xh = snapshot(x, &l->xrow)) != NULL;
     ok = ok && (!y || (l->yh = snapshot(y, &l->yrow)) != NULL);
     if (ok && stage_rows) {
-        l->xs = malloc((size_t)stage_rows * l->xrow + 1);
-        l->ys = malloc((size_t)stage_rows * l->yrow + 1);
+        l->xs = tg_mem_alloc((size_t)stage_rows * l->xrow + 1);
+        l->ys = tg_mem_alloc((size_t)stage_rows * l->yrow + 1);
         if (!l->xs || !l->ys) {
             tg_set_error(TG_ERR_OOM, FN, "out of memory");
             ok = false;
@@ -114,12 +114,12 @@ int tg_loader_free(tg_loader *l) {
     int st = tg_free_many(4, (tg_tensor *[]){l->xb, l->yb, l->xl, l->yl});
     if (st) return st;
     tg_rng_free(l->rng);
-    free(l->perm);
-    free(l->xh);
-    free(l->yh);
-    free(l->xs);
-    free(l->ys);
-    free(l);
+    tg_mem_free(l->perm);
+    tg_mem_free(l->xh);
+    tg_mem_free(l->yh);
+    tg_mem_free(l->xs);
+    tg_mem_free(l->ys);
+    tg_mem_free(l);
     return TG_OK;
 }
 

@@ -1,5 +1,8 @@
 // The module core: construction, the flattened parameter/buffer lists with PyTorch-style
 // state-dict names, train/eval, moving between backends, and the Keras-style summary.
+// Freeing and moving a built module are all or nothing, and allocate nothing that could
+// fail half-way: the flattened list of a tree is one block, built whole at creation.
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,9 +10,9 @@
 #include "nn/module_impl.h"
 
 tg_module *tg__module_new(const char *name, tg_module_forward_fn forward) {
-    tg_module *m = calloc(1, sizeof *m);
+    tg_module *m = tg_mem_calloc(1, sizeof *m);
     if (!m) {
-        tg_set_error(TG_ERR_OOM, name, "out of memory");
+        tg_set_error(TG_ERR_OOM, name, "out of memory building the module");
         return NULL;
     }
     snprintf(m->name, sizeof m->name, "%s", name);
@@ -18,109 +21,134 @@ tg_module *tg__module_new(const char *name, tg_module_forward_fn forward) {
     return m;
 }
 
-tg_module *tg__module_add_param(tg_module *m, const char *name, tg_tensor *t) {
+// Adds t to m's own params or buffers; on NULL t (its error is set) or a full module,
+// frees both and returns NULL.
+static tg_module *add_own(tg_module *m, const char *name, tg_tensor *t, bool buffer) {
     if (!m) {
         tg_free(t);
         return NULL;
     }
-    if (!t || m->n_params == TG_MODULE_MAX_OWN) {
+    int *n = buffer ? &m->n_buffers : &m->n_params;
+    if (t && *n == TG_MODULE_MAX_OWN)
+        tg_set_error(TG_ERR_INVALID_ARG, m->name, "more than %d own %s", TG_MODULE_MAX_OWN,
+                     buffer ? "buffers" : "parameters");
+    if (!t || *n == TG_MODULE_MAX_OWN) {
         tg_free(t);
         tg_module_free(m);
         return NULL;
     }
-    tg_set_requires_grad(t, true);
-    m->param_names[m->n_params] = name;
-    m->params[m->n_params++] = t;
+    if (!buffer) tg_set_requires_grad(t, true);
+    (buffer ? m->buffer_names : m->param_names)[*n] = name;
+    (buffer ? m->buffers : m->params)[(*n)++] = t;
     return m;
+}
+
+tg_module *tg__module_add_param(tg_module *m, const char *name, tg_tensor *t) {
+    return add_own(m, name, t, false);
 }
 
 tg_module *tg__module_add_buffer(tg_module *m, const char *name, tg_tensor *t) {
-    if (!m) {
-        tg_free(t);
-        return NULL;
-    }
-    if (!t || m->n_buffers == TG_MODULE_MAX_OWN) {
-        tg_free(t);
-        tg_module_free(m);
-        return NULL;
-    }
-    m->buffer_names[m->n_buffers] = name;
-    m->buffers[m->n_buffers++] = t;
-    return m;
+    return add_own(m, name, t, true);
 }
 
-// Appends `prefix.name` entries of one kind; returns false on out of memory.
-static bool collect(const tg_module *m, const char *prefix, bool buffers, tg_tensor ***list,
-                    char ***names, int *n) {
+// ---- the flattened lists ----
+// One block per module: flat[] = every parameter of the tree, then every buffer, in
+// state-dict order (own entries, then each child under its index); names[] alike, their
+// text after them. Counting walks size the block; a filling walk writes it.
+
+typedef struct walk {
+    bool fill;            // write tensors/names (else only count)
+    bool install;         // write tensors[] into the own slots instead
+    int n;                // entries so far
+    size_t chars;         // name bytes so far
+    tg_tensor **tensors;  // fill: where the tensors go
+    char **names;         // fill: where the names go (NULL: tensors only)
+    char *text;           // fill: name text
+} walk;
+
+static void walk_tree(tg_module *m, const char *prefix, bool buffers, walk *w) {
     int own = buffers ? m->n_buffers : m->n_params;
     for (int i = 0; i < own; i++) {
         const char *nm = buffers ? m->buffer_names[i] : m->param_names[i];
-        size_t len = strlen(prefix) + strlen(nm) + 2;
-        char *q = malloc(len);
-        tg_tensor **l = realloc(*list, (size_t)(*n + 1) * sizeof **list);
-        char **ns = l ? realloc(*names, (size_t)(*n + 1) * sizeof **names) : NULL;
-        if (l) *list = l;
-        if (ns) *names = ns;
-        if (!q || !l || !ns) {
-            free(q);
-            return false;
+        size_t len = strlen(prefix) + 1 + strlen(nm) + 1;
+        tg_tensor **slot = buffers ? &m->buffers[i] : &m->params[i];
+        if (w->install) *slot = w->tensors[w->n];
+        else if (w->fill) w->tensors[w->n] = *slot;
+        if (w->fill && w->names) {
+            w->names[w->n] = w->text + w->chars;
+            snprintf(w->names[w->n], len, "%s%s%s", prefix, *prefix ? "." : "", nm);
         }
-        snprintf(q, len, "%s%s%s", prefix, *prefix ? "." : "", nm);
-        (*list)[*n] = buffers ? m->buffers[i] : m->params[i];
-        (*names)[(*n)++] = q;
+        w->n++;
+        w->chars += len;
     }
     for (int c = 0; c < m->n_children; c++) {
         char p[256];
         snprintf(p, sizeof p, "%s%s%d", prefix, *prefix ? "." : "", c);
-        if (!collect(m->children[c], p, buffers, list, names, n)) return false;
+        walk_tree(m->children[c], p, buffers, w);
     }
+}
+
+// Builds m's flattened block; false (m untouched) on out of memory.
+static bool build_flat(tg_module *m) {
+    walk w = {0};
+    walk_tree(m, "", false, &w);
+    int n_params = w.n;
+    walk_tree(m, "", true, &w);
+    size_t n = (size_t)w.n;
+    void *block = tg_mem_alloc(n * (sizeof(tg_tensor *) + sizeof(char *)) + w.chars);
+    if (!block) return false;
+    walk f = {.fill = true, .tensors = block};
+    f.names = (char **)(f.tensors + n);
+    f.text = (char *)(f.names + n);
+    walk_tree(m, "", false, &f);
+    walk_tree(m, "", true, &f);
+    tg_mem_free(m->flat_block);
+    m->flat_block = block;
+    m->flat = f.tensors;
+    m->flat_names = f.names;
+    m->n_flat_params = n_params;
+    m->n_flat_buffers = (int)n - n_params;
     return true;
+}
+
+// Rewrites the tensor pointers of every block in m's tree (names are unchanged).
+static void refresh_flat(tg_module *m) {
+    for (int c = 0; c < m->n_children; c++) refresh_flat(m->children[c]);
+    walk w = {.fill = true, .tensors = m->flat};
+    walk_tree(m, "", false, &w);
+    walk_tree(m, "", true, &w);
+}
+
+// Frees the structs of m's tree (not its tensors).
+static void free_structs(tg_module *m) {
+    for (int c = 0; c < m->n_children; c++) free_structs(m->children[c]);
+    tg_mem_free(m->children);
+    tg_mem_free(m->flat_block);
+    tg_mem_free(m);
+}
+
+// A module whose construction failed: nobody else has seen its own tensors, so they go one
+// by one; its children (built modules) go whole.
+static void abandon(tg_module *m) {
+    for (int i = 0; i < m->n_params; i++) tg_free(m->params[i]);
+    for (int i = 0; i < m->n_buffers; i++) tg_free(m->buffers[i]);
+    for (int c = 0; c < m->n_children; c++) {
+        m->children[c]->in_container = false;
+        tg_module_free(m->children[c]);
+    }
+    tg_mem_free(m->children);
+    tg_mem_free(m->flat_block);
+    tg_mem_free(m);
 }
 
 tg_module *tg__module_finish(tg_module *m) {
     if (!m) return NULL;
-    if (!collect(m, "", false, &m->flat_params, &m->flat_param_names, &m->n_flat_params) ||
-        !collect(m, "", true, &m->flat_buffers, &m->flat_buffer_names, &m->n_flat_buffers)) {
-        tg_set_error(TG_ERR_OOM, m->name, "out of memory");
-        tg_module_free(m);
+    if (!build_flat(m)) {
+        tg_set_error(TG_ERR_OOM, m->name, "out of memory building the module");
+        abandon(m);
         return NULL;
     }
     return m;
-}
-
-static void free_names(char **names, int n) {
-    for (int i = 0; i < n; i++) free(names[i]);
-    free(names);
-}
-
-// TG_OK when every tensor of m's tree can be freed (no allocation: freeing must work when
-// memory is exhausted); otherwise the error naming the first that cannot.
-static int check_tree(const tg_module *m) {
-    for (int i = 0; i < m->n_params; i++)
-        if (tg_free_check(m->params[i])) return tg_last_status();
-    for (int i = 0; i < m->n_buffers; i++)
-        if (tg_free_check(m->buffers[i])) return tg_last_status();
-    for (int c = 0; c < m->n_children; c++) {
-        int st = check_tree(m->children[c]);
-        if (st) return st;
-    }
-    return TG_OK;
-}
-
-static void free_tensors(const tg_module *m) {
-    for (int i = 0; i < m->n_params; i++) tg_free(m->params[i]);
-    for (int i = 0; i < m->n_buffers; i++) tg_free(m->buffers[i]);
-    for (int c = 0; c < m->n_children; c++) free_tensors(m->children[c]);
-}
-
-static void free_structs(tg_module *m) {
-    for (int c = 0; c < m->n_children; c++) free_structs(m->children[c]);
-    free(m->children);
-    free(m->flat_params);
-    free(m->flat_buffers);
-    free_names(m->flat_param_names, m->n_flat_params);
-    free_names(m->flat_buffer_names, m->n_flat_buffers);
-    free(m);
 }
 
 int tg_module_free(tg_module *m) {
@@ -128,9 +156,13 @@ int tg_module_free(tg_module *m) {
     if (m->in_container)
         return tg_set_error(TG_ERR_STATE, "tg_module_free",
                             "module %s belongs to a container; free the container", m->name);
-    int st = check_tree(m);   // all or nothing: a live tape may still record one
+    if (!m->flat_block) {   // construction did not finish
+        abandon(m);
+        return TG_OK;
+    }
+    // all or nothing: a live tape may still record one of the tensors
+    int st = tg_free_many(m->n_flat_params + m->n_flat_buffers, m->flat);
     if (st) return st;
-    free_tensors(m);
     free_structs(m);
     return TG_OK;
 }
@@ -155,82 +187,67 @@ int tg_module_n_params(const tg_module *m) { return m ? m->n_flat_params : 0; }
 int tg_module_n_buffers(const tg_module *m) { return m ? m->n_flat_buffers : 0; }
 
 tg_tensor *tg_module_param(const tg_module *m, int i) {
-    return m && i >= 0 && i < m->n_flat_params ? m->flat_params[i] : NULL;
+    return m && i >= 0 && i < m->n_flat_params ? m->flat[i] : NULL;
 }
 const char *tg_module_param_name(const tg_module *m, int i) {
-    return m && i >= 0 && i < m->n_flat_params ? m->flat_param_names[i] : NULL;
+    return m && i >= 0 && i < m->n_flat_params ? m->flat_names[i] : NULL;
 }
 tg_tensor *tg_module_buffer(const tg_module *m, int i) {
-    return m && i >= 0 && i < m->n_flat_buffers ? m->flat_buffers[i] : NULL;
+    return m && i >= 0 && i < m->n_flat_buffers ? m->flat[m->n_flat_params + i] : NULL;
 }
 const char *tg_module_buffer_name(const tg_module *m, int i) {
-    return m && i >= 0 && i < m->n_flat_buffers ? m->flat_buffer_names[i] : NULL;
+    return m && i >= 0 && i < m->n_flat_buffers ? m->flat_names[m->n_flat_params + i] : NULL;
 }
 
 int tg_module_params(const tg_module *m, tg_tensor **out, int cap) {
     int n = tg_module_n_params(m);
-    for (int i = 0; i < n && i < cap && out; i++) out[i] = m->flat_params[i];
+    for (int i = 0; i < n && i < cap && out; i++) out[i] = m->flat[i];
     return n;
 }
 
 int64_t tg_module_param_count(const tg_module *m) {
     int64_t total = 0;
-    for (int i = 0; i < tg_module_n_params(m); i++) total += tg_numel(m->flat_params[i]);
+    for (int i = 0; i < tg_module_n_params(m); i++) total += tg_numel(m->flat[i]);
     return total;
 }
 
-// Replaces every tensor in the tree by a copy on `be`; the flat lists are rebuilt after.
-static int move_tree(tg_module *m, tg_backend *be) {
-    for (int k = 0; k < 2; k++) {
-        tg_tensor **own = k ? m->buffers : m->params;
-        int n = k ? m->n_buffers : m->n_params;
-        for (int i = 0; i < n; i++) {
-            tg_tensor *t = tg_to(own[i], be);
-            if (!t) return -1;
-            if (tg_requires_grad(own[i])) tg_set_requires_grad(t, true);
-            if (tg_free(own[i])) {
-                tg_free(t);
-                return -1;
-            }
-            own[i] = t;
-        }
-    }
-    for (int c = 0; c < m->n_children; c++)
-        if (move_tree(m->children[c], be)) return -1;
-    return 0;
-}
-
-static void refresh_flat(tg_module *m) {
-    for (int c = 0; c < m->n_children; c++) refresh_flat(m->children[c]);
-    free(m->flat_params);
-    free(m->flat_buffers);
-    free_names(m->flat_param_names, m->n_flat_params);
-    free_names(m->flat_buffer_names, m->n_flat_buffers);
-    m->flat_params = m->flat_buffers = NULL;
-    m->flat_param_names = m->flat_buffer_names = NULL;
-    m->n_flat_params = m->n_flat_buffers = 0;
-    collect(m, "", false, &m->flat_params, &m->flat_param_names, &m->n_flat_params);
-    collect(m, "", true, &m->flat_buffers, &m->flat_buffer_names, &m->n_flat_buffers);
-}
-
+// All or nothing: every tensor is copied to `backend` first; the originals are freed (and
+// the copies installed) only when all copies exist and no live tape records an original.
 int tg_module_to(tg_module *m, tg_backend *backend) {
     if (!m || !backend)
         return tg_set_error(TG_ERR_INVALID_ARG, "tg_module_to", "module or backend is NULL");
-    int st = move_tree(m, backend);
+    int n = m->n_flat_params + m->n_flat_buffers, st = TG_OK;
+    tg_tensor **copies = tg_mem_calloc((size_t)n + 1, sizeof *copies);
+    if (!copies)
+        return tg_set_error(TG_ERR_OOM, "tg_module_to", "%s: out of memory", m->name);
+    for (int i = 0; i < n && !st; i++) {
+        if (!(copies[i] = tg_to(m->flat[i], backend))) st = tg_last_status();
+        else if (tg_requires_grad(m->flat[i])) st = tg_set_requires_grad(copies[i], true);
+    }
+    if (!st) st = tg_free_many(n, m->flat);
+    if (st) {
+        for (int i = 0; i < n; i++) tg_free(copies[i]);
+        tg_mem_free(copies);
+        return st < 0 ? st : TG_ERR_OOM;
+    }
+    walk w = {.install = true, .tensors = copies};
+    walk_tree(m, "", false, &w);
+    walk_tree(m, "", true, &w);
     refresh_flat(m);
-    return st ? (tg_last_status() ? tg_last_status() : TG_ERR_OOM) : TG_OK;
+    tg_mem_free(copies);
+    return TG_OK;
 }
 
 // ---- summary ----
 
-static void summary_row(FILE *f, const char *name, const tg_tensor *y, int64_t params) {
+static bool summary_row(FILE *f, const char *name, const tg_tensor *y, int64_t params) {
     char shape[128] = "[";
     size_t n = 1;
     for (int i = 0; i < tg_ndim(y) && n < sizeof shape; i++)
         n += (size_t)snprintf(shape + n, sizeof shape - n, i ? ", %lld" : "%lld",
                               (long long)tg_shape(y)[i]);
     if (n < sizeof shape) snprintf(shape + n, sizeof shape - n, "]");
-    fprintf(f, "%-32s %-22s %12lld\n", name, shape, (long long)params);
+    return fprintf(f, "%-32s %-22s %12lld\n", name, shape, (long long)params) >= 0;
 }
 
 static int64_t own_count(const tg_module *m) {
@@ -243,7 +260,7 @@ static int64_t own_count(const tg_module *m) {
 int tg_module_summary(tg_module *m, int ndim, const int64_t *in_shape, tg_dtype dtype, FILE *f) {
     if (!m || !f)
         return tg_set_error(TG_ERR_INVALID_ARG, "tg_module_summary", "module or file is NULL");
-    tg_backend *be = m->n_flat_params ? tg_backend_of(m->flat_params[0]) : tg_backend_get(NULL);
+    tg_backend *be = m->n_flat_params ? tg_backend_of(m->flat[0]) : tg_backend_get(NULL);
     tg_tensor *x0 = tg_tensor_new(be, dtype, ndim, in_shape);
     tg_tape *tape = tg_tape_new();
     if (!x0 || !tape) {
@@ -254,23 +271,27 @@ int tg_module_summary(tg_module *m, int ndim, const int64_t *in_shape, tg_dtype 
     bool training = m->training;
     tg_module_train(m, false);
     tg_tape_set_grad(tape, false);
-    fprintf(f, "%-32s %-22s %12s\n", "Layer (type)", "Output Shape", "Param #");
-    fprintf(f, "%.*s\n", 68, "====================================================================");
+    char rule[69];
+    memset(rule, '=', 68);
+    rule[68] = '\0';
+    bool wrote = fprintf(f, "%-32s %-22s %12s\n%s\n", "Layer (type)", "Output Shape", "Param #",
+                         rule) >= 0;
     tg_tensor *x = x0;
     int st = TG_OK;
     int n = m->n_children ? m->n_children : 1;
-    for (int c = 0; c < n && x; c++) {
+    for (int c = 0; c < n && x && wrote; c++) {
         tg_module *layer = m->n_children ? m->children[c] : m;
         x = tg_module_forward(layer, tape, x);
-        if (x) summary_row(f, layer->name, x, own_count(layer));
+        if (x) wrote = summary_row(f, layer->name, x, own_count(layer));
     }
     if (!x) st = tg_last_status();
-    fprintf(f, "%.*s\n", 68, "====================================================================");
-    fprintf(f, "Total params: %lld\n", (long long)tg_module_param_count(m));
+    wrote = wrote && fprintf(f, "%s\nTotal params: %lld\n", rule,
+                             (long long)tg_module_param_count(m)) >= 0;
+    if ((!wrote || fflush(f) != 0) && !st)
+        st = tg_set_error(TG_ERR_IO, "tg_module_summary", "%s: write error: %s", m->name,
+                          strerror(errno ? errno : EIO));
     tg_module_train(m, training);
     tg_tape_free(tape);
     tg_free(x0);
-    if (!st && (fflush(f) != 0 || ferror(f)))
-        st = tg_set_error(TG_ERR_IO, "tg_module_summary", "write error");
     return st;
 }

@@ -28,19 +28,23 @@ struct tg_module {
     int64_t i[4];
     tg_rng *rng;                   // borrowed (Dropout)
     tg_conv_opts conv;
-    // flattened view over the whole tree: qualified names ("0.weight"), built at creation
-    tg_tensor **flat_params, **flat_buffers;
-    char **flat_param_names, **flat_buffer_names;
+    // flattened view over the whole tree, built at creation in one block (flat_block):
+    // flat[] = the tree's parameters then its buffers; flat_names[] their qualified names
+    // ("0.weight", "1.running_mean"). NULL block: construction did not finish.
+    void *flat_block;
+    tg_tensor **flat;
+    char **flat_names;
     int n_flat_params, n_flat_buffers;
 };
 
-// A new module with `name` and `forward`; NULL + error on out of memory.
+// A new module with `name` and `forward`; NULL + TG_ERR_OOM (named `name`) on out of memory.
 tg_module *tg__module_new(const char *name, tg_module_forward_fn forward);
 // Adds an owned parameter (requires_grad set) or buffer; on NULL t the module is freed and
 // NULL returned, so constructors can chain.
 tg_module *tg__module_add_param(tg_module *m, const char *name, tg_tensor *t);
 tg_module *tg__module_add_buffer(tg_module *m, const char *name, tg_tensor *t);
-// Builds the flattened, named lists (call once the tree is complete).
+// Builds the flattened, named lists (call once the tree is complete). On out of memory
+// frees m (its tensors and children) and returns NULL with TG_ERR_OOM.
 tg_module *tg__module_finish(tg_module *m);
 
 // TG_OK when a parameter of shape dims[0..n) fits (each dim >= 0, the product at most

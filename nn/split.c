@@ -9,18 +9,18 @@
 
 // ---- split ----
 
-// Rows of t as host bytes (malloc'd); *row_bytes gets the size of one row.
+// Rows of t as host bytes (tg_mem_alloc'd); *row_bytes gets the size of one row.
 static unsigned char *host_copy(const tg_tensor *t, size_t *row_bytes, const char *where) {
     int64_t rows = tg_shape(t)[0];
     size_t bytes = (size_t)tg_numel(t) * tg_dtype_size(tg_dtype_of(t));
     *row_bytes = rows ? bytes / (size_t)rows : 0;
-    unsigned char *h = malloc(bytes + 1);
+    unsigned char *h = tg_mem_alloc(bytes + 1);
     if (!h) {
         tg_set_error(TG_ERR_OOM, where, "out of memory");
         return NULL;
     }
     if (tg_copy_to_host(t, h, bytes)) {
-        free(h);
+        tg_mem_free(h);
         return NULL;
     }
     return h;
@@ -29,7 +29,7 @@ static unsigned char *host_copy(const tg_tensor *t, size_t *row_bytes, const cha
 // New tensor like t (same dtype, backend, trailing dims) holding rows idx[0..n) of host.
 static tg_tensor *gather(const tg_tensor *t, const unsigned char *host, size_t row_bytes,
                          const int64_t *idx, int64_t n, const char *where) {
-    unsigned char *buf = malloc((size_t)n * row_bytes + 1);
+    unsigned char *buf = tg_mem_alloc((size_t)n * row_bytes + 1);
     if (!buf) {
         tg_set_error(TG_ERR_OOM, where, "out of memory");
         return NULL;
@@ -40,7 +40,7 @@ static tg_tensor *gather(const tg_tensor *t, const unsigned char *host, size_t r
     memcpy(shape, tg_shape(t), (size_t)tg_ndim(t) * sizeof *shape);
     shape[0] = n;
     tg_tensor *out = tg_tensor_from(tg_backend_of(t), tg_dtype_of(t), tg_ndim(t), shape, buf);
-    free(buf);
+    tg_mem_free(buf);
     return out;
 }
 
@@ -53,7 +53,7 @@ static int split_one(const tg_tensor *t, const int64_t *perm, int64_t n_test, tg
     int64_t rows = tg_shape(t)[0];
     *test = gather(t, h, rb, perm, n_test, where);
     *train = *test ? gather(t, h, rb, perm + n_test, rows - n_test, where) : NULL;
-    free(h);
+    tg_mem_free(h);
     if (*train) return TG_OK;
     tg_free(*test);
     *test = NULL;
@@ -85,10 +85,10 @@ int tg_train_test_split(const tg_tensor *x, const tg_tensor *y, double test_frac
         return tg_set_error(TG_ERR_INVALID_ARG, FN,
                             "test_fraction %g of %lld rows leaves an empty train or test set",
                             test_fraction, (long long)rows);
-    int64_t *perm = malloc((size_t)rows * sizeof *perm);
+    int64_t *perm = tg_mem_alloc((size_t)rows * sizeof *perm);
     tg_rng *rng = perm ? tg_rng_new(seed) : NULL;
     if (!rng) {
-        free(perm);
+        tg_mem_free(perm);
         return tg_set_error(TG_ERR_OOM, FN, "out of memory for %lld rows", (long long)rows);
     }
     for (int64_t i = 0; i < rows; i++) perm[i] = i;
@@ -102,7 +102,7 @@ int tg_train_test_split(const tg_tensor *x, const tg_tensor *y, double test_frac
     tg_rng_free(rng);
     int st = split_one(x, perm, n_test, x_train, x_test, FN);
     if (!st && y) st = split_one(y, perm, n_test, y_train, y_test, FN);
-    free(perm);
+    tg_mem_free(perm);
     if (st) {
         tg_free(*x_train);
         tg_free(*x_test);
@@ -113,7 +113,7 @@ int tg_train_test_split(const tg_tensor *x, const tg_tensor *y, double test_frac
 
 // ---- standardisation ----
 
-// x as doubles [rows, cols] (malloc'd); 1-D x counts as one column.
+// x as doubles [rows, cols] (tg_mem_alloc'd); 1-D x counts as one column.
 static double *host_f64(const tg_tensor *x, int64_t *rows, int64_t *cols, const char *where) {
     if (!x) {
         tg_set_error(TG_ERR_INVALID_ARG, where, "x is NULL");
@@ -127,7 +127,7 @@ static double *host_f64(const tg_tensor *x, int64_t *rows, int64_t *cols, const 
     *rows = tg_shape(x)[0];
     *cols = nd == 2 ? tg_shape(x)[1] : 1;
     size_t n = (size_t)tg_numel(x);
-    double *d = malloc(n * sizeof *d + 1);
+    double *d = tg_mem_alloc(n * sizeof *d + 1);
     if (!d) {
         tg_set_error(TG_ERR_OOM, where, "out of memory");
         return NULL;
@@ -136,14 +136,14 @@ static double *host_f64(const tg_tensor *x, int64_t *rows, int64_t *cols, const 
     if (tg_dtype_of(x) == TG_F64) {
         st = tg_copy_to_host(x, d, n * sizeof *d);
     } else {
-        float *f = malloc(n * sizeof *f + 1);
+        float *f = tg_mem_alloc(n * sizeof *f + 1);
         st = f ? tg_copy_to_host(x, f, n * sizeof *f)
                : tg_set_error(TG_ERR_OOM, where, "out of memory");
         for (size_t i = 0; !st && i < n; i++) d[i] = (double)f[i];
-        free(f);
+        tg_mem_free(f);
     }
     if (st) {
-        free(d);
+        tg_mem_free(d);
         return NULL;
     }
     return d;
@@ -156,7 +156,7 @@ int tg_standardize_fit(const tg_tensor *x, double *mean, double *std) {
     double *d = host_f64(x, &rows, &cols, FN);
     if (!d) return tg_last_status() ? (int)tg_last_status() : TG_ERR_INVALID_ARG;
     if (rows < 1) {
-        free(d);
+        tg_mem_free(d);
         return tg_set_error(TG_ERR_SHAPE, FN, "x has no rows");
     }
     for (int64_t j = 0; j < cols; j++) {
@@ -171,7 +171,7 @@ int tg_standardize_fit(const tg_tensor *x, double *mean, double *std) {
         mean[j] = m;
         std[j] = sd > 0 ? sd : 1.0;
     }
-    free(d);
+    tg_mem_free(d);
     return TG_OK;
 }
 
@@ -183,7 +183,7 @@ int tg_standardize_apply(tg_tensor *x, const double *mean, const double *std) {
     if (!d) return tg_last_status() ? (int)tg_last_status() : TG_ERR_INVALID_ARG;
     for (int64_t j = 0; j < cols; j++) {
         if (!(std[j] != 0) || !isfinite(std[j]) || !isfinite(mean[j])) {
-            free(d);
+            tg_mem_free(d);
             return tg_set_error(TG_ERR_INVALID_ARG, FN,
                                 "column %lld: mean %g, std %g (std must "
                                 "be finite and non-zero)",
@@ -196,12 +196,12 @@ int tg_standardize_apply(tg_tensor *x, const double *mean, const double *std) {
     if (tg_dtype_of(x) == TG_F64) {
         st = tg_copy_from_host(x, d, n * sizeof *d);
     } else {
-        float *f = malloc(n * sizeof *f + 1);
+        float *f = tg_mem_alloc(n * sizeof *f + 1);
         for (size_t i = 0; f && i < n; i++) f[i] = (float)d[i];
         st = f ? tg_copy_from_host(x, f, n * sizeof *f)
                : tg_set_error(TG_ERR_OOM, FN, "out of memory");
-        free(f);
+        tg_mem_free(f);
     }
-    free(d);
+    tg_mem_free(d);
     return st;
 }

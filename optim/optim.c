@@ -87,13 +87,22 @@ tg_optim *tg_optim_new(tg_optim_kind kind, int n, tg_tensor *const *params,
         tg_set_error(TG_ERR_INVALID_ARG, "tg_optim_new", "need a known kind and n > 0 params");
         return NULL;
     }
-    for (int i = 0; i < n; i++)
+    for (int i = 0; i < n; i++) {
         if (!params[i] || tg_is_step(params[i])) {
             tg_set_error(TG_ERR_INVALID_ARG, "tg_optim_new",
                          "parameter %d is %s; need persistent tensors", i,
                          params[i] ? "a step tensor" : "NULL");
             return NULL;
         }
+        // torch.optim warns about duplicates; here each would be updated twice per step
+        for (int j = 0; j < i; j++)
+            if (params[j] == params[i]) {
+                tg_set_error(TG_ERR_INVALID_ARG, "tg_optim_new",
+                             "parameter %d is parameter %d again; list each parameter once", i,
+                             j);
+                return NULL;
+            }
+    }
     tg_optim_opts o = opts ? *opts : tg_optim_opts_default(kind);
     const char *bad = bad_opts(kind, &o);
     if (bad) {
@@ -101,12 +110,12 @@ tg_optim *tg_optim_new(tg_optim_kind kind, int n, tg_tensor *const *params,
                      tg_optim_kind_name(kind), bad);
         return NULL;
     }
-    tg_optim *opt = calloc(1, sizeof *opt);
+    tg_optim *opt = tg_mem_calloc(1, sizeof *opt);
     if (opt) {
-        opt->params = malloc((size_t)n * sizeof *opt->params);
-        opt->state = calloc((size_t)n, sizeof *opt->state);
-        opt->steps = calloc((size_t)n, sizeof *opt->steps);
-        opt->mu_product = malloc((size_t)n * sizeof *opt->mu_product);
+        opt->params = tg_mem_alloc((size_t)n * sizeof *opt->params);
+        opt->state = tg_mem_calloc((size_t)n, sizeof *opt->state);
+        opt->steps = tg_mem_calloc((size_t)n, sizeof *opt->steps);
+        opt->mu_product = tg_mem_alloc((size_t)n * sizeof *opt->mu_product);
     }
     if (!opt || !opt->params || !opt->state || !opt->steps || !opt->mu_product) {
         tg_optim_free(opt);
@@ -140,11 +149,11 @@ void tg_optim_free(tg_optim *opt) {
     if (!opt) return;
     for (int i = 0; opt->state && i < opt->n; i++)
         for (int k = 0; k < N_STATE; k++) tg_free(opt->state[i][k]);
-    free(opt->params);
-    free(opt->state);
-    free(opt->steps);
-    free(opt->mu_product);
-    free(opt);
+    tg_mem_free(opt->params);
+    tg_mem_free(opt->state);
+    tg_mem_free(opt->steps);
+    tg_mem_free(opt->mu_product);
+    tg_mem_free(opt);
 }
 
 double tg_optim_lr(const tg_optim *opt) { return opt ? opt->o.lr : NAN; }
@@ -183,7 +192,37 @@ static tg_tensor *decayed_grad(tg_optim *opt, int i, tg_tensor *g) {
     return d;
 }
 
-static int sgd(tg_optim *opt, int i, tg_tensor *p, tg_tensor *g) {
+// The state slots a step of this optimizer uses, as a bit mask (bit k: slot k).
+static unsigned slots_used(const tg_optim *opt) {
+    const tg_optim_opts *o = &opt->o;
+    unsigned wd = o->weight_decay != 0 ? 1u << 3 : 0;   // decayed_grad's scratch
+    switch (opt->kind) {
+    case TG_OPTIM_SGD:
+        return (o->weight_decay != 0 || (o->momentum != 0 && o->nesterov) ? 1u << 1 : 0) |
+               (o->momentum != 0 ? 1u : 0);
+    case TG_OPTIM_ADAGRAD: return 1u | wd;
+    case TG_OPTIM_ADADELTA: return 7u | wd;
+    case TG_OPTIM_RMSPROP:
+        return 1u | wd | (o->centered ? 6u : 0) | (o->momentum > 0 ? 1u << 4 : 0);
+    case TG_OPTIM_ADAM:
+    case TG_OPTIM_ADAMW: return 3u | (o->amsgrad ? 4u : 0);
+    default: return 3u | wd;   // Adamax, NAdam
+    }
+}
+
+// Creates every state slot parameter i's update needs, before any parameter is updated:
+// a step that runs out of memory fails without having changed anything.
+static int prepare(tg_optim *opt, int i) {
+    unsigned used = slots_used(opt);
+    for (int k = 0; k < N_STATE; k++) {
+        bool acc = opt->kind == TG_OPTIM_ADAGRAD && k == 0;   // starts at the initial value
+        if ((used >> k & 1u) && !slot(opt, i, k, acc ? opt->o.initial_accumulator_value : 0))
+            return -1;
+    }
+    return 0;
+}
+
+static int sgd(tg_optim *opt, int i, tg_tensor *p, tg_tensor *g, int64_t step) {
     const tg_optim_opts *o = &opt->o;
     tg_tensor *d = g;
     if (o->weight_decay != 0 || (o->momentum != 0 && o->nesterov)) {
@@ -192,7 +231,7 @@ static int sgd(tg_optim *opt, int i, tg_tensor *p, tg_tensor *g) {
             return -1;
     }
     if (o->momentum != 0) {
-        bool first = opt->state[i][0] == NULL;
+        bool first = step == 1;
         tg_tensor *buf = slot(opt, i, 0, 0);
         if (!buf) return -1;
         if (first ? tg_copy_(buf, d) : tg_axpby_(buf, 1.0 - o->dampening, d, o->momentum)) return -1;
@@ -285,12 +324,19 @@ static int nadam(tg_optim *opt, int i, tg_tensor *p, tg_tensor *g, int64_t step)
 int tg_optim_step(tg_optim *opt) {
     if (!opt) return tg_set_error(TG_ERR_INVALID_ARG, "tg_optim_step", "optimizer is NULL");
     for (int i = 0; i < opt->n; i++) {
+        if (tg_grad_of(opt->params[i]) && prepare(opt, i)) {
+            tg_set_error(TG_ERR_OOM, "tg_optim_step", "%s state of parameter %d: out of memory",
+                         tg_optim_kind_name(opt->kind), i);
+            return tg_last_status();
+        }
+    }
+    for (int i = 0; i < opt->n; i++) {
         tg_tensor *p = opt->params[i], *g = tg_grad_of(p);
         if (!g) continue;
-        int64_t step = ++opt->steps[i];
+        int64_t step = opt->steps[i] + 1;
         int st;
         switch (opt->kind) {
-        case TG_OPTIM_SGD: st = sgd(opt, i, p, g); break;
+        case TG_OPTIM_SGD: st = sgd(opt, i, p, g, step); break;
         case TG_OPTIM_ADAGRAD: st = adagrad(opt, i, p, g, step); break;
         case TG_OPTIM_ADADELTA: st = adadelta(opt, i, p, g); break;
         case TG_OPTIM_RMSPROP: st = rmsprop(opt, i, p, g); break;
@@ -304,6 +350,7 @@ int tg_optim_step(tg_optim *opt) {
                          tg_optim_kind_name(opt->kind), i);
             return tg_last_status();
         }
+        opt->steps[i] = step;
     }
     return TG_OK;
 }

@@ -71,7 +71,8 @@ TG_API double tg_accuracy(const tg_tensor *logits, const tg_tensor *labels);
 // counts[i * n_classes + j] = rows with true class i predicted as j.
 TG_API int tg_confusion_matrix(const tg_tensor *logits, const tg_tensor *labels, int n_classes,
                                int64_t *counts);
-// Prints the matrix as a table with row/column headers.
+// Prints the matrix as a table with row/column headers (stdout if f is NULL), and flushes
+// f: TG_ERR_IO when a write fails.
 TG_API int tg_print_confusion(const int64_t *counts, int n_classes, FILE *f);
 
 // ---- checkpoints (safetensors) ----

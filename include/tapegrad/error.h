@@ -33,7 +33,8 @@ TG_API tg_status tg_last_status(void);
 TG_API void tg_clear_error(void);
 // Sets the thread-local error (unless one is pending: first error wins) as
 // "<where>: <printf-formatted message>", and returns `status`. For custom ops and layers.
-// A status >= 0 (TG_OK is not an error) is stored and returned as TG_ERR_INVALID_ARG.
+// An error is negative: TG_OK or a positive status is stored (and returned) as
+// TG_ERR_INVALID_ARG, so a failing call can never report success.
 TG_API int tg_set_error(int status, const char *where, const char *fmt, ...)
 #if defined(__GNUC__)
     __attribute__((format(printf, 3, 4)))

@@ -44,7 +44,8 @@ TG_API int64_t tg_module_param_count(const tg_module *m);
 // Moves every parameter and buffer to `backend` (keeps requires_grad). TG_OK or error.
 TG_API int tg_module_to(tg_module *m, tg_backend *backend);
 // Keras-style table: layer, output shape, parameter count, and the total; runs one
-// forward pass on zeros of `in_shape` to get the shapes. TG_OK or error.
+// forward pass on zeros of `in_shape` to get the shapes, then flushes f. TG_OK or error
+// (TG_ERR_IO when a write fails).
 TG_API int tg_module_summary(tg_module *m, int ndim, const int64_t *in_shape, tg_dtype dtype,
                              FILE *f);
 

@@ -58,6 +58,8 @@ typedef struct tg_custom_op {
     // Fills `out` (already allocated with the shape given to tg_custom) from the inputs.
     // Typically reads tg_data_f32/f64 on the cpu backend, or composes ops on `tape` and
     // copies with tg_copy_. Returns TG_OK or a negative status (set an error message).
+    // TG_OK with an error raised on the way fails the op; in checked mode (TG_CHECKED=1)
+    // `out` starts as a marker NaN and an element left unset fails it (TG_ERR_STATE).
     int (*forward)(tg_tape *tape, tg_tensor *const *in, int n_in, tg_tensor *out, void *user);
     // Gradient rule: din[k] = contribution to input k (same shape, or broadcastable to it),
     // written with ops on `tape` (so it differentiates again), NULL for none. `out` is the

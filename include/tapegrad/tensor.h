@@ -23,7 +23,7 @@ TG_API tg_backend *tg_backend_get(const char *name);
 // Static name of a backend ("cpu", "cuda").
 TG_API const char *tg_backend_name(const tg_backend *backend);
 // Threads the backend may use for one kernel (gemm, big elementwise work); 0 = default.
-// At most TG_MAX_THREADS; more is TG_ERR_INVALID_ARG.
+// At most TG_MAX_THREADS; more (or n < 0) is TG_ERR_INVALID_ARG, the setting unchanged.
 #define TG_MAX_THREADS 1024
 TG_API int tg_backend_set_threads(tg_backend *backend, int n_threads);
 // Wait for queued work on the backend to finish.
@@ -117,7 +117,7 @@ TG_API float *tg_data_f32(tg_tensor *t);
 TG_API double *tg_data_f64(tg_tensor *t);
 
 // NumPy-style repr to `f` (stdout if NULL): values (elided with ... when large), shape,
-// dtype. Returns TG_OK or a negative status.
+// dtype. Returns TG_OK or a negative status (TG_ERR_IO when a write or the flush fails).
 TG_API int tg_print(const tg_tensor *t, FILE *f);
 
 // ---- in-place updates (no graph; for optimizers and initialisation) ----
@@ -175,6 +175,13 @@ TG_API int tg_normal_(tg_tensor *y, tg_rng *rng, double mean, double std);
 // Number of heap/device allocations the library has made so far (all threads). A steady-
 // state training step leaves it unchanged: tests read it before and after.
 TG_API uint64_t tg_alloc_count(void);
+// Host heap memory from the library's counted allocator (nn/, optim/ and user layers use
+// it, so tg_alloc_count sees it). NULL on failure with no error set: the caller reports
+// TG_ERR_OOM under its own name. Free with tg_mem_free (NULL is a no-op).
+TG_API void *tg_mem_alloc(size_t bytes);
+TG_API void *tg_mem_calloc(size_t n, size_t size);
+TG_API void *tg_mem_realloc(void *p, size_t bytes);
+TG_API void tg_mem_free(void *p);
 
 #ifdef __cplusplus
 }

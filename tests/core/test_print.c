@@ -202,3 +202,19 @@ Test(print, null_tensor_is_an_error) {
     cr_expect_str_eq(s, "", "nothing is printed");
     free(s);
 }
+
+// A write that fails (a full disk: /dev/full) is TG_ERR_IO, small tensor or large.
+Test(print, write_errors_are_reported) {
+    for (int k = 0; k < 2; k++) {
+        tg_clear_error();
+        FILE *f = fopen("/dev/full", "w");
+        cr_assert_not_null(f);
+        int64_t n = k ? 5000 : 3;
+        tg_tensor *t = tg_tensor_new(tu_cpu(), TG_F32, 1, &n);
+        cr_assert_not_null(t);
+        cr_expect_eq(tg_print(t, f), TG_ERR_IO, "numel %lld", (long long)n);
+        tu_expect_error("tg_print", "write error");
+        fclose(f);
+        tg_free(t);
+    }
+}

@@ -488,6 +488,22 @@ Test(summary, mlp_table) {
     tg_rng_free(rng);
 }
 
+// A write that fails (a full disk: /dev/full) is TG_ERR_IO, and the mode is restored.
+Test(summary, write_errors_are_reported) {
+    tg_rng *rng = tg_rng_new(1);
+    tg_module *net = tg_sequential(
+        2, (tg_module *[]){tg_linear(tu_cpu(), TG_F64, 2, 3, true, rng), tg_relu_layer()});
+    cr_assert_not_null(net, "%s", tg_last_error());
+    FILE *f = fopen("/dev/full", "w");
+    cr_assert_not_null(f);
+    cr_expect_eq(tg_module_summary(net, 2, (int64_t[]){1, 2}, TG_F64, f), TG_ERR_IO);
+    tu_expect_error("tg_module_summary", "write error");
+    cr_expect(tg_module_is_training(net));
+    fclose(f);
+    tg_module_free(net);
+    tg_rng_free(rng);
+}
+
 Test(summary, cnn_table_leaves_running_stats) {
     tg_rng *rng = tg_rng_new(1);
     tg_conv_opts same = {.padding = {1, 1}};

@@ -179,3 +179,36 @@ Test(ops_custom, wrong_gradients_from_a_rule_are_refused) {
         tg_free(a), tg_free(b);
     }
 }
+
+// Forwards that return TG_OK without doing their job (the tests run in checked mode).
+enum { FWD_NOTHING, FWD_HALF, FWD_DROPPED_ERROR };
+static int lazy_forward(tg_tape *t, tg_tensor *const *in, int n_in, tg_tensor *out, void *user) {
+    (void)n_in;
+    int kind = *(const int *)user;
+    if (kind == FWD_HALF) {
+        double *y = tg_data_f64(out);
+        if (!y) return tg_last_status();
+        y[0] = 1.0;   // element 1 is forgotten
+    } else if (kind == FWD_DROPPED_ERROR) {
+        tg_tensor *y = tg_reshape(t, in[0], 1, (int64_t[]){3});   // [2] -> [3] fails
+        if (y) tg_copy_(out, y);
+    }
+    return TG_OK;
+}
+
+Test(ops_custom, forward_that_returns_ok_without_an_output_is_refused) {
+    static const tg_custom_op op = {"my_lazy_op", lazy_forward, sq_backward};
+    const char *want[] = {"element 0 of 2 unset", "element 1 of 2 unset", "tg_reshape"};
+    for (int kind = 0; kind < 3; kind++) {
+        tg_clear_error();
+        tg_tape *tape = tg_tape_new();
+        tg_tensor *a = tu_make(TG_F64, (tu_arr){1, {2}, (double[]){1, 2}}, true);
+        tg_tensor *y = tg_custom(tape, &op, 2, (tg_tensor *[]){a, a}, 1, (int64_t[]){2}, &kind);
+        cr_expect_null(y, "kind %d: the op succeeded", kind);
+        cr_expect_lt(tg_last_status(), 0);
+        tu_expect_error(kind == FWD_DROPPED_ERROR ? NULL : "my_lazy_op", want[kind]);
+        cr_expect_eq(tg_tape_size(tape), 0);
+        tg_tape_free(tape);
+        tu_free(a);
+    }
+}

@@ -459,6 +459,8 @@ Test(optim, new_refuses_bad_arguments) {
     tg_tensor *with_step[2] = {pb.p[0], step};
     expect_refused(TG_OPTIM_SGD, 2, with_step, NULL, "step tensor");
     tg_tape_reset(pb.tape);
+    tg_tensor *twice[3] = {pb.p[0], pb.p[1], pb.p[0]};   // would be updated twice a step
+    expect_refused(TG_OPTIM_ADAM, 3, twice, NULL, "parameter 2 is parameter 0 again");
 
     static const struct { tg_optim_kind kind; const char *field; double value; } bad[] = {
         {TG_OPTIM_SGD, "lr", -0.1},           {TG_OPTIM_ADAM, "lr", NAN},
