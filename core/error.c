@@ -7,6 +7,7 @@
 
 static _Thread_local struct {
     int status;
+    unsigned seq;  // errors stored on this thread so far (tg_error_mark)
     char msg[512];
 } err;
 
@@ -51,6 +52,7 @@ static int error_status(int status) { return status < 0 ? status : TG_ERR_INVALI
 void tg__fail(int status, const char *where, const char *fmt, ...) {
     if (err.status != 0) return;
     err.status = error_status(status);
+    err.seq++;
     int n = snprintf(err.msg, sizeof err.msg, "%s: ", where);
     if (n < 0 || (size_t)n >= sizeof err.msg) return;
     va_list ap;
@@ -58,6 +60,23 @@ void tg__fail(int status, const char *where, const char *fmt, ...) {
     vsnprintf(err.msg + n, sizeof err.msg - (size_t)n, fmt, ap);
     va_end(ap);
     if (log_fn) log_fn(err.msg, log_user);
+}
+
+unsigned tg_error_mark(void) { return err.seq; }
+
+int tg_error_context(unsigned mark, const char *where) {
+    if (!err.status || err.seq == mark || !where) return err.status;
+    size_t k = strlen(where);
+    if (strncmp(err.msg, where, k) == 0 && err.msg[k] == ':') return err.status;
+    // Shift the inner message right by "where: " (truncated at the end if it must be).
+    size_t pre = k + 2 < sizeof err.msg ? k + 2 : sizeof err.msg - 1;
+    size_t len = strlen(err.msg);
+    if (len > sizeof err.msg - 1 - pre) len = sizeof err.msg - 1 - pre;
+    memmove(err.msg + pre, err.msg, len);
+    err.msg[pre + len] = '\0';
+    memcpy(err.msg, where, pre < k ? pre : k);
+    if (pre == k + 2) memcpy(err.msg + k, ": ", 2);
+    return err.status;
 }
 
 void tg_log_set(tg_log_fn fn, void *user_data) {

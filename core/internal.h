@@ -19,6 +19,12 @@ void tg__fail(int status, const char *where, const char *fmt, ...)
     ;
 // True if an error is pending on this thread.
 bool tg__has_error(void);
+// A composed op's result: on failure (r == NULL) the error raised since `mark`
+// (tg_error_mark) is reworded to name `fn`, the function the user called.
+static inline tg_tensor *tg__named(const char *fn, unsigned mark, tg_tensor *r) {
+    if (!r) tg_error_context(mark, fn);
+    return r;
+}
 // Writes "[2,3,4]" into buf (always NUL-terminated).
 const char *tg__shape_str(char *buf, size_t size, int ndim, const int64_t *shape);
 

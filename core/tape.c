@@ -242,12 +242,17 @@ struct tg_pin *tg__pin_find(const tg_tape *tape, const tg_tensor *t) {
 static int grow_pins(tg_tape *tape) {
     int64_t cap = tape->cap_pinned ? tape->cap_pinned * 2 : 64;
     if (cap > INT32_MAX / 4) return TG_ERR_OOM;
-    struct tg_pin *p = tg__realloc(tape->pinned, (size_t)cap * sizeof *p);
-    if (!p) return TG_ERR_OOM;
-    tape->pinned = p;
-    tape->cap_pinned = cap;
+    // The index first: a failure leaves the tape exactly as it was (the old table, the old
+    // index and the old capacity, all still consistent).
     int32_t *idx = tg__malloc((size_t)cap * 4 * sizeof *idx);
     if (!idx) return TG_ERR_OOM;
+    struct tg_pin *p = tg__realloc(tape->pinned, (size_t)cap * sizeof *p);
+    if (!p) {
+        tg__free(idx);
+        return TG_ERR_OOM;
+    }
+    tape->pinned = p;
+    tape->cap_pinned = cap;
     tg__free(tape->pin_index);
     tape->pin_index = idx;
     tape->pin_index_cap = cap * 4;

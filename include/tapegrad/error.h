@@ -40,6 +40,13 @@ TG_API int tg_set_error(int status, const char *where, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)))
 #endif
     ;
+// Error context for functions built from other calls (the library's composed ops, your own
+// layers): take a mark before the work; when the work fails, tg_error_context(mark, "my_fn")
+// rewords an error raised since the mark as "my_fn: <inner message>" (unless it already
+// starts with "my_fn:"), so the message names the function the user called. An error that
+// was pending before the mark is left alone. Returns the pending status (TG_OK if none).
+TG_API unsigned tg_error_mark(void);
+TG_API int tg_error_context(unsigned mark, const char *where);
 // Static description of a status code ("shape mismatch", ...).
 TG_API const char *tg_status_str(int status);
 

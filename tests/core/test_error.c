@@ -54,3 +54,35 @@ Test(error, custom_op_positive_status_is_an_error) {
     tg_tape_free(tape);
     tg_free(a);
 }
+
+// tg_error_context names the outer call of an error raised since the mark, once.
+Test(error, context_names_the_outer_call) {
+    unsigned mark = tg_error_mark();
+    cr_expect_eq(tg_error_context(mark, "my_layer"), TG_OK, "no error: nothing to name");
+    tg_set_error(TG_ERR_SHAPE, "tg_add", "shapes [2] and [3]");
+    cr_expect_eq(tg_error_context(mark, "my_layer"), TG_ERR_SHAPE);
+    cr_expect_str_eq(tg_last_error(), "my_layer: tg_add: shapes [2] and [3]");
+    tg_error_context(mark, "my_layer");
+    cr_expect_str_eq(tg_last_error(), "my_layer: tg_add: shapes [2] and [3]", "named once");
+}
+
+// An error pending before the mark belongs to an earlier call: it is left alone.
+Test(error, context_leaves_an_earlier_error) {
+    tg_set_error(TG_ERR_IO, "tg_load_npy", "short read");
+    unsigned mark = tg_error_mark();
+    tg_set_error(TG_ERR_SHAPE, "tg_add", "ignored: first error wins");
+    cr_expect_eq(tg_error_context(mark, "my_layer"), TG_ERR_IO);
+    cr_expect_str_eq(tg_last_error(), "tg_load_npy: short read");
+    tg_clear_error();
+    tg_set_error(TG_ERR_SHAPE, "tg_add", "after a clear");
+    tg_error_context(mark, "my_layer");
+    cr_expect_str_eq(tg_last_error(), "my_layer: tg_add: after a clear");
+}
+
+// A message already starting with the outer name is not prefixed again.
+Test(error, context_keeps_a_message_that_names_it) {
+    unsigned mark = tg_error_mark();
+    tg_set_error(TG_ERR_SHAPE, "tg_std", "axis 5 of 2");
+    tg_error_context(mark, "tg_std");
+    cr_expect_str_eq(tg_last_error(), "tg_std: axis 5 of 2");
+}

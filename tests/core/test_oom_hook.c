@@ -62,36 +62,18 @@ static run_result run_scenario(const char *dir, long long after, bool once) {
     return r;
 }
 
-// Known bugs outside nn/ and optim/ (reported, not fixed here): a crash while evaluating
-// after the first pin of a tape ran out of memory. core/tape.c's grow_pins raises
-// cap_pinned before allocating the pin index; when that allocation fails, the next pin on
-// the tape indexes a NULL pin_index. Remove this once grow_pins allocates the index first.
-static bool known_bug(const run_result *r) {
-    bool crashed = r->code >= 128 || strstr(r->out, "SEGV") != NULL;
-    if (strstr(r->out, "Sanitizer") && !strstr(r->out, "index_slot")) return false;
-    const char *last = NULL;
-    for (const char *p = strstr(r->out, "phase: "); p; p = strstr(p + 1, "phase: ")) last = p;
-    return crashed && last && strncmp(last, "phase: evaluate", 15) == 0;
-}
-
 // Every run from allocation 1 up to the clean run's count, in one mode.
 static void sweep(const char *dir, long long total, bool once) {
-    int failures = 0, ooms = 0, known = 0;
+    int failures = 0, ooms = 0;
     for (long long after = 0; after < total && failures < 5; after++) {
         run_result r = run_scenario(dir, after, once);
         if (r.code == 10) ooms++;
-        if (r.code != 0 && r.code != 10 && known_bug(&r)) {
-            known++;
-            continue;
-        }
         if (r.code != 0 && r.code != 10) failures++;
         cr_expect(r.code == 0 || r.code == 10,
                   "allocation %lld failing%s: exit %d (want 10: TG_ERR_OOM, or 0):\n%s",
                   after + 1, once ? " (only it)" : " (and all later ones)", r.code, r.out);
     }
     cr_expect_gt(ooms, 0, "no run failed: the hook did not fail any allocation");
-    if (known)
-        cr_log_warn("%d run(s) hit the known core/tape.c grow_pins crash (see known_bug)", known);
 }
 
 static void scenario_dir(char *dir) {
