@@ -144,6 +144,7 @@ tg_backend *tg_backend_get(const char *name) {
 }
 
 const char *tg_backend_name(const tg_backend *backend) {
+    if (!backend) tg__fail(TG_ERR_INVALID_ARG, "tg_backend_name", "backend is NULL");
     return backend ? backend->ops->name : "(null)";
 }
 

@@ -367,30 +367,36 @@ static int run_sweep(tg_tape *tape, bool create_graph, bool direct, bool retain,
     return st;
 }
 
-int tg_backward_ex(tg_tape *tape, tg_tensor *out, const tg_tensor *seed,
-                   const tg_backward_opts *opts) {
+// tg_backward and tg_backward_ex; `fn` names the one the user called.
+static int backward(tg_tape *tape, tg_tensor *out, const tg_tensor *seed,
+                    const tg_backward_opts *opts, const char *fn) {
     tg_backward_opts o = opts ? *opts : tg_backward_opts_default();
     if (o.create_graph) {
         // .grad is a persistent tensor outside any graph: it cannot be differentiated.
         if (!tg__has_error())
-            tg__fail(TG_ERR_UNSUPPORTED, "tg_backward",
+            tg__fail(TG_ERR_UNSUPPORTED, fn,
                      "create_graph would leave each leaf's .grad detached from the graph; "
                      "use tg_grad(..., create_graph = true), whose gradients are "
                      "differentiable step tensors");
         return TG_ERR_UNSUPPORTED;
     }
     int64_t end = -1;
-    int st = sweep(tape, out, seed, false, true, o.retain_graph, "tg_backward", &end);
+    int st = sweep(tape, out, seed, false, true, o.retain_graph, fn, &end);
     if (st) return st;
     // Leaves the sweep did not finish: a persistent output, deferred ones.
     for (int64_t i = 0; i < tape->n_pinned && st == TG_OK; i++)
-        st = finish_leaf(&tape->pinned[i], true, "tg_backward");
+        st = finish_leaf(&tape->pinned[i], true, fn);
     clear_bgrads(tape, end);
     return st;
 }
 
+int tg_backward_ex(tg_tape *tape, tg_tensor *out, const tg_tensor *seed,
+                   const tg_backward_opts *opts) {
+    return backward(tape, out, seed, opts, "tg_backward_ex");
+}
+
 int tg_backward(tg_tape *tape, tg_tensor *loss) {
-    return tg_backward_ex(tape, loss, NULL, NULL);
+    return backward(tape, loss, NULL, NULL, "tg_backward");
 }
 
 // grads[i] as a tensor of its own: a copy when it is an earlier result or the seed

@@ -46,13 +46,19 @@ tg_rng *tg_rng_new(uint64_t seed) {
 void tg_rng_free(tg_rng *rng) { tg__free(rng); }
 
 double tg_rng_uniform(tg_rng *rng) {
-    if (!rng) return NAN;
+    if (!rng) {
+        tg__fail(TG_ERR_INVALID_ARG, "tg_rng_uniform", "rng is NULL");
+        return NAN;
+    }
     return (double)(next_u64(rng) >> 11) * 0x1.0p-53;
 }
 
 // Marsaglia's polar method; the second value is kept for the next call.
 double tg_rng_normal(tg_rng *rng) {
-    if (!rng) return NAN;
+    if (!rng) {
+        tg__fail(TG_ERR_INVALID_ARG, "tg_rng_normal", "rng is NULL");
+        return NAN;
+    }
     if (rng->has_spare) {
         rng->has_spare = false;
         return rng->spare;
@@ -107,9 +113,18 @@ static int fill_random(tg_tensor *y, tg_rng *rng, double p0, double p1, bool nor
 }
 
 int tg_uniform_(tg_tensor *y, tg_rng *rng, double lo, double hi) {
+    if (!(isfinite(lo) && isfinite(hi) && lo <= hi)) {
+        tg__fail(TG_ERR_INVALID_ARG, "tg_uniform_", "need finite lo <= hi, got [%g, %g)", lo, hi);
+        return TG_ERR_INVALID_ARG;
+    }
     return fill_random(y, rng, lo, hi, false, "tg_uniform_");
 }
 
 int tg_normal_(tg_tensor *y, tg_rng *rng, double mean, double std) {
+    if (!(isfinite(mean) && isfinite(std) && std >= 0)) {
+        tg__fail(TG_ERR_INVALID_ARG, "tg_normal_", "need a finite mean and std >= 0, got %g, %g",
+                 mean, std);
+        return TG_ERR_INVALID_ARG;
+    }
     return fill_random(y, rng, mean, std, true, "tg_normal_");
 }

@@ -128,8 +128,14 @@ static void retire_slots(tg_tape *tape) {
     *pp = NULL;
 }
 
+// A NULL tape sets the error (tg_tape_* queries answer their documented default).
+static bool tape_given(const tg_tape *tape, const char *where) {
+    if (!tape) tg__fail(TG_ERR_INVALID_ARG, where, "tape is NULL");
+    return tape != NULL;
+}
+
 void tg_tape_reset(tg_tape *tape) {
-    if (!tape) return;
+    if (!tape_given(tape, "tg_tape_reset")) return;
     for (int64_t i = 0; i < tape->n_steps; i++) {
         tg_tensor *s = tape->steps[i];
         if (s->owns_data && s->data) tg__buf_release(s->be, s->data, s->nbytes);
@@ -170,16 +176,18 @@ void tg_tape_free(tg_tape *tape) {
 }
 
 bool tg_tape_set_grad(tg_tape *tape, bool enabled) {
-    if (!tape) return false;
+    if (!tape_given(tape, "tg_tape_set_grad")) return false;
     bool old = tape->grad_enabled;
     tape->grad_enabled = enabled;
     return old;
 }
 
-bool tg_tape_grad_enabled(const tg_tape *tape) { return tape && tape->grad_enabled; }
+bool tg_tape_grad_enabled(const tg_tape *tape) {
+    return tape_given(tape, "tg_tape_grad_enabled") && tape->grad_enabled;
+}
 
 bool tg_tape_set_anomaly(tg_tape *tape, bool enabled) {
-    if (!tape) return false;
+    if (!tape_given(tape, "tg_tape_set_anomaly")) return false;
     bool old = tape->anomaly;
     tape->anomaly = enabled;
     tape->anomaly_nan_only = false;
@@ -187,7 +195,12 @@ bool tg_tape_set_anomaly(tg_tape *tape, bool enabled) {
 }
 
 tg_anomaly_mode tg_tape_set_anomaly_mode(tg_tape *tape, tg_anomaly_mode mode) {
-    if (!tape) return TG_ANOMALY_OFF;
+    if (!tape_given(tape, "tg_tape_set_anomaly_mode")) return TG_ANOMALY_OFF;
+    if (mode != TG_ANOMALY_OFF && mode != TG_ANOMALY_NAN_INF && mode != TG_ANOMALY_NAN) {
+        tg__fail(TG_ERR_INVALID_ARG, "tg_tape_set_anomaly_mode",
+                 "mode %d is not a tg_anomaly_mode (the mode is unchanged)", (int)mode);
+        return TG_ANOMALY_OFF;
+    }
     tg_anomaly_mode old = !tape->anomaly          ? TG_ANOMALY_OFF
                           : tape->anomaly_nan_only ? TG_ANOMALY_NAN
                                                    : TG_ANOMALY_NAN_INF;
@@ -195,7 +208,9 @@ tg_anomaly_mode tg_tape_set_anomaly_mode(tg_tape *tape, tg_anomaly_mode mode) {
     tape->anomaly_nan_only = mode == TG_ANOMALY_NAN;
     return old;
 }
-int64_t tg_tape_size(const tg_tape *tape) { return tape ? tape->n_nodes : 0; }
+int64_t tg_tape_size(const tg_tape *tape) {
+    return tape_given(tape, "tg_tape_size") ? tape->n_nodes : -1;
+}
 
 // ---- pins: persistent tensors recorded this epoch ----
 // pinned[] lists each once; pin_index hashes them by address. A tensor's pin_key caches

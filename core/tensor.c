@@ -174,16 +174,18 @@ tg_tensor *tg_tensor_from(tg_backend *backend, tg_dtype dtype, int ndim, const i
 
 tg_tensor *tg_param(tg_backend *backend, tg_dtype dtype, int ndim, const int64_t *shape,
                     const void *host_data) {
+    unsigned mark = tg_error_mark();
     tg_tensor *t = host_data ? tg_tensor_from(backend, dtype, ndim, shape, host_data)
                              : tg_tensor_new(backend, dtype, ndim, shape);
     if (t) t->requires_grad = true;
-    return t;
+    return tg__named("tg_param", mark, t);
 }
 
 tg_tensor *tg_scalar(tg_backend *backend, tg_dtype dtype, double value) {
     float f = (float)value;
     const void *src = dtype == TG_F32 ? (const void *)&f : (const void *)&value;
-    return tg_tensor_from(backend, dtype, 0, NULL, src);
+    unsigned mark = tg_error_mark();
+    return tg__named("tg_scalar", mark, tg_tensor_from(backend, dtype, 0, NULL, src));
 }
 
 int tg__check_live_slow(const tg_tensor *t, const char *where) {
@@ -392,10 +394,11 @@ tg_tensor *tg__step_view(tg_tape *tape, tg_tensor *src, int ndim, const int64_t 
 
 // ---- accessors ----
 
-// Accessors that return plain values check liveness too: a stale or freed tensor gives the
-// NULL answer and sets the error.
+// Accessors that return plain values check liveness too: a NULL, stale or freed tensor gives
+// the NULL answer and sets the error (unless one is pending: a NULL usually comes from a
+// failed call that set it).
 static bool live(const tg_tensor *t, const char *where) {
-    return t && tg__check_live(t, where) == TG_OK;
+    return tg__check_live(t, where) == TG_OK;
 }
 
 int tg_ndim(const tg_tensor *t) { return live(t, "tg_ndim") ? t->ndim : -1; }

@@ -190,6 +190,15 @@ int tg_adam_step_(tg_tensor *p, const tg_tensor *g, tg_tensor *m, tg_tensor *v, 
         tg__fail(TG_ERR_INVALID_ARG, where, "state must be persistent tensors and step >= 1");
         return TG_ERR_INVALID_ARG;
     }
+    // PyTorch's ranges: beta1 = 1 would divide by a zero bias correction.
+    if (!(isfinite(lr) && lr >= 0 && beta1 >= 0 && beta1 < 1 && beta2 >= 0 && beta2 < 1 &&
+          isfinite(eps) && eps >= 0 && isfinite(weight_decay) && weight_decay >= 0)) {
+        tg__fail(TG_ERR_INVALID_ARG, where,
+                 "need lr >= 0, 0 <= beta1, beta2 < 1, eps >= 0, weight_decay >= 0 (finite), "
+                 "got lr %g, betas (%g, %g), eps %g, weight_decay %g",
+                 lr, beta1, beta2, eps, weight_decay);
+        return TG_ERR_INVALID_ARG;
+    }
     if (!p->numel) return TG_OK;
     tg__bump_version(p);
     tg__bump_version(m);

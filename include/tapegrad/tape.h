@@ -22,7 +22,9 @@ TG_API void tg_tape_reset(tg_tape *tape);
 // Returns the previous mode.
 TG_API bool tg_tape_set_grad(tg_tape *tape, bool enabled);
 TG_API bool tg_tape_grad_enabled(const tg_tape *tape);
-// Number of recorded nodes (differentiable ops on the path to a requires_grad leaf).
+// Number of recorded nodes (differentiable ops on the path to a requires_grad leaf); -1
+// and an error for a NULL tape. The tg_tape_* setters and queries given a NULL tape set
+// the error and return false / TG_ANOMALY_OFF.
 TG_API int64_t tg_tape_size(const tg_tape *tape);
 
 // Anomaly mode: every op's output, forward and backward, is checked for NaN/Inf; the
@@ -35,7 +37,8 @@ typedef enum tg_anomaly_mode {
     TG_ANOMALY_NAN,       // only NaN fails (PyTorch's detect_anomaly): Inf may be legitimate
     TG_ANOMALY_COUNT
 } tg_anomaly_mode;
-// Same with a choice of what fails; messages say "NaN" or "Inf". Returns the old mode.
+// Same with a choice of what fails; messages say "NaN" or "Inf". Returns the old mode; a
+// value outside the enum is refused (error set, mode unchanged).
 TG_API tg_anomaly_mode tg_tape_set_anomaly_mode(tg_tape *tape, tg_anomaly_mode mode);
 
 // Writes the recorded graph as Graphviz DOT, top to bottom: one box per node (#index, op,

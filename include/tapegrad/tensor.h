@@ -161,13 +161,13 @@ TG_API int tg_addcdiv_(tg_tensor *y, double value, const tg_tensor *a, const tg_
 // A seeded random stream (xoshiro256**). Free with tg_rng_free().
 TG_API tg_rng *tg_rng_new(uint64_t seed);
 TG_API void tg_rng_free(tg_rng *rng);
-// Next uniform double in [0, 1).
+// Next uniform double in [0, 1) (NaN and an error for a NULL rng).
 TG_API double tg_rng_uniform(tg_rng *rng);
-// Next standard normal double.
+// Next standard normal double (NaN and an error for a NULL rng).
 TG_API double tg_rng_normal(tg_rng *rng);
-// Fill y with uniform values in [lo, hi).
+// Fill y with uniform values in [lo, hi) (finite, lo <= hi; lo == hi fills lo).
 TG_API int tg_uniform_(tg_tensor *y, tg_rng *rng, double lo, double hi);
-// Fill y with normal values N(mean, std^2).
+// Fill y with normal values N(mean, std^2) (finite mean, finite std >= 0).
 TG_API int tg_normal_(tg_tensor *y, tg_rng *rng, double mean, double std);
 
 // ---- memory statistics ----

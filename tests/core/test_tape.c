@@ -13,10 +13,15 @@ Test(tape, new_tape_defaults) {
     tg_tape_reset(tape);  // reset of an empty tape is fine
     tg_tape_free(tape);
     tg_tape_free(NULL);
-    tg_tape_reset(NULL);
-    cr_expect_eq(tg_tape_size(NULL), 0);
-    cr_expect_not(tg_tape_grad_enabled(NULL));
     cr_expect_eq(tg_last_status(), TG_OK, "%s", tg_last_error());
+    tg_tape_reset(NULL);
+    cr_expect_str_eq(tg_last_error(), "tg_tape_reset: tape is NULL");
+    tg_clear_error();
+    cr_expect_eq(tg_tape_size(NULL), -1);
+    tg_clear_error();
+    cr_expect_not(tg_tape_grad_enabled(NULL));
+    cr_expect_eq(tg_last_status(), TG_ERR_INVALID_ARG);
+    tg_clear_error();
 }
 
 Test(tape, records_ops_on_requires_grad_path) {

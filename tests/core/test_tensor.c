@@ -668,7 +668,11 @@ Test(rng, normal_mean_and_std) {
 Test(rng, bad_arguments) {
     tg_clear_error();
     cr_expect(isnan(tg_rng_uniform(NULL)));
+    tu_expect_error("tg_rng_uniform", "rng is NULL");
+    tg_clear_error();
     cr_expect(isnan(tg_rng_normal(NULL)));
+    tu_expect_error("tg_rng_normal", "rng is NULL");
+    tg_clear_error();
     tg_rng_free(NULL);
     tg_tensor *t = tg_tensor_new(tu_cpu(), TG_F64, 1, (int64_t[]){3});
     cr_expect_eq(tg_uniform_(t, NULL, 0, 1), TG_ERR_INVALID_ARG);
@@ -677,6 +681,17 @@ Test(rng, bad_arguments) {
     tg_rng *r = tg_rng_new(1);
     cr_expect_eq(tg_normal_(NULL, r, 0, 1), TG_ERR_INVALID_ARG);
     tu_expect_error("tg_normal_", "tensor is NULL");
+    tg_clear_error();
+    tg_tensor *u = tg_tensor_new(tu_cpu(), TG_F64, 1, (int64_t[]){3});
+    cr_expect_eq(tg_uniform_(u, r, 2, 1), TG_ERR_INVALID_ARG);
+    tu_expect_error("tg_uniform_", "need finite lo <= hi, got [2, 1)");
+    tg_clear_error();
+    cr_expect_eq(tg_normal_(u, r, 0, -1), TG_ERR_INVALID_ARG);
+    tu_expect_error("tg_normal_", "std >= 0");
+    tg_clear_error();
+    cr_expect_eq(tg_uniform_(u, r, 1, 1), TG_OK, "lo == hi fills lo");
+    cr_expect_eq(tg_data_f64(u)[2], 1.0);
+    tg_free(u);
     tg_rng_free(r);
     tg_free(t);
 }
