@@ -300,6 +300,9 @@ static inline int tg__pin(tg_tape *tape, tg_tensor *t) {
 struct tg_pin *tg__pin_find(const tg_tape *tape, const tg_tensor *t);
 // Inputs must be non-NULL, share dtype and backend, and not belong to another tape.
 int tg__check_inputs(tg_tape *tape, const tg_op_def *def, int n_in, tg_tensor *const *in);
+// The same checks for a composed op's own arguments, errors naming `fn`: run them before
+// reading any input's header (a stale tensor's header is garbage in checked mode).
+int tg__check_args(tg_tape *tape, const char *fn, int n_in, tg_tensor *const *in);
 // True when input k of the node needs a gradient (rules skip work otherwise).
 static inline bool tg__needs_grad(const tg_node *n, int k) {
     return tg__node_input(n, k)->requires_grad;

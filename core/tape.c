@@ -356,6 +356,11 @@ tg_tensor *tg__record(tg_tape *tape, const tg_op_def *def, int n_in, tg_tensor *
 }
 
 // Inputs must be non-NULL, of one dtype and backend, and not step tensors of another tape.
+int tg__check_args(tg_tape *tape, const char *fn, int n_in, tg_tensor *const *in) {
+    const tg_op_def def = {0, fn, n_in, NULL, NULL, NULL};
+    return tg__check_inputs(tape, &def, n_in, in);
+}
+
 int tg__check_inputs(tg_tape *tape, const tg_op_def *def, int n_in, tg_tensor *const *in) {
     if (!tape) {
         tg__fail(TG_ERR_INVALID_ARG, def->name, "tape is NULL");

@@ -123,8 +123,9 @@ static int softplus_backward(tg_tape *tape, const tg_node *node, tg_tensor *dout
 const tg_op_def tg__op_softplus = {TG_OP_SOFTPLUS, "tg_softplus", 1, tg__infer_same,
                                    softplus_forward, softplus_backward};
 tg_tensor *tg_softplus(tg_tape *tape, tg_tensor *x, double beta, double threshold) {
-    if (!(beta > 0)) {
-        tg__fail(TG_ERR_INVALID_ARG, "tg_softplus", "beta must be > 0, got %g", beta);
+    if (!(beta > 0) || isnan(threshold)) {
+        tg__fail(TG_ERR_INVALID_ARG, "tg_softplus", "need beta > 0 and a threshold, got %g, %g",
+                 beta, threshold);
         return NULL;
     }
     return tg__apply1(tape, &tg__op_softplus, x, beta, threshold);
@@ -151,26 +152,36 @@ tg_tensor *tg_erf(tg_tape *tape, tg_tensor *x) { return tg__apply1(tape, &tg__op
 
 // hardtanh's value is clamp's; its gradient passes only strictly inside (lo, hi).
 tg_tensor *tg_hardtanh(tg_tape *tape, tg_tensor *x, double lo, double hi) {
-    if (x && lo > hi) {
-        tg__fail(TG_ERR_INVALID_ARG, "tg_hardtanh", "lo %g > hi %g", lo, hi);
+    if (!(lo <= hi)) {
+        tg__fail(TG_ERR_INVALID_ARG, "tg_hardtanh", "need lo <= hi, got lo %g, hi %g", lo, hi);
         return NULL;
     }
+    unsigned mark = tg_error_mark();
     tg_tensor *inside = tg_mul(tape, tg_gt_scalar(tape, x, lo), tg_lt_scalar(tape, x, hi));
-    return tg_where(tape, inside, x, tg_clamp(tape, tg_detach(tape, x), lo, hi));
+    tg_tensor *y = tg_where(tape, inside, x, tg_clamp(tape, tg_detach(tape, x), lo, hi));
+    return tg__named("tg_hardtanh", mark, y);
 }
 
 tg_tensor *tg_gelu(tg_tape *tape, tg_tensor *x) {
+    unsigned mark = tg_error_mark();
     tg_tensor *phi = tg_add_scalar(tape, tg_erf(tape, tg_mul_scalar(tape, x, 1.0 / sqrt(2.0))), 1.0);
-    return tg_mul(tape, tg_mul_scalar(tape, x, 0.5), phi);
+    return tg__named("tg_gelu", mark, tg_mul(tape, tg_mul_scalar(tape, x, 0.5), phi));
 }
 
 tg_tensor *tg_gelu_tanh(tg_tape *tape, tg_tensor *x) {
     const double k = sqrt(2.0 / 3.14159265358979323846);
+    unsigned mark = tg_error_mark();
     tg_tensor *inner = tg_add(tape, x, tg_mul_scalar(tape, tg_pow_scalar(tape, x, 3.0), 0.044715));
     tg_tensor *t = tg_add_scalar(tape, tg_tanh(tape, tg_mul_scalar(tape, inner, k)), 1.0);
-    return tg_mul(tape, tg_mul_scalar(tape, x, 0.5), t);
+    return tg__named("tg_gelu_tanh", mark, tg_mul(tape, tg_mul_scalar(tape, x, 0.5), t));
 }
 
-tg_tensor *tg_rsqrt(tg_tape *tape, tg_tensor *x) { return tg_pow_scalar(tape, x, -0.5); }
+tg_tensor *tg_rsqrt(tg_tape *tape, tg_tensor *x) {
+    unsigned mark = tg_error_mark();
+    return tg__named("tg_rsqrt", mark, tg_pow_scalar(tape, x, -0.5));
+}
 
-tg_tensor *tg_square(tg_tape *tape, tg_tensor *x) { return tg_mul(tape, x, x); }
+tg_tensor *tg_square(tg_tape *tape, tg_tensor *x) {
+    unsigned mark = tg_error_mark();
+    return tg__named("tg_square", mark, tg_mul(tape, x, x));
+}

@@ -206,10 +206,8 @@ tg_tensor *tg_col2im(tg_tape *tape, tg_tensor *cols, int64_t c, int64_t h, int64
 tg_tensor *tg_conv2d(tg_tape *tape, tg_tensor *x, tg_tensor *weight, tg_tensor *bias,
                      const tg_conv_opts *opts) {
     char s1[160], s2[160];
-    if (!x || !weight) {
-        if (!tg__has_error()) tg__fail(TG_ERR_INVALID_ARG, "tg_conv2d", "input is NULL");
-        return NULL;
-    }
+    tg_tensor *in[3] = {x, weight, bias};
+    if (tg__check_args(tape, "tg_conv2d", bias ? 3 : 2, in)) return NULL;
     if (x->ndim != 4 || weight->ndim != 4 || weight->shape[1] != x->shape[1] ||
         (bias && (bias->ndim != 1 || bias->shape[0] != weight->shape[0]))) {
         tg__fail(TG_ERR_SHAPE, "tg_conv2d", "need x [N,C,H,W], weight [O,C,KH,KW], bias [O]: "
@@ -223,34 +221,33 @@ tg_tensor *tg_conv2d(tg_tape *tape, tg_tensor *x, tg_tensor *weight, tg_tensor *
         return NULL;
     }
     int64_t n = x->shape[0], o = weight->shape[0];
+    unsigned mark = tg_error_mark();
     tg_tensor *cols = im2col_pad(tape, x, (int)weight->shape[2], (int)weight->shape[3], opts,
                                  false, 0.0, "tg_conv2d");
-    if (!cols) return NULL;
+    if (!cols) return tg__named("tg_conv2d", mark, NULL);
     tg_tensor *w2 = tg_reshape(tape, weight, 2, (int64_t[]){o, cols->shape[1]});
     tg_tensor *y = tg_matmul(tape, w2, cols);   // [N, O, OH*OW]
     int64_t oh, ow;
     out_hw(x, (int)weight->shape[2], (int)weight->shape[3], opts, false, &oh, &ow);
     y = tg_reshape(tape, y, 4, (int64_t[]){n, o, oh, ow});
     if (bias) y = tg_add(tape, y, tg_reshape(tape, bias, 3, (int64_t[]){o, 1, 1}));
-    return y;
+    return tg__named("tg_conv2d", mark, y);
 }
 
 static tg_tensor *pool(tg_tape *tape, tg_tensor *x, int kh, int kw, const tg_conv_opts *opts,
                        bool is_max, const char *name) {
     char s[160];
-    if (!x) {
-        if (!tg__has_error()) tg__fail(TG_ERR_INVALID_ARG, name, "input is NULL");
-        return NULL;
-    }
+    if (tg__check_args(tape, name, 1, &x)) return NULL;
     if (x->ndim != 4) {
         tg__fail(TG_ERR_SHAPE, name, "need x [N,C,H,W], got %s",
                  tg__shape_str(s, sizeof s, x->ndim, x->shape));
         return NULL;
     }
     int64_t n = x->shape[0], c = x->shape[1], h = x->shape[2], w = x->shape[3];
+    unsigned mark = tg_error_mark();
     tg_tensor *x1 = tg_reshape(tape, x, 4, (int64_t[]){n * c, 1, h, w});
     tg_tensor *cols = im2col_pad(tape, x1, kh, kw, opts, true, is_max ? -INFINITY : 0.0, name);
-    if (!cols) return NULL;
+    if (!cols) return tg__named(name, mark, NULL);
     int axis = 1;
     // max: the window's first maximum (row-major), picked by index so that ties send the
     // whole gradient to it, as torch's max_pool2d does (tg_max_axes would split it evenly).
@@ -258,7 +255,7 @@ static tg_tensor *pool(tg_tape *tape, tg_tensor *x, int kh, int kw, const tg_con
                           : tg_mean_axes(tape, cols, 1, &axis, false);
     int64_t oh, ow;
     out_hw(x, kh, kw, opts, true, &oh, &ow);
-    return tg_reshape(tape, r, 4, (int64_t[]){n, c, oh, ow});
+    return tg__named(name, mark, tg_reshape(tape, r, 4, (int64_t[]){n, c, oh, ow}));
 }
 
 tg_tensor *tg_max_pool2d(tg_tape *tape, tg_tensor *x, int kh, int kw, const tg_conv_opts *opts) {

@@ -1,5 +1,7 @@
 // Index ops: gather and scatter_add along an axis (each the other's gradient), and the
 // composed index_select and one_hot; arange and full create constant step tensors.
+#include <math.h>
+
 #include "ops/op_table.h"
 
 static int normalize_axis(const tg_tensor *x, int axis, const char *name, int *out) {
@@ -164,8 +166,9 @@ tg_tensor *tg_index_select(tg_tape *tape, tg_tensor *x, int axis, tg_tensor *ind
         ishape[i] = i == a ? index->shape[0] : 1;
         oshape[i] = i == a ? index->shape[0] : x->shape[i];
     }
+    unsigned mark = tg_error_mark();
     tg_tensor *idx = tg_expand(tape, tg_reshape(tape, index, x->ndim, ishape), x->ndim, oshape);
-    return tg_gather(tape, x, a, idx);
+    return tg__named("tg_index_select", mark, tg_gather(tape, x, a, idx));
 }
 
 // one_hot = scatter of ones into zeros along a new last axis (the kernel checks the range).
@@ -183,10 +186,11 @@ tg_tensor *tg_one_hot(tg_tape *tape, tg_tensor *labels, int64_t n_classes) {
     shape[nd - 1] = n_classes;
     ishape[nd - 1] = 1;
     if (tg__check_shape(nd, shape, "tg_one_hot")) return NULL;
+    unsigned mark = tg_error_mark();
     tg_tensor *zeros = tg_full(tape, labels->be, labels->dtype, nd, shape, 0.0);
     tg_tensor *ones = tg_full(tape, labels->be, labels->dtype, nd, ishape, 1.0);
     tg_tensor *idx = tg_reshape(tape, labels, nd, ishape);
-    return tg_scatter_add(tape, zeros, nd - 1, idx, ones);
+    return tg__named("tg_one_hot", mark, tg_scatter_add(tape, zeros, nd - 1, idx, ones));
 }
 
 // ---- constants ----
@@ -210,12 +214,15 @@ tg_tensor *tg_full(tg_tape *tape, tg_backend *backend, tg_dtype dtype, int ndim,
 
 tg_tensor *tg_arange(tg_tape *tape, tg_backend *backend, tg_dtype dtype, int64_t n, double start,
                      double step) {
-    if (n < 0) {
-        tg__fail(TG_ERR_INVALID_ARG, "tg_arange", "n must be >= 0, got %lld", (long long)n);
+    if (n < 0 || !isfinite(start) || !isfinite(step)) {
+        tg__fail(TG_ERR_INVALID_ARG, "tg_arange",
+                 "need n >= 0 and a finite start and step, got n %lld, start %g, step %g",
+                 (long long)n, start, step);
         return NULL;
     }
     if (tg__check_shape(1, &n, "tg_arange")) return NULL;
-    tg_tensor *t = tg_full(tape, backend, dtype, 1, &n, 0.0);
+    unsigned mark = tg_error_mark();
+    tg_tensor *t = tg__named("tg_arange", mark, tg_full(tape, backend, dtype, 1, &n, 0.0));
     if (!t || !n) return t;
     tg_view v = tg__view_of(t);
     return tg__k_unary("tg_arange", TG_UNARY_ARANGE, &v, t, start, step) ? NULL : t;

@@ -32,20 +32,30 @@ static int same_shape(tg_tensor *a, tg_tensor *b, const char *name) {
     return TG_OK;
 }
 
-tg_tensor *tg_mse_loss(tg_tape *tape, tg_tensor *pred, tg_tensor *target, tg_reduction r) {
+static tg_tensor *mse_loss_impl(tg_tape *tape, tg_tensor *pred, tg_tensor *target, tg_reduction r) {
     if (same_shape(pred, target, "tg_mse_loss")) return NULL;
     tg_tensor *d = tg_sub(tape, pred, target);
     return reduce(tape, tg_mul(tape, d, d), r, "tg_mse_loss");
 }
 
-tg_tensor *tg_l1_loss(tg_tape *tape, tg_tensor *pred, tg_tensor *target, tg_reduction r) {
+tg_tensor *tg_mse_loss(tg_tape *tape, tg_tensor *pred, tg_tensor *target, tg_reduction r) {
+    unsigned mark = tg_error_mark();
+    return tg__named("tg_mse_loss", mark, mse_loss_impl(tape, pred, target, r));
+}
+
+static tg_tensor *l1_loss_impl(tg_tape *tape, tg_tensor *pred, tg_tensor *target, tg_reduction r) {
     if (same_shape(pred, target, "tg_l1_loss")) return NULL;
     return reduce(tape, tg_abs(tape, tg_sub(tape, pred, target)), r, "tg_l1_loss");
 }
 
+tg_tensor *tg_l1_loss(tg_tape *tape, tg_tensor *pred, tg_tensor *target, tg_reduction r) {
+    unsigned mark = tg_error_mark();
+    return tg__named("tg_l1_loss", mark, l1_loss_impl(tape, pred, target, r));
+}
+
 // 0.5 d^2 where |d| < delta, delta (|d| - delta/2) elsewhere
-tg_tensor *tg_huber_loss(tg_tape *tape, tg_tensor *pred, tg_tensor *target, double delta,
-                         tg_reduction r) {
+static tg_tensor *huber_loss_impl(tg_tape *tape, tg_tensor *pred, tg_tensor *target, double delta,
+                                  tg_reduction r) {
     if (same_shape(pred, target, "tg_huber_loss")) return NULL;
     if (!(delta > 0)) {
         tg__fail(TG_ERR_INVALID_ARG, "tg_huber_loss", "delta must be > 0, got %g", delta);
@@ -57,6 +67,12 @@ tg_tensor *tg_huber_loss(tg_tape *tape, tg_tensor *pred, tg_tensor *target, doub
     tg_tensor *lin = tg_mul_scalar(tape, tg_sub_scalar(tape, a, 0.5 * delta), delta);
     return reduce(tape, tg_where(tape, tg_lt_scalar(tape, a, delta), quad, lin), r,
                   "tg_huber_loss");
+}
+
+tg_tensor *tg_huber_loss(tg_tape *tape, tg_tensor *pred, tg_tensor *target, double delta,
+                         tg_reduction r) {
+    unsigned mark = tg_error_mark();
+    return tg__named("tg_huber_loss", mark, huber_loss_impl(tape, pred, target, delta, r));
 }
 
 // -(y log p + (1-y) log(1-p)), each log clamped at -100
@@ -71,7 +87,7 @@ static tg_tensor *bce_terms(tg_tape *tape, tg_tensor *p, tg_tensor *y) {
 // Where p(1-p) < 1e-12 the value comes from the detached p and dp from s - detach(s),
 // s = (p^2/2 - y p) / 1e-12 (zero in value); the logs see 0.5 there, so no 0 * inf reaches
 // a gradient. dy there is the clamped log ratio (torch: the unclamped one, +-inf at 0 and 1).
-tg_tensor *tg_bce_loss(tg_tape *tape, tg_tensor *p, tg_tensor *target, tg_reduction r) {
+static tg_tensor *bce_loss_impl(tg_tape *tape, tg_tensor *p, tg_tensor *target, tg_reduction r) {
     const double eps = 1e-12f;   // torch's EPSILON in binary_cross_entropy_backward (a float)
     if (same_shape(p, target, "tg_bce_loss")) return NULL;
     tg_tensor *pd = tg_detach(tape, p);
@@ -85,12 +101,17 @@ tg_tensor *tg_bce_loss(tg_tape *tape, tg_tensor *p, tg_tensor *target, tg_reduct
                   "tg_bce_loss");
 }
 
+tg_tensor *tg_bce_loss(tg_tape *tape, tg_tensor *p, tg_tensor *target, tg_reduction r) {
+    unsigned mark = tg_error_mark();
+    return tg__named("tg_bce_loss", mark, bce_loss_impl(tape, p, target, r));
+}
+
 // softplus(x) - x*y as y*softplus(-x) + (1-y)*softplus(x): for y in [0, 1] two terms >= 0,
 // so a confident right answer keeps its tiny loss (the difference form cancels it: 0 at
 // x = 36, y = 1; a 3e-7 relative error at x = 20), and so does its gradient
 // (1-y)*sigmoid(x) - y*sigmoid(-x). softplus in its overflow-free form (no threshold).
-tg_tensor *tg_bce_with_logits(tg_tape *tape, tg_tensor *logits, tg_tensor *target,
-                              tg_reduction r) {
+static tg_tensor *bce_with_logits_impl(tg_tape *tape, tg_tensor *logits, tg_tensor *target,
+                                       tg_reduction r) {
     if (same_shape(logits, target, "tg_bce_with_logits")) return NULL;
     tg_tensor *pos = tg_mul(tape, target, tg_softplus(tape, tg_neg(tape, logits), 1.0, INFINITY));
     tg_tensor *neg = tg_mul(tape, tg_rsub_scalar(tape, target, 1.0),
@@ -98,8 +119,14 @@ tg_tensor *tg_bce_with_logits(tg_tape *tape, tg_tensor *logits, tg_tensor *targe
     return reduce(tape, tg_add(tape, pos, neg), r, "tg_bce_with_logits");
 }
 
-tg_tensor *tg_nll_loss(tg_tape *tape, tg_tensor *logp, tg_tensor *labels, tg_tensor *weight,
-                       tg_reduction r) {
+tg_tensor *tg_bce_with_logits(tg_tape *tape, tg_tensor *logits, tg_tensor *target,
+                              tg_reduction r) {
+    unsigned mark = tg_error_mark();
+    return tg__named("tg_bce_with_logits", mark, bce_with_logits_impl(tape, logits, target, r));
+}
+
+static tg_tensor *nll_loss_impl(tg_tape *tape, tg_tensor *logp, tg_tensor *labels,
+                                tg_tensor *weight, tg_reduction r) {
     char s1[160], s2[160];
     if (!tape || !logp || !labels) {
         if (!tg__has_error()) tg__fail(TG_ERR_INVALID_ARG, "tg_nll_loss", "input is NULL");
@@ -123,6 +150,12 @@ tg_tensor *tg_nll_loss(tg_tape *tape, tg_tensor *logp, tg_tensor *labels, tg_ten
     tg_tensor *l = tg_neg(tape, tg_mul(tape, w, picked));
     if (r != TG_REDUCE_MEAN) return reduce(tape, l, r, "tg_nll_loss");
     return tg_div(tape, tg_sum(tape, l), tg_sum(tape, w));
+}
+
+tg_tensor *tg_nll_loss(tg_tape *tape, tg_tensor *logp, tg_tensor *labels, tg_tensor *weight,
+                       tg_reduction r) {
+    unsigned mark = tg_error_mark();
+    return tg__named("tg_nll_loss", mark, nll_loss_impl(tape, logp, labels, weight, r));
 }
 
 // ---- fused softmax cross-entropy (no class weights): per-row loss [N]
@@ -223,14 +256,21 @@ static int xent_grad_backward(tg_tape *tape, const tg_node *node, tg_tensor *v, 
 const tg_op_def tg__op_xent_grad = {TG_OP_XENT_GRAD, "tg_cross_entropy_grad", 3,
                                     xent_grad_infer, xent_grad_forward, xent_grad_backward};
 
-tg_tensor *tg_cross_entropy_grad(tg_tape *tape, tg_tensor *logits, tg_tensor *labels,
-                                 tg_tensor *dloss) {
+static tg_tensor *cross_entropy_grad_impl(tg_tape *tape, tg_tensor *logits, tg_tensor *labels,
+                                          tg_tensor *dloss) {
     tg_tensor *in[3] = {logits, labels, dloss};
     return tg__apply(tape, &tg__op_xent_grad, 3, in, NULL);
 }
 
-tg_tensor *tg_cross_entropy(tg_tape *tape, tg_tensor *logits, tg_tensor *labels,
-                            tg_tensor *weight, tg_reduction r) {
+tg_tensor *tg_cross_entropy_grad(tg_tape *tape, tg_tensor *logits, tg_tensor *labels,
+                                 tg_tensor *dloss) {
+    unsigned mark = tg_error_mark();
+    tg_tensor *dx = cross_entropy_grad_impl(tape, logits, labels, dloss);
+    return tg__named("tg_cross_entropy_grad", mark, dx);
+}
+
+static tg_tensor *cross_entropy_impl(tg_tape *tape, tg_tensor *logits, tg_tensor *labels,
+                                     tg_tensor *weight, tg_reduction r) {
     if (logits && logits->ndim != 2) {
         char s[160];
         tg__fail(TG_ERR_SHAPE, "tg_cross_entropy", "need logits [N,C], got %s",
@@ -241,4 +281,10 @@ tg_tensor *tg_cross_entropy(tg_tape *tape, tg_tensor *logits, tg_tensor *labels,
         return tg_nll_loss(tape, tg_log_softmax(tape, logits, 1), labels, weight, r);
     tg_tensor *in[2] = {logits, labels};
     return reduce(tape, tg__apply(tape, &tg__op_xent, 2, in, NULL), r, "tg_cross_entropy");
+}
+
+tg_tensor *tg_cross_entropy(tg_tape *tape, tg_tensor *logits, tg_tensor *labels,
+                            tg_tensor *weight, tg_reduction r) {
+    unsigned mark = tg_error_mark();
+    return tg__named("tg_cross_entropy", mark, cross_entropy_impl(tape, logits, labels, weight, r));
 }

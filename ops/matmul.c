@@ -152,18 +152,25 @@ static int matmul_backward(tg_tape *tape, const tg_node *node, tg_tensor *dout,
 const tg_op_def tg__op_matmul = {TG_OP_MATMUL, "tg_matmul", 2, matmul_infer, matmul_forward,
                                  matmul_backward};
 
-tg_tensor *tg_matmul_ex(tg_tape *tape, tg_tensor *a, tg_tensor *b, bool trans_a, bool trans_b) {
+// The matmul node; errors name tg_matmul (the op), reworded for the entry the user called.
+static tg_tensor *matmul(tg_tape *tape, tg_tensor *a, tg_tensor *b, bool trans_a, bool trans_b,
+                         const char *fn) {
     tg_tensor *in[2] = {a, b};
     tg_attrs at = {.flags = (trans_a ? TRANS_A : 0u) | (trans_b ? TRANS_B : 0u)};
-    return tg__apply(tape, &tg__op_matmul, 2, in, &at);
+    unsigned mark = tg_error_mark();
+    return tg__named(fn, mark, tg__apply(tape, &tg__op_matmul, 2, in, &at));
+}
+
+tg_tensor *tg_matmul_ex(tg_tape *tape, tg_tensor *a, tg_tensor *b, bool trans_a, bool trans_b) {
+    return matmul(tape, a, b, trans_a, trans_b, "tg_matmul_ex");
 }
 
 tg_tensor *tg_matmul(tg_tape *tape, tg_tensor *a, tg_tensor *b) {
-    return tg_matmul_ex(tape, a, b, false, false);
+    return matmul(tape, a, b, false, false, "tg_matmul");
 }
 
 tg_tensor *tg_bmm(tg_tape *tape, tg_tensor *a, tg_tensor *b) {
-    return tg_matmul_ex(tape, a, b, false, false);
+    return matmul(tape, a, b, false, false, "tg_bmm");
 }
 
 // ---- addmm: y = bias + op(a) @ op(b)    dbias = dy, da and db as for matmul ----
@@ -238,5 +245,6 @@ tg_tensor *tg_addmm(tg_tape *tape, tg_tensor *bias, tg_tensor *a, tg_tensor *b, 
                     bool trans_b) {
     tg_tensor *in[3] = {bias, a, b};
     tg_attrs at = {.flags = (trans_a ? TRANS_A : 0u) | (trans_b ? TRANS_B : 0u)};
-    return tg__apply(tape, &tg__op_addmm, 3, in, &at);
+    unsigned mark = tg_error_mark();
+    return tg__named("tg_addmm", mark, tg__apply(tape, &tg__op_addmm, 3, in, &at));
 }

@@ -111,12 +111,16 @@ const tg_op_def tg__op_log_softmax_grad = {TG_OP_LOG_SOFTMAX_GRAD, "tg_log_softm
 static tg_tensor *softmax_grad_of(tg_tape *tape, tg_tensor *dy, tg_tensor *y,
                                   const tg_op_def *def, bool take_log) {
     tg_tensor *in[2] = {dy, y};
-    if (y && tg__has_softmax_grad(y->be)) return tg__apply(tape, def, 2, in, NULL);
+    if (tg__check_inputs(tape, def, 2, in)) return NULL;   // before reading y's header
+    if (tg__has_softmax_grad(y->be)) return tg__apply(tape, def, 2, in, NULL);
     int nd;
-    int64_t sh[TG_MAX_DIMS];   // tg__apply checks and infers itself; the composed form here
-    if (tg__check_inputs(tape, def, 2, in) || def->infer(in, 2, NULL, &nd, sh)) return NULL;
-    if (take_log) return tg_sub(tape, dy, tg_mul(tape, tg_exp(tape, y), row_sum(tape, dy)));
-    return tg_mul(tape, y, tg_sub(tape, dy, row_sum(tape, tg_mul(tape, dy, y))));
+    int64_t sh[TG_MAX_DIMS];   // tg__apply infers itself; the composed form here
+    if (def->infer(in, 2, NULL, &nd, sh)) return NULL;
+    unsigned mark = tg_error_mark();
+    tg_tensor *dx = take_log
+        ? tg_sub(tape, dy, tg_mul(tape, tg_exp(tape, y), row_sum(tape, dy)))
+        : tg_mul(tape, y, tg_sub(tape, dy, row_sum(tape, tg_mul(tape, dy, y))));
+    return tg__named(def->name, mark, dx);
 }
 
 tg_tensor *tg_softmax_grad(tg_tape *tape, tg_tensor *dy, tg_tensor *y) {

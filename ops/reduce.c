@@ -188,10 +188,12 @@ tg_tensor *tg_min_axes(tg_tape *tape, tg_tensor *x, int n_axes, const int *axes,
     return reduce_op(tape, &tg__op_min, x, n_axes, axes, keepdim, false);
 }
 tg_tensor *tg_max(tg_tape *tape, tg_tensor *x) {
-    return reduce_op(tape, &tg__op_max, x, 0, NULL, false, true);
+    unsigned mark = tg_error_mark();
+    return tg__named("tg_max", mark, reduce_op(tape, &tg__op_max, x, 0, NULL, false, true));
 }
 tg_tensor *tg_min(tg_tape *tape, tg_tensor *x) {
-    return reduce_op(tape, &tg__op_min, x, 0, NULL, false, true);
+    unsigned mark = tg_error_mark();
+    return tg__named("tg_min", mark, reduce_op(tape, &tg__op_min, x, 0, NULL, false, true));
 }
 
 // ---- argmax / argmin along one axis: first extremum's index; no gradient ----
@@ -236,10 +238,11 @@ tg_tensor *tg_var(tg_tape *tape, tg_tensor *x, int n_axes, const int *axes, int 
 // and the result is a constant 0, so nothing reaches var; composed, so it differentiates again.
 tg_tensor *tg_std(tg_tape *tape, tg_tensor *x, int n_axes, const int *axes, int correction,
                   bool keepdim) {
+    unsigned mark = tg_error_mark();
     tg_tensor *v = tg_var(tape, x, n_axes, axes, correction, keepdim);
     tg_tensor *flat = tg_eq_scalar(tape, v, 0.0);
     tg_tensor *s = tg_sqrt(tape, tg_where(tape, flat, tg__scalar_like(tape, v, 1.0), v));
-    return tg_where(tape, flat, tg__scalar_like(tape, v, 0.0), s);
+    return tg__named("tg_std", mark, tg_where(tape, flat, tg__scalar_like(tape, v, 0.0), s));
 }
 
 // logsumexp = m + log(sum(exp(x - m))), m = max (detached: the result does not depend on

@@ -284,7 +284,7 @@ tg_tensor *tg_concat(tg_tape *tape, int n, tg_tensor *const *xs, int axis) {
 // ---- composed ----
 
 tg_tensor *tg_unsqueeze(tg_tape *tape, tg_tensor *x, int axis) {
-    if (!x) return tg_reshape(tape, x, 0, NULL);
+    if (tg__check_args(tape, "tg_unsqueeze", 1, &x)) return NULL;
     int a = axis < 0 ? axis + x->ndim + 1 : axis;
     if (a < 0 || a > x->ndim || x->ndim >= TG_MAX_DIMS) {
         char s[160];
@@ -294,11 +294,12 @@ tg_tensor *tg_unsqueeze(tg_tape *tape, tg_tensor *x, int axis) {
     }
     int64_t shape[TG_MAX_DIMS];
     for (int i = 0, j = 0; i <= x->ndim; i++) shape[i] = i == a ? 1 : x->shape[j++];
-    return tg_reshape(tape, x, x->ndim + 1, shape);
+    unsigned mark = tg_error_mark();
+    return tg__named("tg_unsqueeze", mark, tg_reshape(tape, x, x->ndim + 1, shape));
 }
 
 tg_tensor *tg_squeeze(tg_tape *tape, tg_tensor *x, int axis) {
-    if (!x) return tg_reshape(tape, x, 0, NULL);
+    if (tg__check_args(tape, "tg_squeeze", 1, &x)) return NULL;
     int64_t shape[TG_MAX_DIMS];
     int nd = 0;
     int a = axis == -100 ? -100 : (axis < 0 ? axis + x->ndim : axis);
@@ -310,13 +311,15 @@ tg_tensor *tg_squeeze(tg_tape *tape, tg_tensor *x, int axis) {
     }
     for (int i = 0; i < x->ndim; i++)
         if (!(x->shape[i] == 1 && (a == -100 || a == i))) shape[nd++] = x->shape[i];
-    return tg_reshape(tape, x, nd, shape);
+    unsigned mark = tg_error_mark();
+    return tg__named("tg_squeeze", mark, tg_reshape(tape, x, nd, shape));
 }
 
 tg_tensor *tg_flatten(tg_tape *tape, tg_tensor *x, int start, int end) {
-    if (!x) return tg_reshape(tape, x, 0, NULL);
+    if (tg__check_args(tape, "tg_flatten", 1, &x)) return NULL;
     int s0 = start < 0 ? start + x->ndim : start, e0 = end < 0 ? end + x->ndim : end;
-    if (x->ndim == 0) return tg_reshape(tape, x, 1, (int64_t[]){1});
+    if (x->ndim == 0) return tg__named("tg_flatten", tg_error_mark(),
+                                       tg_reshape(tape, x, 1, (int64_t[]){1}));
     if (s0 < 0 || e0 >= x->ndim || s0 > e0) {
         char s[160];
         tg__fail(TG_ERR_INVALID_ARG, "tg_flatten", "axes [%d, %d] invalid for shape %s", start,
@@ -329,7 +332,8 @@ tg_tensor *tg_flatten(tg_tape *tape, tg_tensor *x, int start, int end) {
         if (i <= s0 || i > e0) shape[nd++] = x->shape[i];
         else shape[nd - 1] *= x->shape[i];
     }
-    return tg_reshape(tape, x, nd, shape);
+    unsigned mark = tg_error_mark();
+    return tg__named("tg_flatten", mark, tg_reshape(tape, x, nd, shape));
 }
 
 tg_tensor *tg_stack(tg_tape *tape, int n, tg_tensor *const *xs, int axis) {
@@ -337,21 +341,29 @@ tg_tensor *tg_stack(tg_tape *tape, int n, tg_tensor *const *xs, int axis) {
         tg__fail(TG_ERR_INVALID_ARG, "tg_stack", "need 1..4096 tensors, got %d", n);
         return NULL;
     }
-    tg_tensor **u = tape ? tg__arena_alloc(tape, (size_t)n * sizeof *u) : NULL;
+    if (tg__check_args(tape, "tg_stack", n, xs)) return NULL;
+    int a = axis < 0 ? axis + xs[0]->ndim + 1 : axis;
+    if (a < 0 || a > xs[0]->ndim || xs[0]->ndim >= TG_MAX_DIMS) {
+        char s[160];
+        tg__fail(TG_ERR_INVALID_ARG, "tg_stack", "axis %d out of range for inputs %s", axis,
+                 tg__shape_str(s, sizeof s, xs[0]->ndim, xs[0]->shape));
+        return NULL;
+    }
+    tg_tensor **u = tg__arena_alloc(tape, (size_t)n * sizeof *u);
     if (!u) {
-        tg__fail(tape ? TG_ERR_OOM : TG_ERR_INVALID_ARG, "tg_stack",
-                 tape ? "out of memory" : "tape is NULL");
+        tg__fail(TG_ERR_OOM, "tg_stack", "out of memory");
         return NULL;
     }
     for (int k = 0; k < n; k++) {
-        if (xs[k] && xs[0] && !tg__same_shape(xs[k], xs[0])) {
+        if (!tg__same_shape(xs[k], xs[0])) {
             char s1[160], s2[160];
             tg__fail(TG_ERR_SHAPE, "tg_stack", "input %d %s differs from input 0 %s", k,
                      tg__shape_str(s1, sizeof s1, xs[k]->ndim, xs[k]->shape),
                      tg__shape_str(s2, sizeof s2, xs[0]->ndim, xs[0]->shape));
             return NULL;
         }
-        u[k] = tg_unsqueeze(tape, xs[k], axis);
     }
-    return tg_concat(tape, n, u, axis);
+    unsigned mark = tg_error_mark();
+    for (int k = 0; k < n; k++) u[k] = tg_unsqueeze(tape, xs[k], axis);
+    return tg__named("tg_stack", mark, tg_concat(tape, n, u, axis));
 }

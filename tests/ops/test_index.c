@@ -206,7 +206,7 @@ Test(ops_index, bad_index_select_one_hot_constants) {
     tu_expect_fail(tg_one_hot(tape, NULL, 3), TG_ERR_INVALID_ARG, "tg_one_hot", "NULL", NULL);
     tg_clear_error();
     tu_expect_fail(tg_arange(tape, tu_cpu(), TG_F64, -1, 0, 1), TG_ERR_INVALID_ARG, "tg_arange",
-                   "n must be >= 0", NULL);
+                   "need n >= 0", NULL);
     tg_clear_error();
     tu_expect_fail(tg_full(NULL, tu_cpu(), TG_F64, 0, NULL, 1), TG_ERR_INVALID_ARG, "tg_full",
                    "tape", NULL);

@@ -265,7 +265,7 @@ Test(ops_slice, bad_concat_stack) {
     tu_expect_fail(tg_stack(tape, 0, (tg_tensor *[]){a}, 0), TG_ERR_INVALID_ARG, "tg_stack", NULL,
                    NULL);
     tg_clear_error();
-    tu_expect_fail(tg_stack(tape, 2, (tg_tensor *[]){a, a}, 3), TG_ERR_INVALID_ARG, "tg_unsqueeze",
+    tu_expect_fail(tg_stack(tape, 2, (tg_tensor *[]){a, a}, 3), TG_ERR_INVALID_ARG, "tg_stack",
                    "axis 3", NULL);
     tg_tape_free(tape);
     tu_free(a), tu_free(b), tu_free(c);
