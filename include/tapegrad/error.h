@@ -1,7 +1,8 @@
 // Error model: functions returning tensors return NULL and set a thread-local error;
 // everything else returns an int status (TG_OK or a negative tg_status). The first error
 // wins: later failures do not overwrite it until tg_clear_error(). An op given a NULL input
-// returns NULL without touching the error, so a whole expression is checked once.
+// fails too; as the first error wins, a NULL made by a failed inner call keeps that call's
+// error, so a whole expression is checked once, at the end.
 #pragma once
 
 #include "tapegrad/defs.h"
