@@ -4,6 +4,7 @@
 #pragma once
 
 #include <math.h>
+#include <stdint.h>
 
 #ifdef __CUDACC__
 #define TG_HD __host__ __device__
@@ -137,4 +138,15 @@ static inline TG_HD void tg_adam_elem_f(float *p, float g, float *m, float *v, f
         d = *vmax;
     }
     *p += (-lr / bc1) * tg_adam_ratio_f(*m, d, 1.0f / bc2_sqrt, eps);
+}
+
+// Counter-based uniform in [0, 1) for dropout masks that the backward pass regenerates
+// instead of storing: splitmix64's finaliser over seed + (i + 1) * golden ratio, top 53
+// bits. Integer arithmetic only, so every backend draws the same mask.
+static inline TG_HD double tg_dropout_u(uint64_t seed, uint64_t i) {
+    uint64_t z = seed + (i + 1) * 0x9e3779b97f4a7c15ull;
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    z ^= z >> 31;
+    return (double)(z >> 11) * (1.0 / 9007199254740992.0);
 }

@@ -71,9 +71,13 @@ const tg_op_def *const tg__ops[TG_OP_COUNT] = {
     [TG_OP_LOG_SOFTMAX] = &tg__op_log_softmax,
     [TG_OP_SOFTMAX_GRAD] = &tg__op_softmax_grad,
     [TG_OP_LOG_SOFTMAX_GRAD] = &tg__op_log_softmax_grad,
+    [TG_OP_LAYER_NORM] = &tg__op_layer_norm,
+    [TG_OP_LAYER_NORM_GRAD] = &tg__op_layer_norm_grad,
+    [TG_OP_ATTENTION] = &tg__op_attention,
+    [TG_OP_ATTENTION_GRAD] = &tg__op_attention_grad,
 };
 
-_Static_assert(TG_OP_COUNT == 69, "add the new op to tg__ops, then update this count");
+_Static_assert(TG_OP_COUNT == 73, "add the new op to tg__ops, then update this count");
 
 // Public introspection: number of ops and their names (for tools and coverage tests).
 int tg_op_count(void) { return TG_OP_COUNT; }

@@ -98,6 +98,17 @@ int tg_cpu_unary(void *ctx, int kind, const tg_view *x, const tg_view *y, double
         }
         return 0;
     }
+    if (kind == TG_UNARY_DROPOUT_MASK) {   // y contiguous; x unused
+        int64_t n = 1;
+        for (int i = 0; i < y->ndim; i++) n *= y->shape[i];
+        double keep = b < 1 ? 1.0 / (1.0 - b) : 0.0;
+        for (int64_t i = 0; i < n; i++) {
+            double v = tg_dropout_u((uint64_t)a, (uint64_t)i) >= b ? keep : 0.0;
+            if (y->dtype == 1) ((double *)y->data)[i] = v;
+            else ((float *)y->data)[i] = (float)v;
+        }
+        return 0;
+    }
     job j = {.kind = kind, .x = x, .y = y, .s0 = a, .s1 = b};
     const tg_view *v[2] = {y, x};
     tg_cpu_for_rows_par(tg_cpu_threads(ctx), 2, v, unary_row, &j);
