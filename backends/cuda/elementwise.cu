@@ -109,6 +109,15 @@ template <typename T> __global__ void arange_kernel(int64_t n, T *y, double a, d
         y[i] = (T)(a + b * (double)i);
 }
 
+// y[i] = tg_dropout_u(seed, i) >= p ? 1/(1-p) : 0 (the cpu backend's mask): y [n] contiguous
+template <typename T>
+__global__ void dropout_mask_kernel(int64_t n, T *y, uint64_t seed, double p) {
+    double keep = p < 1 ? 1.0 / (1.0 - p) : 0.0;
+    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n;
+         i += (int64_t)gridDim.x * blockDim.x)
+        y[i] = (T)(tg_dropout_u(seed, (uint64_t)i) >= p ? keep : 0.0);
+}
+
 // y = value: y [n] contiguous
 template <typename T> __global__ void fill_kernel(int64_t n, T *y, T value) {
     for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n;
@@ -141,6 +150,17 @@ int tg_cuda_unary(void *ctx, int kind, const tg_view *x, const tg_view *y, doubl
         else
             arange_kernel<float>
                 <<<tg_cuda_blocks(n), TG_CU_THREADS, 0, c->stream>>>(n, (float *)y->data, a, b);
+        return tg_cuda_check_launch("unary");
+    }
+    if (kind == TG_UNARY_DROPOUT_MASK) {  // y contiguous; x unused; a: seed, b: p
+        int64_t n = tg_cuda_numel(y);
+        if (n == 0) return TG_CU_OK;
+        if (y->dtype == TG_CU_F64)
+            dropout_mask_kernel<double><<<tg_cuda_blocks(n), TG_CU_THREADS, 0, c->stream>>>(
+                n, (double *)y->data, (uint64_t)a, b);
+        else
+            dropout_mask_kernel<float><<<tg_cuda_blocks(n), TG_CU_THREADS, 0, c->stream>>>(
+                n, (float *)y->data, (uint64_t)a, b);
         return tg_cuda_check_launch("unary");
     }
     tg_cu_walk w;
