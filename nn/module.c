@@ -71,7 +71,9 @@ static bool collect(const tg_module *m, const char *prefix, bool buffers, tg_ten
     }
     for (int c = 0; c < m->n_children; c++) {
         char p[256];
-        snprintf(p, sizeof p, "%s%s%d", prefix, *prefix ? "." : "", c);
+        const char *cn = m->child_names ? m->child_names[c] : NULL;
+        if (cn) snprintf(p, sizeof p, "%s%s%s", prefix, *prefix ? "." : "", cn);
+        else snprintf(p, sizeof p, "%s%s%d", prefix, *prefix ? "." : "", c);
         if (!collect(m->children[c], p, buffers, list, names, n)) return false;
     }
     return true;
@@ -115,6 +117,8 @@ static void free_tensors(const tg_module *m) {
 
 static void free_structs(tg_module *m) {
     for (int c = 0; c < m->n_children; c++) free_structs(m->children[c]);
+    for (int c = 0; m->child_names && c < m->n_children; c++) free(m->child_names[c]);
+    free(m->child_names);
     free(m->children);
     free(m->flat_params);
     free(m->flat_buffers);
