@@ -52,6 +52,7 @@ enum tg_unary_kind {
     TG_UNARY_ARANGE,     // y[i] = a + b*i (x ignored; y contiguous)
     TG_UNARY_DROPOUT_MASK, // y[i] = tg_dropout_u(a, i) >= b ? 1/(1-b) : 0 (x ignored; y
                          //   contiguous; a: a seed below 2^53, b: the drop probability)
+    TG_UNARY_GELU_TANH,  // y = 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
     TG_UNARY_COUNT
 };
 
@@ -72,6 +73,7 @@ enum tg_binary_kind {
     TG_BINARY_RELU_GRAD, // y = b > 0 ? a : 0   (a = incoming gradient, b = relu's input)
     TG_BINARY_TANH_GRAD, // y = a * (1 - b*b)   (b = tanh's output)
     TG_BINARY_SIGMOID_GRAD, // y = a * b * (1 - b) (b = sigmoid's output)
+    TG_BINARY_GELU_TANH_GRAD, // y = a * gelu_tanh'(b) (b = gelu_tanh's input)
     TG_BINARY_COUNT
 };
 

@@ -58,6 +58,7 @@ __device__ __forceinline__ double unary_val(int kind, double x, double a, double
         case TG_UNARY_LE: return x <= a ? 1.0 : 0.0;
         case TG_UNARY_EQ: return x == a ? 1.0 : 0.0;
         case TG_UNARY_NE: return x != a ? 1.0 : 0.0;
+        case TG_UNARY_GELU_TANH: return tg_gelu_tanh_from_d(x, exp(-tg_gelu_tanh_2u_d(x)));
         default: return x;
     }
 }
@@ -87,6 +88,7 @@ __device__ __forceinline__ float unary_val(int kind, float x, float a, float b) 
         case TG_UNARY_LE: return x <= a ? 1.0f : 0.0f;
         case TG_UNARY_EQ: return x == a ? 1.0f : 0.0f;
         case TG_UNARY_NE: return x != a ? 1.0f : 0.0f;
+        case TG_UNARY_GELU_TANH: return tg_gelu_tanh_from_f(x, expf(-tg_gelu_tanh_2u_f(x)));
         default: return x;
     }
 }
@@ -188,6 +190,12 @@ __device__ __forceinline__ double sigmoid_grad_val(double g, double y) {
 __device__ __forceinline__ float sigmoid_grad_val(float g, float y) {
     return tg_sigmoid_grad_f(g, y);
 }
+__device__ __forceinline__ double gelu_tanh_grad_val(double g, double x) {
+    return tg_gelu_tanh_grad_from_d(g, x, exp(-tg_gelu_tanh_2u_d(x)));
+}
+__device__ __forceinline__ float gelu_tanh_grad_val(float g, float x) {
+    return tg_gelu_tanh_grad_from_f(g, x, expf(-tg_gelu_tanh_2u_f(x)));
+}
 
 template <typename T> __device__ __forceinline__ T binary_val(int kind, T a, T b) {
     switch (kind) {
@@ -206,6 +214,7 @@ template <typename T> __device__ __forceinline__ T binary_val(int kind, T a, T b
         case TG_BINARY_RELU_GRAD: return b > T(0) ? a : T(0);
         case TG_BINARY_TANH_GRAD: return tanh_grad_val(a, b);
         case TG_BINARY_SIGMOID_GRAD: return sigmoid_grad_val(a, b);
+        case TG_BINARY_GELU_TANH_GRAD: return gelu_tanh_grad_val(a, b);
         default: return a;
     }
 }

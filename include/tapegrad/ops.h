@@ -122,8 +122,12 @@ TG_API tg_tensor *tg_softplus(tg_tape *tape, tg_tensor *x, double beta, double t
 TG_API tg_tensor *tg_erf(tg_tape *tape, tg_tensor *x);
 // y = x*Phi(x) = 0.5*x*(1+erf(x/sqrt(2)))   (torch gelu, approximate='none')
 TG_API tg_tensor *tg_gelu(tg_tape *tape, tg_tensor *x);
-// y = 0.5*x*(1+tanh(sqrt(2/pi)*(x+0.044715*x^3)))   (torch gelu, approximate='tanh')
+// y = 0.5*x*(1+tanh(sqrt(2/pi)*(x+0.044715*x^3)))   (torch gelu, approximate='tanh'; GPT-2's)
+// One op (one pass); its rule is tg_gelu_tanh_grad.
 TG_API tg_tensor *tg_gelu_tanh(tg_tape *tape, tg_tensor *x);
+// dy * d gelu_tanh(x)/dx in one pass (torch's gelu_backward, approximate='tanh'),
+// broadcasting; differentiable in dy and x (double backward through gelu_tanh).
+TG_API tg_tensor *tg_gelu_tanh_grad(tg_tape *tape, tg_tensor *dy, tg_tensor *x);
 // y = 1/sqrt(x)
 TG_API tg_tensor *tg_rsqrt(tg_tape *tape, tg_tensor *x);
 // y = x*x

@@ -374,6 +374,10 @@ static tg_tensor *b_attention_qkv(tg_tape *t, const fx_args *x) {
     tg_attention_opts o = {.causal = ai(x, 1) != 0};
     return tg_attention_qkv(t, x->in[0], ai(x, 0), &o);
 }
+// gelu_tanh's rule as an op; inputs dy, x
+static tg_tensor *b_gelu_tanh_grad(tg_tape *t, const fx_args *x) {
+    return tg_gelu_tanh_grad(t, x->in[0], x->in[1]);
+}
 // d sum(y^2) / d qkv with create_graph (the gradient op, differentiable again); the f32
 // run's input does not require grad yet, so the builder asks for it
 static tg_tensor *b_attention_grad(tg_tape *t, const fx_args *x) {
@@ -421,7 +425,7 @@ const fx_builder fx_builders[] = {
     {"elu", "tg_elu", b_elu, false},
     {"softplus", "tg_softplus", b_softplus, false},
     {"gelu", NULL, b_gelu, false},
-    {"gelu_tanh", NULL, b_gelu_tanh, false},
+    {"gelu_tanh", "tg_gelu_tanh", b_gelu_tanh, false},
     {"maximum", "tg_maximum", b_maximum, false},
     {"minimum", "tg_minimum", b_minimum, false},
     {"where", "tg_where", b_where, false},
@@ -499,6 +503,7 @@ const fx_builder fx_builders[] = {
     {"attention", "tg_attention", b_attention, false},
     {"attention_qkv", "tg_attention", b_attention_qkv, false},
     {"attention_grad", "tg_attention_grad", b_attention_grad, false},
+    {"gelu_tanh_grad", "tg_gelu_tanh_grad", b_gelu_tanh_grad, false},
 };
 // clang-format on
 
