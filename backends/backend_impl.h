@@ -233,6 +233,10 @@ struct tg_backend_ops {
     // xhat = (x - mean) * rstd. dx overlaps neither x nor dy.
     int (*layer_norm_grad)(void *ctx, int dtype, int64_t n, int64_t c, const void *x,
                            const void *w, const void *dy, void *dx, double eps);
+    // The affine parameters' gradients, summed over the rows: out [2, c] (written) holds
+    // sum(dy * xhat) and sum(dy), statistics recomputed from x.
+    int (*layer_norm_wgrad)(void *ctx, int dtype, int64_t n, int64_t c, const void *x,
+                            const void *dy, void *out, double eps);
     // Fused attention and its gradient (tg_attn_desc above).
     int (*attention)(void *ctx, const tg_attn_desc *d);
     int (*attention_grad)(void *ctx, const tg_attn_desc *d);

@@ -1,8 +1,8 @@
 // Layer normalisation over the last axis as one fused op (one kernel pass per row), and its
-// gradient to x as another fused op, so that the rule stays an op and differentiates again:
+// gradients as two more fused ops, so that the rule stays ops and differentiates again:
 //   y  = xhat * w + b,   xhat = (x - mean) * r,   r = 1/sqrt(var + eps)   (biased var)
 //   dx = layer_norm_grad(dy, x, w) = r * (g - mean(g) - xhat * mean(g * xhat)),  g = dy * w
-//   dw = dy * xhat (summed over rows by the core),  db = dy
+//   [dw; db] = layer_norm_wgrad(dy, x) = [sum(dy * xhat); sum(dy)] over the rows
 // Inputs of tg_layer_norm are x, then w and b when given (attrs.i[0], i[1] say which);
 // attrs.s[0] is eps.
 #include <math.h>
@@ -38,6 +38,19 @@ static int k_layer_norm(const tg_tensor *x, const tg_tensor *w, const tg_tensor 
     int st = o->layer_norm(y->be->ctx, (int)x->dtype, n, c, x->data, w ? w->data : NULL,
                            b ? b->data : NULL, y->data, eps);
     return failed(st, "tg_layer_norm", y->be, "layer_norm");
+}
+
+static int k_layer_norm_wgrad(const tg_tensor *dy, const tg_tensor *x, const tg_tensor *out,
+                              double eps) {
+    const struct tg_backend_ops *o = out->be->ops;
+    if (o->struct_size <
+            offsetof(struct tg_backend_ops, layer_norm_wgrad) + sizeof o->layer_norm_wgrad ||
+        !o->layer_norm_wgrad)
+        return missing("tg_layer_norm_wgrad", out->be);
+    int64_t c, n = rows_of(x, &c);
+    int st = o->layer_norm_wgrad(out->be->ctx, (int)x->dtype, n, c, x->data, dy->data,
+                                 out->data, eps);
+    return failed(st, "tg_layer_norm_wgrad", out->be, "layer_norm_wgrad");
 }
 
 static int k_layer_norm_grad(const tg_tensor *dy, const tg_tensor *x, const tg_tensor *w,
@@ -93,16 +106,24 @@ static int ln_forward(tg_tensor *const *in, int n, const tg_attrs *at, tg_tensor
     return k_layer_norm(in[0], w, b, out, at->s[0]);
 }
 
+static tg_tensor *layer_norm_wgrad(tg_tape *tape, tg_tensor *dy, tg_tensor *x, double eps);
+
+// Row k of wb [2, C] as a [C] tensor.
+static tg_tensor *wb_row(tg_tape *tape, tg_tensor *wb, int k) {
+    tg_tensor *r = tg_slice(tape, wb, 0, k, k + 1, 1);
+    return r ? tg_reshape(tape, r, 1, &wb->shape[1]) : NULL;
+}
+
 static int ln_backward(tg_tape *tape, const tg_node *node, tg_tensor *dout, tg_tensor **din) {
     tg_tensor *x = node->in[0], *w = weight_of(node, 1);
     double eps = node->attrs.s[0];
     int kb = node->attrs.i[0] ? 2 : 1;
+    bool gw = w && tg__needs_grad(node, 1), gb = node->attrs.i[1] && tg__needs_grad(node, kb);
     if (tg__needs_grad(node, 0) && !(din[0] = tg_layer_norm_grad(tape, dout, x, w, eps)))
         return tg_last_status();
-    if (w && tg__needs_grad(node, 1) &&
-        !(din[1] = tg_mul(tape, dout, tg_layer_norm(tape, x, NULL, NULL, eps))))
-        return tg_last_status();
-    if (node->attrs.i[1] && tg__needs_grad(node, kb)) din[kb] = dout;
+    tg_tensor *wb = gw || gb ? layer_norm_wgrad(tape, dout, x, eps) : NULL;
+    if (gw && !(din[1] = wb_row(tape, wb, 0))) return tg_last_status();
+    if (gb && !(din[kb] = wb_row(tape, wb, 1))) return tg_last_status();
     return TG_OK;
 }
 
@@ -126,6 +147,51 @@ tg_tensor *tg_layer_norm(tg_tape *tape, tg_tensor *x, tg_tensor *w, tg_tensor *b
     if (b) in[n++] = b;
     tg_attrs at = {.s = {eps, 0, 0}, .i = {w != NULL, b != NULL}, .n_i = 2};
     return tg__apply(tape, &tg__op_layer_norm, n, in, &at);
+}
+
+// ---- layer_norm_wgrad: inputs dy, x (one shape); output [2, C]. Its rule (G = dL/dout):
+//        d(dy) = xhat * G[0] + G[1]        dx = layer_norm_grad(dy, x, G[0])
+//      (sum(G[0] * dy * xhat) is layer norm's output against dy with weight G[0]) ----
+
+static int lnw_infer(tg_tensor *const *in, int n, const tg_attrs *at, int *nd, int64_t *sh) {
+    (void)n, (void)at;
+    if (check_x("tg_layer_norm_wgrad", in[1]) || !tg__same_shape(in[0], in[1])) {
+        char s1[160], s2[160];
+        tg__fail(TG_ERR_SHAPE, "tg_layer_norm_wgrad", "dy %s and x %s must have one shape",
+                 tg__shape_str(s1, sizeof s1, in[0]->ndim, in[0]->shape),
+                 tg__shape_str(s2, sizeof s2, in[1]->ndim, in[1]->shape));
+        return TG_ERR_SHAPE;
+    }
+    *nd = 2;
+    sh[0] = 2;
+    sh[1] = in[1]->shape[in[1]->ndim - 1];
+    return TG_OK;
+}
+
+static int lnw_forward(tg_tensor *const *in, int n, const tg_attrs *at, tg_tensor *out) {
+    (void)n;
+    return k_layer_norm_wgrad(in[0], in[1], out, at->s[0]);
+}
+
+static int lnw_backward(tg_tape *tape, const tg_node *node, tg_tensor *g, tg_tensor **din) {
+    tg_tensor *dy = node->in[0], *x = node->in[1], *g0 = wb_row(tape, g, 0);
+    double eps = node->attrs.s[0];
+    if (tg__needs_grad(node, 0) &&
+        !(din[0] = tg_add(tape, tg_mul(tape, tg_layer_norm(tape, x, NULL, NULL, eps), g0),
+                          wb_row(tape, g, 1))))
+        return tg_last_status();
+    if (tg__needs_grad(node, 1) && !(din[1] = tg_layer_norm_grad(tape, dy, x, g0, eps)))
+        return tg_last_status();
+    return TG_OK;
+}
+
+const tg_op_def tg__op_layer_norm_wgrad = {TG_OP_LAYER_NORM_WGRAD, "tg_layer_norm_wgrad", 2,
+                                           lnw_infer, lnw_forward, lnw_backward};
+
+static tg_tensor *layer_norm_wgrad(tg_tape *tape, tg_tensor *dy, tg_tensor *x, double eps) {
+    tg_tensor *in[2] = {dy, x};
+    tg_attrs at = {.s = {eps, 0, 0}};
+    return tg__apply(tape, &tg__op_layer_norm_wgrad, 2, in, &at);
 }
 
 // ---- layer_norm_grad: inputs dy, x, [w]; output dx. Its rule (G = dL/d(dx), r and xhat

@@ -77,9 +77,10 @@ const tg_op_def *const tg__ops[TG_OP_COUNT] = {
     [TG_OP_ATTENTION_GRAD] = &tg__op_attention_grad,
     [TG_OP_GELU_TANH] = &tg__op_gelu_tanh,
     [TG_OP_GELU_TANH_GRAD] = &tg__op_gelu_tanh_grad,
+    [TG_OP_LAYER_NORM_WGRAD] = &tg__op_layer_norm_wgrad,
 };
 
-_Static_assert(TG_OP_COUNT == 75, "add the new op to tg__ops, then update this count");
+_Static_assert(TG_OP_COUNT == 76, "add the new op to tg__ops, then update this count");
 
 // Public introspection: number of ops and their names (for tools and coverage tests).
 int tg_op_count(void) { return TG_OP_COUNT; }

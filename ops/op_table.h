@@ -79,6 +79,7 @@ enum tg_op {
     TG_OP_ATTENTION_GRAD,
     TG_OP_GELU_TANH,
     TG_OP_GELU_TANH_GRAD,
+    TG_OP_LAYER_NORM_WGRAD,
     TG_OP_COUNT
 };
 
@@ -98,7 +99,7 @@ extern const tg_op_def tg__op_tanh_grad, tg__op_sigmoid_grad;
 extern const tg_op_def tg__op_softmax, tg__op_log_softmax, tg__op_softmax_grad,
     tg__op_log_softmax_grad;
 extern const tg_op_def tg__op_layer_norm, tg__op_layer_norm_grad, tg__op_attention,
-    tg__op_attention_grad, tg__op_gelu_tanh, tg__op_gelu_tanh_grad;
+    tg__op_attention_grad, tg__op_gelu_tanh, tg__op_gelu_tanh_grad, tg__op_layer_norm_wgrad;
 extern const tg_op_def tg__op_custom, tg__op_relu_grad, tg__op_addmm, tg__op_xent,
     tg__op_xent_grad;
 

@@ -20,6 +20,15 @@ static tg_tensor *call_grad_of_layer_norm(tg_tape *t, tg_tensor *const *in, void
     return op_case_grad_of(t, in[0], tg_layer_norm(t, in[0], NULL, NULL, attrs(row)->s));
 }
 
+// d/d(w, b) of sum(y^2), y = layer_norm(x, w, b), with create_graph, as one [2C] tensor: the
+// rule's wgrad op sees dout = 2y, which depends on x, w and b (in = x, w, b)
+static tg_tensor *call_wgrad_of_layer_norm(tg_tape *t, tg_tensor *const *in, void *row) {
+    tg_tensor *y = tg_layer_norm(t, in[0], in[1], in[2], attrs(row)->s), *g[2] = {NULL, NULL};
+    tg_backward_opts o = {.create_graph = true};
+    if (tg_grad(t, tg_sum(t, tg_mul(t, y, y)), NULL, 2, in + 1, g, &o)) return NULL;
+    return tg_concat(t, 2, g, 0);
+}
+
 // at.i[0]: causal; at.s: dropout p (the mask from a fresh rng per call: the same every call)
 static tg_attention_opts opts_of(void *row, tg_rng *rng) {
     return (tg_attention_opts){.causal = attrs(row)->i[0] != 0, .dropout_p = attrs(row)->s,
@@ -84,6 +93,10 @@ static const op_case rows[] = {
     {.op = "tg_layer_norm_grad", .label = "d/dx of layer_norm's gradient over [3,5] "
      "(create_graph)", .n_in = 1, .ndim = {2}, .shape = {{3, 5}}, .lo = -2, .hi = 2,
      .at = {.s = 1e-5}, .call = call_grad_of_layer_norm, .differentiable = true,
+     .jitter = OPC_BCAST},
+    {.op = "tg_layer_norm_wgrad", .label = "d/d(w, b) of sum(y^2) over x [3,4] (create_graph)",
+     .n_in = 3, .ndim = {2, 1, 1}, .shape = {{3, 4}, {4}, {4}}, .lo = -2, .hi = 2,
+     .at = {.s = 1e-5}, .call = call_wgrad_of_layer_norm, .differentiable = true,
      .jitter = OPC_BCAST},
     {.op = "tg_attention", .label = "q, k, v [2,2,5,3]", .n_in = 3, .ndim = {4, 4, 4},
      .shape = {{2, 2, 5, 3}, {2, 2, 5, 3}, {2, 2, 5, 3}}, .lo = -1, .hi = 1,

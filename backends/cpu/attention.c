@@ -178,7 +178,7 @@ typedef struct attn_scratch {
     float dp[BR * BC];
     float acc[BR * DMAX];    // output (forward) or dq (backward) rows
     float m[BR], l[BR];
-} scratch;
+} attn_scratch;
 
 // acc[r][0..n) += sum over j < jb of p[r][j] * x_j[0..n)
 static void accumulate_rows(float *acc, const float *p, int nr, int jb, const float *x,
@@ -208,7 +208,7 @@ static void accumulate_cols(float *y, int64_t ys, const float *p, int nr, int jb
 
 // Online softmax over one score block: updates each row's running max m and sum l, turns s
 // into exp(s - m_new) and rescales the accumulated rows by exp(m_old - m_new).
-static void online_block(scratch *w, int nr, int64_t n, bool rescale) {
+static void online_block(attn_scratch *w, int nr, int64_t n, bool rescale) {
     for (int r = 0; r < nr; r++) {
         float *s = w->s + r * BC, mx = w->m[r];
         for (int j = 0; j < BC; j++) mx = s[j] > mx ? s[j] : mx;
@@ -228,7 +228,7 @@ static void online_block(scratch *w, int nr, int64_t n, bool rescale) {
     }
 }
 
-static void fast_forward(const tg_attn_desc *d, int64_t bi, int64_t hi, scratch *w) {
+static void fast_forward(const tg_attn_desc *d, int64_t bi, int64_t hi, attn_scratch *w) {
     int64_t qb = base_of(d->qs, bi, hi), ob = base_of(d->os, bi, hi), ts = d->qs[2], n = d->d;
     const float *q = (const float *)d->q + qb, *k = (const float *)d->k + qb;
     const float *v = (const float *)d->v + qb;
@@ -259,7 +259,7 @@ static void fast_forward(const tg_attn_desc *d, int64_t bi, int64_t hi, scratch 
 
 // The backward pass of one query block: row statistics, then the gradient blocks.
 static void fast_backward_rows(const tg_attn_desc *d, int64_t bi, int64_t hi, int64_t i0,
-                               int nr, scratch *w) {
+                               int nr, attn_scratch *w) {
     int64_t qb = base_of(d->qs, bi, hi), ob = base_of(d->os, bi, hi), ts = d->qs[2], n = d->d;
     int64_t os = d->os[2];
     const float *q = (const float *)d->q + qb, *k = (const float *)d->k + qb;
@@ -313,7 +313,7 @@ static void fast_backward_rows(const tg_attn_desc *d, int64_t bi, int64_t hi, in
         memcpy(dq + (i0 + r) * ts, w->acc + r * DMAX, (size_t)n * sizeof(float));
 }
 
-static void fast_backward(const tg_attn_desc *d, int64_t bi, int64_t hi, scratch *w) {
+static void fast_backward(const tg_attn_desc *d, int64_t bi, int64_t hi, attn_scratch *w) {
     int64_t qb = base_of(d->qs, bi, hi), ts = d->qs[2];
     for (int64_t j = 0; j < d->t; j++) {
         memset((float *)d->dk + qb + j * ts, 0, (size_t)d->d * sizeof(float));
@@ -325,24 +325,31 @@ static void fast_backward(const tg_attn_desc *d, int64_t bi, int64_t hi, scratch
 
 // ---- entry points ----
 
+// One problem, forward or backward, on the path its dtype and head size take.
+static void run_problem(const tg_attn_desc *d, int64_t p, bool backward) {
+    attn_scratch w;
+    int64_t bi = p / d->h, hi = p % d->h;
+    bool fast = d->dtype != 1 && d->d <= DMAX;
+    if (fast && backward) fast_backward(d, bi, hi, &w);
+    else if (fast) fast_forward(d, bi, hi, &w);
+    else if (backward) ref_backward(d, bi, hi);
+    else ref_forward(d, bi, hi);
+}
+
+// Problems split across threads (none started for one thread: an OpenMP region, even a
+// serial one, allocates its team).
 static void run_problems(void *ctx, const tg_attn_desc *d, bool backward) {
     int64_t n = d->b * d->h;
-    bool fast = d->dtype != 1 && d->d <= DMAX;
     int nt = tg_cpu_threads(ctx);
     if (nt > n) nt = (int)n;
 #ifdef _OPENMP
-#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
-#else
-    (void)nt;
-#endif
-    for (int64_t p = 0; p < n; p++) {
-        scratch w;
-        int64_t bi = p / d->h, hi = p % d->h;
-        if (fast && backward) fast_backward(d, bi, hi, &w);
-        else if (fast) fast_forward(d, bi, hi, &w);
-        else if (backward) ref_backward(d, bi, hi);
-        else ref_forward(d, bi, hi);
+    if (nt > 1) {
+#pragma omp parallel for num_threads(nt) schedule(static)
+        for (int64_t p = 0; p < n; p++) run_problem(d, p, backward);
+        return;
     }
+#endif
+    for (int64_t p = 0; p < n; p++) run_problem(d, p, backward);
 }
 
 int tg_cpu_attention(void *ctx, const tg_attn_desc *d) {

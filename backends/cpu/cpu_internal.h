@@ -40,6 +40,7 @@ typedef struct tg_cpu_ctx {
 #define tg_cpu_softmax_grad TG_CPU_NAME(tg_cpu_softmax_grad)
 #define tg_cpu_layer_norm TG_CPU_NAME(tg_cpu_layer_norm)
 #define tg_cpu_layer_norm_grad TG_CPU_NAME(tg_cpu_layer_norm_grad)
+#define tg_cpu_layer_norm_wgrad TG_CPU_NAME(tg_cpu_layer_norm_wgrad)
 #define tg_cpu_attention TG_CPU_NAME(tg_cpu_attention)
 #define tg_cpu_attention_grad TG_CPU_NAME(tg_cpu_attention_grad)
 #define tg_cpu_argreduce TG_CPU_NAME(tg_cpu_argreduce)
@@ -86,6 +87,8 @@ int tg_cpu_layer_norm(void *ctx, int dtype, int64_t n, int64_t c, const void *x,
                       const void *b, void *y, double eps);
 int tg_cpu_layer_norm_grad(void *ctx, int dtype, int64_t n, int64_t c, const void *x,
                            const void *w, const void *dy, void *dx, double eps);
+int tg_cpu_layer_norm_wgrad(void *ctx, int dtype, int64_t n, int64_t c, const void *x,
+                            const void *dy, void *out, double eps);
 int tg_cpu_attention(void *ctx, const tg_attn_desc *d);
 int tg_cpu_attention_grad(void *ctx, const tg_attn_desc *d);
 int tg_cpu_argreduce(const tg_view *x, const tg_view *y, bool is_max);

@@ -21,6 +21,7 @@ const struct tg_backend_ops tg_cpu_kernels = {
     .softmax_grad = tg_cpu_softmax_grad,
     .layer_norm = tg_cpu_layer_norm,
     .layer_norm_grad = tg_cpu_layer_norm_grad,
+    .layer_norm_wgrad = tg_cpu_layer_norm_wgrad,
     .attention = tg_cpu_attention,
     .attention_grad = tg_cpu_attention_grad,
 };

@@ -181,6 +181,39 @@ int tg_cpu_layer_norm(void *ctx, int dtype, int64_t n, int64_t c, const void *x,
     return 0;
 }
 
+// out [2, c]: the column sums of dy * xhat and of dy, row by row (one pass per row after its
+// statistics; serial, so the sums are deterministic).
+int tg_cpu_layer_norm_wgrad(void *ctx, int dtype, int64_t n, int64_t c, const void *x,
+                            const void *dy, void *out, double eps) {
+    (void)ctx;
+    if (dtype == 1) {
+        double *dw = out, *db = dw + c;
+        for (int64_t k = 0; k < 2 * c; k++) dw[k] = 0;
+        for (int64_t r = 0; r < n; r++) {
+            const double *xr = (const double *)x + r * c, *g = (const double *)dy + r * c;
+            double m, rs;
+            stats_f64(xr, c, eps, &m, &rs);
+            for (int64_t k = 0; k < c; k++) {
+                dw[k] += g[k] * (xr[k] - m) * rs;
+                db[k] += g[k];
+            }
+        }
+        return 0;
+    }
+    float *dw = out, *db = dw + c;
+    for (int64_t k = 0; k < 2 * c; k++) dw[k] = 0;
+    for (int64_t r = 0; r < n; r++) {
+        const float *xr = (const float *)x + r * c, *g = (const float *)dy + r * c;
+        float m, rs;
+        stats_f32(xr, c, eps, &m, &rs);
+        for (int64_t k = 0; k < c; k++) {
+            dw[k] += g[k] * ((xr[k] - m) * rs);
+            db[k] += g[k];
+        }
+    }
+    return 0;
+}
+
 int tg_cpu_layer_norm_grad(void *ctx, int dtype, int64_t n, int64_t c, const void *x,
                            const void *w, const void *dy, void *dx, double eps) {
     if (c <= 0) return 0;

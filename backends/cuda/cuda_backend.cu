@@ -257,6 +257,7 @@ static const struct tg_backend_ops cuda_ops = {
     .softmax_grad = tg_cuda_softmax_grad,
     .layer_norm = tg_cuda_layer_norm,
     .layer_norm_grad = tg_cuda_layer_norm_grad,
+    .layer_norm_wgrad = tg_cuda_layer_norm_wgrad,
     .attention = tg_cuda_attention,
     .attention_grad = tg_cuda_attention_grad,
 };

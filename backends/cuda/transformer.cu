@@ -80,6 +80,60 @@ __global__ void layer_norm_grad_kernel(int64_t n, int64_t c, const T *x, const T
     }
 }
 
+// out [2, c]: column sums of dy * xhat and dy; one thread per column walks the rows (the
+// statistics of each row come from stats [2n], written by a warp per row first).
+template <typename T>
+__global__ void row_stats_kernel(int64_t n, int64_t c, const T *x, double eps, double *stats) {
+    int lane = threadIdx.x % WARP;
+    for (int64_t i = warp_id(); i < n; i += n_warps()) {
+        double m, r;
+        row_stats(x + i * c, c, lane, eps, &m, &r);
+        if (lane == 0) stats[2 * i] = m, stats[2 * i + 1] = r;
+    }
+}
+
+template <typename T>
+__global__ void layer_norm_wgrad_kernel(int64_t n, int64_t c, const T *x, const T *dy,
+                                        const double *stats, T *out) {
+    for (int64_t k = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; k < c;
+         k += (int64_t)gridDim.x * blockDim.x) {
+        double sw = 0, sb = 0;
+        for (int64_t i = 0; i < n; i++) {
+            double g = (double)dy[i * c + k];
+            sw += g * ((double)x[i * c + k] - stats[2 * i]) * stats[2 * i + 1];
+            sb += g;
+        }
+        out[k] = (T)sw;
+        out[c + k] = (T)sb;
+    }
+}
+
+int tg_cuda_layer_norm_wgrad(void *ctx, int dtype, int64_t n, int64_t c, const void *x,
+                             const void *dy, void *out, double eps) {
+    tg_cuda_ctx *cx = (tg_cuda_ctx *)ctx;
+    if (c <= 0) return TG_CU_OK;
+    if (n <= 0) return tg_cuda_check(cudaMemsetAsync(out, 0, (size_t)(2 * c) *
+                                                     tg_cuda_dtype_size(dtype), cx->stream),
+                                     "layer_norm_wgrad");
+    pthread_mutex_lock(&cx->lock);   // the row statistics live in the instance's scratch
+    double *stats = (double *)tg_cuda_scratch(cx, (size_t)(2 * n) * sizeof(double));
+    int st = stats ? TG_CU_OK : TG_CU_ERR_OOM;
+    if (!st && dtype == TG_CU_F64) {
+        row_stats_kernel<double><<<warp_blocks(n), TG_CU_THREADS, 0, cx->stream>>>(
+            n, c, (const double *)x, eps, stats);
+        layer_norm_wgrad_kernel<double><<<tg_cuda_blocks(c), TG_CU_THREADS, 0, cx->stream>>>(
+            n, c, (const double *)x, (const double *)dy, stats, (double *)out);
+    } else if (!st) {
+        row_stats_kernel<float><<<warp_blocks(n), TG_CU_THREADS, 0, cx->stream>>>(
+            n, c, (const float *)x, eps, stats);
+        layer_norm_wgrad_kernel<float><<<tg_cuda_blocks(c), TG_CU_THREADS, 0, cx->stream>>>(
+            n, c, (const float *)x, (const float *)dy, stats, (float *)out);
+    }
+    if (!st) st = tg_cuda_check_launch("layer_norm_wgrad");
+    pthread_mutex_unlock(&cx->lock);
+    return st;
+}
+
 int tg_cuda_layer_norm(void *ctx, int dtype, int64_t n, int64_t c, const void *x, const void *w,
                        const void *b, void *y, double eps) {
     tg_cuda_ctx *cx = (tg_cuda_ctx *)ctx;

@@ -124,6 +124,7 @@ static const struct {
     {"softmax_grad", offsetof(struct tg_backend_ops, softmax_grad)},
     {"layer_norm", offsetof(struct tg_backend_ops, layer_norm)},
     {"layer_norm_grad", offsetof(struct tg_backend_ops, layer_norm_grad)},
+    {"layer_norm_wgrad", offsetof(struct tg_backend_ops, layer_norm_wgrad)},
     {"attention", offsetof(struct tg_backend_ops, attention)},
     {"attention_grad", offsetof(struct tg_backend_ops, attention_grad)},
 };

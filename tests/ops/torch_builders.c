@@ -374,6 +374,17 @@ static tg_tensor *b_attention_qkv(tg_tape *t, const fx_args *x) {
     tg_attention_opts o = {.causal = ai(x, 1) != 0};
     return tg_attention_qkv(t, x->in[0], ai(x, 0), &o);
 }
+// [dw; db] of layer_norm(x, w, b) against dy with create_graph (the wgrad op); inputs dy, x,
+// w, b (the f32 run's w and b do not require grad yet: the builder asks for it)
+static tg_tensor *b_layer_norm_wgrad(tg_tape *t, const fx_args *x) {
+    tg_tensor *wb[2] = {x->in[2], x->in[3]}, *g[2] = {NULL, NULL};
+    for (int k = 0; k < 2; k++)
+        if (!tg_requires_grad(wb[k]) && tg_set_requires_grad(wb[k], true)) return NULL;
+    tg_tensor *y = tg_layer_norm(t, x->in[1], wb[0], wb[1], ad(x, 0));
+    tg_backward_opts o = {.create_graph = true};
+    if (tg_grad(t, tg_sum(t, tg_mul(t, y, x->in[0])), NULL, 2, wb, g, &o)) return NULL;
+    return tg_concat(t, 2, g, 0);
+}
 // gelu_tanh's rule as an op; inputs dy, x
 static tg_tensor *b_gelu_tanh_grad(tg_tape *t, const fx_args *x) {
     return tg_gelu_tanh_grad(t, x->in[0], x->in[1]);
@@ -504,6 +515,7 @@ const fx_builder fx_builders[] = {
     {"attention_qkv", "tg_attention", b_attention_qkv, false},
     {"attention_grad", "tg_attention_grad", b_attention_grad, false},
     {"gelu_tanh_grad", "tg_gelu_tanh_grad", b_gelu_tanh_grad, false},
+    {"layer_norm_wgrad", "tg_layer_norm_wgrad", b_layer_norm_wgrad, false},
 };
 // clang-format on
 
