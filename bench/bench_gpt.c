@@ -4,7 +4,8 @@
 // defaults) and gemm: the step's matrix products run by BLIS alone (the four linear layers
 // of each block and the tied head, three products each, and per batch and head the six
 // products of attention: S = Q K^T, O = P V, dP = dO V^T, dV = P^T dO, dQ = dS K,
-// dK = dS^T Q). And op rows: attention over [B, H, T, D] (causal; T = 64 and 256) and
+// dK = dS^T Q), and gemm-lin: the same without attention's products (the products the
+// step itself runs through the gemm: its attention is one fused kernel). And op rows: attention over [B, H, T, D] (causal; T = 64 and 256) and
 // layer_norm over [R, C], forward and backward.
 #include <blis.h>
 #include <math.h>
@@ -25,6 +26,7 @@ typedef struct gpt_ctx {
     tg_optim *opt;
     tg_tensor *idx, *tgt;
     void *act[4], *w[L][4], *dw[L][4], *head, *dhead, *att[2];   // gemm-only buffers
+    bool with_attention;   // the gemm figure runs attention's products too
     int64_t nodes;
 } gpt_ctx;
 
@@ -124,7 +126,7 @@ static double gpt_fig_gemm(void *ctx) {
     double t0 = bench_now();
     for (int l = 0; l < L; l++) {
         linear3(c, n, C, 3 * C, x, c->w[l][0], big, dbig, dx, c->dw[l][0]);   // c_attn
-        attention6(c, big, x, dx);
+        if (c->with_attention) attention6(c, big, x, dx);
         linear3(c, n, C, C, x, c->w[l][1], dx, dx, x, c->dw[l][1]);           // attn c_proj
         linear3(c, n, C, 4 * C, x, c->w[l][2], big, dbig, dx, c->dw[l][2]);   // c_fc
         linear3(c, n, 4 * C, C, big, c->w[l][3], x, dx, dbig, c->dw[l][3]);   // mlp c_proj
@@ -219,7 +221,12 @@ static int run_gpt_mini(const bench_opts *o) {
     st = st ? st : bench_figure(o, name, "backward", gpt_fig_backward, &c, 2 * f, NULL, 0);
     st = st ? st : bench_figure(o, name, "step", gpt_fig_step, &c, 3 * f, NULL, 0);
     if (!st && strcmp(o->backend_name, "cpu") == 0) st = gemm_setup(&c);
+    c.with_attention = true;
     if (!st && c.act[0]) st = bench_figure(o, name, "gemm", gpt_fig_gemm, &c, 3 * f, NULL, 0);
+    c.with_attention = false;
+    double fa = 2.0 * L * B * H * 2.0 * T * T * (C / H);   // attention's share of f
+    if (!st && c.act[0])
+        st = bench_figure(o, name, "gemm-lin", gpt_fig_gemm, &c, 3 * (f - fa), NULL, 0);
     gpt_free(&c);
     tg_rng_free(rng);
     return st;
