@@ -36,6 +36,7 @@ static tg_module *add_child(tg_module *m, const char *name, tg_module *child) {
         return NULL;
     }
     strcpy(copy, name);
+    child->in_container = true;   // freed with m, never alone
     m->children[n] = child;
     m->child_names[n] = copy;
     m->n_children = n + 1;
