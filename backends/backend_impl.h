@@ -12,7 +12,7 @@
 extern "C" {
 #endif
 
-#define TG_BACKEND_ABI_VERSION 4u
+#define TG_BACKEND_ABI_VERSION 5u
 #define TG_VIEW_MAX_DIMS 8
 
 // A strided view: element strides, stride 0 = broadcast along that axis.
@@ -50,6 +50,9 @@ enum tg_unary_kind {
     TG_UNARY_EQ,         // y = x == a
     TG_UNARY_NE,         // y = x != a
     TG_UNARY_ARANGE,     // y[i] = a + b*i (x ignored; y contiguous)
+    TG_UNARY_DROPOUT_MASK, // y[i] = tg_dropout_u(a, i) >= b ? 1/(1-b) : 0 (x ignored; y
+                         //   contiguous; a: a seed below 2^53, b: the drop probability)
+    TG_UNARY_GELU_TANH,  // y = 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
     TG_UNARY_COUNT
 };
 
@@ -70,6 +73,7 @@ enum tg_binary_kind {
     TG_BINARY_RELU_GRAD, // y = b > 0 ? a : 0   (a = incoming gradient, b = relu's input)
     TG_BINARY_TANH_GRAD, // y = a * (1 - b*b)   (b = tanh's output)
     TG_BINARY_SIGMOID_GRAD, // y = a * b * (1 - b) (b = sigmoid's output)
+    TG_BINARY_GELU_TANH_GRAD, // y = a * gelu_tanh'(b) (b = gelu_tanh's input)
     TG_BINARY_COUNT
 };
 
@@ -129,6 +133,28 @@ typedef struct tg_adam_desc {
     double bc1, bc2_sqrt;       // 1 - beta1^t, sqrt(1 - beta2^t)
     bool decoupled;             // AdamW
 } tg_adam_desc;
+
+// Scaled dot-product attention over [b, h, t, d] problems (queries and keys both t long)
+// given by element strides over (b, h, t); the head dimension d is contiguous. Forward:
+//   o = softmax(scale * q k^T + mask) v
+// where the causal mask hides keys j > query i, and dropout (p > 0) keeps weight (i, j) of
+// problem (bi, hi) when tg_dropout_u(seed, ((bi*h + hi)*t + i)*t + j) >= p, scaled by
+// 1/(1-p) (elem_math.h; the same mask on every backend and in the backward pass).
+// Backward (attention_grad) writes dq, dk, dv (q's strides; not added to) from q, k, v, the
+// forward's o and its gradient dout (o's strides). Outputs overlap no input.
+typedef struct tg_attn_desc {
+    int dtype;
+    int64_t b, h, t, d;
+    double scale, p;
+    uint64_t seed;
+    int causal;
+    const void *q, *k, *v;   // share the strides qs (one packed qkv tensor, or three)
+    int64_t qs[3];
+    void *o;                 // forward: written; backward: read
+    int64_t os[3];
+    const void *dout;        // backward: o's strides
+    void *dq, *dk, *dv;      // backward: q's strides
+} tg_attn_desc;
 
 // Services the core lends a backend module (so modules link no core symbol).
 struct tg_host_api {
@@ -197,6 +223,23 @@ struct tg_backend_ops {
     // dx = dy - exp(y) * sum(dy). Row sums accumulated in double.
     int (*softmax_grad)(void *ctx, int dtype, int64_t n, int64_t c, const void *y,
                         const void *dy, void *dx, int take_log);
+    // Layer normalisation by rows, all contiguous: x, y [n, c] (not overlapping), w, b [c] or
+    // NULL: y = (x - mean) * rstd * w + b, rstd = 1/sqrt(var + eps), var the biased variance;
+    // the statistics of f32 rows are accumulated in double.
+    int (*layer_norm)(void *ctx, int dtype, int64_t n, int64_t c, const void *x, const void *w,
+                      const void *b, void *y, double eps);
+    // Its gradient to x by rows, statistics recomputed from x (one pass per row):
+    // dx = rstd * (g - mean(g) - xhat * mean(g * xhat)), g = dy * w (dy when w is NULL),
+    // xhat = (x - mean) * rstd. dx overlaps neither x nor dy.
+    int (*layer_norm_grad)(void *ctx, int dtype, int64_t n, int64_t c, const void *x,
+                           const void *w, const void *dy, void *dx, double eps);
+    // The affine parameters' gradients, summed over the rows: out [2, c] (written) holds
+    // sum(dy * xhat) and sum(dy), statistics recomputed from x.
+    int (*layer_norm_wgrad)(void *ctx, int dtype, int64_t n, int64_t c, const void *x,
+                            const void *dy, void *out, double eps);
+    // Fused attention and its gradient (tg_attn_desc above).
+    int (*attention)(void *ctx, const tg_attn_desc *d);
+    int (*attention_grad)(void *ctx, const tg_attn_desc *d);
 };
 
 // The built-in CPU backend.

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <math.h>
+#include <stdint.h>
 
 #ifdef __CUDACC__
 #define TG_HD __host__ __device__
@@ -137,4 +138,38 @@ static inline TG_HD void tg_adam_elem_f(float *p, float g, float *m, float *v, f
         d = *vmax;
     }
     *p += (-lr / bc1) * tg_adam_ratio_f(*m, d, 1.0f / bc2_sqrt, eps);
+}
+
+// GELU, tanh form: 0.5 x (1 + tanh(u)) = x * sigmoid(2u) = x / (1 + e), e = exp(-2u),
+// u = sqrt(2/pi) (x + 0.044715 x^3). Each backend supplies e with its own exp (the cpu's
+// vectorising one for f32), so the formulas below stay one: tg_gelu_tanh_2u gives 2u,
+// tg_gelu_tanh_from the value and tg_gelu_tanh_grad_from g * d/dx, with s = 1/(1 + e):
+//   d/dx = s + x s (1 - s) 2u',   2u' = 2 sqrt(2/pi) (1 + 3 * 0.044715 x^2).
+// e = inf (x far below 0) gives y = -0 and gradient 0; e = 0 gives y = x and gradient g.
+static inline TG_HD double tg_gelu_tanh_2u_d(double x) {
+    return 1.5957691216057308 * (x + 0.044715 * x * x * x);
+}
+static inline TG_HD float tg_gelu_tanh_2u_f(float x) {
+    return 1.5957691216057308f * (x + 0.044715f * x * x * x);
+}
+static inline TG_HD double tg_gelu_tanh_from_d(double x, double e) { return x / (1.0 + e); }
+static inline TG_HD float tg_gelu_tanh_from_f(float x, float e) { return x / (1.0f + e); }
+static inline TG_HD double tg_gelu_tanh_grad_from_d(double g, double x, double e) {
+    double s = 1.0 / (1.0 + e);
+    return g * (s + x * s * (1.0 - s) * 1.5957691216057308 * (1.0 + 0.134145 * x * x));
+}
+static inline TG_HD float tg_gelu_tanh_grad_from_f(float g, float x, float e) {
+    float s = 1.0f / (1.0f + e);
+    return g * (s + x * s * (1.0f - s) * 1.5957691216057308f * (1.0f + 0.134145f * x * x));
+}
+
+// Counter-based uniform in [0, 1) for dropout masks that the backward pass regenerates
+// instead of storing: splitmix64's finaliser over seed + (i + 1) * golden ratio, top 53
+// bits. Integer arithmetic only, so every backend draws the same mask.
+static inline TG_HD double tg_dropout_u(uint64_t seed, uint64_t i) {
+    uint64_t z = seed + (i + 1) * 0x9e3779b97f4a7c15ull;
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    z ^= z >> 31;
+    return (double)(z >> 11) * (1.0 / 9007199254740992.0);
 }

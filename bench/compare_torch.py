@@ -54,9 +54,21 @@ OPS = {  # name: (kind, dims) as in bench_ops.c
     "conv2d-64x1x28x28-32k5": ("conv2d", (64, 1, 28, 28, 32, 5)),
     "conv2d-32x16x32x32-32k3": ("conv2d", (32, 16, 32, 32, 32, 3)),
 }
-# Issue 6's targets: (minimum speed-up PyTorch/tapegrad, maximum step/gemm or None).
+# The transformer configurations (bench/bench_gpt.c): gpt-mini is examples/gpt's model built
+# from tests/fixtures/gen_gpt.py's reference classes, batch 32 of random ids, AdamW.
+GPTS = {"gpt-mini": dict(vocab_size=96, block_size=64, n_layer=4, n_head=4, n_embd=128,
+                         batch=32)}
+OPS.update({  # attention: q, k, v [B,H,T,D], causal, torch 1.13's composed form
+    "attention-32x4x64x32": ("attention", (32, 4, 64, 32)),
+    "attention-8x4x256x32": ("attention", (8, 4, 256, 32)),
+    "layer_norm-2048x128": ("layer_norm", (2048, 128)),
+    "layer_norm-2048x512": ("layer_norm", (2048, 512)),
+})
+# Issue 6's targets: (minimum speed-up PyTorch/tapegrad, maximum step/gemm or None); issue
+# 15's for gpt-mini.
 TARGETS = {"tiny-sgd": (50, None), "chain100": (50, None), "seed-diabetes": (5, None),
-           "seed-moons": (5, None), "mnist-mlp": (1.15, 1.10), "wide": (1.15, 1.10)}
+           "seed-moons": (5, None), "mnist-mlp": (1.15, 1.10), "wide": (1.15, 1.10),
+           "gpt-mini": (1.3, 1.25)}
 THREAD_VARS = ("OMP_NUM_THREADS", "BLIS_NUM_THREADS", "MKL_NUM_THREADS",
                "OPENBLAS_NUM_THREADS")
 
@@ -67,7 +79,9 @@ def expand(names):
     for name in names.split(","):
         name = name.strip()
         if name == "all":
-            groups += [[m] for m in MLPS] + [["chain100"], list(OPS)]
+            groups += [[m] for m in MLPS] + [["chain100"], list(OPS)] + [[g] for g in GPTS]
+        elif name in GPTS:
+            groups.append([name])
         elif name == "mlp":
             groups += [[m] for m in MLPS]
         elif name == "ops":
@@ -218,6 +232,12 @@ def torch_worker(args):
             elif kind == "ce":
                 a, lab = torch.randn(d[0], d[1]), torch.randint(0, d[1], (d[0],))
                 grad_in, op = [a], lambda: F.cross_entropy(a, lab)
+            elif kind == "attention":
+                grad_in = [torch.randn(*d) for _ in range(3)]
+                op, flops = attention_op(*grad_in), 4.0 * d[0] * d[1] * d[2] * d[2] * d[3]
+            elif kind == "layer_norm":
+                grad_in = [torch.randn(*d), torch.randn(d[1]), torch.randn(d[1])]
+                op = (lambda x, w, b: lambda: F.layer_norm(x, (d[1],), w, b, 1e-5))(*grad_in)
             else:  # conv2d N,C,H,W,O,K, padding K//2
                 n, c, h, w, o, k = d
                 a = torch.randn(n, c, h, w)
@@ -245,11 +265,72 @@ def torch_worker(args):
 
             emit(name, "forward", ofwd, flops)
             emit(name, "backward", obwd, 2.0 * flops)
+        elif name in GPTS:
+            gpt_figures(name, GPTS[name], now, emit)
         else:
             sys.exit(f"compare_torch worker: unknown configuration {name!r}")
     json.dump({"tool": "torch", "torch_version": torch.__version__,
                "threads": torch.get_num_threads(), "results": results}, sys.stdout)
     return 0
+
+
+def attention_op(q, k, v):
+    """torch 1.13's composed causal attention: matmul, masked softmax, matmul."""
+    import torch
+    t = q.shape[-2]
+    mask = torch.ones(t, t, dtype=torch.bool).triu(1)
+    scale = 1.0 / q.shape[-1] ** 0.5
+
+    def op():
+        s = (q @ k.transpose(-2, -1)) * scale
+        return torch.softmax(s.masked_fill(mask, float("-inf")), -1) @ v
+    return op
+
+
+def gpt_figures(name, cfg, now, emit):
+    """gpt-mini: forward (+ loss), backward, step (AdamW) of gen_gpt.py's GPT class."""
+    import importlib.util
+    import torch
+    import torch.nn.functional as F
+    here = os.path.dirname(os.path.abspath(__file__))
+    spec = importlib.util.spec_from_file_location(
+        "gen_gpt", os.path.join(here, "..", "tests", "fixtures", "gen_gpt.py"))
+    gen_gpt = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(gen_gpt)
+    model = gen_gpt.GPT(cfg)
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    b, t, v = cfg["batch"], cfg["block_size"], cfg["vocab_size"]
+    idx, tgt = torch.randint(0, v, (b, t)), torch.randint(0, v, (b * t,))
+    c, n = cfg["n_embd"], b * t
+    flops = 2.0 * (cfg["n_layer"] * (n * 12.0 * c * c + b * cfg["n_head"] * 2.0 * t * t *
+                                     (c // cfg["n_head"])) + n * c * v)
+
+    def loss():
+        return F.cross_entropy(model(idx).view(-1, v), tgt)
+
+    def fwd():
+        t0 = now()
+        loss()
+        return now() - t0
+
+    def bwd():
+        lo = loss()
+        t0 = now()
+        lo.backward()
+        t_ = now() - t0
+        opt.zero_grad()
+        return t_
+
+    def step():
+        t0 = now()
+        loss().backward()
+        opt.step()
+        opt.zero_grad()
+        return now() - t0
+
+    emit(name, "forward", fwd, flops)
+    emit(name, "backward", bwd, 2 * flops)
+    emit(name, "step", step, 3 * flops)
 
 
 # ---- the driver ----

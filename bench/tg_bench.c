@@ -16,6 +16,8 @@ static void usage(FILE *f) {
         "        chain100   100 scalar ops on a 1-element tensor (per-op overhead)\n"
         "        ops        every op microbenchmark; or a family (matmul, add-bcast, relu,\n"
         "                   softmax, cross_entropy, conv2d) or one case (matmul-256, ...)\n"
+        "        gpt-mini   examples/gpt's model (4x4x128, context 64), batch 32, AdamW\n"
+        "        attention, layer_norm  the transformer op rows (a family or one case)\n"
         "        list       print the names and exit\n"
         "  --backend NAME  cpu (default: $TG_BACKEND, else cpu) or cuda\n"
         "  --threads N     threads per kernel (tg_backend_set_threads; default 1). BLIS\n"
@@ -65,12 +67,15 @@ static int run_name(const bench_opts *o, const char *name, int *n_failed,
             st |= run_name(o, "chain100", n_failed, failed);
             for (int i = 0; bench_op_names[i]; i++)
                 st |= run_name(o, bench_op_names[i], n_failed, failed);
+            for (int i = 0; bench_gpt_names[i]; i++)
+                st |= run_name(o, bench_gpt_names[i], n_failed, failed);
         }
         return st;
     }
     int st = bench_run_mlp(o, name);
     if (st == 1) st = bench_run_chain(o, name);
     if (st == 1) st = bench_run_ops(o, name);
+    if (st == 1) st = bench_run_gpt(o, name);
     if (st == 1) {
         fprintf(stderr, "tg-bench: unknown configuration '%s' (try --config list)\n", name);
         return -2;
@@ -87,7 +92,9 @@ static void list_names(void) {
     for (int i = 0; bench_mlp_names[i]; i++) printf(" %s", bench_mlp_names[i]);
     printf("\nchain100\nops:");
     for (int i = 0; bench_op_names[i]; i++) printf(" %s", bench_op_names[i]);
-    printf("\n");
+    printf("\ntransformers:");
+    for (int i = 0; bench_gpt_names[i]; i++) printf(" %s", bench_gpt_names[i]);
+    printf(" (attention-32x4x64x32 attention-8x4x256x32 layer_norm-2048x128 layer_norm-2048x512)\n");
 }
 
 // Parses the command line into *o and *config / *backend: -1 to go on, 0 after --help, 2 on

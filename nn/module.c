@@ -83,7 +83,9 @@ static void walk_tree(tg_module *m, const char *prefix, bool buffers, walk *w) {
     }
     for (int c = 0; c < m->n_children; c++) {
         char p[256];
-        snprintf(p, sizeof p, "%s%s%d", prefix, *prefix ? "." : "", c);
+        const char *cn = m->child_names ? m->child_names[c] : NULL;
+        if (cn) snprintf(p, sizeof p, "%s%s%s", prefix, *prefix ? "." : "", cn);
+        else snprintf(p, sizeof p, "%s%s%d", prefix, *prefix ? "." : "", c);
         walk_tree(m->children[c], p, buffers, w);
     }
 }
@@ -122,6 +124,8 @@ static void refresh_flat(tg_module *m) {
 // Frees the structs of m's tree (not its tensors).
 static void free_structs(tg_module *m) {
     for (int c = 0; c < m->n_children; c++) free_structs(m->children[c]);
+    for (int c = 0; m->child_names && c < m->n_children; c++) tg_mem_free(m->child_names[c]);
+    tg_mem_free(m->child_names);
     tg_mem_free(m->children);
     tg_mem_free(m->flat_block);
     tg_mem_free(m);

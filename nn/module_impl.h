@@ -20,6 +20,7 @@ struct tg_module {
     const char *buffer_names[TG_MODULE_MAX_OWN];
     int n_buffers;
     tg_module **children;          // Sequential
+    char **child_names;            // NULL (or a NULL entry): children named by index ("0")
     int n_children;
     bool in_container;             // a container's child: the container frees it
     bool training;

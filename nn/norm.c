@@ -93,11 +93,7 @@ static tg_tensor *layernorm_forward(tg_module *m, tg_tape *tape, tg_tensor *x) {
         tg_set_error(TG_ERR_SHAPE, m->name, "input's last axis must be %lld", (long long)m->i[0]);
         return NULL;
     }
-    int axis = -1;
-    tg_tensor *mean = tg_mean_axes(tape, x, 1, &axis, true);
-    tg_tensor *var = tg_var(tape, x, 1, &axis, 0, true);
-    tg_tensor *xhat = tg_div(tape, tg_sub(tape, x, mean), tg_sqrt(tape, tg_add_scalar(tape, var, m->f[1])));
-    return tg_add(tape, tg_mul(tape, xhat, m->params[0]), m->params[1]);
+    return tg_layer_norm(tape, x, m->params[0], m->params[1], m->f[1]);   // one fused op
 }
 
 tg_module *tg_layernorm(tg_backend *be, tg_dtype dtype, int64_t features, double eps) {

@@ -148,6 +148,69 @@ const tg_op_def tg__op_erf = {TG_OP_ERF, "tg_erf", 1, tg__infer_same, erf_forwar
                               erf_backward};
 tg_tensor *tg_erf(tg_tape *tape, tg_tensor *x) { return tg__apply1(tape, &tg__op_erf, x, 0, 0); }
 
+// ---- gelu_tanh: y = 0.5 x (1 + tanh(u)), u = sqrt(2/pi) (x + 0.044715 x^3)
+//      dx = gelu_tanh_grad(dy, x) = dy * gelu'(x)   (torch's gelu(approximate='tanh')) ----
+
+static int gelu_tanh_forward(tg_tensor *const *in, int n, const tg_attrs *at, tg_tensor *out) {
+    (void)n;
+    return unary_forward(in, at, out, TG_UNARY_GELU_TANH, "tg_gelu_tanh");
+}
+static int gelu_tanh_backward(tg_tape *tape, const tg_node *node, tg_tensor *dout,
+                              tg_tensor **din) {
+    din[0] = tg_gelu_tanh_grad(tape, dout, node->in[0]);
+    return tg__rule_status(din[0]);
+}
+const tg_op_def tg__op_gelu_tanh = {TG_OP_GELU_TANH, "tg_gelu_tanh", 1, tg__infer_same,
+                                    gelu_tanh_forward, gelu_tanh_backward};
+tg_tensor *tg_gelu_tanh(tg_tape *tape, tg_tensor *x) {
+    return tg__apply1(tape, &tg__op_gelu_tanh, x, 0, 0);
+}
+
+// ---- gelu_tanh_grad: z = dy * gelu'(x), broadcasting (the rule above as one pass; torch's
+//      gelu_backward). With s = sigmoid(2u) and a = d(2u)/dx = 2k (1 + 3c x^2):
+//        gelu'(x) = s + x s (1 - s) a,   gelu''(x) = s (1 - s) (2a + x (1 - 2s) a^2 + x a')
+//      d(dy) = gelu_tanh_grad(g, x),   dx = g * dy * gelu''(x) ----
+
+static tg_tensor *gelu_tanh_second(tg_tape *tape, tg_tensor *x) {
+    const double k2 = 1.5957691216057308, c3 = 0.134145;   // 2 sqrt(2/pi), 3 * 0.044715
+    tg_tensor *x2 = tg_mul(tape, x, x);
+    tg_tensor *u2 = tg_mul_scalar(tape, tg_add(tape, x, tg_mul_scalar(tape, tg_mul(tape, x2, x),
+                                                                      0.044715)), k2);
+    tg_tensor *s = tg_sigmoid(tape, u2), *ss = tg_mul(tape, s, tg_rsub_scalar(tape, s, 1.0));
+    tg_tensor *a = tg_mul_scalar(tape, tg_add_scalar(tape, tg_mul_scalar(tape, x2, c3), 1.0), k2);
+    tg_tensor *t2 = tg_mul(tape, tg_mul(tape, x, tg_rsub_scalar(tape, tg_mul_scalar(tape, s, 2.0),
+                                                                 1.0)), tg_mul(tape, a, a));
+    tg_tensor *sum = tg_add(tape, tg_add(tape, tg_mul_scalar(tape, a, 2.0), t2),
+                            tg_mul_scalar(tape, x2, 2.0 * k2 * c3));
+    return tg_mul(tape, ss, sum);
+}
+
+static int gelu_tanh_grad_infer(tg_tensor *const *in, int n, const tg_attrs *at, int *nd,
+                                int64_t *sh) {
+    return tg__infer_bcast(in, n, at, nd, sh, "tg_gelu_tanh_grad");
+}
+static int gelu_tanh_grad_forward(tg_tensor *const *in, int n, const tg_attrs *at,
+                                  tg_tensor *out) {
+    (void)n, (void)at;
+    return tg__forward_binary(in, out, TG_BINARY_GELU_TANH_GRAD, "tg_gelu_tanh_grad");
+}
+static int gelu_tanh_grad_backward(tg_tape *tape, const tg_node *node, tg_tensor *g,
+                                   tg_tensor **din) {
+    tg_tensor *dy = node->in[0], *x = node->in[1];
+    if (tg__needs_grad(node, 0) && !(din[0] = tg_gelu_tanh_grad(tape, g, x)))
+        return tg_last_status();
+    if (tg__needs_grad(node, 1) &&
+        !(din[1] = tg_mul(tape, tg_mul(tape, g, dy), gelu_tanh_second(tape, x))))
+        return tg_last_status();
+    return TG_OK;
+}
+const tg_op_def tg__op_gelu_tanh_grad = {TG_OP_GELU_TANH_GRAD, "tg_gelu_tanh_grad", 2,
+                                         gelu_tanh_grad_infer, gelu_tanh_grad_forward,
+                                         gelu_tanh_grad_backward};
+tg_tensor *tg_gelu_tanh_grad(tg_tape *tape, tg_tensor *dy, tg_tensor *x) {
+    return tg__apply2(tape, &tg__op_gelu_tanh_grad, dy, x);
+}
+
 // ---- composed ----
 
 // hardtanh's value is clamp's; its gradient passes only strictly inside (lo, hi).
@@ -166,14 +229,6 @@ tg_tensor *tg_gelu(tg_tape *tape, tg_tensor *x) {
     unsigned mark = tg_error_mark();
     tg_tensor *phi = tg_add_scalar(tape, tg_erf(tape, tg_mul_scalar(tape, x, 1.0 / sqrt(2.0))), 1.0);
     return tg__named("tg_gelu", mark, tg_mul(tape, tg_mul_scalar(tape, x, 0.5), phi));
-}
-
-tg_tensor *tg_gelu_tanh(tg_tape *tape, tg_tensor *x) {
-    const double k = sqrt(2.0 / 3.14159265358979323846);
-    unsigned mark = tg_error_mark();
-    tg_tensor *inner = tg_add(tape, x, tg_mul_scalar(tape, tg_pow_scalar(tape, x, 3.0), 0.044715));
-    tg_tensor *t = tg_add_scalar(tape, tg_tanh(tape, tg_mul_scalar(tape, inner, k)), 1.0);
-    return tg__named("tg_gelu_tanh", mark, tg_mul(tape, tg_mul_scalar(tape, x, 0.5), t));
 }
 
 tg_tensor *tg_rsqrt(tg_tape *tape, tg_tensor *x) {

@@ -71,9 +71,16 @@ const tg_op_def *const tg__ops[TG_OP_COUNT] = {
     [TG_OP_LOG_SOFTMAX] = &tg__op_log_softmax,
     [TG_OP_SOFTMAX_GRAD] = &tg__op_softmax_grad,
     [TG_OP_LOG_SOFTMAX_GRAD] = &tg__op_log_softmax_grad,
+    [TG_OP_LAYER_NORM] = &tg__op_layer_norm,
+    [TG_OP_LAYER_NORM_GRAD] = &tg__op_layer_norm_grad,
+    [TG_OP_ATTENTION] = &tg__op_attention,
+    [TG_OP_ATTENTION_GRAD] = &tg__op_attention_grad,
+    [TG_OP_GELU_TANH] = &tg__op_gelu_tanh,
+    [TG_OP_GELU_TANH_GRAD] = &tg__op_gelu_tanh_grad,
+    [TG_OP_LAYER_NORM_WGRAD] = &tg__op_layer_norm_wgrad,
 };
 
-_Static_assert(TG_OP_COUNT == 69, "add the new op to tg__ops, then update this count");
+_Static_assert(TG_OP_COUNT == 76, "add the new op to tg__ops, then update this count");
 
 // Public introspection: number of ops and their names (for tools and coverage tests).
 int tg_op_count(void) { return TG_OP_COUNT; }
@@ -110,6 +117,7 @@ const unsigned tg__op_unread[TG_OP_COUNT] = {
     [TG_OP_POW_SCALAR] = TG_UNREAD_OUT,
     [TG_OP_LOG] = TG_UNREAD_OUT,
     [TG_OP_RELU] = TG_UNREAD_OUT,
+    [TG_OP_GELU_TANH] = TG_UNREAD_OUT,
     [TG_OP_XENT] = TG_UNREAD_OUT,
     [TG_OP_EXP] = UNREAD_IN0,
     [TG_OP_SQRT] = UNREAD_IN0,

@@ -73,6 +73,13 @@ enum tg_op {
     TG_OP_LOG_SOFTMAX,
     TG_OP_SOFTMAX_GRAD,
     TG_OP_LOG_SOFTMAX_GRAD,
+    TG_OP_LAYER_NORM,
+    TG_OP_LAYER_NORM_GRAD,
+    TG_OP_ATTENTION,
+    TG_OP_ATTENTION_GRAD,
+    TG_OP_GELU_TANH,
+    TG_OP_GELU_TANH_GRAD,
+    TG_OP_LAYER_NORM_WGRAD,
     TG_OP_COUNT
 };
 
@@ -91,6 +98,8 @@ extern const tg_op_def tg__op_abs, tg__op_sign, tg__op_clamp, tg__op_leaky_relu,
 extern const tg_op_def tg__op_tanh_grad, tg__op_sigmoid_grad;
 extern const tg_op_def tg__op_softmax, tg__op_log_softmax, tg__op_softmax_grad,
     tg__op_log_softmax_grad;
+extern const tg_op_def tg__op_layer_norm, tg__op_layer_norm_grad, tg__op_attention,
+    tg__op_attention_grad, tg__op_gelu_tanh, tg__op_gelu_tanh_grad, tg__op_layer_norm_wgrad;
 extern const tg_op_def tg__op_custom, tg__op_relu_grad, tg__op_addmm, tg__op_xent,
     tg__op_xent_grad;
 

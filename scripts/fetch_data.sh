@@ -6,6 +6,8 @@
 #   digits.csv         sklearn's 8x8 digits (BSD-3-Clause, python3-sklearn)
 #   diabetes_reg.csv   sklearn's diabetes regression set (BSD-3-Clause, python3-sklearn)
 #   fashion-mnist/     Fashion-MNIST IDX files (MIT, dataset-fashion-mnist)
+#   fortunes.txt       fortune cookies, plain text (BSD-licensed package `fortunes`), the
+#                      character-level GPT example's corpus
 # Files that already exist are kept. With ../shared/data present (the project's CI), the
 # copies there are used instead of downloading weka.
 set -euo pipefail
@@ -73,6 +75,20 @@ if [ "${TG_FETCH_FASHION:-1}" = 1 ] && [ ! -s "$out/fashion-mnist/t10k-labels-id
     done
 fi
 
+# The GPT example's corpus: a fixed list of the package's fortune files, concatenated in
+# this order (records separated by "%" lines, as in the files). Left out: ASCII art, and the
+# collections about ethnicity, gender, drugs and politics.
+fortune_files="computers cookie definitions education food humorists kids law linux love
+magic medicine miscellaneous news paradoxum people pets platitudes science songs-poems sports
+startrek tao wisdom work zippy"
+if [ ! -s "$out/fortunes.txt" ]; then
+    fetch fortunes
+    for f in $fortune_files; do
+        extract fortunes "usr/share/games/fortunes/$f"
+    done > "$tmp/fortunes.txt"
+    mv "$tmp/fortunes.txt" "$out/fortunes.txt"
+fi
+
 cat > "$out/README.md" <<'MD'
 # Example data (fetched by scripts/fetch_data.sh; not part of tapegrad's MIT sources)
 
@@ -82,5 +98,6 @@ cat > "$out/README.md" <<'MD'
 | digits.csv | Debian `python3-sklearn` 1.2.1: datasets/data/digits.csv.gz (UCI optical digits) | BSD-3-Clause |
 | diabetes_reg.csv | Debian `python3-sklearn` 1.2.1: datasets/data/diabetes_data_raw.csv.gz + diabetes_target.csv.gz | BSD-3-Clause |
 | fashion-mnist/ | Debian `dataset-fashion-mnist` (Zalando Research) | MIT |
+| fortunes.txt | Debian `fortunes` 1:1.99.1-7.3: 26 files of usr/share/games/fortunes (computers, cookie, definitions, education, food, humorists, kids, law, linux, love, magic, medicine, miscellaneous, news, paradoxum, people, pets, platitudes, science, songs-poems, sports, startrek, tao, wisdom, work, zippy) concatenated in that order, unchanged (about 1.9 MB) | package: BSD (fortune-mod; /usr/share/doc/fortunes/copyright, University of California); the quotations are collected from many sources (the "cookie" file is Karl Lehenbauer's alt.sources postings) and keep their authors' rights: use them to train locally, do not redistribute them with tapegrad |
 MD
 echo "data in $out"

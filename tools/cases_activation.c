@@ -1,7 +1,8 @@
 // Op cases for ops/activation.c: abs, sign, clamp, leaky_relu, elu, softplus and erf with
 // inputs kept away from their kinks (one band per row, so two-kink ops get one kink in range
-// per row), and the composed hardtanh, gelu, gelu_tanh, rsqrt and square (rows name the op
-// that carries their gradient).
+// per row), gelu_tanh and its gradient op (directly, broadcasting, and through create_graph),
+// and the composed hardtanh, gelu, rsqrt and square (rows name the op that carries their
+// gradient).
 #include "tools/op_cases.h"
 
 static const op_attrs *attrs(void *row) { return &((const op_case *)row)->at; }
@@ -38,6 +39,15 @@ static tg_tensor *call_erf(tg_tape *t, tg_tensor *const *in, void *row) {
 static tg_tensor *call_gelu(tg_tape *t, tg_tensor *const *in, void *row) {
     (void)row;
     return tg_gelu(t, in[0]);
+}
+// in = dy, x
+static tg_tensor *call_gelu_tanh_grad(tg_tape *t, tg_tensor *const *in, void *row) {
+    (void)row;
+    return tg_gelu_tanh_grad(t, in[0], in[1]);
+}
+static tg_tensor *call_gelu_tanh_grad_of(tg_tape *t, tg_tensor *const *in, void *row) {
+    (void)row;
+    return op_case_grad_of(t, in[0], tg_gelu_tanh(t, in[0]));
 }
 static tg_tensor *call_gelu_tanh(tg_tape *t, tg_tensor *const *in, void *row) {
     (void)row;
@@ -95,9 +105,15 @@ static const op_case rows[] = {
      .jitter = OPC_BCAST},
     {.op = "tg_erf", .label = "tg_gelu (composed)", .n_in = 1, .ndim = {2}, .shape = {{2, 3}},
      .lo = -3, .hi = 3, .call = call_gelu, .differentiable = true, .jitter = OPC_BCAST},
-    {.op = "tg_tanh", .label = "tg_gelu_tanh (composed)", .n_in = 1, .ndim = {2},
+    {.op = "tg_gelu_tanh", .label = "[2,3]", .n_in = 1, .ndim = {2},
      .shape = {{2, 3}}, .lo = -3, .hi = 3, .call = call_gelu_tanh, .differentiable = true,
      .jitter = OPC_BCAST},
+    {.op = "tg_gelu_tanh_grad", .label = "dy [3,1], x [1,4] (broadcast)", .n_in = 2,
+     .ndim = {2, 2}, .shape = {{3, 1}, {1, 4}}, .lo = -3, .hi = 3, .call = call_gelu_tanh_grad,
+     .differentiable = true, .jitter = OPC_BCAST},
+    {.op = "tg_gelu_tanh_grad", .label = "d/dx of gelu_tanh's gradient over [2,3] "
+     "(create_graph)", .n_in = 1, .ndim = {2}, .shape = {{2, 3}}, .lo = -3, .hi = 3,
+     .call = call_gelu_tanh_grad_of, .differentiable = true, .jitter = OPC_BCAST},
     {.op = "tg_pow_scalar", .label = "tg_rsqrt (composed)", .n_in = 1, .ndim = {2},
      .shape = {{2, 3}}, .lo = 0.5, .hi = 3, .call = call_rsqrt, .differentiable = true,
      .jitter = OPC_BCAST},

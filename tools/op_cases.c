@@ -10,7 +10,7 @@
 static const op_case_family *const families[] = {
     &op_cases_elementwise, &op_cases_activation, &op_cases_compare, &op_cases_reduce,
     &op_cases_matmul,      &op_cases_shape,      &op_cases_slice,   &op_cases_index,
-    &op_cases_conv,        &op_cases_nn,         &op_cases_custom,
+    &op_cases_conv,        &op_cases_nn,         &op_cases_custom,  &op_cases_attention,
 };
 
 #define N_FAMILIES (sizeof families / sizeof families[0])

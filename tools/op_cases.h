@@ -70,6 +70,7 @@ extern const op_case_family op_cases_index;        // ops/index.c
 extern const op_case_family op_cases_conv;         // ops/conv.c
 extern const op_case_family op_cases_nn;           // ops/nnops.c, ops/loss.c
 extern const op_case_family op_cases_custom;       // core/custom.c (tg_custom)
+extern const op_case_family op_cases_attention;    // ops/layernorm.c, ops/attention.c
 
 // All rows, in family order; n via op_case_count(). The array is built once and lives for
 // the whole process (do not free it). NULL if that first build ran out of memory.

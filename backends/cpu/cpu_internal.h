@@ -39,6 +39,11 @@ typedef struct tg_cpu_ctx {
 #define tg_cpu_adam_step TG_CPU_NAME(tg_cpu_adam_step)
 #define tg_cpu_softmax TG_CPU_NAME(tg_cpu_softmax)
 #define tg_cpu_softmax_grad TG_CPU_NAME(tg_cpu_softmax_grad)
+#define tg_cpu_layer_norm TG_CPU_NAME(tg_cpu_layer_norm)
+#define tg_cpu_layer_norm_grad TG_CPU_NAME(tg_cpu_layer_norm_grad)
+#define tg_cpu_layer_norm_wgrad TG_CPU_NAME(tg_cpu_layer_norm_wgrad)
+#define tg_cpu_attention TG_CPU_NAME(tg_cpu_attention)
+#define tg_cpu_attention_grad TG_CPU_NAME(tg_cpu_attention_grad)
 #define tg_cpu_argreduce TG_CPU_NAME(tg_cpu_argreduce)
 #define tg_cpu_for_rows TG_CPU_NAME(tg_cpu_for_rows)
 #define tg_cpu_for_rows_par TG_CPU_NAME(tg_cpu_for_rows_par)
@@ -80,6 +85,14 @@ int tg_cpu_softmax(void *ctx, int dtype, int64_t n, int64_t c, const void *x, vo
                    int take_log);
 int tg_cpu_softmax_grad(void *ctx, int dtype, int64_t n, int64_t c, const void *y, const void *dy,
                         void *dx, int take_log);
+int tg_cpu_layer_norm(void *ctx, int dtype, int64_t n, int64_t c, const void *x, const void *w,
+                      const void *b, void *y, double eps);
+int tg_cpu_layer_norm_grad(void *ctx, int dtype, int64_t n, int64_t c, const void *x,
+                           const void *w, const void *dy, void *dx, double eps);
+int tg_cpu_layer_norm_wgrad(void *ctx, int dtype, int64_t n, int64_t c, const void *x,
+                            const void *dy, void *out, double eps);
+int tg_cpu_attention(void *ctx, const tg_attn_desc *d);
+int tg_cpu_attention_grad(void *ctx, const tg_attn_desc *d);
 int tg_cpu_argreduce(const tg_view *x, const tg_view *y, bool is_max);
 
 // Iterates a view set (n_ops <= 4 views sharing v[0]'s shape): calls `row` once per 2-D

@@ -60,6 +60,8 @@ typedef struct {
     case TG_UNARY_EQ: UNARY_BLOCK(T, v == a ? one : zero) break;                           \
     case TG_UNARY_NE: UNARY_BLOCK(T, v != a ? one : zero) break;                           \
     case TG_UNARY_RDIV: UNARY_BLOCK(T, a / v) break;                                       \
+    case TG_UNARY_GELU_TANH:                                                               \
+        UNARY_BLOCK(T, tg_gelu_tanh_from_##S(v, exp_(-tg_gelu_tanh_2u_##S(v)))) break;     \
     default: break;                                                                        \
     }
 
@@ -95,6 +97,17 @@ int tg_cpu_unary(void *ctx, int kind, const tg_view *x, const tg_view *y, double
         for (int64_t i = 0; i < n; i++) {
             if (y->dtype == 1) ((double *)y->data)[i] = a + b * (double)i;
             else ((float *)y->data)[i] = (float)(a + b * (double)i);
+        }
+        return 0;
+    }
+    if (kind == TG_UNARY_DROPOUT_MASK) {   // y contiguous; x unused
+        int64_t n = 1;
+        for (int i = 0; i < y->ndim; i++) n *= y->shape[i];
+        double keep = b < 1 ? 1.0 / (1.0 - b) : 0.0;
+        for (int64_t i = 0; i < n; i++) {
+            double v = tg_dropout_u((uint64_t)a, (uint64_t)i) >= b ? keep : 0.0;
+            if (y->dtype == 1) ((double *)y->data)[i] = v;
+            else ((float *)y->data)[i] = (float)v;
         }
         return 0;
     }
@@ -138,7 +151,7 @@ int tg_cpu_fill(void *ctx, const tg_view *y, double value) {
         else BINARY_LOOP(T, F, sa, sb)                                                     \
     }
 
-#define BINARY_KINDS(T, S, one, zero)                                                      \
+#define BINARY_KINDS(T, S, exp_, one, zero)                                                  \
     switch (kind) {                                                                        \
     case TG_BINARY_ADD: BINARY_BLOCK(T, u + v) break;                                      \
     case TG_BINARY_SUB: BINARY_BLOCK(T, u - v) break;                                      \
@@ -156,19 +169,22 @@ int tg_cpu_fill(void *ctx, const tg_view *y, double value) {
     case TG_BINARY_RELU_GRAD: BINARY_BLOCK(T, v > 0 ? u : zero) break;                     \
     case TG_BINARY_TANH_GRAD: BINARY_BLOCK(T, tg_tanh_grad_##S(u, v)) break;               \
     case TG_BINARY_SIGMOID_GRAD: BINARY_BLOCK(T, tg_sigmoid_grad_##S(u, v)) break;         \
+    case TG_BINARY_GELU_TANH_GRAD:                                                         \
+        BINARY_BLOCK(T, tg_gelu_tanh_grad_from_##S(u, v, exp_(-tg_gelu_tanh_2u_##S(v))))   \
+        break;                                                                             \
     default: break;                                                                        \
     }
 
 static void binary_block_f64(int kind, int64_t n_outer, int64_t n, const double *a0,
                              int64_t oa, int64_t sa, const double *b0, int64_t ob, int64_t sb,
                              double *y0, int64_t oy) {
-    BINARY_KINDS(double, d, 1.0, 0.0)
+    BINARY_KINDS(double, d, exp, 1.0, 0.0)
 }
 
 static void binary_block_f32(int kind, int64_t n_outer, int64_t n, const float *a0, int64_t oa,
                              int64_t sa, const float *b0, int64_t ob, int64_t sb, float *y0,
                              int64_t oy) {
-    BINARY_KINDS(float, f, 1.0f, 0.0f)
+    BINARY_KINDS(float, f, tg_vexpf, 1.0f, 0.0f)
 }
 
 // y is always a fresh contiguous output here, so its inner stride is 1.

@@ -19,4 +19,9 @@ const struct tg_backend_ops tg_cpu_kernels = {
     .adam_step = tg_cpu_adam_step,
     .softmax = tg_cpu_softmax,
     .softmax_grad = tg_cpu_softmax_grad,
+    .layer_norm = tg_cpu_layer_norm,
+    .layer_norm_grad = tg_cpu_layer_norm_grad,
+    .layer_norm_wgrad = tg_cpu_layer_norm_wgrad,
+    .attention = tg_cpu_attention,
+    .attention_grad = tg_cpu_attention_grad,
 };

@@ -255,6 +255,11 @@ static const struct tg_backend_ops cuda_ops = {
     .adam_step = tg_cuda_adam_step,
     .softmax = tg_cuda_softmax,
     .softmax_grad = tg_cuda_softmax_grad,
+    .layer_norm = tg_cuda_layer_norm,
+    .layer_norm_grad = tg_cuda_layer_norm_grad,
+    .layer_norm_wgrad = tg_cuda_layer_norm_wgrad,
+    .attention = tg_cuda_attention,
+    .attention_grad = tg_cuda_attention_grad,
 };
 
 // The module's one exported symbol. Touches no CUDA API, so it works (and the vtable can

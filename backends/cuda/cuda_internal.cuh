@@ -149,6 +149,14 @@ int tg_cuda_softmax(void *ctx, int dtype, int64_t n, int64_t c, const void *x, v
                     int take_log);
 int tg_cuda_softmax_grad(void *ctx, int dtype, int64_t n, int64_t c, const void *y, const void *dy,
                          void *dx, int take_log);
+int tg_cuda_layer_norm(void *ctx, int dtype, int64_t n, int64_t c, const void *x, const void *w,
+                       const void *b, void *y, double eps);
+int tg_cuda_layer_norm_grad(void *ctx, int dtype, int64_t n, int64_t c, const void *x,
+                            const void *w, const void *dy, void *dx, double eps);
+int tg_cuda_layer_norm_wgrad(void *ctx, int dtype, int64_t n, int64_t c, const void *x,
+                             const void *dy, void *out, double eps);
+int tg_cuda_attention(void *ctx, const tg_attn_desc *d);
+int tg_cuda_attention_grad(void *ctx, const tg_attn_desc *d);
 
 // The instance's device error flag, for kernels that validate their input (indices,
 // labels): reset it, queue the kernels that may set it, then read it (waits for the

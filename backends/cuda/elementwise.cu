@@ -58,6 +58,7 @@ __device__ __forceinline__ double unary_val(int kind, double x, double a, double
         case TG_UNARY_LE: return x <= a ? 1.0 : 0.0;
         case TG_UNARY_EQ: return x == a ? 1.0 : 0.0;
         case TG_UNARY_NE: return x != a ? 1.0 : 0.0;
+        case TG_UNARY_GELU_TANH: return tg_gelu_tanh_from_d(x, exp(-tg_gelu_tanh_2u_d(x)));
         default: return x;
     }
 }
@@ -87,6 +88,7 @@ __device__ __forceinline__ float unary_val(int kind, float x, float a, float b) 
         case TG_UNARY_LE: return x <= a ? 1.0f : 0.0f;
         case TG_UNARY_EQ: return x == a ? 1.0f : 0.0f;
         case TG_UNARY_NE: return x != a ? 1.0f : 0.0f;
+        case TG_UNARY_GELU_TANH: return tg_gelu_tanh_from_f(x, expf(-tg_gelu_tanh_2u_f(x)));
         default: return x;
     }
 }
@@ -107,6 +109,15 @@ template <typename T> __global__ void arange_kernel(int64_t n, T *y, double a, d
     for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n;
          i += (int64_t)gridDim.x * blockDim.x)
         y[i] = (T)(a + b * (double)i);
+}
+
+// y[i] = tg_dropout_u(seed, i) >= p ? 1/(1-p) : 0 (the cpu backend's mask): y [n] contiguous
+template <typename T>
+__global__ void dropout_mask_kernel(int64_t n, T *y, uint64_t seed, double p) {
+    double keep = p < 1 ? 1.0 / (1.0 - p) : 0.0;
+    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n;
+         i += (int64_t)gridDim.x * blockDim.x)
+        y[i] = (T)(tg_dropout_u(seed, (uint64_t)i) >= p ? keep : 0.0);
 }
 
 // y = value: y [n] contiguous
@@ -143,6 +154,17 @@ int tg_cuda_unary(void *ctx, int kind, const tg_view *x, const tg_view *y, doubl
                 <<<tg_cuda_blocks(n), TG_CU_THREADS, 0, c->stream>>>(n, (float *)y->data, a, b);
         return tg_cuda_check_launch("unary");
     }
+    if (kind == TG_UNARY_DROPOUT_MASK) {  // y contiguous; x unused; a: seed, b: p
+        int64_t n = tg_cuda_numel(y);
+        if (n == 0) return TG_CU_OK;
+        if (y->dtype == TG_CU_F64)
+            dropout_mask_kernel<double><<<tg_cuda_blocks(n), TG_CU_THREADS, 0, c->stream>>>(
+                n, (double *)y->data, (uint64_t)a, b);
+        else
+            dropout_mask_kernel<float><<<tg_cuda_blocks(n), TG_CU_THREADS, 0, c->stream>>>(
+                n, (float *)y->data, (uint64_t)a, b);
+        return tg_cuda_check_launch("unary");
+    }
     tg_cu_walk w;
     const tg_view *v[2] = {y, x};
     tg_cuda_walk_make(&w, 2, v);
@@ -168,6 +190,12 @@ __device__ __forceinline__ double sigmoid_grad_val(double g, double y) {
 __device__ __forceinline__ float sigmoid_grad_val(float g, float y) {
     return tg_sigmoid_grad_f(g, y);
 }
+__device__ __forceinline__ double gelu_tanh_grad_val(double g, double x) {
+    return tg_gelu_tanh_grad_from_d(g, x, exp(-tg_gelu_tanh_2u_d(x)));
+}
+__device__ __forceinline__ float gelu_tanh_grad_val(float g, float x) {
+    return tg_gelu_tanh_grad_from_f(g, x, expf(-tg_gelu_tanh_2u_f(x)));
+}
 
 template <typename T> __device__ __forceinline__ T binary_val(int kind, T a, T b) {
     switch (kind) {
@@ -186,6 +214,7 @@ template <typename T> __device__ __forceinline__ T binary_val(int kind, T a, T b
         case TG_BINARY_RELU_GRAD: return b > T(0) ? a : T(0);
         case TG_BINARY_TANH_GRAD: return tanh_grad_val(a, b);
         case TG_BINARY_SIGMOID_GRAD: return sigmoid_grad_val(a, b);
+        case TG_BINARY_GELU_TANH_GRAD: return gelu_tanh_grad_val(a, b);
         default: return a;
     }
 }

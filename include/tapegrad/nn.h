@@ -82,6 +82,37 @@ TG_API tg_module *tg_conv2d_layer(tg_backend *be, tg_dtype dtype, int64_t in_ch,
                                   bool bias, tg_rng *rng);
 TG_API tg_module *tg_maxpool2d_layer(int kh, int kw, const tg_conv_opts *opts);
 TG_API tg_module *tg_avgpool2d_layer(int kh, int kw, const tg_conv_opts *opts);
+// ---- transformers (nanoGPT's modules; parameter names as its state_dict) ----
+
+// Multi-head causal self-attention on x [B, T, n_embd]: one fused qkv projection "c_attn"
+// [n_embd -> 3 n_embd], tg_attention_qkv (causal; dropout_p on the weights in training), the
+// output projection "c_proj", then dropout. rng initialises the weights and is kept
+// (borrowed) for dropout: it must outlive the module.
+TG_API tg_module *tg_causal_self_attention(tg_backend *be, tg_dtype dtype, int64_t n_embd,
+                                           int64_t n_head, double dropout_p, tg_rng *rng);
+// MLP block: "c_fc" [C -> 4C], GELU (tanh approximation, as GPT-2), "c_proj" [4C -> C],
+// dropout.
+TG_API tg_module *tg_mlp_block(tg_backend *be, tg_dtype dtype, int64_t n_embd, double dropout_p,
+                               tg_rng *rng);
+// Pre-LayerNorm block: x + attn(ln_1(x)), then x + mlp(ln_2(x)).
+TG_API tg_module *tg_transformer_block(tg_backend *be, tg_dtype dtype, int64_t n_embd,
+                                       int64_t n_head, double dropout_p, tg_rng *rng);
+
+typedef struct tg_gpt_config {
+    int64_t vocab_size;   // tokens
+    int64_t block_size;   // longest context (rows of the position embedding)
+    int64_t n_layer, n_head, n_embd;
+    double dropout;       // embeddings, attention weights, residual branches (training)
+} tg_gpt_config;
+
+// GPT (nanoGPT): token ids [B, T] (integral values in `dtype`, T <= block_size) -> logits
+// [B, T, vocab_size]. Token embedding "transformer.wte" plus position embedding
+// "transformer.wpe", dropout, blocks "transformer.h.<i>", final LayerNorm "transformer.ln_f",
+// and the output head tied to wte (logits = x wte^T: the embedding gets both gradients; no
+// "lm_head.weight" parameter of its own). nanoGPT's init (N(0, 0.02), residual projections
+// scaled by 1/sqrt(2 n_layer)) from rng, which is kept (borrowed) for dropout.
+TG_API tg_module *tg_gpt(tg_backend *be, tg_dtype dtype, const tg_gpt_config *cfg, tg_rng *rng);
+
 // Runs modules in order; takes ownership of them (also on failure).
 TG_API tg_module *tg_sequential(int n, tg_module *const *modules);
 

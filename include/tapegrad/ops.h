@@ -122,8 +122,12 @@ TG_API tg_tensor *tg_softplus(tg_tape *tape, tg_tensor *x, double beta, double t
 TG_API tg_tensor *tg_erf(tg_tape *tape, tg_tensor *x);
 // y = x*Phi(x) = 0.5*x*(1+erf(x/sqrt(2)))   (torch gelu, approximate='none')
 TG_API tg_tensor *tg_gelu(tg_tape *tape, tg_tensor *x);
-// y = 0.5*x*(1+tanh(sqrt(2/pi)*(x+0.044715*x^3)))   (torch gelu, approximate='tanh')
+// y = 0.5*x*(1+tanh(sqrt(2/pi)*(x+0.044715*x^3)))   (torch gelu, approximate='tanh'; GPT-2's)
+// One op (one pass); its rule is tg_gelu_tanh_grad.
 TG_API tg_tensor *tg_gelu_tanh(tg_tape *tape, tg_tensor *x);
+// dy * d gelu_tanh(x)/dx in one pass (torch's gelu_backward, approximate='tanh'),
+// broadcasting; differentiable in dy and x (double backward through gelu_tanh).
+TG_API tg_tensor *tg_gelu_tanh_grad(tg_tape *tape, tg_tensor *dy, tg_tensor *x);
 // y = 1/sqrt(x)
 TG_API tg_tensor *tg_rsqrt(tg_tape *tape, tg_tensor *x);
 // y = x*x
@@ -238,6 +242,43 @@ TG_API tg_tensor *tg_log_softmax_grad(tg_tape *tape, tg_tensor *dy, tg_tensor *y
 // Inverted dropout: zeroes elements with probability p (mask from rng), scales the rest
 // by 1/(1-p). Identity when !training or p == 0.
 TG_API tg_tensor *tg_dropout(tg_tape *tape, tg_tensor *x, double p, tg_rng *rng, bool training);
+
+// Layer normalisation over the last axis (torch.nn.functional.layer_norm with
+// normalized_shape = the last dim): y = (x - mean) / sqrt(var + eps) * w + b, var biased.
+// w and b are [C] (C = x's last dim) or NULL (no affine; a NULL argument while an error is
+// pending fails instead, NULL propagation). One fused op, one pass per row; its rule is
+// tg_layer_norm_grad, itself differentiable. eps must be finite and >= 0.
+TG_API tg_tensor *tg_layer_norm(tg_tape *tape, tg_tensor *x, tg_tensor *w, tg_tensor *b,
+                                double eps);
+// Layer norm's gradient to x as one op (torch's native_layer_norm_backward, the x part):
+// dx = r * (g - mean(g) - xhat * mean(g * xhat)), g = dy * w (w may be NULL), xhat and r
+// = 1/sqrt(var + eps) recomputed from x; dy and x of one shape. Differentiable in dy, x, w.
+TG_API tg_tensor *tg_layer_norm_grad(tg_tape *tape, tg_tensor *dy, tg_tensor *x, tg_tensor *w,
+                                     double eps);
+
+// Scaled dot-product attention options; NULL or all zero: no mask, no dropout,
+// scale 1/sqrt(head_dim).
+typedef struct tg_attention_opts {
+    bool causal;        // query i sees keys 0..i only (GPT's mask)
+    double dropout_p;   // drop probability on the attention weights, in [0, 1]
+    bool training;      // dropout applies only in training
+    tg_rng *rng;        // draws the mask's seed (needed when dropout applies; borrowed)
+    double scale;       // 0: 1/sqrt(head_dim)
+} tg_attention_opts;
+
+// softmax(scale * q k^T + mask) v for q, k, v [B, H, T, D] -> [B, H, T, D]
+// (torch.nn.functional.scaled_dot_product_attention). One fused op with a fused gradient op
+// (q, k, v are stacked into one [3, B, H, T, D] tensor first); on the cpu the kernel keeps no
+// [T, T] matrix: it recomputes score blocks in the backward pass (FlashAttention's scheme).
+// Dropout masks come from a counter-based hash of a seed drawn from opts->rng, so the backward
+// pass (and a cuda run with the same rng state) regenerates the same mask.
+TG_API tg_tensor *tg_attention(tg_tape *tape, tg_tensor *q, tg_tensor *k, tg_tensor *v,
+                               const tg_attention_opts *opts);
+// The same over a fused projection's output: qkv [B, T, 3*C] holding q | k | v on the last
+// axis, each [B, T, H, D] with C = H*D (nanoGPT's c_attn output, split and viewed per head)
+// -> [B, T, C], the heads side by side (ready for the output projection). No permute copies.
+TG_API tg_tensor *tg_attention_qkv(tg_tape *tape, tg_tensor *qkv, int n_heads,
+                                   const tg_attention_opts *opts);
 
 // Convolution and pooling options (NCHW). Zero values mean stride 1, padding 0, dilation 1.
 typedef struct tg_conv_opts {

@@ -122,9 +122,14 @@ static const struct {
     {"adam_step", offsetof(struct tg_backend_ops, adam_step)},
     {"softmax", offsetof(struct tg_backend_ops, softmax)},
     {"softmax_grad", offsetof(struct tg_backend_ops, softmax_grad)},
+    {"layer_norm", offsetof(struct tg_backend_ops, layer_norm)},
+    {"layer_norm_grad", offsetof(struct tg_backend_ops, layer_norm_grad)},
+    {"layer_norm_wgrad", offsetof(struct tg_backend_ops, layer_norm_wgrad)},
+    {"attention", offsetof(struct tg_backend_ops, attention)},
+    {"attention_grad", offsetof(struct tg_backend_ops, attention_grad)},
 };
 // A slot added to the interface must be added above: the last one listed ends the struct.
-_Static_assert(offsetof(struct tg_backend_ops, softmax_grad) + sizeof(void (*)(void)) ==
+_Static_assert(offsetof(struct tg_backend_ops, attention_grad) + sizeof(void (*)(void)) ==
                    sizeof(struct tg_backend_ops),
                "tests/backends: list every tg_backend_ops slot in slots[]");
 

@@ -167,7 +167,8 @@ Test(ops_activation, null_inputs) {
     static const struct {
         const char *name;
         unary_fn fn;
-    } ops[] = {{"tg_abs", tg_abs}, {"tg_sign", tg_sign}, {"tg_erf", tg_erf}};
+    } ops[] = {{"tg_abs", tg_abs}, {"tg_sign", tg_sign}, {"tg_erf", tg_erf},
+               {"tg_gelu_tanh", tg_gelu_tanh}};
     tg_tape *tape = tg_tape_new();
     for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++) {
         tg_clear_error();
@@ -183,7 +184,7 @@ Test(ops_activation, null_inputs) {
     tg_clear_error();
     tu_expect_fail(tg_softplus(tape, NULL, 1, 20), TG_ERR_INVALID_ARG, "tg_softplus", "NULL", NULL);
     // composed ops return NULL too (the message comes from the op that saw the NULL)
-    unary_fn composed[] = {tg_gelu, tg_gelu_tanh, tg_rsqrt, tg_square};
+    unary_fn composed[] = {tg_gelu, tg_rsqrt, tg_square};
     for (size_t i = 0; i < sizeof composed / sizeof composed[0]; i++) {
         tg_clear_error();
         tu_expect_fail(composed[i](tape, NULL), TG_ERR_INVALID_ARG, "NULL", NULL, NULL);

@@ -354,6 +354,51 @@ static tg_tensor *b_full(tg_tape *t, const fx_args *x) {
 
 // ---- the table: key, the registered op it calls (NULL: composed), build, discontinuous ----
 
+// ---- transformer ops ----
+
+// inputs x[, w[, b]]; attr = eps
+static tg_tensor *b_layer_norm(tg_tape *t, const fx_args *x) {
+    return tg_layer_norm(t, x->in[0], opt_in(x, 1), opt_in(x, 2), ad(x, 0));
+}
+// inputs dy, x[, w]; attr = eps
+static tg_tensor *b_layer_norm_grad(tg_tape *t, const fx_args *x) {
+    return tg_layer_norm_grad(t, x->in[0], x->in[1], opt_in(x, 2), ad(x, 0));
+}
+// inputs q, k, v; attr = causal
+static tg_tensor *b_attention(tg_tape *t, const fx_args *x) {
+    tg_attention_opts o = {.causal = ai(x, 0) != 0};
+    return tg_attention(t, x->in[0], x->in[1], x->in[2], &o);
+}
+// input qkv [B,T,3C]; attr = heads, causal
+static tg_tensor *b_attention_qkv(tg_tape *t, const fx_args *x) {
+    tg_attention_opts o = {.causal = ai(x, 1) != 0};
+    return tg_attention_qkv(t, x->in[0], ai(x, 0), &o);
+}
+// [dw; db] of layer_norm(x, w, b) against dy with create_graph (the wgrad op); inputs dy, x,
+// w, b (the f32 run's w and b do not require grad yet: the builder asks for it)
+static tg_tensor *b_layer_norm_wgrad(tg_tape *t, const fx_args *x) {
+    tg_tensor *wb[2] = {x->in[2], x->in[3]}, *g[2] = {NULL, NULL};
+    for (int k = 0; k < 2; k++)
+        if (!tg_requires_grad(wb[k]) && tg_set_requires_grad(wb[k], true)) return NULL;
+    tg_tensor *y = tg_layer_norm(t, x->in[1], wb[0], wb[1], ad(x, 0));
+    tg_backward_opts o = {.create_graph = true};
+    if (tg_grad(t, tg_sum(t, tg_mul(t, y, x->in[0])), NULL, 2, wb, g, &o)) return NULL;
+    return tg_concat(t, 2, g, 0);
+}
+// gelu_tanh's rule as an op; inputs dy, x
+static tg_tensor *b_gelu_tanh_grad(tg_tape *t, const fx_args *x) {
+    return tg_gelu_tanh_grad(t, x->in[0], x->in[1]);
+}
+// d sum(y^2) / d qkv with create_graph (the gradient op, differentiable again); the f32
+// run's input does not require grad yet, so the builder asks for it
+static tg_tensor *b_attention_grad(tg_tape *t, const fx_args *x) {
+    tg_tensor *qkv = x->in[0], *g = NULL;
+    if (!tg_requires_grad(qkv) && tg_set_requires_grad(qkv, true)) return NULL;
+    tg_tensor *y = b_attention_qkv(t, x);
+    tg_backward_opts o = {.create_graph = true};
+    return tg_grad(t, tg_sum(t, tg_mul(t, y, y)), NULL, 1, &qkv, &g, &o) ? NULL : g;
+}
+
 // clang-format off
 const fx_builder fx_builders[] = {
     {"add", "tg_add", b_add, false},
@@ -391,7 +436,7 @@ const fx_builder fx_builders[] = {
     {"elu", "tg_elu", b_elu, false},
     {"softplus", "tg_softplus", b_softplus, false},
     {"gelu", NULL, b_gelu, false},
-    {"gelu_tanh", NULL, b_gelu_tanh, false},
+    {"gelu_tanh", "tg_gelu_tanh", b_gelu_tanh, false},
     {"maximum", "tg_maximum", b_maximum, false},
     {"minimum", "tg_minimum", b_minimum, false},
     {"where", "tg_where", b_where, false},
@@ -463,6 +508,14 @@ const fx_builder fx_builders[] = {
 
     {"arange", NULL, b_arange, false},
     {"full", NULL, b_full, false},
+
+    {"layer_norm", "tg_layer_norm", b_layer_norm, false},
+    {"layer_norm_grad", "tg_layer_norm_grad", b_layer_norm_grad, false},
+    {"attention", "tg_attention", b_attention, false},
+    {"attention_qkv", "tg_attention", b_attention_qkv, false},
+    {"attention_grad", "tg_attention_grad", b_attention_grad, false},
+    {"gelu_tanh_grad", "tg_gelu_tanh_grad", b_gelu_tanh_grad, false},
+    {"layer_norm_wgrad", "tg_layer_norm_wgrad", b_layer_norm_wgrad, false},
 };
 // clang-format on
 

@@ -1,0 +1,314 @@
+// Tests for the transformer ops (ops/attention.c, ops/layernorm.c): fused attention against
+// the same formula composed from matmul and softmax (values and gradients, causal or not,
+// sequences longer than one kernel block), the cpu's blocked f32 path against the f64
+// reference path (dropout included), the fused-projection layout against the stacked one,
+// dropout's contract, layer_norm against its composed formula, and bad inputs.
+#include <math.h>
+
+#include "test_util.h"
+
+TestSuite(ops_attention, .init = tg_clear_error);
+
+// ---- helpers ----
+
+static tg_tensor *rand_t(tg_rng *rng, tg_dtype dt, int nd, const int64_t *sh, bool grad) {
+    tg_tensor *t = tg_tensor_new(tu_cpu(), dt, nd, sh);
+    cr_assert_not_null(t, "%s", tg_last_error());
+    cr_assert_eq(tg_uniform_(t, rng, -1, 1), TG_OK);
+    if (grad) cr_assert_eq(tg_set_requires_grad(t, true), TG_OK);
+    return t;
+}
+
+static double *host(const tg_tensor *t) {
+    cr_assert_not_null(t, "%s", tg_last_error());
+    int64_t n = tg_numel(t);
+    double *v = malloc((size_t)(n ? n : 1) * sizeof *v);
+    cr_assert_not_null(v);
+    if (tg_dtype_of(t) == TG_F64) {
+        cr_assert_eq(tg_copy_to_host(t, v, (size_t)n * 8), TG_OK);
+    } else {
+        float *f = malloc((size_t)(n ? n : 1) * sizeof *f);
+        cr_assert_not_null(f);
+        cr_assert_eq(tg_copy_to_host(t, f, (size_t)n * 4), TG_OK);
+        for (int64_t i = 0; i < n; i++) v[i] = f[i];
+        free(f);
+    }
+    return v;
+}
+
+// max |a - b| <= rtol * max |b| (+ a tiny floor), same numel
+static void expect_close(const char *what, const tg_tensor *a, const tg_tensor *b, double rtol) {
+    cr_assert_not_null(a, "%s: NULL: %s", what, tg_last_error());
+    cr_assert_not_null(b, "%s: reference NULL: %s", what, tg_last_error());
+    cr_assert_eq(tg_numel(a), tg_numel(b), "%s: numel", what);
+    double *x = host(a), *y = host(b), scale = 1e-30, err = 0;
+    int64_t worst = 0;
+    for (int64_t i = 0; i < tg_numel(a); i++) {
+        scale = fmax(scale, fabs(y[i]));
+        if (!(fabs(x[i] - y[i]) <= err)) err = fabs(x[i] - y[i]), worst = i;
+    }
+    cr_expect(err <= rtol * scale, "%s: max error %.3g at %lld (%.10g vs %.10g) > %.3g * %.3g",
+              what, err, (long long)worst, x[worst], y[worst], rtol, scale);
+    free(x);
+    free(y);
+}
+
+// softmax(scale q k^T + causal mask) v, composed from public ops (q, k, v [B,H,T,D])
+static tg_tensor *composed(tg_tape *t, tg_tensor *q, tg_tensor *k, tg_tensor *v, bool causal) {
+    int64_t T = tg_shape(q)[2], D = tg_shape(q)[3];
+    tg_tensor *s = tg_mul_scalar(t, tg_matmul_ex(t, q, k, false, true), 1.0 / sqrt((double)D));
+    if (causal) {
+        tg_tensor *i = tg_reshape(t, tg_arange(t, tu_cpu(), tg_dtype_of(q), T, 0, 1), 2,
+                                  (int64_t[]){T, 1});
+        tg_tensor *j = tg_reshape(t, tg_arange(t, tu_cpu(), tg_dtype_of(q), T, 0, 1), 2,
+                                  (int64_t[]){1, T});
+        tg_tensor *ninf = tg_full(t, tu_cpu(), tg_dtype_of(q), 0, NULL, -INFINITY);
+        s = tg_where(t, tg_ge(t, i, j), s, ninf);
+    }
+    return tg_matmul(t, tg_softmax(t, s, -1), v);
+}
+
+// Gradients of sum(y * w) for q, k, v (copied out, caller frees), w a fixed tensor.
+static void grads_of(tg_tape *t, tg_tensor *y, tg_tensor *w, tg_tensor *const *in, tg_tensor **g) {
+    tg_tensor *loss = tg_sum(t, tg_mul(t, y, w));
+    cr_assert_eq(tg_grad(t, loss, NULL, 3, in, g, NULL), TG_OK, "%s", tg_last_error());
+    for (int k = 0; k < 3; k++) {
+        g[k] = tg_to(g[k], NULL);
+        cr_assert_not_null(g[k], "%s", tg_last_error());
+    }
+}
+
+static void free3(tg_tensor **x) {
+    for (int k = 0; k < 3; k++) tu_free(x[k]);
+}
+
+// ---- attention ----
+
+// The fused op equals the composed formula in f64, values and gradients, with T = 70 (more
+// than one key block) and T = 5.
+Test(ops_attention, matches_composed_f64) {
+    tg_rng *rng = tg_rng_new(1);
+    int64_t shapes[2][4] = {{2, 3, 70, 5}, {1, 2, 5, 8}};
+    for (int si = 0; si < 2; si++)
+        for (int causal = 0; causal < 2; causal++) {
+            tg_tensor *in[3], *g1[3], *g2[3];
+            for (int k = 0; k < 3; k++) in[k] = rand_t(rng, TG_F64, 4, shapes[si], true);
+            tg_tensor *w = rand_t(rng, TG_F64, 4, shapes[si], false);
+            tg_tape *t = tg_tape_new();
+            tg_attention_opts o = {.causal = causal};
+            tg_tensor *y1 = tg_attention(t, in[0], in[1], in[2], &o);
+            tg_tensor *y2 = composed(t, in[0], in[1], in[2], causal);
+            expect_close("forward", y1, y2, 1e-13);
+            grads_of(t, y1, w, in, g1);
+            grads_of(t, y2, w, in, g2);
+            for (int k = 0; k < 3; k++) expect_close(k ? "dk/dv" : "dq", g1[k], g2[k], 1e-12);
+            tg_tape_free(t);
+            free3(in), free3(g1), free3(g2);
+            tu_free(w);
+        }
+    tg_rng_free(rng);
+}
+
+// One problem in f32 and f64 (same values): forward and gradients agree to f32 round-off.
+static void f32_vs_f64(int64_t T, int64_t D, bool causal, double p) {
+    tg_rng *rng = tg_rng_new(7);
+    int64_t sh[4] = {2, 2, T, D};
+    tg_tensor *in64[3], *in32[3], *g64[3], *g32[3];
+    for (int k = 0; k < 3; k++) {
+        in64[k] = rand_t(rng, TG_F64, 4, sh, true);
+        in32[k] = tg_cast(in64[k], TG_F32);
+        cr_assert_eq(tg_set_requires_grad(in32[k], true), TG_OK);
+    }
+    tg_tensor *w64 = rand_t(rng, TG_F64, 4, sh, false), *w32 = tg_cast(w64, TG_F32);
+    tg_tape *t = tg_tape_new();
+    tg_rng *r1 = tg_rng_new(3), *r2 = tg_rng_new(3);
+    tg_attention_opts o1 = {.causal = causal, .dropout_p = p, .training = true, .rng = r1};
+    tg_attention_opts o2 = {.causal = causal, .dropout_p = p, .training = true, .rng = r2};
+    tg_tensor *y64 = tg_attention(t, in64[0], in64[1], in64[2], &o1);
+    tg_tensor *y32 = tg_attention(t, in32[0], in32[1], in32[2], &o2);
+    expect_close("f32 forward", y32, y64, 2e-6);
+    grads_of(t, y64, w64, in64, g64);
+    grads_of(t, y32, w32, in32, g32);
+    for (int k = 0; k < 3; k++) expect_close(k == 0 ? "f32 dq" : "f32 dk/dv", g32[k], g64[k], 1e-5);
+    tg_tape_free(t);
+    free3(in64), free3(in32), free3(g64), free3(g32);
+    tu_free(w64);
+    tu_free(w32);
+    tg_rng_free(rng);
+    tg_rng_free(r1);
+    tg_rng_free(r2);
+}
+
+// The blocked f32 kernel (16-query, 64-key blocks) against the f64 reference path: T = 100
+// leaves partial blocks of both kinds, T = 16 exactly one query block.
+Test(ops_attention, f32_blocked_matches_f64) {
+    f32_vs_f64(100, 32, false, 0);
+    f32_vs_f64(100, 32, true, 0);
+    f32_vs_f64(16, 8, true, 0);
+    f32_vs_f64(67, 5, true, 0.2);
+}
+
+// Heads wider than the blocked path's buffers take the reference path in f32.
+Test(ops_attention, f32_wide_heads) { f32_vs_f64(9, 300, true, 0); }
+
+// tg_attention_qkv on [B, T, 3C] equals splitting q | k | v into heads and tg_attention.
+Test(ops_attention, qkv_layout_matches_stacked) {
+    tg_rng *rng = tg_rng_new(2);
+    int64_t B = 2, T = 7, H = 3, D = 4, C = H * D;
+    tg_tensor *qkv = rand_t(rng, TG_F64, 3, (int64_t[]){B, T, 3 * C}, true);
+    tg_tape *t = tg_tape_new();
+    tg_attention_opts o = {.causal = true};
+    tg_tensor *y1 = tg_attention_qkv(t, qkv, (int)H, &o);
+    tu_expect_shape(y1, 3, (int64_t[]){B, T, C});
+    tg_tensor *x = tg_permute(t, tg_reshape(t, qkv, 5, (int64_t[]){B, T, 3, H, D}),
+                              (int[]){2, 0, 3, 1, 4});
+    tg_tensor *s[3];
+    for (int k = 0; k < 3; k++)
+        s[k] = tg_reshape(t, tg_slice(t, x, 0, k, k + 1, 1), 4, (int64_t[]){B, H, T, D});
+    tg_tensor *y2 = tg_attention(t, s[0], s[1], s[2], &o);
+    y2 = tg_reshape(t, tg_permute(t, y2, (int[]){0, 2, 1, 3}), 3, (int64_t[]){B, T, C});
+    expect_close("qkv layout", y1, y2, 1e-14);
+    tg_tensor *g1 = NULL, *g2 = NULL;
+    cr_assert_eq(tg_grad(t, tg_sum(t, tg_mul(t, y1, y1)), NULL, 1, &qkv, &g1, NULL), TG_OK);
+    cr_assert_eq(tg_grad(t, tg_sum(t, tg_mul(t, y2, y2)), NULL, 1, &qkv, &g2, NULL), TG_OK);
+    expect_close("qkv layout gradient", g1, g2, 1e-13);
+    tg_tape_free(t);
+    tu_free(qkv);
+    tg_rng_free(rng);
+}
+
+// Dropout: off in eval mode, a function of the rng's state, unbiased, everything at p = 1.
+Test(ops_attention, dropout_contract) {
+    tg_rng *rng = tg_rng_new(4);
+    int64_t sh[4] = {2, 2, 40, 3};
+    tg_tensor *v = tg_tensor_new(tu_cpu(), TG_F64, 4, sh);
+    tg_tensor *z = tg_tensor_new(tu_cpu(), TG_F64, 4, sh);   // q = k = 0: uniform weights
+    cr_assert_eq(tg_fill_(v, 1.0), TG_OK);
+    cr_assert_eq(tg_fill_(z, 0.0), TG_OK);
+    tg_tape *t = tg_tape_new();
+    tg_rng *r1 = tg_rng_new(5), *r2 = tg_rng_new(5);
+    tg_attention_opts eval = {.dropout_p = 0.5, .training = false};
+    tu_expect_values(tg_mean(t, tg_attention(t, z, z, v, &eval)), (double[]){1}, 1, 1e-14);
+    tg_attention_opts o1 = {.dropout_p = 0.4, .training = true, .rng = r1};
+    tg_attention_opts o2 = {.dropout_p = 0.4, .training = true, .rng = r2};
+    tg_tensor *a = tg_attention(t, z, z, v, &o1), *b = tg_attention(t, z, z, v, &o2);
+    expect_close("same rng state, same mask", a, b, 0);
+    tg_tensor *c = tg_attention(t, z, z, v, &o1);   // r1 moved on: another mask
+    double *av = host(a), *cv = host(c);
+    int differ = 0;
+    for (int64_t i = 0; i < tg_numel(a); i++) differ += av[i] != cv[i];
+    cr_expect_gt(differ, 0, "a new draw gave the same mask");
+    // each output row averages 40 kept-or-dropped weights of 1/40, scaled by 1/0.6
+    double mean = tg_item(tg_mean(t, a));
+    cr_expect(fabs(mean - 1.0) < 0.05, "mean of the dropped output %g, expected about 1", mean);
+    tg_attention_opts all = {.dropout_p = 1, .training = true, .rng = r1};
+    tu_expect_values(tg_sum(t, tg_abs(t, tg_attention(t, z, z, v, &all))), (double[]){0}, 1, 0);
+    free(av);
+    free(cv);
+    tg_tape_free(t);
+    tu_free(v);
+    tu_free(z);
+    tg_rng_free(rng);
+    tg_rng_free(r1);
+    tg_rng_free(r2);
+}
+
+Test(ops_attention, bad_inputs) {
+    tg_tape *t = tg_tape_new();
+    tg_tensor *q = tg_tensor_new(tu_cpu(), TG_F64, 4, (int64_t[]){1, 2, 3, 4});
+    tg_tensor *k3 = tg_tensor_new(tu_cpu(), TG_F64, 4, (int64_t[]){1, 2, 5, 4});
+    tg_tensor *f = tg_tensor_new(tu_cpu(), TG_F32, 4, (int64_t[]){1, 2, 3, 4});
+    tg_tensor *qkv = tg_tensor_new(tu_cpu(), TG_F64, 3, (int64_t[]){2, 5, 12});
+    tu_expect_fail(tg_attention(t, q, k3, q, NULL), TG_ERR_SHAPE, "tg_attention", "[1,2,5,4]",
+                   NULL);
+    tg_clear_error();
+    tu_expect_fail(tg_attention(t, qkv, qkv, qkv, NULL), TG_ERR_SHAPE, "tg_attention", "[2,5,12]",
+                   NULL);
+    tg_clear_error();
+    tu_expect_fail(tg_attention(t, q, f, q, NULL), TG_ERR_DTYPE, "tg_attention", "f32", NULL);
+    tg_clear_error();
+    tu_expect_fail(tg_attention(t, q, NULL, q, NULL), TG_ERR_INVALID_ARG, "tg_attention",
+                   "input 1", NULL);
+    tg_clear_error();
+    tu_expect_fail(tg_attention_qkv(t, qkv, 5, NULL), TG_ERR_SHAPE, "tg_attention_qkv",
+                   "n_heads = 5", NULL);
+    tg_clear_error();
+    tu_expect_fail(tg_attention_qkv(t, q, 1, NULL), TG_ERR_SHAPE, "tg_attention_qkv",
+                   "[1,2,3,4]", NULL);
+    tg_clear_error();
+    tg_attention_opts no_rng = {.dropout_p = 0.1, .training = true};
+    tu_expect_fail(tg_attention_qkv(t, qkv, 2, &no_rng), TG_ERR_INVALID_ARG, "tg_attention_qkv",
+                   "rng", NULL);
+    tg_clear_error();
+    tg_attention_opts bad_p = {.dropout_p = 1.5};
+    tu_expect_fail(tg_attention(t, q, q, q, &bad_p), TG_ERR_INVALID_ARG, "tg_attention",
+                   "dropout_p", NULL);
+    tg_clear_error();
+    tg_attention_opts bad_scale = {.scale = NAN};
+    tu_expect_fail(tg_attention(t, q, q, q, &bad_scale), TG_ERR_INVALID_ARG, "tg_attention",
+                   "scale", NULL);
+    tg_clear_error();
+    tg_tape_free(t);
+    tu_free(q), tu_free(k3), tu_free(f), tu_free(qkv);
+}
+
+// ---- layer_norm ----
+
+static tg_tensor *ln_composed(tg_tape *t, tg_tensor *x, tg_tensor *w, tg_tensor *b, double eps) {
+    int axis = -1;
+    tg_tensor *m = tg_mean_axes(t, x, 1, &axis, true), *v = tg_var(t, x, 1, &axis, 0, true);
+    tg_tensor *y = tg_div(t, tg_sub(t, x, m), tg_sqrt(t, tg_add_scalar(t, v, eps)));
+    return tg_add(t, tg_mul(t, y, w), b);
+}
+
+// The fused op equals the composed formula: values in f32 and f64 (rows offset by 1e3 so that
+// the f32 statistics need their double sums), gradients of x, w and b in f64.
+Test(ops_attention, layer_norm_matches_composed) {
+    tg_rng *rng = tg_rng_new(9);
+    int64_t sh[3] = {3, 5, 37};
+    tg_tensor *x = rand_t(rng, TG_F64, 3, sh, true), *w = rand_t(rng, TG_F64, 1, sh + 2, true);
+    tg_tensor *b = rand_t(rng, TG_F64, 1, sh + 2, true), *dy = rand_t(rng, TG_F64, 3, sh, false);
+    tg_tape *t = tg_tape_new();
+    tg_tensor *in[3] = {x, w, b}, *g1[3], *g2[3];
+    tg_tensor *y1 = tg_layer_norm(t, x, w, b, 1e-5), *y2 = ln_composed(t, x, w, b, 1e-5);
+    expect_close("layer_norm f64", y1, y2, 1e-14);
+    grads_of(t, y1, dy, in, g1);
+    grads_of(t, y2, dy, in, g2);
+    for (int k = 0; k < 3; k++) expect_close("layer_norm gradients", g1[k], g2[k], 1e-13);
+    free3(g1), free3(g2);
+    tg_tensor *xo = tg_to(tg_add_scalar(t, x, 1000.0), NULL);
+    tg_tensor *x32 = tg_cast(xo, TG_F32), *w32 = tg_cast(w, TG_F32), *b32 = tg_cast(b, TG_F32);
+    expect_close("layer_norm f32", tg_layer_norm(t, x32, w32, b32, 1e-5),
+                 tg_layer_norm(t, xo, w, b, 1e-5), 2e-4);
+    tg_tape_free(t);
+    free3(in);
+    tu_free(dy), tu_free(xo), tu_free(x32), tu_free(w32), tu_free(b32);
+    tg_rng_free(rng);
+}
+
+Test(ops_attention, layer_norm_bad_inputs) {
+    tg_tape *t = tg_tape_new();
+    tg_tensor *x = tg_tensor_new(tu_cpu(), TG_F64, 2, (int64_t[]){3, 4});
+    tg_tensor *w5 = tg_tensor_new(tu_cpu(), TG_F64, 1, (int64_t[]){5});
+    tg_tensor *s = tg_tensor_new(tu_cpu(), TG_F64, 0, NULL);
+    tu_expect_fail(tg_layer_norm(t, x, w5, NULL, 1e-5), TG_ERR_SHAPE, "tg_layer_norm", "[5]",
+                   "[3,4]");
+    tg_clear_error();
+    tu_expect_fail(tg_layer_norm(t, s, NULL, NULL, 1e-5), TG_ERR_SHAPE, "tg_layer_norm", "0-D",
+                   NULL);
+    tg_clear_error();
+    tu_expect_fail(tg_layer_norm(t, x, NULL, NULL, -1), TG_ERR_INVALID_ARG, "tg_layer_norm",
+                   "eps", NULL);
+    tg_clear_error();
+    tu_expect_fail(tg_layer_norm_grad(t, w5, x, NULL, 1e-5), TG_ERR_SHAPE, "tg_layer_norm_grad",
+                   "[5]", "[3,4]");
+    tg_clear_error();
+    // a weight that failed to be made is not taken for "no weight"
+    tg_tensor *bad = tg_reshape(t, x, 1, (int64_t[]){5});
+    cr_expect_null(bad);
+    cr_expect_null(tg_layer_norm(t, x, bad, NULL, 1e-5), "a failed weight was dropped");
+    tu_expect_error("tg_reshape", NULL);
+    tg_clear_error();
+    tg_tape_free(t);
+    tu_free(x), tu_free(w5), tu_free(s);
+}
