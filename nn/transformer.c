@@ -130,7 +130,10 @@ static tg_module *attention_module(tg_backend *be, tg_dtype dt, int64_t c, int64
 
 tg_module *tg_causal_self_attention(tg_backend *be, tg_dtype dtype, int64_t n_embd,
                                     int64_t n_head, double dropout_p, tg_rng *rng) {
-    return attention_module(be, dtype, n_embd, n_head, 1, dropout_p, true, rng);
+    unsigned mark = tg_error_mark();
+    tg_module *m = attention_module(be, dtype, n_embd, n_head, 1, dropout_p, true, rng);
+    if (!m) tg_error_context(mark, "tg_causal_self_attention");
+    return m;
 }
 
 // ---- MLP: y = dropout(c_proj(gelu_tanh(c_fc(x)))), c_fc [C -> 4C], c_proj [4C -> C] ----
@@ -157,7 +160,10 @@ static tg_module *mlp_module(tg_backend *be, tg_dtype dt, int64_t c, int64_t n_l
 
 tg_module *tg_mlp_block(tg_backend *be, tg_dtype dtype, int64_t n_embd, double dropout_p,
                         tg_rng *rng) {
-    return mlp_module(be, dtype, n_embd, 1, dropout_p, true, rng);
+    unsigned mark = tg_error_mark();
+    tg_module *m = mlp_module(be, dtype, n_embd, 1, dropout_p, true, rng);
+    if (!m) tg_error_context(mark, "tg_mlp_block");
+    return m;
 }
 
 // ---- Block: x + attn(ln_1(x)), then + mlp(ln_2(x)) ----
@@ -184,7 +190,10 @@ static tg_module *block_module(tg_backend *be, tg_dtype dt, int64_t c, int64_t h
 
 tg_module *tg_transformer_block(tg_backend *be, tg_dtype dtype, int64_t n_embd, int64_t n_head,
                                 double dropout_p, tg_rng *rng) {
-    return block_module(be, dtype, n_embd, n_head, 1, dropout_p, true, rng);
+    unsigned mark = tg_error_mark();
+    tg_module *m = block_module(be, dtype, n_embd, n_head, 1, dropout_p, true, rng);
+    if (!m) tg_error_context(mark, "tg_transformer_block");
+    return m;
 }
 
 // ---- GPT: idx [B, T] (integral token ids in the model's dtype) -> logits [B, T, vocab] ----
@@ -223,7 +232,8 @@ static tg_module *container(const char *name) {
     return tg__module_new(name, container_forward);
 }
 
-tg_module *tg_gpt(tg_backend *be, tg_dtype dtype, const tg_gpt_config *cfg, tg_rng *rng) {
+static tg_module *gpt_module(tg_backend *be, tg_dtype dtype, const tg_gpt_config *cfg,
+                             tg_rng *rng) {
     if (!cfg || cfg->vocab_size < 1 || cfg->block_size < 1 || cfg->n_layer < 1 ||
         bad_config("tg_gpt", cfg->n_embd, cfg->n_head, cfg->dropout, rng)) {
         if (!cfg || !tg_last_status())
@@ -256,4 +266,11 @@ tg_module *tg_gpt(tg_backend *be, tg_dtype dtype, const tg_gpt_config *cfg, tg_r
         m->rng = rng;
     }
     return tg__module_finish(add_child(m, "transformer", tg__module_finish(tr)));
+}
+
+tg_module *tg_gpt(tg_backend *be, tg_dtype dtype, const tg_gpt_config *cfg, tg_rng *rng) {
+    unsigned mark = tg_error_mark();
+    tg_module *m = gpt_module(be, dtype, cfg, rng);
+    if (!m) tg_error_context(mark, "tg_gpt");
+    return m;
 }

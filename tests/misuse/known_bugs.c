@@ -55,6 +55,8 @@ static const struct {
     {"tg_module_buffer", "index 0 of 0", "nn/module.c: no error set"},
     {"tg_module_buffer_name", "NULL module", "nn/module.c: no error set"},
     {"tg_module_buffer_name", "index -1", "nn/module.c: no error set"},
+    {"tg_module_forward", "gpt: stale ids", "nn/module.c: error named tg_ndim"},
+    {"tg_module_forward", "gpt: token 11 of 11", "nn/module.c: error named Embedding"},
     {"tg_module_forward", "NULL tape", "nn/module.c: error named tg_addmm"},
     {"tg_module_forward", "NULL x", "nn/module.c: error named tg_matmul"},
     {"tg_module_forward", "f64 x, f32 layer", "nn/module.c: error named tg_addmm"},
