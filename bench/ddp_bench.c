@@ -19,13 +19,17 @@
 #include <tapegrad/dist.h>
 #include <tapegrad/tapegrad.h>
 
-enum { IN = 784, HIDDEN = 1024, OUT = 10 };
+enum {
+    IN = 784,
+    HIDDEN = 1024,
+    OUT = 10
+};
 
 typedef struct opts {
     int threads, steps, warmup;
     int64_t batch;
     size_t bucket_bytes;
-    bool plain;   // one process without tg_ddp (the baseline)
+    bool plain;  // one process without tg_ddp (the baseline)
 } opts;
 
 static double now(void) {
@@ -50,15 +54,24 @@ static int parse(int argc, char **argv, opts *o) {
     *o = (opts){.threads = 1, .steps = 20, .warmup = 3, .batch = 256, .bucket_bytes = 0};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (strcmp(a, "--plain") == 0) o->plain = true;
-        else if (strcmp(a, "--help") == 0) return usage(NULL), 1;
-        else if (!v) return usage(a);
-        else if (strcmp(a, "--threads") == 0) o->threads = atoi(v), i++;
-        else if (strcmp(a, "--steps") == 0) o->steps = atoi(v), i++;
-        else if (strcmp(a, "--warmup") == 0) o->warmup = atoi(v), i++;
-        else if (strcmp(a, "--batch") == 0) o->batch = atoll(v), i++;
-        else if (strcmp(a, "--bucket-bytes") == 0) o->bucket_bytes = (size_t)atoll(v), i++;
-        else return usage(a);
+        if (strcmp(a, "--plain") == 0)
+            o->plain = true;
+        else if (strcmp(a, "--help") == 0)
+            return usage(NULL), 1;
+        else if (!v)
+            return usage(a);
+        else if (strcmp(a, "--threads") == 0)
+            o->threads = atoi(v), i++;
+        else if (strcmp(a, "--steps") == 0)
+            o->steps = atoi(v), i++;
+        else if (strcmp(a, "--warmup") == 0)
+            o->warmup = atoi(v), i++;
+        else if (strcmp(a, "--batch") == 0)
+            o->batch = atoll(v), i++;
+        else if (strcmp(a, "--bucket-bytes") == 0)
+            o->bucket_bytes = (size_t)atoll(v), i++;
+        else
+            return usage(a);
     }
     if (o->threads < 1 || o->steps < 1 || o->warmup < 0 || o->batch < 1) return usage("(value)");
     return 0;
@@ -121,7 +134,7 @@ static int run(bench *b, tg_dist *d, const opts *o, double *times, double *expos
         if (step(b, &e)) return -1;
     uint64_t a0 = tg_alloc_count();
     for (int i = 0; i < o->steps; i++) {
-        if (!o->plain && tg_dist_barrier(d)) return -1;   // steps start together
+        if (!o->plain && tg_dist_barrier(d)) return -1;  // steps start together
         double t0 = now();
         if (step(b, &exposed[i])) return -1;
         times[i] = now() - t0;
@@ -159,9 +172,8 @@ int main(int argc, char **argv) {
                "\"images_per_s\": %.1f, \"images_per_s_per_rank\": %.1f, \"exposed_comm_ms\": "
                "%.3f, \"allocs_per_step\": %.2f}\n",
                ranks, o.threads, (long long)o.batch, o.plain ? "false" : "true",
-               tg_ddp_n_buckets(b.ddp), 1e3 * t, 1e3 * times[0],
-               (double)(ranks * o.batch) / t, (double)o.batch / t, 1e3 * ex,
-               (double)allocs / o.steps);
+               tg_ddp_n_buckets(b.ddp), 1e3 * t, 1e3 * times[0], (double)(ranks * o.batch) / t,
+               (double)o.batch / t, 1e3 * ex, (double)allocs / o.steps);
     }
     tg_ddp_free(b.ddp);
     tg_optim_free(b.opt);

@@ -10,14 +10,14 @@
 
 #include "dist/dist_impl.h"
 
-#define NAME_LEN 96
+#define NAME_LEN    96
 #define BACKEND_LEN 16
-#define DIMS (2 + TG_MAX_DIMS)   // dtype, ndim, shape
+#define DIMS        (2 + TG_MAX_DIMS)  // dtype, ndim, shape
 
 // One tensor's description, broadcast as bytes.
 typedef struct desc {
     int64_t dims[DIMS];
-    uint64_t name_hash;          // of the whole name (the text below may be cut)
+    uint64_t name_hash;  // of the whole name (the text below may be cut)
     char name[NAME_LEN];
     char backend[BACKEND_LEN];
 } desc;
@@ -62,9 +62,10 @@ static int compare(const desc *mine, const desc *ref, int i, int rank, char *msg
                  mine->name[0] ? mine->name : "unnamed", a, dta, mine->backend, rank, b, dtb,
                  ref->backend);
     else
-        snprintf(msg, cap, "tensor %d is \"%s\" %s %s on %s on rank %d but \"%s\" %s %s on %s on "
-                 "rank 0", i, mine->name, a, dta, mine->backend, rank, ref->name, b, dtb,
-                 ref->backend);
+        snprintf(msg, cap,
+                 "tensor %d is \"%s\" %s %s on %s on rank %d but \"%s\" %s %s on %s on "
+                 "rank 0",
+                 i, mine->name, a, dta, mine->backend, rank, ref->name, b, dtb, ref->backend);
     if (mine->dims[0] != ref->dims[0]) return TG_ERR_DTYPE;
     if (!same_be) return TG_ERR_BACKEND;
     return same_dims ? TG_ERR_INVALID_ARG : TG_ERR_SHAPE;
@@ -101,14 +102,18 @@ static int check_header(tg_dist *d, int n, int n_extra, const int64_t *extra,
     char msg[TG_DIST_MSG] = "";
     int bad = TG_OK;
     if (head[0] != ref[0]) {
-        snprintf(msg, sizeof msg, "the ranks' %s differ: rank %d has %" PRId64 " tensors, rank 0 "
-                 "has %" PRId64, what, d->rank, head[0], ref[0]);
+        snprintf(msg, sizeof msg,
+                 "the ranks' %s differ: rank %d has %" PRId64 " tensors, rank 0 "
+                 "has %" PRId64,
+                 what, d->rank, head[0], ref[0]);
         bad = TG_ERR_SHAPE;
     }
     for (int k = 0; k < n_extra && !bad; k++)
         if (head[1 + k] != ref[1 + k]) {
-            snprintf(msg, sizeof msg, "the ranks' options differ: %s is %" PRId64 " on rank %d "
-                     "but %" PRId64 " on rank 0", extra_names[k], head[1 + k], d->rank, ref[1 + k]);
+            snprintf(msg, sizeof msg,
+                     "the ranks' options differ: %s is %" PRId64 " on rank %d "
+                     "but %" PRId64 " on rank 0",
+                     extra_names[k], head[1 + k], d->rank, ref[1 + k]);
             bad = TG_ERR_INVALID_ARG;
         }
     return report(d, bad, msg, where);
@@ -130,7 +135,8 @@ int tg__dist_check_same(tg_dist *d, int n, tg_tensor *const *ts, const char *con
     if (!st) {
         char msg[TG_DIST_MSG] = "", how[TG_DIST_MSG - 64] = "";
         int bad = TG_OK;
-        for (int i = 0; i < n && !bad; i++) bad = compare(&mine[i], &ref[i], i, d->rank, how, sizeof how);
+        for (int i = 0; i < n && !bad; i++)
+            bad = compare(&mine[i], &ref[i], i, d->rank, how, sizeof how);
         snprintf(msg, sizeof msg, "the ranks' %s differ: %s", what, how);
         st = report(d, bad, msg, where);
     }

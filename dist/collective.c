@@ -35,12 +35,14 @@ static int allreduce(tg_dist *d, void *values, int64_t n, tg_dist_op op, bool in
                      const char *where) {
     if (!d) return no_group(where);
     int st = tg__dist_agree(d, check_values(values, n, op, integral, where), where);
-    if (!st) {   // every rank must pass the same n: max of (n, -n) gives the largest and smallest
+    if (!st) {  // every rank must pass the same n: max of (n, -n) gives the largest and smallest
         int64_t span[2] = {n, -n};
         st = tg__dist_allreduce(d, span, 2, MPI_INT64_T, MPI_MAX, where);
         if (!st && span[0] != -span[1])
-            st = tg_set_error(TG_ERR_SHAPE, where, "the ranks pass different counts (%lld to "
-                              "%lld values)", (long long)-span[1], (long long)span[0]);
+            st = tg_set_error(TG_ERR_SHAPE, where,
+                              "the ranks pass different counts (%lld to "
+                              "%lld values)",
+                              (long long)-span[1], (long long)span[0]);
     }
     if (st) return st;
     st = tg__dist_allreduce(d, values, n, integral ? MPI_INT64_T : MPI_DOUBLE, mpi_op(op), where);
@@ -64,16 +66,17 @@ int tg_dist_broadcast(tg_dist *d, int n, tg_tensor *const *tensors, int root) {
     if (n < 0 || (n > 0 && !tensors))
         st = tg_set_error(TG_ERR_INVALID_ARG, where, "need n >= 0 tensors (n = %d)", n);
     else if (root < 0 || root >= d->size)
-        st = tg_set_error(TG_ERR_INVALID_ARG, where, "root %d is not a rank of a group of %d",
-                          root, d->size);
+        st = tg_set_error(TG_ERR_INVALID_ARG, where, "root %d is not a rank of a group of %d", root,
+                          d->size);
     for (int i = 0; i < n && !st; i++)
         if (!tensors[i] || tg_is_step(tensors[i]))
             st = tg_set_error(TG_ERR_INVALID_ARG, where, "tensor %d is %s", i,
                               tensors[i] ? "a step tensor (need persistent ones)" : "NULL");
     st = tg__dist_agree(d, st, where);
     const char *const extra_names[1] = {"root"};
-    if (!st) st = tg__dist_check_same(d, n, tensors, NULL, 1, (int64_t[]){root}, extra_names,
-                                      "tensors", where);
+    if (!st)
+        st = tg__dist_check_same(d, n, tensors, NULL, 1, (int64_t[]){root}, extra_names, "tensors",
+                                 where);
     if (!st) st = tg__dist_agree(d, tg__dist_bcast_tensors(d, n, tensors, root, where), where);
     return st;
 }
@@ -96,8 +99,8 @@ double tg_dist_accuracy(tg_dist *d, const tg_tensor *logits, const tg_tensor *la
     const char *where = "tg_dist_accuracy";
     if (!d) return no_group(where), NAN;
     double acc = tg_accuracy(logits, labels);
-    int st = tg__dist_agree(d, isnan(acc) ? tg_last_status() ? tg_last_status() : TG_ERR_INVALID_ARG
-                                          : TG_OK, where);
+    int st = tg__dist_agree(
+        d, isnan(acc) ? tg_last_status() ? tg_last_status() : TG_ERR_INVALID_ARG : TG_OK, where);
     if (st) return NAN;
     double rows = (double)tg_shape(labels)[0];
     return tg_dist_mean(d, acc, rows);
@@ -141,8 +144,9 @@ int tg_dist_load_safetensors(tg_dist *d, tg_module *m, const char *path) {
     tg_tensor **ts = NULL;
     const char **names = NULL;
     int n = m ? module_tensors(m, &ts, &names) : 0;
-    int st = !m ? tg_set_error(TG_ERR_INVALID_ARG, where, "module is NULL")
-             : n < 0 ? tg_set_error(TG_ERR_OOM, where, "out of memory") : TG_OK;
+    int st = !m      ? tg_set_error(TG_ERR_INVALID_ARG, where, "module is NULL")
+             : n < 0 ? tg_set_error(TG_ERR_OOM, where, "out of memory")
+                     : TG_OK;
     st = tg__dist_agree(d, st, where);
     if (!st) st = tg__dist_check_same(d, n, ts, names, 0, NULL, NULL, "models", where);
     if (!st) st = tg__dist_agree(d, d->rank == 0 ? tg_load_safetensors(m, path) : TG_OK, where);

@@ -14,54 +14,53 @@
 
 #include "dist/ddp_impl.h"
 
-#define CHUNK ((int64_t)INT_MAX)                  // elements per MPI call (int counts)
+#define CHUNK                ((int64_t)INT_MAX)  // elements per MPI call (int counts)
 #define DEFAULT_BUCKET_BYTES ((size_t)4 << 20)
 
 typedef struct slot {
     tg_ddp *ddp;
     tg_tensor *p;
-    tg_tensor *zeros;     // NCCL: device zeros for a parameter without .grad (made lazily)
+    tg_tensor *zeros;  // NCCL: device zeros for a parameter without .grad (made lazily)
     int bucket;
-    int64_t offset;       // elements into its bucket
-    bool ready;           // its gradient is staged for this round
+    int64_t offset;  // elements into its bucket
+    bool ready;      // its gradient is staged for this round
 } slot;
 
 typedef struct bucket {
-    int first, count;     // slots [first, first + count)
+    int first, count;  // slots [first, first + count)
     tg_dtype dtype;
     int64_t numel;
-    void *buf;            // MPI: host copy [numel]
-    void *data;           // MPI: what this round reduces (buf, or a lone cpu gradient)
-    void **ptrs;          // NCCL: device address per slot
-    int64_t *counts;      // NCCL: elements per slot
-    int pending;          // slots not ready this round
+    void *buf;        // MPI: host copy [numel]
+    void *data;       // MPI: what this round reduces (buf, or a lone cpu gradient)
+    void **ptrs;      // NCCL: device address per slot
+    int64_t *counts;  // NCCL: elements per slot
+    int pending;      // slots not ready this round
     int n_reqs;
-    MPI_Request *reqs;    // MPI: one per chunk of CHUNK elements
+    MPI_Request *reqs;  // MPI: one per chunk of CHUNK elements
 } bucket;
 
 struct tg_ddp {
     tg_dist *d;
-    tg_ddp_transport transport;   // resolved: MPI, MPI_STAGED or NCCL
+    tg_ddp_transport transport;  // resolved: MPI, MPI_STAGED or NCCL
     bool sync;
     int n_slots, n_buckets;
-    int next;             // buckets [0, next) were started this round
-    int oldest;           // first started bucket not yet seen complete
-    int staged;           // slots staged this round
-    int round_status;     // first local failure of this round (hooks, pokes)
-    int last_overlap;     // buckets the previous round started from hooks
-    slot *slots;          // reverse parameter order
+    int next;          // buckets [0, next) were started this round
+    int oldest;        // first started bucket not yet seen complete
+    int staged;        // slots staged this round
+    int round_status;  // first local failure of this round (hooks, pokes)
+    int last_overlap;  // buckets the previous round started from hooks
+    slot *slots;       // reverse parameter order
     bucket *buckets;
     tg__dist_nccl *nccl;
 };
 
 tg_ddp_opts tg_ddp_opts_default(void) {
-    return (tg_ddp_opts){.bucket_bytes = DEFAULT_BUCKET_BYTES, .broadcast_buffers = true,
-                         .transport = TG_DDP_AUTO};
+    return (tg_ddp_opts){
+        .bucket_bytes = DEFAULT_BUCKET_BYTES, .broadcast_buffers = true, .transport = TG_DDP_AUTO};
 }
 
 const char *tg_ddp_transport_name(tg_ddp_transport t) {
-    static const char *const names[TG_DDP_TRANSPORT_COUNT] = {"auto", "mpi", "mpi-staged",
-                                                              "nccl"};
+    static const char *const names[TG_DDP_TRANSPORT_COUNT] = {"auto", "mpi", "mpi-staged", "nccl"};
     return (unsigned)t < TG_DDP_TRANSPORT_COUNT ? names[t] : "?";
 }
 
@@ -79,7 +78,7 @@ static bool on_cpu(tg_tensor *t) { return strcmp(tg_backend_name(tg_backend_of(t
 // (MPI, a bucket of one cpu gradient), or a copy into the bucket's host buffer. A
 // parameter without .grad contributes zeros.
 static int stage(tg_ddp *ddp, bucket *b, slot *s) {
-    tg_tensor *g = tg_grad_of(s->p);   // (applies a pending lazy tg_zero_grad)
+    tg_tensor *g = tg_grad_of(s->p);  // (applies a pending lazy tg_zero_grad)
     int64_t n = tg_numel(s->p);
     size_t bytes = (size_t)n * tg_dtype_size(b->dtype);
     s->ready = true;
@@ -102,8 +101,10 @@ static int stage(tg_ddp *ddp, bucket *b, slot *s) {
     if (ddp->transport == TG_DDP_MPI_STAGED) return tg_copy_to_host(g, dst, bytes);
     void *src = tg__dist_cpu_data(g);
     if (!src) return tg_last_status();
-    if (b->count == 1) b->data = src;   // reduced in place: no copy at all
-    else memcpy(dst, src, bytes);
+    if (b->count == 1)
+        b->data = src;  // reduced in place: no copy at all
+    else
+        memcpy(dst, src, bytes);
     return TG_OK;
 }
 
@@ -111,8 +112,9 @@ static int start(tg_ddp *ddp, bucket *b, const char *where) {
     if (ddp->transport == TG_DDP_NCCL) {
         // The gradients come from the backend's stream; NCCL runs on a stream of its own.
         int st = tg_backend_synchronize(tg_backend_of(ddp->slots[b->first].p));
-        return st ? st : tg__dist_nccl_allreduce(ddp->nccl, b->count, b->ptrs, b->counts,
-                                                 b->dtype, where);
+        return st ? st
+                  : tg__dist_nccl_allreduce(ddp->nccl, b->count, b->ptrs, b->counts, b->dtype,
+                                            where);
     }
     size_t es = tg_dtype_size(b->dtype);
     for (int c = 0; c < b->n_reqs; c++) {
@@ -147,7 +149,8 @@ static int poke(tg_ddp *ddp, const char *where) {
 }
 
 static int wait_all(tg_ddp *ddp, const char *where) {
-    if (ddp->transport == TG_DDP_NCCL) return ddp->n_buckets ? tg__dist_nccl_wait(ddp->nccl, where) : 0;
+    if (ddp->transport == TG_DDP_NCCL)
+        return ddp->n_buckets ? tg__dist_nccl_wait(ddp->nccl, where) : 0;
     int st = TG_OK;
     for (; ddp->oldest < ddp->next; ddp->oldest++) {
         bucket *b = &ddp->buckets[ddp->oldest];
@@ -181,11 +184,13 @@ static int write_back(tg_ddp *ddp) {
         for (int k = 0; k < b->count && !st; k++) {
             slot *s = &ddp->slots[b->first + k];
             tg_tensor *g = tg_grad_of(s->p);
-            if (!g) continue;   // the mean has nowhere to go (and no optimizer reads it)
+            if (!g) continue;  // the mean has nowhere to go (and no optimizer reads it)
             int64_t n = tg_numel(g);
             void *sum = (char *)b->data + (size_t)s->offset * es;
-            if (ddp->transport == TG_DDP_NCCL) st = tg_mark_dirty(g);
-            else if (ddp->transport == TG_DDP_MPI_STAGED) st = tg_copy_from_host(g, sum, (size_t)n * es);
+            if (ddp->transport == TG_DDP_NCCL)
+                st = tg_mark_dirty(g);
+            else if (ddp->transport == TG_DDP_MPI_STAGED)
+                st = tg_copy_from_host(g, sum, (size_t)n * es);
             else {
                 mean_of_sum(tg__dist_cpu_data(g), sum, n, b->dtype, ddp->d->size);
                 st = tg_mark_dirty(g);
@@ -209,13 +214,14 @@ static int on_grad_final(tg_tensor *p, void *user) {
     (void)p;
     slot *s = user;
     tg_ddp *ddp = s->ddp;
-    if (!ddp->sync) return TG_OK;   // no_sync: the gradient stays in .grad, summed locally
+    if (!ddp->sync) return TG_OK;  // no_sync: the gradient stays in .grad, summed locally
     int st = TG_OK;
     if (s->ready)
         st = tg_set_error(TG_ERR_STATE, "tg_ddp (grad hook)",
                           "the gradient of parameter %d became final twice in one round: "
                           "call tg_ddp_finish after each backward pass, or accumulate with "
-                          "tg_ddp_set_sync(ddp, false)", (int)(ddp->n_slots - 1 - (s - ddp->slots)));
+                          "tg_ddp_set_sync(ddp, false)",
+                          (int)(ddp->n_slots - 1 - (s - ddp->slots)));
     bucket *b = &ddp->buckets[s->bucket];
     if (!st) st = stage(ddp, b, s);
     if (!st) st = start_ready(ddp, "tg_ddp");
@@ -238,7 +244,7 @@ static int complete(tg_ddp *ddp, int st, const char *where) {
             if (!st) st = e;
         }
         int e = start(ddp, b, where);
-        if (e) {   // this rank cannot take part any more: its peers would wait forever
+        if (e) {  // this rank cannot take part any more: its peers would wait forever
             reset_round(ddp);
             return e;
         }
@@ -253,7 +259,7 @@ static int complete(tg_ddp *ddp, int st, const char *where) {
 
 int tg_ddp_finish(tg_ddp *ddp) {
     if (!ddp) return tg_set_error(TG_ERR_INVALID_ARG, "tg_ddp_finish", "ddp is NULL");
-    if (!ddp->sync && ddp->staged == 0) return TG_OK;   // no_sync: nothing to reduce
+    if (!ddp->sync && ddp->staged == 0) return TG_OK;  // no_sync: nothing to reduce
     return complete(ddp, TG_OK, "tg_ddp_finish");
 }
 
@@ -300,8 +306,8 @@ static int plan(tg_ddp *ddp, size_t cap, const char *where) {
         b->ptrs = nccl ? calloc((size_t)b->count, sizeof *b->ptrs) : NULL;
         b->counts = nccl ? calloc((size_t)b->count, sizeof *b->counts) : NULL;
         if (nccl ? !b->ptrs || !b->counts : !b->buf || !b->reqs)
-            return tg_set_error(TG_ERR_OOM, where, "out of memory for bucket %d (%lld elements)",
-                                i, (long long)b->numel);
+            return tg_set_error(TG_ERR_OOM, where, "out of memory for bucket %d (%lld elements)", i,
+                                (long long)b->numel);
         for (int r = 0; !nccl && r < b->n_reqs; r++) b->reqs[r] = MPI_REQUEST_NULL;
         for (int k = 0; nccl && k < b->count; k++)
             b->counts[k] = tg_numel(ddp->slots[b->first + k].p);
@@ -318,11 +324,15 @@ static int resolve(tg_ddp *ddp, int n, tg_tensor *const *params, tg_ddp_transpor
     char why[1024] = "";
     int st = TG_OK;
     if (want == TG_DDP_MPI && n_cpu < n)
-        st = tg_set_error(TG_ERR_BACKEND, where, "the mpi transport reduces host memory, but %d "
-                          "parameters are on another backend: use mpi-staged or nccl", n - n_cpu);
+        st = tg_set_error(TG_ERR_BACKEND, where,
+                          "the mpi transport reduces host memory, but %d "
+                          "parameters are on another backend: use mpi-staged or nccl",
+                          n - n_cpu);
     if (want == TG_DDP_NCCL && n_cpu > 0)
-        st = tg_set_error(TG_ERR_BACKEND, where, "the nccl transport reduces device memory, but "
-                          "%d parameters are on the cpu", n_cpu);
+        st = tg_set_error(TG_ERR_BACKEND, where,
+                          "the nccl transport reduces device memory, but "
+                          "%d parameters are on the cpu",
+                          n_cpu);
     bool nccl_ok = !st && (want == TG_DDP_NCCL || (want == TG_DDP_AUTO && n_cpu == 0 && n > 0)) &&
                    tg__dist_nccl_loadable(why, sizeof why);
     if (!st && want == TG_DDP_NCCL && !nccl_ok)
@@ -336,8 +346,7 @@ static int resolve(tg_ddp *ddp, int n, tg_tensor *const *params, tg_ddp_transpor
     return TG_OK;
 }
 
-static int check_local(int n, tg_tensor *const *params, const tg_ddp_opts *o,
-                       const char *where) {
+static int check_local(int n, tg_tensor *const *params, const tg_ddp_opts *o, const char *where) {
     if (n < 0 || (n > 0 && !params))
         return tg_set_error(TG_ERR_INVALID_ARG, where, "need n >= 0 parameters (n = %d)", n);
     if (o->bucket_bytes == 0)
@@ -352,8 +361,10 @@ static int check_local(int n, tg_tensor *const *params, const tg_ddp_opts *o,
                                                       : "not requires_grad");
         for (int j = 0; j < i; j++)
             if (params[j] == params[i])
-                return tg_set_error(TG_ERR_INVALID_ARG, where, "parameter %d is listed twice "
-                                    "(also %d)", i, j);
+                return tg_set_error(TG_ERR_INVALID_ARG, where,
+                                    "parameter %d is listed twice "
+                                    "(also %d)",
+                                    i, j);
     }
     return TG_OK;
 }
@@ -389,13 +400,15 @@ static tg_ddp *create(tg_dist *d, int n, tg_tensor *const *ts, int n_buffers,
         ddp->slots = calloc((size_t)n + 1, sizeof *ddp->slots);
         ddp->buckets = calloc((size_t)n + 1, sizeof *ddp->buckets);
     }
-    if (!st && (!ddp || !ddp->slots || !ddp->buckets)) st = tg_set_error(TG_ERR_OOM, where, "out of memory");
+    if (!st && (!ddp || !ddp->slots || !ddp->buckets))
+        st = tg_set_error(TG_ERR_OOM, where, "out of memory");
     st = tg__dist_agree(d, st, where);
     const int64_t extra[4] = {n, (int64_t)o.bucket_bytes, o.transport, o.broadcast_buffers};
     const char *const extra_names[4] = {"the parameter count", "bucket_bytes", "transport",
                                         "broadcast_buffers"};
-    if (!st) st = tg__dist_check_same(d, n + n_buffers, ts, names, 4, extra, extra_names,
-                                      "models", where);
+    if (!st)
+        st = tg__dist_check_same(d, n + n_buffers, ts, names, 4, extra, extra_names, "models",
+                                 where);
     if (!st) st = resolve(ddp, n, ts, o.transport, where);
     for (int i = 0; !st && i < n; i++) ddp->slots[i] = (slot){.ddp = ddp, .p = ts[n - 1 - i]};
     if (!st) st = tg__dist_agree(d, plan(ddp, o.bucket_bytes, where), where);
@@ -405,7 +418,8 @@ static tg_ddp *create(tg_dist *d, int n, tg_tensor *const *ts, int n_buffers,
             where);
     if (!st && ddp->transport == TG_DDP_NCCL && !(ddp->nccl = tg__dist_nccl_new(d, where)))
         st = tg_last_status();
-    for (int i = 0; !st && i < n; i++) st = tg_set_grad_hook(ddp->slots[i].p, on_grad_final, &ddp->slots[i]);
+    for (int i = 0; !st && i < n; i++)
+        st = tg_set_grad_hook(ddp->slots[i].p, on_grad_final, &ddp->slots[i]);
     if (st && ddp) ddp_release(ddp);
     return st ? NULL : ddp;
 }
@@ -416,7 +430,8 @@ tg_ddp *tg_ddp_new_params(tg_dist *d, int n, tg_tensor *const *params, const tg_
         return NULL;
     }
     const char **names = n > 0 ? calloc((size_t)n, sizeof *names) : NULL;
-    for (int i = 0; names && params && i < n; i++) names[i] = params[i] ? tg_tensor_name(params[i]) : NULL;
+    for (int i = 0; names && params && i < n; i++)
+        names[i] = params[i] ? tg_tensor_name(params[i]) : NULL;
     tg_ddp *ddp = create(d, n, params, 0, names, opts, "tg_ddp_new_params");
     free(names);
     return ddp;
@@ -435,8 +450,10 @@ tg_ddp *tg_ddp_new(tg_dist *d, tg_module *m, const tg_ddp_opts *opts) {
         names[i] = i < np ? tg_module_param_name(m, i) : tg_module_buffer_name(m, i - np);
     }
     tg_ddp *ddp = NULL;
-    if (ts && names) ddp = create(d, np, ts, nb, names, opts, "tg_ddp_new");
-    else tg__dist_agree(d, tg_set_error(TG_ERR_OOM, "tg_ddp_new", "out of memory"), "tg_ddp_new");
+    if (ts && names)
+        ddp = create(d, np, ts, nb, names, opts, "tg_ddp_new");
+    else
+        tg__dist_agree(d, tg_set_error(TG_ERR_OOM, "tg_ddp_new", "out of memory"), "tg_ddp_new");
     free(ts);
     free(names);
     return ddp;
@@ -444,7 +461,7 @@ tg_ddp *tg_ddp_new(tg_dist *d, tg_module *m, const tg_ddp_opts *opts) {
 
 int tg_ddp_free(tg_ddp *ddp) {
     if (!ddp) return TG_OK;
-    if (ddp->next > 0)   // MPI or NCCL may still write into the buffers
+    if (ddp->next > 0)  // MPI or NCCL may still write into the buffers
         return tg_set_error(TG_ERR_STATE, "tg_ddp_free",
                             "a gradient reduction is in flight: call tg_ddp_finish first");
     ddp_release(ddp);

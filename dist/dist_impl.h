@@ -10,9 +10,9 @@
 #define TG_DIST_MSG 1024
 
 struct tg_dist {
-    MPI_Comm comm;    // our duplicate of the user's (or the world's) communicator
+    MPI_Comm comm;  // our duplicate of the user's (or the world's) communicator
     int rank, size;
-    bool owns_mpi;    // tg_dist_init started MPI: tg_dist_free finalizes it
+    bool owns_mpi;  // tg_dist_init started MPI: tg_dist_free finalizes it
 };
 
 // MPI status `rc` of `call` as a tapegrad error (TG_ERR_BACKEND) from `where`.
@@ -34,8 +34,7 @@ int tg__dist_bcast(tg_dist *d, void *buf, int64_t n, MPI_Datatype type, int root
 // Broadcasts the tensors (shapes already known to agree): cpu tensors in place, others
 // through one host buffer. Collective; the status of the copies is local (call
 // tg__dist_agree after).
-int tg__dist_bcast_tensors(tg_dist *d, int n, tg_tensor *const *ts, int root,
-                           const char *where);
+int tg__dist_bcast_tensors(tg_dist *d, int n, tg_tensor *const *ts, int root, const char *where);
 // Every rank has the same list of tensors: count, and per tensor name, dtype, shape and
 // backend, plus `n_extra` (at most 16) option values. On a difference every rank fails
 // with the same message, "the ranks' <what> differ: ...", naming the first differing rank

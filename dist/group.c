@@ -91,7 +91,7 @@ int tg_dist_free(tg_dist *d) {
 
 void tg_dist_abort(tg_dist *d, int code) {
     MPI_Abort(d ? d->comm : MPI_COMM_WORLD, code);
-    abort();   // MPI_Abort does not return; if an implementation did, end this process
+    abort();  // MPI_Abort does not return; if an implementation did, end this process
 }
 
 int tg_dist_rank(const tg_dist *d) { return d ? d->rank : -1; }
@@ -129,7 +129,7 @@ int tg__dist_agree(tg_dist *d, int st, const char *where) {
     if (rc != MPI_SUCCESS) return tg__dist_mpi_fail(rc, where, "MPI_Bcast");
     box.msg[TG_DIST_MSG - 1] = '\0';
     tg_clear_error();
-    if (strncmp(box.msg, "on rank ", 8) == 0)   // agreed already (a nested step)
+    if (strncmp(box.msg, "on rank ", 8) == 0)  // agreed already (a nested step)
         return tg_set_error(box.status, where, "%s", box.msg);
     return tg_set_error(box.status, where, "on rank %d: %s", first, box.msg);
 }
@@ -163,18 +163,17 @@ void *tg__dist_cpu_data(tg_tensor *t) {
     return tg_dtype_of(t) == TG_F32 ? (void *)tg_data_f32(t) : (void *)tg_data_f64(t);
 }
 
-int tg__dist_bcast_tensors(tg_dist *d, int n, tg_tensor *const *ts, int root,
-                           const char *where) {
-    size_t most = 0;   // the largest non-cpu tensor: one host buffer serves them all
+int tg__dist_bcast_tensors(tg_dist *d, int n, tg_tensor *const *ts, int root, const char *where) {
+    size_t most = 0;  // the largest non-cpu tensor: one host buffer serves them all
     for (int i = 0; i < n; i++)
         if (!tg__dist_cpu_data(ts[i])) {
             size_t b = (size_t)tg_numel(ts[i]) * tg_dtype_size(tg_dtype_of(ts[i]));
             most = b > most ? b : most;
         }
     void *host = most ? malloc(most) : NULL;
-    int st = most && !host ? tg_set_error(TG_ERR_OOM, where, "out of memory (%zu bytes)", most)
-                           : TG_OK;
-    st = tg__dist_agree(d, st, where);   // no rank goes on to broadcasts another skips
+    int st =
+        most && !host ? tg_set_error(TG_ERR_OOM, where, "out of memory (%zu bytes)", most) : TG_OK;
+    st = tg__dist_agree(d, st, where);  // no rank goes on to broadcasts another skips
     if (st) {
         free(host);
         return st;

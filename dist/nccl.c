@@ -16,7 +16,11 @@
 #endif
 
 // Status values of tapegrad's error.h (the module includes no tapegrad header).
-enum { ERR_INVALID_ARG = -1, ERR_BACKEND = -4, ERR_OOM = -5 };
+enum {
+    ERR_INVALID_ARG = -1,
+    ERR_BACKEND = -4,
+    ERR_OOM = -5
+};
 
 typedef struct comm {
     ncclComm_t nccl;
@@ -77,8 +81,7 @@ static int allreduce_avg(void *cv, int n, void *const *ptrs, const int64_t *coun
     ncclDataType_t type = dtype == 0 ? ncclFloat32 : ncclFloat64;
     ncclResult_t r = ncclGroupStart();
     for (int i = 0; i < n && r == ncclSuccess; i++)
-        r = ncclAllReduce(ptrs[i], ptrs[i], (size_t)counts[i], type, ncclAvg, c->nccl,
-                          c->stream);
+        r = ncclAllReduce(ptrs[i], ptrs[i], (size_t)counts[i], type, ncclAvg, c->nccl, c->stream);
     ncclResult_t end = ncclGroupEnd();
     if (r != ncclSuccess) return nccl_fail(r, "ncclAllReduce", err, cap);
     return end == ncclSuccess ? 0 : nccl_fail(end, "ncclGroupEnd", err, cap);

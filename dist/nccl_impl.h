@@ -10,8 +10,8 @@
 extern "C" {
 #endif
 
-#define TG_DIST_NCCL_ABI 1u
-#define TG_DIST_NCCL_ID_BYTES 128   // sizeof(ncclUniqueId)
+#define TG_DIST_NCCL_ABI      1u
+#define TG_DIST_NCCL_ID_BYTES 128  // sizeof(ncclUniqueId)
 
 // What the module exports (its one symbol, tg_dist_nccl_entry, returns it). Every call
 // returns 0 or a negative tg_status and then writes a message into err[cap].
@@ -24,8 +24,8 @@ typedef struct tg_dist_nccl_api {
                     size_t cap);
     // Averages n device buffers over the ranks, in place (ncclAvg), as one NCCL group on
     // the module's stream; returns once queued. dtype: 0 = f32, 1 = f64.
-    int (*allreduce_avg)(void *comm, int n, void *const *ptrs, const int64_t *counts,
-                         int dtype, char *err, size_t cap);
+    int (*allreduce_avg)(void *comm, int n, void *const *ptrs, const int64_t *counts, int dtype,
+                         char *err, size_t cap);
     // Waits until everything queued by allreduce_avg is done.
     int (*wait)(void *comm, char *err, size_t cap);
     void (*comm_free)(void *comm);

@@ -2,7 +2,7 @@
 // dlopen ($TG_DIST_NCCL_PATH, beside libtapegrad-dist, then TG_DIST_MODULE_DIR), rank 0's
 // unique id travels over MPI (as llm.c does), and every rank joins the communicator.
 // Whether NCCL is used is agreed by all ranks, so none waits on a transport another lacks.
-#define _GNU_SOURCE   // dladdr
+#define _GNU_SOURCE  // dladdr
 #include <dlfcn.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,7 +13,7 @@
 
 #define MODULE_FILE "libtapegrad-dist-nccl.so"
 
-static const char anchor = 0;   // an address inside libtapegrad-dist, for dladdr
+static const char anchor = 0;  // an address inside libtapegrad-dist, for dladdr
 
 struct tg__dist_nccl {
     const tg_dist_nccl_api *api;
@@ -24,7 +24,7 @@ void *tg__dist_device_ptr(tg_tensor *t) {
 #ifdef TG_DIST_HAVE_DATA_PTR
     return tg_data_ptr(t);
 #else
-    (void)t;   // the core has no accessor for device memory yet: NCCL stays unused
+    (void)t;  // the core has no accessor for device memory yet: NCCL stays unused
     return NULL;
 #endif
 }
@@ -43,7 +43,7 @@ static void *open_module(char *why, size_t cap) {
     if (env && *env) {
         void *h = dlopen(env, RTLD_NOW | RTLD_LOCAL);
         if (!h) snprintf(why, cap, "%s", dlerror());
-        return h;   // an explicit path is the only candidate
+        return h;  // an explicit path is the only candidate
     }
     Dl_info info;
     if (dladdr(&anchor, &info) && info.dli_fname) {
@@ -69,15 +69,16 @@ static const tg_dist_nccl_api *load(char *why, size_t cap) {
     tg_dist_nccl_entry_fn entry = NULL;
     *(void **)&entry = dlsym(h, "tg_dist_nccl_entry");
     const tg_dist_nccl_api *api = entry ? entry(TG_DIST_NCCL_ABI) : NULL;
-    if (!api) snprintf(why, cap, "%s: no tg_dist_nccl_entry for ABI %u", MODULE_FILE,
-                       TG_DIST_NCCL_ABI);
+    if (!api)
+        snprintf(why, cap, "%s: no tg_dist_nccl_entry for ABI %u", MODULE_FILE, TG_DIST_NCCL_ABI);
     return api;
 }
 
 bool tg__dist_nccl_loadable(char *why, size_t cap) {
     if (!tg__dist_device_ptr_available()) {
-        snprintf(why, cap, "this build's core library has no device-pointer accessor "
-                           "(tg_data_ptr)");
+        snprintf(why, cap,
+                 "this build's core library has no device-pointer accessor "
+                 "(tg_data_ptr)");
         return false;
     }
     return load(why, cap) != NULL;
@@ -107,8 +108,7 @@ tg__dist_nccl *tg__dist_nccl_new(tg_dist *d, const char *where) {
 int tg__dist_nccl_allreduce(tg__dist_nccl *c, int n, void *const *ptrs, const int64_t *counts,
                             tg_dtype dt, const char *where) {
     char why[1024];
-    int st = c->api->allreduce_avg(c->comm, n, ptrs, counts, dt == TG_F32 ? 0 : 1, why,
-                                   sizeof why);
+    int st = c->api->allreduce_avg(c->comm, n, ptrs, counts, dt == TG_F32 ? 0 : 1, why, sizeof why);
     return st ? tg_set_error(st, where, "%s", why) : TG_OK;
 }
 

@@ -37,11 +37,16 @@ static void permutation(int64_t *perm, int64_t n, uint64_t seed, int64_t epoch) 
 }
 
 static int check_shard(int64_t n, int size, bool drop_last, const char *where) {
-    if (n < 1) return tg_set_error(TG_ERR_INVALID_ARG, where, "need at least 1 row (n = %lld)", (long long)n);
-    if (size < 1) return tg_set_error(TG_ERR_INVALID_ARG, where, "need at least 1 rank (size = %d)", size);
+    if (n < 1)
+        return tg_set_error(TG_ERR_INVALID_ARG, where, "need at least 1 row (n = %lld)",
+                            (long long)n);
+    if (size < 1)
+        return tg_set_error(TG_ERR_INVALID_ARG, where, "need at least 1 rank (size = %d)", size);
     if (drop_last && size > n)
-        return tg_set_error(TG_ERR_INVALID_ARG, where, "%d ranks but only %lld rows: with drop_last "
-                            "every rank would get none", size, (long long)n);
+        return tg_set_error(TG_ERR_INVALID_ARG, where,
+                            "%d ranks but only %lld rows: with drop_last "
+                            "every rank would get none",
+                            size, (long long)n);
     return TG_OK;
 }
 
@@ -50,7 +55,8 @@ static int64_t shard_size(int64_t n, int size, bool drop_last) {
 }
 
 int64_t tg_dist_shard_size(int64_t n, int size, bool drop_last) {
-    return check_shard(n, size, drop_last, "tg_dist_shard_size") ? -1 : shard_size(n, size, drop_last);
+    return check_shard(n, size, drop_last, "tg_dist_shard_size") ? -1
+                                                                 : shard_size(n, size, drop_last);
 }
 
 // out[j] = perm[(rank + j * size) mod n]: positions past n repeat the permutation's head.
@@ -80,19 +86,20 @@ struct tg_dist_loader {
     int rank, size;
     uint64_t seed;
     int64_t n, rows, batch, n_batches, pos;
-    int64_t *perm, *shard;    // [n] the epoch's permutation, [rows] this rank's rows
-    unsigned char *xh, *yh;   // host copies of x, y
-    size_t xrow, yrow;        // bytes per row (yrow 0: no labels)
-    unsigned char *xs, *ys;   // staging for one batch
-    tg_tensor *xb, *yb;       // full batches (NULL if none)
-    tg_tensor *xl, *yl;       // the last partial batch (NULL if none)
+    int64_t *perm, *shard;   // [n] the epoch's permutation, [rows] this rank's rows
+    unsigned char *xh, *yh;  // host copies of x, y
+    size_t xrow, yrow;       // bytes per row (yrow 0: no labels)
+    unsigned char *xs, *ys;  // staging for one batch
+    tg_tensor *xb, *yb;      // full batches (NULL if none)
+    tg_tensor *xl, *yl;      // the last partial batch (NULL if none)
 };
 
 static unsigned char *snapshot(const tg_tensor *t, size_t *row, const char *where) {
     size_t bytes = (size_t)tg_numel(t) * tg_dtype_size(tg_dtype_of(t));
     *row = bytes / (size_t)tg_shape(t)[0];
     unsigned char *h = malloc(bytes + 1);
-    if (!h) tg_set_error(TG_ERR_OOM, where, "out of memory for a %zu-byte copy", bytes);
+    if (!h)
+        tg_set_error(TG_ERR_OOM, where, "out of memory for a %zu-byte copy", bytes);
     else if (tg_copy_to_host(t, h, bytes)) {
         free(h);
         h = NULL;
@@ -110,12 +117,15 @@ static tg_tensor *like(const tg_tensor *t, int64_t rows) {
 static int check_loader(const tg_dist *d, const tg_tensor *x, const tg_tensor *y, int64_t batch,
                         const char *where) {
     if (!d || !x) return tg_set_error(TG_ERR_INVALID_ARG, where, "%s is NULL", d ? "x" : "group");
-    if (batch < 1) return tg_set_error(TG_ERR_INVALID_ARG, where, "batch size %lld must be >= 1", (long long)batch);
+    if (batch < 1)
+        return tg_set_error(TG_ERR_INVALID_ARG, where, "batch size %lld must be >= 1",
+                            (long long)batch);
     if (tg_ndim(x) < 1 || tg_shape(x)[0] < 1)
         return tg_set_error(TG_ERR_SHAPE, where, "x needs at least one row");
     if (y && (tg_ndim(y) < 1 || tg_shape(y)[0] != tg_shape(x)[0]))
         return tg_set_error(TG_ERR_SHAPE, where, "x has %lld rows but y has %lld",
-                            (long long)tg_shape(x)[0], tg_ndim(y) < 1 ? 0LL : (long long)tg_shape(y)[0]);
+                            (long long)tg_shape(x)[0],
+                            tg_ndim(y) < 1 ? 0LL : (long long)tg_shape(y)[0]);
     return TG_OK;
 }
 

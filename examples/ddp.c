@@ -17,7 +17,9 @@
 #include "common.h"
 
 #define MIN_ACCURACY 0.70
-enum { BATCH = 64 };
+enum {
+    BATCH = 64
+};
 
 static double now(void) {
     struct timespec ts;
@@ -27,10 +29,9 @@ static double now(void) {
 
 // The four Fashion-MNIST files (x scaled to [0, 1]); with quick, their first rows.
 static int load(tg_backend *be, bool quick, tg_tensor **t) {
-    const char *files[4] = {"fashion-mnist/train-images-idx3-ubyte",
-                            "fashion-mnist/train-labels-idx1-ubyte",
-                            "fashion-mnist/t10k-images-idx3-ubyte",
-                            "fashion-mnist/t10k-labels-idx1-ubyte"};
+    const char *files[4] = {
+        "fashion-mnist/train-images-idx3-ubyte", "fashion-mnist/train-labels-idx1-ubyte",
+        "fashion-mnist/t10k-images-idx3-ubyte", "fashion-mnist/t10k-labels-idx1-ubyte"};
     for (int i = 0; i < 4; i++) {
         const char *p = find_data(files[i]);
         if (!p) return EXIT_NO_DATA;
@@ -54,8 +55,8 @@ static int epoch(tg_ddp *ddp, tg_dist_loader *l, tg_module *net, tg_optim *opt, 
     double sum = 0;
     int64_t batches = 0;
     while (tg_dist_loader_next(l, &xb, &yb)) {
-        tg_tensor *out = tg_cross_entropy(tape, tg_module_forward(net, tape, xb), yb, NULL,
-                                          TG_REDUCE_MEAN);
+        tg_tensor *out =
+            tg_cross_entropy(tape, tg_module_forward(net, tape, xb), yb, NULL, TG_REDUCE_MEAN);
         // one call: backward, and the gradients averaged over ranks (collective)
         if (tg_ddp_backward(ddp, tape, out) || tg_optim_step(opt)) return -1;
         sum += tg_item(out);
@@ -69,11 +70,11 @@ static int epoch(tg_ddp *ddp, tg_dist_loader *l, tg_module *net, tg_optim *opt, 
 }
 
 // Test accuracy over all ranks: each rank evaluates its slice of the test set.
-static double test_accuracy(tg_dist *d, tg_module *net, tg_tape *tape, tg_tensor *x,
-                            tg_tensor *y) {
+static double test_accuracy(tg_dist *d, tg_module *net, tg_tape *tape, tg_tensor *x, tg_tensor *y) {
     int64_t n = tg_shape(x)[0], r = tg_dist_rank(d), s = tg_dist_size(d);
     bool mode = tg_tape_set_grad(tape, false);
-    tg_tensor *logits = tg_module_forward(net, tape, tg_slice(tape, x, 0, r * n / s, (r + 1) * n / s, 1));
+    tg_tensor *logits =
+        tg_module_forward(net, tape, tg_slice(tape, x, 0, r * n / s, (r + 1) * n / s, 1));
     double acc = tg_dist_accuracy(d, logits, tg_slice(tape, y, 0, r * n / s, (r + 1) * n / s, 1));
     tg_tape_set_grad(tape, mode);
     tg_tape_reset(tape);
@@ -84,7 +85,7 @@ static int train(tg_dist *d, tg_tensor **t, int epochs) {
     int rank = tg_dist_rank(d), size = tg_dist_size(d);
     tg_rng *rng = tg_rng_new(11);
     tg_module *net = make_mlp(tg_backend_of(t[0]), TG_F32, 784, 1, (int64_t[]){256}, 10, rng);
-    tg_ddp *ddp = net ? tg_ddp_new(d, net, NULL) : NULL;   // checks models, copies rank 0's
+    tg_ddp *ddp = net ? tg_ddp_new(d, net, NULL) : NULL;  // checks models, copies rank 0's
     tg_tensor *params[8];
     tg_optim *opt = ddp ? tg_adam(tg_module_params(net, params, 8), params, 1e-3) : NULL;
     tg_dist_loader *l = opt ? tg_dist_loader_new(d, t[0], t[1], BATCH, false, 5) : NULL;
@@ -95,19 +96,19 @@ static int train(tg_dist *d, tg_tensor **t, int epochs) {
     for (int e = 0; e < epochs && !st; e++) {
         double loss = 0;
         st = tg_dist_loader_set_epoch(l, e) || epoch(ddp, l, net, opt, tape, &images, &loss);
-        double mean = st ? 0 : tg_dist_mean(d, loss, 1.0);   // collective: every rank calls
+        double mean = st ? 0 : tg_dist_mean(d, loss, 1.0);  // collective: every rank calls
         if (!st && rank == 0) printf("epoch %d  mean loss %.4f\n", e, mean);
     }
     double secs = now() - t0, acc = st ? 0 : test_accuracy(d, net, tape, t[2], t[3]);
     double mine = (double)images / secs, total = st ? 0 : tg_dist_mean(d, mine, 1.0) * size;
     if (!st) {
-        printf("rank %d: %lld training images in %.1f s, %.0f images/s\n", rank,
-               (long long)images, secs, mine);
+        printf("rank %d: %lld training images in %.1f s, %.0f images/s\n", rank, (long long)images,
+               secs, mine);
         fflush(stdout);
         tg_dist_barrier(d);
         if (rank == 0)
             printf("%d ranks: %.0f images/s in total; test accuracy %.4f\n", size, total, acc);
-        st = tg_dist_save_safetensors(d, net, "ddp.safetensors");   // rank 0 writes
+        st = tg_dist_save_safetensors(d, net, "ddp.safetensors");  // rank 0 writes
     }
     if (st) fprintf(stderr, "ddp (rank %d): %s\n", rank, tg_last_error());
     if (!st && !(acc >= MIN_ACCURACY)) {
@@ -124,7 +125,7 @@ static int train(tg_dist *d, tg_tensor **t, int epochs) {
 }
 
 int main(int argc, char **argv) {
-    tg_dist *d = tg_dist_init(&argc, &argv);   // MPI_Init; a group of one without mpirun
+    tg_dist *d = tg_dist_init(&argc, &argv);  // MPI_Init; a group of one without mpirun
     if (!d) {
         fprintf(stderr, "ddp: %s\n", tg_last_error());
         return 1;
@@ -133,7 +134,7 @@ int main(int argc, char **argv) {
     tg_backend *be = pick_backend(argc, argv);
     tg_tensor *t[4] = {0};
     int st = be ? load(be, quick, t) : 1;
-    int64_t worst = st;   // every rank must agree before anything collective
+    int64_t worst = st;  // every rank must agree before anything collective
     tg_dist_allreduce_i64(d, &worst, 1, TG_DIST_MAX);
     if (worst == EXIT_NO_DATA && tg_dist_rank(d) == 0)
         fprintf(stderr, "ddp: skipped, Fashion-MNIST is not installed\n");

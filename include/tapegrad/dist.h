@@ -17,8 +17,8 @@
 extern "C" {
 #endif
 
-typedef struct tg_dist tg_dist;   // a process group: a communicator, its rank and size
-typedef struct tg_ddp tg_ddp;     // one model's data-parallel state: buckets and hooks
+typedef struct tg_dist tg_dist;  // a process group: a communicator, its rank and size
+typedef struct tg_ddp tg_ddp;    // one model's data-parallel state: buckets and hooks
 
 // ---- process group ----
 
@@ -42,7 +42,7 @@ TG_API int tg_dist_barrier(tg_dist *d);
 
 typedef enum tg_dist_op {
     TG_DIST_SUM = 0,
-    TG_DIST_MEAN,   // the sum divided by the group's size
+    TG_DIST_MEAN,  // the sum divided by the group's size
     TG_DIST_MAX,
     TG_DIST_MIN,
     TG_DIST_OP_COUNT
@@ -67,8 +67,8 @@ TG_API double tg_dist_mean(tg_dist *d, double value, double weight);
 TG_API double tg_dist_accuracy(tg_dist *d, const tg_tensor *logits, const tg_tensor *labels);
 // tg_confusion_matrix summed over ranks: counts[i * n_classes + j] over all rows.
 // Collective.
-TG_API int tg_dist_confusion_matrix(tg_dist *d, const tg_tensor *logits,
-                                    const tg_tensor *labels, int n_classes, int64_t *counts);
+TG_API int tg_dist_confusion_matrix(tg_dist *d, const tg_tensor *logits, const tg_tensor *labels,
+                                    int n_classes, int64_t *counts);
 
 // ---- data: each rank's shard (PyTorch's DistributedSampler) ----
 
@@ -88,9 +88,8 @@ typedef struct tg_dist_loader tg_dist_loader;
 // every epoch (tg_dist_loader_set_epoch; epoch 0 at first). Like tg_loader: x and y are
 // copied at creation, batch tensors are persistent buffers owned by the loader, the last
 // partial batch is kept unless drop_last, and no call allocates after creation. Local.
-TG_API tg_dist_loader *tg_dist_loader_new(const tg_dist *d, const tg_tensor *x,
-                                          const tg_tensor *y, int64_t batch, bool drop_last,
-                                          uint64_t seed);
+TG_API tg_dist_loader *tg_dist_loader_new(const tg_dist *d, const tg_tensor *x, const tg_tensor *y,
+                                          int64_t batch, bool drop_last, uint64_t seed);
 // Starts `epoch` (its permutation); the next tg_dist_loader_next gives its first batch.
 TG_API int tg_dist_loader_set_epoch(tg_dist_loader *l, int64_t epoch);
 // Next batch of the epoch into *xb, *yb (valid until the next call); false at its end.
@@ -114,10 +113,10 @@ TG_API int tg_dist_load_safetensors(tg_dist *d, tg_module *m, const char *path);
 // ---- the data-parallel model ----
 
 typedef enum tg_ddp_transport {
-    TG_DDP_AUTO = 0,     // cpu: MPI; other backends: NCCL when available, else MPI staged
-    TG_DDP_MPI,          // MPI all-reduce on the gradients' memory (cpu tensors)
-    TG_DDP_MPI_STAGED,   // MPI on host copies of the gradients (any backend)
-    TG_DDP_NCCL,         // NCCL on device memory (cuda; the tapegrad-dist-nccl module)
+    TG_DDP_AUTO = 0,    // cpu: MPI; other backends: NCCL when available, else MPI staged
+    TG_DDP_MPI,         // MPI all-reduce on the gradients' memory (cpu tensors)
+    TG_DDP_MPI_STAGED,  // MPI on host copies of the gradients (any backend)
+    TG_DDP_NCCL,        // NCCL on device memory (cuda; the tapegrad-dist-nccl module)
     TG_DDP_TRANSPORT_COUNT
 } tg_ddp_transport;
 

@@ -13,14 +13,14 @@
 static int dist_test_failures;
 static int dist_test_rank;
 
-#define CHECK(cond, ...)                                                                    \
-    do {                                                                                    \
-        if (!(cond)) {                                                                      \
-            fprintf(stderr, "FAIL rank %d %s:%d: ", dist_test_rank, __FILE__, __LINE__);   \
-            fprintf(stderr, __VA_ARGS__);                                                   \
-            fprintf(stderr, " (last error: %s)\n", tg_last_error());                        \
-            dist_test_failures++;                                                           \
-        }                                                                                   \
+#define CHECK(cond, ...)                                                                 \
+    do {                                                                                 \
+        if (!(cond)) {                                                                   \
+            fprintf(stderr, "FAIL rank %d %s:%d: ", dist_test_rank, __FILE__, __LINE__); \
+            fprintf(stderr, __VA_ARGS__);                                                \
+            fprintf(stderr, " (last error: %s)\n", tg_last_error());                     \
+            dist_test_failures++;                                                        \
+        }                                                                                \
     } while (0)
 
 // Prints "ok NAME" on rank 0 when no rank failed since the previous call; returns the
@@ -33,7 +33,8 @@ static inline int dist_test_case(tg_dist *d, const char *name, int *before) {
         fprintf(stderr, "rank %d: %s: %s\n", dist_test_rank, name, tg_last_error());
         return 1;
     }
-    if (tg_dist_rank(d) == 0) printf("%s %s (%d ranks)\n", bad ? "FAIL" : "ok", name, tg_dist_size(d));
+    if (tg_dist_rank(d) == 0)
+        printf("%s %s (%d ranks)\n", bad ? "FAIL" : "ok", name, tg_dist_size(d));
     fflush(stdout);
     return (int)bad;
 }
@@ -42,7 +43,8 @@ static inline int dist_test_case(tg_dist *d, const char *name, int *before) {
 static inline int dist_test_end(tg_dist *d) {
     int64_t bad = dist_test_failures > 0;
     if (tg_dist_allreduce_i64(d, &bad, 1, TG_DIST_SUM)) bad = 1;
-    if (tg_dist_rank(d) == 0) printf("%s: %lld rank(s) failed\n", bad ? "FAILED" : "passed", (long long)bad);
+    if (tg_dist_rank(d) == 0)
+        printf("%s: %lld rank(s) failed\n", bad ? "FAILED" : "passed", (long long)bad);
     tg_dist_free(d);
     return bad ? 1 : 0;
 }

@@ -5,7 +5,14 @@
 // same backend. Exits 77 (skipped) without a cuda backend.
 #include "dist_test.h"
 
-enum { IN = 6, HIDDEN = 32, OUT = 4, ROWS = 8, STEPS = 10, MAX_PARAMS = 8 };
+enum {
+    IN = 6,
+    HIDDEN = 32,
+    OUT = 4,
+    ROWS = 8,
+    STEPS = 10,
+    MAX_PARAMS = 8
+};
 
 static tg_module *mlp(tg_backend *be, uint64_t seed) {
     tg_module *m = dist_test_mlp(IN, HIDDEN, OUT, seed);
@@ -28,7 +35,8 @@ static double train_pair(tg_dist *d, tg_backend *be, tg_ddp_transport transport)
     o.transport = transport;
     tg_ddp *ddp = tg_ddp_new(d, net, &o);
     if (!ddp) {
-        if (rank == 0) printf("   transport %s: %s\n", tg_ddp_transport_name(transport), tg_last_error());
+        if (rank == 0)
+            printf("   transport %s: %s\n", tg_ddp_transport_name(transport), tg_last_error());
         CHECK(transport == TG_DDP_NCCL && strstr(tg_last_error(), "not available"),
               "tg_ddp_new (%s)", tg_ddp_transport_name(transport));
         tg_clear_error();
@@ -45,15 +53,21 @@ static double train_pair(tg_dist *d, tg_backend *be, tg_ddp_transport transport)
     for (int step = 0; step < STEPS; step++) {
         tg_normal_(x, rng, 0, 1);
         double lab[ROWS * 64];
-        for (int64_t i = 0; i < rows && i < ROWS * 64; i++) lab[i] = (int)(tg_rng_uniform(rng) * OUT);
+        for (int64_t i = 0; i < rows && i < ROWS * 64; i++)
+            lab[i] = (int)(tg_rng_uniform(rng) * OUT);
         tg_copy_from_host(y, lab, (size_t)rows * 8);
         tg_tensor *labels = y;
-        tg_tensor *la = tg_cross_entropy(ta, tg_module_forward(ref, ta, x), labels, NULL, TG_REDUCE_MEAN);
-        CHECK(la && !tg_backward(ta, la) && !tg_optim_step(oa) && !tg_optim_zero_grad(oa), "reference");
+        tg_tensor *la =
+            tg_cross_entropy(ta, tg_module_forward(ref, ta, x), labels, NULL, TG_REDUCE_MEAN);
+        CHECK(la && !tg_backward(ta, la) && !tg_optim_step(oa) && !tg_optim_zero_grad(oa),
+              "reference");
         tg_tensor *xs = tg_slice(tb, x, 0, (int64_t)rank * ROWS, (int64_t)(rank + 1) * ROWS, 1);
-        tg_tensor *ys = tg_slice(tb, labels, 0, (int64_t)rank * ROWS, (int64_t)(rank + 1) * ROWS, 1);
-        tg_tensor *lb = tg_cross_entropy(tb, tg_module_forward(net, tb, xs), ys, NULL, TG_REDUCE_MEAN);
-        CHECK(!tg_ddp_backward(ddp, tb, lb) && !tg_optim_step(ob) && !tg_optim_zero_grad(ob), "ddp");
+        tg_tensor *ys =
+            tg_slice(tb, labels, 0, (int64_t)rank * ROWS, (int64_t)(rank + 1) * ROWS, 1);
+        tg_tensor *lb =
+            tg_cross_entropy(tb, tg_module_forward(net, tb, xs), ys, NULL, TG_REDUCE_MEAN);
+        CHECK(!tg_ddp_backward(ddp, tb, lb) && !tg_optim_step(ob) && !tg_optim_zero_grad(ob),
+              "ddp");
         tg_tape_reset(ta);
         tg_tape_reset(tb);
         for (int i = 0; i < n; i++) {
@@ -66,8 +80,9 @@ static double train_pair(tg_dist *d, tg_backend *be, tg_ddp_transport transport)
             worst = fmax(worst, diff / scale);
         }
     }
-    if (rank == 0) printf("   transport %s: worst relative difference %.2e\n",
-                          tg_ddp_transport_name(tg_ddp_transport_of(ddp)), worst);
+    if (rank == 0)
+        printf("   transport %s: worst relative difference %.2e\n",
+               tg_ddp_transport_name(tg_ddp_transport_of(ddp)), worst);
     CHECK(worst <= 1e-10, "relative difference %.3g", worst);
     free(ha);
     free(hb);
@@ -92,7 +107,8 @@ int main(int argc, char **argv) {
     int64_t missing = be == NULL;
     tg_dist_allreduce_i64(d, &missing, 1, TG_DIST_MAX);
     if (missing) {
-        if (dist_test_rank == 0) printf("skipped: cuda backend not available: %s\n", tg_last_error());
+        if (dist_test_rank == 0)
+            printf("skipped: cuda backend not available: %s\n", tg_last_error());
         tg_dist_free(d);
         return 77;
     }

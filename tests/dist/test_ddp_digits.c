@@ -12,7 +12,9 @@
 #define TG_SOURCE_DIR "."
 #endif
 
-enum { EPOCHS = 150 };
+enum {
+    EPOCHS = 150
+};
 
 static const char *find_digits(void) {
     static char path[4096];
@@ -49,8 +51,8 @@ static int train(tg_dist *d, tg_ddp *ddp, tg_module *net, tg_tensor *x, tg_tenso
         tg_tensor *xb = x, *yb = y;
         if (l && (tg_dist_loader_set_epoch(l, e) || !tg_dist_loader_next(l, &xb, &yb)))
             st = tg_last_status();
-        tg_tensor *loss = tg_cross_entropy(tape, tg_module_forward(net, tape, xb), yb, NULL,
-                                           TG_REDUCE_MEAN);
+        tg_tensor *loss =
+            tg_cross_entropy(tape, tg_module_forward(net, tape, xb), yb, NULL, TG_REDUCE_MEAN);
         if (!st) st = ddp ? tg_ddp_backward(ddp, tape, loss) : !loss || tg_backward(tape, loss);
         if (!st) st = tg_optim_step(opt) || tg_optim_zero_grad(opt);
         tg_tape_reset(tape);

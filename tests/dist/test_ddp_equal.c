@@ -8,16 +8,23 @@
 // Without mpirun it runs as a group of one.
 #include "dist_test.h"
 
-enum { IN = 5, HIDDEN = 16, OUT = 3, ROWS = 4, STEPS = 20, MAX_PARAMS = 8 };
+enum {
+    IN = 5,
+    HIDDEN = 16,
+    OUT = 3,
+    ROWS = 4,
+    STEPS = 20,
+    MAX_PARAMS = 8
+};
 #define TOLERANCE 1e-12
 
 typedef struct variant {
     const char *name;
     tg_optim_kind kind;
     tg_ddp_transport transport;
-    size_t bucket_bytes;   // 0: the default
-    int micro;             // micro-batches per step: no_sync for all but the last
-    bool via_backward;     // tg_ddp_backward, else tg_backward + tg_ddp_finish
+    size_t bucket_bytes;  // 0: the default
+    int micro;            // micro-batches per step: no_sync for all but the last
+    bool via_backward;    // tg_ddp_backward, else tg_backward + tg_ddp_finish
 } variant;
 
 static const variant variants[] = {
@@ -65,8 +72,8 @@ static double max_rel_diff(int n, tg_tensor **a, tg_tensor **b) {
 
 static tg_tensor *mean_loss(tg_tape *tape, tg_module *net, tg_tensor *x, tg_tensor *y,
                             double scale) {
-    tg_tensor *loss = tg_cross_entropy(tape, tg_module_forward(net, tape, x), y, NULL,
-                                       TG_REDUCE_MEAN);
+    tg_tensor *loss =
+        tg_cross_entropy(tape, tg_module_forward(net, tape, x), y, NULL, TG_REDUCE_MEAN);
     return scale == 1.0 ? loss : tg_mul_scalar(tape, loss, scale);
 }
 
@@ -95,7 +102,7 @@ static void run_variant(tg_dist *d, const variant *v) {
     tg_tensor *x = tg_tensor_new(cpu, TG_F64, 2, (int64_t[]){rows, IN});
     tg_tensor *y = tg_tensor_new(cpu, TG_F64, 1, (int64_t[]){rows});
     tg_module *ref = dist_test_mlp(IN, HIDDEN, OUT, 100);
-    tg_module *net = dist_test_mlp(IN, HIDDEN, OUT, 100 + (uint64_t)rank);   // differs per rank
+    tg_module *net = dist_test_mlp(IN, HIDDEN, OUT, 100 + (uint64_t)rank);  // differs per rank
     tg_tensor *pr[MAX_PARAMS], *pn[MAX_PARAMS];
     int n = tg_module_params(ref, pr, MAX_PARAMS);
     tg_module_params(net, pn, MAX_PARAMS);
@@ -134,9 +141,9 @@ static void run_variant(tg_dist *d, const variant *v) {
     }
     CHECK(allocs == 0, "%llu allocations in %d steady-state steps", (unsigned long long)allocs,
           STEPS - 3);
-    if (rank == 0) printf("   %s: transport %s, %d buckets, worst relative difference %.2e\n",
-                          v->name, tg_ddp_transport_name(tg_ddp_transport_of(ddp)),
-                          tg_ddp_n_buckets(ddp), worst);
+    if (rank == 0)
+        printf("   %s: transport %s, %d buckets, worst relative difference %.2e\n", v->name,
+               tg_ddp_transport_name(tg_ddp_transport_of(ddp)), tg_ddp_n_buckets(ddp), worst);
     CHECK(tg_ddp_free(ddp) == TG_OK, "tg_ddp_free");
     tg_optim_free(opt);
     tg_optim_free(opt_ref);

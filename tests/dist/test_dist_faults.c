@@ -48,13 +48,14 @@ static void mismatched_models(tg_dist *d) {
         {"a layer of another shape", "0.weight) is [9,4] f64 on cpu on rank", 9, true, TG_F64, 0},
         {"a missing bias", "tensors, rank 0 has 4", 8, false, TG_F64, 0},
         {"another dtype", "2.weight) is [3,8] f32 on cpu on rank", 8, true, TG_F32, 0},
-        {"another bucket size", "options differ: bucket_bytes is 1024 on rank", 8, true, TG_F64, 1024},
+        {"another bucket size", "options differ: bucket_bytes is 1024 on rank", 8, true, TG_F64,
+         1024},
         {"bucket_bytes 0", "bucket_bytes must be at least 1", 8, true, TG_F64, 0},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         bool odd = rank == last;
-        tg_module *m = odd ? model(cases[i].hidden, cases[i].bias, cases[i].dt, 1)
-                           : model(8, true, TG_F64, 1);
+        tg_module *m =
+            odd ? model(cases[i].hidden, cases[i].bias, cases[i].dt, 1) : model(8, true, TG_F64, 1);
         tg_ddp_opts o = tg_ddp_opts_default();
         if (odd && cases[i].bucket) o.bucket_bytes = cases[i].bucket;
         if (odd && i == 4) o.bucket_bytes = 0;
@@ -73,7 +74,7 @@ static void failed_pass_on_one_rank(tg_dist *d) {
     tg_ddp *ddp = tg_ddp_new(d, m, NULL);
     tg_tape *tape = tg_tape_new();
     tg_tensor *x = tg_tensor_new(cpu, TG_F64, 2, (int64_t[]){5, 4});
-    tg_tensor *bad = tg_tensor_new(cpu, TG_F64, 2, (int64_t[]){5, 3});   // wrong width
+    tg_tensor *bad = tg_tensor_new(cpu, TG_F64, 2, (int64_t[]){5, 3});  // wrong width
     CHECK(ddp && tape && x && bad, "setup");
     if (!ddp) return;
     tg_tensor *in = rank == last ? bad : x;
@@ -128,12 +129,13 @@ static void metrics(tg_dist *d) {
     tg_tensor *labels = tg_tensor_from(cpu, TG_F64, 1, (int64_t[]){2}, lb);
     int evens = (size + 1) / 2;
     double acc = tg_dist_accuracy(d, logits, labels);
-    CHECK(fabs(acc - (double)evens / size) < 1e-15, "accuracy %g, want %g", acc, (double)evens / size);
+    CHECK(fabs(acc - (double)evens / size) < 1e-15, "accuracy %g, want %g", acc,
+          (double)evens / size);
     int64_t cm[4];
     CHECK(tg_dist_confusion_matrix(d, logits, labels, 2, cm) == 0, "confusion");
     CHECK(cm[0] == 2 * evens && cm[1] == 0 && cm[2] == 2 * (size - evens) && cm[3] == 0,
-          "confusion %lld %lld %lld %lld", (long long)cm[0], (long long)cm[1],
-          (long long)cm[2], (long long)cm[3]);
+          "confusion %lld %lld %lld %lld", (long long)cm[0], (long long)cm[1], (long long)cm[2],
+          (long long)cm[3]);
     tg_free(logits);
     tg_free(labels);
 }

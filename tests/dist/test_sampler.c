@@ -10,7 +10,7 @@ Test(shard, sizes_pad_or_drop) {
     cr_expect_eq(tg_dist_shard_size(10, 3, false), 4);
     cr_expect_eq(tg_dist_shard_size(10, 3, true), 3);
     cr_expect_eq(tg_dist_shard_size(9, 3, false), 3);
-    cr_expect_eq(tg_dist_shard_size(2, 3, false), 1);   // more ranks than rows: padded
+    cr_expect_eq(tg_dist_shard_size(2, 3, false), 1);  // more ranks than rows: padded
 }
 
 Test(shard, bad_arguments_are_errors) {
@@ -31,7 +31,10 @@ Test(shard, bad_arguments_are_errors) {
 
 // The shards of one epoch are disjoint and cover every row once (n divisible by size).
 Test(shard, shards_partition_the_rows) {
-    enum { N = 30, SIZE = 3 };
+    enum {
+        N = 30,
+        SIZE = 3
+    };
     int seen[N] = {0};
     for (int r = 0; r < SIZE; r++) {
         int64_t out[N / SIZE];
