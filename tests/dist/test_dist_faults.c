@@ -173,6 +173,24 @@ static void broadcast_and_checkpoints(tg_dist *d) {
     tg_module_free(mine);
 }
 
+// A group over the program's own communicator: the even and the odd ranks apart.
+static void user_communicator(void) {
+    MPI_Comm half;
+    MPI_Comm_split(MPI_COMM_WORLD, rank % 2, rank, &half);
+    tg_dist *h = tg_dist_from_comm(half);
+    CHECK(h, "tg_dist_from_comm");
+    if (!h) return;
+    int n = (size - rank % 2 + 1) / 2;  // ranks of my parity
+    CHECK(tg_dist_size(h) == n && tg_dist_rank(h) == rank / 2, "rank %d of %d", tg_dist_rank(h),
+          tg_dist_size(h));
+    double want = 0;
+    for (int r = rank % 2; r < size; r += 2) want += r;
+    double got = tg_dist_mean(h, rank, 1.0);
+    CHECK(fabs(got - want / n) < 1e-15, "mean %g, want %g", got, want / n);
+    CHECK(tg_dist_free(h) == TG_OK, "tg_dist_free leaves MPI running");
+    MPI_Comm_free(&half);
+}
+
 int main(int argc, char **argv) {
     tg_dist *d = tg_dist_init(&argc, &argv);
     if (!d) return fprintf(stderr, "tg_dist_init: %s\n", tg_last_error()), 1;
@@ -193,5 +211,7 @@ int main(int argc, char **argv) {
     dist_test_case(d, "metrics over ranks", &before);
     broadcast_and_checkpoints(d);
     dist_test_case(d, "broadcast and rank-0 checkpoints", &before);
+    user_communicator();
+    dist_test_case(d, "a group over the program's own communicator", &before);
     return dist_test_end(d);
 }
