@@ -95,7 +95,7 @@ static int check_header(tg_dist *d, int n, int n_extra, const int64_t *extra,
     int64_t head[1 + 16] = {n};
     int64_t ref[1 + 16];
     if (n_extra > 16) return tg_set_error(TG_ERR_INVALID_ARG, where, "too many options");
-    memcpy(head + 1, extra, (size_t)n_extra * sizeof *extra);
+    for (int k = 0; k < n_extra; k++) head[1 + k] = extra[k];
     memcpy(ref, head, sizeof head);
     int st = tg__dist_bcast(d, ref, 1 + n_extra, MPI_INT64_T, 0, where);
     if (st) return st;
