@@ -249,9 +249,19 @@ static int complete(tg_ddp *ddp, int st, const char *where) {
             return e;
         }
     }
-    int e = wait_all(ddp, where);
+    // Whether any rank failed travels beside the gradients (no extra round trip); only then
+    // do the ranks agree on who and why.
+    int failed = st != TG_OK, e;
+    MPI_Request flag = MPI_REQUEST_NULL;
+    int rc = MPI_Iallreduce(MPI_IN_PLACE, &failed, 1, MPI_INT, MPI_MAX, ddp->d->comm, &flag);
+    e = wait_all(ddp, where);
     if (!st) st = e;
-    st = tg__dist_agree(ddp->d, st, where);
+    if (rc == MPI_SUCCESS) rc = MPI_Wait(&flag, MPI_STATUS_IGNORE);
+    if (rc != MPI_SUCCESS) {
+        reset_round(ddp);
+        return tg__dist_mpi_fail(rc, where, "MPI_Iallreduce");
+    }
+    if (failed) st = tg__dist_agree(ddp->d, st, where);
     if (!st) st = write_back(ddp);
     reset_round(ddp);
     return st;
