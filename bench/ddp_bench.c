@@ -29,7 +29,8 @@ typedef struct opts {
     int threads, steps, warmup;
     int64_t batch;
     size_t bucket_bytes;
-    bool plain;  // one process without tg_ddp (the baseline)
+    bool plain;           // one process without tg_ddp (the baseline)
+    const char *backend;  // NULL: $TG_BACKEND, else cpu
 } opts;
 
 static double now(void) {
@@ -46,7 +47,8 @@ static int cmp(const void *a, const void *b) {
 static int usage(const char *bad) {
     if (bad) fprintf(stderr, "tg-bench-ddp: bad option '%s'\n", bad);
     fprintf(stderr, "usage: [mpirun -np N] tg-bench-ddp [--threads T] [--steps S] "
-                    "[--warmup W] [--batch B] [--bucket-bytes N] [--plain]\n");
+                    "[--warmup W] [--batch B] [--bucket-bytes N] [--backend NAME] "
+                    "[--plain]\n");
     return bad ? 2 : 0;
 }
 
@@ -70,6 +72,8 @@ static int parse(int argc, char **argv, opts *o) {
             o->batch = atoll(v), i++;
         else if (strcmp(a, "--bucket-bytes") == 0)
             o->bucket_bytes = (size_t)atoll(v), i++;
+        else if (strcmp(a, "--backend") == 0)
+            o->backend = v, i++;
         else
             return usage(a);
     }
@@ -117,6 +121,15 @@ static int setup(bench *b, tg_dist *d, const opts *o) {
     for (int64_t i = 0; i < o->batch; i++) y[i] = (float)(int)(tg_rng_uniform(rng) * OUT);
     tg_mark_dirty(b->y);
     tg_rng_free(rng);
+    tg_backend *be = tg_backend_get(o->backend);  // the model and data move there
+    if (!be) return -1;
+    if (be != cpu) {
+        tg_tensor *x = tg_to(b->x, be), *yb = tg_to(b->y, be);
+        tg_free(b->x), tg_free(b->y);
+        b->x = x, b->y = yb;
+        if (!x || !yb || tg_module_to(b->net, be)) return -1;
+        tg_backend_set_threads(be, o->threads);
+    }
     tg_ddp_opts dopts = tg_ddp_opts_default();
     if (o->bucket_bytes) dopts.bucket_bytes = o->bucket_bytes;
     if (!o->plain && !(b->ddp = tg_ddp_new(d, b->net, &dopts))) return -1;
@@ -167,13 +180,16 @@ int main(int argc, char **argv) {
         qsort(times, (size_t)o.steps, sizeof *times, cmp);
         qsort(exposed, (size_t)o.steps, sizeof *exposed, cmp);
         double t = times[o.steps / 2], ex = exposed[o.steps / 2];
-        printf("{\"config\": \"mnist-mlp\", \"ranks\": %d, \"threads\": %d, \"batch_per_rank\": "
+        printf("{\"config\": \"mnist-mlp\", \"backend\": \"%s\", \"transport\": \"%s\", "
+               "\"ranks\": %d, \"threads\": %d, \"batch_per_rank\": "
                "%lld, \"dist\": %s, \"buckets\": %d, \"step_ms\": %.3f, \"min_step_ms\": %.3f, "
                "\"images_per_s\": %.1f, \"images_per_s_per_rank\": %.1f, \"exposed_comm_ms\": "
                "%.3f, \"allocs_per_step\": %.2f}\n",
-               ranks, o.threads, (long long)o.batch, o.plain ? "false" : "true",
-               tg_ddp_n_buckets(b.ddp), 1e3 * t, 1e3 * times[0], (double)(ranks * o.batch) / t,
-               (double)o.batch / t, 1e3 * ex, (double)allocs / o.steps);
+               tg_backend_name(tg_backend_of(b.x)),
+               b.ddp ? tg_ddp_transport_name(tg_ddp_transport_of(b.ddp)) : "none", ranks, o.threads,
+               (long long)o.batch, o.plain ? "false" : "true", tg_ddp_n_buckets(b.ddp), 1e3 * t,
+               1e3 * times[0], (double)(ranks * o.batch) / t, (double)o.batch / t, 1e3 * ex,
+               (double)allocs / o.steps);
     }
     tg_ddp_free(b.ddp);
     tg_optim_free(b.opt);
