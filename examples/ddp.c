@@ -15,10 +15,20 @@
 #include <tapegrad/dist.h>
 
 #include "common.h"
+#include "example_args.h"
 
 #define MIN_ACCURACY 0.70
 enum {
     BATCH = 64
+};
+
+static const ex_spec spec = {
+    .name = "ddp",
+    .about = "Data-parallel training of a Fashion-MNIST MLP over MPI (run it with mpirun).\n",
+    .flags = EX_QUICK | EX_BACKEND | EX_THREADS | EX_EPOCHS | EX_DATA,
+    .epochs = 3,
+    .quick_epochs = 1,
+    .quick_what = "6000 training and 2000 test images, one epoch (the CI run)",
 };
 
 static double now(void) {
@@ -28,13 +38,13 @@ static double now(void) {
 }
 
 // The four Fashion-MNIST files (x scaled to [0, 1]); with quick, their first rows.
-static int load(tg_backend *be, bool quick, tg_tensor **t) {
+static int load(const ex_args *a, tg_backend *be, bool quick, tg_tensor **t) {
     const char *files[4] = {
         "fashion-mnist/train-images-idx3-ubyte", "fashion-mnist/train-labels-idx1-ubyte",
         "fashion-mnist/t10k-images-idx3-ubyte", "fashion-mnist/t10k-labels-idx1-ubyte"};
     for (int i = 0; i < 4; i++) {
-        const char *p = find_data(files[i]);
-        if (!p) return EXIT_NO_DATA;
+        const char *p = ex_find_data(&spec, a, files[i]);
+        if (!p) return EX_EXIT_SKIP;
         if (!(t[i] = tg_load_idx(p, be, TG_F32, i % 2 ? 1.0 : 1.0 / 255.0))) return 1;
     }
     int64_t keep[4] = {6000, 6000, 2000, 2000};
@@ -125,22 +135,23 @@ static int train(tg_dist *d, tg_tensor **t, int epochs) {
 }
 
 int main(int argc, char **argv) {
+    ex_args a;
+    int rc = ex_parse(&spec, argc, argv, &a);   // before MPI: --help needs no mpirun
+    if (rc >= 0) return rc;
     tg_dist *d = tg_dist_init(&argc, &argv);  // MPI_Init; a group of one without mpirun
     if (!d) {
         fprintf(stderr, "ddp: %s\n", tg_last_error());
         return 1;
     }
-    bool quick = quick_mode(argc, argv);
-    tg_backend *be = pick_backend(argc, argv);
+    bool quick = a.quick;
+    tg_backend *be = ex_backend(&spec, &a);
     tg_tensor *t[4] = {0};
-    int st = be ? load(be, quick, t) : 1;
+    int st = be ? load(&a, be, quick, t) : 1;
     int64_t worst = st;  // every rank must agree before anything collective
     tg_dist_allreduce_i64(d, &worst, 1, TG_DIST_MAX);
-    if (worst == EXIT_NO_DATA && tg_dist_rank(d) == 0)
-        fprintf(stderr, "ddp: skipped, Fashion-MNIST is not installed\n");
-    else if (worst && st == 1)
+    if (worst && st == 1)
         fprintf(stderr, "ddp: %s\n", tg_last_error());
-    if (!worst) st = train(d, t, quick ? 1 : 3);
+    if (!worst) st = train(d, t, a.epochs);
     for (int i = 0; i < 4; i++) tg_free(t[i]);
     tg_dist_free(d);
     return worst ? (int)worst : st ? 1 : 0;

@@ -119,7 +119,7 @@ static const ex_spec spec = {
     .name = "gpt",
     .about = "A character-level GPT (nanoGPT's model) trained on Debian's fortunes, then\n"
              "sampled. Writes the loss curve to gpt_loss.csv.\n",
-    .flags = EX_TRAINING | EX_DATA,
+    .flags = EX_QUICK | EX_BACKEND | EX_THREADS | EX_EPOCHS | EX_SEED | EX_DATA,
     .epochs_what = "training steps (batches)",
     .seed = 1337,
     .seed_what = "the weights, dropout and sampling (data order: seed + 1)",
