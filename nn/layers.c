@@ -186,5 +186,6 @@ tg_module *tg_sequential(int n, tg_module *const *modules) {
         modules[i]->in_container = true;
     }
     m->n_children = n;
+    m->sequential = true;
     return tg__module_finish(m);
 }

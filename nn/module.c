@@ -21,25 +21,45 @@ tg_module *tg__module_new(const char *name, tg_module_forward_fn forward) {
     return m;
 }
 
-// Adds t to m's own params or buffers; on NULL t (its error is set) or a full module,
-// frees both and returns NULL.
+// Room for one more own parameter or buffer; false (m unchanged) on out of memory.
+static bool grow_own(tg_module *m, bool buffer) {
+    int n = buffer ? m->n_buffers : m->n_params, *cap = buffer ? &m->cap_buffers : &m->cap_params;
+    if (n < *cap) return true;
+    int c = *cap ? 2 * *cap : 4;
+    tg_tensor ***ts = buffer ? &m->buffers : &m->params;
+    char ***names = buffer ? &m->buffer_names : &m->param_names;
+    tg_tensor **t2 = tg_mem_realloc(*ts, (size_t)c * sizeof **ts);
+    if (t2) *ts = t2;
+    char **n2 = t2 ? tg_mem_realloc(*names, (size_t)c * sizeof **names) : NULL;
+    if (n2) *names = n2;
+    if (!t2 || !n2) return false;
+    *cap = c;
+    return true;
+}
+
+int tg__module_push_own(tg_module *m, const char *name, tg_tensor *t, bool buffer) {
+    char *copy = grow_own(m, buffer) ? tg_mem_alloc(strlen(name) + 1) : NULL;
+    if (!copy) return tg_set_error(TG_ERR_OOM, m->name, "out of memory adding %s", name);
+    strcpy(copy, name);
+    int *n = buffer ? &m->n_buffers : &m->n_params;
+    (buffer ? m->buffer_names : m->param_names)[*n] = copy;
+    (buffer ? m->buffers : m->params)[(*n)++] = t;
+    return TG_OK;
+}
+
+// Adds t to m's own params or buffers; on NULL t (its error is set) or out of memory, frees
+// both and returns NULL.
 static tg_module *add_own(tg_module *m, const char *name, tg_tensor *t, bool buffer) {
     if (!m) {
         tg_free(t);
         return NULL;
     }
-    int *n = buffer ? &m->n_buffers : &m->n_params;
-    if (t && *n == TG_MODULE_MAX_OWN)
-        tg_set_error(TG_ERR_INVALID_ARG, m->name, "more than %d own %s", TG_MODULE_MAX_OWN,
-                     buffer ? "buffers" : "parameters");
-    if (!t || *n == TG_MODULE_MAX_OWN) {
+    if (!t || tg__module_push_own(m, name, t, buffer)) {
         tg_free(t);
         tg_module_free(m);
         return NULL;
     }
     if (!buffer) tg_set_requires_grad(t, true);
-    (buffer ? m->buffer_names : m->param_names)[*n] = name;
-    (buffer ? m->buffers : m->params)[(*n)++] = t;
     return m;
 }
 
@@ -91,7 +111,7 @@ static void walk_tree(tg_module *m, const char *prefix, bool buffers, walk *w) {
 }
 
 // Builds m's flattened block; false (m untouched) on out of memory.
-static bool build_flat(tg_module *m) {
+bool tg__module_build_flat(tg_module *m) {
     walk w = {0};
     walk_tree(m, "", false, &w);
     int n_params = w.n;
@@ -122,8 +142,20 @@ static void refresh_flat(tg_module *m) {
 }
 
 // Frees the structs of m's tree (not its tensors).
+// The module's own arrays, names and user state (not its tensors, not its children).
+static void free_own(tg_module *m) {
+    for (int i = 0; i < m->n_params; i++) tg_mem_free(m->param_names[i]);
+    for (int i = 0; i < m->n_buffers; i++) tg_mem_free(m->buffer_names[i]);
+    tg_mem_free(m->params);
+    tg_mem_free(m->param_names);
+    tg_mem_free(m->buffers);
+    tg_mem_free(m->buffer_names);
+    if (m->free_state) m->free_state(m->state);
+}
+
 static void free_structs(tg_module *m) {
     for (int c = 0; c < m->n_children; c++) free_structs(m->children[c]);
+    free_own(m);
     for (int c = 0; m->child_names && c < m->n_children; c++) tg_mem_free(m->child_names[c]);
     tg_mem_free(m->child_names);
     tg_mem_free(m->children);
@@ -140,14 +172,17 @@ static void abandon(tg_module *m) {
         m->children[c]->in_container = false;
         tg_module_free(m->children[c]);
     }
+    for (int c = 0; m->child_names && c < m->n_children; c++) tg_mem_free(m->child_names[c]);
+    tg_mem_free(m->child_names);
     tg_mem_free(m->children);
+    free_own(m);
     tg_mem_free(m->flat_block);
     tg_mem_free(m);
 }
 
 tg_module *tg__module_finish(tg_module *m) {
     if (!m) return NULL;
-    if (!build_flat(m)) {
+    if (!tg__module_build_flat(m)) {
         tg_set_error(TG_ERR_OOM, m->name, "out of memory building the module");
         abandon(m);
         return NULL;
@@ -282,9 +317,12 @@ int tg_module_summary(tg_module *m, int ndim, const int64_t *in_shape, tg_dtype 
                          rule) >= 0;
     tg_tensor *x = x0;
     int st = TG_OK;
-    int n = m->n_children ? m->n_children : 1;
+    // a Sequential's rows are its children; any other module (a layer, your own module,
+    // a GPT) is one row
+    bool rows = m->sequential && m->n_children;
+    int n = rows ? m->n_children : 1;
     for (int c = 0; c < n && x && wrote; c++) {
-        tg_module *layer = m->n_children ? m->children[c] : m;
+        tg_module *layer = rows ? m->children[c] : m;
         x = tg_module_forward(layer, tape, x);
         if (x) wrote = summary_row(f, layer->name, x, own_count(layer));
     }

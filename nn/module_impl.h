@@ -5,24 +5,27 @@
 #include <stdio.h>
 #include <tapegrad/tapegrad.h>
 
-#define TG_MODULE_MAX_OWN 4
-
 typedef tg_tensor *(*tg_module_forward_fn)(tg_module *m, tg_tape *tape, tg_tensor *x);
 
 struct tg_module {
     char name[96];
     tg_module_forward_fn forward;
-    // own parameters / buffers (persistent tensors owned by this module)
-    tg_tensor *params[TG_MODULE_MAX_OWN];
-    const char *param_names[TG_MODULE_MAX_OWN];
-    int n_params;
-    tg_tensor *buffers[TG_MODULE_MAX_OWN];
-    const char *buffer_names[TG_MODULE_MAX_OWN];
-    int n_buffers;
-    tg_module **children;          // Sequential
+    // own parameters / buffers (persistent tensors owned by this module) and their names
+    // (copies owned by the module); arrays grown by add_own
+    tg_tensor **params;
+    char **param_names;
+    int n_params, cap_params;
+    tg_tensor **buffers;
+    char **buffer_names;
+    int n_buffers, cap_buffers;
+    tg_module **children;          // in order (Sequential runs them so)
     char **child_names;            // NULL (or a NULL entry): children named by index ("0")
     int n_children;
     bool in_container;             // a container's child: the container frees it
+    bool sequential;               // runs its children in order (the summary lists them)
+    bool user;                     // made with tg_module_new (parts added by the user)
+    void *state;                   // user modules: tg_module_def.state
+    void (*free_state)(void *state);
     bool training;
     // layer configuration
     double f[4];
@@ -44,6 +47,12 @@ tg_module *tg__module_new(const char *name, tg_module_forward_fn forward);
 // NULL returned, so constructors can chain.
 tg_module *tg__module_add_param(tg_module *m, const char *name, tg_tensor *t);
 tg_module *tg__module_add_buffer(tg_module *m, const char *name, tg_tensor *t);
+// Appends t under `name` (copied) to m's own parameters or buffers, nothing else (no
+// requires_grad, no flat list); TG_ERR_OOM with m unchanged.
+int tg__module_push_own(tg_module *m, const char *name, tg_tensor *t, bool buffer);
+// Rebuilds m's own flattened block (its children's must exist); false (m unchanged) on out
+// of memory.
+bool tg__module_build_flat(tg_module *m);
 // Builds the flattened, named lists (call once the tree is complete). On out of memory
 // frees m (its tensors and children) and returns NULL with TG_ERR_OOM.
 tg_module *tg__module_finish(tg_module *m);

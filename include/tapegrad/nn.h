@@ -116,6 +116,42 @@ TG_API tg_module *tg_gpt(tg_backend *be, tg_dtype dtype, const tg_gpt_config *cf
 // Runs modules in order; takes ownership of them (also on failure).
 TG_API tg_module *tg_sequential(int n, tg_module *const *modules);
 
+// ---- your own modules (PyTorch's nn.Module subclass, in C) ----
+// A module of your own has a type name, a forward function, your state, and named parts:
+// parameters, buffers and child modules (built-in or your own), which it owns. It is used
+// everywhere a built-in module is: tg_module_forward, inside tg_sequential or another
+// module, tg_module_params and the named lists (state-dict names, nested as PyTorch's:
+// "block.fc1.weight"), tg_module_to, train/eval, tg_module_summary, checkpoints. Example:
+// examples/residual.c (a residual MLP whose checkpoint loads in PyTorch, strict=True).
+
+// forward(self, tape, x): your computation from public ops and your parts (tg_module_get
+// and tg_module_get_child by name, or pointers kept in your state). Read train/eval mode
+// with tg_module_is_training(self).
+typedef tg_tensor *(*tg_module_fn)(tg_module *self, tg_tape *tape, tg_tensor *x);
+typedef struct tg_module_def {
+    const char *type;                  // its name in summaries and errors ("ResidualBlock")
+    tg_module_fn forward;              // required
+    void *state;                       // yours; tg_module_state(m) returns it
+    void (*free_state)(void *state);   // called once when the module is freed (or NULL)
+} tg_module_def;
+// An empty module of your own; NULL + error (the def is not consumed: its state stays yours).
+TG_API tg_module *tg_module_new(const tg_module_def *def);
+// Adds a part under `name` (non-empty, no '.', unique among m's parts; copied). The module
+// takes ownership on success; on failure nothing changes and the part stays the caller's.
+// A parameter is a persistent tensor (requires_grad is set); a buffer is a persistent
+// tensor saved in checkpoints but not trained (running statistics); a child is a module not
+// inside another one. Parts are added before m is put inside a container (TG_ERR_STATE
+// after), and a tensor belongs to one module once.
+TG_API int tg_module_add_param(tg_module *m, const char *name, tg_tensor *t);
+TG_API int tg_module_add_buffer(tg_module *m, const char *name, tg_tensor *t);
+TG_API int tg_module_add_child(tg_module *m, const char *name, tg_module *child);
+// The state given to tg_module_new (NULL for built-in modules, with an error).
+TG_API void *tg_module_state(const tg_module *m);
+// A parameter or buffer of m's tree by its state-dict name ("fc1.weight"); NULL + error.
+TG_API tg_tensor *tg_module_get(const tg_module *m, const char *name);
+// A child of m by its name ("fc1"; a Sequential's children are "0", "1", ...); NULL + error.
+TG_API tg_module *tg_module_get_child(const tg_module *m, const char *name);
+
 // ---- initialisation (in place, seeded) ----
 
 // U(-bound, bound) with bound = gain * sqrt(6 / (fan_in + fan_out))

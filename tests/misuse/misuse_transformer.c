@@ -139,3 +139,51 @@ Test(misuse, error_context) {
     mu_null("tg_add", r, "NULL context name leaves the message alone");
 }
 
+
+static tg_tensor *identity(tg_module *self, tg_tape *tape, tg_tensor *x) {
+    (void)self, (void)tape;
+    return x;
+}
+
+Test(misuse, user_modules) {
+    tg_module_def def = {.type = "Mine", .forward = identity};
+    mu_null("tg_module_new", tg_module_new(NULL), "NULL def");
+    mu_null("tg_module_new", tg_module_new(&(tg_module_def){.type = "Mine"}), "no forward");
+    mu_null("tg_module_new", tg_module_new(&(tg_module_def){.forward = identity}), "no type");
+    tg_module *m = tg_module_new(&def), *lin = tg_linear(mu.be, TG_F32, 3, 2, true, mu.rng);
+    tg_tensor *w = tg_tensor_new(mu.be, TG_F32, 1, (int64_t[]){3});
+    cr_assert(m && lin && w, "%s", tg_last_error());
+    const char *fn = "tg_module_add_param";
+    mu_fail(fn, tg_module_add_param(NULL, "w", w), "NULL module");
+    mu_fail(fn, tg_module_add_param(m, NULL, w), "NULL name");
+    mu_fail(fn, tg_module_add_param(m, "", w), "empty name");
+    mu_fail(fn, tg_module_add_param(m, "a.b", w), "name with '.'");
+    mu_fail(fn, tg_module_add_param(m, "w", NULL), "NULL tensor");
+    mu_fail(fn, tg_module_add_param(m, "w", mu.stale), "stale tensor");
+    mu_fail(fn, tg_module_add_param(lin, "w", w), "built-in module");
+    tg_tensor *y = tg_add(mu.tape, mu.a, mu.b);
+    mu_fail(fn, tg_module_add_param(m, "y", y), "step tensor");
+    mu_fail(fn, tg_module_add_param(m, "a", mu.a), "recorded by a live tape");
+    cr_assert_eq(tg_module_add_param(m, "w", w), TG_OK, "%s", tg_last_error());
+    mu_fail(fn, tg_module_add_param(m, "w2", w), "the same tensor twice");
+    fn = "tg_module_add_buffer";
+    mu_fail(fn, tg_module_add_buffer(m, "w", mu.d), "name taken by a parameter");
+    mu_fail(fn, tg_module_add_buffer(NULL, "b", mu.d), "NULL module");
+    fn = "tg_module_add_child";
+    mu_fail(fn, tg_module_add_child(m, "self", m), "itself");
+    mu_fail(fn, tg_module_add_child(m, "x", NULL), "NULL child");
+    mu_fail(fn, tg_module_add_child(m, "w", lin), "name taken by a parameter");
+    cr_assert_eq(tg_module_add_child(m, "lin", lin), TG_OK, "%s", tg_last_error());
+    tg_module *other = tg_module_new(&def);
+    mu_fail(fn, tg_module_add_child(other, "lin", lin), "already inside a module");
+    tg_module_free(other);
+    mu_null("tg_module_get", tg_module_get(m, "nope"), "unknown name");
+    mu_null("tg_module_get", tg_module_get(NULL, "w"), "NULL module");
+    mu_null("tg_module_get", tg_module_get(m, NULL), "NULL name");
+    mu_null("tg_module_get_child", tg_module_get_child(m, "nope"), "unknown name");
+    mu_null("tg_module_get_child", tg_module_get_child(NULL, "lin"), "NULL module");
+    mu_null("tg_module_state", tg_module_state(NULL), "NULL module");
+    mu_null("tg_module_state", tg_module_state(lin), "a built-in module");
+    tg_tape_reset(mu.tape);
+    cr_assert_eq(tg_module_free(m), TG_OK, "%s", tg_last_error());
+}
