@@ -45,6 +45,8 @@ static int check_inputs(int n, tg_tensor *const *inputs, const char *where) {
             tg__fail(TG_ERR_INVALID_ARG, where, "input %d is NULL", i);
             return TG_ERR_INVALID_ARG;
         }
+        int st = tg__check_live(x, where);   // before reading its header
+        if (st) return st;
         if (x->is_step) {
             tg__fail(TG_ERR_INVALID_ARG, where, "input %d is a step tensor; pass "
                      "persistent tensors (they are perturbed in place)", i);

@@ -66,10 +66,8 @@ static void put_dim(printer *p, int d, int64_t offset, int indent) {
 
 int tg_print(const tg_tensor *t, FILE *f) {
     if (!f) f = stdout;
-    if (!t) {
-        if (!tg__has_error()) tg__fail(TG_ERR_INVALID_ARG, "tg_print", "tensor is NULL");
-        return TG_ERR_INVALID_ARG;
-    }
+    int live = tg__check_live(t, "tg_print");   // NULL, freed or stale: before the header
+    if (live) return live;
     double *v = tg__malloc((size_t)(t->numel ? t->numel : 1) * sizeof *v);
     if (!v) {
         tg__fail(TG_ERR_OOM, "tg_print", "out of memory");
