@@ -75,6 +75,45 @@ double tg_rng_normal(tg_rng *rng) {
     return u * f;
 }
 
+int tg_rng_get_state(const tg_rng *rng, uint64_t out[TG_RNG_STATE_WORDS]) {
+    if (!rng || !out) {
+        tg__fail(TG_ERR_INVALID_ARG, "tg_rng_get_state", "%s is NULL", rng ? "out" : "rng");
+        return TG_ERR_INVALID_ARG;
+    }
+    memcpy(out, rng->s, sizeof rng->s);
+    out[4] = rng->has_spare;
+    out[5] = 0;
+    if (rng->has_spare) memcpy(&out[5], &rng->spare, sizeof rng->spare);
+    return TG_OK;
+}
+
+int tg_rng_set_state(tg_rng *rng, const uint64_t state[TG_RNG_STATE_WORDS]) {
+    const char *fn = "tg_rng_set_state";
+    if (!rng || !state) {
+        tg__fail(TG_ERR_INVALID_ARG, fn, "%s is NULL", rng ? "state" : "rng");
+        return TG_ERR_INVALID_ARG;
+    }
+    double spare;
+    memcpy(&spare, &state[5], sizeof spare);
+    const char *bad = NULL;
+    if (!(state[0] | state[1] | state[2] | state[3]))
+        bad = "the xoshiro256** words are all zero (a stream of zeros)";
+    else if (state[4] > 1)
+        bad = "the spare flag (word 4) is not 0 or 1";
+    else if (state[4] && !isfinite(spare))
+        bad = "the cached spare normal is not finite";
+    else if (!state[4] && state[5])
+        bad = "spare bits (word 5) without a spare";
+    if (bad) {
+        tg__fail(TG_ERR_INVALID_ARG, fn, "not a tg_rng state: %s", bad);
+        return TG_ERR_INVALID_ARG;
+    }
+    memcpy(rng->s, state, sizeof rng->s);
+    rng->has_spare = state[4] == 1;
+    rng->spare = rng->has_spare ? spare : 0.0;
+    return TG_OK;
+}
+
 static int fill_random(tg_tensor *y, tg_rng *rng, double p0, double p1, bool normal,
                        const char *where) {
     if (!y || !rng) {

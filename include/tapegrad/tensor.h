@@ -165,6 +165,15 @@ TG_API void tg_rng_free(tg_rng *rng);
 TG_API double tg_rng_uniform(tg_rng *rng);
 // Next standard normal double (NaN and an error for a NULL rng).
 TG_API double tg_rng_normal(tg_rng *rng);
+// The whole state of a stream, to save and restore it (checkpoints: tg_checkpoint_add_rng):
+// words 0-3 the xoshiro256** state, word 4 whether a spare normal is cached (0 or 1), word 5
+// that spare's IEEE-754 bits (0 when none). A restored stream continues with exactly the
+// numbers the saved one would have given.
+#define TG_RNG_STATE_WORDS 6
+TG_API int tg_rng_get_state(const tg_rng *rng, uint64_t out[TG_RNG_STATE_WORDS]);
+// Refuses (TG_ERR_INVALID_ARG, rng unchanged) an all-zero xoshiro state (the stream would
+// give only zeros), a flag other than 0/1, a non-finite spare, or spare bits without a spare.
+TG_API int tg_rng_set_state(tg_rng *rng, const uint64_t state[TG_RNG_STATE_WORDS]);
 // Fill y with uniform values in [lo, hi) (finite, lo <= hi; lo == hi fills lo).
 TG_API int tg_uniform_(tg_tensor *y, tg_rng *rng, double lo, double hi);
 // Fill y with normal values N(mean, std^2) (finite mean, finite std >= 0).
