@@ -8,9 +8,8 @@
 #include "nn/data_impl.h"
 #include "nn/safetensors_impl.h"
 
-// The module's tensors and names, params then buffers (arrays tg_mem_alloc'd).
-static int module_tensors(const tg_module *m, const char *where, tg_tensor ***ts,
-                          const char ***names, int *n) {
+int tg__module_tensors(const tg_module *m, const char *where, tg_tensor ***ts,
+                       const char ***names, int *n) {
     int np = tg_module_n_params(m), nb = tg_module_n_buffers(m);
     *n = np + nb;
     *ts = tg_mem_alloc((size_t)*n * sizeof **ts + 1);
@@ -79,7 +78,7 @@ int tg__load_safetensors_mem(tg_module *m, const char *name, const void *buf, si
     tg_tensor **ts;
     const char **names;
     int n;
-    int st = module_tensors(m, FN, &ts, &names, &n);
+    int st = tg__module_tensors(m, FN, &ts, &names, &n);
     if (st) return st;
     tg__st_file f = {0};
     int *match = tg_mem_alloc((size_t)n * sizeof *match + 1);
@@ -116,7 +115,7 @@ int tg_save_safetensors(const tg_module *m, const char *path) {
     tg_tensor **ts;
     const char **names;
     int n;
-    int st = module_tensors(m, FN, &ts, &names, &n);
+    int st = tg__module_tensors(m, FN, &ts, &names, &n);
     if (st) return st;
     const char *key = "format", *val = "pt";   // as torch's save_file writes
     st = tg__st_write(FN, path, ts, names, n, &key, &val, 1);

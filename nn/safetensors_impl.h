@@ -56,3 +56,13 @@ void tg__st_file_free(tg__st_file *f);
 int tg__st_write(const char *fn, const char *path, tg_tensor *const *ts,
                  const char *const *names, int n, const char *const *keys,
                  const char *const *vals, int nmeta);
+
+// The module's tensors and their state-dict names, parameters then buffers (two arrays the
+// caller frees with tg_mem_free). TG_ERR_OOM, or TG_ERR_STATE naming `where` when a tensor is
+// missing or a name repeats.
+int tg__module_tensors(const tg_module *m, const char *where, tg_tensor ***ts,
+                       const char ***names, int *n);
+
+// tg_checkpoint_load on a file image in memory (`name` stands for the path in messages); the
+// fuzzer calls it directly.
+tg_checkpoint *tg__checkpoint_load_mem(const char *name, const void *buf, size_t len);

@@ -5,19 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <tapegrad/tapegrad.h>
-
-#define N_STATE 5   // slot 3: weight-decayed grad scratch; others per kind
-
-struct tg_optim {
-    tg_optim_kind kind;
-    tg_optim_opts o;
-    int n;
-    tg_tensor **params;
-    tg_tensor *(*state)[N_STATE];   // per parameter; slot meaning depends on kind
-    int64_t *steps;
-    double *mu_product;             // NAdam
-};
+#include "optim/optim_impl.h"
 
 static const char *const kind_names[TG_OPTIM_KIND_COUNT] = {
     [TG_OPTIM_SGD] = "SGD",         [TG_OPTIM_ADAGRAD] = "Adagrad", [TG_OPTIM_ADADELTA] = "Adadelta",
@@ -47,7 +35,7 @@ tg_optim_opts tg_optim_opts_default(tg_optim_kind kind) {
 
 // The first hyper-parameter torch.optim would refuse (its ValueError checks), or NULL.
 // Negated comparisons also catch NaN.
-static const char *bad_opts(tg_optim_kind kind, const tg_optim_opts *o) {
+const char *tg__optim_bad_opts(tg_optim_kind kind, const tg_optim_opts *o) {
     bool adam_family = kind == TG_OPTIM_ADAM || kind == TG_OPTIM_ADAMW ||
                        kind == TG_OPTIM_ADAMAX || kind == TG_OPTIM_NADAM;
     if (!(o->lr >= 0)) return "lr (need >= 0)";
@@ -104,7 +92,7 @@ tg_optim *tg_optim_new(tg_optim_kind kind, int n, tg_tensor *const *params,
             }
     }
     tg_optim_opts o = opts ? *opts : tg_optim_opts_default(kind);
-    const char *bad = bad_opts(kind, &o);
+    const char *bad = tg__optim_bad_opts(kind, &o);
     if (bad) {
         tg_set_error(TG_ERR_INVALID_ARG, "tg_optim_new", "%s: invalid %s",
                      tg_optim_kind_name(kind), bad);
@@ -192,11 +180,9 @@ static tg_tensor *decayed_grad(tg_optim *opt, int i, tg_tensor *g) {
     return d;
 }
 
-// The state slots a step of this optimizer uses, as a bit mask (bit k: slot k).
-static unsigned slots_used(const tg_optim *opt) {
-    const tg_optim_opts *o = &opt->o;
+unsigned tg__optim_slots_used(tg_optim_kind kind, const tg_optim_opts *o) {
     unsigned wd = o->weight_decay != 0 ? 1u << 3 : 0;   // decayed_grad's scratch
-    switch (opt->kind) {
+    switch (kind) {
     case TG_OPTIM_SGD:
         return (o->weight_decay != 0 || (o->momentum != 0 && o->nesterov) ? 1u << 1 : 0) |
                (o->momentum != 0 ? 1u : 0);
@@ -213,13 +199,15 @@ static unsigned slots_used(const tg_optim *opt) {
 // Creates every state slot parameter i's update needs, before any parameter is updated:
 // a step that runs out of memory fails without having changed anything.
 static int prepare(tg_optim *opt, int i) {
-    unsigned used = slots_used(opt);
-    for (int k = 0; k < N_STATE; k++) {
-        bool acc = opt->kind == TG_OPTIM_ADAGRAD && k == 0;   // starts at the initial value
-        if ((used >> k & 1u) && !slot(opt, i, k, acc ? opt->o.initial_accumulator_value : 0))
+    unsigned used = tg__optim_slots_used(opt->kind, &opt->o);
+    for (int k = 0; k < N_STATE; k++)
+        if ((used >> k & 1u) && !slot(opt, i, k, tg__optim_slot_init(opt->kind, &opt->o, k)))
             return -1;
-    }
     return 0;
+}
+
+double tg__optim_slot_init(tg_optim_kind kind, const tg_optim_opts *o, int k) {
+    return kind == TG_OPTIM_ADAGRAD && k == 0 ? o->initial_accumulator_value : 0.0;
 }
 
 static int sgd(tg_optim *opt, int i, tg_tensor *p, tg_tensor *g, int64_t step) {

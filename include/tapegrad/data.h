@@ -84,6 +84,56 @@ TG_API int tg_save_safetensors(const tg_module *m, const char *path);
 // dtypes, sizes): on any problem returns an error and leaves the module untouched.
 TG_API int tg_load_safetensors(tg_module *m, const char *path);
 
+// ---- checkpoints: any named tensors plus string metadata ----
+
+// An in-memory set of named tensors and string metadata, saved as one safetensors file (the
+// metadata goes to "__metadata__", which safetensors' safe_open(...).metadata() returns).
+// To resume a run bit for bit, add the model (tg_checkpoint_add_module), the optimizer
+// (tg_optim_save_state), every RNG (tg_checkpoint_add_rng) and your own counters (epoch,
+// step: the position in an LR schedule, since tg_lr_at is a pure function of it) as
+// metadata. Tensors added for saving are borrowed (they must stay alive until the save);
+// loaded tensors are persistent CPU tensors owned by the checkpoint.
+// An empty checkpoint (NULL and TG_ERR_OOM when memory runs out).
+TG_API tg_checkpoint *tg_checkpoint_new(void);
+// Frees the checkpoint, its metadata and the tensors it owns (borrowed ones stay). NULL is
+// a no-op.
+TG_API void tg_checkpoint_free(tg_checkpoint *c);
+// Adds t (borrowed, persistent, live) under `name` (non-empty UTF-8, not "__metadata__",
+// not already present).
+TG_API int tg_checkpoint_add(tg_checkpoint *c, const char *name, const tg_tensor *t);
+// Adds every parameter and buffer of m under prefix + its state-dict name ("0.weight";
+// prefix "" or e.g. "model."). All or nothing.
+TG_API int tg_checkpoint_add_module(tg_checkpoint *c, const char *prefix, const tg_module *m);
+// Sets metadata key to value (both copied, UTF-8; an existing key is replaced).
+TG_API int tg_checkpoint_set_meta(tg_checkpoint *c, const char *key, const char *value);
+// Writes the checkpoint atomically (temp file + fsync + rename + fsync of the directory).
+// Adds "format": "pt" to the metadata unless set. TG_ERR_INVALID_ARG when names and
+// metadata would make a header over 100 MB (safetensors readers refuse those).
+TG_API int tg_checkpoint_save(const tg_checkpoint *c, const char *path);
+// Reads and validates the whole file (header, metadata, layout) into a new checkpoint that
+// owns CPU tensors for the F32/F64 entries; entries of other dtypes (a PyTorch I64 counter)
+// are listed but hold no tensor (tg_checkpoint_get names their dtype). NULL on error.
+TG_API tg_checkpoint *tg_checkpoint_load(const char *path);
+// The tensor saved under name, owned by (or borrowed by) the checkpoint; NULL and
+// TG_ERR_INVALID_ARG naming the name when absent.
+TG_API tg_tensor *tg_checkpoint_get(const tg_checkpoint *c, const char *name);
+// The metadata value of key (owned by the checkpoint, valid until it changes or is freed);
+// NULL and TG_ERR_INVALID_ARG when absent.
+TG_API const char *tg_checkpoint_meta(const tg_checkpoint *c, const char *key);
+// Copies the checkpoint's tensor `name` into t (any backend): same dtype and shape, else an
+// error and t unchanged.
+TG_API int tg_checkpoint_restore(const tg_checkpoint *c, const char *name, tg_tensor *t);
+// Restores every parameter and buffer of m from prefix + its state-dict name. Strict: each
+// must be present with the module's dtype and shape; checked for all before any is written,
+// so a mismatch leaves m untouched. Names the module lacks are ignored (the same file holds
+// the optimizer and other state).
+TG_API int tg_checkpoint_restore_module(const tg_checkpoint *c, const char *prefix,
+                                        tg_module *m);
+// Stores rng's state (tg_rng_get_state) under metadata key, as six 16-digit hex words.
+TG_API int tg_checkpoint_add_rng(tg_checkpoint *c, const char *key, const tg_rng *rng);
+// Sets rng to the state stored under key; a missing or malformed value leaves rng unchanged.
+TG_API int tg_checkpoint_restore_rng(const tg_checkpoint *c, const char *key, tg_rng *rng);
+
 #ifdef __cplusplus
 }
 #endif

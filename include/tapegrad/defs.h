@@ -34,6 +34,7 @@ typedef struct tg_tensor tg_tensor;   // opaque; see tensor.h for the two lifeti
 typedef struct tg_tape tg_tape;       // opaque; records ops, owns step tensors
 typedef struct tg_backend tg_backend; // opaque; "cpu" is built in, "cuda" is a module
 typedef struct tg_rng tg_rng;         // opaque; seeded random stream (no global RNG)
+typedef struct tg_checkpoint tg_checkpoint;  // opaque; named tensors + metadata (data.h)
 
 // Returns "f32" / "f64" (static string), or "?" for an unknown value.
 TG_API const char *tg_dtype_name(tg_dtype dtype);

@@ -57,6 +57,23 @@ TG_API double tg_optim_lr(const tg_optim *opt);
 TG_API int tg_optim_set_lr(tg_optim *opt, double lr);
 TG_API const char *tg_optim_kind_name(tg_optim_kind kind);
 
+// ---- checkpoints (tg_checkpoint, data.h) ----
+
+// Adds opt's state to c under `prefix` (e.g. "optim."), in the shape of torch.optim's
+// state_dict: the moment tensors (borrowed: save c before the next step) as
+// prefix + "state.<i>.<name>" (exp_avg, exp_avg_sq, max_exp_avg_sq, momentum_buffer, sum,
+// square_avg, acc_delta, grad_avg, exp_inf), and metadata prefix + "kind", "n_params",
+// every hyper-parameter ("lr", "beta1", ...), "steps" (per parameter) and NAdam's
+// "mu_product", doubles as "%.17g" so they read back exactly. Parameters never stepped have
+// no tensors. On failure c may hold part of the state: free it.
+TG_API int tg_optim_save_state(const tg_optim *opt, tg_checkpoint *c, const char *prefix);
+// Restores what tg_optim_save_state stored: the kind and the number of parameters must
+// match and every moment tensor must have its parameter's dtype and shape; the
+// hyper-parameters (lr included) are restored too. Everything is checked and copied into
+// new tensors before the optimizer changes, so on any error it is unchanged. The LR
+// schedule's position is the caller's epoch/step counter: store it as metadata.
+TG_API int tg_optim_load_state(tg_optim *opt, const tg_checkpoint *c, const char *prefix);
+
 // ---- gradient clipping (on the parameters' grads, in place) ----
 
 // Scales all grads so their joint L2 norm is at most max_norm (torch's clip_grad_norm_:
