@@ -416,9 +416,10 @@ int tg_checkpoint_add_rng(tg_checkpoint *c, const char *key, const tg_rng *rng) 
     uint64_t w[TG_RNG_STATE_WORDS];
     unsigned mark = tg_error_mark();
     if (tg_rng_get_state(rng, w)) return tg_error_context(mark, fn);
-    char v[TG_RNG_STATE_WORDS * 17];
+    char v[TG_RNG_STATE_WORDS * 17];   // "w0 w1 ... w5", 16 hex digits each
     for (int i = 0; i < TG_RNG_STATE_WORDS; i++)
-        snprintf(v + 17 * i, sizeof v - 17 * (size_t)i, i ? " %016" PRIx64 : "%016" PRIx64, w[i]);
+        snprintf(v + 17 * i, sizeof v - 17 * (size_t)i, "%016" PRIx64 "%s", w[i],
+                 i + 1 < TG_RNG_STATE_WORDS ? " " : "");
     int st = tg_checkpoint_set_meta(c, key, v);
     return st ? tg_error_context(mark, fn) : TG_OK;
 }
