@@ -155,6 +155,22 @@ def safetensors_seeds():
         struct.pack("<Q", 2**63) + b'{"a":1}')
     put("safetensors", "short.safetensors", b"\x02\x00\x00")
     put("safetensors", "bad_utf8.safetensors", st_raw(b'{"\xff\xfe":1}'))
+    # general checkpoints (tg_checkpoint_load): metadata with an rng state and counters
+    rng = " ".join(["%016x" % v for v in (1, 2, 3, 4, 1, 0x3ff0000000000000)])
+    meta = {"format": "pt", "step": "10", "rng": rng, "optim.kind": "Adam",
+            "optim.steps": "10,10", "note": "\u00e9\n\"q\""}
+    hdr, off, data = {"__metadata__": meta}, 0, b""
+    for name, dt, shape, raw in lin + [("optim.state.0.exp_avg", "F32", [3, 2], w)]:
+        hdr[name] = {"dtype": dt, "shape": shape, "data_offsets": [off, off + len(raw)]}
+        off += len(raw)
+        data += raw
+    h = json.dumps(hdr, separators=(",", ":")).encode()
+    put("safetensors", "checkpoint_meta.safetensors", st_raw(h + b" " * ((-len(h)) % 8), data))
+    put("safetensors", "meta_dup_key.safetensors",
+        st_raw('{"__metadata__":{"a":"1","a":"2"}}'))
+    put("safetensors", "meta_number.safetensors", st_raw('{"__metadata__":{"a":1}}'))
+    put("safetensors", "meta_bad_rng.safetensors",
+        st_raw('{"__metadata__":{"rng":"0000000000000000 0 1 2 3 4"}}'))
 
 
 def main():
