@@ -10,20 +10,8 @@
 static const struct {
     const char *fn, *what, *bug;
 } KNOWN[] = {
-    {"tg_make_moons", "dtype 2", "nn/datasets.c: error named tg_tensor_from"},
-    {"tg_loader_free", "batch recorded by a live tape", "nn/loader.c: error named tg_free_many"},
-    {"tg_loader_n_batches", "NULL loader", "nn/loader.c: no error set"},
-    {"tg_loader_new", "stale x", "nn/loader.c: error named tg_ndim"},
-    {"tg_loader_reset", "NULL loader", "nn/loader.c: no error set"},
-    {"tg_accuracy", "f64 labels for f32 logits", "nn/metrics.c: accepted"},
-    {"tg_accuracy", "stale logits", "nn/metrics.c: error named tg_ndim"},
-    {"tg_confusion_matrix", "stale labels",
-     "nn/metrics.c: returns a status other than its error's"},
     {"tg_module_forward", "gpt: stale ids", "nn/module.c: error named tg_ndim"},
     {"tg_module_forward", "gpt: token 11 of 11", "nn/module.c: error named Embedding"},
-    {"tg_standardize_apply", "stale x", "nn/split.c: error named tg_ndim"},
-    {"tg_standardize_fit", "stale x", "nn/split.c: error named tg_ndim"},
-    {"tg_train_test_split", "stale x", "nn/split.c: returns a status other than its error's"},
     {"tg_adam", "NULL params", "optim/optim.c: error named tg_optim_new"},
     {"tg_adam", "lr -1", "optim/optim.c: error named tg_optim_new"},
     {"tg_optim_lr", "NULL optimizer", "optim/optim.c: no error set"},
