@@ -12,10 +12,11 @@ static const struct {
 } KNOWN[] = {
     {"tg_module_forward", "gpt: stale ids", "nn/module.c: error named tg_ndim"},
     {"tg_module_forward", "gpt: token 11 of 11", "nn/module.c: error named Embedding"},
+    {NULL, NULL, NULL},   // end of the list (rows go above it)
 };
 
 const char *mu_known_bug(const char *fn, const char *what) {
-    for (size_t i = 0; i < sizeof KNOWN / sizeof KNOWN[0]; i++)
+    for (size_t i = 0; KNOWN[i].fn; i++)
         if (strcmp(KNOWN[i].fn, fn) == 0 && strcmp(KNOWN[i].what, what) == 0)
             return KNOWN[i].bug;
     return NULL;
