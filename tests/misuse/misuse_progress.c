@@ -1,6 +1,5 @@
-// Misuse scenarios of progress.h (progress lines), tensor.h's counted heap (tg_mem_*; the
-// allocations it must refuse, SIZE_MAX, abort under ASan: misuse_crash.c has them) and
-// error.h's error context for composed calls (tg_error_mark, tg_error_context).
+// Misuse scenarios of progress.h (progress lines) and tensor.h's counted heap (tg_mem_*; the
+// allocations it must refuse, SIZE_MAX, abort under ASan: misuse_crash.c has them).
 #include <stdio.h>
 
 #include "misuse.h"
@@ -77,21 +76,4 @@ Test(misuse, mem) {
     tg_mem_free(a);
     tg_mem_free(c);
     tg_mem_free(r);
-}
-
-Test(misuse, error_context) {
-    unsigned mark = tg_error_mark();
-    mu_quiet("tg_error_mark", true, "no input");
-    mu_quiet("tg_error_context", tg_error_context(mark, "outer") == TG_OK, "nothing pending");
-    mu_quiet("tg_error_context", tg_error_context(mark, NULL) == TG_OK, "NULL where, nothing");
-    mark = tg_error_mark();
-    tg_set_error(TG_ERR_IO, "inner", "failed");
-    int st = tg_error_context(mark, "tg_error_context");   // "tg_error_context: inner: ..."
-    mu_fail("tg_error_context", st, "an error since the mark");
-    mark = tg_error_mark();
-    tg_set_error(TG_ERR_IO, "inner", "failed");
-    mu_fail("inner", tg_error_context(mark, NULL), "NULL where keeps the message");
-    tg_set_error(TG_ERR_SHAPE, "earlier", "pending before the mark");
-    mark = tg_error_mark();
-    mu_fail("earlier", tg_error_context(mark, "outer"), "an error pending before the mark");
 }
