@@ -132,6 +132,10 @@ int tg_make_moons(int64_t n, double noise, uint32_t seed, tg_backend *be, tg_dty
     if (n < 2 || n > MOONS_MAX_N)
         return tg_set_error(TG_ERR_INVALID_ARG, "tg_make_moons", "need 2 <= n <= 2^31, got %lld",
                             (long long)n);
+    if (dtype != TG_F32 && dtype != TG_F64)
+        return tg_set_error(TG_ERR_DTYPE, "tg_make_moons", "dtype %d is not f32 or f64",
+                            (int)dtype);
+    unsigned mark = tg_error_mark();
     double *hx = tg_mem_alloc((size_t)n * 2 * sizeof *hx);
     double *hy = tg_mem_alloc((size_t)n * sizeof *hy);
     int st = (hx && hy) ? tg_make_moons_host(n, noise, seed, hx, hy)
@@ -148,7 +152,7 @@ int tg_make_moons(int64_t n, double noise, uint32_t seed, tg_backend *be, tg_dty
             tg_free(*x);
             tg_free(*y);
             *x = *y = NULL;
-            st = tg_last_status();
+            st = tg_error_context(mark, "tg_make_moons");
         }
     }
     tg_mem_free(hx);

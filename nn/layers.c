@@ -35,6 +35,7 @@ tg_module *tg_linear(tg_backend *be, tg_dtype dtype, int64_t in, int64_t out, bo
         return NULL;
     }
     if (tg__module_check_size("tg_linear", "weight", 2, (int64_t[]){out, in})) return NULL;
+    unsigned mark = tg_error_mark();
     char name[96];
     snprintf(name, sizeof name, "Linear(in=%lld, out=%lld)", (long long)in, (long long)out);
     tg_module *m = tg__module_new(name, linear_forward);
@@ -50,7 +51,7 @@ tg_module *tg_linear(tg_backend *be, tg_dtype dtype, int64_t in, int64_t out, bo
         if (b && tg_uniform_(b, rng, -bound, bound)) b = (tg_free(b), NULL);
         m = tg__module_add_param(m, "bias", b);
     }
-    return tg__module_finish(m);
+    return tg__module_done(m, mark, "tg_linear");
 }
 
 // ---- activations ----
@@ -103,12 +104,20 @@ tg_module *tg_softplus_layer(void) { return simple("Softplus", softplus_forward,
 tg_module *tg_flatten_layer(void) { return simple("Flatten", flatten_forward, 0); }
 
 tg_module *tg_leaky_relu_layer(double slope) {
+    if (!isfinite(slope)) {
+        tg_set_error(TG_ERR_INVALID_ARG, "tg_leaky_relu_layer", "slope %g is not finite", slope);
+        return NULL;
+    }
     char name[64];
     snprintf(name, sizeof name, "LeakyReLU(%g)", slope);
     return simple(name, leaky_forward, slope);
 }
 
 tg_module *tg_elu_layer(double alpha) {
+    if (!isfinite(alpha)) {
+        tg_set_error(TG_ERR_INVALID_ARG, "tg_elu_layer", "alpha %g is not finite", alpha);
+        return NULL;
+    }
     char name[64];
     snprintf(name, sizeof name, "ELU(%g)", alpha);
     return simple(name, elu_forward, alpha);
@@ -128,8 +137,9 @@ tg_module *tg_dropout_layer(double p, tg_rng *rng) {
 
 // ---- Sequential ----
 
+// Each child's errors name it (tg_module_forward), after the container's name.
 static tg_tensor *sequential_forward(tg_module *m, tg_tape *tape, tg_tensor *x) {
-    for (int c = 0; c < m->n_children && x; c++) x = m->children[c]->forward(m->children[c], tape, x);
+    for (int c = 0; c < m->n_children && x; c++) x = tg_module_forward(m->children[c], tape, x);
     return x;
 }
 

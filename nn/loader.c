@@ -70,7 +70,11 @@ static int check_args(const tg_tensor *x, const tg_tensor *y, int64_t batch) {
 
 tg_loader *tg_loader_new(const tg_tensor *x, const tg_tensor *y, int64_t batch, bool shuffle,
                          bool drop_last, uint64_t seed) {
-    if (check_args(x, y, batch)) return NULL;
+    unsigned mark = tg_error_mark();   // errors of the calls below name tg_loader_new
+    if (check_args(x, y, batch)) {
+        tg_error_context(mark, FN);
+        return NULL;
+    }
     tg_loader *l = tg_mem_calloc(1, sizeof *l);
     if (!l) {
         tg_set_error(TG_ERR_OOM, FN, "out of memory");
@@ -101,6 +105,7 @@ tg_loader *tg_loader_new(const tg_tensor *x, const tg_tensor *y, int64_t batch, 
     ok = ok && (!rest || (l->xl = like(x, rest)) != NULL);
     ok = ok && (!rest || !y || (l->yl = like(y, rest)) != NULL);
     if (!ok) {
+        tg_error_context(mark, FN);
         tg_loader_free(l);
         return NULL;
     }
@@ -111,8 +116,9 @@ tg_loader *tg_loader_new(const tg_tensor *x, const tg_tensor *y, int64_t batch, 
 int tg_loader_free(tg_loader *l) {
     if (!l) return TG_OK;
     // The batch tensors may still be recorded on a live tape: then nothing is freed.
+    unsigned mark = tg_error_mark();
     int st = tg_free_many(4, (tg_tensor *[]){l->xb, l->yb, l->xl, l->yl});
-    if (st) return st;
+    if (st) return tg_error_context(mark, "tg_loader_free");
     tg_rng_free(l->rng);
     tg_mem_free(l->perm);
     tg_mem_free(l->xh);
@@ -124,10 +130,17 @@ int tg_loader_free(tg_loader *l) {
 }
 
 void tg_loader_reset(tg_loader *l) {
-    if (l) l->started = false;
+    if (!l) {
+        tg_set_error(TG_ERR_INVALID_ARG, "tg_loader_reset", "loader is NULL");
+        return;
+    }
+    l->started = false;
 }
 
-int64_t tg_loader_n_batches(const tg_loader *l) { return l ? l->n_batches : 0; }
+int64_t tg_loader_n_batches(const tg_loader *l) {
+    if (!l) return tg_set_error(TG_ERR_INVALID_ARG, "tg_loader_n_batches", "loader is NULL");
+    return l->n_batches;
+}
 
 // Fisher–Yates over the identity, so an epoch's order depends only on the RNG state.
 static void start_epoch(tg_loader *l) {

@@ -54,7 +54,7 @@ static shape_buf shape_str(int nd, const int64_t *s) {
 }
 
 // Rows as (predicted class, true label value) pairs: pred[n], truth[n] (tg_mem_alloc'd).
-static int predictions(const tg_tensor *logits, const tg_tensor *labels, const char *where,
+static int collect(const tg_tensor *logits, const tg_tensor *labels, const char *where,
                        int64_t *n_out, int64_t *c_out, int64_t **pred, double **truth) {
     *pred = NULL;
     *truth = NULL;
@@ -62,7 +62,7 @@ static int predictions(const tg_tensor *logits, const tg_tensor *labels, const c
         // a NULL from a failed forward pass keeps its own (first) error
         return tg_set_error(TG_ERR_INVALID_ARG, where, "logits or labels is NULL");
     }
-    int nd = tg_ndim(logits);
+    int nd = tg_ndim(logits);   // -1 and its error for a stale tensor
     const int64_t *s = tg_shape(logits);
     if (nd < 1 || nd > 2 || s[0] < 1 || (nd == 2 && s[1] < 1))
         return tg_set_error(TG_ERR_SHAPE, where,
@@ -78,6 +78,10 @@ static int predictions(const tg_tensor *logits, const tg_tensor *labels, const c
                             "labels must be [%lld] (or [%lld, 1], or one-hot [%lld, %lld]) for "
                             "logits with %lld rows",
                             (long long)n, (long long)n, (long long)n, (long long)c, (long long)n);
+    tg_dtype dl = tg_dtype_of(logits), dy = tg_dtype_of(labels);
+    if (dl != dy)   // as the losses: one dtype (labels are class numbers in logits' dtype)
+        return tg_set_error(TG_ERR_DTYPE, where, "labels are %s but logits %s", tg_dtype_name(dy),
+                            tg_dtype_name(dl));
     double *lv = to_f64(logits, where), *yv = lv ? to_f64(labels, where) : NULL;
     int64_t *p = yv ? tg_mem_alloc((size_t)n * sizeof *p) : NULL;
     double *t = p ? tg_mem_alloc((size_t)n * sizeof *t) : NULL;
@@ -99,6 +103,14 @@ static int predictions(const tg_tensor *logits, const tg_tensor *labels, const c
     *pred = p;
     *truth = t;
     return TG_OK;
+}
+
+// collect(), its errors (also those of the queries it calls) named `where`.
+static int predictions(const tg_tensor *logits, const tg_tensor *labels, const char *where,
+                       int64_t *n_out, int64_t *c_out, int64_t **pred, double **truth) {
+    unsigned mark = tg_error_mark();
+    int st = collect(logits, labels, where, n_out, c_out, pred, truth);
+    return st ? tg_error_context(mark, where) : TG_OK;
 }
 
 double tg_accuracy(const tg_tensor *logits, const tg_tensor *labels) {

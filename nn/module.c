@@ -190,6 +190,12 @@ tg_module *tg__module_finish(tg_module *m) {
     return m;
 }
 
+tg_module *tg__module_done(tg_module *m, unsigned mark, const char *fn) {
+    m = tg__module_finish(m);
+    if (!m) tg_error_context(mark, fn);
+    return m;
+}
+
 int tg_module_free(tg_module *m) {
     if (!m) return TG_OK;
     if (m->in_container)
@@ -200,53 +206,100 @@ int tg_module_free(tg_module *m) {
         return TG_OK;
     }
     // all or nothing: a live tape may still record one of the tensors
+    unsigned mark = tg_error_mark();
     int st = tg_free_many(m->n_flat_params + m->n_flat_buffers, m->flat);
-    if (st) return st;
+    if (st) return tg_error_context(mark, "tg_module_free");
     free_structs(m);
     return TG_OK;
 }
 
+// The layer's own errors name it; an error of an op inside it is reworded to name it too.
 tg_tensor *tg_module_forward(tg_module *m, tg_tape *tape, tg_tensor *x) {
     if (!m) {
         tg_set_error(TG_ERR_INVALID_ARG, "tg_module_forward", "module is NULL");
         return NULL;
     }
-    return m->forward(m, tape, x);
+    unsigned mark = tg_error_mark();
+    tg_tensor *y = m->forward(m, tape, x);
+    if (!y) tg_error_context(mark, m->name);
+    return y;
+}
+
+// NULL m: sets the error (named fn) and returns true.
+static bool null_module(const tg_module *m, const char *fn) {
+    if (!m) tg_set_error(TG_ERR_INVALID_ARG, fn, "module is NULL");
+    return !m;
+}
+
+// i outside [0, n): sets the error (named fn) and returns true.
+static bool bad_index(const tg_module *m, int i, int n, const char *fn, const char *what) {
+    if (i >= 0 && i < n) return false;
+    tg_set_error(TG_ERR_INVALID_ARG, fn, "%s: %s index %d out of range [0, %d)", m->name, what,
+                 i, n);
+    return true;
 }
 
 void tg_module_train(tg_module *m, bool training) {
-    if (!m) return;
+    if (null_module(m, "tg_module_train")) return;
     m->training = training;
     for (int c = 0; c < m->n_children; c++) tg_module_train(m->children[c], training);
 }
 
-bool tg_module_is_training(const tg_module *m) { return m && m->training; }
-const char *tg_module_name(const tg_module *m) { return m ? m->name : "(null)"; }
-int tg_module_n_params(const tg_module *m) { return m ? m->n_flat_params : 0; }
-int tg_module_n_buffers(const tg_module *m) { return m ? m->n_flat_buffers : 0; }
+bool tg_module_is_training(const tg_module *m) {
+    return !null_module(m, "tg_module_is_training") && m->training;
+}
+
+const char *tg_module_name(const tg_module *m) {
+    return null_module(m, "tg_module_name") ? "(null)" : m->name;
+}
+
+int tg_module_n_params(const tg_module *m) {
+    return null_module(m, "tg_module_n_params") ? 0 : m->n_flat_params;
+}
+
+int tg_module_n_buffers(const tg_module *m) {
+    return null_module(m, "tg_module_n_buffers") ? 0 : m->n_flat_buffers;
+}
 
 tg_tensor *tg_module_param(const tg_module *m, int i) {
-    return m && i >= 0 && i < m->n_flat_params ? m->flat[i] : NULL;
+    if (null_module(m, "tg_module_param") ||
+        bad_index(m, i, m->n_flat_params, "tg_module_param", "parameter"))
+        return NULL;
+    return m->flat[i];
 }
+
 const char *tg_module_param_name(const tg_module *m, int i) {
-    return m && i >= 0 && i < m->n_flat_params ? m->flat_names[i] : NULL;
+    if (null_module(m, "tg_module_param_name") ||
+        bad_index(m, i, m->n_flat_params, "tg_module_param_name", "parameter"))
+        return NULL;
+    return m->flat_names[i];
 }
+
 tg_tensor *tg_module_buffer(const tg_module *m, int i) {
-    return m && i >= 0 && i < m->n_flat_buffers ? m->flat[m->n_flat_params + i] : NULL;
+    if (null_module(m, "tg_module_buffer") ||
+        bad_index(m, i, m->n_flat_buffers, "tg_module_buffer", "buffer"))
+        return NULL;
+    return m->flat[m->n_flat_params + i];
 }
+
 const char *tg_module_buffer_name(const tg_module *m, int i) {
-    return m && i >= 0 && i < m->n_flat_buffers ? m->flat_names[m->n_flat_params + i] : NULL;
+    if (null_module(m, "tg_module_buffer_name") ||
+        bad_index(m, i, m->n_flat_buffers, "tg_module_buffer_name", "buffer"))
+        return NULL;
+    return m->flat_names[m->n_flat_params + i];
 }
 
 int tg_module_params(const tg_module *m, tg_tensor **out, int cap) {
-    int n = tg_module_n_params(m);
+    if (!m) return tg_set_error(TG_ERR_INVALID_ARG, "tg_module_params", "module is NULL");
+    int n = m->n_flat_params;
     for (int i = 0; i < n && i < cap && out; i++) out[i] = m->flat[i];
     return n;
 }
 
 int64_t tg_module_param_count(const tg_module *m) {
+    if (!m) return tg_set_error(TG_ERR_INVALID_ARG, "tg_module_param_count", "module is NULL");
     int64_t total = 0;
-    for (int i = 0; i < tg_module_n_params(m); i++) total += tg_numel(m->flat[i]);
+    for (int i = 0; i < m->n_flat_params; i++) total += tg_numel(m->flat[i]);
     return total;
 }
 
@@ -256,6 +309,7 @@ int tg_module_to(tg_module *m, tg_backend *backend) {
     if (!m || !backend)
         return tg_set_error(TG_ERR_INVALID_ARG, "tg_module_to", "module or backend is NULL");
     int n = m->n_flat_params + m->n_flat_buffers, st = TG_OK;
+    unsigned mark = tg_error_mark();
     tg_tensor **copies = tg_mem_calloc((size_t)n + 1, sizeof *copies);
     if (!copies)
         return tg_set_error(TG_ERR_OOM, "tg_module_to", "%s: out of memory", m->name);
@@ -267,6 +321,7 @@ int tg_module_to(tg_module *m, tg_backend *backend) {
     if (st) {
         for (int i = 0; i < n; i++) tg_free(copies[i]);
         tg_mem_free(copies);
+        tg_error_context(mark, "tg_module_to");
         return st < 0 ? st : TG_ERR_OOM;
     }
     walk w = {.install = true, .tensors = copies};
@@ -299,13 +354,14 @@ static int64_t own_count(const tg_module *m) {
 int tg_module_summary(tg_module *m, int ndim, const int64_t *in_shape, tg_dtype dtype, FILE *f) {
     if (!m || !f)
         return tg_set_error(TG_ERR_INVALID_ARG, "tg_module_summary", "module or file is NULL");
+    unsigned mark = tg_error_mark();
     tg_backend *be = m->n_flat_params ? tg_backend_of(m->flat[0]) : tg_backend_get(NULL);
     tg_tensor *x0 = tg_tensor_new(be, dtype, ndim, in_shape);
     tg_tape *tape = tg_tape_new();
     if (!x0 || !tape) {
         tg_free(x0);
         tg_tape_free(tape);
-        return tg_last_status();
+        return tg_error_context(mark, "tg_module_summary");
     }
     bool training = m->training;
     tg_module_train(m, false);
@@ -326,7 +382,7 @@ int tg_module_summary(tg_module *m, int ndim, const int64_t *in_shape, tg_dtype 
         x = tg_module_forward(layer, tape, x);
         if (x) wrote = summary_row(f, layer->name, x, own_count(layer));
     }
-    if (!x) st = tg_last_status();
+    if (!x) st = tg_error_context(mark, "tg_module_summary");
     wrote = wrote && fprintf(f, "%s\nTotal params: %lld\n", rule,
                              (long long)tg_module_param_count(m)) >= 0;
     if ((!wrote || fflush(f) != 0) && !st)

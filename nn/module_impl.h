@@ -56,6 +56,9 @@ bool tg__module_build_flat(tg_module *m);
 // Builds the flattened, named lists (call once the tree is complete). On out of memory
 // frees m (its tensors and children) and returns NULL with TG_ERR_OOM.
 tg_module *tg__module_finish(tg_module *m);
+// tg__module_finish, then on failure (an error raised since `mark`, e.g. by tg_tensor_new)
+// the error reworded to name the constructor `fn` the user called.
+tg_module *tg__module_done(tg_module *m, unsigned mark, const char *fn);
 
 // TG_OK when a parameter of shape dims[0..n) fits (each dim >= 0, the product at most
 // TG_MAX_NUMEL, checked without overflow); else TG_ERR_SHAPE naming the constructor `where`

@@ -57,6 +57,7 @@ static tg_module *batchnorm(tg_backend *be, tg_dtype dtype, int64_t c, double mo
     }
     if (tg__module_check_size(dims == 1 ? "tg_batchnorm1d" : "tg_batchnorm2d", "weight", 1, &c))
         return NULL;
+    unsigned mark = tg_error_mark();
     char name[96];
     snprintf(name, sizeof name, "BatchNorm%dd(%lld)", dims, (long long)c);
     tg_module *m = tg__module_new(name, batchnorm_forward);
@@ -72,7 +73,7 @@ static tg_module *batchnorm(tg_backend *be, tg_dtype dtype, int64_t c, double mo
     m = tg__module_add_param(m, "bias", tg_tensor_new(be, dtype, 1, &c));
     m = tg__module_add_buffer(m, "running_mean", tg_tensor_new(be, dtype, 1, &c));
     m = tg__module_add_buffer(m, "running_var", var);
-    return tg__module_finish(m);
+    return tg__module_done(m, mark, dims == 1 ? "tg_batchnorm1d" : "tg_batchnorm2d");
 }
 
 tg_module *tg_batchnorm1d(tg_backend *be, tg_dtype dtype, int64_t features, double momentum,
@@ -102,6 +103,7 @@ tg_module *tg_layernorm(tg_backend *be, tg_dtype dtype, int64_t features, double
         return NULL;
     }
     if (tg__module_check_size("tg_layernorm", "weight", 1, &features)) return NULL;
+    unsigned mark = tg_error_mark();
     char name[96];
     snprintf(name, sizeof name, "LayerNorm(%lld)", (long long)features);
     tg_module *m = tg__module_new(name, layernorm_forward);
@@ -112,7 +114,7 @@ tg_module *tg_layernorm(tg_backend *be, tg_dtype dtype, int64_t features, double
     if (w) tg_fill_(w, 1.0);
     m = tg__module_add_param(m, "weight", w);
     m = tg__module_add_param(m, "bias", tg_tensor_new(be, dtype, 1, &features));
-    return tg__module_finish(m);
+    return tg__module_done(m, mark, "tg_layernorm");
 }
 
 // ---- Embedding: y[..., :] = weight[index[...], :] ----
@@ -127,19 +129,9 @@ static tg_tensor *embedding_forward(tg_module *m, tg_tape *tape, tg_tensor *idx)
     int64_t shape[8];
     for (int i = 0; i < nd; i++) shape[i] = tg_shape(idx)[i];
     shape[nd] = m->i[1];
-    // An index out of range is found by the gather kernel; its error is re-labelled with the
-    // layer's name (tg_module_forward's promise) unless an earlier error was pending.
-    bool clean = tg_last_status() == TG_OK;
+    // An index out of range is found by the gather kernel; tg_module_forward names the layer.
     tg_tensor *flat = tg_reshape(tape, idx, 1, (int64_t[]){-1});
-    tg_tensor *y = tg_reshape(tape, tg_index_select(tape, m->params[0], 0, flat), nd + 1, shape);
-    if (!y && clean && tg_last_status() != TG_OK) {
-        char msg[512];
-        int st = tg_last_status();
-        snprintf(msg, sizeof msg, "%s", tg_last_error());
-        tg_clear_error();
-        tg_set_error(st, m->name, "%s", msg);
-    }
-    return y;
+    return tg_reshape(tape, tg_index_select(tape, m->params[0], 0, flat), nd + 1, shape);
 }
 
 tg_module *tg_embedding(tg_backend *be, tg_dtype dtype, int64_t num, int64_t dim, tg_rng *rng) {
@@ -148,6 +140,7 @@ tg_module *tg_embedding(tg_backend *be, tg_dtype dtype, int64_t num, int64_t dim
         return NULL;
     }
     if (tg__module_check_size("tg_embedding", "weight", 2, (int64_t[]){num, dim})) return NULL;
+    unsigned mark = tg_error_mark();
     char name[96];
     snprintf(name, sizeof name, "Embedding(%lld, %lld)", (long long)num, (long long)dim);
     tg_module *m = tg__module_new(name, embedding_forward);
@@ -156,5 +149,5 @@ tg_module *tg_embedding(tg_backend *be, tg_dtype dtype, int64_t num, int64_t dim
     m->i[1] = dim;
     tg_tensor *w = tg_tensor_new(be, dtype, 2, (int64_t[]){num, dim});
     if (w && tg_normal_(w, rng, 0.0, 1.0)) w = (tg_free(w), NULL);
-    return tg__module_finish(tg__module_add_param(m, "weight", w));
+    return tg__module_done(tg__module_add_param(m, "weight", w), mark, "tg_embedding");
 }

@@ -60,10 +60,11 @@ static int split_one(const tg_tensor *t, const int64_t *perm, int64_t n_test, tg
     return tg_last_status() ? (int)tg_last_status() : TG_ERR_OOM;
 }
 
-int tg_train_test_split(const tg_tensor *x, const tg_tensor *y, double test_fraction, uint64_t seed,
-                        tg_tensor **x_train, tg_tensor **x_test, tg_tensor **y_train,
-                        tg_tensor **y_test) {
-    const char *FN = "tg_train_test_split";
+static const char *const FN = "tg_train_test_split";
+
+static int split(const tg_tensor *x, const tg_tensor *y, double test_fraction, uint64_t seed,
+                 tg_tensor **x_train, tg_tensor **x_test, tg_tensor **y_train,
+                 tg_tensor **y_test) {
     if (x_train) *x_train = NULL;
     if (x_test) *x_test = NULL;
     if (y_train) *y_train = NULL;
@@ -111,10 +112,18 @@ int tg_train_test_split(const tg_tensor *x, const tg_tensor *y, double test_frac
     return st;
 }
 
+int tg_train_test_split(const tg_tensor *x, const tg_tensor *y, double test_fraction, uint64_t seed,
+                        tg_tensor **x_train, tg_tensor **x_test, tg_tensor **y_train,
+                        tg_tensor **y_test) {
+    unsigned mark = tg_error_mark();   // errors of the calls inside (a stale x) name us
+    int st = split(x, y, test_fraction, seed, x_train, x_test, y_train, y_test);
+    return st ? tg_error_context(mark, FN) : TG_OK;
+}
+
 // ---- standardisation ----
 
 // x as doubles [rows, cols] (tg_mem_alloc'd); 1-D x counts as one column.
-static double *host_f64(const tg_tensor *x, int64_t *rows, int64_t *cols, const char *where) {
+static double *copy_f64(const tg_tensor *x, int64_t *rows, int64_t *cols, const char *where) {
     if (!x) {
         tg_set_error(TG_ERR_INVALID_ARG, where, "x is NULL");
         return NULL;
@@ -146,6 +155,14 @@ static double *host_f64(const tg_tensor *x, int64_t *rows, int64_t *cols, const 
         tg_mem_free(d);
         return NULL;
     }
+    return d;
+}
+
+// copy_f64; NULL and the error (named where, also a query's on a stale x) on failure.
+static double *host_f64(const tg_tensor *x, int64_t *rows, int64_t *cols, const char *where) {
+    unsigned mark = tg_error_mark();
+    double *d = copy_f64(x, rows, cols, where);
+    if (!d) tg_error_context(mark, where);
     return d;
 }
 

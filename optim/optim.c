@@ -18,6 +18,9 @@ const char *tg_optim_kind_name(tg_optim_kind kind) {
 }
 
 tg_optim_opts tg_optim_opts_default(tg_optim_kind kind) {
+    if (kind < 0 || kind >= TG_OPTIM_KIND_COUNT)
+        tg_set_error(TG_ERR_INVALID_ARG, "tg_optim_opts_default",
+                     "kind %d is not a tg_optim_kind (the common defaults returned)", (int)kind);
     tg_optim_opts o = {.lr = 1e-3, .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8, .alpha = 0.99,
                        .rho = 0.9, .momentum_decay = 4e-3};
     switch (kind) {
@@ -75,7 +78,12 @@ tg_optim *tg_optim_new(tg_optim_kind kind, int n, tg_tensor *const *params,
         tg_set_error(TG_ERR_INVALID_ARG, "tg_optim_new", "need a known kind and n > 0 params");
         return NULL;
     }
+    unsigned mark = tg_error_mark();
     for (int i = 0; i < n; i++) {
+        if (params[i] && tg_ndim(params[i]) < 0) {   // stale: the query's error, named here
+            tg_error_context(mark, "tg_optim_new");
+            return NULL;
+        }
         if (!params[i] || tg_is_step(params[i])) {
             tg_set_error(TG_ERR_INVALID_ARG, "tg_optim_new",
                          "parameter %d is %s; need persistent tensors", i,
@@ -120,17 +128,26 @@ tg_optim *tg_optim_new(tg_optim_kind kind, int n, tg_tensor *const *params,
     return opt;
 }
 
+// tg_optim_new for the shorthand fn: its errors name fn ("tg_sgd: tg_optim_new: ...").
+static tg_optim *shorthand(const char *fn, tg_optim_kind kind, int n, tg_tensor *const *params,
+                           const tg_optim_opts *o) {
+    unsigned mark = tg_error_mark();
+    tg_optim *opt = tg_optim_new(kind, n, params, o);
+    if (!opt) tg_error_context(mark, fn);
+    return opt;
+}
+
 tg_optim *tg_sgd(int n, tg_tensor *const *params, double lr, double momentum) {
     tg_optim_opts o = tg_optim_opts_default(TG_OPTIM_SGD);
     o.lr = lr;
     o.momentum = momentum;
-    return tg_optim_new(TG_OPTIM_SGD, n, params, &o);
+    return shorthand("tg_sgd", TG_OPTIM_SGD, n, params, &o);
 }
 
 tg_optim *tg_adam(int n, tg_tensor *const *params, double lr) {
     tg_optim_opts o = tg_optim_opts_default(TG_OPTIM_ADAM);
     o.lr = lr;
-    return tg_optim_new(TG_OPTIM_ADAM, n, params, &o);
+    return shorthand("tg_adam", TG_OPTIM_ADAM, n, params, &o);
 }
 
 void tg_optim_free(tg_optim *opt) {
@@ -144,7 +161,11 @@ void tg_optim_free(tg_optim *opt) {
     tg_mem_free(opt);
 }
 
-double tg_optim_lr(const tg_optim *opt) { return opt ? opt->o.lr : NAN; }
+double tg_optim_lr(const tg_optim *opt) {
+    if (opt) return opt->o.lr;
+    tg_set_error(TG_ERR_INVALID_ARG, "tg_optim_lr", "optimizer is NULL");
+    return NAN;
+}
 
 int tg_optim_set_lr(tg_optim *opt, double lr) {
     if (!opt || !(lr >= 0))

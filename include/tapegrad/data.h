@@ -57,10 +57,11 @@ TG_API tg_loader *tg_loader_new(const tg_tensor *x, const tg_tensor *y, int64_t 
 // Frees the loader and its batch tensors; TG_ERR_STATE (nothing freed) while a live tape
 // still records a batch tensor. NULL is a no-op.
 TG_API int tg_loader_free(tg_loader *l);
-// Starts an epoch (reshuffles).
+// Starts an epoch (reshuffles). A NULL loader sets the error.
 TG_API void tg_loader_reset(tg_loader *l);
 // Next batch into *xb, *yb (valid until the next call); false at the end of the epoch.
 TG_API bool tg_loader_next(tg_loader *l, tg_tensor **xb, tg_tensor **yb);
+// Batches per epoch; the error (negative) for a NULL loader.
 TG_API int64_t tg_loader_n_batches(const tg_loader *l);
 
 // ---- metrics ----

@@ -15,13 +15,16 @@ typedef struct tg_module tg_module;
 
 // ---- using modules ----
 
-// y = m(x), recorded on tape. NULL + error on bad input (the message names the layer).
+// y = m(x), recorded on tape. NULL + error on bad input: the message names the layer
+// ("Linear(in=3, out=2): ..."; in a container, "Sequential: Linear(in=3, out=2): ...").
 TG_API tg_tensor *tg_module_forward(tg_module *m, tg_tape *tape, tg_tensor *x);
 // Frees the module, its children, parameters and buffers, all or nothing: TG_ERR_STATE
 // (nothing freed) while a live tape still records one of its tensors, or when the module
 // is a container's child (free the container). NULL is a no-op.
 TG_API int tg_module_free(tg_module *m);
 // Training (true) or evaluation (false) mode, recursively (Dropout, BatchNorm).
+// The queries below given a NULL module (or an index out of range) set the error and return
+// false / "(null)" / 0 / NULL; tg_module_params and tg_module_param_count return the error.
 TG_API void tg_module_train(tg_module *m, bool training);
 TG_API bool tg_module_is_training(const tg_module *m);
 // Short description, e.g. "Linear(in=2, out=20)". Valid while the module lives.
@@ -37,7 +40,7 @@ TG_API const char *tg_module_param_name(const tg_module *m, int i);
 TG_API int tg_module_n_buffers(const tg_module *m);
 TG_API tg_tensor *tg_module_buffer(const tg_module *m, int i);
 TG_API const char *tg_module_buffer_name(const tg_module *m, int i);
-// Fills out[] with up to cap parameters; returns how many the module has.
+// Fills out[] with up to cap parameters; returns how many the module has (or an error).
 TG_API int tg_module_params(const tg_module *m, tg_tensor **out, int cap);
 // Total number of trainable scalars.
 TG_API int64_t tg_module_param_count(const tg_module *m);

@@ -40,6 +40,7 @@ typedef struct tg_optim_opts {
     double momentum_decay;  // NAdam
 } tg_optim_opts;
 
+// A kind outside the enum sets the error and gets the defaults common to all kinds.
 TG_API tg_optim_opts tg_optim_opts_default(tg_optim_kind kind);
 // An optimizer over n parameters (borrowed: they must outlive it). opts NULL = defaults.
 // State tensors are created at the first step; later steps allocate nothing.
@@ -53,6 +54,7 @@ TG_API void tg_optim_free(tg_optim *opt);
 TG_API int tg_optim_step(tg_optim *opt);
 // Zeroes every parameter's grad.
 TG_API int tg_optim_zero_grad(tg_optim *opt);
+// The current learning rate (NaN and an error for a NULL optimizer).
 TG_API double tg_optim_lr(const tg_optim *opt);
 TG_API int tg_optim_set_lr(tg_optim *opt, double lr);
 TG_API const char *tg_optim_kind_name(tg_optim_kind kind);
@@ -81,7 +83,7 @@ TG_API int tg_optim_load_state(tg_optim *opt, const tg_checkpoint *c, const char
 // (may be NULL). Uses `tape` in no-grad mode for the reduction (its steps die at reset).
 TG_API int tg_clip_grad_norm(tg_tape *tape, int n, tg_tensor *const *params, double max_norm,
                              double *total_norm);
-// Clamps every grad element to [-clip, clip].
+// Clamps every grad element to [-clip, clip]. Both refuse a NULL or stale entry of params.
 TG_API int tg_clip_grad_value(int n, tg_tensor *const *params, double clip);
 
 // ---- learning-rate schedules: pure functions of the epoch ----
@@ -108,7 +110,9 @@ typedef struct tg_lr_schedule {
 } tg_lr_schedule;
 
 // The learning rate at `epoch` (0-based). With warmup w > 0: lr * (epoch + 1) / w for
-// epoch < w, then the schedule evaluated at epoch - w.
+// epoch < w, then the schedule evaluated at epoch - w. NaN and an error for a NULL
+// schedule, a negative epoch, a kind outside the enum, STEP with step_size <= 0 or COSINE
+// with t_max <= 0.
 TG_API double tg_lr_at(const tg_lr_schedule *s, int epoch);
 
 // ---- early stopping ----
@@ -123,9 +127,11 @@ typedef struct tg_early_stop {
     int epoch;
 } tg_early_stop;
 
+// patience < 0 or a NaN or negative min_delta sets the error (the state is returned as given).
 TG_API tg_early_stop tg_early_stop_init(int patience, double min_delta, bool maximize);
 // Feeds one epoch's validation metric; returns true when training should stop.
-// *improved (may be NULL) says whether this epoch is the new best.
+// *improved (may be NULL) says whether this epoch is the new best. A NULL es sets the
+// error and returns true.
 TG_API bool tg_early_stop_update(tg_early_stop *es, double metric, bool *improved);
 
 #ifdef __cplusplus

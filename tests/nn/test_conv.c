@@ -202,8 +202,9 @@ Test(init, seeded_and_errors) {
                  : k == 1 ? tg_init_xavier_normal(v, 1, r1)
                  : k == 2 ? tg_init_kaiming_uniform(v, 0, r1)
                           : tg_init_kaiming_normal(NULL, 0, r1);
-        cr_expect_eq(st, TG_ERR_SHAPE, "%s on a 1-D tensor: %d", names[k], st);
-        tu_expect_error(names[k], "2 dims");
+        int want = k == 3 ? TG_ERR_INVALID_ARG : TG_ERR_SHAPE;
+        cr_expect_eq(st, want, "%s on a 1-D tensor / NULL: %d", names[k], st);
+        tu_expect_error(names[k], k == 3 ? "w is NULL" : "2 dims");
         tg_clear_error();
     }
     cr_expect_neq(tg_init_xavier_uniform(a, 1, NULL), TG_OK, "NULL rng must fail");

@@ -698,7 +698,7 @@ Test(metrics, accuracy_forms) {
         0,   1,   0,     // 1
     };
     tg_tensor *logits = tu_make(TG_F32, (tu_arr){2, {4, 3}, lv}, false);
-    tg_tensor *labels = tu_make(TG_F64, (tu_arr){1, {4}, (double[]){1, 0, 0, 2}}, false);
+    tg_tensor *labels = tu_make(TG_F32, (tu_arr){1, {4}, (double[]){1, 0, 0, 2}}, false);
     cr_expect_float_eq(tg_accuracy(logits, labels), 0.5, 1e-12);
     tg_tensor *onehot =
         tu_make(TG_F32, (tu_arr){2, {4, 3}, (double[]){0, 1, 0, 1, 0, 0, 0, 0, 1, 0, 1, 0}}, false);
@@ -722,7 +722,7 @@ Test(metrics, confusion_matrix_and_print) {
     tg_tensor *logits = tu_make(
         TG_F64, (tu_arr){2, {5, 3}, (double[]){1, 0, 0, 0, 1, 0, 0, 0, 1, 0, 1, 0, 1, 0, 0}},
         false);  // predictions 0 1 2 1 0
-    tg_tensor *labels = tu_make(TG_F32, (tu_arr){1, {5}, (double[]){0, 1, 1, 2, 0}}, false);
+    tg_tensor *labels = tu_make(TG_F64, (tu_arr){1, {5}, (double[]){0, 1, 1, 2, 0}}, false);
     int64_t cm[9];
     cr_assert_eq(tg_confusion_matrix(logits, labels, 3, cm), TG_OK, "%s", tg_last_error());
     int64_t want[9] = {2, 0, 0, 0, 1, 1, 0, 1, 0};
@@ -736,7 +736,7 @@ Test(metrics, confusion_matrix_and_print) {
     cr_expect(strstr(text, "         0  2  0  0\n") != NULL, "got:\n%s", text);
     cr_expect(strstr(text, "         2  0  1  0\n") != NULL, "got:\n%s", text);
     free(text);
-    tg_tensor *bad = tu_make(TG_F32, (tu_arr){1, {5}, (double[]){0, 1, 3, 2, 0}}, false);
+    tg_tensor *bad = tu_make(TG_F64, (tu_arr){1, {5}, (double[]){0, 1, 3, 2, 0}}, false);
     for (int i = 0; i < 9; i++) cm[i] = -7;
     expect_fail(tg_confusion_matrix(logits, bad, 3, cm), TG_ERR_INVALID_ARG, "row 2",
                 "label 3 is not a class in 0..2");

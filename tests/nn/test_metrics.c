@@ -19,6 +19,22 @@ Test(metrics_contracts, logits_without_classes_are_refused) {
     tu_free(logits), tu_free(labels);
 }
 
+// Issue 11: labels of another dtype than the logits were accepted (the losses refuse them).
+Test(metrics_contracts, labels_of_another_dtype_are_refused) {
+    tg_tensor *logits = tu_make(TG_F32, (tu_arr){2, {2, 2}, (double[]){1, 0, 0, 1}}, false);
+    tg_tensor *labels = tu_make(TG_F64, (tu_arr){1, {2}, (double[]){0, 1}}, false);
+    cr_expect(isnan(tg_accuracy(logits, labels)));
+    cr_expect_eq(tg_last_status(), TG_ERR_DTYPE);
+    tu_expect_error("tg_accuracy", "labels are f64 but logits f32");
+    tg_clear_error();
+    int64_t cm[4] = {-7, -7, -7, -7};
+    cr_expect_eq(tg_confusion_matrix(logits, labels, 2, cm), TG_ERR_DTYPE);
+    tu_expect_error("tg_confusion_matrix", "f64");
+    cr_expect_eq(cm[0], -7, "counts written on failure");
+    tg_clear_error();
+    tu_free(logits), tu_free(labels);
+}
+
 Test(metrics_contracts, confusion_labels_outside_the_classes_are_refused) {
     tg_tensor *logits = tu_make(TG_F64, (tu_arr){2, {2, 2}, (double[]){1, 0, 0, 1}}, false);
     const double bad[][2] = {{0, -1}, {0, 1.5}, {NAN, 0}, {2, 0}, {0, 1e300}};

@@ -121,6 +121,28 @@ Test(linear, errors) {
     tg_rng_free(rng);
 }
 
+// Issue 11: an op failing inside a layer (here tg_addmm on a NULL tape) used to name the op
+// only; inside a Sequential the message now names the container and the child that failed.
+Test(linear, op_errors_name_the_layer) {
+    tg_clear_error();
+    tg_rng *rng = tg_rng_new(1);
+    tg_module *lin = tg_linear(tu_cpu(), TG_F64, 3, 2, true, rng);
+    tg_module *net = tg_sequential(2, (tg_module *[]){lin, tg_relu_layer()});
+    cr_assert_not_null(net, "%s", tg_last_error());
+    tg_tensor *x = tg_tensor_new(tu_cpu(), TG_F64, 2, (int64_t[]){4, 3});
+    const char *want[2] = {"Linear(in=3, out=2): tg_addmm: ",
+                           "Sequential: Linear(in=3, out=2): tg_addmm: "};
+    for (int k = 0; k < 2; k++) {
+        cr_expect_null(tg_module_forward(k ? net : lin, NULL, x));
+        cr_expect(strncmp(tg_last_error(), want[k], strlen(want[k])) == 0, "%s",
+                  tg_last_error());
+        tg_clear_error();
+    }
+    tu_free(x);
+    tg_module_free(net);
+    tg_rng_free(rng);
+}
+
 // ---- activations and Flatten ----
 
 static tg_module *activation(int k) {

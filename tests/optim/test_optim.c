@@ -637,16 +637,41 @@ Test(optim, lr_schedules) {
     expect_lr(&wc, 12, 0.01);
 }
 
+// Issue 11: the NaN used to come without an error; now each sets one naming tg_lr_at.
+static void expect_lr_error(const tg_lr_schedule *s, int epoch, const char *why) {
+    tg_clear_error();
+    cr_expect(isnan(tg_lr_at(s, epoch)), "%s", why);
+    cr_expect_eq(tg_last_status(), TG_ERR_INVALID_ARG, "%s", why);
+    cr_expect(strstr(tg_last_error(), "tg_lr_at: ") == tg_last_error() &&
+                  strstr(tg_last_error(), why),
+              "'%s' lacks '%s'", tg_last_error(), why);
+    tg_clear_error();
+}
+
 Test(optim, lr_schedule_bad_arguments_give_nan) {
-    cr_expect(isnan(tg_lr_at(NULL, 0)));
+    expect_lr_error(NULL, 0, "schedule is NULL");
     tg_lr_schedule c = {.kind = TG_LR_CONSTANT, .base_lr = 0.1};
-    cr_expect(isnan(tg_lr_at(&c, -1)));
+    expect_lr_error(&c, -1, "epoch -1");
     tg_lr_schedule st = {.kind = TG_LR_STEP, .base_lr = 0.1, .gamma = 0.5, .step_size = 0};
-    cr_expect(isnan(tg_lr_at(&st, 3)));
+    expect_lr_error(&st, 3, "step_size > 0");
     tg_lr_schedule co = {.kind = TG_LR_COSINE, .base_lr = 0.1, .t_max = 0};
-    cr_expect(isnan(tg_lr_at(&co, 3)));
+    expect_lr_error(&co, 3, "t_max > 0");
     tg_lr_schedule bad = {.kind = TG_LR_KIND_COUNT, .base_lr = 0.1};
-    cr_expect(isnan(tg_lr_at(&bad, 0)));
+    expect_lr_error(&bad, 0, "not a tg_lr_kind");
+}
+
+Test(optim, early_stop_bad_arguments_set_an_error) {
+    tg_clear_error();
+    tg_early_stop es = tg_early_stop_init(-1, 0.0, false);
+    cr_expect_eq(es.patience, -1);
+    cr_expect_eq(tg_last_status(), TG_ERR_INVALID_ARG, "%s", tg_last_error());
+    tg_clear_error();
+    (void)tg_early_stop_init(1, NAN, false);
+    cr_expect(strstr(tg_last_error(), "tg_early_stop_init: ") != NULL, "%s", tg_last_error());
+    tg_clear_error();
+    cr_expect(tg_early_stop_update(NULL, 1.0, NULL));
+    cr_expect(strstr(tg_last_error(), "tg_early_stop_update: ") != NULL, "%s", tg_last_error());
+    tg_clear_error();
 }
 
 // ---- early stopping ----
@@ -681,7 +706,6 @@ Test(optim, early_stop_patience) {
     const double m0[2] = {1.0, 1.0};
     const bool s0[2] = {false, true}, i0[2] = {true, false};
     feed(&z, 2, m0, s0, i0);
-    cr_expect(tg_early_stop_update(NULL, 1.0, NULL));
     cr_expect(tg_early_stop_update(&z, 2.0, NULL));   // improved may be NULL
 }
 
