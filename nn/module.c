@@ -106,6 +106,7 @@ static void walk_tree(tg_module *m, const char *prefix, bool buffers, walk *w) {
         const char *cn = m->child_names ? m->child_names[c] : NULL;
         if (cn) snprintf(p, sizeof p, "%s%s%s", prefix, *prefix ? "." : "", cn);
         else snprintf(p, sizeof p, "%s%s%d", prefix, *prefix ? "." : "", c);
+        if (w->fill && !buffers) snprintf(m->children[c]->path, sizeof m->path, "%.95s", p);
         walk_tree(m->children[c], p, buffers, w);
     }
 }
@@ -124,12 +125,21 @@ bool tg__module_build_flat(tg_module *m) {
     f.text = (char *)(f.names + n);
     walk_tree(m, "", false, &f);
     walk_tree(m, "", true, &f);
+    // every tensor carries its state-dict name (tg_tape_dot shows it); the outermost tree
+    // built last names them
+    for (size_t i = 0; i < n; i++) {
+        if (tg_tensor_set_name(f.tensors[i], f.names[i])) {
+            tg_mem_free(block);
+            return false;
+        }
+    }
     tg_mem_free(m->flat_block);
     m->flat_block = block;
     m->flat = f.tensors;
     m->flat_names = f.names;
     m->n_flat_params = n_params;
     m->n_flat_buffers = (int)n - n_params;
+    m->path[0] = '\0';
     return true;
 }
 
@@ -220,7 +230,12 @@ tg_tensor *tg_module_forward(tg_module *m, tg_tape *tape, tg_tensor *x) {
         return NULL;
     }
     unsigned mark = tg_error_mark();
-    tg_tensor *y = m->forward(m, tape, x);
+    // the module's ops form one cluster of tg_tape_dot's picture, labelled by its path
+    char label[200];
+    snprintf(label, sizeof label, "%s%s%s", m->path, m->path[0] ? ": " : "", m->name);
+    bool scoped = tape && tg_tape_push_scope(tape, label) == TG_OK;
+    tg_tensor *y = tape && !scoped ? NULL : m->forward(m, tape, x);
+    if (scoped) tg_tape_pop_scope(tape);
     if (!y) tg_error_context(mark, m->name);
     return y;
 }
@@ -316,6 +331,7 @@ int tg_module_to(tg_module *m, tg_backend *backend) {
     for (int i = 0; i < n && !st; i++) {
         if (!(copies[i] = tg_to(m->flat[i], backend))) st = tg_last_status();
         else if (tg_requires_grad(m->flat[i])) st = tg_set_requires_grad(copies[i], true);
+        if (!st) st = tg_tensor_set_name(copies[i], m->flat_names[i]);
     }
     if (!st) st = tg_free_many(n, m->flat);
     if (st) {

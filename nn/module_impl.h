@@ -9,6 +9,8 @@ typedef tg_tensor *(*tg_module_forward_fn)(tg_module *m, tg_tape *tape, tg_tenso
 
 struct tg_module {
     char name[96];
+    char path[96];                 // its state-dict prefix in the last tree built around it
+                                   // ("blocks.0"; "" for a root): the DOT cluster label
     tg_module_forward_fn forward;
     // own parameters / buffers (persistent tensors owned by this module) and their names
     // (copies owned by the module); arrays grown by add_own

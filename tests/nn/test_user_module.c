@@ -320,3 +320,43 @@ Test(user_module, bad_parts) {
     tg_clear_error();
     tg_rng_free(rng);
 }
+
+// ---- the graph picture ----
+
+// tg_tape_dot of a module's forward: one cluster per module labelled by its path and type,
+// parameters named by their state-dict names, the loss marked, stable ids: the golden file
+// tests/fixtures/mlp_graph.dot (regenerate by printing `text` when the format changes).
+Test(user_module, dot_golden) {
+    tg_backend *be = tu_cpu();
+    tg_rng *rng = tg_rng_new(1);
+    tg_module *net = tg_sequential(3, (tg_module *[]){tg_linear(be, TG_F32, 2, 4, true, rng),
+                                                      tg_relu_layer(),
+                                                      tg_linear(be, TG_F32, 4, 2, true, rng)});
+    tg_tensor *x = tg_tensor_new(be, TG_F32, 2, (int64_t[]){3, 2});
+    tg_tensor *y = tg_tensor_new(be, TG_F32, 1, (int64_t[]){3});
+    cr_assert(net && x && y, "%s", tg_last_error());
+    tg_tensor_set_name(x, "x");
+    tg_tensor_set_name(y, "labels");
+    tg_fill_(x, 0.5);
+    tg_fill_(y, 1);
+    tg_tape *tape = tg_tape_new();
+    tg_tensor *loss = tg_cross_entropy(tape, tg_module_forward(net, tape, x), y, NULL,
+                                       TG_REDUCE_MEAN);
+    cr_assert_not_null(loss, "%s", tg_last_error());
+    char *text = NULL, want[4096];
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    cr_assert_eq(tg_tape_dot(tape, f), TG_OK, "%s", tg_last_error());
+    fclose(f);
+    FILE *g = fopen(TG_FIXTURES "/mlp_graph.dot", "r");
+    cr_assert_not_null(g);
+    size_t n = fread(want, 1, sizeof want - 1, g);
+    want[n] = '\0';
+    fclose(g);
+    cr_expect_str_eq(text, want);
+    free(text);
+    tg_tape_free(tape);
+    tg_free_many(2, (tg_tensor *[]){x, y});
+    tg_module_free(net);
+    tg_rng_free(rng);
+}
