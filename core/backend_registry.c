@@ -70,10 +70,13 @@ static void *open_module(const char *file, char *why, size_t why_size) {
             snprintf(slash + 1, sizeof path - (size_t)(slash + 1 - path), "%s", file);
             void *h = try_open(path, why, why_size);
             if (h) return h;
-            // build trees keep the module in backends/cuda beside the library's dir
-            snprintf(slash + 1, sizeof path - (size_t)(slash + 1 - path), "backends/cuda/%s",
-                     file);
-            h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+            // installed: <libdir>/tapegrad/ beside the library, wherever the tree was moved
+            // (a DESTDIR, a relocated prefix); build trees: backends/cuda/ beside it
+            const char *rel[2] = {"tapegrad/%s", "backends/cuda/%s"};
+            for (int k = 0; k < 2 && !h; k++) {
+                snprintf(slash + 1, sizeof path - (size_t)(slash + 1 - path), rel[k], file);
+                h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+            }
             if (h) return h;
         }
     }
