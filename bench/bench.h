@@ -20,6 +20,7 @@ typedef struct bench_opts {
     const char *figures;   // comma list of figures to run (NULL: all), e.g. "step" for perf
     bool json;
     bool cpu_clock;    // time with process CPU time instead of wall time (--clock cpu)
+    bool no_peak;      // skip the FMA peak probe (--no-peak)
 } bench_opts;
 
 // One repetition: returns the timed seconds, or a negative value on failure (the error is
@@ -91,6 +92,16 @@ void bench_machine_init(const bench_opts *o);
 void bench_machine_json(void);
 // Writes s as a JSON string.
 void bench_json_str(const char *s);
+
+// ---- the FMA peak (bench_peak.c) ----
+
+// Measures the machine's FMA peak in f32 and f64 on 1 thread and on N threads (N = o->threads
+// if above 1, else the online CPU count), unless o->no_peak; prints it (text mode). ~0.2 s.
+void bench_peak_init(const bench_opts *o);
+// The peak in GFLOP/s for o's dtype and thread count; 0 when not measured.
+double bench_peak_gflops(const bench_opts *o);
+// Writes the ", \"fma_peak_gflops\": {...}" member of "machine" (null when not measured).
+void bench_peak_json(void);
 
 // ---- configurations (bench_mlp.c, bench_ops.c) ----
 

@@ -86,5 +86,6 @@ void bench_machine_json(void) {
         }
         p += n + (p[n] == '\n');
     }
+    bench_peak_json();
     printf("},\n");
 }

@@ -103,13 +103,21 @@ static const char *fmt_time(char *buf, size_t n, double s) {
 }
 
 static void print_header(void) {
-    printf("%-22s %-9s %7s %9s %9s %9s %9s %8s %8s %10s %9s  %s\n", "config", "figure", "reps",
-           "median", "min", "p10", "max", "GFLOP/s", "allocs", "malloc B", "RSS MiB", "note");
+    printf("%-22s %-9s %7s %9s %9s %9s %9s %8s %6s %8s %10s %9s  %s\n", "config", "figure",
+           "reps", "median", "min", "p10", "max", "GFLOP/s", "%peak", "allocs", "malloc B",
+           "RSS MiB", "note");
 }
 
-static void print_row(const bench_result *r) {
-    char b1[24], b2[24], b3[24], b4[24], gf[16] = "-", mb[24] = "n/a", note[160];
+// GFLOP/s (from the median) as a fraction of the FMA peak `peak`; NAN when either is unknown.
+static double peak_fraction(const bench_result *r, double peak) {
+    return r->flops > 0 && peak > 0 ? r->flops / r->median * 1e-9 / peak : NAN;
+}
+
+static void print_row(const bench_result *r, double peak) {
+    char b1[24], b2[24], b3[24], b4[24], gf[16] = "-", pf[16] = "-", mb[24] = "n/a", note[160];
     if (r->flops > 0) snprintf(gf, sizeof gf, "%.1f", r->flops / r->median * 1e-9);
+    double frac = peak_fraction(r, peak);
+    if (isfinite(frac)) snprintf(pf, sizeof pf, "%.0f%%", 100 * frac);
     if (r->malloc_bytes >= 0) snprintf(mb, sizeof mb, "%.0f", r->malloc_bytes);
     snprintf(note, sizeof note, "%s", r->note);
     if (r->nodes > 0) {
@@ -122,9 +130,10 @@ static void print_row(const bench_result *r) {
         snprintf(note + len, sizeof note - len, "%s%s/op (median)", len ? "; " : "",
                  fmt_time(po, sizeof po, r->median / r->per_op));
     }
-    printf("%-22s %-9s %7lld %9s %9s %9s %9s %8s %8.2f %10s %9.1f  %s\n", r->config, r->figure,
-           (long long)r->reps, fmt_time(b1, sizeof b1, r->median), fmt_time(b2, sizeof b2, r->min),
-           fmt_time(b3, sizeof b3, r->p10), fmt_time(b4, sizeof b4, r->max), gf, r->tg_allocs, mb,
+    printf("%-22s %-9s %7lld %9s %9s %9s %9s %8s %6s %8.2f %10s %9.1f  %s\n", r->config,
+           r->figure, (long long)r->reps, fmt_time(b1, sizeof b1, r->median),
+           fmt_time(b2, sizeof b2, r->min), fmt_time(b3, sizeof b3, r->p10),
+           fmt_time(b4, sizeof b4, r->max), gf, pf, r->tg_allocs, mb,
            (double)r->rss_kb / 1024.0, note);
     fflush(stdout);
 }
@@ -132,7 +141,7 @@ static void print_row(const bench_result *r) {
 void bench_emit(const bench_opts *o, const bench_result *r) {
     if (!o->json) {
         if (n_results == 0) print_header();
-        print_row(r);
+        print_row(r, bench_peak_gflops(o));
     }
     if (n_results < MAX_RESULTS) results[n_results++] = *r;
 }
@@ -225,6 +234,7 @@ void bench_finish(const bench_opts *o, int n_failed, const char *const *failed) 
         json_num("flops", r->flops, true);
         json_num("gflops_median", r->flops > 0 ? r->flops / r->median * 1e-9 : NAN, true);
         json_num("gflops_min", r->flops > 0 ? r->flops / r->min * 1e-9 : NAN, true);
+        json_num("peak_fraction", peak_fraction(r, bench_peak_gflops(o)), true);
         json_num("per_op", r->per_op > 0 ? r->per_op : NAN, true);
         json_num("tg_allocs_per_rep", r->tg_allocs, true);
         json_num("malloc_calls_per_rep", r->malloc_calls >= 0 ? r->malloc_calls : NAN, true);

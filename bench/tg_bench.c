@@ -34,6 +34,7 @@ static void usage(FILE *f) {
         "                  with more it sums the threads)\n"
         "  --quick         smoke run for CI: 1 warm-up and 1-2 timed repetitions\n"
         "  --json          one JSON document on stdout instead of the table\n"
+        "  --no-peak       skip the FMA peak probe (~0.2 s) and the %%peak column\n"
         "  -h, --help\n"
         "Figures: forward (forward + loss, recorded on the tape), backward (the backward\n"
         "pass alone), step (forward, loss, backward, optimizer step, zero_grad, tape reset)\n"
@@ -43,9 +44,14 @@ static void usage(FILE *f) {
         "repetition after warm-up: median, min, p10, max. GFLOP/s from the median (step:\n"
         "6*M*K*N per linear layer). allocs = growth of tg_alloc_count() per timed repetition\n"
         "(0 in a steady state); malloc B = bytes the whole process asked malloc for per\n"
-        "repetition; RSS = peak resident set so far.\n"
+        "repetition; RSS = peak resident set so far. %%peak = GFLOP/s as a fraction of the\n"
+        "machine's FMA peak for the run's dtype and thread count (JSON: peak_fraction).\n"
         "Above the table (JSON: \"machine\"): the CPU and the kernels tapegrad runs on it\n"
-        "(tg_cpu_describe; TG_CPU_ISA and TG_BLIS_ARCH override, see README).\n");
+        "(tg_cpu_describe; TG_CPU_ISA and TG_BLIS_ARCH override, see README), and the FMA\n"
+        "peak: independent FMA chains in the widest vector ISA (AVX-512F, AVX2+FMA or\n"
+        "scalar), f32 and f64, on 1 thread (best 40 ms-window chunk) and on N threads\n"
+        "(--threads if above 1, else the online CPUs; all at once, each thread's flops per\n"
+        "CPU second, summed; capped at the online CPUs).\n");
 }
 
 static bool parse_int(const char *s, int *out) {
@@ -103,7 +109,7 @@ static int parse_args(int argc, char **argv, bench_opts *o, const char **config,
                       const char **backend) {
     // in the order of longs[] (a bad value is reported as longs[c - O_CONFIG].name)
     enum { O_CONFIG = 256, O_BACKEND, O_THREADS, O_DTYPE, O_MIN_TIME, O_MIN_REPS, O_MAX_REPS,
-           O_FIGURE, O_CLOCK, O_QUICK, O_JSON };
+           O_FIGURE, O_CLOCK, O_QUICK, O_JSON, O_NO_PEAK };
     static const struct option longs[] = {
         {"config", required_argument, NULL, O_CONFIG},
         {"backend", required_argument, NULL, O_BACKEND},
@@ -116,6 +122,7 @@ static int parse_args(int argc, char **argv, bench_opts *o, const char **config,
         {"clock", required_argument, NULL, O_CLOCK},
         {"quick", no_argument, NULL, O_QUICK},
         {"json", no_argument, NULL, O_JSON},
+        {"no-peak", no_argument, NULL, O_NO_PEAK},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
     int c;
@@ -127,6 +134,7 @@ static int parse_args(int argc, char **argv, bench_opts *o, const char **config,
         case 'h': usage(stdout); return 0;
         case O_JSON: o->json = true; break;
         case O_QUICK: o->quick = true; break;
+        case O_NO_PEAK: o->no_peak = true; break;
         case O_CONFIG: *config = v; break;
         case O_FIGURE: o->figures = v; break;
         case O_BACKEND: *backend = v; break;
@@ -180,6 +188,7 @@ int main(int argc, char **argv) {
     }
     o.backend_name = tg_backend_name(o.be);
     bench_machine_init(&o);
+    bench_peak_init(&o);
 
     const char *failed[64];
     int n_failed = 0, st = 0;
