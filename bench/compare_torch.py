@@ -8,12 +8,23 @@ OMP_NUM_THREADS / BLIS_NUM_THREADS / MKL_NUM_THREADS / OPENBLAS_NUM_THREADS = N 
 environment of both processes before they start (Debian's PyTorch does its gemm through
 BLIS, which reads the environment, not torch.set_num_threads).
 
+PyTorch runs twice per round (--torch-blis both, the default), because its gemm speed
+depends on which kernels BLIS picks: "as installed" (Debian's BLIS 0.9 detects the CPU by
+itself; on AMD Zen 5 it falls back to its slow 'generic' kernels), and "same kernels", with
+BLIS_ARCH_TYPE set to the kernel set tapegrad chose (tg-bench's machine.blis_arch_id; pure
+BLIS, without the small-matrix path tapegrad borrows from another set). Each worker runs
+with BLIS_ARCH_DEBUG=1, so the set BLIS really used is read back and printed in the header.
+The targets (`target` column) are judged against the faster PyTorch: per round and per
+figure, the smaller of the two times.
+
 PyTorch's medians swing between runs while its min and p10 stay put, so the table shows
-min, p10 and median for both and takes each ratio (PyTorch / tapegrad: > 1 means tapegrad
-is faster) inside one round, then the median of those per-round ratios.
+min and median for each side and takes each ratio (PyTorch / tapegrad: > 1 means tapegrad
+is faster) inside one round, then the median of those per-round ratios. GFLOP/s cells add
+tapegrad's fraction of the machine's FMA peak (tg-bench's probe, same dtype and threads).
 
   /usr/bin/python3 bench/compare_torch.py --threads 1 --rounds 3
   /usr/bin/python3 bench/compare_torch.py --threads 2 --configs mnist-mlp,wide --markdown
+  /usr/bin/python3 bench/compare_torch.py --torch-blis installed   # PyTorch once, as before
 """
 import argparse
 import datetime
@@ -71,6 +82,9 @@ TARGETS = {"tiny-sgd": (50, None), "chain100": (50, None), "seed-diabetes": (5, 
            "gpt-mini": (1.3, 1.25)}
 THREAD_VARS = ("OMP_NUM_THREADS", "BLIS_NUM_THREADS", "MKL_NUM_THREADS",
                "OPENBLAS_NUM_THREADS")
+# The PyTorch runs: side name -> label in the tables.
+TORCH_SIDES = {"torch": "as installed", "torch_same": "same kernels"}
+TIME_FIELDS = ("median_s", "min_s", "p10_s")
 
 
 def expand(names):
@@ -336,14 +350,22 @@ def gpt_figures(name, cfg, now, emit):
 # ---- the driver ----
 
 def run_json(cmd, env, what):
+    """Runs cmd; its JSON document, with "blis": the sub-configuration BLIS_ARCH_DEBUG named."""
     p = subprocess.run(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     if p.returncode != 0:
         sys.stderr.write(f"compare_torch: {what} failed (exit {p.returncode}):\n{p.stderr}\n")
+    blis = None
+    for line in p.stderr.splitlines():   # BLIS_ARCH_DEBUG's line
+        if line.startswith("libblis: selecting sub-configuration"):
+            blis = line.split("'")[1] if line.count("'") >= 2 else line.strip()
     try:
-        return json.loads(p.stdout)
+        doc = json.loads(p.stdout)
     except json.JSONDecodeError:
         sys.stderr.write(f"compare_torch: {what} printed no JSON\n{p.stderr}\n")
         return None
+    if blis:
+        doc["blis"] = blis
+    return doc
 
 
 def find_tg_bench(path):
@@ -368,34 +390,76 @@ def cpu_model():
     return platform.processor() or "unknown"
 
 
+def tg_blis_arch_id(tg, env):
+    """The BLIS kernel set tapegrad picks here (tg-bench's machine.blis_arch_id), or None."""
+    doc = run_json([tg, "--json", "--config", "chain100", "--figure", "none", "--quick",
+                    "--no-peak"], env, "tg-bench (machine record)")
+    arch = ((doc or {}).get("machine") or {}).get("blis_arch_id")
+    if arch in (None, ""):
+        sys.stderr.write("compare_torch: tg-bench recorded no blis_arch_id; PyTorch runs only "
+                         "as installed\n")
+        return None
+    return str(arch)
+
+
+def torch_envs(args, env, tg):
+    """{side: environment} of the PyTorch runs --torch-blis asks for."""
+    base = dict(env, BLIS_ARCH_DEBUG="1")
+    base.pop("BLIS_ARCH_TYPE", None)   # as installed: BLIS picks its own kernels
+    envs = {}
+    if args.torch_blis in ("installed", "both"):
+        envs["torch"] = base
+    arch = tg_blis_arch_id(tg, env) if args.torch_blis in ("same", "both") else None
+    if arch is not None:
+        envs["torch_same"] = dict(base, BLIS_ARCH_TYPE=arch)
+    return envs
+
+
 def collect(args):
-    """Runs the rounds; returns {(config, figure): {"tg": [per-round dicts], "torch": [...]}}."""
+    """Runs the rounds; returns {(config, figure): {side: {round: result dict}}} for the sides
+    tg, torch (as installed) and torch_same (BLIS_ARCH_TYPE = tapegrad's set), and the meta."""
     env = dict(os.environ)
     for v in THREAD_VARS:
         env[v] = str(args.threads)
     tg = find_tg_bench(args.tg_bench)
     common = ["--threads", str(args.threads), "--min-time", str(args.min_time),
               "--dtype", args.dtype, "--clock", args.clock] + (["--quick"] if args.quick else [])
-    data, meta = {}, {"tg_meta": None, "torch_meta": None}
-    groups = expand(args.configs)
+    envs = torch_envs(args, env, tg)
+    envs["tg"] = env
+    meta = {s + "_meta": None for s in envs}
+    meta["torch_blis_arch_type"] = envs.get("torch_same", {}).get("BLIS_ARCH_TYPE")
+    data, groups = {}, expand(args.configs)
+    worker = [args.python, os.path.abspath(__file__), "--worker"]
     for rnd in range(args.rounds):
         for gi, group in enumerate(groups):
             names = ",".join(group)
-            sides = [("tg", [tg, "--json", "--config", names] + common),
-                     ("torch", [args.python, os.path.abspath(__file__), "--worker", names]
-                      + common)]
-            if (rnd + gi) % 2:  # alternate which side goes first
-                sides.reverse()
-            for side, cmd in sides:
-                sys.stderr.write(f"round {rnd + 1}/{args.rounds}: {side:5s} {names[:60]}\n")
-                doc = run_json(cmd, env, f"{side} {names}")
+            sides = [("tg", [tg, "--json", "--config", names] + common)]
+            sides += [(s, worker + [names] + common) for s in TORCH_SIDES if s in envs]
+            k = (rnd + gi) % len(sides)  # rotate which side goes first
+            for side, cmd in sides[k:] + sides[:k]:
+                sys.stderr.write(f"round {rnd + 1}/{args.rounds}: {side:10s} {names[:60]}\n")
+                doc = run_json(cmd, envs[side], f"{side} {names}")
                 if not doc:
                     continue
                 meta[side + "_meta"] = {k: v for k, v in doc.items() if k != "results"}
                 for r in doc["results"]:
                     key = (r["config"], r["figure"])
-                    data.setdefault(key, {"tg": {}, "torch": {}})[side][rnd] = r
+                    data.setdefault(key, {s: {} for s in envs})[side][rnd] = r
+    for e in data.values():
+        e["torch_best"] = best_torch(e)
     return data, meta
+
+
+def best_torch(entry):
+    """Per round, the faster PyTorch: each time field the smaller over the PyTorch sides."""
+    best = {}
+    for side in TORCH_SIDES:
+        for rnd, r in entry.get(side, {}).items():
+            b = best.setdefault(rnd, dict(r))
+            for f in TIME_FIELDS:
+                if r.get(f) is not None and (b.get(f) is None or r[f] < b[f]):
+                    b[f] = r[f]
+    return best
 
 
 def med(xs):
@@ -411,10 +475,10 @@ def summarize(entry, side, field, how):
     return min(vals) if how == "min" else statistics.median(vals)
 
 
-def ratio(entry, field):
-    """Median over rounds of PyTorch/tapegrad for `field`, both from the same round."""
-    rs = [entry["torch"][k][field] / entry["tg"][k][field]
-          for k in entry["tg"] if k in entry["torch"] and entry["tg"][k][field] > 0]
+def ratio(entry, field, side):
+    """Median over rounds of PyTorch (side)/tapegrad for `field`, both from the same round."""
+    rs = [entry[side][k][field] / entry["tg"][k][field]
+          for k in entry["tg"] if k in entry.get(side, {}) and entry["tg"][k][field] > 0]
     return med(rs)
 
 
@@ -434,20 +498,31 @@ def fmt_x(x, digits=2):
     return "-" if x is None else f"{x:.{digits}f}×"
 
 
-def rows_for(data, configs_order):
+def fmt_xx(pair):
+    """(min, median) speed-ups as "1.23×; 1.30×"."""
+    return "-" if pair[0] is None else f"{fmt_x(pair[0])}; {fmt_x(pair[1])}"
+
+
+def side_stats(e, side):
+    s = {f: summarize(e, side, f + "_s", "min" if f == "min" else "median")
+         for f in ("median", "min", "p10")}
+    s["rss"] = summarize(e, side, "peak_rss_kb", "median")
+    s["peak_fraction"] = summarize(e, side, "peak_fraction", "median")
+    flops = next((r.get("flops") for r in e.get(side, {}).values() if r.get("flops")), None)
+    s["gflops"] = flops / s["median"] * 1e-9 if flops and s["median"] else None
+    return s
+
+
+def rows_for(data, configs_order, torch_sides):
     main, detail = [], []
     for key in configs_order:
         config, figure = key
         e = data[key]
         row = {"config": config, "figure": figure}
-        for side in ("tg", "torch"):
-            row[side] = {f: summarize(e, side, f + "_s", "min" if f == "min" else "median")
-                         for f in ("median", "min", "p10")}
-            row[side]["rss"] = summarize(e, side, "peak_rss_kb", "median")
-            flops = next((r.get("flops") for r in e[side].values() if r.get("flops")), None)
-            row[side]["gflops"] = (flops / row[side]["median"] * 1e-9
-                                   if flops and row[side]["median"] else None)
-        row["ratio_min"], row["ratio_med"] = ratio(e, "min_s"), ratio(e, "median_s")
+        for side in ["tg", "torch_best"] + torch_sides:
+            row[side] = side_stats(e, side)
+            row[side]["ratio"] = (ratio(e, "min_s", side), ratio(e, "median_s", side))
+        row["ratio_min"], row["ratio_med"] = row["torch_best"]["ratio"]
         per_op = next((r.get("per_op") for r in e["tg"].values() if r.get("per_op")), None)
         row["per_op"] = per_op
         g = data.get((config, "gemm"))
@@ -467,6 +542,7 @@ def rows_for(data, configs_order):
 
 
 def verdict(row):
+    """The issue's targets, against the faster PyTorch of the round."""
     t = TARGETS.get(row["config"])
     if not t or row["figure"] != "step" or row["ratio_min"] is None:
         return "-"
@@ -480,38 +556,58 @@ def verdict(row):
     return "; ".join(parts)
 
 
-def print_tables(main, detail, markdown, out=sys.stdout):
-    head = ["config", "figure", "tapegrad median", "min", "p10", "PyTorch median", "min", "p10",
-            "speed-up (min)", "speed-up (median)", "gemm-only (min)", "step/gemm (min; med)",
-            "GFLOP/s tg / torch", "RSS MiB tg / torch", "target"]
+def gflops_cell(r):
+    """tapegrad GFLOP/s (its % of the FMA peak) / the faster PyTorch's GFLOP/s."""
+    tg = r["tg"]
+    if not tg["gflops"]:
+        return "-"
+    pf = f" ({100 * tg['peak_fraction']:.0f} %)" if tg["peak_fraction"] is not None else ""
+    return f"{tg['gflops']:.1f}{pf} / {r['torch_best']['gflops'] or 0:.1f}"
+
+
+def print_tables(main, detail, torch_sides, markdown, out=sys.stdout):
+    labels = [TORCH_SIDES[s] for s in torch_sides]
+    both = len(torch_sides) > 1
+    head = ["config", "figure", "tapegrad median", "min", "p10"]
+    for lab in labels:
+        head += [f"torch {lab} median", "min"]
+    head += [f"speed-up vs torch {lab} (min; med)" for lab in labels]
+    head += ["vs faster torch (min; med)"] if both else []
+    head += ["gemm-only (min)", "step/gemm (min; med)", "GFLOP/s tg (% FMA peak) / torch",
+             "RSS MiB tg / torch", "target" + (" (vs faster torch)" if both else "")]
     body = []
     for r in main:
         g = r["gemm"]
-        gf = ("-" if not r["tg"]["gflops"] else
-              f"{r['tg']['gflops']:.1f} / {r['torch']['gflops'] or 0:.1f}")
         rss = ("-" if r["config"] in OPS or not r["tg"]["rss"] else
-               f"{r['tg']['rss'] / 1024:.0f} / {(r['torch']['rss'] or 0) / 1024:.0f}")
-        body.append([r["config"], r["figure"], fmt_t(r["tg"]["median"]), fmt_t(r["tg"]["min"]),
-                     fmt_t(r["tg"]["p10"]), fmt_t(r["torch"]["median"]),
-                     fmt_t(r["torch"]["min"]), fmt_t(r["torch"]["p10"]),
-                     fmt_x(r["ratio_min"]), fmt_x(r["ratio_med"]),
-                     fmt_t(g["min"]) if g else "-",
-                     f"{fmt_x(g['ratio_min'])}; {fmt_x(g['ratio_med'])}" if g else "-",
-                     gf, rss, verdict(r)])
+               f"{r['tg']['rss'] / 1024:.0f} / {(r['torch_best']['rss'] or 0) / 1024:.0f}")
+        b = [r["config"], r["figure"], fmt_t(r["tg"]["median"]), fmt_t(r["tg"]["min"]),
+             fmt_t(r["tg"]["p10"])]
+        for s in torch_sides:
+            b += [fmt_t(r[s]["median"]), fmt_t(r[s]["min"])]
+        b += [fmt_xx(r[s]["ratio"]) for s in torch_sides]
+        b += [fmt_xx(r["torch_best"]["ratio"])] if both else []
+        b += [fmt_t(g["min"]) if g else "-",
+              f"{fmt_x(g['ratio_min'])}; {fmt_x(g['ratio_med'])}" if g else "-",
+              gflops_cell(r), rss, verdict(r)]
+        body.append(b)
     emit_table(head, body, markdown, out)
     if detail:
         out.write("\nForward and backward alone (chain100: per op, from the median):\n\n")
-        head2 = ["config", "figure", "tapegrad median", "min", "PyTorch median", "min",
-                 "speed-up (min)", "speed-up (median)", "per op tg / torch"]
+        head2 = ["config", "figure", "tapegrad median", "min"]
+        for lab in labels:
+            head2 += [f"torch {lab} median", "min"]
+        head2 += [f"speed-up vs torch {lab} (min; med)" for lab in labels]
+        head2 += ["per op tg / " + ("faster torch" if both else "torch")]
         body2 = []
         for r in detail:
-            po = r["per_op"]
-            body2.append([r["config"], r["figure"], fmt_t(r["tg"]["median"]),
-                          fmt_t(r["tg"]["min"]), fmt_t(r["torch"]["median"]),
-                          fmt_t(r["torch"]["min"]), fmt_x(r["ratio_min"]),
-                          fmt_x(r["ratio_med"]),
-                          f"{fmt_t(r['tg']['median'] / po)} / {fmt_t(r['torch']['median'] / po)}"
-                          if po and r["tg"]["median"] and r["torch"]["median"] else "-"])
+            po, tb = r["per_op"], r["torch_best"]
+            b = [r["config"], r["figure"], fmt_t(r["tg"]["median"]), fmt_t(r["tg"]["min"])]
+            for s in torch_sides:
+                b += [fmt_t(r[s]["median"]), fmt_t(r[s]["min"])]
+            b += [fmt_xx(r[s]["ratio"]) for s in torch_sides]
+            b.append(f"{fmt_t(r['tg']['median'] / po)} / {fmt_t(tb['median'] / po)}"
+                     if po and r["tg"]["median"] and tb["median"] else "-")
+            body2.append(b)
         emit_table(head2, body2, markdown, out)
 
 
@@ -527,6 +623,33 @@ def emit_table(head, body, markdown, out):
     out.write("  ".join(h.ljust(w) for h, w in zip(head, widths)).rstrip() + "\n")
     for b in body:
         out.write("  ".join(c.ljust(w) for c, w in zip(b, widths)).rstrip() + "\n")
+
+
+def kernels_line(meta, torch_sides):
+    """Which BLIS kernels each side ran (tg-bench's record; BLIS_ARCH_DEBUG for PyTorch)."""
+    mach = (meta.get("tg_meta") or {}).get("machine") or {}
+    parts = [f"kernels: tapegrad {mach.get('kernels', '?')}, BLIS {mach.get('blis_kernels', '?')}"
+             f" (blis_arch_id {mach.get('blis_arch_id', '?')})"]
+    for s in torch_sides:
+        blis = (meta.get(s + "_meta") or {}).get("blis", "?")
+        how = (f"BLIS_ARCH_TYPE={meta.get('torch_blis_arch_type')}" if s == "torch_same"
+               else "BLIS's own pick")
+        parts.append(f"torch {TORCH_SIDES[s]}: BLIS {blis} ({how})")
+    return "; ".join(parts)
+
+
+def peak_line(meta, threads):
+    """tg-bench's FMA peak probe, as GFLOP/s per dtype and thread count."""
+    pk = ((meta.get("tg_meta") or {}).get("machine") or {}).get("fma_peak_gflops")
+    if not pk:
+        return "FMA peak: not measured (tg-bench --no-peak, or an older tg-bench)"
+    cells = []
+    for dt in ("f32", "f64"):
+        per = pk.get(dt) or {}
+        cells.append(f"{dt} " + ", ".join(f"{v:.0f} on {n} thread{'s' if n != '1' else ''}"
+                                           for n, v in per.items() if v))
+    return (f"FMA peak (tg-bench probe, {pk.get('isa', '?')}, GFLOP/s): " + "; ".join(cells)
+            + f"; % FMA peak uses the {threads}-thread figure")
 
 
 def main():
@@ -545,6 +668,9 @@ def main():
     ap.add_argument("--quick", action="store_true", help="smoke run: 1 round, 1-2 reps")
     ap.add_argument("--markdown", action="store_true", help="tables in markdown")
     ap.add_argument("--json-out", default=None, help="also write the raw results here")
+    ap.add_argument("--torch-blis", choices=["installed", "same", "both"], default="both",
+                    help="PyTorch's BLIS kernels: as installed (BLIS's own pick), the same set "
+                         "as tapegrad (BLIS_ARCH_TYPE), or both runs (default)")
     ap.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.worker:
@@ -555,10 +681,11 @@ def main():
     data, meta = collect(args)
     load1 = os.getloadavg()
     order = list(data.keys())
-    main_rows, detail = rows_for(data, order)
+    torch_sides = [s for s in TORCH_SIDES if s + "_meta" in meta]
+    main_rows, detail = rows_for(data, order, torch_sides)
     out = sys.stdout
     date = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    tmeta = meta.get("torch_meta") or {}
+    tmeta = next((meta[s + "_meta"] for s in torch_sides if meta[s + "_meta"]), None) or {}
     out.write(f"{'**' if args.markdown else ''}tapegrad vs PyTorch{'**' if args.markdown else ''}"
               f": {date}; {cpu_model()} ({os.cpu_count()} CPUs); {args.threads} thread"
               f"{'s' if args.threads != 1 else ''}; {args.dtype}; {args.rounds} round"
@@ -567,9 +694,13 @@ def main():
               f"PyTorch {tmeta.get('torch_version', '?')}; load average "
               f"{load0[0]:.1f} before, {load1[0]:.1f} after ({time.time() - t0:.0f} s)\n")
     out.write(f"command: {' '.join([os.path.basename(sys.argv[0])] + sys.argv[1:])}\n")
+    out.write(kernels_line(meta, torch_sides) + "\n")
+    out.write(peak_line(meta, args.threads) + "\n")
     out.write("speed-up = PyTorch time / tapegrad time, per round (same run), median over "
-              "rounds; min = min over rounds, median and p10 = median over rounds.\n\n")
-    print_tables(main_rows, detail, args.markdown, out)
+              "rounds; min = min over rounds, median and p10 = median over rounds"
+              + ("; faster torch = per round and figure the smaller time of the two PyTorch runs"
+                 if len(torch_sides) > 1 else "") + ".\n\n")
+    print_tables(main_rows, detail, torch_sides, args.markdown, out)
     if args.quick:
         out.write("\n(quick: a smoke run, not a measurement)\n")
     if args.json_out:
