@@ -29,9 +29,6 @@ static struct {
     double gflops[2][2];    // [0 f32, 1 f64][0: 1 thread, 1: N threads]
 } peak;
 
-// Sink for the accumulators' sum, so that the chains cannot be optimised away.
-static volatile double peak_sink;
-
 // ---- kernels: iters x chains FMAs acc = acc*m + a (m < 1: the chains converge, no overflow) ----
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -106,24 +103,25 @@ static peak_isa pick_isa(void) {
     return ISA_SCALAR;
 }
 
-// Runs one chunk of `iters` steps; returns its flops.
-static double run_chunk(peak_isa isa, int f64, long iters) {
+// Runs one chunk of `iters` steps; returns its flops. The accumulators' sum goes to *sink (one
+// per thread), so that the chains cannot be optimised away.
+static double run_chunk(peak_isa isa, int f64, long iters, volatile double *sink) {
     double lanes, chains;
     switch (isa) {
 #if defined(__x86_64__) || defined(__i386__)
     case ISA_AVX512:
-        peak_sink = f64 ? fma_f64_avx512(iters) : fma_f32_avx512(iters);
+        *sink = f64 ? fma_f64_avx512(iters) : fma_f32_avx512(iters);
         lanes = f64 ? 8 : 16;
         chains = CHAINS_512;
         break;
     case ISA_AVX2:
-        peak_sink = f64 ? fma_f64_avx2(iters) : fma_f32_avx2(iters);
+        *sink = f64 ? fma_f64_avx2(iters) : fma_f32_avx2(iters);
         lanes = f64 ? 4 : 8;
         chains = CHAINS_256;
         break;
 #endif
     default:
-        peak_sink = f64 ? fma_f64_scalar(iters) : fma_f32_scalar(iters);
+        *sink = f64 ? fma_f64_scalar(iters) : fma_f32_scalar(iters);
         lanes = 1;
         chains = CHAINS_SCALAR;
         break;
@@ -141,9 +139,10 @@ static double wall_now(void) {
 // ---- 1 thread: the best chunk rate (a busy machine's preemptions fall between chunks) ----
 
 static double probe_one(peak_isa isa, int f64, double seconds) {
+    volatile double sink;
     double best = 0, end = wall_now() + seconds;
     do {
-        double t0 = wall_now(), flops = run_chunk(isa, f64, CHUNK_ITERS);
+        double t0 = wall_now(), flops = run_chunk(isa, f64, CHUNK_ITERS, &sink);
         double rate = flops / (wall_now() - t0);
         best = rate > best ? rate : best;
     } while (wall_now() < end);
@@ -160,6 +159,7 @@ typedef struct probe_thread {
     int f64;
     double start, deadline;   // wall clock
     double rate;              // out: flops per CPU second
+    volatile double sink;     // the chains' sum
 } probe_thread;
 
 static double thread_cpu_now(void) {
@@ -173,7 +173,7 @@ static void *probe_thread_main(void *arg) {
     while (wall_now() < p->start) {}
     double flops = 0, cpu0 = thread_cpu_now();
     do {
-        flops += run_chunk(p->isa, p->f64, CHUNK_ITERS);
+        flops += run_chunk(p->isa, p->f64, CHUNK_ITERS, &p->sink);
     } while (wall_now() < p->deadline);
     p->rate = flops / (thread_cpu_now() - cpu0);
     return NULL;
@@ -212,8 +212,8 @@ void bench_peak_init(const bench_opts *o) {
     probe_one(peak.isa, 0, each / 4);       // warm-up: clocks up, pages in
     for (int f64 = 0; f64 < 2; f64++) {
         peak.gflops[f64][0] = probe_one(peak.isa, f64, each);
-        peak.gflops[f64][1] = peak.threads > 1 ? probe_many(peak.isa, f64, peak.threads, (int)online, each)
-                                               : peak.gflops[f64][0];
+        peak.gflops[f64][1] = peak.threads == 1 ? peak.gflops[f64][0]
+                              : probe_many(peak.isa, f64, peak.threads, (int)online, each);
     }
     peak.measured = true;
     if (o->json) return;
