@@ -285,16 +285,26 @@ static int train(trainer *tr, FILE *curve, double *first_val, double *last_val) 
     const gpt_args *a = tr->a;
     tg_lr_schedule sched = {.kind = TG_LR_COSINE, .base_lr = a->lr, .t_max = a->steps - a->warmup,
                             .eta_min = a->min_lr, .warmup = a->warmup};
+    // a live line (steps/s, ETA, latest loss) on a terminal, periodic lines when piped;
+    // the log lines below go above it in every mode
+    tg_progress_opts po = tg_progress_opts_default();
+    po.mode = a->quick ? TG_PROGRESS_SILENT : TG_PROGRESS_AUTO;
+    po.unit = "steps";
+    tg_progress *bar = tg_progress_new(stdout, "train", a->steps, &po);
+    if (!bar) return -1;
     *first_val = *last_val = eval_loss(tr, true);
-    printf("step     0  val loss %.4f (ln vocab = %.4f)\n", *first_val, log(tr->c->vocab));
+    tg_progress_log(bar, "step     0  val loss %.4f (ln vocab = %.4f)", *first_val,
+                    log(tr->c->vocab));
     fprintf(curve, "0,,%.6f\n", *first_val);
     double t0 = now(), tl = t0, sum = 0;
     for (int s = 1; s <= a->steps; s++) {
         double lr = tg_lr_at(&sched, s - 1), l = train_step(tr, lr);
         if (isnan(l)) {
             fprintf(stderr, "gpt: step %d failed: %s\n", s, tg_last_error());
+            tg_progress_free(bar);
             return -1;
         }
+        tg_progress_update(bar, s, l);
         sum += l;
         bool eval = s % a->eval_every == 0 || s == a->steps;
         double val = eval ? eval_loss(tr, true) : NAN;
@@ -302,15 +312,17 @@ static int train(trainer *tr, FILE *curve, double *first_val, double *last_val) 
         fprintf(curve, eval ? "%d,%.6f,%.6f\n" : "%d,%.6f,\n", s, l, val);
         if (s % a->log_every == 0 || eval) {
             double t = now(), n = s % a->log_every ? s % a->log_every : a->log_every;
-            printf("step %5d  loss %.4f  lr %.2e  %6.1f ms/step  %7.0f tok/s", s, sum / n, lr,
-                   1e3 * (t - tl) / n, n * a->batch * a->ctx / (t - tl));
-            if (eval) printf("  | val loss %.4f", val);
-            printf("\n");
-            fflush(stdout);
+            char vl[48] = "";
+            if (eval) snprintf(vl, sizeof vl, "  | val loss %.4f", val);
+            tg_progress_log(bar, "step %5d  loss %.4f  lr %.2e  %6.1f ms/step  %7.0f tok/s%s", s,
+                            sum / n, lr, 1e3 * (t - tl) / n, n * a->batch * a->ctx / (t - tl),
+                            vl);
             sum = 0;
             tl = now();
         }
     }
+    tg_progress_finish(bar);
+    tg_progress_free(bar);
     printf("trained %d steps in %.1f s\n", a->steps, now() - t0);
     return 0;
 }
