@@ -1,8 +1,8 @@
 // cpu layer normalisation by rows (the layer_norm and layer_norm_grad slots): each row is
 // read from memory once (the statistics passes and the output pass run while it sits in
-// cache). f32 rows accumulate their sums in double, as LANES independent partial sums so
-// that the loops vectorise without reassociation flags; rows are split across threads when
-// the call is large.
+// cache). f32 rows accumulate their sums in double, in OpenMP simd reductions (vector lanes
+// of partial sums) so that the loops vectorise without reassociation flags; rows are split
+// across threads when the call is large.
 #include <math.h>
 #ifdef _OPENMP
 #include <omp.h>
@@ -10,28 +10,22 @@
 
 #include "backends/cpu/cpu_internal.h"
 
-enum { LANES = 8, PAR_MIN = 1 << 15 };
+enum { PAR_MIN = 1 << 15 };
 
-// sum of x[k] - shift and of (x[k] - shift)^2 over one row, in double
+// sum of x[k] - shift and of (x[k] - shift)^2 over one row, in double: an OpenMP simd
+// reduction (vector lanes of partial sums, a fixed order per build), which GCC turns into
+// full-width double FMAs; written as nested lanes it emitted scalar adds (perf: 74 % of a
+// layer_norm backward in this loop).
 static void moments_f32(const float *x, int64_t c, double shift, double *s1, double *s2) {
-    double a[LANES] = {0}, b[LANES] = {0};
-    int64_t k = 0;
-    for (; k + LANES <= c; k += LANES)
-        for (int l = 0; l < LANES; l++) {
-            double d = (double)x[k + l] - shift;
-            a[l] += d;
-            b[l] += d * d;
-        }
-    for (; k < c; k++) {
+    double a = 0, b = 0;
+#pragma omp simd reduction(+ : a, b)
+    for (int64_t k = 0; k < c; k++) {
         double d = (double)x[k] - shift;
-        a[0] += d;
-        b[0] += d * d;
+        a += d;
+        b += d * d;
     }
-    *s1 = *s2 = 0;
-    for (int l = 0; l < LANES; l++) {
-        *s1 += a[l];
-        *s2 += b[l];
-    }
+    *s1 = a;
+    *s2 = b;
 }
 
 static double row_mean_f32(const float *x, int64_t c) {
@@ -121,24 +115,14 @@ static void ln_grad_row_f32(const float *x, const float *w, const float *dy, flo
     stats_f32(x, c, eps, &m, &rs);
     // dx doubles as the buffer of g while the sums are taken
     for (int64_t k = 0; k < c; k++) dx[k] = w ? dy[k] * w[k] : dy[k];
-    double sg[LANES] = {0}, sgx[LANES] = {0};
-    int64_t k = 0;
-    for (; k + LANES <= c; k += LANES)
-        for (int l = 0; l < LANES; l++) {
-            sg[l] += (double)dx[k + l];
-            sgx[l] += (double)dx[k + l] * (double)((x[k + l] - m) * rs);
-        }
-    for (; k < c; k++) {
-        sg[0] += (double)dx[k];
-        sgx[0] += (double)dx[k] * (double)((x[k] - m) * rs);
-    }
     double tg = 0, tgx = 0;
-    for (int l = 0; l < LANES; l++) {
-        tg += sg[l];
-        tgx += sgx[l];
+#pragma omp simd reduction(+ : tg, tgx)
+    for (int64_t k = 0; k < c; k++) {
+        tg += (double)dx[k];
+        tgx += (double)dx[k] * (double)((x[k] - m) * rs);
     }
     float a = (float)(tg / (double)c), cc = (float)(tgx / (double)c);
-    for (k = 0; k < c; k++) dx[k] = rs * (dx[k] - a - (x[k] - m) * rs * cc);
+    for (int64_t k = 0; k < c; k++) dx[k] = rs * (dx[k] - a - (x[k] - m) * rs * cc);
 }
 
 static void ln_grad_rows(int64_t lo, int64_t hi, void *arg) {
