@@ -25,7 +25,7 @@ enum {
 static const ex_spec spec = {
     .name = "ddp",
     .about = "Data-parallel training of a Fashion-MNIST MLP over MPI (run it with mpirun).\n",
-    .flags = EX_QUICK | EX_BACKEND | EX_THREADS | EX_EPOCHS | EX_DATA,
+    .flags = EX_QUICK | EX_BACKEND | EX_THREADS | EX_EPOCHS | EX_DATA | EX_QUIET,
     .epochs = 3,
     .quick_epochs = 1,
     .quick_what = "6000 training and 2000 test images, one epoch (the CI run)",
@@ -59,8 +59,9 @@ static int load(const ex_args *a, tg_backend *be, bool quick, tg_tensor **t) {
 }
 
 // One epoch on this rank's shard; the mean loss over all ranks' batches goes to *loss.
+// bar: rank 0's progress over all epochs' batches (silent elsewhere); *done counts them.
 static int epoch(tg_ddp *ddp, tg_dist_loader *l, tg_module *net, tg_optim *opt, tg_tape *tape,
-                 int64_t *images, double *loss) {
+                 tg_progress *bar, int64_t *done, int64_t *images, double *loss) {
     tg_tensor *xb, *yb;
     double sum = 0;
     int64_t batches = 0;
@@ -71,6 +72,7 @@ static int epoch(tg_ddp *ddp, tg_dist_loader *l, tg_module *net, tg_optim *opt, 
         if (tg_ddp_backward(ddp, tape, out) || tg_optim_step(opt)) return -1;
         sum += tg_item(out);
         batches++;
+        tg_progress_update(bar, ++*done, tg_item(out));
         *images += tg_shape(xb)[0];
         tg_optim_zero_grad(opt);
         tg_tape_reset(tape);
@@ -91,7 +93,7 @@ static double test_accuracy(tg_dist *d, tg_module *net, tg_tape *tape, tg_tensor
     return acc;
 }
 
-static int train(tg_dist *d, tg_tensor **t, int epochs) {
+static int train(const ex_args *a, tg_dist *d, tg_tensor **t, int epochs) {
     int rank = tg_dist_rank(d), size = tg_dist_size(d);
     tg_rng *rng = tg_rng_new(11);
     tg_module *net = make_mlp(tg_backend_of(t[0]), TG_F32, 784, 1, (int64_t[]){256}, 10, rng);
@@ -100,15 +102,23 @@ static int train(tg_dist *d, tg_tensor **t, int epochs) {
     tg_optim *opt = ddp ? tg_adam(tg_module_params(net, params, 8), params, 1e-3) : NULL;
     tg_dist_loader *l = opt ? tg_dist_loader_new(d, t[0], t[1], BATCH, false, 5) : NULL;
     tg_tape *tape = tg_tape_new();
-    int st = l && tape ? 0 : -1;
-    int64_t images = 0;
+    // rank 0 shows the progress over every epoch's batches (a live line on a terminal)
+    ex_args quiet = *a;
+    quiet.quiet = a->quiet || rank != 0;
+    tg_progress *bar = l ? ex_progress(&quiet, "train", epochs * tg_dist_loader_n_batches(l),
+                                       "batches") : NULL;
+    int st = l && tape && bar ? 0 : -1;
+    int64_t images = 0, done = 0;
     double t0 = now();
     for (int e = 0; e < epochs && !st; e++) {
         double loss = 0;
-        st = tg_dist_loader_set_epoch(l, e) || epoch(ddp, l, net, opt, tape, &images, &loss);
+        st = tg_dist_loader_set_epoch(l, e) ||
+             epoch(ddp, l, net, opt, tape, bar, &done, &images, &loss);
         double mean = st ? 0 : tg_dist_mean(d, loss, 1.0);  // collective: every rank calls
-        if (!st && rank == 0) printf("epoch %d  mean loss %.4f\n", e, mean);
+        if (!st && rank == 0) tg_progress_log(bar, "epoch %d  mean loss %.4f", e, mean);
     }
+    tg_progress_finish(bar);
+    tg_progress_free(bar);
     double secs = now() - t0, acc = st ? 0 : test_accuracy(d, net, tape, t[2], t[3]);
     double mine = (double)images / secs, total = st ? 0 : tg_dist_mean(d, mine, 1.0) * size;
     if (!st) {
@@ -151,7 +161,7 @@ int main(int argc, char **argv) {
     tg_dist_allreduce_i64(d, &worst, 1, TG_DIST_MAX);
     if (worst && st == 1)
         fprintf(stderr, "ddp: %s\n", tg_last_error());
-    if (!worst) st = train(d, t, a.epochs);
+    if (!worst) st = train(&a, d, t, a.epochs);
     for (int i = 0; i < 4; i++) tg_free(t[i]);
     tg_dist_free(d);
     return worst ? (int)worst : st ? 1 : 0;
