@@ -47,6 +47,25 @@ int tg__module_push_own(tg_module *m, const char *name, tg_tensor *t, bool buffe
     return TG_OK;
 }
 
+int tg__module_push_child(tg_module *m, const char *name, tg_module *child) {
+    int n = m->n_children;
+    tg_module **c = tg_mem_realloc(m->children, (size_t)(n + 1) * sizeof *c);
+    if (c) m->children = c;
+    char **nm = c ? tg_mem_realloc(m->child_names, (size_t)(n + 1) * sizeof *nm) : NULL;
+    if (nm) {
+        if (!m->child_names)
+            for (int i = 0; i < n; i++) nm[i] = NULL;
+        m->child_names = nm;
+    }
+    char *copy = nm ? tg_mem_alloc(strlen(name) + 1) : NULL;
+    if (!copy) return tg_set_error(TG_ERR_OOM, m->name, "out of memory adding '%s'", name);
+    strcpy(copy, name);
+    m->children[n] = child;
+    m->child_names[n] = copy;
+    m->n_children = n + 1;
+    return TG_OK;
+}
+
 // Adds t to m's own params or buffers; on NULL t (its error is set) or out of memory, frees
 // both and returns NULL.
 static tg_module *add_own(tg_module *m, const char *name, tg_tensor *t, bool buffer) {

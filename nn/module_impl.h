@@ -52,6 +52,9 @@ tg_module *tg__module_add_buffer(tg_module *m, const char *name, tg_tensor *t);
 // Appends t under `name` (copied) to m's own parameters or buffers, nothing else (no
 // requires_grad, no flat list); TG_ERR_OOM with m unchanged.
 int tg__module_push_own(tg_module *m, const char *name, tg_tensor *t, bool buffer);
+// Appends child under `name` (copied) to m's children, nothing else (no in_container, no
+// flat list); TG_ERR_OOM with m unchanged.
+int tg__module_push_child(tg_module *m, const char *name, tg_module *child);
 // Rebuilds m's own flattened block (its children's must exist); false (m unchanged) on out
 // of memory.
 bool tg__module_build_flat(tg_module *m);

@@ -18,28 +18,12 @@
 
 // Adds `child` to m under `name` (copied); on failure frees both and returns NULL.
 static tg_module *add_child(tg_module *m, const char *name, tg_module *child) {
-    if (!m || !child) {
+    if (!m || !child || tg__module_push_child(m, name, child)) {
         tg_module_free(child);
         tg_module_free(m);
         return NULL;
     }
-    int n = m->n_children;
-    tg_module **c = tg_mem_realloc(m->children, (size_t)(n + 1) * sizeof *c);
-    if (c) m->children = c;
-    char **nm = c ? tg_mem_realloc(m->child_names, (size_t)(n + 1) * sizeof *nm) : NULL;
-    if (nm) m->child_names = nm;
-    char *copy = nm ? tg_mem_alloc(strlen(name) + 1) : NULL;
-    if (!copy) {
-        tg_set_error(TG_ERR_OOM, "tg_gpt", "out of memory adding module %s", name);
-        tg_module_free(child);
-        tg_module_free(m);
-        return NULL;
-    }
-    strcpy(copy, name);
     child->in_container = true;   // freed with m, never alone
-    m->children[n] = child;
-    m->child_names[n] = copy;
-    m->n_children = n + 1;
     return m;
 }
 

@@ -27,6 +27,12 @@ tg_module *tg_module_new(const tg_module_def *def) {
     return m;
 }
 
+// Child c's name: its own, or its index ("0") written into idx.
+static const char *child_name(const tg_module *m, int c, char idx[16]) {
+    snprintf(idx, 16, "%d", c);
+    return m->child_names && m->child_names[c] ? m->child_names[c] : idx;
+}
+
 // True when `name` is taken by one of m's own parameters, buffers or children.
 static bool name_taken(const tg_module *m, const char *name) {
     for (int i = 0; i < m->n_params; i++)
@@ -35,9 +41,7 @@ static bool name_taken(const tg_module *m, const char *name) {
         if (!strcmp(m->buffer_names[i], name)) return true;
     for (int c = 0; c < m->n_children; c++) {
         char idx[16];
-        snprintf(idx, sizeof idx, "%d", c);
-        const char *cn = m->child_names && m->child_names[c] ? m->child_names[c] : idx;
-        if (!strcmp(cn, name)) return true;
+        if (!strcmp(child_name(m, c, idx), name)) return true;
     }
     return false;
 }
@@ -100,26 +104,6 @@ int tg_module_add_buffer(tg_module *m, const char *name, tg_tensor *t) {
     return add_tensor("tg_module_add_buffer", m, name, t, true);
 }
 
-// Appends child under a copy of name; TG_ERR_OOM with m unchanged.
-static int push_child(tg_module *m, const char *name, tg_module *child) {
-    int n = m->n_children;
-    tg_module **c = tg_mem_realloc(m->children, (size_t)(n + 1) * sizeof *c);
-    if (c) m->children = c;
-    char **nm = c ? tg_mem_realloc(m->child_names, (size_t)(n + 1) * sizeof *nm) : NULL;
-    if (nm) {
-        if (!m->child_names)
-            for (int i = 0; i < n; i++) nm[i] = NULL;
-        m->child_names = nm;
-    }
-    char *copy = nm ? tg_mem_alloc(strlen(name) + 1) : NULL;
-    if (!copy) return tg_set_error(TG_ERR_OOM, m->name, "out of memory adding '%s'", name);
-    strcpy(copy, name);
-    m->children[n] = child;
-    m->child_names[n] = copy;
-    m->n_children = n + 1;
-    return TG_OK;
-}
-
 int tg_module_add_child(tg_module *m, const char *name, tg_module *child) {
     const char *fn = "tg_module_add_child";
     int st = check_add(fn, m, name);
@@ -132,7 +116,7 @@ int tg_module_add_child(tg_module *m, const char *name, tg_module *child) {
                                               : "already inside a container");
     for (int i = 0; i < child->n_flat_params + child->n_flat_buffers; i++)
         if ((st = check_unowned(fn, m, child->flat[i], name))) return st;
-    if ((st = push_child(m, name, child))) return st;
+    if ((st = tg__module_push_child(m, name, child))) return st;
     if (!tg__module_build_flat(m)) {
         tg_mem_free(m->child_names[--m->n_children]);
         return tg_set_error(TG_ERR_OOM, fn, "%s: out of memory adding '%s'", m->name, name);
@@ -171,9 +155,7 @@ tg_module *tg_module_get_child(const tg_module *m, const char *name) {
     }
     for (int c = 0; c < m->n_children; c++) {
         char idx[16];
-        snprintf(idx, sizeof idx, "%d", c);
-        const char *cn = m->child_names && m->child_names[c] ? m->child_names[c] : idx;
-        if (!strcmp(cn, name)) return m->children[c];
+        if (!strcmp(child_name(m, c, idx), name)) return m->children[c];
     }
     tg_set_error(TG_ERR_INVALID_ARG, "tg_module_get_child", "%s has no child '%s'", m->name,
                  name);
