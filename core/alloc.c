@@ -110,7 +110,7 @@ static void trim(tg_thread_cache *c) {
         while (c->free_blocks[k]) {
             struct tg_cache_entry *e = c->free_blocks[k];
             c->free_blocks[k] = e->next;
-            c->be->ops->free(c->be->ctx, e->ptr);
+            tg__be_free(c->be, e->ptr);
             e->next = c->spare;
             c->spare = e;
         }
@@ -177,12 +177,12 @@ void *tg__buf_alloc(tg_backend *be, size_t bytes, const char *where) {
     }
     void *p = NULL;
     size_t want = cls >= 0 ? rounded : bytes;
-    int st = tg__alloc_fails() ? TG_ERR_OOM : be->ops->alloc(be->ctx, want, &p);
+    int st = tg__alloc_fails() ? TG_ERR_OOM : tg__be_alloc(be, want, &p);
     if (st != TG_OK || !p) {   // give this thread's cache back and try once more
         tg_thread_cache *t = c ? c : my_cache(be);
         if (t) {
             trim(t);
-            st = tg__alloc_fails() ? TG_ERR_OOM : be->ops->alloc(be->ctx, want, &p);
+            st = tg__alloc_fails() ? TG_ERR_OOM : tg__be_alloc(be, want, &p);
         }
     }
     if (st != TG_OK || !p) {
@@ -200,7 +200,7 @@ void tg__buf_release(tg_backend *be, void *ptr, size_t bytes) {
     tg_thread_cache *c = cls >= 0 ? my_cache(be) : NULL;
     struct tg_cache_entry *e = c ? c->spare : NULL;
     if (!c || (!e && !(e = tg__malloc(sizeof *e)))) {
-        be->ops->free(be->ctx, ptr);
+        tg__be_free(be, ptr);
         return;
     }
     if (e == c->spare) c->spare = e->next;

@@ -36,7 +36,7 @@ static const struct tg_host_api host_api = {
 
 static void cpu_init(void) {
     cpu_backend.ops = tg__cpu_backend_ops();
-    cpu_status = cpu_backend.ops->init(&cpu_backend.ctx);
+    cpu_status = tg__be_init(cpu_backend.ops, &cpu_backend.ctx);
 }
 
 typedef const struct tg_backend_ops *(*entry_fn)(uint32_t, const struct tg_host_api *);
@@ -114,8 +114,13 @@ static tg_backend *load_cuda(void) {
                  ops ? ops->abi_version : 0u, TG_BACKEND_ABI_VERSION);
         goto out;
     }
+    if (!tg__backend_complete(ops)) {
+        tg__fail(TG_ERR_BACKEND, "tg_backend_get",
+                 "cuda backend not available: the module lacks a required memory slot");
+        goto out;
+    }
     void *ctx = NULL;
-    if (ops->init(&ctx) != TG_OK) {
+    if (tg__be_init(ops, &ctx) != TG_OK) {
         tg__fail(TG_ERR_BACKEND, "tg_backend_get", "cuda backend not available");
         goto out;
     }
@@ -159,8 +164,7 @@ int tg_backend_set_threads(tg_backend *backend, int n_threads) {
         return TG_ERR_INVALID_ARG;
     }
     backend->n_threads = n_threads;
-    if (backend->ops->set_threads) return backend->ops->set_threads(backend->ctx, n_threads);
-    return TG_OK;
+    return tg__be_set_threads(backend, n_threads);
 }
 
 int tg_backend_synchronize(tg_backend *backend) {
@@ -168,5 +172,5 @@ int tg_backend_synchronize(tg_backend *backend) {
         tg__fail(TG_ERR_INVALID_ARG, "tg_backend_synchronize", "backend is NULL");
         return TG_ERR_INVALID_ARG;
     }
-    return backend->ops->synchronize(backend->ctx);
+    return tg__be_synchronize(backend);
 }

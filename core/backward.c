@@ -57,7 +57,9 @@ static void release_sinks(tg_tape *tape) {
     tape->n_held = 0;
 }
 
-tg_tensor *tg__grad_sink(tg_tape *tape, const tg_node *n, int k, double *beta) {
+// Input k's .grad when this pass may write it in place (locked for the rule, version bumped),
+// else NULL; *beta: 0 when its contents are stale (zero pending), else 1.
+static tg_tensor *grad_sink(tg_tape *tape, const tg_node *n, int k, double *beta) {
     if (!tape->direct_leaf_grads) return NULL;
     tg_tensor *x = tg__node_input(n, k);
     if (x->is_step || !x->requires_grad || tape->n_held == 4) return NULL;
@@ -76,6 +78,15 @@ tg_tensor *tg__grad_sink(tg_tape *tape, const tg_node *n, int k, double *beta) {
     x->grad_zero_pending = false;
     tg__bump_version(g);
     return g;
+}
+
+int tg__grad_accumulate(tg_tape *tape, const tg_node *n, int k, tg_grad_writer write,
+                        void *ctx) {
+    double beta = 1.0;
+    tg_tensor *dst = grad_sink(tape, n, k, &beta);
+    if (!dst) return 0;
+    int st = write(dst, beta, ctx);
+    return st ? st : 1;
 }
 
 // ---- per-pass gradients ----
@@ -127,7 +138,7 @@ static uint64_t recorded_version(const tg_node *n, int k) {
 // (PyTorch: "one of the variables needed for gradient computation has been modified by an
 // inplace operation").
 static int check_versions(const tg_node *n, int64_t i, const char *where) {
-    unsigned unread = tg__op_unread[n->def->id];
+    unsigned unread = n->def->unread;
     for (int k = 0; k <= n->n_in; k++) {
         bool is_out = k == n->n_in;
         if (is_out ? (unread & TG_UNREAD_OUT) : k < 31 && (unread >> k & 1u)) continue;
@@ -206,7 +217,7 @@ static int sweep(tg_tape *tape, tg_tensor *out, const tg_tensor *seed, bool crea
     // Pass gradients are NULL here: every pass clears them when it ends, failed or not.
     *end = out->node;
     // The seed itself, not a copy, inside tg_backward (rules only read their dout; leaves
-    // get copies), unless it is a leaf's .grad that a rule might add into (tg__grad_sink).
+    // get copies), unless it is a leaf's .grad that a rule might add into (tg__grad_accumulate).
     // tg_grad copies: its results must be step tensors of the tape.
     tg_tensor *g = (tg_tensor *)seed;
     if (!(direct && seed && !seed->is_grad)) {
@@ -215,8 +226,8 @@ static int sweep(tg_tape *tape, tg_tensor *out, const tg_tensor *seed, bool crea
         st = g ? TG_OK : tg_last_status();
         if (g) {
             tg_view v = tg__view_of(g);
-            st = seed ? out->be->ops->copy(out->be->ctx, g->data, seed->data, g->nbytes)
-                      : out->be->ops->fill(out->be->ctx, &v, 1.0);
+            st = seed ? tg__be_copy(out->be, g->data, seed->data, g->nbytes)
+                      : tg__k_fill(where, out->be, &v, 1.0);
         }
         tg_tape_set_grad(tape, mode);
         if (st) return st;
@@ -294,14 +305,14 @@ static int accumulate_leaf(tg_tensor *leaf, tg_tensor *g, const char *where) {
     int st;
     if (!leaf->grad) {
         tg_tensor *ng = tg__persistent_new(leaf->be, leaf->dtype, leaf->ndim, leaf->shape, where);
-        st = ng ? leaf->be->ops->copy(leaf->be->ctx, ng->data, g->data, g->nbytes)
+        st = ng ? tg__be_copy(leaf->be, ng->data, g->data, g->nbytes)
                 : tg_last_status();
         if (ng) {
             ng->is_grad = true;
             leaf->grad = ng;
         }
     } else if (leaf->grad_zero_pending) {   // a pending tg_zero_grad: replace, don't add
-        st = leaf->be->ops->copy(leaf->be->ctx, leaf->grad->data, g->data, g->nbytes);
+        st = tg__be_copy(leaf->be, leaf->grad->data, g->data, g->nbytes);
         tg__bump_version(leaf->grad);
         leaf->grad_zero_pending = false;
     } else {
@@ -439,7 +450,7 @@ int tg_grad(tg_tape *tape, tg_tensor *out, const tg_tensor *seed, int n_inputs,
         grads[i] = tg__step_new(tape, x->be, x->dtype, x->ndim, x->shape, "tg_grad");
         if (!grads[i]) st = tg_last_status();
         else if (grads[i]->nbytes)
-            st = x->be->ops->memset0(x->be->ctx, grads[i]->data, grads[i]->nbytes);
+            st = tg__be_memset0(x->be, grads[i]->data, grads[i]->nbytes);
     }
     tg_tape_set_grad(tape, mode);
     clear_bgrads(tape, end);

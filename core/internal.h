@@ -1,5 +1,5 @@
-// Internal structures shared by core/ and ops/: the tensor, the tape and its nodes, the
-// op descriptor, the backend handle with its caching allocator. Never installed.
+// Internal structures shared by core/ and ops/: the tensor, the tape and its nodes (the op
+// descriptor is ops/op_def.h), the backend handle with its caching allocator. Never installed.
 #pragma once
 
 #include <stdatomic.h>
@@ -7,6 +7,7 @@
 
 #include "tapegrad/tapegrad.h"
 #include "backends/backend_impl.h"
+#include "ops/op_def.h"
 
 // ---- errors ----
 
@@ -159,16 +160,7 @@ const char *tg__inputs_str(char *buf, size_t size, int n, tg_tensor *const *in);
 
 // ---- ops and the tape ----
 
-typedef struct tg_attrs {
-    double s[3];                  // scalars (exponent, affine a/b, ...)
-    int64_t i[TG_MAX_DIMS];       // ints (axes mask, dims, shape)
-    int n_i;
-    unsigned flags;               // keepdim, transposes, ...
-} tg_attrs;
-
-typedef struct tg_op_def tg_op_def;
-
-typedef struct tg_node {
+struct tg_node {
     const tg_op_def *def;         // the op (def->id is its enum tg_op)
     int n_in;
     tg_tensor *in[3];
@@ -178,58 +170,86 @@ typedef struct tg_node {
     uint64_t *ver_ext;            // arena array, n_in + 1 entries, when n_in > 3
     bool freed;                   // a backward pass without retain_graph went through it
     int32_t scope;                // tg_tape_push_scope index when recorded, -1 for none
-    tg_attrs attrs;
-} tg_node;
+    const void *params;           // arena copy of the op's parameter struct (NULL: none)
+};
+
+// The op's parameters as recorded (cast to the op's own struct).
+static inline const void *tg__node_params(const tg_node *n) { return n->params; }
 
 static inline tg_tensor *tg__node_input(const tg_node *n, int i) {
     return n->in_ext ? n->in_ext[i] : n->in[i];
 }
 
-// The op descriptor. `forward` fills `out` (already allocated with the shape that
-// `infer` gave). `backward` writes one contribution per input into din[] with public ops
-// (NULL = no gradient to that input); the core sums them back to the input shapes.
-struct tg_op_def {
-    int id;      // enum tg_op
-    const char *name;
-    int arity;   // -1: variadic
-    int (*infer)(tg_tensor *const *in, int n_in, const tg_attrs *at, int *ndim,
-                 int64_t *shape);
-    int (*forward)(tg_tensor *const *in, int n_in, const tg_attrs *at, tg_tensor *out);
-    int (*backward)(tg_tape *tape, const tg_node *node, tg_tensor *dout, tg_tensor **din);
-};
-
-// What each op's gradient rule never reads, by op id (ops/op_table.c): bit k for input k
-// (k < 31), TG_UNREAD_OUT for the output. The sweep checks the recorded versions of the
-// rest; 0 (every op not listed, custom ops) checks all.
-extern const unsigned tg__op_unread[];
-
-#define TG_UNREAD_OUT (1u << 31)
-#define TG_UNREAD_ALL (~0u)
-
 // Runs an op: checks inputs (NULL propagation, dtype, backend), infers the shape,
 // allocates the output on the tape, runs forward, records a node if needed.
 tg_tensor *tg__apply(tg_tape *tape, const tg_op_def *def, int n_in, tg_tensor *const *in,
-                     const tg_attrs *at);
+                     const void *params);
 // Records an already computed output (view ops). Returns out, or NULL on failure.
 tg_tensor *tg__record(tg_tape *tape, const tg_op_def *def, int n_in, tg_tensor *const *in,
-                      const tg_attrs *at, tg_tensor *out);
+                      const void *params, tg_tensor *out);
 
 // Sums g over broadcast axes so that it has the shape (ndim, shape). Uses public ops.
 tg_tensor *tg__sum_to(tg_tape *tape, tg_tensor *g, int ndim, const int64_t *shape);
 
-// Kernel launchers with NULL-slot checks (errors name `where`).
+// ---- the backend door (core/dispatch.c): nothing else calls a backend's table ----
+
+// The module's table has every required slot (lifecycle, memory, fill).
+bool tg__backend_complete(const struct tg_backend_ops *ops);
+// Memory and lifecycle: the slot's status, no error set (callers word their own).
+int tg__be_init(const struct tg_backend_ops *ops, void **ctx);
+int tg__be_alloc(tg_backend *be, size_t bytes, void **out);
+void tg__be_free(tg_backend *be, void *ptr);
+int tg__be_upload(tg_backend *be, void *dst, const void *src, size_t bytes);
+int tg__be_download(tg_backend *be, void *dst, const void *src, size_t bytes);
+int tg__be_copy(tg_backend *be, void *dst, const void *src, size_t bytes);
+int tg__be_memset0(tg_backend *be, void *dst, size_t bytes);
+int tg__be_synchronize(tg_backend *be);
+int tg__be_set_threads(tg_backend *be, int n);
+// Kernels (backend_impl.h documents each slot): TG_OK, or the status with an error naming
+// `where` (TG_ERR_UNSUPPORTED when the backend lacks the slot). gather, scatter_add, xent and
+// xent_grad pass TG_ERR_INVALID_ARG (a bad index or label) back unworded, for the op to word.
+int tg__k_fill(const char *where, tg_backend *be, const tg_view *y, double value);
+// y: a tensor (x flat or strided); tg__k_unary_view: any view y.
 int tg__k_unary(const char *where, int kind, const tg_view *x, const tg_tensor *y, double a,
                 double b);
+int tg__k_unary_view(const char *where, tg_backend *be, int kind, const tg_view *x,
+                     const tg_view *y, double a, double b);
 int tg__k_binary(const char *where, int kind, const tg_view *a, const tg_view *b,
                  const tg_tensor *y);
-// y = softmax (or log_softmax when take_log) of x along its last axis; x and y contiguous,
-// of one shape.
+int tg__k_reduce(const char *where, tg_backend *be, int kind, const tg_view *x,
+                 const tg_view *y);
+int tg__k_gemm(const char *where, tg_backend *be, const tg_gemm_desc *d);
+int tg__k_update(const char *where, tg_backend *be, int kind, const tg_view *y,
+                 const tg_view *a, const tg_view *b, double s0, double s1, double s2);
+int tg__k_cast(const char *where, tg_backend *be, const tg_view *x, const tg_view *y);
+int tg__k_where(const char *where, tg_backend *be, const tg_view *cond, const tg_view *a,
+                const tg_view *b, const tg_view *y);
+int tg__k_gather(const char *where, tg_backend *be, int axis, const tg_view *x,
+                 const tg_view *index, const tg_view *y);
+int tg__k_scatter_add(const char *where, tg_backend *be, int axis, const tg_view *src,
+                      const tg_view *index, const tg_view *y);
+int tg__k_im2col(const char *where, tg_backend *be, const tg_im2col_desc *d, const void *x,
+                 void *cols);
+int tg__k_col2im(const char *where, tg_backend *be, const tg_im2col_desc *d, const void *cols,
+                 void *x);
+int tg__k_xent(const char *where, tg_backend *be, int dtype, int64_t n, int64_t c,
+               const void *logits, const void *labels, void *loss);
+int tg__k_xent_grad(const char *where, tg_backend *be, int dtype, int64_t n, int64_t c,
+                    const void *logits, const void *labels, const void *dloss, void *dlogits);
+int tg__k_adam_step(const char *where, tg_backend *be, const tg_adam_desc *d);
+// Row kernels along the last axis; all tensors contiguous and of x's (or y's) shape.
 int tg__k_softmax(const char *where, const tg_tensor *x, const tg_tensor *y, bool take_log);
-// dx from y = softmax(x) (or log_softmax when take_log) and dy, rows along the last axis;
-// all three contiguous, same shape. tg__has_softmax_grad: the backend has the kernel.
-bool tg__has_softmax_grad(const tg_backend *be);
+bool tg__has_softmax_grad(tg_backend *be);
 int tg__k_softmax_grad(const char *where, const tg_tensor *y, const tg_tensor *dy,
                        const tg_tensor *dx, bool take_log);
+int tg__k_layer_norm(const char *where, const tg_tensor *x, const tg_tensor *w,
+                     const tg_tensor *b, const tg_tensor *y, double eps);
+int tg__k_layer_norm_grad(const char *where, const tg_tensor *dy, const tg_tensor *x,
+                          const tg_tensor *w, const tg_tensor *dx, double eps);
+int tg__k_layer_norm_wgrad(const char *where, const tg_tensor *dy, const tg_tensor *x,
+                           const tg_tensor *out, double eps);
+int tg__k_attention(const char *where, tg_backend *be, const tg_attn_desc *d);
+int tg__k_attention_grad(const char *where, tg_backend *be, const tg_attn_desc *d);
 
 // A persistent tensor recorded by the tape this epoch, with its per-pass gradient. Kept on
 // the tape, not on the tensor, so that threads that each own a tape can share the tensor.
@@ -238,7 +258,7 @@ struct tg_pin {
     tg_tensor *bgrad;             // gradient during one backward pass (step tensor)
     int64_t first_node;           // no node before this one records t (n_nodes when pinned)
     int32_t islot;                // its slot in pin_index
-    bool sunk;                    // this pass added into t's .grad directly (tg__grad_sink)
+    bool sunk;                    // this pass added into t's .grad directly (tg__grad_accumulate)
 };
 
 // A named scope (tg_tape_push_scope): modules group their ops for DOT clusters.
@@ -267,7 +287,7 @@ struct tg_tape {
     bool in_backward;
     bool anomaly;                 // check every output for NaN/Inf
     bool anomaly_nan_only;        // ... for NaN only (TG_ANOMALY_NAN, PyTorch's check)
-    bool direct_leaf_grads;       // this sweep may accumulate into leaves' .grad (tg__grad_sink)
+    bool direct_leaf_grads;       // this sweep may accumulate into leaves' .grad (tg__grad_accumulate)
     int n_held;                   // grad locks held by the rule running now (sinks)
     tg_tensor *held[4];
     struct tg_scope *scopes;      // this epoch's scopes, in push order
@@ -307,15 +327,19 @@ int tg__check_args(tg_tape *tape, const char *fn, int n_in, tg_tensor *const *in
 static inline bool tg__needs_grad(const tg_node *n, int k) {
     return tg__node_input(n, k)->requires_grad;
 }
-// The leaf gradient a rule may add input k's whole contribution into directly (then it
-// leaves din[k] NULL), or NULL: only inside tg_backward without create_graph or anomaly
-// mode, for a persistent input that already has a .grad that no tape has recorded. The
-// contribution must have the input's exact shape (no sum_to). Saves the step tensor and
-// the accumulation pass for large weights (a gemm adds into .grad with beta = 1).
-// The sink is locked for the rule (threads sharing the leaf) and its version bumped.
-// *beta is what the rule scales the sink's current contents by: 1 (add), or 0 when a
-// tg_zero_grad is pending (the write replaces them: no zeroing pass, no read).
-tg_tensor *tg__grad_sink(tg_tape *tape, const tg_node *n, int k, double *beta);
+// A rule asks the core to accumulate input k's whole contribution into the input's gradient
+// in place, instead of returning it in din[k]: the core accumulates there only inside
+// tg_backward without create_graph or anomaly mode, for a persistent input that already has
+// a .grad that no tape has recorded; then it locks that gradient (threads sharing the leaf),
+// bumps its version and calls write(dst, beta, ctx), which must compute dst = contribution
+// + beta * dst (beta 0 when a tg_zero_grad is pending: no zeroing pass, no read). Returns
+// 1 when written (din[k] stays NULL), 0 when the rule must return the contribution in
+// din[k] as usual, or write's negative status. The contribution must have the input's
+// exact shape (no sum_to). Saves the step tensor and the accumulation pass for large
+// weights (a gemm accumulates with beta).
+typedef int (*tg_grad_writer)(tg_tensor *dst, double beta, void *ctx);
+int tg__grad_accumulate(tg_tape *tape, const tg_node *n, int k, tg_grad_writer write,
+                        void *ctx);
 // Per-leaf lock around writes to .grad (tapes on other threads may share the leaf).
 bool tg__grad_trylock(tg_tensor *t);
 void tg__grad_lock(tg_tensor *t);

@@ -145,7 +145,7 @@ static int fill_random(tg_tensor *y, tg_rng *rng, double p0, double p1, bool nor
     }
     int st = TG_OK;
     if (host != y->data) {
-        st = y->be->ops->upload(y->be->ctx, y->data, host, y->nbytes);
+        st = tg__be_upload(y->be, y->data, host, y->nbytes);
         tg__free(host);
     }
     return st;

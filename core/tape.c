@@ -303,7 +303,7 @@ int tg__pin_slow(tg_tape *tape, tg_tensor *t) {
 }
 
 tg_tensor *tg__record(tg_tape *tape, const tg_op_def *def, int n_in, tg_tensor *const *in,
-                      const tg_attrs *at, tg_tensor *out) {
+                      const void *params, tg_tensor *out) {
     bool any = false;
     for (int i = 0; i < n_in; i++) any |= in[i]->requires_grad;
     if (!tape->grad_enabled || !def->backward || !any) return out;
@@ -348,8 +348,15 @@ tg_tensor *tg__record(tg_tape *tape, const tg_op_def *def, int n_in, tg_tensor *
         }
     }
     node->out = out;
-    static const tg_attrs no_attrs;   // a copy, not a memset (that compiles to rep stos)
-    node->attrs = at ? *at : no_attrs;
+    node->params = NULL;
+    if (params && def->params_size) {
+        void *copy = tg__arena_alloc(tape, def->params_size);
+        if (!copy) {
+            tg__fail(TG_ERR_OOM, def->name, "out of memory in the tape arena");
+            return NULL;
+        }
+        node->params = memcpy(copy, params, def->params_size);
+    }
     out->requires_grad = true;
     out->node = tape->n_nodes++;
     return out;
@@ -357,7 +364,7 @@ tg_tensor *tg__record(tg_tape *tape, const tg_op_def *def, int n_in, tg_tensor *
 
 // Inputs must be non-NULL, of one dtype and backend, and not step tensors of another tape.
 int tg__check_args(tg_tape *tape, const char *fn, int n_in, tg_tensor *const *in) {
-    const tg_op_def def = {0, fn, n_in, NULL, NULL, NULL};
+    const tg_op_def def = {.name = fn, .arity = n_in};
     return tg__check_inputs(tape, &def, n_in, in);
 }
 
@@ -401,14 +408,14 @@ int tg__check_inputs(tg_tape *tape, const tg_op_def *def, int n_in, tg_tensor *c
 }
 
 tg_tensor *tg__apply(tg_tape *tape, const tg_op_def *def, int n_in, tg_tensor *const *in,
-                     const tg_attrs *at) {
+                     const void *params) {
     if (tg__check_inputs(tape, def, n_in, in)) return NULL;
     int ndim = 0;
     int64_t shape[TG_MAX_DIMS];
-    if (def->infer(in, n_in, at, &ndim, shape)) return NULL;
+    if (def->infer(in, n_in, params, &ndim, shape)) return NULL;
     tg_tensor *out = tg__step_new(tape, in[0]->be, in[0]->dtype, ndim, shape, def->name);
     if (!out) return NULL;
-    if (out->numel && def->forward(in, n_in, at, out)) return NULL;
+    if (out->numel && def->forward(in, n_in, params, out)) return NULL;
     int64_t op_no = tape->n_ops++;
     // During backward the sweep checks each rule's result instead, so that the error names
     // the forward op whose rule went wrong rather than an op inside the rule.
@@ -420,7 +427,7 @@ tg_tensor *tg__apply(tg_tape *tape, const tg_op_def *def, int n_in, tg_tensor *c
                  (long long)op_no, (long long)tape->n_nodes, tg__inputs_str(s, sizeof s, n_in, in));
         return NULL;
     }
-    return tg__record(tape, def, n_in, in, at, out);
+    return tg__record(tape, def, n_in, in, params, out);
 }
 
 // ---- scopes ----

@@ -136,7 +136,7 @@ tg_tensor *tg__persistent_new(tg_backend *be, tg_dtype dtype, int ndim, const in
     atomic_init(&t->pin_key, 0);
     if (t->nbytes) {
         tg__count_alloc();
-        int st = be->ops->alloc(be->ctx, t->nbytes, &t->data);
+        int st = tg__be_alloc(be, t->nbytes, &t->data);
         if (st != TG_OK || !t->data) {
             char s[160];
             tg__fail(TG_ERR_OOM, where, "out of memory for %s %s on %s",
@@ -151,7 +151,7 @@ tg_tensor *tg__persistent_new(tg_backend *be, tg_dtype dtype, int ndim, const in
 
 tg_tensor *tg_tensor_new(tg_backend *backend, tg_dtype dtype, int ndim, const int64_t *shape) {
     tg_tensor *t = tg__persistent_new(backend, dtype, ndim, shape, "tg_tensor_new");
-    if (t && t->nbytes && t->be->ops->memset0(t->be->ctx, t->data, t->nbytes) != TG_OK) {
+    if (t && t->nbytes && tg__be_memset0(t->be, t->data, t->nbytes) != TG_OK) {
         tg_free(t);
         return NULL;
     }
@@ -165,7 +165,7 @@ tg_tensor *tg_tensor_from(tg_backend *backend, tg_dtype dtype, int ndim, const i
         return NULL;
     }
     tg_tensor *t = tg__persistent_new(backend, dtype, ndim, shape, "tg_tensor_from");
-    if (t && t->nbytes && t->be->ops->upload(t->be->ctx, t->data, host_data, t->nbytes)) {
+    if (t && t->nbytes && tg__be_upload(t->be, t->data, host_data, t->nbytes)) {
         tg_free(t);
         return NULL;
     }
@@ -231,7 +231,7 @@ int tg_free(tg_tensor *t) {
         st = tg_grad_clear(t);
         if (st) return st;
     }
-    if (t->data && t->owns_data) t->be->ops->free(t->be->ctx, t->data);
+    if (t->data && t->owns_data) tg__be_free(t->be, t->data);
     t->magic = TG_MAGIC_DEAD;
     tg__free(t->name);
     tg__free(t);
@@ -317,7 +317,7 @@ int tg_grad_clear(tg_tensor *t) {
         return TG_ERR_STATE;
     }
     t->grad = NULL;
-    if (g->data && g->owns_data) g->be->ops->free(g->be->ctx, g->data);
+    if (g->data && g->owns_data) tg__be_free(g->be, g->data);
     g->magic = TG_MAGIC_DEAD;
     tg__free(g);
     return TG_OK;
@@ -377,7 +377,7 @@ tg_tensor *tg__step_new(tg_tape *tape, tg_backend *be, tg_dtype dtype, int ndim,
 
 // A view shares src's data and takes no buffer of its own (reset releases nothing for it).
 // A view of a persistent tensor pins it on the tape: it cannot be freed under the view, and
-// the backward pass knows the data is shared (tg__grad_sink).
+// the backward pass knows the data is shared (tg__grad_accumulate).
 tg_tensor *tg__step_view(tg_tape *tape, tg_tensor *src, int ndim, const int64_t *shape,
                          const char *where) {
     if (tg__pin(tape, src)) {
@@ -423,7 +423,7 @@ tg_tensor *tg_grad_of(const tg_tensor *t) {
         tg__grad_lock(p);
         if (p->grad_zero_pending) {
             if (p->grad->nbytes &&
-                p->be->ops->memset0(p->be->ctx, p->grad->data, p->grad->nbytes) != TG_OK) {
+                tg__be_memset0(p->be, p->grad->data, p->grad->nbytes) != TG_OK) {
                 tg__grad_unlock(p);
                 if (!tg__has_error()) tg__fail(TG_ERR_BACKEND, "tg_grad_of", "zeroing failed");
                 return NULL;
@@ -473,7 +473,7 @@ int tg_zero_grad(int n, tg_tensor *const *tensors) {
         if (atomic_load_explicit(&t->grad->pins, memory_order_acquire) == 0) {
             t->grad_zero_pending = true;
         } else if (t->grad->nbytes) {
-            st = t->be->ops->memset0(t->be->ctx, t->grad->data, t->grad->nbytes);
+            st = tg__be_memset0(t->be, t->grad->data, t->grad->nbytes);
             if (st) return st;
             t->grad_zero_pending = false;
         }
@@ -501,7 +501,7 @@ static int check_host_copy(const tg_tensor *t, const void *p, size_t bytes, cons
 int tg_copy_to_host(const tg_tensor *t, void *dst, size_t bytes) {
     int st = check_host_copy(t, dst, bytes, "tg_copy_to_host");
     if (st || !bytes) return st;
-    return t->be->ops->download(t->be->ctx, dst, t->data, bytes);
+    return tg__be_download(t->be, dst, t->data, bytes);
 }
 
 int tg_copy_from_host(tg_tensor *t, const void *src, size_t bytes) {
@@ -513,7 +513,7 @@ int tg_copy_from_host(tg_tensor *t, const void *src, size_t bytes) {
     }
     if (st || !bytes) return st;
     tg__bump_version(t);
-    return t->be->ops->upload(t->be->ctx, t->data, src, bytes);
+    return tg__be_upload(t->be, t->data, src, bytes);
 }
 
 double tg_item(const tg_tensor *t) {
@@ -526,8 +526,8 @@ double tg_item(const tg_tensor *t) {
     }
     double d = NAN;
     float f = NAN;
-    int st = t->dtype == TG_F32 ? t->be->ops->download(t->be->ctx, &f, t->data, 4)
-                                : t->be->ops->download(t->be->ctx, &d, t->data, 8);
+    int st = t->dtype == TG_F32 ? tg__be_download(t->be, &f, t->data, 4)
+                                : tg__be_download(t->be, &d, t->data, 8);
     if (st) return NAN;
     return t->dtype == TG_F32 ? (double)f : d;
 }
@@ -556,7 +556,7 @@ static int nonfinite_kind(const tg_tensor *t) {
     int kind = 0;
     for (int64_t i = 0; i < t->numel; i += (int64_t)chunk) {
         int64_t n = t->numel - i < (int64_t)chunk ? t->numel - i : (int64_t)chunk;
-        if (t->be->ops->download(t->be->ctx, buf, (const char *)t->data + (size_t)i * es,
+        if (tg__be_download(t->be, buf, (const char *)t->data + (size_t)i * es,
                                  (size_t)n * es))
             return kind;
         for (int64_t k = 0; k < n; k++) {

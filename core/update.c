@@ -49,15 +49,9 @@ static int run_update(const char *where, int kind, tg_tensor *y, const tg_tensor
                       const tg_tensor *b, double s0, double s1, double s2) {
     int st = check_update(where, y, a, b);
     if (st || !y->numel) return st;
-    if (!y->be->ops->update) {
-        tg__fail(TG_ERR_UNSUPPORTED, where, "not supported on backend %s", y->be->ops->name);
-        return TG_ERR_UNSUPPORTED;
-    }
     tg__bump_version(y);
     tg_view vy = tg__view_of(y), va = tg__view_of(a), vb = b ? tg__view_of(b) : va;
-    st = y->be->ops->update(y->be->ctx, kind, &vy, &va, &vb, s0, s1, s2);
-    if (st && !tg__has_error()) tg__fail(st, where, "kernel failed on %s", y->be->ops->name);
-    return st;
+    return tg__k_update(where, y->be, kind, &vy, &va, &vb, s0, s1, s2);
 }
 
 int tg_axpby_(tg_tensor *y, double alpha, const tg_tensor *x, double beta) {
@@ -119,7 +113,7 @@ int tg_copy_(tg_tensor *y, const tg_tensor *src) {
     int st = check_update("tg_copy_", y, src, NULL);
     if (st || !y->nbytes) return st;
     tg__bump_version(y);
-    return y->be->ops->copy(y->be->ctx, y->data, src->data, y->nbytes);
+    return tg__be_copy(y->be, y->data, src->data, y->nbytes);
 }
 
 int tg_fill_(tg_tensor *y, double value) {
@@ -131,7 +125,7 @@ int tg_fill_(tg_tensor *y, double value) {
     if (st || !y->numel) return st;
     tg__bump_version(y);
     tg_view v = tg__view_of(y);
-    return y->be->ops->fill(y->be->ctx, &v, value);
+    return tg__k_fill("tg_fill_", y->be, &v, value);
 }
 
 // ---- detached copies ----
@@ -143,12 +137,12 @@ tg_tensor *tg_to(const tg_tensor *t, tg_backend *backend) {
     if (!r || !t->nbytes) return r;
     int st;
     if (be == t->be) {
-        st = be->ops->copy(be->ctx, r->data, t->data, t->nbytes);
+        st = tg__be_copy(be, r->data, t->data, t->nbytes);
     } else {
         // Through host memory: neither backend knows the other's pointers.
         void *host = tg__malloc(t->nbytes);
-        st = host ? t->be->ops->download(t->be->ctx, host, t->data, t->nbytes) : TG_ERR_OOM;
-        if (!st) st = be->ops->upload(be->ctx, r->data, host, t->nbytes);
+        st = host ? tg__be_download(t->be, host, t->data, t->nbytes) : TG_ERR_OOM;
+        if (!st) st = tg__be_upload(be, r->data, host, t->nbytes);
         tg__free(host);
     }
     if (st) {
@@ -164,9 +158,8 @@ tg_tensor *tg_cast(const tg_tensor *t, tg_dtype dtype) {
     tg_tensor *r = tg__persistent_new(t->be, dtype, t->ndim, t->shape, "tg_cast");
     if (!r || !t->numel) return r;
     tg_view vx = tg__view_of(t), vy = tg__view_of(r);
-    int st = t->be->ops->cast ? t->be->ops->cast(t->be->ctx, &vx, &vy) : TG_ERR_UNSUPPORTED;
+    int st = tg__k_cast("tg_cast", t->be, &vx, &vy);
     if (st) {
-        if (!tg__has_error()) tg__fail(st, "tg_cast", "not supported on %s", t->be->ops->name);
         tg_free(r);
         return NULL;
     }
@@ -204,11 +197,6 @@ int tg_adam_step_(tg_tensor *p, const tg_tensor *g, tg_tensor *m, tg_tensor *v, 
     tg__bump_version(m);
     tg__bump_version(v);
     if (vmax) tg__bump_version(vmax);
-    tg_backend *be = p->be;
-    if (!be->ops->adam_step) {
-        tg__fail(TG_ERR_UNSUPPORTED, where, "not supported on backend %s", be->ops->name);
-        return TG_ERR_UNSUPPORTED;
-    }
     tg_adam_desc d = {
         .dtype = (int)p->dtype, .n = p->numel, .p = p->data, .g = g->data, .m = m->data,
         .v = v->data, .vmax = vmax ? vmax->data : NULL, .lr = lr, .beta1 = beta1,
@@ -216,7 +204,5 @@ int tg_adam_step_(tg_tensor *p, const tg_tensor *g, tg_tensor *m, tg_tensor *v, 
         .bc1 = 1.0 - pow(beta1, (double)step), .bc2_sqrt = sqrt(1.0 - pow(beta2, (double)step)),
         .decoupled = decoupled,
     };
-    st = be->ops->adam_step(be->ctx, &d);
-    if (st && !tg__has_error()) tg__fail(st, where, "kernel failed on %s", be->ops->name);
-    return st;
+    return tg__k_adam_step(where, p->be, &d);
 }

@@ -5,57 +5,65 @@
 
 #include "ops/op_table.h"
 
-static int unary_forward(tg_tensor *const *in, const tg_attrs *at, tg_tensor *out, int kind,
+static int unary_forward(tg_tensor *const *in, const void *params, tg_tensor *out, int kind,
                          const char *name) {
-    return tg__forward_unary(in, out, kind, at->s[0], at->s[1], name);
+    const tg_unary_params *p = params;
+    return tg__forward_unary(in, out, kind, p->a, p->b, name);
 }
 
 // ---- abs: y = |x|    dx = dy*sign(x) ----
 
-static int abs_forward(tg_tensor *const *in, int n, const tg_attrs *at, tg_tensor *out) {
+static int abs_forward(tg_tensor *const *in, int n, const void *params, tg_tensor *out) {
     (void)n;
-    return unary_forward(in, at, out, TG_UNARY_ABS, "tg_abs");
+    return unary_forward(in, params, out, TG_UNARY_ABS, "tg_abs");
 }
 static int abs_backward(tg_tape *tape, const tg_node *node, tg_tensor *dout, tg_tensor **din) {
     din[0] = tg_mul(tape, dout, tg_sign(tape, node->in[0]));
     return tg__rule_status(din[0]);
 }
-const tg_op_def tg__op_abs = {TG_OP_ABS, "tg_abs", 1, tg__infer_same, abs_forward,
-                              abs_backward};
+const tg_op_def tg__op_abs = {
+    .id = TG_OP_ABS, .name = "tg_abs", .arity = 1,
+    .infer = tg__infer_same, .forward = abs_forward, .backward = abs_backward,
+};
 tg_tensor *tg_abs(tg_tape *tape, tg_tensor *x) { return tg__apply1(tape, &tg__op_abs, x, 0, 0); }
 
 // ---- sign: y = sign(x)    dx = 0 ----
 
-static int sign_forward(tg_tensor *const *in, int n, const tg_attrs *at, tg_tensor *out) {
+static int sign_forward(tg_tensor *const *in, int n, const void *params, tg_tensor *out) {
     (void)n;
-    return unary_forward(in, at, out, TG_UNARY_SIGN, "tg_sign");
+    return unary_forward(in, params, out, TG_UNARY_SIGN, "tg_sign");
 }
 static int zero_backward(tg_tape *tape, const tg_node *node, tg_tensor *dout, tg_tensor **din) {
     (void)tape, (void)node, (void)dout, (void)din;
     return TG_OK;   // piecewise constant: no contribution
 }
-const tg_op_def tg__op_sign = {TG_OP_SIGN, "tg_sign", 1, tg__infer_same, sign_forward,
-                               zero_backward};
+const tg_op_def tg__op_sign = {
+    .id = TG_OP_SIGN, .name = "tg_sign", .arity = 1,
+    .infer = tg__infer_same, .forward = sign_forward, .backward = zero_backward,
+};
 tg_tensor *tg_sign(tg_tape *tape, tg_tensor *x) {
     return tg__apply1(tape, &tg__op_sign, x, 0, 0);
 }
 
 // ---- clamp: y = min(max(x, lo), hi)    dx = dy*(lo <= x <= hi) ----
 
-static int clamp_forward(tg_tensor *const *in, int n, const tg_attrs *at, tg_tensor *out) {
+static int clamp_forward(tg_tensor *const *in, int n, const void *params, tg_tensor *out) {
     (void)n;
-    return unary_forward(in, at, out, TG_UNARY_CLAMP, "tg_clamp");
+    return unary_forward(in, params, out, TG_UNARY_CLAMP, "tg_clamp");
 }
 static int clamp_backward(tg_tape *tape, const tg_node *node, tg_tensor *dout,
                           tg_tensor **din) {
     tg_tensor *x = node->in[0];
-    tg_tensor *m = tg_mul(tape, tg_ge_scalar(tape, x, node->attrs.s[0]),
-                          tg_le_scalar(tape, x, node->attrs.s[1]));
+    tg_tensor *m = tg_mul(tape, tg_ge_scalar(tape, x, tg__unary_params(node)->a),
+                          tg_le_scalar(tape, x, tg__unary_params(node)->b));
     din[0] = tg_mul(tape, dout, m);
     return tg__rule_status(din[0]);
 }
-const tg_op_def tg__op_clamp = {TG_OP_CLAMP, "tg_clamp", 1, tg__infer_same, clamp_forward,
-                                clamp_backward};
+const tg_op_def tg__op_clamp = {
+    .id = TG_OP_CLAMP, .name = "tg_clamp", .arity = 1,
+    .infer = tg__infer_same, .forward = clamp_forward, .backward = clamp_backward,
+    .params_size = sizeof(tg_unary_params),
+};
 tg_tensor *tg_clamp(tg_tape *tape, tg_tensor *x, double lo, double hi) {
     if (lo > hi) {
         tg__fail(TG_ERR_INVALID_ARG, "tg_clamp", "lo %g > hi %g", lo, hi);
@@ -66,62 +74,71 @@ tg_tensor *tg_clamp(tg_tape *tape, tg_tensor *x, double lo, double hi) {
 
 // ---- leaky_relu: y = x > 0 ? x : s*x    dx = dy*(x > 0 ? 1 : s) ----
 
-static int leaky_forward(tg_tensor *const *in, int n, const tg_attrs *at, tg_tensor *out) {
+static int leaky_forward(tg_tensor *const *in, int n, const void *params, tg_tensor *out) {
     (void)n;
-    return unary_forward(in, at, out, TG_UNARY_LEAKY_RELU, "tg_leaky_relu");
+    return unary_forward(in, params, out, TG_UNARY_LEAKY_RELU, "tg_leaky_relu");
 }
 static int leaky_backward(tg_tape *tape, const tg_node *node, tg_tensor *dout,
                           tg_tensor **din) {
-    double s = node->attrs.s[0];
+    double s = tg__unary_params(node)->a;
     tg_tensor *slope = tg_add_scalar(tape, tg_mul_scalar(tape, tg_gt_scalar(tape, node->in[0], 0),
                                                          1.0 - s), s);
     din[0] = tg_mul(tape, dout, slope);
     return tg__rule_status(din[0]);
 }
-const tg_op_def tg__op_leaky_relu = {TG_OP_LEAKY_RELU, "tg_leaky_relu", 1, tg__infer_same,
-                                     leaky_forward, leaky_backward};
+const tg_op_def tg__op_leaky_relu = {
+    .id = TG_OP_LEAKY_RELU, .name = "tg_leaky_relu", .arity = 1,
+    .infer = tg__infer_same, .forward = leaky_forward, .backward = leaky_backward,
+    .params_size = sizeof(tg_unary_params),
+};
 tg_tensor *tg_leaky_relu(tg_tape *tape, tg_tensor *x, double slope) {
     return tg__apply1(tape, &tg__op_leaky_relu, x, slope, 0);
 }
 
 // ---- elu: y = x > 0 ? x : a*(exp(x)-1)    dx = dy*(x > 0 ? 1 : a*exp(x)) ----
 
-static int elu_forward(tg_tensor *const *in, int n, const tg_attrs *at, tg_tensor *out) {
+static int elu_forward(tg_tensor *const *in, int n, const void *params, tg_tensor *out) {
     (void)n;
-    return unary_forward(in, at, out, TG_UNARY_ELU, "tg_elu");
+    return unary_forward(in, params, out, TG_UNARY_ELU, "tg_elu");
 }
 static int elu_backward(tg_tape *tape, const tg_node *node, tg_tensor *dout, tg_tensor **din) {
     tg_tensor *x = node->in[0];
     tg_tensor *zero = tg__scalar_like(tape, x, 0.0), *one = tg__scalar_like(tape, x, 1.0);
     // a*exp(min(x, 0)): written with x (not y) so it differentiates again, and never inf
     tg_tensor *neg = tg_mul_scalar(tape, tg_exp(tape, tg_minimum(tape, x, zero)),
-                                   node->attrs.s[0]);
+                                   tg__unary_params(node)->a);
     din[0] = tg_mul(tape, dout, tg_where(tape, tg_gt_scalar(tape, x, 0), one, neg));
     return tg__rule_status(din[0]);
 }
-const tg_op_def tg__op_elu = {TG_OP_ELU, "tg_elu", 1, tg__infer_same, elu_forward,
-                              elu_backward};
+const tg_op_def tg__op_elu = {
+    .id = TG_OP_ELU, .name = "tg_elu", .arity = 1,
+    .infer = tg__infer_same, .forward = elu_forward, .backward = elu_backward,
+    .params_size = sizeof(tg_unary_params),
+};
 tg_tensor *tg_elu(tg_tape *tape, tg_tensor *x, double alpha) {
     return tg__apply1(tape, &tg__op_elu, x, alpha, 0);
 }
 
 // ---- softplus: y = log(1+exp(b*x))/b    dx = dy*sigmoid(b*x) (dy where b*x > threshold) ----
 
-static int softplus_forward(tg_tensor *const *in, int n, const tg_attrs *at, tg_tensor *out) {
+static int softplus_forward(tg_tensor *const *in, int n, const void *params, tg_tensor *out) {
     (void)n;
-    return unary_forward(in, at, out, TG_UNARY_SOFTPLUS, "tg_softplus");
+    return unary_forward(in, params, out, TG_UNARY_SOFTPLUS, "tg_softplus");
 }
 static int softplus_backward(tg_tape *tape, const tg_node *node, tg_tensor *dout,
                              tg_tensor **din) {
-    double beta = node->attrs.s[0], thr = node->attrs.s[1];
+    double beta = tg__unary_params(node)->a, thr = tg__unary_params(node)->b;
     tg_tensor *bx = tg_mul_scalar(tape, node->in[0], beta);
     tg_tensor *lin = tg_gt_scalar(tape, bx, thr);
     tg_tensor *one = tg__scalar_like(tape, bx, 1.0);
     din[0] = tg_mul(tape, dout, tg_where(tape, lin, one, tg_sigmoid(tape, bx)));
     return tg__rule_status(din[0]);
 }
-const tg_op_def tg__op_softplus = {TG_OP_SOFTPLUS, "tg_softplus", 1, tg__infer_same,
-                                   softplus_forward, softplus_backward};
+const tg_op_def tg__op_softplus = {
+    .id = TG_OP_SOFTPLUS, .name = "tg_softplus", .arity = 1,
+    .infer = tg__infer_same, .forward = softplus_forward, .backward = softplus_backward,
+    .params_size = sizeof(tg_unary_params),
+};
 tg_tensor *tg_softplus(tg_tape *tape, tg_tensor *x, double beta, double threshold) {
     if (!(beta > 0) || isnan(threshold)) {
         tg__fail(TG_ERR_INVALID_ARG, "tg_softplus", "need beta > 0 and a threshold, got %g, %g",
@@ -133,9 +150,9 @@ tg_tensor *tg_softplus(tg_tape *tape, tg_tensor *x, double beta, double threshol
 
 // ---- erf: y = erf(x)    dx = dy*2/sqrt(pi)*exp(-x^2) ----
 
-static int erf_forward(tg_tensor *const *in, int n, const tg_attrs *at, tg_tensor *out) {
+static int erf_forward(tg_tensor *const *in, int n, const void *params, tg_tensor *out) {
     (void)n;
-    return unary_forward(in, at, out, TG_UNARY_ERF, "tg_erf");
+    return unary_forward(in, params, out, TG_UNARY_ERF, "tg_erf");
 }
 static int erf_backward(tg_tape *tape, const tg_node *node, tg_tensor *dout, tg_tensor **din) {
     tg_tensor *x = node->in[0];
@@ -144,24 +161,29 @@ static int erf_backward(tg_tape *tape, const tg_node *node, tg_tensor *dout, tg_
     din[0] = tg_mul(tape, dout, d);
     return tg__rule_status(din[0]);
 }
-const tg_op_def tg__op_erf = {TG_OP_ERF, "tg_erf", 1, tg__infer_same, erf_forward,
-                              erf_backward};
+const tg_op_def tg__op_erf = {
+    .id = TG_OP_ERF, .name = "tg_erf", .arity = 1,
+    .infer = tg__infer_same, .forward = erf_forward, .backward = erf_backward,
+};
 tg_tensor *tg_erf(tg_tape *tape, tg_tensor *x) { return tg__apply1(tape, &tg__op_erf, x, 0, 0); }
 
 // ---- gelu_tanh: y = 0.5 x (1 + tanh(u)), u = sqrt(2/pi) (x + 0.044715 x^3)
 //      dx = gelu_tanh_grad(dy, x) = dy * gelu'(x)   (torch's gelu(approximate='tanh')) ----
 
-static int gelu_tanh_forward(tg_tensor *const *in, int n, const tg_attrs *at, tg_tensor *out) {
+static int gelu_tanh_forward(tg_tensor *const *in, int n, const void *params, tg_tensor *out) {
     (void)n;
-    return unary_forward(in, at, out, TG_UNARY_GELU_TANH, "tg_gelu_tanh");
+    return unary_forward(in, params, out, TG_UNARY_GELU_TANH, "tg_gelu_tanh");
 }
 static int gelu_tanh_backward(tg_tape *tape, const tg_node *node, tg_tensor *dout,
                               tg_tensor **din) {
     din[0] = tg_gelu_tanh_grad(tape, dout, node->in[0]);
     return tg__rule_status(din[0]);
 }
-const tg_op_def tg__op_gelu_tanh = {TG_OP_GELU_TANH, "tg_gelu_tanh", 1, tg__infer_same,
-                                    gelu_tanh_forward, gelu_tanh_backward};
+const tg_op_def tg__op_gelu_tanh = {
+    .id = TG_OP_GELU_TANH, .name = "tg_gelu_tanh", .arity = 1,
+    .infer = tg__infer_same, .forward = gelu_tanh_forward, .backward = gelu_tanh_backward,
+    .unread = TG_UNREAD_OUT,
+};
 tg_tensor *tg_gelu_tanh(tg_tape *tape, tg_tensor *x) {
     return tg__apply1(tape, &tg__op_gelu_tanh, x, 0, 0);
 }
@@ -185,13 +207,13 @@ static tg_tensor *gelu_tanh_second(tg_tape *tape, tg_tensor *x) {
     return tg_mul(tape, ss, sum);
 }
 
-static int gelu_tanh_grad_infer(tg_tensor *const *in, int n, const tg_attrs *at, int *nd,
+static int gelu_tanh_grad_infer(tg_tensor *const *in, int n, const void *params, int *nd,
                                 int64_t *sh) {
-    return tg__infer_bcast(in, n, at, nd, sh, "tg_gelu_tanh_grad");
+    return tg__infer_bcast(in, n, params, nd, sh, "tg_gelu_tanh_grad");
 }
-static int gelu_tanh_grad_forward(tg_tensor *const *in, int n, const tg_attrs *at,
+static int gelu_tanh_grad_forward(tg_tensor *const *in, int n, const void *params,
                                   tg_tensor *out) {
-    (void)n, (void)at;
+    (void)n, (void)params;
     return tg__forward_binary(in, out, TG_BINARY_GELU_TANH_GRAD, "tg_gelu_tanh_grad");
 }
 static int gelu_tanh_grad_backward(tg_tape *tape, const tg_node *node, tg_tensor *g,
@@ -204,9 +226,12 @@ static int gelu_tanh_grad_backward(tg_tape *tape, const tg_node *node, tg_tensor
         return tg_last_status();
     return TG_OK;
 }
-const tg_op_def tg__op_gelu_tanh_grad = {TG_OP_GELU_TANH_GRAD, "tg_gelu_tanh_grad", 2,
-                                         gelu_tanh_grad_infer, gelu_tanh_grad_forward,
-                                         gelu_tanh_grad_backward};
+const tg_op_def tg__op_gelu_tanh_grad = {
+    .id = TG_OP_GELU_TANH_GRAD, .name = "tg_gelu_tanh_grad", .arity = 2,
+    .infer = gelu_tanh_grad_infer,
+    .forward = gelu_tanh_grad_forward,
+    .backward = gelu_tanh_grad_backward,
+};
 tg_tensor *tg_gelu_tanh_grad(tg_tape *tape, tg_tensor *dy, tg_tensor *x) {
     return tg__apply2(tape, &tg__op_gelu_tanh_grad, dy, x);
 }
@@ -239,4 +264,22 @@ tg_tensor *tg_rsqrt(tg_tape *tape, tg_tensor *x) {
 tg_tensor *tg_square(tg_tape *tape, tg_tensor *x) {
     unsigned mark = tg_error_mark();
     return tg__named("tg_square", mark, tg_mul(tape, x, x));
+}
+
+// log1p(x) = log(1 + x), precise for tiny |x| (where 1 + x rounds): with u = 1 + x and
+// d = u - 1 (both rounded), log(u) * x / d (Goldberg's correction; exactly x when d = 0),
+// used for |x| < 1; log(u) elsewhere. Unselected branches see x = 0, so that no NaN or inf
+// from them reaches the gradient through tg_where.
+tg_tensor *tg_log1p(tg_tape *tape, tg_tensor *x) {
+    unsigned mark = tg_error_mark();
+    tg_tensor *zero = tg__scalar_like(tape, x, 0.0), *one = tg__scalar_like(tape, x, 1.0);
+    tg_tensor *small = tg_lt_scalar(tape, tg_abs(tape, x), 1.0);
+    tg_tensor *xs = tg_where(tape, small, x, zero);             // |xs| < 1
+    tg_tensor *u = tg_add_scalar(tape, xs, 1.0);
+    tg_tensor *d = tg_sub_scalar(tape, u, 1.0);
+    tg_tensor *exact = tg_eq_scalar(tape, d, 0.0);               // 1 + x rounded to 1
+    tg_tensor *corr = tg_div(tape, tg_mul(tape, tg_log(tape, u), xs), tg_where(tape, exact, one, d));
+    tg_tensor *near = tg_where(tape, exact, xs, corr);
+    tg_tensor *far = tg_log(tape, tg_add_scalar(tape, tg_where(tape, small, zero, x), 1.0));
+    return tg__named("tg_log1p", mark, tg_where(tape, small, near, far));
 }

@@ -5,8 +5,8 @@
 //   layout 0: qkv [3, B, H, T, D], o [B, H, T, D]            (tg_attention stacks q, k, v)
 //   layout 1: qkv [B, T, 3*H*D], o [B, T, H*D]               (tg_attention_qkv: a fused
 //             projection's output, q | k | v on the last axis, heads inside each)
-// attrs: s[0] scale, s[1] dropout p, s[2] the mask's seed (an integer below 2^53);
-// i[0] layout, i[1] heads, i[2] causal. The gradient op's own rule (double backward) is
+// The parameters (attn_params) give the layout, heads, scale, dropout and the mask's seed.
+// The gradient op's own rule (double backward) is
 // composed from public ops: matmul, softmax, softmax_grad, where, and the dropout mask
 // regenerated from the seed.
 #include <math.h>
@@ -16,28 +16,38 @@
 
 enum { LAYOUT_PACKED = 0, LAYOUT_QKV = 1 };
 
+// Both ops' parameters (attention_grad gets the forward's).
+typedef struct {
+    int layout;       // LAYOUT_*
+    int64_t heads;    // LAYOUT_QKV: heads inside the last axis
+    double scale;
+    double p;         // dropout probability (0: none)
+    uint64_t seed;    // the dropout mask's seed (below 2^53, exact as the kernel's double)
+    bool causal;
+} attn_params;
+
 // ---- problem geometry ----
 
 typedef struct geom {
     int64_t b, h, t, d;
 } geom;
 
-static geom geom_of(const tg_tensor *qkv, const tg_attrs *at) {
+static geom geom_of(const tg_tensor *qkv, const attn_params *at) {
     const int64_t *s = qkv->shape;
-    if (at->i[0] == LAYOUT_PACKED) return (geom){s[1], s[2], s[3], s[4]};
-    int64_t h = at->i[1];
+    if (at->layout == LAYOUT_PACKED) return (geom){s[1], s[2], s[3], s[4]};
+    int64_t h = at->heads;
     return (geom){s[0], h, s[1], s[2] / (3 * h)};
 }
 
 // The kernel descriptor for qkv (and o, dout, dqkv when given) under at.
 static tg_attn_desc desc_of(const tg_tensor *qkv, const tg_tensor *o, const tg_tensor *dout,
-                            const tg_tensor *dqkv, const tg_attrs *at) {
+                            const tg_tensor *dqkv, const attn_params *at) {
     geom g = geom_of(qkv, at);
     tg_attn_desc d = {.dtype = (int)qkv->dtype, .b = g.b, .h = g.h, .t = g.t, .d = g.d,
-                      .scale = at->s[0], .p = at->s[1], .seed = (uint64_t)at->s[2],
-                      .causal = (int)at->i[2]};
+                      .scale = at->scale, .p = at->p, .seed = at->seed,
+                      .causal = (int)at->causal};
     int64_t koff;
-    if (at->i[0] == LAYOUT_PACKED) {
+    if (at->layout == LAYOUT_PACKED) {
         int64_t s[3] = {g.h * g.t * g.d, g.t * g.d, g.d};
         for (int i = 0; i < 3; i++) d.qs[i] = d.os[i] = s[i];
         koff = g.b * g.h * g.t * g.d;
@@ -61,30 +71,11 @@ static tg_attn_desc desc_of(const tg_tensor *qkv, const tg_tensor *o, const tg_t
     return d;
 }
 
-// The slot of `be` at `off` (NULL when an older module's shorter table lacks it).
-static int (*slot_at(const tg_backend *be, size_t off))(void *, const tg_attn_desc *) {
-    const struct tg_backend_ops *o = be->ops;
-    if (o->struct_size < off + sizeof o->attention) return NULL;
-    return off == offsetof(struct tg_backend_ops, attention) ? o->attention : o->attention_grad;
-}
-
-static int launch(const char *where, const tg_backend *be, size_t off, const tg_attn_desc *d) {
-    int (*fn)(void *, const tg_attn_desc *) = slot_at(be, off);
-    if (!fn) {
-        tg__fail(TG_ERR_UNSUPPORTED, where, "not supported on backend %s", be->ops->name);
-        return TG_ERR_UNSUPPORTED;
-    }
-    int st = fn(be->ctx, d);
-    if (st != TG_OK && !tg__has_error())
-        tg__fail(st, where, "attention kernel failed on backend %s", be->ops->name);
-    return st;
-}
-
 // ---- shape rules ----
 
-static int out_shape(const tg_tensor *qkv, const tg_attrs *at, int *nd, int64_t *sh) {
+static int out_shape(const tg_tensor *qkv, const attn_params *at, int *nd, int64_t *sh) {
     geom g = geom_of(qkv, at);
-    if (at->i[0] == LAYOUT_PACKED) {
+    if (at->layout == LAYOUT_PACKED) {
         *nd = 4;
         sh[0] = g.b, sh[1] = g.h, sh[2] = g.t, sh[3] = g.d;
     } else {
@@ -94,13 +85,15 @@ static int out_shape(const tg_tensor *qkv, const tg_attrs *at, int *nd, int64_t 
     return TG_OK;
 }
 
-static int attn_infer(tg_tensor *const *in, int n, const tg_attrs *at, int *nd, int64_t *sh) {
+static int attn_infer(tg_tensor *const *in, int n, const void *params, int *nd, int64_t *sh) {
+    const attn_params *at = params;
     (void)n;
     return out_shape(in[0], at, nd, sh);
 }
 
 // attention_grad: inputs qkv, o, dout; o and dout have the forward's output shape.
-static int grad_infer(tg_tensor *const *in, int n, const tg_attrs *at, int *nd, int64_t *sh) {
+static int grad_infer(tg_tensor *const *in, int n, const void *params, int *nd, int64_t *sh) {
+    const attn_params *at = params;
     (void)n;
     int ond;
     int64_t osh[TG_MAX_DIMS];
@@ -116,37 +109,44 @@ static int grad_infer(tg_tensor *const *in, int n, const tg_attrs *at, int *nd, 
             return TG_ERR_SHAPE;
         }
     }
-    return tg__infer_same(in, n, at, nd, sh);
+    return tg__infer_same(in, n, NULL, nd, sh);
 }
 
 // ---- the fused ops ----
 
-static int attn_forward(tg_tensor *const *in, int n, const tg_attrs *at, tg_tensor *out) {
+static int attn_forward(tg_tensor *const *in, int n, const void *params, tg_tensor *out) {
+    const attn_params *at = params;
     (void)n;
     tg_attn_desc d = desc_of(in[0], out, NULL, NULL, at);
-    return launch("tg_attention", out->be, offsetof(struct tg_backend_ops, attention), &d);
+    return tg__k_attention("tg_attention", out->be, &d);
 }
 
-static int grad_forward(tg_tensor *const *in, int n, const tg_attrs *at, tg_tensor *out) {
+static int grad_forward(tg_tensor *const *in, int n, const void *params, tg_tensor *out) {
+    const attn_params *at = params;
     (void)n;
     tg_attn_desc d = desc_of(in[0], in[1], in[2], out, at);
-    return launch("tg_attention_grad", out->be, offsetof(struct tg_backend_ops, attention_grad),
-                  &d);
+    return tg__k_attention_grad("tg_attention_grad", out->be, &d);
 }
 
 static int grad_backward(tg_tape *tape, const tg_node *node, tg_tensor *g, tg_tensor **din);
 
-const tg_op_def tg__op_attention_grad = {TG_OP_ATTENTION_GRAD, "tg_attention_grad", 3,
-                                         grad_infer, grad_forward, grad_backward};
+const tg_op_def tg__op_attention_grad = {
+    .id = TG_OP_ATTENTION_GRAD, .name = "tg_attention_grad", .arity = 3,
+    .infer = grad_infer, .forward = grad_forward, .backward = grad_backward,
+    .params_size = sizeof(attn_params),
+};
 
 static int attn_backward(tg_tape *tape, const tg_node *node, tg_tensor *dout, tg_tensor **din) {
     tg_tensor *in[3] = {node->in[0], node->out, dout};
-    din[0] = tg__apply(tape, &tg__op_attention_grad, 3, in, &node->attrs);
+    din[0] = tg__apply(tape, &tg__op_attention_grad, 3, in, tg__node_params(node));
     return tg__rule_status(din[0]);
 }
 
-const tg_op_def tg__op_attention = {TG_OP_ATTENTION, "tg_attention", 1, attn_infer,
-                                    attn_forward, attn_backward};
+const tg_op_def tg__op_attention = {
+    .id = TG_OP_ATTENTION, .name = "tg_attention", .arity = 1,
+    .infer = attn_infer, .forward = attn_forward, .backward = attn_backward,
+    .params_size = sizeof(attn_params),
+};
 
 // ---- the gradient's rule, composed (g = dL/d(dqkv); P the weights, M the dropout factors,
 //      Pd = P*M, dP = (dout v^T)*M, Dv = rowsum(dout*o), dS = P*(dP - Dv)):
@@ -156,9 +156,9 @@ const tg_op_def tg__op_attention = {TG_OP_ATTENTION, "tg_attention", 1, attn_inf
 //        o' = gDv*dout                 dout' = Pd gv + gDv*o + (H*P*M) v ----
 
 // q, k, v [B,H,T,D] of a qkv-shaped tensor; *out as [B,H,T,D] from an o-shaped one.
-static int split_qkv(tg_tape *tape, tg_tensor *x, const tg_attrs *at, tg_tensor **qkv3) {
+static int split_qkv(tg_tape *tape, tg_tensor *x, const attn_params *at, tg_tensor **qkv3) {
     geom g = geom_of(x, at);
-    if (at->i[0] == LAYOUT_QKV)
+    if (at->layout == LAYOUT_QKV)
         x = tg_permute(tape, tg_reshape(tape, x, 5, (int64_t[]){g.b, g.t, 3, g.h, g.d}),
                        (int[]){2, 0, 3, 1, 4});
     int64_t sh[4] = {g.b, g.h, g.t, g.d};
@@ -166,21 +166,21 @@ static int split_qkv(tg_tape *tape, tg_tensor *x, const tg_attrs *at, tg_tensor 
     return qkv3[0] && qkv3[1] && qkv3[2] ? TG_OK : tg_last_status();
 }
 
-static tg_tensor *heads_of(tg_tape *tape, tg_tensor *o, geom g, const tg_attrs *at) {
-    if (at->i[0] == LAYOUT_PACKED) return o;
+static tg_tensor *heads_of(tg_tape *tape, tg_tensor *o, geom g, const attn_params *at) {
+    if (at->layout == LAYOUT_PACKED) return o;
     o = tg_reshape(tape, o, 4, (int64_t[]){g.b, g.t, g.h, g.d});
     return tg_permute(tape, o, (int[]){0, 2, 1, 3});
 }
 
-static tg_tensor *unheads(tg_tape *tape, tg_tensor *o, geom g, const tg_attrs *at) {
-    if (at->i[0] == LAYOUT_PACKED) return o;
+static tg_tensor *unheads(tg_tape *tape, tg_tensor *o, geom g, const attn_params *at) {
+    if (at->layout == LAYOUT_PACKED) return o;
     o = tg_permute(tape, o, (int[]){0, 2, 1, 3});
     return tg_reshape(tape, o, 3, (int64_t[]){g.b, g.t, g.h * g.d});
 }
 
-static tg_tensor *pack_qkv(tg_tape *tape, tg_tensor *const *d3, geom g, const tg_attrs *at) {
+static tg_tensor *pack_qkv(tg_tape *tape, tg_tensor *const *d3, geom g, const attn_params *at) {
     tg_tensor *x = tg_stack(tape, 3, d3, 0);
-    if (at->i[0] == LAYOUT_PACKED) return x;
+    if (at->layout == LAYOUT_PACKED) return x;
     x = tg_permute(tape, x, (int[]){1, 3, 0, 2, 4});
     return tg_reshape(tape, x, 3, (int64_t[]){g.b, g.t, 3 * g.h * g.d});
 }
@@ -191,21 +191,21 @@ static tg_tensor *row_sum(tg_tape *tape, tg_tensor *x) {
 }
 
 // The dropout factors [B,H,T,T] (the kernels' mask), or NULL without dropout.
-static tg_tensor *drop_factors(tg_tape *tape, const tg_tensor *like, geom g, const tg_attrs *at) {
-    if (!(at->s[1] > 0)) return NULL;
+static tg_tensor *drop_factors(tg_tape *tape, const tg_tensor *like, geom g, const attn_params *at) {
+    if (!(at->p > 0)) return NULL;
     int64_t sh[4] = {g.b, g.h, g.t, g.t};
     tg_tensor *m = tg_full(tape, like->be, like->dtype, 4, sh, 0.0);
     if (!m) return NULL;
     tg_view v = tg__view_of(m);
-    return tg__k_unary("tg_attention_grad", TG_UNARY_DROPOUT_MASK, &v, m, at->s[2], at->s[1])
+    return tg__k_unary("tg_attention_grad", TG_UNARY_DROPOUT_MASK, &v, m, (double)at->seed, at->p)
                ? NULL
                : m;
 }
 
 // P = softmax(scale q k^T + causal mask), composed.
-static tg_tensor *weights(tg_tape *tape, tg_tensor *q, tg_tensor *k, geom g, const tg_attrs *at) {
-    tg_tensor *s = tg_mul_scalar(tape, tg_matmul_ex(tape, q, k, false, true), at->s[0]);
-    if (at->i[2]) {
+static tg_tensor *weights(tg_tape *tape, tg_tensor *q, tg_tensor *k, geom g, const attn_params *at) {
+    tg_tensor *s = tg_mul_scalar(tape, tg_matmul_ex(tape, q, k, false, true), at->scale);
+    if (at->causal) {
         tg_tensor *i = tg_reshape(tape, tg_arange(tape, q->be, q->dtype, g.t, 0, 1), 2,
                                   (int64_t[]){g.t, 1});
         tg_tensor *j = tg_reshape(tape, tg_arange(tape, q->be, q->dtype, g.t, 0, 1), 2,
@@ -220,9 +220,9 @@ static tg_tensor *times(tg_tape *tape, tg_tensor *x, tg_tensor *m) {
 }
 
 static int grad_backward(tg_tape *tape, const tg_node *node, tg_tensor *g, tg_tensor **din) {
-    const tg_attrs *at = &node->attrs;
+    const attn_params *at = tg__node_params(node);
     geom ge = geom_of(node->in[0], at);
-    double sc = at->s[0];
+    double sc = at->scale;
     tg_tensor *x[3], *gx[3];
     if (split_qkv(tape, node->in[0], at, x) || split_qkv(tape, g, at, gx)) return tg_last_status();
     tg_tensor *q = x[0], *k = x[1], *v = x[2];
@@ -257,7 +257,8 @@ static int grad_backward(tg_tape *tape, const tg_node *node, tg_tensor *g, tg_te
 // ---- public wrappers ----
 
 // The attributes for opts (NULL: defaults) and head dim d; draws the dropout seed.
-static int attrs_for(const char *name, const tg_attention_opts *opts, int64_t d, tg_attrs *at) {
+static int params_for(const char *name, const tg_attention_opts *opts, int64_t d,
+                      attn_params *at) {
     tg_attention_opts o = opts ? *opts : (tg_attention_opts){0};
     if (!isfinite(o.scale) || !(o.dropout_p >= 0 && o.dropout_p <= 1)) {
         tg__fail(TG_ERR_INVALID_ARG, name, "need a finite scale and dropout_p in [0, 1] "
@@ -269,15 +270,14 @@ static int attrs_for(const char *name, const tg_attention_opts *opts, int64_t d,
         tg__fail(TG_ERR_INVALID_ARG, name, "dropout_p %g in training needs an rng", o.dropout_p);
         return TG_ERR_INVALID_ARG;
     }
-    at->s[0] = o.scale != 0 ? o.scale : 1.0 / sqrt((double)(d > 0 ? d : 1));
-    at->s[1] = drop ? o.dropout_p : 0.0;
-    at->s[2] = drop ? floor(tg_rng_uniform(o.rng) * 9007199254740992.0) : 0.0;
-    at->i[2] = o.causal;
-    at->n_i = 3;
+    at->scale = o.scale != 0 ? o.scale : 1.0 / sqrt((double)(d > 0 ? d : 1));
+    at->p = drop ? o.dropout_p : 0.0;
+    at->seed = drop ? (uint64_t)floor(tg_rng_uniform(o.rng) * 9007199254740992.0) : 0;
+    at->causal = o.causal;
     return TG_OK;
 }
 
-static const tg_op_def check_def = {TG_OP_NONE, "tg_attention_qkv", 1, NULL, NULL, NULL};
+static const tg_op_def check_def = {.name = "tg_attention_qkv", .arity = 1};
 
 tg_tensor *tg_attention_qkv(tg_tape *tape, tg_tensor *qkv, int n_heads,
                             const tg_attention_opts *opts) {
@@ -288,14 +288,14 @@ tg_tensor *tg_attention_qkv(tg_tape *tape, tg_tensor *qkv, int n_heads,
                  "n_heads = %d >= 1", tg__shape_str(s, sizeof s, qkv->ndim, qkv->shape), n_heads);
         return NULL;
     }
-    tg_attrs at = {.i = {LAYOUT_QKV, n_heads}};
-    if (attrs_for("tg_attention_qkv", opts, qkv->shape[2] / (3 * n_heads), &at)) return NULL;
+    attn_params at = {.layout = LAYOUT_QKV, .heads = n_heads};
+    if (params_for("tg_attention_qkv", opts, qkv->shape[2] / (3 * n_heads), &at)) return NULL;
     return tg__apply(tape, &tg__op_attention, 1, &qkv, &at);
 }
 
 tg_tensor *tg_attention(tg_tape *tape, tg_tensor *q, tg_tensor *k, tg_tensor *v,
                         const tg_attention_opts *opts) {
-    static const tg_op_def def = {TG_OP_NONE, "tg_attention", 3, NULL, NULL, NULL};
+    static const tg_op_def def = {.name = "tg_attention", .arity = 3};
     tg_tensor *in[3] = {q, k, v};
     if (tg__check_inputs(tape, &def, 3, in)) return NULL;
     if (q->ndim != 4 || !tg__same_shape(q, k) || !tg__same_shape(q, v)) {
@@ -305,8 +305,8 @@ tg_tensor *tg_attention(tg_tape *tape, tg_tensor *q, tg_tensor *k, tg_tensor *v,
                  "[B, H, T, D]", s[0], s[1], s[2]);
         return NULL;
     }
-    tg_attrs at = {.i = {LAYOUT_PACKED, q->shape[1]}};
-    if (attrs_for("tg_attention", opts, q->shape[3], &at)) return NULL;
+    attn_params at = {.layout = LAYOUT_PACKED, .heads = q->shape[1]};
+    if (params_for("tg_attention", opts, q->shape[3], &at)) return NULL;
     tg_tensor *packed = tg_stack(tape, 3, in, 0);
     return packed ? tg__apply(tape, &tg__op_attention, 1, &packed, &at) : NULL;
 }

@@ -3,8 +3,8 @@
 
 // ---- binary comparisons: y = (a OP b) with broadcasting ----
 
-static int cmp_infer(tg_tensor *const *in, int n, const tg_attrs *at, int *nd, int64_t *sh) {
-    return tg__infer_bcast(in, n, at, nd, sh, "tg_compare");
+static int cmp_infer(tg_tensor *const *in, int n, const void *params, int *nd, int64_t *sh) {
+    return tg__infer_bcast(in, n, params, nd, sh, "tg_compare");
 }
 
 static int cmp_kind(int op) {
@@ -18,27 +18,50 @@ static int cmp_kind(int op) {
     }
 }
 
-// Comparisons run through one forward; the op id (in attrs) picks the kernel kind.
-static int cmp_forward(tg_tensor *const *in, int n, const tg_attrs *at, tg_tensor *out) {
+// Comparisons run through one forward; the op id (the parameter) picks the kernel kind.
+typedef struct {
+    int op;   // enum tg_op
+} cmp_params;
+
+static int cmp_forward(tg_tensor *const *in, int n, const void *params, tg_tensor *out) {
     (void)n;
-    return tg__forward_binary(in, out, cmp_kind((int)at->i[0]), "tg_compare");
+    const cmp_params *p = params;
+    return tg__forward_binary(in, out, cmp_kind(p->op), "tg_compare");
 }
 
-const tg_op_def tg__op_gt = {TG_OP_GT, "tg_gt", 2, cmp_infer, cmp_forward, NULL};
-const tg_op_def tg__op_lt = {TG_OP_LT, "tg_lt", 2, cmp_infer, cmp_forward, NULL};
-const tg_op_def tg__op_ge = {TG_OP_GE, "tg_ge", 2, cmp_infer, cmp_forward, NULL};
-const tg_op_def tg__op_le = {TG_OP_LE, "tg_le", 2, cmp_infer, cmp_forward, NULL};
-const tg_op_def tg__op_eq = {TG_OP_EQ, "tg_eq", 2, cmp_infer, cmp_forward, NULL};
-const tg_op_def tg__op_ne = {TG_OP_NE, "tg_ne", 2, cmp_infer, cmp_forward, NULL};
+const tg_op_def tg__op_gt = {
+    .id = TG_OP_GT, .name = "tg_gt", .arity = 2,
+    .infer = cmp_infer, .forward = cmp_forward,
+};
+const tg_op_def tg__op_lt = {
+    .id = TG_OP_LT, .name = "tg_lt", .arity = 2,
+    .infer = cmp_infer, .forward = cmp_forward,
+};
+const tg_op_def tg__op_ge = {
+    .id = TG_OP_GE, .name = "tg_ge", .arity = 2,
+    .infer = cmp_infer, .forward = cmp_forward,
+};
+const tg_op_def tg__op_le = {
+    .id = TG_OP_LE, .name = "tg_le", .arity = 2,
+    .infer = cmp_infer, .forward = cmp_forward,
+};
+const tg_op_def tg__op_eq = {
+    .id = TG_OP_EQ, .name = "tg_eq", .arity = 2,
+    .infer = cmp_infer, .forward = cmp_forward,
+};
+const tg_op_def tg__op_ne = {
+    .id = TG_OP_NE, .name = "tg_ne", .arity = 2,
+    .infer = cmp_infer, .forward = cmp_forward,
+};
 
 static tg_tensor *compare(tg_tape *tape, const tg_op_def *def, tg_tensor *a, tg_tensor *b) {
     tg_tensor *in[2] = {a, b};
-    tg_attrs at = {.i = {def->id}};
+    cmp_params p = {def->id};
     if (tg__check_inputs(tape, def, 2, in)) return NULL;
     int nd;
     int64_t shape[TG_MAX_DIMS];
-    if (tg__infer_bcast(in, 2, &at, &nd, shape, def->name)) return NULL;   // names the op
-    return tg__apply(tape, def, 2, in, &at);
+    if (tg__infer_bcast(in, 2, NULL, &nd, shape, def->name)) return NULL;   // names the op
+    return tg__apply(tape, def, 2, in, &p);
 }
 
 tg_tensor *tg_gt(tg_tape *tape, tg_tensor *a, tg_tensor *b) { return compare(tape, &tg__op_gt, a, b); }
@@ -50,26 +73,42 @@ tg_tensor *tg_ne(tg_tape *tape, tg_tensor *a, tg_tensor *b) { return compare(tap
 
 // ---- scalar comparisons: y = (x OP s) ----
 
-static int cmps_forward(tg_tensor *const *in, int n, const tg_attrs *at, tg_tensor *out) {
+typedef struct {
+    int kind;   // enum tg_unary_kind
+    double s;
+} cmps_params;
+
+static int cmps_forward(tg_tensor *const *in, int n, const void *params, tg_tensor *out) {
     (void)n;
-    return tg__forward_unary(in, out, (int)at->i[0], at->s[0], 0, "tg_compare_scalar");
+    const cmps_params *p = params;
+    return tg__forward_unary(in, out, p->kind, p->s, 0, "tg_compare_scalar");
 }
 
-const tg_op_def tg__op_lt_scalar = {TG_OP_LT_SCALAR, "tg_lt_scalar", 1, tg__infer_same,
-                                    cmps_forward, NULL};
-const tg_op_def tg__op_ge_scalar = {TG_OP_GE_SCALAR, "tg_ge_scalar", 1, tg__infer_same,
-                                    cmps_forward, NULL};
-const tg_op_def tg__op_le_scalar = {TG_OP_LE_SCALAR, "tg_le_scalar", 1, tg__infer_same,
-                                    cmps_forward, NULL};
-const tg_op_def tg__op_eq_scalar = {TG_OP_EQ_SCALAR, "tg_eq_scalar", 1, tg__infer_same,
-                                    cmps_forward, NULL};
-const tg_op_def tg__op_ne_scalar = {TG_OP_NE_SCALAR, "tg_ne_scalar", 1, tg__infer_same,
-                                    cmps_forward, NULL};
+const tg_op_def tg__op_lt_scalar = {
+    .id = TG_OP_LT_SCALAR, .name = "tg_lt_scalar", .arity = 1,
+    .infer = tg__infer_same, .forward = cmps_forward,
+};
+const tg_op_def tg__op_ge_scalar = {
+    .id = TG_OP_GE_SCALAR, .name = "tg_ge_scalar", .arity = 1,
+    .infer = tg__infer_same, .forward = cmps_forward,
+};
+const tg_op_def tg__op_le_scalar = {
+    .id = TG_OP_LE_SCALAR, .name = "tg_le_scalar", .arity = 1,
+    .infer = tg__infer_same, .forward = cmps_forward,
+};
+const tg_op_def tg__op_eq_scalar = {
+    .id = TG_OP_EQ_SCALAR, .name = "tg_eq_scalar", .arity = 1,
+    .infer = tg__infer_same, .forward = cmps_forward,
+};
+const tg_op_def tg__op_ne_scalar = {
+    .id = TG_OP_NE_SCALAR, .name = "tg_ne_scalar", .arity = 1,
+    .infer = tg__infer_same, .forward = cmps_forward,
+};
 
 static tg_tensor *compare_scalar(tg_tape *tape, const tg_op_def *def, int kind, tg_tensor *x,
                                  double s) {
-    tg_attrs at = {.s = {s}, .i = {kind}};
-    return tg__apply(tape, def, 1, &x, &at);
+    cmps_params p = {kind, s};
+    return tg__apply(tape, def, 1, &x, &p);
 }
 
 tg_tensor *tg_lt_scalar(tg_tape *tape, tg_tensor *x, double s) {
@@ -91,18 +130,18 @@ tg_tensor *tg_ne_scalar(tg_tape *tape, tg_tensor *x, double s) {
 // ---- maximum / minimum: y = max(a, b)
 //      da = dy*(a > b) + dy/2*(a == b), db = dy - da   (PyTorch splits ties) ----
 
-static int maximum_infer(tg_tensor *const *in, int n, const tg_attrs *at, int *nd, int64_t *sh) {
-    return tg__infer_bcast(in, n, at, nd, sh, "tg_maximum");
+static int maximum_infer(tg_tensor *const *in, int n, const void *params, int *nd, int64_t *sh) {
+    return tg__infer_bcast(in, n, params, nd, sh, "tg_maximum");
 }
-static int minimum_infer(tg_tensor *const *in, int n, const tg_attrs *at, int *nd, int64_t *sh) {
-    return tg__infer_bcast(in, n, at, nd, sh, "tg_minimum");
+static int minimum_infer(tg_tensor *const *in, int n, const void *params, int *nd, int64_t *sh) {
+    return tg__infer_bcast(in, n, params, nd, sh, "tg_minimum");
 }
-static int maximum_forward(tg_tensor *const *in, int n, const tg_attrs *at, tg_tensor *out) {
-    (void)n, (void)at;
+static int maximum_forward(tg_tensor *const *in, int n, const void *params, tg_tensor *out) {
+    (void)n, (void)params;
     return tg__forward_binary(in, out, TG_BINARY_MAX, "tg_maximum");
 }
-static int minimum_forward(tg_tensor *const *in, int n, const tg_attrs *at, tg_tensor *out) {
-    (void)n, (void)at;
+static int minimum_forward(tg_tensor *const *in, int n, const void *params, tg_tensor *out) {
+    (void)n, (void)params;
     return tg__forward_binary(in, out, TG_BINARY_MIN, "tg_minimum");
 }
 
@@ -124,10 +163,14 @@ static int minimum_backward(tg_tape *tape, const tg_node *node, tg_tensor *dout,
     return extremum_backward(tape, node, dout, din, false);
 }
 
-const tg_op_def tg__op_maximum = {TG_OP_MAXIMUM, "tg_maximum", 2, maximum_infer,
-                                  maximum_forward, maximum_backward};
-const tg_op_def tg__op_minimum = {TG_OP_MINIMUM, "tg_minimum", 2, minimum_infer,
-                                  minimum_forward, minimum_backward};
+const tg_op_def tg__op_maximum = {
+    .id = TG_OP_MAXIMUM, .name = "tg_maximum", .arity = 2,
+    .infer = maximum_infer, .forward = maximum_forward, .backward = maximum_backward,
+};
+const tg_op_def tg__op_minimum = {
+    .id = TG_OP_MINIMUM, .name = "tg_minimum", .arity = 2,
+    .infer = minimum_infer, .forward = minimum_forward, .backward = minimum_backward,
+};
 
 tg_tensor *tg_maximum(tg_tape *tape, tg_tensor *a, tg_tensor *b) {
     return tg__apply2(tape, &tg__op_maximum, a, b);
@@ -138,21 +181,16 @@ tg_tensor *tg_minimum(tg_tape *tape, tg_tensor *a, tg_tensor *b) {
 
 // ---- where: y = cond ? a : b    da = dy*cond, db = dy*(1-cond) ----
 
-static int where_infer(tg_tensor *const *in, int n, const tg_attrs *at, int *nd, int64_t *sh) {
-    return tg__infer_bcast(in, n, at, nd, sh, "tg_where");
+static int where_infer(tg_tensor *const *in, int n, const void *params, int *nd, int64_t *sh) {
+    return tg__infer_bcast(in, n, params, nd, sh, "tg_where");
 }
-static int where_forward(tg_tensor *const *in, int n, const tg_attrs *at, tg_tensor *out) {
-    (void)n, (void)at;
-    tg_backend *be = out->be;
-    if (!be->ops->where) {
-        tg__fail(TG_ERR_UNSUPPORTED, "tg_where", "not supported on backend %s", be->ops->name);
-        return TG_ERR_UNSUPPORTED;
-    }
+static int where_forward(tg_tensor *const *in, int n, const void *params, tg_tensor *out) {
+    (void)n, (void)params;
     tg_view c = tg__view_bcast(in[0], out->ndim, out->shape);
     tg_view a = tg__view_bcast(in[1], out->ndim, out->shape);
     tg_view b = tg__view_bcast(in[2], out->ndim, out->shape);
     tg_view y = tg__view_of(out);
-    return be->ops->where(be->ctx, &c, &a, &b, &y);
+    return tg__k_where("tg_where", out->be, &c, &a, &b, &y);
 }
 static int where_backward(tg_tape *tape, const tg_node *node, tg_tensor *dout, tg_tensor **din) {
     tg_tensor *cond = node->in[0];
@@ -163,8 +201,10 @@ static int where_backward(tg_tape *tape, const tg_node *node, tg_tensor *dout, t
         return tg_last_status();
     return TG_OK;
 }
-const tg_op_def tg__op_where = {TG_OP_WHERE, "tg_where", 3, where_infer, where_forward,
-                                where_backward};
+const tg_op_def tg__op_where = {
+    .id = TG_OP_WHERE, .name = "tg_where", .arity = 3,
+    .infer = where_infer, .forward = where_forward, .backward = where_backward,
+};
 
 tg_tensor *tg_where(tg_tape *tape, tg_tensor *cond, tg_tensor *a, tg_tensor *b) {
     tg_tensor *in[3] = {cond, a, b};

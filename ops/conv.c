@@ -1,19 +1,26 @@
 // Convolution and pooling, lowered to im2col (+ batched gemm, max or mean). im2col and
 // col2im are ops, each the other's gradient, so conv2d differentiates twice for free.
-// attrs.i = {kh, kw, stride_h, stride_w, pad_h, pad_w, dil_h, dil_w}; s[0] = pad value
-// (im2col); col2im keeps its image size (c, h, w) in s[0..2] instead, exact up to 2^53.
+// Both take a window (conv_params); im2col adds the value of out-of-image taps, col2im
+// the image's size.
 #include <limits.h>
 #include <math.h>
 
 #include "ops/op_table.h"
 
 typedef struct {
-    int64_t kh, kw, sh, sw, ph, pw, dh, dw;
+    int64_t kh, kw, sh, sw, ph, pw, dh, dw;   // kernel, stride, padding, dilation (h, w)
 } window;
 
-static window window_of(const tg_attrs *at) {
-    window w = {at->i[0], at->i[1], at->i[2], at->i[3], at->i[4], at->i[5], at->i[6], at->i[7]};
-    return w;
+typedef struct {
+    window w;
+    double pad;          // im2col: the value out-of-image taps read
+    int64_t c, h, wd;    // col2im: the image's channels, height and width
+} conv_params;
+
+// The window as tg_conv_opts (the gradient rules call the public ops with it).
+static tg_conv_opts opts_of(const window *w) {
+    tg_conv_opts o = {{(int)w->sh, (int)w->sw}, {(int)w->ph, (int)w->pw}, {(int)w->dh, (int)w->dw}};
+    return o;
 }
 
 static int64_t out_size(int64_t in, int64_t k, int64_t s, int64_t p, int64_t d) {
@@ -21,7 +28,7 @@ static int64_t out_size(int64_t in, int64_t k, int64_t s, int64_t p, int64_t d) 
     return in + 2 * p < span ? 0 : (in + 2 * p - span) / s + 1;
 }
 
-static int set_window(tg_attrs *at, int kh, int kw, const tg_conv_opts *o, bool pool,
+static int set_window(window *w, int kh, int kw, const tg_conv_opts *o, bool pool,
                       const char *name) {
     int st[2], pd[2], dl[2];
     for (int i = 0; i < 2; i++) {
@@ -36,18 +43,15 @@ static int set_window(tg_attrs *at, int kh, int kw, const tg_conv_opts *o, bool 
             return TG_ERR_INVALID_ARG;
         }
     }
-    int64_t v[8] = {kh, kw, st[0], st[1], pd[0], pd[1], dl[0], dl[1]};
-    for (int i = 0; i < 8; i++) at->i[i] = v[i];
-    at->n_i = 8;
+    *w = (window){kh, kw, st[0], st[1], pd[0], pd[1], dl[0], dl[1]};
     return TG_OK;
 }
 
 // Output height and width of a window over x [N,C,H,W], with set_window's defaults.
 static void out_hw(const tg_tensor *x, int kh, int kw, const tg_conv_opts *o, bool pool,
                    int64_t *oh, int64_t *ow) {
-    tg_attrs at = {0};
-    set_window(&at, kh, kw, o, pool, "out_hw");   // already validated by the caller's im2col
-    window w = window_of(&at);
+    window w;
+    set_window(&w, kh, kw, o, pool, "out_hw");   // already validated by the caller's im2col
     *oh = out_size(x->shape[2], w.kh, w.sh, w.ph, w.dh);
     *ow = out_size(x->shape[3], w.kw, w.sw, w.pw, w.dw);
 }
@@ -65,7 +69,7 @@ static tg_im2col_desc desc_of(const window *w, tg_dtype dtype, int64_t n, int64_
 
 // ---- im2col: cols [N, C*KH*KW, OH*OW] of x [N,C,H,W]    dx = col2im(dcols) ----
 
-static int im2col_infer(tg_tensor *const *in, int n, const tg_attrs *at, int *ndim,
+static int im2col_infer(tg_tensor *const *in, int n, const void *params, int *ndim,
                         int64_t *shape) {
     (void)n;
     const tg_tensor *x = in[0];
@@ -75,7 +79,7 @@ static int im2col_infer(tg_tensor *const *in, int n, const tg_attrs *at, int *nd
                  tg__shape_str(s, sizeof s, x->ndim, x->shape));
         return TG_ERR_SHAPE;
     }
-    window w = window_of(at);
+    window w = ((const conv_params *)params)->w;
     tg_im2col_desc d = desc_of(&w, x->dtype, x->shape[0], x->shape[1], x->shape[2], x->shape[3], 0);
     if (d.oh <= 0 || d.ow <= 0) {
         tg__fail(TG_ERR_SHAPE, "tg_im2col", "window %lldx%lld does not fit input %s",
@@ -94,38 +98,37 @@ static int im2col_infer(tg_tensor *const *in, int n, const tg_attrs *at, int *nd
     return TG_OK;
 }
 
-static int im2col_forward(tg_tensor *const *in, int n, const tg_attrs *at, tg_tensor *out) {
+static int im2col_forward(tg_tensor *const *in, int n, const void *params, tg_tensor *out) {
     (void)n;
     const tg_tensor *x = in[0];
-    tg_backend *be = out->be;
-    if (!be->ops->im2col) {
-        tg__fail(TG_ERR_UNSUPPORTED, "tg_im2col", "not supported on backend %s", be->ops->name);
-        return TG_ERR_UNSUPPORTED;
-    }
-    window w = window_of(at);
-    tg_im2col_desc d = desc_of(&w, x->dtype, x->shape[0], x->shape[1], x->shape[2], x->shape[3],
-                               at->s[0]);
-    return be->ops->im2col(be->ctx, &d, x->data, out->data);
+    const conv_params *p = params;
+    tg_im2col_desc d = desc_of(&p->w, x->dtype, x->shape[0], x->shape[1], x->shape[2],
+                               x->shape[3], p->pad);
+    return tg__k_im2col("tg_im2col", out->be, &d, x->data, out->data);
 }
 
 static int im2col_backward(tg_tape *tape, const tg_node *node, tg_tensor *dout,
                            tg_tensor **din) {
     const tg_tensor *x = node->in[0];
-    const int64_t *a = node->attrs.i;
-    tg_conv_opts o = {{(int)a[2], (int)a[3]}, {(int)a[4], (int)a[5]}, {(int)a[6], (int)a[7]}};
-    din[0] = tg_col2im(tape, dout, x->shape[1], x->shape[2], x->shape[3], (int)a[0], (int)a[1], &o);
+    const window *w = &((const conv_params *)tg__node_params(node))->w;
+    tg_conv_opts o = opts_of(w);
+    din[0] = tg_col2im(tape, dout, x->shape[1], x->shape[2], x->shape[3], (int)w->kh, (int)w->kw,
+                       &o);
     return tg__rule_status(din[0]);
 }
 
-const tg_op_def tg__op_im2col = {TG_OP_IM2COL, "tg_im2col", 1, im2col_infer, im2col_forward,
-                                 im2col_backward};
+const tg_op_def tg__op_im2col = {
+    .id = TG_OP_IM2COL, .name = "tg_im2col", .arity = 1,
+    .infer = im2col_infer, .forward = im2col_forward, .backward = im2col_backward,
+    .unread = TG_UNREAD_ALL, .params_size = sizeof(conv_params),
+};
 
 static tg_tensor *im2col_pad(tg_tape *tape, tg_tensor *x, int kh, int kw,
                              const tg_conv_opts *opts, bool pool, double pad, const char *name) {
     if (tg__check_inputs(tape, &tg__op_im2col, 1, &x)) return NULL;
-    tg_attrs at = {.s = {pad}};
-    if (set_window(&at, kh, kw, opts, pool, name)) return NULL;
-    return tg__apply(tape, &tg__op_im2col, 1, &x, &at);
+    conv_params p = {.pad = pad};
+    if (set_window(&p.w, kh, kw, opts, pool, name)) return NULL;
+    return tg__apply(tape, &tg__op_im2col, 1, &x, &p);
 }
 
 tg_tensor *tg_im2col(tg_tape *tape, tg_tensor *x, int kh, int kw, const tg_conv_opts *opts) {
@@ -134,12 +137,13 @@ tg_tensor *tg_im2col(tg_tape *tape, tg_tensor *x, int kh, int kw, const tg_conv_
 
 // ---- col2im: x [N,C,H,W] = sum of windows in cols    dcols = im2col(dx) ----
 
-static int col2im_infer(tg_tensor *const *in, int n, const tg_attrs *at, int *ndim,
+static int col2im_infer(tg_tensor *const *in, int n, const void *params, int *ndim,
                         int64_t *shape) {
     (void)n;
     const tg_tensor *cols = in[0];
-    window w = window_of(at);
-    int64_t c = (int64_t)at->s[0], h = (int64_t)at->s[1], wd = (int64_t)at->s[2];
+    const conv_params *p = params;
+    window w = p->w;
+    int64_t c = p->c, h = p->h, wd = p->wd;
     tg_im2col_desc d = desc_of(&w, cols->dtype, 0, c, h, wd, 0);
     char s[160];
     if (cols->ndim != 3 || cols->shape[1] != tg__mul_size(c, tg__mul_size(w.kh, w.kw)) ||
@@ -157,30 +161,28 @@ static int col2im_infer(tg_tensor *const *in, int n, const tg_attrs *at, int *nd
     return TG_OK;
 }
 
-static int col2im_forward(tg_tensor *const *in, int n, const tg_attrs *at, tg_tensor *out) {
+static int col2im_forward(tg_tensor *const *in, int n, const void *params, tg_tensor *out) {
     (void)n;
-    tg_backend *be = out->be;
-    if (!be->ops->col2im) {
-        tg__fail(TG_ERR_UNSUPPORTED, "tg_col2im", "not supported on backend %s", be->ops->name);
-        return TG_ERR_UNSUPPORTED;
-    }
-    window w = window_of(at);
-    tg_im2col_desc d = desc_of(&w, out->dtype, out->shape[0], out->shape[1], out->shape[2],
+    const window *w = &((const conv_params *)params)->w;
+    tg_im2col_desc d = desc_of(w, out->dtype, out->shape[0], out->shape[1], out->shape[2],
                                out->shape[3], 0);
-    int st = be->ops->memset0(be->ctx, out->data, out->nbytes);
-    return st ? st : be->ops->col2im(be->ctx, &d, in[0]->data, out->data);
+    int st = tg__be_memset0(out->be, out->data, out->nbytes);
+    return st ? st : tg__k_col2im("tg_col2im", out->be, &d, in[0]->data, out->data);
 }
 
 static int col2im_backward(tg_tape *tape, const tg_node *node, tg_tensor *dout,
                            tg_tensor **din) {
-    const int64_t *a = node->attrs.i;
-    tg_conv_opts o = {{(int)a[2], (int)a[3]}, {(int)a[4], (int)a[5]}, {(int)a[6], (int)a[7]}};
-    din[0] = tg_im2col(tape, dout, (int)a[0], (int)a[1], &o);
+    const window *w = &((const conv_params *)tg__node_params(node))->w;
+    tg_conv_opts o = opts_of(w);
+    din[0] = tg_im2col(tape, dout, (int)w->kh, (int)w->kw, &o);
     return tg__rule_status(din[0]);
 }
 
-const tg_op_def tg__op_col2im = {TG_OP_COL2IM, "tg_col2im", 1, col2im_infer, col2im_forward,
-                                 col2im_backward};
+const tg_op_def tg__op_col2im = {
+    .id = TG_OP_COL2IM, .name = "tg_col2im", .arity = 1,
+    .infer = col2im_infer, .forward = col2im_forward, .backward = col2im_backward,
+    .unread = TG_UNREAD_ALL, .params_size = sizeof(conv_params),
+};
 
 tg_tensor *tg_col2im(tg_tape *tape, tg_tensor *cols, int64_t c, int64_t h, int64_t w, int kh,
                      int kw, const tg_conv_opts *opts) {
@@ -190,15 +192,14 @@ tg_tensor *tg_col2im(tg_tape *tape, tg_tensor *cols, int64_t c, int64_t h, int64
                  (long long)c, (long long)h, (long long)w);
         return NULL;
     }
-    const int64_t exact = INT64_C(1) << 53;   // the attrs keep them as doubles
-    if (c > exact || h > exact || w > exact || tg__shape_numel(3, (int64_t[]){c, h, w}) < 0) {
+    if (tg__shape_numel(3, (int64_t[]){c, h, w}) < 0) {
         tg__fail(TG_ERR_SHAPE, "tg_col2im", "image size %lldx%lldx%lld is too large",
                  (long long)c, (long long)h, (long long)w);
         return NULL;
     }
-    tg_attrs at = {.s = {(double)c, (double)h, (double)w}};
-    if (set_window(&at, kh, kw, opts, false, "tg_col2im")) return NULL;
-    return tg__apply(tape, &tg__op_col2im, 1, &cols, &at);
+    conv_params p = {.c = c, .h = h, .wd = w};
+    if (set_window(&p.w, kh, kw, opts, false, "tg_col2im")) return NULL;
+    return tg__apply(tape, &tg__op_col2im, 1, &cols, &p);
 }
 
 // ---- composed: conv2d, max_pool2d, avg_pool2d ----

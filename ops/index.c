@@ -31,67 +31,71 @@ static int check_index_shape(const tg_tensor *x, const tg_tensor *index, int axi
     return TG_OK;
 }
 
+// The kernels' TG_ERR_INVALID_ARG: a bad index (the door passes it back unworded).
 static int index_kernel_failed(int st, const char *name, const tg_tensor *big, int axis) {
-    if (st && !tg__has_error()) {
+    if (st == TG_ERR_INVALID_ARG && !tg__has_error()) {
         char s[160];
         tg__fail(TG_ERR_INVALID_ARG, name,
                  "index out of range or not integral for axis %d of %s (size %lld)", axis,
                  tg__shape_str(s, sizeof s, big->ndim, big->shape),
                  (long long)big->shape[axis]);
     }
-    return st ? TG_ERR_INVALID_ARG : TG_OK;
+    return st;
 }
+
+// gather's and scatter_add's parameter: the axis (normalised to [0, ndim)).
+typedef struct {
+    int axis;
+} index_params;
+
+static int axis_of(const void *params) { return ((const index_params *)params)->axis; }
 
 // ---- gather: y[..i..] = x[..index[..i..]..]    dx = scatter_add(0, index, dy) ----
 
-static int gather_infer(tg_tensor *const *in, int n, const tg_attrs *at, int *ndim,
+static int gather_infer(tg_tensor *const *in, int n, const void *params, int *ndim,
                         int64_t *shape) {
     (void)n;
     const tg_tensor *index = in[1];
-    if (check_index_shape(in[0], index, (int)at->i[0], "tg_gather")) return TG_ERR_SHAPE;
+    if (check_index_shape(in[0], index, axis_of(params), "tg_gather")) return TG_ERR_SHAPE;
     *ndim = index->ndim;
     for (int i = 0; i < index->ndim; i++) shape[i] = index->shape[i];
     return TG_OK;
 }
 
-static int gather_forward(tg_tensor *const *in, int n, const tg_attrs *at, tg_tensor *out) {
+static int gather_forward(tg_tensor *const *in, int n, const void *params, tg_tensor *out) {
     (void)n;
-    tg_backend *be = out->be;
-    if (!be->ops->gather) {
-        tg__fail(TG_ERR_UNSUPPORTED, "tg_gather", "not supported on backend %s", be->ops->name);
-        return TG_ERR_UNSUPPORTED;
-    }
     tg_view x = tg__view_of(in[0]), idx = tg__view_of(in[1]), y = tg__view_of(out);
-    int axis = (int)at->i[0];
-    return index_kernel_failed(be->ops->gather(be->ctx, axis, &x, &idx, &y), "tg_gather", in[0],
-                               axis);
+    int axis = axis_of(params);
+    return index_kernel_failed(tg__k_gather("tg_gather", out->be, axis, &x, &idx, &y),
+                               "tg_gather", in[0], axis);
 }
 
 static int gather_backward(tg_tape *tape, const tg_node *node, tg_tensor *dout,
                            tg_tensor **din) {
     tg_tensor *x = node->in[0];
     tg_tensor *zeros = tg_full(tape, x->be, x->dtype, x->ndim, x->shape, 0.0);
-    din[0] = tg_scatter_add(tape, zeros, (int)node->attrs.i[0], node->in[1], dout);
+    din[0] = tg_scatter_add(tape, zeros, axis_of(tg__node_params(node)), node->in[1], dout);
     return tg__rule_status(din[0]);
 }
 
-const tg_op_def tg__op_gather = {TG_OP_GATHER, "tg_gather", 2, gather_infer, gather_forward,
-                                 gather_backward};
+const tg_op_def tg__op_gather = {
+    .id = TG_OP_GATHER, .name = "tg_gather", .arity = 2,
+    .infer = gather_infer, .forward = gather_forward, .backward = gather_backward,
+    .params_size = sizeof(index_params),
+};
 
 tg_tensor *tg_gather(tg_tape *tape, tg_tensor *x, int axis, tg_tensor *index) {
     tg_tensor *in[2] = {x, index};
     if (tg__check_inputs(tape, &tg__op_gather, 2, in)) return NULL;
-    tg_attrs at = {0};
-    int a;
-    if (normalize_axis(x, axis, "tg_gather", &a)) return NULL;
-    at.i[0] = a;
-    return tg__apply(tape, &tg__op_gather, 2, in, &at);
+    index_params p;
+    if (normalize_axis(x, axis, "tg_gather", &p.axis)) return NULL;
+    return tg__apply(tape, &tg__op_gather, 2, in, &p);
 }
 
 // ---- scatter_add: y = base; y[..index[..i..]..] += src[..i..]
 //      dbase = dy, dsrc = gather(dy, index) ----
 
-static int scatter_infer(tg_tensor *const *in, int n, const tg_attrs *at, int *ndim,
+static int scatter_infer(tg_tensor *const *in, int n, const void *params, int *ndim,
                          int64_t *shape) {
     (void)n;
     const tg_tensor *base = in[0], *index = in[1], *src = in[2];
@@ -102,23 +106,17 @@ static int scatter_infer(tg_tensor *const *in, int n, const tg_attrs *at, int *n
                  tg__shape_str(s2, sizeof s2, src->ndim, src->shape));
         return TG_ERR_SHAPE;
     }
-    if (check_index_shape(base, index, (int)at->i[0], "tg_scatter_add")) return TG_ERR_SHAPE;
-    return tg__infer_same(in, n, at, ndim, shape);
+    if (check_index_shape(base, index, axis_of(params), "tg_scatter_add")) return TG_ERR_SHAPE;
+    return tg__infer_same(in, n, params, ndim, shape);
 }
 
-static int scatter_forward(tg_tensor *const *in, int n, const tg_attrs *at, tg_tensor *out) {
+static int scatter_forward(tg_tensor *const *in, int n, const void *params, tg_tensor *out) {
     (void)n;
-    tg_backend *be = out->be;
-    if (!be->ops->scatter_add) {
-        tg__fail(TG_ERR_UNSUPPORTED, "tg_scatter_add", "not supported on backend %s",
-                 be->ops->name);
-        return TG_ERR_UNSUPPORTED;
-    }
-    int st = be->ops->copy(be->ctx, out->data, in[0]->data, out->nbytes);
+    int st = tg__be_copy(out->be, out->data, in[0]->data, out->nbytes);
     if (st) return st;
     tg_view src = tg__view_of(in[2]), idx = tg__view_of(in[1]), y = tg__view_of(out);
-    int axis = (int)at->i[0];
-    return index_kernel_failed(be->ops->scatter_add(be->ctx, axis, &src, &idx, &y),
+    int axis = axis_of(params);
+    return index_kernel_failed(tg__k_scatter_add("tg_scatter_add", out->be, axis, &src, &idx, &y),
                                "tg_scatter_add", out, axis);
 }
 
@@ -126,24 +124,25 @@ static int scatter_backward(tg_tape *tape, const tg_node *node, tg_tensor *dout,
                             tg_tensor **din) {
     din[0] = dout;
     if (tg__needs_grad(node, 2)) {
-        din[2] = tg_gather(tape, dout, (int)node->attrs.i[0], node->in[1]);
+        din[2] = tg_gather(tape, dout, axis_of(tg__node_params(node)), node->in[1]);
         return tg__rule_status(din[2]);
     }
     return TG_OK;
 }
 
-const tg_op_def tg__op_scatter_add = {TG_OP_SCATTER_ADD, "tg_scatter_add", 3, scatter_infer,
-                                      scatter_forward, scatter_backward};
+const tg_op_def tg__op_scatter_add = {
+    .id = TG_OP_SCATTER_ADD, .name = "tg_scatter_add", .arity = 3,
+    .infer = scatter_infer, .forward = scatter_forward, .backward = scatter_backward,
+    .params_size = sizeof(index_params),
+};
 
 tg_tensor *tg_scatter_add(tg_tape *tape, tg_tensor *base, int axis, tg_tensor *index,
                           tg_tensor *src) {
     tg_tensor *in[3] = {base, index, src};
     if (tg__check_inputs(tape, &tg__op_scatter_add, 3, in)) return NULL;
-    tg_attrs at = {0};
-    int a;
-    if (normalize_axis(base, axis, "tg_scatter_add", &a)) return NULL;
-    at.i[0] = a;
-    return tg__apply(tape, &tg__op_scatter_add, 3, in, &at);
+    index_params p;
+    if (normalize_axis(base, axis, "tg_scatter_add", &p.axis)) return NULL;
+    return tg__apply(tape, &tg__op_scatter_add, 3, in, &p);
 }
 
 // ---- composed ----
@@ -151,7 +150,7 @@ tg_tensor *tg_scatter_add(tg_tape *tape, tg_tensor *base, int axis, tg_tensor *i
 // index_select = gather with the 1-D index broadcast across the other axes.
 tg_tensor *tg_index_select(tg_tape *tape, tg_tensor *x, int axis, tg_tensor *index) {
     tg_tensor *in[2] = {x, index};
-    static const tg_op_def def = {TG_OP_NONE, "tg_index_select", 2, NULL, NULL, NULL};
+    static const tg_op_def def = {.name = "tg_index_select", .arity = 2};
     if (tg__check_inputs(tape, &def, 2, in)) return NULL;
     int a;
     if (normalize_axis(x, axis, "tg_index_select", &a)) return NULL;
@@ -173,7 +172,7 @@ tg_tensor *tg_index_select(tg_tape *tape, tg_tensor *x, int axis, tg_tensor *ind
 
 // one_hot = scatter of ones into zeros along a new last axis (the kernel checks the range).
 tg_tensor *tg_one_hot(tg_tape *tape, tg_tensor *labels, int64_t n_classes) {
-    static const tg_op_def def = {TG_OP_NONE, "tg_one_hot", 1, NULL, NULL, NULL};
+    static const tg_op_def def = {.name = "tg_one_hot", .arity = 1};
     if (tg__check_inputs(tape, &def, 1, &labels)) return NULL;
     if (n_classes <= 0 || labels->ndim >= TG_MAX_DIMS) {
         tg__fail(TG_ERR_INVALID_ARG, "tg_one_hot", "need n_classes > 0 (got %lld) and labels "
@@ -209,7 +208,7 @@ tg_tensor *tg_full(tg_tape *tape, tg_backend *backend, tg_dtype dtype, int ndim,
     tg_tensor *t = tg__step_new(tape, backend, dtype, ndim, shape, "tg_full");
     if (!t || !t->numel) return t;
     tg_view v = tg__view_of(t);
-    return backend->ops->fill(backend->ctx, &v, value) ? NULL : t;
+    return tg__k_fill("tg_full", backend, &v, value) ? NULL : t;
 }
 
 tg_tensor *tg_arange(tg_tape *tape, tg_backend *backend, tg_dtype dtype, int64_t n, double start,

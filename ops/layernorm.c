@@ -3,68 +3,11 @@
 //   y  = xhat * w + b,   xhat = (x - mean) * r,   r = 1/sqrt(var + eps)   (biased var)
 //   dx = layer_norm_grad(dy, x, w) = r * (g - mean(g) - xhat * mean(g * xhat)),  g = dy * w
 //   [dw; db] = layer_norm_wgrad(dy, x) = [sum(dy * xhat); sum(dy)] over the rows
-// Inputs of tg_layer_norm are x, then w and b when given (attrs.i[0], i[1] say which);
-// attrs.s[0] is eps.
+// Inputs of tg_layer_norm are x, then w and b when given (ln_params say which, and eps).
 #include <math.h>
 #include <stddef.h>
 
 #include "ops/op_table.h"
-
-// ---- launchers (the slot may be missing from an older module's shorter table) ----
-
-static int missing(const char *where, const tg_backend *be) {
-    tg__fail(TG_ERR_UNSUPPORTED, where, "not supported on backend %s", be->ops->name);
-    return TG_ERR_UNSUPPORTED;
-}
-
-static int failed(int st, const char *where, const tg_backend *be, const char *slot) {
-    if (st != TG_OK && !tg__has_error())
-        tg__fail(st, where, "%s kernel failed on backend %s", slot, be->ops->name);
-    return st;
-}
-
-static int64_t rows_of(const tg_tensor *x, int64_t *c) {
-    *c = x->shape[x->ndim - 1];
-    return *c ? x->numel / *c : 0;
-}
-
-static int k_layer_norm(const tg_tensor *x, const tg_tensor *w, const tg_tensor *b,
-                        const tg_tensor *y, double eps) {
-    const struct tg_backend_ops *o = y->be->ops;
-    if (o->struct_size < offsetof(struct tg_backend_ops, layer_norm) + sizeof o->layer_norm ||
-        !o->layer_norm)
-        return missing("tg_layer_norm", y->be);
-    int64_t c, n = rows_of(x, &c);
-    int st = o->layer_norm(y->be->ctx, (int)x->dtype, n, c, x->data, w ? w->data : NULL,
-                           b ? b->data : NULL, y->data, eps);
-    return failed(st, "tg_layer_norm", y->be, "layer_norm");
-}
-
-static int k_layer_norm_wgrad(const tg_tensor *dy, const tg_tensor *x, const tg_tensor *out,
-                              double eps) {
-    const struct tg_backend_ops *o = out->be->ops;
-    if (o->struct_size <
-            offsetof(struct tg_backend_ops, layer_norm_wgrad) + sizeof o->layer_norm_wgrad ||
-        !o->layer_norm_wgrad)
-        return missing("tg_layer_norm_wgrad", out->be);
-    int64_t c, n = rows_of(x, &c);
-    int st = o->layer_norm_wgrad(out->be->ctx, (int)x->dtype, n, c, x->data, dy->data,
-                                 out->data, eps);
-    return failed(st, "tg_layer_norm_wgrad", out->be, "layer_norm_wgrad");
-}
-
-static int k_layer_norm_grad(const tg_tensor *dy, const tg_tensor *x, const tg_tensor *w,
-                             const tg_tensor *dx, double eps) {
-    const struct tg_backend_ops *o = dx->be->ops;
-    if (o->struct_size <
-            offsetof(struct tg_backend_ops, layer_norm_grad) + sizeof o->layer_norm_grad ||
-        !o->layer_norm_grad)
-        return missing("tg_layer_norm_grad", dx->be);
-    int64_t c, n = rows_of(x, &c);
-    int st = o->layer_norm_grad(dx->be->ctx, (int)x->dtype, n, c, x->data, w ? w->data : NULL,
-                                dy->data, dx->data, eps);
-    return failed(st, "tg_layer_norm_grad", dx->be, "layer_norm_grad");
-}
 
 // ---- shape checks: x at least 1-D; w and b (when given) [C] with C = x's last dim ----
 
@@ -85,25 +28,35 @@ static int check_x(const char *name, const tg_tensor *x) {
     return TG_ERR_SHAPE;
 }
 
-static int ln_infer(tg_tensor *const *in, int n, const tg_attrs *at, int *nd, int64_t *sh) {
+// The parameters of the three layer-norm ops: eps, and which affine inputs follow x (or dy, x).
+typedef struct {
+    double eps;
+    bool has_w, has_b;
+} ln_params;
+
+static const ln_params *ln_params_of(const tg_node *node) { return tg__node_params(node); }
+
+static int ln_infer(tg_tensor *const *in, int n, const void *params, int *nd, int64_t *sh) {
     if (check_x("tg_layer_norm", in[0])) return TG_ERR_SHAPE;
+    const ln_params *p = params;
     int k = 1;
-    if (at->i[0] && check_affine("tg_layer_norm", in[0], in[k++], "weight")) return TG_ERR_SHAPE;
-    if (at->i[1] && check_affine("tg_layer_norm", in[0], in[k], "bias")) return TG_ERR_SHAPE;
-    return tg__infer_same(in, n, at, nd, sh);
+    if (p->has_w && check_affine("tg_layer_norm", in[0], in[k++], "weight")) return TG_ERR_SHAPE;
+    if (p->has_b && check_affine("tg_layer_norm", in[0], in[k], "bias")) return TG_ERR_SHAPE;
+    return tg__infer_same(in, n, params, nd, sh);
 }
 
 // The weight of a layer_norm(_grad) node (NULL when it has none) and the bias.
 static tg_tensor *weight_of(const tg_node *node, int k) {
-    return node->attrs.i[0] ? node->in[k] : NULL;
+    return ln_params_of(node)->has_w ? node->in[k] : NULL;
 }
 
 // ---- layer_norm ----
 
-static int ln_forward(tg_tensor *const *in, int n, const tg_attrs *at, tg_tensor *out) {
+static int ln_forward(tg_tensor *const *in, int n, const void *params, tg_tensor *out) {
     (void)n;
-    const tg_tensor *w = at->i[0] ? in[1] : NULL, *b = at->i[1] ? in[at->i[0] ? 2 : 1] : NULL;
-    return k_layer_norm(in[0], w, b, out, at->s[0]);
+    const ln_params *p = params;
+    const tg_tensor *w = p->has_w ? in[1] : NULL, *b = p->has_b ? in[p->has_w ? 2 : 1] : NULL;
+    return tg__k_layer_norm("tg_layer_norm", in[0], w, b, out, p->eps);
 }
 
 static tg_tensor *layer_norm_wgrad(tg_tape *tape, tg_tensor *dy, tg_tensor *x, double eps);
@@ -116,9 +69,9 @@ static tg_tensor *wb_row(tg_tape *tape, tg_tensor *wb, int k) {
 
 static int ln_backward(tg_tape *tape, const tg_node *node, tg_tensor *dout, tg_tensor **din) {
     tg_tensor *x = node->in[0], *w = weight_of(node, 1);
-    double eps = node->attrs.s[0];
-    int kb = node->attrs.i[0] ? 2 : 1;
-    bool gw = w && tg__needs_grad(node, 1), gb = node->attrs.i[1] && tg__needs_grad(node, kb);
+    double eps = ln_params_of(node)->eps;
+    int kb = ln_params_of(node)->has_w ? 2 : 1;
+    bool gw = w && tg__needs_grad(node, 1), gb = ln_params_of(node)->has_b && tg__needs_grad(node, kb);
     if (tg__needs_grad(node, 0) && !(din[0] = tg_layer_norm_grad(tape, dout, x, w, eps)))
         return tg_last_status();
     tg_tensor *wb = gw || gb ? layer_norm_wgrad(tape, dout, x, eps) : NULL;
@@ -127,8 +80,11 @@ static int ln_backward(tg_tape *tape, const tg_node *node, tg_tensor *dout, tg_t
     return TG_OK;
 }
 
-const tg_op_def tg__op_layer_norm = {TG_OP_LAYER_NORM, "tg_layer_norm", -1, ln_infer,
-                                     ln_forward, ln_backward};
+const tg_op_def tg__op_layer_norm = {
+    .id = TG_OP_LAYER_NORM, .name = "tg_layer_norm", .arity = -1,
+    .infer = ln_infer, .forward = ln_forward, .backward = ln_backward,
+    .params_size = sizeof(ln_params),
+};
 
 // An optional argument left NULL while an error is pending may be NULL because it failed:
 // then the op fails too (NULL propagation), instead of dropping it.
@@ -145,16 +101,16 @@ tg_tensor *tg_layer_norm(tg_tape *tape, tg_tensor *x, tg_tensor *w, tg_tensor *b
     int n = 1;
     if (w) in[n++] = w;
     if (b) in[n++] = b;
-    tg_attrs at = {.s = {eps, 0, 0}, .i = {w != NULL, b != NULL}, .n_i = 2};
-    return tg__apply(tape, &tg__op_layer_norm, n, in, &at);
+    ln_params p = {eps, w != NULL, b != NULL};
+    return tg__apply(tape, &tg__op_layer_norm, n, in, &p);
 }
 
 // ---- layer_norm_wgrad: inputs dy, x (one shape); output [2, C]. Its rule (G = dL/dout):
 //        d(dy) = xhat * G[0] + G[1]        dx = layer_norm_grad(dy, x, G[0])
 //      (sum(G[0] * dy * xhat) is layer norm's output against dy with weight G[0]) ----
 
-static int lnw_infer(tg_tensor *const *in, int n, const tg_attrs *at, int *nd, int64_t *sh) {
-    (void)n, (void)at;
+static int lnw_infer(tg_tensor *const *in, int n, const void *params, int *nd, int64_t *sh) {
+    (void)n, (void)params;
     if (check_x("tg_layer_norm_wgrad", in[1]) || !tg__same_shape(in[0], in[1])) {
         char s1[160], s2[160];
         tg__fail(TG_ERR_SHAPE, "tg_layer_norm_wgrad", "dy %s and x %s must have one shape",
@@ -168,14 +124,14 @@ static int lnw_infer(tg_tensor *const *in, int n, const tg_attrs *at, int *nd, i
     return TG_OK;
 }
 
-static int lnw_forward(tg_tensor *const *in, int n, const tg_attrs *at, tg_tensor *out) {
+static int lnw_forward(tg_tensor *const *in, int n, const void *params, tg_tensor *out) {
     (void)n;
-    return k_layer_norm_wgrad(in[0], in[1], out, at->s[0]);
+    return tg__k_layer_norm_wgrad("tg_layer_norm_wgrad", in[0], in[1], out, ((const ln_params *)params)->eps);
 }
 
 static int lnw_backward(tg_tape *tape, const tg_node *node, tg_tensor *g, tg_tensor **din) {
     tg_tensor *dy = node->in[0], *x = node->in[1], *g0 = wb_row(tape, g, 0);
-    double eps = node->attrs.s[0];
+    double eps = ln_params_of(node)->eps;
     if (tg__needs_grad(node, 0) &&
         !(din[0] = tg_add(tape, tg_mul(tape, tg_layer_norm(tape, x, NULL, NULL, eps), g0),
                           wb_row(tape, g, 1))))
@@ -185,13 +141,16 @@ static int lnw_backward(tg_tape *tape, const tg_node *node, tg_tensor *g, tg_ten
     return TG_OK;
 }
 
-const tg_op_def tg__op_layer_norm_wgrad = {TG_OP_LAYER_NORM_WGRAD, "tg_layer_norm_wgrad", 2,
-                                           lnw_infer, lnw_forward, lnw_backward};
+const tg_op_def tg__op_layer_norm_wgrad = {
+    .id = TG_OP_LAYER_NORM_WGRAD, .name = "tg_layer_norm_wgrad", .arity = 2,
+    .infer = lnw_infer, .forward = lnw_forward, .backward = lnw_backward,
+    .params_size = sizeof(ln_params),
+};
 
 static tg_tensor *layer_norm_wgrad(tg_tape *tape, tg_tensor *dy, tg_tensor *x, double eps) {
     tg_tensor *in[2] = {dy, x};
-    tg_attrs at = {.s = {eps, 0, 0}};
-    return tg__apply(tape, &tg__op_layer_norm_wgrad, 2, in, &at);
+    ln_params p = {eps, false, false};
+    return tg__apply(tape, &tg__op_layer_norm_wgrad, 2, in, &p);
 }
 
 // ---- layer_norm_grad: inputs dy, x, [w]; output dx. Its rule (G = dL/d(dx), r and xhat
@@ -201,7 +160,7 @@ static tg_tensor *layer_norm_wgrad(tg_tape *tape, tg_tensor *dy, tg_tensor *x, d
 //      (P is symmetric, so dx = P(g) is its own adjoint in g; the x terms come from r's and
 //      xhat's derivatives.) ----
 
-static int lng_infer(tg_tensor *const *in, int n, const tg_attrs *at, int *nd, int64_t *sh) {
+static int lng_infer(tg_tensor *const *in, int n, const void *params, int *nd, int64_t *sh) {
     const char *name = "tg_layer_norm_grad";
     if (check_x(name, in[1])) return TG_ERR_SHAPE;
     if (!tg__same_shape(in[0], in[1])) {
@@ -211,13 +170,15 @@ static int lng_infer(tg_tensor *const *in, int n, const tg_attrs *at, int *nd, i
                  tg__shape_str(s2, sizeof s2, in[1]->ndim, in[1]->shape));
         return TG_ERR_SHAPE;
     }
-    if (at->i[0] && check_affine(name, in[1], in[2], "weight")) return TG_ERR_SHAPE;
-    return tg__infer_same(in, n, at, nd, sh);
+    if (((const ln_params *)params)->has_w && check_affine(name, in[1], in[2], "weight"))
+        return TG_ERR_SHAPE;
+    return tg__infer_same(in, n, params, nd, sh);
 }
 
-static int lng_forward(tg_tensor *const *in, int n, const tg_attrs *at, tg_tensor *out) {
+static int lng_forward(tg_tensor *const *in, int n, const void *params, tg_tensor *out) {
     (void)n;
-    return k_layer_norm_grad(in[0], in[1], at->i[0] ? in[2] : NULL, out, at->s[0]);
+    const ln_params *p = params;
+    return tg__k_layer_norm_grad("tg_layer_norm_grad", in[0], in[1], p->has_w ? in[2] : NULL, out, p->eps);
 }
 
 static tg_tensor *row_mean(tg_tape *tape, tg_tensor *x) {
@@ -228,7 +189,7 @@ static tg_tensor *row_mean(tg_tape *tape, tg_tensor *x) {
 // dx' of the rule above: the part that flows to x.
 static tg_tensor *lng_dx(tg_tape *tape, const tg_node *node, tg_tensor *g_out) {
     tg_tensor *dy = node->in[0], *x = node->in[1], *w = weight_of(node, 2);
-    double eps = node->attrs.s[0];
+    double eps = ln_params_of(node)->eps;
     int axis = -1;
     tg_tensor *r = tg_pow_scalar(tape, tg_add_scalar(tape, tg_var(tape, x, 1, &axis, 0, true),
                                                      eps), -0.5);
@@ -243,7 +204,7 @@ static tg_tensor *lng_dx(tg_tape *tape, const tg_node *node, tg_tensor *g_out) {
 
 static int lng_backward(tg_tape *tape, const tg_node *node, tg_tensor *g_out, tg_tensor **din) {
     tg_tensor *dy = node->in[0], *x = node->in[1], *w = weight_of(node, 2);
-    double eps = node->attrs.s[0];
+    double eps = ln_params_of(node)->eps;
     bool gdy = tg__needs_grad(node, 0), gw = w && tg__needs_grad(node, 2);
     tg_tensor *pg = gdy || gw ? tg_layer_norm_grad(tape, g_out, x, NULL, eps) : NULL;
     if (gdy && !(din[0] = w ? tg_mul(tape, w, pg) : pg)) return tg_last_status();
@@ -252,13 +213,16 @@ static int lng_backward(tg_tape *tape, const tg_node *node, tg_tensor *g_out, tg
     return TG_OK;
 }
 
-const tg_op_def tg__op_layer_norm_grad = {TG_OP_LAYER_NORM_GRAD, "tg_layer_norm_grad", -1,
-                                          lng_infer, lng_forward, lng_backward};
+const tg_op_def tg__op_layer_norm_grad = {
+    .id = TG_OP_LAYER_NORM_GRAD, .name = "tg_layer_norm_grad", .arity = -1,
+    .infer = lng_infer, .forward = lng_forward, .backward = lng_backward,
+    .params_size = sizeof(ln_params),
+};
 
 tg_tensor *tg_layer_norm_grad(tg_tape *tape, tg_tensor *dy, tg_tensor *x, tg_tensor *w,
                               double eps) {
     if (!args_ok("tg_layer_norm_grad", w != NULL, eps)) return NULL;
     tg_tensor *in[3] = {dy, x, w};
-    tg_attrs at = {.s = {eps, 0, 0}, .i = {w != NULL, 0}, .n_i = 2};
-    return tg__apply(tape, &tg__op_layer_norm_grad, w ? 3 : 2, in, &at);
+    ln_params p = {eps, w != NULL, false};
+    return tg__apply(tape, &tg__op_layer_norm_grad, w ? 3 : 2, in, &p);
 }

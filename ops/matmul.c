@@ -1,19 +1,22 @@
 // Matrix products through the backend's gemm; transposes are strides, never copies.
 #include "ops/op_table.h"
 
-#define TRANS_A 1u
-#define TRANS_B 2u
+// matmul's and addmm's parameters: which operands enter transposed.
+typedef struct {
+    bool ta, tb;
+} mm_params;
 
 // ---- matmul: y = op(a) @ op(b)
 //      da = dy @ op(b)^T      (if trans_a: da = op(b) @ dy^T)
 //      db = op(a)^T @ dy      (if trans_b: db = dy^T @ op(a)) ----
 
-static int matmul_infer(tg_tensor *const *in, int n, const tg_attrs *at, int *ndim,
+static int matmul_infer(tg_tensor *const *in, int n, const void *params, int *ndim,
                         int64_t *shape) {
     (void)n;
     const tg_tensor *a = in[0], *b = in[1];
     char s1[160], s2[160];
-    bool ta = at->flags & TRANS_A, tb = at->flags & TRANS_B;
+    const mm_params *p = params;
+    bool ta = p->ta, tb = p->tb;
     if (a->ndim < 2 || b->ndim < 2) {
         tg__fail(TG_ERR_SHAPE, "tg_matmul", "need inputs with at least 2 dims, got %s @ %s",
                  tg__shape_str(s1, sizeof s1, a->ndim, a->shape),
@@ -87,11 +90,7 @@ static int matmul_into(const tg_tensor *a, const tg_tensor *b, bool ta, bool tb,
     if (d.k == 0) {
         if (beta != 0) return TG_OK;
         tg_view o = tg__view_of(out);
-        return be->ops->fill(be->ctx, &o, 0.0);
-    }
-    if (!be->ops->gemm) {
-        tg__fail(TG_ERR_UNSUPPORTED, "tg_matmul", "not supported on backend %s", be->ops->name);
-        return TG_ERR_UNSUPPORTED;
+        return tg__k_fill("tg_matmul", be, &o, 0.0);
     }
     int64_t batch = out->numel / (mm * nn);
     size_t es = tg_dtype_size(out->dtype);
@@ -105,60 +104,72 @@ static int matmul_into(const tg_tensor *a, const tg_tensor *b, bool ta, bool tb,
         d.a = a->data, d.a_bs = a_mat == 1 ? 0 : a->shape[ra - 1] * a->shape[ra - 2];
         d.b = b->data, d.b_bs = b_mat == 1 ? 0 : b->shape[rb - 1] * b->shape[rb - 2];
         d.c = out->data, d.c_bs = mm * nn;
-        st = be->ops->gemm(be->ctx, &d);
+        st = tg__k_gemm("tg_matmul", be, &d);
     } else {
         for (int64_t i = 0; i < batch && !st; i++) {
             d.a = (const char *)a->data + (size_t)batch_offset(a, out, i) * es;
             d.b = (const char *)b->data + (size_t)batch_offset(b, out, i) * es;
             d.c = (char *)out->data + (size_t)(i * mm * nn) * es;
-            st = be->ops->gemm(be->ctx, &d);
+            st = tg__k_gemm("tg_matmul", be, &d);
         }
     }
-    if (st && !tg__has_error()) tg__fail(st, "tg_matmul", "gemm failed on %s", be->ops->name);
     return st;
 }
 
-static int matmul_forward(tg_tensor *const *in, int n, const tg_attrs *at, tg_tensor *out) {
+static int matmul_forward(tg_tensor *const *in, int n, const void *params, tg_tensor *out) {
     (void)n;
-    return matmul_into(in[0], in[1], at->flags & TRANS_A, at->flags & TRANS_B, 0.0, out);
+    const mm_params *p = params;
+    return matmul_into(in[0], in[1], p->ta, p->tb, 0.0, out);
+}
+
+// db as a product op(x) @ op(y), which the core may have written into b's gradient.
+typedef struct {
+    tg_tensor *x, *y;
+    bool tx, ty;
+} db_product;
+
+static int write_product(tg_tensor *dst, double beta, void *ctx) {
+    const db_product *p = ctx;
+    return matmul_into(p->x, p->y, p->tx, p->ty, beta, dst);
 }
 
 static int matmul_backward(tg_tape *tape, const tg_node *node, tg_tensor *dout,
                            tg_tensor **din) {
     tg_tensor *a = node->in[0], *b = node->in[1];
-    bool ta = node->attrs.flags & TRANS_A, tb = node->attrs.flags & TRANS_B;
+    const mm_params *p = tg__node_params(node);
+    bool ta = p->ta, tb = p->tb;
     if (tg__needs_grad(node, 0)) {
         din[0] = ta ? tg_matmul_ex(tape, b, dout, tb, true) : tg_matmul_ex(tape, dout, b, false, !tb);
         if (!din[0]) return tg_last_status();
     }
     if (tg__needs_grad(node, 1)) {
-        // A 2-D weight whose .grad can take it: the product adds straight into it.
-        double beta = 1.0;
-        tg_tensor *sink =
-            a->ndim == 2 && b->ndim == 2 ? tg__grad_sink(tape, node, 1, &beta) : NULL;
-        if (sink) {
-            int st = tb ? matmul_into(dout, a, true, ta, beta, sink)
-                        : matmul_into(a, dout, !ta, false, beta, sink);
-            if (st) return st;
-        } else {
-            din[1] = tb ? tg_matmul_ex(tape, dout, a, true, ta)
-                        : tg_matmul_ex(tape, a, dout, !ta, false);
+        // A 2-D weight: the core may let the product accumulate straight into its .grad.
+        db_product prod = tb ? (db_product){dout, a, true, ta} : (db_product){a, dout, !ta, false};
+        int st = a->ndim == 2 && b->ndim == 2
+                     ? tg__grad_accumulate(tape, node, 1, write_product, &prod)
+                     : 0;
+        if (st < 0) return st;
+        if (st == 0) {
+            din[1] = tg_matmul_ex(tape, prod.x, prod.y, prod.tx, prod.ty);
             if (!din[1]) return tg_last_status();
         }
     }
     return TG_OK;
 }
 
-const tg_op_def tg__op_matmul = {TG_OP_MATMUL, "tg_matmul", 2, matmul_infer, matmul_forward,
-                                 matmul_backward};
+const tg_op_def tg__op_matmul = {
+    .id = TG_OP_MATMUL, .name = "tg_matmul", .arity = 2,
+    .infer = matmul_infer, .forward = matmul_forward, .backward = matmul_backward,
+    .unread = TG_UNREAD_OUT, .params_size = sizeof(mm_params),
+};
 
 // The matmul node; errors name tg_matmul (the op), reworded for the entry the user called.
 static tg_tensor *matmul(tg_tape *tape, tg_tensor *a, tg_tensor *b, bool trans_a, bool trans_b,
                          const char *fn) {
     tg_tensor *in[2] = {a, b};
-    tg_attrs at = {.flags = (trans_a ? TRANS_A : 0u) | (trans_b ? TRANS_B : 0u)};
+    mm_params p = {trans_a, trans_b};
     unsigned mark = tg_error_mark();
-    return tg__named(fn, mark, tg__apply(tape, &tg__op_matmul, 2, in, &at));
+    return tg__named(fn, mark, tg__apply(tape, &tg__op_matmul, 2, in, &p));
 }
 
 tg_tensor *tg_matmul_ex(tg_tape *tape, tg_tensor *a, tg_tensor *b, bool trans_a, bool trans_b) {
@@ -176,7 +187,7 @@ tg_tensor *tg_bmm(tg_tape *tape, tg_tensor *a, tg_tensor *b) {
 // ---- addmm: y = bias + op(a) @ op(b)    dbias = dy, da and db as for matmul ----
 // One pass fewer than matmul + add: the bias is broadcast into y, then gemm adds (beta=1).
 
-static int addmm_infer(tg_tensor *const *in, int n, const tg_attrs *at, int *ndim,
+static int addmm_infer(tg_tensor *const *in, int n, const void *params, int *ndim,
                        int64_t *shape) {
     (void)n;
     const tg_tensor *bias = in[0], *a = in[1], *b = in[2];
@@ -187,7 +198,7 @@ static int addmm_infer(tg_tensor *const *in, int n, const tg_attrs *at, int *ndi
                  tg__shape_str(s2, sizeof s2, b->ndim, b->shape));
         return TG_ERR_SHAPE;
     }
-    if (matmul_infer(in + 1, 2, at, ndim, shape)) return TG_ERR_SHAPE;
+    if (matmul_infer(in + 1, 2, params, ndim, shape)) return TG_ERR_SHAPE;
     bool ok = bias->ndim <= 2;
     for (int i = 0; ok && i < bias->ndim; i++) {
         int64_t d = bias->shape[bias->ndim - 1 - i], t = shape[1 - i];
@@ -202,13 +213,13 @@ static int addmm_infer(tg_tensor *const *in, int n, const tg_attrs *at, int *ndi
     return TG_OK;
 }
 
-static int addmm_forward(tg_tensor *const *in, int n, const tg_attrs *at, tg_tensor *out) {
+static int addmm_forward(tg_tensor *const *in, int n, const void *params, tg_tensor *out) {
     (void)n;
     const tg_tensor *a = in[1], *b = in[2];
-    tg_backend *be = out->be;
     tg_view vb = tg__view_bcast(in[0], out->ndim, out->shape);
     int st = tg__k_unary("tg_addmm", TG_UNARY_COPY, &vb, out, 0, 0);
-    bool ta = at->flags & TRANS_A, tb = at->flags & TRANS_B;
+    const mm_params *p = params;
+    bool ta = p->ta, tb = p->tb;
     int64_t a_cols = a->shape[1], b_cols = b->shape[1];
     tg_gemm_desc d = {
         .dtype = (int)out->dtype, .m = out->shape[0], .n = out->shape[1],
@@ -218,13 +229,7 @@ static int addmm_forward(tg_tensor *const *in, int n, const tg_attrs *at, tg_ten
         .c = out->data, .c_rs = out->shape[1], .c_cs = 1,
     };
     if (st || d.k == 0) return st;
-    if (!be->ops->gemm) {
-        tg__fail(TG_ERR_UNSUPPORTED, "tg_addmm", "not supported on backend %s", be->ops->name);
-        return TG_ERR_UNSUPPORTED;
-    }
-    st = be->ops->gemm(be->ctx, &d);
-    if (st && !tg__has_error()) tg__fail(st, "tg_addmm", "gemm failed on %s", be->ops->name);
-    return st;
+    return tg__k_gemm("tg_addmm", out->be, &d);
 }
 
 static int addmm_backward(tg_tape *tape, const tg_node *node, tg_tensor *dout,
@@ -238,13 +243,16 @@ static int addmm_backward(tg_tape *tape, const tg_node *node, tg_tensor *dout,
     return matmul_backward(tape, &mm, dout, din + 1);
 }
 
-const tg_op_def tg__op_addmm = {TG_OP_ADDMM, "tg_addmm", 3, addmm_infer, addmm_forward,
-                                addmm_backward};
+const tg_op_def tg__op_addmm = {
+    .id = TG_OP_ADDMM, .name = "tg_addmm", .arity = 3,
+    .infer = addmm_infer, .forward = addmm_forward, .backward = addmm_backward,
+    .params_size = sizeof(mm_params),
+};
 
 tg_tensor *tg_addmm(tg_tape *tape, tg_tensor *bias, tg_tensor *a, tg_tensor *b, bool trans_a,
                     bool trans_b) {
     tg_tensor *in[3] = {bias, a, b};
-    tg_attrs at = {.flags = (trans_a ? TRANS_A : 0u) | (trans_b ? TRANS_B : 0u)};
+    mm_params p = {trans_a, trans_b};
     unsigned mark = tg_error_mark();
-    return tg__named("tg_addmm", mark, tg__apply(tape, &tg__op_addmm, 3, in, &at));
+    return tg__named("tg_addmm", mark, tg__apply(tape, &tg__op_addmm, 3, in, &p));
 }

@@ -17,19 +17,22 @@ static tg_tensor *row_sum(tg_tape *tape, tg_tensor *x) {
     return tg_sum_axes(tape, x, 1, &axis, true);
 }
 
-static int softmax_forward(tg_tensor *const *in, int n, const tg_attrs *at, tg_tensor *out) {
-    (void)n, (void)at;
+static int softmax_forward(tg_tensor *const *in, int n, const void *params, tg_tensor *out) {
+    (void)n, (void)params;
     return tg__k_softmax("tg_softmax", in[0], out, false);
 }
 static int softmax_backward(tg_tape *tape, const tg_node *node, tg_tensor *dout, tg_tensor **din) {
     din[0] = tg_softmax_grad(tape, dout, node->out);
     return tg__rule_status(din[0]);
 }
-const tg_op_def tg__op_softmax = {TG_OP_SOFTMAX, "tg_softmax", 1, tg__infer_same,
-                                  softmax_forward, softmax_backward};
+const tg_op_def tg__op_softmax = {
+    .id = TG_OP_SOFTMAX, .name = "tg_softmax", .arity = 1,
+    .infer = tg__infer_same, .forward = softmax_forward, .backward = softmax_backward,
+    .unread = TG_UNREAD_IN(0),
+};
 
-static int log_softmax_forward(tg_tensor *const *in, int n, const tg_attrs *at, tg_tensor *out) {
-    (void)n, (void)at;
+static int log_softmax_forward(tg_tensor *const *in, int n, const void *params, tg_tensor *out) {
+    (void)n, (void)params;
     return tg__k_softmax("tg_log_softmax", in[0], out, true);
 }
 static int log_softmax_backward(tg_tape *tape, const tg_node *node, tg_tensor *dout,
@@ -37,8 +40,11 @@ static int log_softmax_backward(tg_tape *tape, const tg_node *node, tg_tensor *d
     din[0] = tg_log_softmax_grad(tape, dout, node->out);
     return tg__rule_status(din[0]);
 }
-const tg_op_def tg__op_log_softmax = {TG_OP_LOG_SOFTMAX, "tg_log_softmax", 1, tg__infer_same,
-                                      log_softmax_forward, log_softmax_backward};
+const tg_op_def tg__op_log_softmax = {
+    .id = TG_OP_LOG_SOFTMAX, .name = "tg_log_softmax", .arity = 1,
+    .infer = tg__infer_same, .forward = log_softmax_forward, .backward = log_softmax_backward,
+    .unread = TG_UNREAD_IN(0),
+};
 
 // ---- the gradients as ops, z = softmax_grad(dy, y) and log_softmax_grad(dy, y): dy and y
 //      of one shape, rows along the last axis; composed from primitives on a backend
@@ -47,9 +53,9 @@ const tg_op_def tg__op_log_softmax = {TG_OP_LOG_SOFTMAX, "tg_log_softmax", 1, tg
 //        softmax_grad:     d(dy) = softmax_grad(g, y)     dy' = g*(dy - sum(dy*y)) - sum(g*y)*dy
 //        log_softmax_grad: d(dy) = g - sum(g*exp(y))      dy' = -g*exp(y)*sum(dy)
 
-static int softmax_grad_forward(tg_tensor *const *in, int n, const tg_attrs *at,
+static int softmax_grad_forward(tg_tensor *const *in, int n, const void *params,
                                 tg_tensor *out) {
-    (void)n, (void)at;
+    (void)n, (void)params;
     return tg__k_softmax_grad("tg_softmax_grad", in[1], in[0], out, false);
 }
 static int softmax_grad_backward(tg_tape *tape, const tg_node *node, tg_tensor *g,
@@ -64,7 +70,7 @@ static int softmax_grad_backward(tg_tape *tape, const tg_node *node, tg_tensor *
     }
     return TG_OK;
 }
-static int softmax_grad_infer(tg_tensor *const *in, int n, const tg_attrs *at, int *nd,
+static int softmax_grad_infer(tg_tensor *const *in, int n, const void *params, int *nd,
                               int64_t *sh, const char *name) {
     if (in[0]->ndim == 0 || !tg__same_shape(in[0], in[1])) {
         char s1[160], s2[160];
@@ -73,21 +79,23 @@ static int softmax_grad_infer(tg_tensor *const *in, int n, const tg_attrs *at, i
                  tg__shape_str(s2, sizeof s2, in[1]->ndim, in[1]->shape));
         return TG_ERR_SHAPE;
     }
-    return tg__infer_same(in, n, at, nd, sh);
+    return tg__infer_same(in, n, params, nd, sh);
 }
-static int sm_grad_infer(tg_tensor *const *in, int n, const tg_attrs *at, int *nd, int64_t *sh) {
-    return softmax_grad_infer(in, n, at, nd, sh, "tg_softmax_grad");
+static int sm_grad_infer(tg_tensor *const *in, int n, const void *params, int *nd, int64_t *sh) {
+    return softmax_grad_infer(in, n, params, nd, sh, "tg_softmax_grad");
 }
-static int lsm_grad_infer(tg_tensor *const *in, int n, const tg_attrs *at, int *nd, int64_t *sh) {
-    return softmax_grad_infer(in, n, at, nd, sh, "tg_log_softmax_grad");
+static int lsm_grad_infer(tg_tensor *const *in, int n, const void *params, int *nd, int64_t *sh) {
+    return softmax_grad_infer(in, n, params, nd, sh, "tg_log_softmax_grad");
 }
 
-const tg_op_def tg__op_softmax_grad = {TG_OP_SOFTMAX_GRAD, "tg_softmax_grad", 2, sm_grad_infer,
-                                       softmax_grad_forward, softmax_grad_backward};
+const tg_op_def tg__op_softmax_grad = {
+    .id = TG_OP_SOFTMAX_GRAD, .name = "tg_softmax_grad", .arity = 2,
+    .infer = sm_grad_infer, .forward = softmax_grad_forward, .backward = softmax_grad_backward,
+};
 
-static int log_softmax_grad_forward(tg_tensor *const *in, int n, const tg_attrs *at,
+static int log_softmax_grad_forward(tg_tensor *const *in, int n, const void *params,
                                     tg_tensor *out) {
-    (void)n, (void)at;
+    (void)n, (void)params;
     return tg__k_softmax_grad("tg_log_softmax_grad", in[1], in[0], out, true);
 }
 static int log_softmax_grad_backward(tg_tape *tape, const tg_node *node, tg_tensor *g,
@@ -102,9 +110,12 @@ static int log_softmax_grad_backward(tg_tape *tape, const tg_node *node, tg_tens
         return tg_last_status();
     return TG_OK;
 }
-const tg_op_def tg__op_log_softmax_grad = {TG_OP_LOG_SOFTMAX_GRAD, "tg_log_softmax_grad", 2,
-                                           lsm_grad_infer, log_softmax_grad_forward,
-                                           log_softmax_grad_backward};
+const tg_op_def tg__op_log_softmax_grad = {
+    .id = TG_OP_LOG_SOFTMAX_GRAD, .name = "tg_log_softmax_grad", .arity = 2,
+    .infer = lsm_grad_infer,
+    .forward = log_softmax_grad_forward,
+    .backward = log_softmax_grad_backward,
+};
 
 // Checks the inputs and shapes, then the fused op, or the composed form on a backend
 // without the kernel (same rules: the primitives differentiate again).
@@ -177,7 +188,7 @@ tg_tensor *tg_softmax(tg_tape *tape, tg_tensor *x, int axis) {
 
 // y = x * (u >= p) / (1 - p), u ~ U[0,1) from rng; identity when !training or p == 0.
 tg_tensor *tg_dropout(tg_tape *tape, tg_tensor *x, double p, tg_rng *rng, bool training) {
-    static const tg_op_def def = {TG_OP_NONE, "tg_dropout", 1, NULL, NULL, NULL};
+    static const tg_op_def def = {.name = "tg_dropout", .arity = 1};
     if (tg__check_inputs(tape, &def, 1, &x)) return NULL;
     if (!(p >= 0 && p <= 1)) {
         tg__fail(TG_ERR_INVALID_ARG, "tg_dropout", "p must be in [0, 1], got %g", p);

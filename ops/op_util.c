@@ -2,9 +2,9 @@
 // the one- and two-input apply wrappers.
 #include "ops/op_table.h"
 
-int tg__infer_bcast(tg_tensor *const *in, int n_in, const tg_attrs *at, int *ndim,
+int tg__infer_bcast(tg_tensor *const *in, int n_in, const void *params, int *ndim,
                     int64_t *shape, const char *name) {
-    (void)at;
+    (void)params;
     int nd = 0;
     for (int k = 0; k < n_in; k++)
         if (in[k]->ndim > nd) nd = in[k]->ndim;
@@ -31,10 +31,10 @@ int tg__infer_bcast(tg_tensor *const *in, int n_in, const tg_attrs *at, int *ndi
     return TG_OK;
 }
 
-int tg__infer_same(tg_tensor *const *in, int n_in, const tg_attrs *at, int *ndim,
+int tg__infer_same(tg_tensor *const *in, int n_in, const void *params, int *ndim,
                    int64_t *shape) {
     (void)n_in;
-    (void)at;
+    (void)params;
     *ndim = in[0]->ndim;
     for (int i = 0; i < in[0]->ndim; i++) shape[i] = in[0]->shape[i];
     return TG_OK;
@@ -56,9 +56,9 @@ int tg__forward_unary(tg_tensor *const *in, tg_tensor *out, int kind, double a, 
     return tg__k_unary(name, kind, &x, out, a, b);
 }
 
-tg_tensor *tg__apply1(tg_tape *tape, const tg_op_def *def, tg_tensor *x, double s0, double s1) {
-    tg_attrs at = {.s = {s0, s1, 0}};
-    return tg__apply(tape, def, 1, &x, &at);
+tg_tensor *tg__apply1(tg_tape *tape, const tg_op_def *def, tg_tensor *x, double a, double b) {
+    tg_unary_params p = {a, b};
+    return tg__apply(tape, def, 1, &x, &p);
 }
 
 tg_tensor *tg__apply2(tg_tape *tape, const tg_op_def *def, tg_tensor *a, tg_tensor *b) {

@@ -34,14 +34,25 @@ static void keepdim_shape(const tg_tensor *x, int64_t mask, int64_t *shape) {
     for (int i = 0; i < x->ndim; i++) shape[i] = (mask >> i) & 1 ? 1 : x->shape[i];
 }
 
+// The reductions' parameters: the reduced axes as a bit mask, and whether they stay as 1s.
+typedef struct {
+    int64_t mask;
+    bool keepdim;
+} reduce_params;
+
+static int64_t mask_of(const tg_node *node) {
+    return ((const reduce_params *)tg__node_params(node))->mask;
+}
+
 // ---- sum: y = sum over axes of x    dx = dy expanded back to x's shape ----
 
-static int sum_infer(tg_tensor *const *in, int n, const tg_attrs *at, int *ndim,
+static int sum_infer(tg_tensor *const *in, int n, const void *params, int *ndim,
                      int64_t *shape) {
     (void)n;
     const tg_tensor *x = in[0];
-    int64_t mask = at->i[0];
-    bool keepdim = at->flags & 1;
+    const reduce_params *p = params;
+    int64_t mask = p->mask;
+    bool keepdim = p->keepdim;
     int nd = 0;
     for (int i = 0; i < x->ndim; i++) {
         if (!((mask >> i) & 1)) shape[nd++] = x->shape[i];
@@ -52,15 +63,16 @@ static int sum_infer(tg_tensor *const *in, int n, const tg_attrs *at, int *ndim,
 }
 
 // y = reduce over the masked axes of x with kernel `kind`.
-static int reduce_forward(tg_tensor *const *in, const tg_attrs *at, tg_tensor *out, int kind,
+static int reduce_forward(tg_tensor *const *in, const void *params, tg_tensor *out, int kind,
                           const char *name) {
     const tg_tensor *x = in[0];
+    const reduce_params *p = params;
     tg_backend *be = out->be;
     tg_view vx = tg__view_of(x), vy = vx;
     int64_t st = 1;
     vy.data = out->data;
     for (int i = x->ndim - 1; i >= 0; i--) {
-        if ((at->i[0] >> i) & 1) {
+        if ((p->mask >> i) & 1) {
             vy.stride[i] = 0;
         } else {
             vy.stride[i] = st;
@@ -73,52 +85,49 @@ static int reduce_forward(tg_tensor *const *in, const tg_attrs *at, tg_tensor *o
             return TG_ERR_SHAPE;
         }
         tg_view o = tg__view_of(out);
-        return be->ops->fill(be->ctx, &o, 0.0);
+        return tg__k_fill(name, be, &o, 0.0);
     }
-    if (!be->ops->reduce) {
-        tg__fail(TG_ERR_UNSUPPORTED, name, "not supported on backend %s", be->ops->name);
-        return TG_ERR_UNSUPPORTED;
-    }
-    int status = be->ops->reduce(be->ctx, kind, &vx, &vy);
-    if (status && !tg__has_error()) tg__fail(status, name, "kernel failed on %s", be->ops->name);
-    return status;
+    return tg__k_reduce(name, be, kind, &vx, &vy);
 }
 
-static int sum_forward(tg_tensor *const *in, int n, const tg_attrs *at, tg_tensor *out) {
+static int sum_forward(tg_tensor *const *in, int n, const void *params, tg_tensor *out) {
     (void)n;
-    return reduce_forward(in, at, out, TG_REDUCE_KIND_SUM, "tg_sum_axes");
+    return reduce_forward(in, params, out, TG_REDUCE_KIND_SUM, "tg_sum_axes");
 }
 
 static int sum_backward(tg_tape *tape, const tg_node *node, tg_tensor *dout, tg_tensor **din) {
     const tg_tensor *x = node->in[0];
     int64_t kshape[TG_MAX_DIMS] = {0};
-    keepdim_shape(x, node->attrs.i[0], kshape);
+    keepdim_shape(x, mask_of(node), kshape);
     din[0] = tg_expand(tape, tg_reshape(tape, dout, x->ndim, kshape), x->ndim, x->shape);
     return din[0] ? TG_OK : tg_last_status();
 }
 
-const tg_op_def tg__op_sum = {TG_OP_SUM, "tg_sum_axes", 1, sum_infer, sum_forward,
-                              sum_backward};
+const tg_op_def tg__op_sum = {
+    .id = TG_OP_SUM, .name = "tg_sum_axes", .arity = 1,
+    .infer = sum_infer, .forward = sum_forward, .backward = sum_backward,
+    .unread = TG_UNREAD_ALL, .params_size = sizeof(reduce_params),
+};
 
 tg_tensor *tg_sum_axes(tg_tape *tape, tg_tensor *x, int n_axes, const int *axes,
                        bool keepdim) {
     if (tg__check_inputs(tape, &tg__op_sum, 1, &x)) return NULL;
-    tg_attrs at = {.flags = keepdim ? 1u : 0u};
-    if (axes_mask(x, n_axes, axes, "tg_sum_axes", &at.i[0])) return NULL;
-    return tg__apply(tape, &tg__op_sum, 1, &x, &at);
+    reduce_params p = {.keepdim = keepdim};
+    if (axes_mask(x, n_axes, axes, "tg_sum_axes", &p.mask)) return NULL;
+    return tg__apply(tape, &tg__op_sum, 1, &x, &p);
 }
 
 // Descriptors used only to name composed functions in input-check errors.
-static const tg_op_def name_sum = {TG_OP_NONE, "tg_sum", 1, NULL, NULL, NULL};
-static const tg_op_def name_mean = {TG_OP_NONE, "tg_mean", 1, NULL, NULL, NULL};
-static const tg_op_def name_mean_axes = {TG_OP_NONE, "tg_mean_axes", 1, NULL, NULL, NULL};
-static const tg_op_def name_var = {TG_OP_NONE, "tg_var", 1, NULL, NULL, NULL};
-static const tg_op_def name_lse = {TG_OP_NONE, "tg_logsumexp", 1, NULL, NULL, NULL};
+static const tg_op_def name_sum = {.name = "tg_sum", .arity = 1};
+static const tg_op_def name_mean = {.name = "tg_mean", .arity = 1};
+static const tg_op_def name_mean_axes = {.name = "tg_mean_axes", .arity = 1};
+static const tg_op_def name_var = {.name = "tg_var", .arity = 1};
+static const tg_op_def name_lse = {.name = "tg_logsumexp", .arity = 1};
 
 tg_tensor *tg_sum(tg_tape *tape, tg_tensor *x) {
     if (tg__check_inputs(tape, &name_sum, 1, &x)) return NULL;
-    tg_attrs at = {.i = {((int64_t)1 << x->ndim) - 1}};
-    return tg__apply(tape, &tg__op_sum, 1, &x, &at);
+    reduce_params p = {((int64_t)1 << x->ndim) - 1, false};
+    return tg__apply(tape, &tg__op_sum, 1, &x, &p);
 }
 
 // ---- mean = sum / count (composed: no rule of its own) ----
@@ -142,23 +151,23 @@ tg_tensor *tg_mean(tg_tape *tape, tg_tensor *x) {
 // ---- max / min over axes: y = max x    dx = dy * (x == y) / count(x == y) ----
 // (ties share the gradient evenly, like torch.amax / torch.amin)
 
-static int max_forward(tg_tensor *const *in, int n, const tg_attrs *at, tg_tensor *out) {
+static int max_forward(tg_tensor *const *in, int n, const void *params, tg_tensor *out) {
     (void)n;
-    return reduce_forward(in, at, out, TG_REDUCE_KIND_MAX, "tg_max_axes");
+    return reduce_forward(in, params, out, TG_REDUCE_KIND_MAX, "tg_max_axes");
 }
-static int min_forward(tg_tensor *const *in, int n, const tg_attrs *at, tg_tensor *out) {
+static int min_forward(tg_tensor *const *in, int n, const void *params, tg_tensor *out) {
     (void)n;
-    return reduce_forward(in, at, out, TG_REDUCE_KIND_MIN, "tg_min_axes");
+    return reduce_forward(in, params, out, TG_REDUCE_KIND_MIN, "tg_min_axes");
 }
 
 static int extreme_backward(tg_tape *tape, const tg_node *node, tg_tensor *dout,
                             tg_tensor **din) {
     tg_tensor *x = node->in[0];
     int64_t kshape[TG_MAX_DIMS] = {0};
-    keepdim_shape(x, node->attrs.i[0], kshape);
+    keepdim_shape(x, mask_of(node), kshape);
     int axes[TG_MAX_DIMS], na = 0;
     for (int i = 0; i < x->ndim; i++)
-        if ((node->attrs.i[0] >> i) & 1) axes[na++] = i;
+        if ((mask_of(node) >> i) & 1) axes[na++] = i;
     tg_tensor *y = tg_reshape(tape, node->out, x->ndim, kshape);
     tg_tensor *mask = tg_eq(tape, x, y);
     tg_tensor *count = na ? tg_sum_axes(tape, mask, na, axes, true) : mask;
@@ -167,18 +176,24 @@ static int extreme_backward(tg_tape *tape, const tg_node *node, tg_tensor *dout,
     return tg__rule_status(din[0]);
 }
 
-const tg_op_def tg__op_max = {TG_OP_MAX, "tg_max_axes", 1, sum_infer, max_forward,
-                              extreme_backward};
-const tg_op_def tg__op_min = {TG_OP_MIN, "tg_min_axes", 1, sum_infer, min_forward,
-                              extreme_backward};
+const tg_op_def tg__op_max = {
+    .id = TG_OP_MAX, .name = "tg_max_axes", .arity = 1,
+    .infer = sum_infer, .forward = max_forward, .backward = extreme_backward,
+    .params_size = sizeof(reduce_params),
+};
+const tg_op_def tg__op_min = {
+    .id = TG_OP_MIN, .name = "tg_min_axes", .arity = 1,
+    .infer = sum_infer, .forward = min_forward, .backward = extreme_backward,
+    .params_size = sizeof(reduce_params),
+};
 
 static tg_tensor *reduce_op(tg_tape *tape, const tg_op_def *def, tg_tensor *x, int n_axes,
                             const int *axes, bool keepdim, bool all) {
     if (tg__check_inputs(tape, def, 1, &x)) return NULL;
-    tg_attrs at = {.flags = keepdim ? 1u : 0u};
-    if (all) at.i[0] = ((int64_t)1 << x->ndim) - 1;
-    else if (axes_mask(x, n_axes, axes, def->name, &at.i[0])) return NULL;
-    return tg__apply(tape, def, 1, &x, &at);
+    reduce_params p = {.keepdim = keepdim};
+    if (all) p.mask = ((int64_t)1 << x->ndim) - 1;
+    else if (axes_mask(x, n_axes, axes, def->name, &p.mask)) return NULL;
+    return tg__apply(tape, def, 1, &x, &p);
 }
 
 tg_tensor *tg_max_axes(tg_tape *tape, tg_tensor *x, int n_axes, const int *axes, bool keepdim) {
@@ -198,16 +213,22 @@ tg_tensor *tg_min(tg_tape *tape, tg_tensor *x) {
 
 // ---- argmax / argmin along one axis: first extremum's index; no gradient ----
 
-static int argmax_forward(tg_tensor *const *in, int n, const tg_attrs *at, tg_tensor *out) {
+static int argmax_forward(tg_tensor *const *in, int n, const void *params, tg_tensor *out) {
     (void)n;
-    return reduce_forward(in, at, out, TG_REDUCE_KIND_ARGMAX, "tg_argmax");
+    return reduce_forward(in, params, out, TG_REDUCE_KIND_ARGMAX, "tg_argmax");
 }
-static int argmin_forward(tg_tensor *const *in, int n, const tg_attrs *at, tg_tensor *out) {
+static int argmin_forward(tg_tensor *const *in, int n, const void *params, tg_tensor *out) {
     (void)n;
-    return reduce_forward(in, at, out, TG_REDUCE_KIND_ARGMIN, "tg_argmin");
+    return reduce_forward(in, params, out, TG_REDUCE_KIND_ARGMIN, "tg_argmin");
 }
-const tg_op_def tg__op_argmax = {TG_OP_ARGMAX, "tg_argmax", 1, sum_infer, argmax_forward, NULL};
-const tg_op_def tg__op_argmin = {TG_OP_ARGMIN, "tg_argmin", 1, sum_infer, argmin_forward, NULL};
+const tg_op_def tg__op_argmax = {
+    .id = TG_OP_ARGMAX, .name = "tg_argmax", .arity = 1,
+    .infer = sum_infer, .forward = argmax_forward,
+};
+const tg_op_def tg__op_argmin = {
+    .id = TG_OP_ARGMIN, .name = "tg_argmin", .arity = 1,
+    .infer = sum_infer, .forward = argmin_forward,
+};
 
 tg_tensor *tg_argmax(tg_tape *tape, tg_tensor *x, int axis, bool keepdim) {
     return reduce_op(tape, &tg__op_argmax, x, 1, &axis, keepdim, false);

@@ -14,57 +14,73 @@ static tg_view slice_view(const tg_tensor *t, int axis, int64_t start, int64_t l
     return v;
 }
 
-// One past the last element a slice {start, len, step} takes (start when it is empty):
-// never past the axis, even when the step is huge.
-static int64_t slice_stop(const int64_t *a) {
-    return a[2] > 0 ? a[1] + (a[2] - 1) * a[3] + 1 : a[1];
+// slice's and slice_scatter's parameters, normalised: len elements from start by step.
+typedef struct {
+    int axis;
+    int64_t start, len, step;
+} slice_params;
+
+static tg_view slice_view_of(const tg_tensor *t, const slice_params *p) {
+    return slice_view(t, p->axis, p->start, p->len, p->step);
+}
+
+// One past the last element a slice takes (start when it is empty): never past the axis,
+// even when the step is huge.
+static int64_t slice_stop(const slice_params *p) {
+    return p->len > 0 ? p->start + (p->len - 1) * p->step + 1 : p->start;
 }
 
 static int copy_into(const char *name, const tg_view *src, tg_view *dst, tg_backend *be) {
     for (int i = 0; i < dst->ndim; i++)
         if (dst->shape[i] == 0) return TG_OK;
-    if (!be->ops->unary) {
-        tg__fail(TG_ERR_UNSUPPORTED, name, "not supported on backend %s", be->ops->name);
-        return TG_ERR_UNSUPPORTED;
-    }
-    return be->ops->unary(be->ctx, TG_UNARY_COPY, src, dst, 0, 0);
+    return tg__k_unary_view(name, be, TG_UNARY_COPY, src, dst, 0, 0);
 }
 
 // ---- permute: y.shape[i] = x.shape[perm[i]]    dx = permute(dy, inverse(perm)) ----
 
-static int permute_infer(tg_tensor *const *in, int n, const tg_attrs *at, int *ndim,
+typedef struct {
+    int perm[TG_MAX_DIMS];   // normalised to [0, ndim)
+} permute_params;
+
+static int permute_infer(tg_tensor *const *in, int n, const void *params, int *ndim,
                          int64_t *shape) {
     (void)n;
     const tg_tensor *x = in[0];
-    for (int i = 0; i < x->ndim; i++) shape[i] = x->shape[at->i[i]];
+    const permute_params *p = params;
+    for (int i = 0; i < x->ndim; i++) shape[i] = x->shape[p->perm[i]];
     *ndim = x->ndim;
     return TG_OK;
 }
 
-static int permute_forward(tg_tensor *const *in, int n, const tg_attrs *at, tg_tensor *out) {
+static int permute_forward(tg_tensor *const *in, int n, const void *params, tg_tensor *out) {
     (void)n;
+    const permute_params *p = params;
     tg_view x = tg__view_of(in[0]), v = x;
     for (int i = 0; i < x.ndim; i++) {
-        v.shape[i] = x.shape[at->i[i]];
-        v.stride[i] = x.stride[at->i[i]];
+        v.shape[i] = x.shape[p->perm[i]];
+        v.stride[i] = x.stride[p->perm[i]];
     }
     return tg__k_unary("tg_permute", TG_UNARY_COPY, &v, out, 0, 0);
 }
 
 static int permute_backward(tg_tape *tape, const tg_node *node, tg_tensor *dout,
                             tg_tensor **din) {
+    const permute_params *p = tg__node_params(node);
     int inv[TG_MAX_DIMS];
-    for (int i = 0; i < node->in[0]->ndim; i++) inv[node->attrs.i[i]] = i;
+    for (int i = 0; i < node->in[0]->ndim; i++) inv[p->perm[i]] = i;
     din[0] = tg_permute(tape, dout, inv);
     return tg__rule_status(din[0]);
 }
 
-const tg_op_def tg__op_permute = {TG_OP_PERMUTE, "tg_permute", 1, permute_infer,
-                                  permute_forward, permute_backward};
+const tg_op_def tg__op_permute = {
+    .id = TG_OP_PERMUTE, .name = "tg_permute", .arity = 1,
+    .infer = permute_infer, .forward = permute_forward, .backward = permute_backward,
+    .unread = TG_UNREAD_ALL, .params_size = sizeof(permute_params),
+};
 
 tg_tensor *tg_permute(tg_tape *tape, tg_tensor *x, const int *perm) {
     if (tg__check_inputs(tape, &tg__op_permute, 1, &x)) return NULL;
-    tg_attrs at = {.n_i = x->ndim};
+    permute_params prm = {{0}};
     unsigned seen = 0;
     for (int i = 0; i < x->ndim; i++) {
         int p = perm ? (perm[i] < 0 ? perm[i] + x->ndim : perm[i]) : -1;
@@ -76,42 +92,45 @@ tg_tensor *tg_permute(tg_tape *tape, tg_tensor *x, const int *perm) {
             return NULL;
         }
         seen |= 1u << p;
-        at.i[i] = p;
+        prm.perm[i] = p;
     }
-    return tg__apply(tape, &tg__op_permute, 1, &x, &at);
+    return tg__apply(tape, &tg__op_permute, 1, &x, &prm);
 }
 
 // ---- slice: y = x[start:stop:step] along axis    dx = slice_scatter(0, dy) ----
-// attrs.i = {axis, start, len, step}, normalised.
 
-static int slice_infer(tg_tensor *const *in, int n, const tg_attrs *at, int *ndim,
+static int slice_infer(tg_tensor *const *in, int n, const void *params, int *ndim,
                        int64_t *shape) {
-    int st = tg__infer_same(in, n, at, ndim, shape);
-    shape[at->i[0]] = at->i[2];
+    const slice_params *p = params;
+    int st = tg__infer_same(in, n, params, ndim, shape);
+    shape[p->axis] = p->len;
     return st;
 }
 
-static int slice_forward(tg_tensor *const *in, int n, const tg_attrs *at, tg_tensor *out) {
+static int slice_forward(tg_tensor *const *in, int n, const void *params, tg_tensor *out) {
     (void)n;
-    tg_view v = slice_view(in[0], (int)at->i[0], at->i[1], at->i[2], at->i[3]);
+    tg_view v = slice_view_of(in[0], params);
     return tg__k_unary("tg_slice", TG_UNARY_COPY, &v, out, 0, 0);
 }
 
 static int slice_backward(tg_tape *tape, const tg_node *node, tg_tensor *dout,
                           tg_tensor **din) {
     const tg_tensor *x = node->in[0];
-    const int64_t *a = node->attrs.i;
+    const slice_params *p = tg__node_params(node);
     tg_tensor *zeros = tg_full(tape, x->be, x->dtype, x->ndim, x->shape, 0.0);
-    din[0] = tg_slice_scatter(tape, zeros, dout, (int)a[0], a[1], slice_stop(a), a[3]);
+    din[0] = tg_slice_scatter(tape, zeros, dout, p->axis, p->start, slice_stop(p), p->step);
     return tg__rule_status(din[0]);
 }
 
-const tg_op_def tg__op_slice = {TG_OP_SLICE, "tg_slice", 1, slice_infer, slice_forward,
-                                slice_backward};
+const tg_op_def tg__op_slice = {
+    .id = TG_OP_SLICE, .name = "tg_slice", .arity = 1,
+    .infer = slice_infer, .forward = slice_forward, .backward = slice_backward,
+    .unread = TG_UNREAD_ALL, .params_size = sizeof(slice_params),
+};
 
-// Python slice semantics for a positive step; fills attrs {axis, start, len, step}.
-static int slice_attrs(const tg_tensor *x, int axis, int64_t start, int64_t stop, int64_t step,
-                       const char *name, tg_attrs *at) {
+// Python slice semantics for a positive step.
+static int slice_params_of(const tg_tensor *x, int axis, int64_t start, int64_t stop,
+                           int64_t step, const char *name, slice_params *p) {
     char s[160];
     int a = axis < 0 ? axis + x->ndim : axis;
     if (a < 0 || a >= x->ndim || step <= 0) {
@@ -125,90 +144,93 @@ static int slice_attrs(const tg_tensor *x, int axis, int64_t start, int64_t stop
     start = start < 0 ? 0 : (start > n ? n : start);
     stop = stop < 0 ? 0 : (stop > n ? n : stop);
     int64_t len = stop > start ? (stop - start - 1) / step + 1 : 0;   // no overflow at huge step
-    memset(at, 0, sizeof *at);
-    at->i[0] = a;
-    at->i[1] = start;
-    at->i[2] = len;
-    at->i[3] = step;
-    at->n_i = 4;
+    *p = (slice_params){a, start, len, step};
     return TG_OK;
 }
 
 tg_tensor *tg_slice(tg_tape *tape, tg_tensor *x, int axis, int64_t start, int64_t stop,
                     int64_t step) {
     if (tg__check_inputs(tape, &tg__op_slice, 1, &x)) return NULL;
-    tg_attrs at;
-    if (slice_attrs(x, axis, start, stop, step, "tg_slice", &at)) return NULL;
-    return tg__apply(tape, &tg__op_slice, 1, &x, &at);
+    slice_params p;
+    if (slice_params_of(x, axis, start, stop, step, "tg_slice", &p)) return NULL;
+    return tg__apply(tape, &tg__op_slice, 1, &x, &p);
 }
 
 // ---- slice_scatter: y = base with y[slice] = src
 //      dbase = slice_scatter(dy, 0), dsrc = slice(dy) ----
 
-static int slice_scatter_infer(tg_tensor *const *in, int n, const tg_attrs *at, int *ndim,
+static int slice_scatter_infer(tg_tensor *const *in, int n, const void *params, int *ndim,
                                int64_t *shape) {
     const tg_tensor *base = in[0], *src = in[1];
+    const slice_params *p = params;
     bool ok = src->ndim == base->ndim;
     for (int i = 0; ok && i < base->ndim; i++)
-        ok = src->shape[i] == (i == at->i[0] ? at->i[2] : base->shape[i]);
+        ok = src->shape[i] == (i == p->axis ? p->len : base->shape[i]);
     if (!ok) {
         char s1[160], s2[160];
         tg__fail(TG_ERR_SHAPE, "tg_slice_scatter",
                  "src %s does not match the slice of base %s (axis %lld, %lld elements)",
                  tg__shape_str(s1, sizeof s1, src->ndim, src->shape),
-                 tg__shape_str(s2, sizeof s2, base->ndim, base->shape), (long long)at->i[0],
-                 (long long)at->i[2]);
+                 tg__shape_str(s2, sizeof s2, base->ndim, base->shape), (long long)p->axis,
+                 (long long)p->len);
         return TG_ERR_SHAPE;
     }
-    return tg__infer_same(in, n, at, ndim, shape);
+    return tg__infer_same(in, n, params, ndim, shape);
 }
 
-static int slice_scatter_forward(tg_tensor *const *in, int n, const tg_attrs *at,
+static int slice_scatter_forward(tg_tensor *const *in, int n, const void *params,
                                  tg_tensor *out) {
     (void)n;
-    tg_backend *be = out->be;
-    int st = be->ops->copy(be->ctx, out->data, in[0]->data, out->nbytes);
+    int st = tg__be_copy(out->be, out->data, in[0]->data, out->nbytes);
     if (st) return st;
-    tg_view dst = slice_view(out, (int)at->i[0], at->i[1], at->i[2], at->i[3]);
+    tg_view dst = slice_view_of(out, params);
     tg_view src = tg__view_of(in[1]);
-    return copy_into("tg_slice_scatter", &src, &dst, be);
+    return copy_into("tg_slice_scatter", &src, &dst, out->be);
 }
 
 static int slice_scatter_backward(tg_tape *tape, const tg_node *node, tg_tensor *dout,
                                   tg_tensor **din) {
-    const int64_t *a = node->attrs.i;
-    int64_t stop = slice_stop(a);
+    const slice_params *p = tg__node_params(node);
+    int64_t stop = slice_stop(p);
     if (tg__needs_grad(node, 0)) {
         const tg_tensor *src = node->in[1];
         tg_tensor *zeros = tg_full(tape, src->be, src->dtype, src->ndim, src->shape, 0.0);
-        din[0] = tg_slice_scatter(tape, dout, zeros, (int)a[0], a[1], stop, a[3]);
+        din[0] = tg_slice_scatter(tape, dout, zeros, p->axis, p->start, stop, p->step);
         if (!din[0]) return tg_last_status();
     }
     if (tg__needs_grad(node, 1)) {
-        din[1] = tg_slice(tape, dout, (int)a[0], a[1], stop, a[3]);
+        din[1] = tg_slice(tape, dout, p->axis, p->start, stop, p->step);
         if (!din[1]) return tg_last_status();
     }
     return TG_OK;
 }
 
-const tg_op_def tg__op_slice_scatter = {TG_OP_SLICE_SCATTER, "tg_slice_scatter", 2,
-                                        slice_scatter_infer, slice_scatter_forward,
-                                        slice_scatter_backward};
+const tg_op_def tg__op_slice_scatter = {
+    .id = TG_OP_SLICE_SCATTER, .name = "tg_slice_scatter", .arity = 2,
+    .infer = slice_scatter_infer,
+    .forward = slice_scatter_forward,
+    .backward = slice_scatter_backward,
+    .unread = TG_UNREAD_ALL, .params_size = sizeof(slice_params),
+};
 
 tg_tensor *tg_slice_scatter(tg_tape *tape, tg_tensor *base, tg_tensor *src, int axis,
                             int64_t start, int64_t stop, int64_t step) {
     tg_tensor *in[2] = {base, src};
     if (tg__check_inputs(tape, &tg__op_slice_scatter, 2, in)) return NULL;
-    tg_attrs at;
-    if (slice_attrs(base, axis, start, stop, step, "tg_slice_scatter", &at)) return NULL;
-    return tg__apply(tape, &tg__op_slice_scatter, 2, in, &at);
+    slice_params p;
+    if (slice_params_of(base, axis, start, stop, step, "tg_slice_scatter", &p)) return NULL;
+    return tg__apply(tape, &tg__op_slice_scatter, 2, in, &p);
 }
 
 // ---- concat: y = [x0, x1, ...] along axis    dxk = slice of dy ----
 
-static int concat_infer(tg_tensor *const *in, int n, const tg_attrs *at, int *ndim,
+typedef struct {
+    int axis;   // normalised to [0, ndim)
+} concat_params;
+
+static int concat_infer(tg_tensor *const *in, int n, const void *params, int *ndim,
                         int64_t *shape) {
-    int axis = (int)at->i[0];
+    int axis = ((const concat_params *)params)->axis;
     const tg_tensor *x0 = in[0];
     int64_t total = 0;
     for (int k = 0; k < n; k++) {
@@ -229,13 +251,13 @@ static int concat_infer(tg_tensor *const *in, int n, const tg_attrs *at, int *nd
             return TG_ERR_SHAPE;
         }
     }
-    tg__infer_same(in, n, at, ndim, shape);
+    tg__infer_same(in, n, params, ndim, shape);
     shape[axis] = total;
     return TG_OK;
 }
 
-static int concat_forward(tg_tensor *const *in, int n, const tg_attrs *at, tg_tensor *out) {
-    int axis = (int)at->i[0];
+static int concat_forward(tg_tensor *const *in, int n, const void *params, tg_tensor *out) {
+    int axis = ((const concat_params *)params)->axis;
     int64_t off = 0;
     for (int k = 0; k < n; k++) {
         tg_view dst = slice_view(out, axis, off, in[k]->shape[axis], 1);
@@ -249,7 +271,7 @@ static int concat_forward(tg_tensor *const *in, int n, const tg_attrs *at, tg_te
 
 static int concat_backward(tg_tape *tape, const tg_node *node, tg_tensor *dout,
                            tg_tensor **din) {
-    int axis = (int)node->attrs.i[0];
+    int axis = ((const concat_params *)tg__node_params(node))->axis;
     int64_t off = 0;
     for (int k = 0; k < node->n_in; k++) {
         tg_tensor *x = tg__node_input(node, k);
@@ -261,8 +283,11 @@ static int concat_backward(tg_tape *tape, const tg_node *node, tg_tensor *dout,
     return TG_OK;
 }
 
-const tg_op_def tg__op_concat = {TG_OP_CONCAT, "tg_concat", -1, concat_infer, concat_forward,
-                                 concat_backward};
+const tg_op_def tg__op_concat = {
+    .id = TG_OP_CONCAT, .name = "tg_concat", .arity = -1,
+    .infer = concat_infer, .forward = concat_forward, .backward = concat_backward,
+    .unread = TG_UNREAD_ALL, .params_size = sizeof(concat_params),
+};
 
 tg_tensor *tg_concat(tg_tape *tape, int n, tg_tensor *const *xs, int axis) {
     if (n <= 0 || !xs) {
@@ -277,8 +302,8 @@ tg_tensor *tg_concat(tg_tape *tape, int n, tg_tensor *const *xs, int axis) {
                  tg__shape_str(s, sizeof s, xs[0]->ndim, xs[0]->shape));
         return NULL;
     }
-    tg_attrs at = {.i = {a}, .n_i = 1};
-    return tg__apply(tape, &tg__op_concat, n, xs, &at);
+    concat_params p = {a};
+    return tg__apply(tape, &tg__op_concat, n, xs, &p);
 }
 
 // ---- composed ----
@@ -302,15 +327,15 @@ tg_tensor *tg_squeeze(tg_tape *tape, tg_tensor *x, int axis) {
     if (tg__check_args(tape, "tg_squeeze", 1, &x)) return NULL;
     int64_t shape[TG_MAX_DIMS];
     int nd = 0;
-    int a = axis == -100 ? -100 : (axis < 0 ? axis + x->ndim : axis);
-    if (a != -100 && (a < 0 || a >= x->ndim || x->shape[a] != 1)) {
+    int a = axis == TG_SQUEEZE_ALL ? TG_SQUEEZE_ALL : (axis < 0 ? axis + x->ndim : axis);
+    if (a != TG_SQUEEZE_ALL && (a < 0 || a >= x->ndim || x->shape[a] != 1)) {
         char s[160];
         tg__fail(TG_ERR_INVALID_ARG, "tg_squeeze", "axis %d is not a size-1 axis of %s", axis,
                  tg__shape_str(s, sizeof s, x->ndim, x->shape));
         return NULL;
     }
     for (int i = 0; i < x->ndim; i++)
-        if (!(x->shape[i] == 1 && (a == -100 || a == i))) shape[nd++] = x->shape[i];
+        if (!(x->shape[i] == 1 && (a == TG_SQUEEZE_ALL || a == i))) shape[nd++] = x->shape[i];
     unsigned mark = tg_error_mark();
     return tg__named("tg_squeeze", mark, tg_reshape(tape, x, nd, shape));
 }

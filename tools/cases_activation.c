@@ -57,6 +57,10 @@ static tg_tensor *call_rsqrt(tg_tape *t, tg_tensor *const *in, void *row) {
     (void)row;
     return tg_rsqrt(t, in[0]);
 }
+static tg_tensor *call_log1p(tg_tape *t, tg_tensor *const *in, void *row) {
+    (void)row;
+    return tg_log1p(t, in[0]);
+}
 static tg_tensor *call_square(tg_tape *t, tg_tensor *const *in, void *row) {
     (void)row;
     return tg_square(t, in[0]);
@@ -120,6 +124,8 @@ static const op_case rows[] = {
     {.op = "tg_mul", .label = "tg_square (composed)", .n_in = 1, .ndim = {2},
      .shape = {{2, 3}}, .lo = -2, .hi = 2, .call = call_square, .differentiable = true,
      .jitter = OPC_BCAST},
+    {.op = "tg_log", .label = "tg_log1p (composed), both branches", .n_in = 1, .ndim = {2},
+     .shape = {{2, 3}}, .lo = -0.9, .hi = 3, .call = call_log1p, .differentiable = true, .jitter = OPC_BCAST},
 };
 // clang-format on
 

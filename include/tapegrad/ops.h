@@ -42,7 +42,7 @@ TG_API tg_tensor *tg_rdiv_scalar(tg_tape *tape, tg_tensor *x, double s);
 // y = x^p          dx = dy * p * x^(p-1)
 TG_API tg_tensor *tg_pow_scalar(tg_tape *tape, tg_tensor *x, double p);
 
-// ---- elementwise, unary ----
+// ---- elementwise math and activations ----
 
 // y = -x
 TG_API tg_tensor *tg_neg(tg_tape *tape, tg_tensor *x);
@@ -67,43 +67,6 @@ TG_API tg_tensor *tg_sigmoid(tg_tape *tape, tg_tensor *x);
 TG_API tg_tensor *tg_tanh(tg_tape *tape, tg_tensor *x);
 // y = (x > s) ? 1 : 0, same dtype as x. A mask: no gradient flows through it.
 TG_API tg_tensor *tg_gt_scalar(tg_tape *tape, tg_tensor *x, double s);
-
-// ---- reductions ----
-
-// y = sum of all elements, shape []
-TG_API tg_tensor *tg_sum(tg_tape *tape, tg_tensor *x);
-// y = sum over the given axes (negative axes count from the end). keepdim keeps them as 1.
-TG_API tg_tensor *tg_sum_axes(tg_tape *tape, tg_tensor *x, int n_axes, const int *axes,
-                              bool keepdim);
-// y = mean of all elements, shape []
-TG_API tg_tensor *tg_mean(tg_tape *tape, tg_tensor *x);
-// y = mean over the given axes.
-TG_API tg_tensor *tg_mean_axes(tg_tape *tape, tg_tensor *x, int n_axes, const int *axes,
-                               bool keepdim);
-
-// ---- linear algebra ----
-
-// y = a @ b for 2-D a [M,K] and b [K,N] -> [M,N].
-TG_API tg_tensor *tg_matmul(tg_tape *tape, tg_tensor *a, tg_tensor *b);
-// y = op(a) @ op(b) where op transposes when the flag is set (no copy is made).
-// da = dy @ op(b)^T (transposed back if trans_a), db = op(a)^T @ dy (likewise).
-TG_API tg_tensor *tg_matmul_ex(tg_tape *tape, tg_tensor *a, tg_tensor *b, bool trans_a,
-                               bool trans_b);
-
-// ---- shape ----
-
-// Same elements, new shape (one entry may be -1: inferred). No copy.
-TG_API tg_tensor *tg_reshape(tg_tape *tape, tg_tensor *x, int ndim, const int64_t *shape);
-// Swaps two axes (negative axes count from the end); the result is contiguous.
-TG_API tg_tensor *tg_transpose(tg_tape *tape, tg_tensor *x, int dim0, int dim1);
-// Broadcasts x to `shape` (NumPy rules), copying. dx = dy summed back to x's shape.
-TG_API tg_tensor *tg_expand(tg_tape *tape, tg_tensor *x, int ndim, const int64_t *shape);
-// The same values as a new graph leaf: no gradient flows back through it.
-TG_API tg_tensor *tg_detach(tg_tape *tape, tg_tensor *x);
-
-
-// ---- more elementwise math ----
-
 // y = |x|          dx = dy*sign(x)   (0 at 0, as PyTorch)
 TG_API tg_tensor *tg_abs(tg_tape *tape, tg_tensor *x);
 // y = sign(x) in {-1, 0, 1}; gradient 0
@@ -132,6 +95,8 @@ TG_API tg_tensor *tg_gelu_tanh_grad(tg_tape *tape, tg_tensor *dy, tg_tensor *x);
 TG_API tg_tensor *tg_rsqrt(tg_tape *tape, tg_tensor *x);
 // y = x*x
 TG_API tg_tensor *tg_square(tg_tape *tape, tg_tensor *x);
+// y = log(1 + x), precise for tiny |x| (composed from ops); NaN below -1, -inf at -1.
+TG_API tg_tensor *tg_log1p(tg_tape *tape, tg_tensor *x);
 // y = max(a, b) elementwise (broadcasting); ties split the gradient half/half (PyTorch)
 TG_API tg_tensor *tg_maximum(tg_tape *tape, tg_tensor *a, tg_tensor *b);
 // y = min(a, b) elementwise (broadcasting); ties split the gradient half/half
@@ -153,8 +118,18 @@ TG_API tg_tensor *tg_le_scalar(tg_tape *tape, tg_tensor *x, double s);
 TG_API tg_tensor *tg_eq_scalar(tg_tape *tape, tg_tensor *x, double s);
 TG_API tg_tensor *tg_ne_scalar(tg_tape *tape, tg_tensor *x, double s);
 
-// ---- more reductions ----
+// ---- reductions ----
 
+// y = sum of all elements, shape []
+TG_API tg_tensor *tg_sum(tg_tape *tape, tg_tensor *x);
+// y = sum over the given axes (negative axes count from the end). keepdim keeps them as 1.
+TG_API tg_tensor *tg_sum_axes(tg_tape *tape, tg_tensor *x, int n_axes, const int *axes,
+                              bool keepdim);
+// y = mean of all elements, shape []
+TG_API tg_tensor *tg_mean(tg_tape *tape, tg_tensor *x);
+// y = mean over the given axes.
+TG_API tg_tensor *tg_mean_axes(tg_tape *tape, tg_tensor *x, int n_axes, const int *axes,
+                               bool keepdim);
 // y = max over axes; the gradient is shared evenly among tied maxima (torch.amax)
 TG_API tg_tensor *tg_max_axes(tg_tape *tape, tg_tensor *x, int n_axes, const int *axes,
                               bool keepdim);
@@ -177,8 +152,14 @@ TG_API tg_tensor *tg_std(tg_tape *tape, tg_tensor *x, int n_axes, const int *axe
 TG_API tg_tensor *tg_logsumexp(tg_tape *tape, tg_tensor *x, int n_axes, const int *axes,
                                bool keepdim);
 
-// ---- batched matmul ----
+// ---- linear algebra ----
 
+// y = a @ b for 2-D a [M,K] and b [K,N] -> [M,N].
+TG_API tg_tensor *tg_matmul(tg_tape *tape, tg_tensor *a, tg_tensor *b);
+// y = op(a) @ op(b) where op transposes when the flag is set (no copy is made).
+// da = dy @ op(b)^T (transposed back if trans_a), db = op(a)^T @ dy (likewise).
+TG_API tg_tensor *tg_matmul_ex(tg_tape *tape, tg_tensor *a, tg_tensor *b, bool trans_a,
+                               bool trans_b);
 // y = bias + op(a) @ op(b) for 2-D a, b (torch.addmm); bias broadcasts to [M,N]
 // (typically [N]: a linear layer in one gemm). dbias = dy summed to bias's shape.
 TG_API tg_tensor *tg_addmm(tg_tape *tape, tg_tensor *bias, tg_tensor *a, tg_tensor *b,
@@ -187,8 +168,16 @@ TG_API tg_tensor *tg_addmm(tg_tape *tape, tg_tensor *bias, tg_tensor *a, tg_tens
 // (tg_matmul / tg_matmul_ex accept these shapes as well.)
 TG_API tg_tensor *tg_bmm(tg_tape *tape, tg_tensor *a, tg_tensor *b);
 
-// ---- more shape and index ops ----
+// ---- shape, slicing and indexing ----
 
+// Same elements, new shape (one entry may be -1: inferred). No copy.
+TG_API tg_tensor *tg_reshape(tg_tape *tape, tg_tensor *x, int ndim, const int64_t *shape);
+// Swaps two axes (negative axes count from the end); the result is contiguous.
+TG_API tg_tensor *tg_transpose(tg_tape *tape, tg_tensor *x, int dim0, int dim1);
+// Broadcasts x to `shape` (NumPy rules), copying. dx = dy summed back to x's shape.
+TG_API tg_tensor *tg_expand(tg_tape *tape, tg_tensor *x, int ndim, const int64_t *shape);
+// The same values as a new graph leaf: no gradient flows back through it.
+TG_API tg_tensor *tg_detach(tg_tape *tape, tg_tensor *x);
 // Reorders axes: y.shape[i] = x.shape[perm[i]] (a contiguous copy).
 TG_API tg_tensor *tg_permute(tg_tape *tape, tg_tensor *x, const int *perm);
 // Python's x[start:stop:step] along one axis (negative start/stop count from the end;
@@ -202,7 +191,9 @@ TG_API tg_tensor *tg_slice_scatter(tg_tape *tape, tg_tensor *base, tg_tensor *sr
 TG_API tg_tensor *tg_concat(tg_tape *tape, int n, tg_tensor *const *xs, int axis);
 // Joins equal-shaped tensors along a new axis.
 TG_API tg_tensor *tg_stack(tg_tape *tape, int n, tg_tensor *const *xs, int axis);
-// Removes axis `axis` (size 1); axis = -100 removes every size-1 axis.
+// tg_squeeze's axis that removes every size-1 axis.
+#define TG_SQUEEZE_ALL (-100)
+// Removes axis `axis` (size 1), or every size-1 axis when axis is TG_SQUEEZE_ALL.
 TG_API tg_tensor *tg_squeeze(tg_tape *tape, tg_tensor *x, int axis);
 // Inserts a size-1 axis at `axis`.
 TG_API tg_tensor *tg_unsqueeze(tg_tape *tape, tg_tensor *x, int axis);
@@ -339,14 +330,6 @@ TG_API tg_tensor *tg_cross_entropy(tg_tape *tape, tg_tensor *logits, tg_tensor *
 // logits [N,C], labels [N], dloss [N] -> [N,C].
 TG_API tg_tensor *tg_cross_entropy_grad(tg_tape *tape, tg_tensor *logits, tg_tensor *labels,
                                         tg_tensor *dloss);
-
-#ifdef __cplusplus
-}
-#endif
-
-#ifdef __cplusplus
-extern "C" {
-#endif
 
 // ---- introspection ----
 

@@ -413,7 +413,7 @@ Test(backward, scalar_broadcast_gradient) {
     tg_free(s);
 }
 
-// A weight with a .grad takes its matmul gradient straight into .grad (tg__grad_sink): the
+// A weight with a .grad takes its matmul gradient straight into .grad (tg__grad_accumulate): the
 // sums must match the step-tensor path (tg_grad) over repeated backwards, a weight used
 // twice, both layouts, and fall back where writing early would be wrong.
 // x [2,3], W [4,3] (y = x W^T) or Wt [3,4] (y = x Wt); loss = sum(y * c).

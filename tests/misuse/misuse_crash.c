@@ -35,7 +35,7 @@ Test(misuse, crash_gradcheck_stale_input) {
 // Was: ops/slice.c tg_squeeze with axis -100 walks a stale x's garbage ndim (UBSan: index 8 out
 // of bounds for int64_t[8]) before tg_reshape checks it.
 Test(misuse, crash_squeeze_all_stale) {
-    mu_null("tg_squeeze", tg_squeeze(mu.tape, mu.stale, -100), "stale x, axis -100");
+    mu_null("tg_squeeze", tg_squeeze(mu.tape, mu.stale, TG_SQUEEZE_ALL), "stale x, axis TG_SQUEEZE_ALL");
 }
 
 // Was: ops/conv.c set_window computes 2 * padding in int (UBSan: signed overflow at INT_MAX);

@@ -47,7 +47,7 @@ static const struct {
     {"tg_erf", tg_erf},     {"tg_gelu", tg_gelu},   {"tg_gelu_tanh", tg_gelu_tanh},
     {"tg_rsqrt", tg_rsqrt}, {"tg_square", tg_square}, {"tg_detach", tg_detach},
     {"tg_sum", tg_sum},     {"tg_mean", tg_mean},   {"tg_max", tg_max},
-    {"tg_min", tg_min},
+    {"tg_min", tg_min},     {"tg_log1p", tg_log1p},
 };
 
 static const struct {

@@ -184,7 +184,7 @@ Test(ops_activation, null_inputs) {
     tg_clear_error();
     tu_expect_fail(tg_softplus(tape, NULL, 1, 20), TG_ERR_INVALID_ARG, "tg_softplus", "NULL", NULL);
     // composed ops return NULL too (the message comes from the op that saw the NULL)
-    unary_fn composed[] = {tg_gelu, tg_rsqrt, tg_square};
+    unary_fn composed[] = {tg_gelu, tg_rsqrt, tg_square, tg_log1p};
     for (size_t i = 0; i < sizeof composed / sizeof composed[0]; i++) {
         tg_clear_error();
         tu_expect_fail(composed[i](tape, NULL), TG_ERR_INVALID_ARG, "NULL", NULL, NULL);
@@ -219,4 +219,46 @@ Test(ops_activation, first_error_wins) {
     tg_tape_free(tape);
     tu_free(a);
     tu_free(b);
+}
+
+// t's n values as doubles (either dtype); TG_OK or the copy's status.
+static int to_doubles(const tg_tensor *t, double *out, int n) {
+    if (!t) return tg_last_status();
+    if (tg_dtype_of(t) == TG_F64) return tg_copy_to_host(t, out, (size_t)n * 8);
+    float f[64];
+    int st = tg_copy_to_host(t, f, (size_t)n * 4);
+    for (int i = 0; i < n && !st; i++) out[i] = f[i];
+    return st;
+}
+
+// log1p keeps tiny |x| precise where log(1 + x) loses them (1 + x rounds; in f32 already at
+// 1e-7), and meets libm's log1p to a few ulps in both dtypes, both branches, and at -1, inf.
+Test(ops_activation, log1p_precise) {
+    const double xs[] = {-0.75, -1e-5, -3e-8, 1e-7, 1e-12, 1e-30, 0, 0.5, 0.999, 1, 7, 1e6};
+    const int n = sizeof xs / sizeof xs[0];
+    for (int k = 0; k < TU_N_DTYPES; k++) {
+        tg_dtype dt = tu_dtype(k);
+        tg_tape *tape = tg_tape_new();
+        tg_tensor *x = tu_make(dt, (tu_arr){1, {n}, (double *)xs}, false);
+        tg_tensor *y = tg_log1p(tape, x);
+        cr_assert_not_null(y, "%s", tg_last_error());
+        double got[16];
+        cr_assert_eq(to_doubles(y, got, n), TG_OK);
+        for (int i = 0; i < n; i++) {
+            double xi = dt == TG_F32 ? (double)(float)xs[i] : xs[i], want = log1p(xi);
+            double rel = want == 0 ? fabs(got[i]) : fabs(got[i] / want - 1);
+            cr_expect(rel <= (dt == TG_F32 ? 4e-7 : 1e-15), "%s log1p(%g) = %.17g, want %.17g",
+                      tg_dtype_name(dt), xi, got[i], want);
+        }
+        tu_free(x);
+        tg_tape_free(tape);
+    }
+    tg_tape *tape = tg_tape_new();
+    tg_tensor *e = tu_make(TG_F64, (tu_arr){1, {3}, (double[]){-1, INFINITY, -2}}, false);
+    double got[3];
+    cr_assert_eq(to_doubles(tg_log1p(tape, e), got, 3), TG_OK);
+    cr_expect(got[0] == -INFINITY && got[1] == INFINITY && isnan(got[2]), "%g %g %g", got[0],
+              got[1], got[2]);
+    tu_free(e);
+    tg_tape_free(tape);
 }

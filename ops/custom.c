@@ -1,14 +1,15 @@
 // User-defined ops (tg_custom): recorded on the tape like built-ins. Each call gets a
 // descriptor in the tape arena carrying the user's name, so errors and DOT name it; the
-// user's op and data pointers ride in the node's attributes.
+// user's op and data pointers are the node's parameters.
 #include <stdint.h>
 #include <string.h>
 
 #include "ops/op_table.h"
 
-static const tg_custom_op *op_of(const tg_attrs *at) {
-    return (const tg_custom_op *)(intptr_t)at->i[0];
-}
+typedef struct {
+    const tg_custom_op *op;
+    void *user;
+} custom_params;
 
 // A user rule's contribution for input x must be a live tensor of x's dtype and backend,
 // of this tape if a step tensor, and of x's shape or one that sums back to it (x's shape
@@ -45,8 +46,9 @@ static int check_contribution(const char *name, const tg_tape *tape, int k, cons
 
 static int custom_backward(tg_tape *tape, const tg_node *node, tg_tensor *dout,
                            tg_tensor **din) {
-    const tg_custom_op *op = op_of(&node->attrs);
-    void *user = (void *)(intptr_t)node->attrs.i[1];
+    const custom_params *p = tg__node_params(node);
+    const tg_custom_op *op = p->op;
+    void *user = p->user;
     tg_tensor *small[3];
     tg_tensor *const *in = node->in_ext ? node->in_ext : (tg_tensor *const *)small;
     for (int k = 0; !node->in_ext && k < node->n_in; k++) small[k] = node->in[k];
@@ -120,7 +122,11 @@ static int run_forward(tg_tape *tape, const tg_custom_op *op, int n_in, tg_tenso
 }
 
 // The table's entry: custom nodes carry per-call copies of it with the user's name.
-const tg_op_def tg__op_custom = {TG_OP_CUSTOM, "tg_custom", -1, NULL, NULL, custom_backward};
+const tg_op_def tg__op_custom = {
+    .id = TG_OP_CUSTOM, .name = "tg_custom", .arity = -1,
+    .backward = custom_backward,
+    .params_size = sizeof(custom_params),
+};
 
 tg_tensor *tg_custom(tg_tape *tape, const tg_custom_op *op, int n_in, tg_tensor *const *in,
                      int ndim, const int64_t *shape, void *user) {
@@ -150,6 +156,6 @@ tg_tensor *tg_custom(tg_tape *tape, const tg_custom_op *op, int n_in, tg_tensor 
                  tg__inputs_str(s, sizeof s, n_in, in));
         return NULL;
     }
-    tg_attrs at = {.i = {(int64_t)(intptr_t)op, (int64_t)(intptr_t)user}, .n_i = 2};
-    return tg__record(tape, def, n_in, in, &at, out);
+    custom_params p = {op, user};
+    return tg__record(tape, def, n_in, in, &p, out);
 }
