@@ -20,10 +20,21 @@ static bool check_nchw(const tg_module *m, const tg_tensor *x, int64_t channels)
     return false;
 }
 
-// m->i[0] = in_ch
+// ---- Conv2d: y = conv2d(x, weight [out_ch, in_ch, kh, kw]) + bias [out_ch] ----
+
+typedef struct {
+    int64_t in_ch, out_ch;
+    int kh, kw;          // the kernel
+    bool bias;           // params[1] is the bias
+    tg_conv_opts opts;   // a copy of the caller's (zeros when none: the defaults)
+} conv2d_cfg;
+static const tg__module_cfg_type CONV2D_CFG = {"conv2d_cfg", sizeof(conv2d_cfg)};
+static const conv2d_cfg *conv2d_of(const tg_module *m) { return tg__module_cfg(m, &CONV2D_CFG); }
+
 static tg_tensor *conv_forward(tg_module *m, tg_tape *tape, tg_tensor *x) {
-    if (x && !check_nchw(m, x, m->i[0])) return NULL;
-    return tg_conv2d(tape, x, m->params[0], m->n_params > 1 ? m->params[1] : NULL, &m->conv);
+    const conv2d_cfg *c = conv2d_of(m);
+    if (x && !check_nchw(m, x, c->in_ch)) return NULL;
+    return tg_conv2d(tape, x, m->params[0], c->bias ? m->params[1] : NULL, &c->opts);
 }
 
 // Strides, paddings and dilations are >= 0 (0: the default); a pool's padding is at most
@@ -60,10 +71,10 @@ tg_module *tg_conv2d_layer(tg_backend *be, tg_dtype dtype, int64_t in_ch, int64_
     char name[96];
     snprintf(name, sizeof name, "Conv2d(%lld, %lld, %dx%d)", (long long)in_ch, (long long)out_ch,
              kh, kw);
-    tg_module *m = tg__module_new(name, conv_forward);
+    conv2d_cfg cfg = {.in_ch = in_ch, .out_ch = out_ch, .kh = kh, .kw = kw, .bias = bias};
+    if (opts) cfg.opts = *opts;
+    tg_module *m = tg__module_new_cfg(name, conv_forward, &CONV2D_CFG, &cfg);
     if (!m) return NULL;
-    if (opts) m->conv = *opts;
-    m->i[0] = in_ch;
     double bound = 1.0 / sqrt((double)in_ch * kh * kw);   // fan_in
     tg_tensor *w = tg_tensor_new(be, dtype, 4, (int64_t[]){out_ch, in_ch, kh, kw});
     if (w && tg_uniform_(w, rng, -bound, bound)) w = (tg_free(w), NULL);
@@ -76,15 +87,25 @@ tg_module *tg_conv2d_layer(tg_backend *be, tg_dtype dtype, int64_t in_ch, int64_
     return tg__module_done(m, mark, "tg_conv2d_layer");
 }
 
-// m->i[0], i[1] = kh, kw
+// ---- MaxPool2d, AvgPool2d over kh x kw windows ----
+
+typedef struct {
+    int kh, kw;          // the window
+    tg_conv_opts opts;   // a copy of the caller's (zeros when none: stride = window)
+} pool2d_cfg;
+static const tg__module_cfg_type POOL2D_CFG = {"pool2d_cfg", sizeof(pool2d_cfg)};
+static const pool2d_cfg *pool2d_of(const tg_module *m) { return tg__module_cfg(m, &POOL2D_CFG); }
+
 static tg_tensor *maxpool_forward(tg_module *m, tg_tape *tape, tg_tensor *x) {
+    const pool2d_cfg *c = pool2d_of(m);
     if (x && !check_nchw(m, x, 0)) return NULL;
-    return tg_max_pool2d(tape, x, (int)m->i[0], (int)m->i[1], &m->conv);
+    return tg_max_pool2d(tape, x, c->kh, c->kw, &c->opts);
 }
 
 static tg_tensor *avgpool_forward(tg_module *m, tg_tape *tape, tg_tensor *x) {
+    const pool2d_cfg *c = pool2d_of(m);
     if (x && !check_nchw(m, x, 0)) return NULL;
-    return tg_avg_pool2d(tape, x, (int)m->i[0], (int)m->i[1], &m->conv);
+    return tg_avg_pool2d(tape, x, c->kh, c->kw, &c->opts);
 }
 
 static tg_module *pool(const char *fn, const char *kind, tg_module_forward_fn fwd, int kh,
@@ -96,12 +117,9 @@ static tg_module *pool(const char *fn, const char *kind, tg_module_forward_fn fw
     if (!opts_ok(fn, kh, kw, opts, true)) return NULL;
     char name[96];
     snprintf(name, sizeof name, "%s(%dx%d)", kind, kh, kw);
-    tg_module *m = tg__module_new(name, fwd);
-    if (!m) return NULL;
-    m->i[0] = kh;
-    m->i[1] = kw;
-    if (opts) m->conv = *opts;
-    return tg__module_finish(m);
+    pool2d_cfg cfg = {.kh = kh, .kw = kw};
+    if (opts) cfg.opts = *opts;
+    return tg__module_finish(tg__module_new_cfg(name, fwd, &POOL2D_CFG, &cfg));
 }
 
 tg_module *tg_maxpool2d_layer(int kh, int kw, const tg_conv_opts *opts) {

@@ -7,24 +7,32 @@
 
 // ---- Linear: y = x W^T + b    W [out, in], b [out] ----
 
+typedef struct {
+    int64_t in, out;   // features
+    bool bias;         // params[1] is the bias
+} linear_cfg;
+static const tg__module_cfg_type LINEAR_CFG = {"linear_cfg", sizeof(linear_cfg)};
+static const linear_cfg *linear_of(const tg_module *m) { return tg__module_cfg(m, &LINEAR_CFG); }
+
 static tg_tensor *linear_forward(tg_module *m, tg_tape *tape, tg_tensor *x) {
-    if (x && (tg_ndim(x) < 1 || tg_shape(x)[tg_ndim(x) - 1] != m->i[0])) {
+    const linear_cfg *c = linear_of(m);
+    if (x && (tg_ndim(x) < 1 || tg_shape(x)[tg_ndim(x) - 1] != c->in)) {
         char s[64] = "";
         for (int i = 0, n = 0; i < tg_ndim(x) && n < 60; i++)
             n += snprintf(s + n, sizeof s - (size_t)n, i ? ",%lld" : "%lld", (long long)tg_shape(x)[i]);
         tg_set_error(TG_ERR_SHAPE, m->name, "input [%s] does not end in %lld features", s,
-                     (long long)m->i[0]);
+                     (long long)c->in);
         return NULL;
     }
     if (x && tg_ndim(x) == 1) {   // a single sample
         tg_tensor *y = tg_matmul_ex(tape, tg_unsqueeze(tape, x, 0), m->params[0], false, true);
         y = tg_squeeze(tape, y, 0);
-        return m->n_params > 1 ? tg_add(tape, y, m->params[1]) : y;
+        return c->bias ? tg_add(tape, y, m->params[1]) : y;
     }
-    if (x && tg_ndim(x) == 2 && m->n_params > 1)   // the common case: one gemm with bias
+    if (x && tg_ndim(x) == 2 && c->bias)   // the common case: one gemm with bias
         return tg_addmm(tape, m->params[1], x, m->params[0], false, true);
     tg_tensor *y = tg_matmul_ex(tape, x, m->params[0], false, true);
-    return m->n_params > 1 ? tg_add(tape, y, m->params[1]) : y;
+    return c->bias ? tg_add(tape, y, m->params[1]) : y;
 }
 
 tg_module *tg_linear(tg_backend *be, tg_dtype dtype, int64_t in, int64_t out, bool bias,
@@ -38,10 +46,9 @@ tg_module *tg_linear(tg_backend *be, tg_dtype dtype, int64_t in, int64_t out, bo
     unsigned mark = tg_error_mark();
     char name[96];
     snprintf(name, sizeof name, "Linear(in=%lld, out=%lld)", (long long)in, (long long)out);
-    tg_module *m = tg__module_new(name, linear_forward);
+    linear_cfg cfg = {.in = in, .out = out, .bias = bias};
+    tg_module *m = tg__module_new_cfg(name, linear_forward, &LINEAR_CFG, &cfg);
     if (!m) return NULL;
-    m->i[0] = in;
-    m->i[1] = out;
     double bound = 1.0 / sqrt((double)in);   // kaiming_uniform(a=sqrt(5)) and torch's bias
     tg_tensor *w = tg_tensor_new(be, dtype, 2, (int64_t[]){out, in});
     if (w && tg_uniform_(w, rng, -bound, bound)) w = (tg_free(w), NULL);
@@ -72,12 +79,6 @@ static tg_tensor *gelu_forward(tg_module *m, tg_tape *tape, tg_tensor *x) {
     (void)m;
     return tg_gelu(tape, x);
 }
-static tg_tensor *leaky_forward(tg_module *m, tg_tape *tape, tg_tensor *x) {
-    return tg_leaky_relu(tape, x, m->f[0]);
-}
-static tg_tensor *elu_forward(tg_module *m, tg_tape *tape, tg_tensor *x) {
-    return tg_elu(tape, x, m->f[0]);
-}
 static tg_tensor *softplus_forward(tg_module *m, tg_tape *tape, tg_tensor *x) {
     (void)m;
     return tg_softplus(tape, x, 1.0, 20.0);
@@ -86,22 +87,35 @@ static tg_tensor *flatten_forward(tg_module *m, tg_tape *tape, tg_tensor *x) {
     (void)m;
     return tg_flatten(tape, x, 1, -1);
 }
-static tg_tensor *dropout_forward(tg_module *m, tg_tape *tape, tg_tensor *x) {
-    return tg_dropout(tape, x, m->f[0], m->rng, m->training);
+
+// A parameter-free module (no tensors) named `name`; its configuration (NULL type: none) is
+// a copy of *cfg.
+static tg_module *simple(const char *name, tg_module_forward_fn fwd,
+                         const tg__module_cfg_type *type, const void *cfg) {
+    return tg__module_finish(tg__module_new_cfg(name, fwd, type, cfg));
 }
 
-static tg_module *simple(const char *name, tg_module_forward_fn fwd, double f0) {
-    tg_module *m = tg__module_new(name, fwd);
-    if (m) m->f[0] = f0;
-    return tg__module_finish(m);
+tg_module *tg_relu_layer(void) { return simple("ReLU", relu_forward, NULL, NULL); }
+tg_module *tg_tanh_layer(void) { return simple("Tanh", tanh_forward, NULL, NULL); }
+tg_module *tg_sigmoid_layer(void) { return simple("Sigmoid", sigmoid_forward, NULL, NULL); }
+tg_module *tg_gelu_layer(void) { return simple("GELU", gelu_forward, NULL, NULL); }
+tg_module *tg_softplus_layer(void) { return simple("Softplus", softplus_forward, NULL, NULL); }
+tg_module *tg_flatten_layer(void) { return simple("Flatten", flatten_forward, NULL, NULL); }
+
+// ---- LeakyReLU, ELU: activations with one constant ----
+
+typedef struct {
+    double slope;   // y = x > 0 ? x : slope*x
+} leaky_relu_cfg;
+static const tg__module_cfg_type LEAKY_RELU_CFG = {"leaky_relu_cfg", sizeof(leaky_relu_cfg)};
+static const leaky_relu_cfg *leaky_relu_of(const tg_module *m) {
+    return tg__module_cfg(m, &LEAKY_RELU_CFG);
 }
 
-tg_module *tg_relu_layer(void) { return simple("ReLU", relu_forward, 0); }
-tg_module *tg_tanh_layer(void) { return simple("Tanh", tanh_forward, 0); }
-tg_module *tg_sigmoid_layer(void) { return simple("Sigmoid", sigmoid_forward, 0); }
-tg_module *tg_gelu_layer(void) { return simple("GELU", gelu_forward, 0); }
-tg_module *tg_softplus_layer(void) { return simple("Softplus", softplus_forward, 0); }
-tg_module *tg_flatten_layer(void) { return simple("Flatten", flatten_forward, 0); }
+static tg_tensor *leaky_forward(tg_module *m, tg_tape *tape, tg_tensor *x) {
+    const leaky_relu_cfg *c = leaky_relu_of(m);
+    return tg_leaky_relu(tape, x, c->slope);
+}
 
 tg_module *tg_leaky_relu_layer(double slope) {
     if (!isfinite(slope)) {
@@ -110,7 +124,18 @@ tg_module *tg_leaky_relu_layer(double slope) {
     }
     char name[64];
     snprintf(name, sizeof name, "LeakyReLU(%g)", slope);
-    return simple(name, leaky_forward, slope);
+    return simple(name, leaky_forward, &LEAKY_RELU_CFG, &(leaky_relu_cfg){.slope = slope});
+}
+
+typedef struct {
+    double alpha;   // y = x > 0 ? x : alpha*(exp(x)-1)
+} elu_cfg;
+static const tg__module_cfg_type ELU_CFG = {"elu_cfg", sizeof(elu_cfg)};
+static const elu_cfg *elu_of(const tg_module *m) { return tg__module_cfg(m, &ELU_CFG); }
+
+static tg_tensor *elu_forward(tg_module *m, tg_tape *tape, tg_tensor *x) {
+    const elu_cfg *c = elu_of(m);
+    return tg_elu(tape, x, c->alpha);
 }
 
 tg_module *tg_elu_layer(double alpha) {
@@ -120,7 +145,21 @@ tg_module *tg_elu_layer(double alpha) {
     }
     char name[64];
     snprintf(name, sizeof name, "ELU(%g)", alpha);
-    return simple(name, elu_forward, alpha);
+    return simple(name, elu_forward, &ELU_CFG, &(elu_cfg){.alpha = alpha});
+}
+
+// ---- Dropout: inverted dropout while training (tg_dropout), the identity in eval ----
+
+typedef struct {
+    double p;      // the probability of zeroing an element
+    tg_rng *rng;   // borrowed: the caller's, used by every training forward
+} dropout_cfg;
+static const tg__module_cfg_type DROPOUT_CFG = {"dropout_cfg", sizeof(dropout_cfg)};
+static const dropout_cfg *dropout_of(const tg_module *m) { return tg__module_cfg(m, &DROPOUT_CFG); }
+
+static tg_tensor *dropout_forward(tg_module *m, tg_tape *tape, tg_tensor *x) {
+    const dropout_cfg *c = dropout_of(m);
+    return tg_dropout(tape, x, c->p, c->rng, m->training);
 }
 
 tg_module *tg_dropout_layer(double p, tg_rng *rng) {
@@ -130,9 +169,7 @@ tg_module *tg_dropout_layer(double p, tg_rng *rng) {
     }
     char name[64];
     snprintf(name, sizeof name, "Dropout(p=%g)", p);
-    tg_module *m = simple(name, dropout_forward, p);
-    if (m) m->rng = rng;
-    return m;
+    return simple(name, dropout_forward, &DROPOUT_CFG, &(dropout_cfg){.p = p, .rng = rng});
 }
 
 // ---- Sequential ----

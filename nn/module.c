@@ -9,8 +9,10 @@
 
 #include "nn/module_impl.h"
 
-tg_module *tg__module_new(const char *name, tg_module_forward_fn forward) {
-    tg_module *m = tg_mem_calloc(1, sizeof *m);
+tg_module *tg__module_new_cfg(const char *name, tg_module_forward_fn forward,
+                              const tg__module_cfg_type *type, const void *cfg) {
+    assert((type != NULL) == (cfg != NULL) && "a configuration comes with its kind's tag");
+    tg_module *m = tg_mem_calloc(1, sizeof *m + (type ? type->size : 0));
     if (!m) {
         tg_set_error(TG_ERR_OOM, name, "out of memory building the module");
         return NULL;
@@ -18,7 +20,13 @@ tg_module *tg__module_new(const char *name, tg_module_forward_fn forward) {
     snprintf(m->name, sizeof m->name, "%s", name);
     m->forward = forward;
     m->training = true;
+    m->cfg_type = type;
+    if (type) memcpy(m->cfg, cfg, type->size);
     return m;
+}
+
+tg_module *tg__module_new(const char *name, tg_module_forward_fn forward) {
+    return tg__module_new_cfg(name, forward, NULL, NULL);
 }
 
 // Room for one more own parameter or buffer; false (m unchanged) on out of memory.

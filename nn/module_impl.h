@@ -2,10 +2,23 @@
 // are built from ops, never from backend kernels (DESIGN.md's honesty rule).
 #pragma once
 
+#include <assert.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <tapegrad/tapegrad.h>
 
 typedef tg_tensor *(*tg_module_forward_fn)(tg_module *m, tg_tape *tape, tg_tensor *x);
+
+// The tag of one module kind's configuration struct. A kind with configuration declares its
+// struct next to its constructor, one static tag beside it
+//     typedef struct { int64_t in, out; bool bias; } linear_cfg;
+//     static const tg__module_cfg_type LINEAR_CFG = {"linear_cfg", sizeof(linear_cfg)};
+// and reads it only through a typed accessor of its file that passes the tag to
+// tg__module_cfg (which checks it).
+typedef struct tg__module_cfg_type {
+    const char *name;   // the struct's name (for the invariant's message)
+    size_t size;        // sizeof the struct
+} tg__module_cfg_type;
 
 struct tg_module {
     char name[96];
@@ -29,11 +42,10 @@ struct tg_module {
     void *state;                   // user modules: tg_module_def.state
     void (*free_state)(void *state);
     bool training;
-    // layer configuration
-    double f[4];
-    int64_t i[4];
-    tg_rng *rng;                   // borrowed (Dropout)
-    tg_conv_opts conv;
+    // layer configuration: a struct of kind cfg_type, stored at the end of the module's own
+    // allocation (cfg[cfg_type->size]); NULL cfg_type: none (activations without a
+    // parameter, containers, user modules). Read through tg__module_cfg only.
+    const tg__module_cfg_type *cfg_type;
     // flattened view over the whole tree, built at creation in one block (flat_block):
     // flat[] = the tree's parameters then its buffers; flat_names[] their qualified names
     // ("0.weight", "1.running_mean"). NULL block: construction did not finish.
@@ -41,10 +53,24 @@ struct tg_module {
     tg_tensor **flat;
     char **flat_names;
     int n_flat_params, n_flat_buffers;
+    _Alignas(max_align_t) unsigned char cfg[];   // last: the configuration's storage
 };
 
 // A new module with `name` and `forward`; NULL + TG_ERR_OOM (named `name`) on out of memory.
 tg_module *tg__module_new(const char *name, tg_module_forward_fn forward);
+// tg__module_new with a configuration: a copy of *cfg, of kind `type` (cfg_type->size
+// bytes), in the same allocation as the module. NULL + TG_ERR_OOM on out of memory.
+tg_module *tg__module_new_cfg(const char *name, tg_module_forward_fn forward,
+                              const tg__module_cfg_type *type, const void *cfg);
+
+// m's configuration (read-only), which must be of kind `type` (an internal invariant: a
+// kind's forward reads only its own kind's struct). Borrowed; lives as long as m. Each kind
+// wraps this in a typed accessor, its only caller, so no other code converts the pointer.
+static inline const void *tg__module_cfg(const tg_module *m, const tg__module_cfg_type *type) {
+    assert(m->cfg_type == type && "a module's configuration is read as its own kind");
+    return m->cfg;
+}
+
 // Adds an owned parameter (requires_grad set) or buffer; on NULL t the module is freed and
 // NULL returned, so constructors can chain.
 tg_module *tg__module_add_param(tg_module *m, const char *name, tg_tensor *t);

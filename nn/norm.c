@@ -6,17 +6,30 @@
 
 #include "nn/module_impl.h"
 
-// m->i[0] = features; i[1] = 1 for 1d ([N,C]), 2 for 2d ([N,C,H,W]); f[0] momentum, f[1] eps
+// ---- BatchNorm1d ([N,C]) and BatchNorm2d ([N,C,H,W]) ----
+
+typedef struct {
+    int64_t features;   // C
+    int dims;           // 1: BatchNorm1d, 2: BatchNorm2d
+    double momentum;    // of the running statistics
+    double eps;         // added to the variance
+} batchnorm_cfg;
+static const tg__module_cfg_type BATCHNORM_CFG = {"batchnorm_cfg", sizeof(batchnorm_cfg)};
+static const batchnorm_cfg *batchnorm_of(const tg_module *m) {
+    return tg__module_cfg(m, &BATCHNORM_CFG);
+}
+
 static tg_tensor *batchnorm_forward(tg_module *m, tg_tape *tape, tg_tensor *x) {
-    int want = m->i[1] == 1 ? 2 : 4;
+    const batchnorm_cfg *cfg = batchnorm_of(m);
+    int want = cfg->dims == 1 ? 2 : 4;
     if (!x) return NULL;
-    if (tg_ndim(x) != want || tg_shape(x)[1] != m->i[0]) {
+    if (tg_ndim(x) != want || tg_shape(x)[1] != cfg->features) {
         tg_set_error(TG_ERR_SHAPE, m->name, "need input [N,%lld%s] , got %d dims with %lld "
-                     "channels", (long long)m->i[0], want == 4 ? ",H,W" : "", tg_ndim(x),
+                     "channels", (long long)cfg->features, want == 4 ? ",H,W" : "", tg_ndim(x),
                      tg_ndim(x) > 1 ? (long long)tg_shape(x)[1] : -1LL);
         return NULL;
     }
-    int64_t c = m->i[0];
+    int64_t c = cfg->features;
     int axes[3] = {0, 2, 3}, n_axes = want == 4 ? 3 : 1;
     int64_t sshape[4] = {1, c, 1, 1};   // statistics broadcast against x
     tg_tensor *w = tg_reshape(tape, m->params[0], want, sshape);
@@ -35,7 +48,7 @@ static tg_tensor *batchnorm_forward(tg_module *m, tg_tape *tape, tg_tensor *x) {
         tg_tensor *var_c = tg_reshape(tape, tg_mul_scalar(tape, tg_detach(tape, var),
                                                           (double)count / (double)(count - 1)),
                                       1, &c);
-        double mom = m->f[0];
+        double mom = cfg->momentum;
         int st = (mean_c && var_c) ? tg_axpby_(m->buffers[0], mom, mean_c, 1.0 - mom) : -1;
         if (!st) st = tg_axpby_(m->buffers[1], mom, var_c, 1.0 - mom);
         tg_tape_set_grad(tape, mode);
@@ -44,7 +57,8 @@ static tg_tensor *batchnorm_forward(tg_module *m, tg_tape *tape, tg_tensor *x) {
         mean = tg_reshape(tape, m->buffers[0], want, sshape);
         var = tg_reshape(tape, m->buffers[1], want, sshape);
     }
-    tg_tensor *xhat = tg_div(tape, tg_sub(tape, x, mean), tg_sqrt(tape, tg_add_scalar(tape, var, m->f[1])));
+    tg_tensor *xhat = tg_div(tape, tg_sub(tape, x, mean),
+                             tg_sqrt(tape, tg_add_scalar(tape, var, cfg->eps)));
     return tg_add(tape, tg_mul(tape, xhat, w), b);
 }
 
@@ -60,12 +74,9 @@ static tg_module *batchnorm(tg_backend *be, tg_dtype dtype, int64_t c, double mo
     unsigned mark = tg_error_mark();
     char name[96];
     snprintf(name, sizeof name, "BatchNorm%dd(%lld)", dims, (long long)c);
-    tg_module *m = tg__module_new(name, batchnorm_forward);
+    batchnorm_cfg cfg = {.features = c, .dims = dims, .momentum = momentum, .eps = eps};
+    tg_module *m = tg__module_new_cfg(name, batchnorm_forward, &BATCHNORM_CFG, &cfg);
     if (!m) return NULL;
-    m->i[0] = c;
-    m->i[1] = dims;
-    m->f[0] = momentum;
-    m->f[1] = eps;
     tg_tensor *w = tg_tensor_new(be, dtype, 1, &c), *var = tg_tensor_new(be, dtype, 1, &c);
     if (w) tg_fill_(w, 1.0);
     if (var) tg_fill_(var, 1.0);
@@ -88,13 +99,24 @@ tg_module *tg_batchnorm2d(tg_backend *be, tg_dtype dtype, int64_t channels, doub
 
 // ---- LayerNorm over the last axis ----
 
+typedef struct {
+    int64_t features;   // the last axis
+    double eps;         // added to the variance
+} layernorm_cfg;
+static const tg__module_cfg_type LAYERNORM_CFG = {"layernorm_cfg", sizeof(layernorm_cfg)};
+static const layernorm_cfg *layernorm_of(const tg_module *m) {
+    return tg__module_cfg(m, &LAYERNORM_CFG);
+}
+
 static tg_tensor *layernorm_forward(tg_module *m, tg_tape *tape, tg_tensor *x) {
+    const layernorm_cfg *c = layernorm_of(m);
     if (!x) return NULL;
-    if (tg_ndim(x) < 1 || tg_shape(x)[tg_ndim(x) - 1] != m->i[0]) {
-        tg_set_error(TG_ERR_SHAPE, m->name, "input's last axis must be %lld", (long long)m->i[0]);
+    if (tg_ndim(x) < 1 || tg_shape(x)[tg_ndim(x) - 1] != c->features) {
+        tg_set_error(TG_ERR_SHAPE, m->name, "input's last axis must be %lld",
+                     (long long)c->features);
         return NULL;
     }
-    return tg_layer_norm(tape, x, m->params[0], m->params[1], m->f[1]);   // one fused op
+    return tg_layer_norm(tape, x, m->params[0], m->params[1], c->eps);   // one fused op
 }
 
 tg_module *tg_layernorm(tg_backend *be, tg_dtype dtype, int64_t features, double eps) {
@@ -106,10 +128,9 @@ tg_module *tg_layernorm(tg_backend *be, tg_dtype dtype, int64_t features, double
     unsigned mark = tg_error_mark();
     char name[96];
     snprintf(name, sizeof name, "LayerNorm(%lld)", (long long)features);
-    tg_module *m = tg__module_new(name, layernorm_forward);
+    layernorm_cfg cfg = {.features = features, .eps = eps};
+    tg_module *m = tg__module_new_cfg(name, layernorm_forward, &LAYERNORM_CFG, &cfg);
     if (!m) return NULL;
-    m->i[0] = features;
-    m->f[1] = eps;
     tg_tensor *w = tg_tensor_new(be, dtype, 1, &features);
     if (w) tg_fill_(w, 1.0);
     m = tg__module_add_param(m, "weight", w);
@@ -118,6 +139,14 @@ tg_module *tg_layernorm(tg_backend *be, tg_dtype dtype, int64_t features, double
 }
 
 // ---- Embedding: y[..., :] = weight[index[...], :] ----
+
+typedef struct {
+    int64_t num, dim;   // weight [num, dim]
+} embedding_cfg;
+static const tg__module_cfg_type EMBEDDING_CFG = {"embedding_cfg", sizeof(embedding_cfg)};
+static const embedding_cfg *embedding_of(const tg_module *m) {
+    return tg__module_cfg(m, &EMBEDDING_CFG);
+}
 
 static tg_tensor *embedding_forward(tg_module *m, tg_tape *tape, tg_tensor *idx) {
     if (!idx) return NULL;
@@ -128,7 +157,7 @@ static tg_tensor *embedding_forward(tg_module *m, tg_tape *tape, tg_tensor *idx)
     }
     int64_t shape[8];
     for (int i = 0; i < nd; i++) shape[i] = tg_shape(idx)[i];
-    shape[nd] = m->i[1];
+    shape[nd] = embedding_of(m)->dim;
     // An index out of range is found by the gather kernel; tg_module_forward names the layer.
     tg_tensor *flat = tg_reshape(tape, idx, 1, (int64_t[]){-1});
     return tg_reshape(tape, tg_index_select(tape, m->params[0], 0, flat), nd + 1, shape);
@@ -143,10 +172,9 @@ tg_module *tg_embedding(tg_backend *be, tg_dtype dtype, int64_t num, int64_t dim
     unsigned mark = tg_error_mark();
     char name[96];
     snprintf(name, sizeof name, "Embedding(%lld, %lld)", (long long)num, (long long)dim);
-    tg_module *m = tg__module_new(name, embedding_forward);
+    embedding_cfg cfg = {.num = num, .dim = dim};
+    tg_module *m = tg__module_new_cfg(name, embedding_forward, &EMBEDDING_CFG, &cfg);
     if (!m) return NULL;
-    m->i[0] = num;
-    m->i[1] = dim;
     tg_tensor *w = tg_tensor_new(be, dtype, 2, (int64_t[]){num, dim});
     if (w && tg_normal_(w, rng, 0.0, 1.0)) w = (tg_free(w), NULL);
     return tg__module_done(tg__module_add_param(m, "weight", w), mark, "tg_embedding");

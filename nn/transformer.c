@@ -68,8 +68,16 @@ static tg_module *layernorm(tg_backend *be, tg_dtype dt, int64_t c) {
     return tg_layernorm(be, dt, c, 1e-5);
 }
 
-static tg_tensor *dropout(tg_module *m, tg_tape *tape, tg_tensor *x) {
-    return tg_dropout(tape, x, m->f[0], m->rng, m->training);
+// The dropout of a transformer kind (nanoGPT's attn/resid/embedding dropout), part of its
+// configuration.
+typedef struct {
+    double p;      // in [0, 1)
+    tg_rng *rng;   // borrowed: the caller's
+} drop_cfg;
+
+// tg_dropout with d's p and rng, while m trains.
+static tg_tensor *dropout(const tg_module *m, const drop_cfg *d, tg_tape *tape, tg_tensor *x) {
+    return tg_dropout(tape, x, d->p, d->rng, m->training);
 }
 
 static bool bad_config(const char *where, int64_t c, int64_t h, double p, tg_rng *rng) {
@@ -81,18 +89,28 @@ static bool bad_config(const char *where, int64_t c, int64_t h, double p, tg_rng
 }
 
 // ---- CausalSelfAttention: y = c_proj(attention(c_attn(x))), dropout on weights and output ----
-// f[0] dropout; i[0] n_embd, i[1] n_head; children c_attn [C -> 3C], c_proj [C -> C].
+// children c_attn [C -> 3C], c_proj [C -> C].
+
+typedef struct {
+    int64_t n_embd, n_head;   // C, and the heads C is split into
+    drop_cfg drop;            // on the attention weights and the output
+} attention_cfg;
+static const tg__module_cfg_type ATTENTION_CFG = {"attention_cfg", sizeof(attention_cfg)};
+static const attention_cfg *attention_of(const tg_module *m) {
+    return tg__module_cfg(m, &ATTENTION_CFG);
+}
 
 static tg_tensor *attn_forward(tg_module *m, tg_tape *tape, tg_tensor *x) {
-    if (x && (tg_ndim(x) != 3 || tg_shape(x)[2] != m->i[0])) {
+    const attention_cfg *c = attention_of(m);
+    if (x && (tg_ndim(x) != 3 || tg_shape(x)[2] != c->n_embd)) {
         tg_set_error(TG_ERR_SHAPE, m->name, "input must be [B, T, %lld], got %d dims",
-                     (long long)m->i[0], tg_ndim(x));
+                     (long long)c->n_embd, tg_ndim(x));
         return NULL;
     }
-    tg_attention_opts o = {.causal = true, .dropout_p = m->f[0], .training = m->training,
-                           .rng = m->rng};
-    tg_tensor *y = tg_attention_qkv(tape, linear_rows(child(m, 0), tape, x), (int)m->i[1], &o);
-    return dropout(m, tape, linear_rows(child(m, 1), tape, y));
+    tg_attention_opts o = {.causal = true, .dropout_p = c->drop.p, .training = m->training,
+                           .rng = c->drop.rng};
+    tg_tensor *y = tg_attention_qkv(tape, linear_rows(child(m, 0), tape, x), (int)c->n_head, &o);
+    return dropout(m, &c->drop, tape, linear_rows(child(m, 1), tape, y));
 }
 
 static tg_module *attention_module(tg_backend *be, tg_dtype dt, int64_t c, int64_t h,
@@ -101,12 +119,9 @@ static tg_module *attention_module(tg_backend *be, tg_dtype dt, int64_t c, int64
     char name[96];
     snprintf(name, sizeof name, "CausalSelfAttention(n_embd=%lld, n_head=%lld)", (long long)c,
              (long long)h);
-    tg_module *m = tg__module_new(name, attn_forward);
+    attention_cfg cfg = {.n_embd = c, .n_head = h, .drop = {.p = p, .rng = rng}};
+    tg_module *m = tg__module_new_cfg(name, attn_forward, &ATTENTION_CFG, &cfg);
     if (!m) return NULL;
-    m->f[0] = p;
-    m->i[0] = c;
-    m->i[1] = h;
-    m->rng = rng;
     m = add_child(m, "c_attn", linear(be, dt, c, 3 * c, bias, 0.02, rng));
     m = add_child(m, "c_proj", linear(be, dt, c, c, bias, 0.02 / sqrt(2.0 * (double)n_layer), rng));
     return tg__module_finish(m);
@@ -122,9 +137,15 @@ tg_module *tg_causal_self_attention(tg_backend *be, tg_dtype dtype, int64_t n_em
 
 // ---- MLP: y = dropout(c_proj(gelu_tanh(c_fc(x)))), c_fc [C -> 4C], c_proj [4C -> C] ----
 
+typedef struct {
+    drop_cfg drop;   // on the output
+} mlp_cfg;
+static const tg__module_cfg_type MLP_CFG = {"mlp_cfg", sizeof(mlp_cfg)};
+static const mlp_cfg *mlp_of(const tg_module *m) { return tg__module_cfg(m, &MLP_CFG); }
+
 static tg_tensor *mlp_forward(tg_module *m, tg_tape *tape, tg_tensor *x) {
     tg_tensor *h = tg_gelu_tanh(tape, linear_rows(child(m, 0), tape, x));
-    return dropout(m, tape, linear_rows(child(m, 1), tape, h));
+    return dropout(m, &mlp_of(m)->drop, tape, linear_rows(child(m, 1), tape, h));
 }
 
 static tg_module *mlp_module(tg_backend *be, tg_dtype dt, int64_t c, int64_t n_layer, double p,
@@ -132,10 +153,9 @@ static tg_module *mlp_module(tg_backend *be, tg_dtype dt, int64_t c, int64_t n_l
     if (bad_config("tg_mlp_block", c, 1, p, rng)) return NULL;
     char name[96];
     snprintf(name, sizeof name, "MLP(n_embd=%lld)", (long long)c);
-    tg_module *m = tg__module_new(name, mlp_forward);
+    mlp_cfg cfg = {.drop = {.p = p, .rng = rng}};
+    tg_module *m = tg__module_new_cfg(name, mlp_forward, &MLP_CFG, &cfg);
     if (!m) return NULL;
-    m->f[0] = p;
-    m->rng = rng;
     m = add_child(m, "c_fc", linear(be, dt, c, 4 * c, bias, 0.02, rng));
     m = add_child(m, "c_proj", linear(be, dt, 4 * c, c, bias, 0.02 / sqrt(2.0 * (double)n_layer),
                                       rng));
@@ -181,19 +201,28 @@ tg_module *tg_transformer_block(tg_backend *be, tg_dtype dtype, int64_t n_embd, 
 }
 
 // ---- GPT: idx [B, T] (integral token ids in the model's dtype) -> logits [B, T, vocab] ----
-// child 0 "transformer" holds wte, wpe, h (the blocks), ln_f. f[0] dropout; i[0] block_size.
+// child 0 "transformer" holds wte, wpe, h (the blocks), ln_f.
+
+typedef struct {
+    int64_t block_size;   // the longest sequence (wpe's rows)
+    drop_cfg drop;        // on the embeddings
+} gpt_cfg;
+static const tg__module_cfg_type GPT_CFG = {"gpt_cfg", sizeof(gpt_cfg)};
+static const gpt_cfg *gpt_of(const tg_module *m) { return tg__module_cfg(m, &GPT_CFG); }
 
 static tg_tensor *gpt_forward(tg_module *m, tg_tape *tape, tg_tensor *idx) {
+    const gpt_cfg *g = gpt_of(m);
     tg_module *tr = child(m, 0), *wte = child(tr, 0), *h = child(tr, 2);
-    if (idx && (tg_ndim(idx) != 2 || tg_shape(idx)[1] < 1 || tg_shape(idx)[1] > m->i[0])) {
+    if (idx && (tg_ndim(idx) != 2 || tg_shape(idx)[1] < 1 || tg_shape(idx)[1] > g->block_size)) {
         tg_set_error(TG_ERR_SHAPE, m->name, "input must be token ids [B, T] with 1 <= T <= "
-                     "block_size %lld, got %d dims (T = %lld)", (long long)m->i[0], tg_ndim(idx),
-                     tg_ndim(idx) == 2 ? (long long)tg_shape(idx)[1] : -1LL);
+                     "block_size %lld, got %d dims (T = %lld)", (long long)g->block_size,
+                     tg_ndim(idx), tg_ndim(idx) == 2 ? (long long)tg_shape(idx)[1] : -1LL);
         return NULL;
     }
     int64_t t = idx ? tg_shape(idx)[1] : 0;
     tg_tensor *pos = tg_slice(tape, child(tr, 1)->params[0], 0, 0, t, 1);   // wpe[0:T]
-    tg_tensor *x = dropout(m, tape, tg_add(tape, tg_module_forward(wte, tape, idx), pos));
+    tg_tensor *x = dropout(m, &g->drop, tape,
+                           tg_add(tape, tg_module_forward(wte, tape, idx), pos));
     for (int l = 0; l < h->n_children; l++) x = tg_module_forward(child(h, l), tape, x);
     x = tg_module_forward(child(tr, 3), tape, x);
     tg_tensor *w = wte->params[0];   // tied head: logits = x wte^T
@@ -243,12 +272,8 @@ static tg_module *gpt_module(tg_backend *be, tg_dtype dtype, const tg_gpt_config
     tr = add_child(tr, "wpe", embedding(be, dtype, k->block_size, k->n_embd, rng));
     tr = add_child(tr, "h", h);
     tr = add_child(tr, "ln_f", layernorm(be, dtype, k->n_embd));
-    tg_module *m = tg__module_new(name, gpt_forward);
-    if (m) {
-        m->f[0] = k->dropout;
-        m->i[0] = k->block_size;
-        m->rng = rng;
-    }
+    gpt_cfg gc = {.block_size = k->block_size, .drop = {.p = k->dropout, .rng = rng}};
+    tg_module *m = tg__module_new_cfg(name, gpt_forward, &GPT_CFG, &gc);
     return tg__module_finish(add_child(m, "transformer", tg__module_finish(tr)));
 }
 
