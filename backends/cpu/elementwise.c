@@ -15,9 +15,6 @@ typedef struct {
 
 // ---- unary ----
 
-// Kind numbers are the module ABI: append only (backend_impl.h).
-_Static_assert(TG_UNARY_COUNT == 27 && TG_BINARY_COUNT == 17, "kinds added: update README");
-
 // The row loops take the element function as a parameter and are always inlined into the
 // kind switches below, each with a constant function: GCC then inlines the element
 // function and vectorises the loop as it did the former macro bodies. The kind switch sits
