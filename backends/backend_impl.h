@@ -8,74 +8,129 @@
 #include <stdint.h>
 #include <stdbool.h>
 
+// The public dtype and status enums (TG_F32/TG_F64, TG_OK/TG_ERR_*): header-only values,
+// so the cuda module that includes them still links no core symbol.
+#include "tapegrad/error.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-#define TG_BACKEND_ABI_VERSION 5u
+#define TG_BACKEND_ABI_VERSION 6u
 #define TG_VIEW_MAX_DIMS 8
 
 // A strided view: element strides, stride 0 = broadcast along that axis.
 typedef struct tg_view {
     void *data;
-    int dtype;                          // tg_dtype value
+    int dtype;                          // a tg_dtype: TG_F32, TG_F64
     int ndim;
     int64_t shape[TG_VIEW_MAX_DIMS];
     int64_t stride[TG_VIEW_MAX_DIMS];
 } tg_view;
 
 // Elementwise unary kernels: y = f(x; a, b). x and y have the same shape.
-enum tg_unary_kind {
-    TG_UNARY_COPY = 0,   // y = x (x may be strided: transpose/expand)
-    TG_UNARY_AFFINE,     // y = a*x + b
-    TG_UNARY_POW,        // y = x^a
-    TG_UNARY_EXP,
-    TG_UNARY_LOG,
-    TG_UNARY_SQRT,
-    TG_UNARY_RELU,
-    TG_UNARY_SIGMOID,
-    TG_UNARY_TANH,
-    TG_UNARY_GT,         // y = x > a ? 1 : 0
-    TG_UNARY_RDIV,       // y = a / x
-    TG_UNARY_ABS,
-    TG_UNARY_SIGN,       // -1, 0, 1
-    TG_UNARY_CLAMP,      // y = min(max(x, a), b)
-    TG_UNARY_LEAKY_RELU, // y = x > 0 ? x : a*x
-    TG_UNARY_ELU,        // y = x > 0 ? x : a*(exp(x)-1)
-    TG_UNARY_SOFTPLUS,   // y = log(1+exp(a*x))/a, y = x where a*x > b (PyTorch's threshold)
-    TG_UNARY_ERF,
-    TG_UNARY_LT,         // y = x < a
-    TG_UNARY_GE,         // y = x >= a
-    TG_UNARY_LE,         // y = x <= a
-    TG_UNARY_EQ,         // y = x == a
-    TG_UNARY_NE,         // y = x != a
-    TG_UNARY_ARANGE,     // y[i] = a + b*i (x ignored; y contiguous)
-    TG_UNARY_DROPOUT_MASK, // y[i] = tg_dropout_u(a, i) >= b ? 1/(1-b) : 0 (x ignored; y
-                         //   contiguous; a: a seed below 2^53, b: the drop probability)
-    TG_UNARY_GELU_TANH,  // y = 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
-    TG_UNARY_COUNT
-};
+// The kinds are one list, expanded into this enum and into both backends' kernel switches
+// (cpu/elementwise.c, cuda/elementwise.cu). X(KIND, f32 function, f64 function) names
+// elem_math.h's per-element functions `T tg_unary_<name>_<f|d>(T x, T a, T b)`; XI(KIND)
+// marks an index-driven kind (x ignored, y contiguous) that each backend writes by hand.
+// Append only: the values are the module ABI (fixed numbers are asserted below).
+// backends/README.md has the checklist for a new kind.
+#define TG_UNARY_KINDS(X, XI)                                                                      \
+    /* y = x (x may be strided) */                                                                 \
+    X(TG_UNARY_COPY, tg_unary_copy_f, tg_unary_copy_d)                                             \
+    /* y = a*x + b */                                                                              \
+    X(TG_UNARY_AFFINE, tg_unary_affine_f, tg_unary_affine_d)                                       \
+    /* y = x^a */                                                                                  \
+    X(TG_UNARY_POW, tg_unary_pow_f, tg_unary_pow_d)                                                \
+    X(TG_UNARY_EXP, tg_unary_exp_f, tg_unary_exp_d)                                                \
+    X(TG_UNARY_LOG, tg_unary_log_f, tg_unary_log_d)                                                \
+    X(TG_UNARY_SQRT, tg_unary_sqrt_f, tg_unary_sqrt_d)                                             \
+    X(TG_UNARY_RELU, tg_unary_relu_f, tg_unary_relu_d)                                             \
+    X(TG_UNARY_SIGMOID, tg_unary_sigmoid_f, tg_unary_sigmoid_d)                                    \
+    X(TG_UNARY_TANH, tg_unary_tanh_f, tg_unary_tanh_d)                                             \
+    /* y = x > a ? 1 : 0 */                                                                        \
+    X(TG_UNARY_GT, tg_unary_gt_f, tg_unary_gt_d)                                                   \
+    /* y = a / x */                                                                                \
+    X(TG_UNARY_RDIV, tg_unary_rdiv_f, tg_unary_rdiv_d)                                             \
+    X(TG_UNARY_ABS, tg_unary_abs_f, tg_unary_abs_d)                                                \
+    /* -1, 0, 1 */                                                                                 \
+    X(TG_UNARY_SIGN, tg_unary_sign_f, tg_unary_sign_d)                                             \
+    /* y = min(max(x, a), b) */                                                                    \
+    X(TG_UNARY_CLAMP, tg_unary_clamp_f, tg_unary_clamp_d)                                          \
+    /* x > 0 ? x : a*x */                                                                          \
+    X(TG_UNARY_LEAKY_RELU, tg_unary_leaky_relu_f, tg_unary_leaky_relu_d)                           \
+    /* x > 0 ? x : a*(exp(x)-1) */                                                                 \
+    X(TG_UNARY_ELU, tg_unary_elu_f, tg_unary_elu_d)                                                \
+    /* softplus: log(1+exp(a*x))/a, y = x where a*x > b (PyTorch's threshold) */                   \
+    X(TG_UNARY_SOFTPLUS, tg_unary_softplus_f, tg_unary_softplus_d)                                 \
+    X(TG_UNARY_ERF, tg_unary_erf_f, tg_unary_erf_d)                                                \
+    /* y = x < a */                                                                                \
+    X(TG_UNARY_LT, tg_unary_lt_f, tg_unary_lt_d)                                                   \
+    /* y = x >= a */                                                                               \
+    X(TG_UNARY_GE, tg_unary_ge_f, tg_unary_ge_d)                                                   \
+    /* y = x <= a */                                                                               \
+    X(TG_UNARY_LE, tg_unary_le_f, tg_unary_le_d)                                                   \
+    /* y = x == a */                                                                               \
+    X(TG_UNARY_EQ, tg_unary_eq_f, tg_unary_eq_d)                                                   \
+    /* y = x != a */                                                                               \
+    X(TG_UNARY_NE, tg_unary_ne_f, tg_unary_ne_d)                                                   \
+    /* y[i] = a + b*i */                                                                           \
+    XI(TG_UNARY_ARANGE)                                                                            \
+    /* y[i] = tg_dropout_u(a, i) >= b ? 1/(1-b) : 0 (a: a seed below 2^53, b: the drop */          \
+    /* probability) */                                                                             \
+    XI(TG_UNARY_DROPOUT_MASK)                                                                      \
+    /* y = 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) */                                      \
+    X(TG_UNARY_GELU_TANH, tg_unary_gelu_tanh_f, tg_unary_gelu_tanh_d)                              \
+    /* y = x * sigmoid(x) */                                                                       \
+    X(TG_UNARY_SILU, tg_unary_silu_f, tg_unary_silu_d)
 
-// Elementwise binary kernels with broadcast strides: y = f(a, b).
-enum tg_binary_kind {
-    TG_BINARY_ADD = 0,
-    TG_BINARY_SUB,
-    TG_BINARY_MUL,
-    TG_BINARY_DIV,
-    TG_BINARY_MAX,
-    TG_BINARY_MIN,
-    TG_BINARY_GT,        // comparisons give 1 or 0
-    TG_BINARY_LT,
-    TG_BINARY_GE,
-    TG_BINARY_LE,
-    TG_BINARY_EQ,
-    TG_BINARY_NE,
-    TG_BINARY_RELU_GRAD, // y = b > 0 ? a : 0   (a = incoming gradient, b = relu's input)
-    TG_BINARY_TANH_GRAD, // y = a * (1 - b*b)   (b = tanh's output)
-    TG_BINARY_SIGMOID_GRAD, // y = a * b * (1 - b) (b = sigmoid's output)
-    TG_BINARY_GELU_TANH_GRAD, // y = a * gelu_tanh'(b) (b = gelu_tanh's input)
-    TG_BINARY_COUNT
-};
+// Elementwise binary kernels with broadcast strides: y = f(a, b). The same scheme as the
+// unary list: X(KIND, f32 function, f64 function) with
+// `T tg_binary_<name>_<f|d>(T a, T b)` from elem_math.h.
+#define TG_BINARY_KINDS(X)                                                                         \
+    X(TG_BINARY_ADD, tg_binary_add_f, tg_binary_add_d)                                             \
+    X(TG_BINARY_SUB, tg_binary_sub_f, tg_binary_sub_d)                                             \
+    X(TG_BINARY_MUL, tg_binary_mul_f, tg_binary_mul_d)                                             \
+    X(TG_BINARY_DIV, tg_binary_div_f, tg_binary_div_d)                                             \
+    /* NaN propagates */                                                                           \
+    X(TG_BINARY_MAX, tg_binary_max_f, tg_binary_max_d)                                             \
+    X(TG_BINARY_MIN, tg_binary_min_f, tg_binary_min_d)                                             \
+    /* comparisons give 1 or 0 */                                                                  \
+    X(TG_BINARY_GT, tg_binary_gt_f, tg_binary_gt_d)                                                \
+    X(TG_BINARY_LT, tg_binary_lt_f, tg_binary_lt_d)                                                \
+    X(TG_BINARY_GE, tg_binary_ge_f, tg_binary_ge_d)                                                \
+    X(TG_BINARY_LE, tg_binary_le_f, tg_binary_le_d)                                                \
+    X(TG_BINARY_EQ, tg_binary_eq_f, tg_binary_eq_d)                                                \
+    X(TG_BINARY_NE, tg_binary_ne_f, tg_binary_ne_d)                                                \
+    /* y = b > 0 ? a : 0   (a = incoming gradient, b = relu's input) */                            \
+    X(TG_BINARY_RELU_GRAD, tg_binary_relu_grad_f, tg_binary_relu_grad_d)                           \
+    /* y = a * (1 - b*b)   (b = tanh's output) */                                                  \
+    X(TG_BINARY_TANH_GRAD, tg_binary_tanh_grad_f, tg_binary_tanh_grad_d)                           \
+    /* y = a * b * (1 - b) (b = sigmoid's output) */                                               \
+    X(TG_BINARY_SIGMOID_GRAD, tg_binary_sigmoid_grad_f, tg_binary_sigmoid_grad_d)                  \
+    /* y = a * gelu_tanh'(b) (b = gelu_tanh's input) */                                            \
+    X(TG_BINARY_GELU_TANH_GRAD, tg_binary_gelu_tanh_grad_f, tg_binary_gelu_tanh_grad_d)            \
+    /* y = a * silu'(b) (b = silu's input) */                                                      \
+    X(TG_BINARY_SILU_GRAD, tg_binary_silu_grad_f, tg_binary_silu_grad_d)
+
+#define TG_KIND_ENUMERATOR_(kind, f32_fn, f64_fn) kind,
+#define TG_KIND_ENUMERATOR_I_(kind) kind,
+enum tg_unary_kind { TG_UNARY_KINDS(TG_KIND_ENUMERATOR_, TG_KIND_ENUMERATOR_I_) TG_UNARY_COUNT };
+enum tg_binary_kind { TG_BINARY_KINDS(TG_KIND_ENUMERATOR_) TG_BINARY_COUNT };
+#undef TG_KIND_ENUMERATOR_
+#undef TG_KIND_ENUMERATOR_I_
+#ifdef __cplusplus
+#define TG_STATIC_ASSERT_ static_assert
+#else
+#define TG_STATIC_ASSERT_ _Static_assert
+#endif
+// Numbers a module of this ABI was built with (a list entry moved or removed breaks them).
+TG_STATIC_ASSERT_(TG_UNARY_GELU_TANH == 25 && TG_UNARY_SILU == 26 && TG_UNARY_COUNT == 27,
+                  "TG_UNARY_KINDS: append only");
+TG_STATIC_ASSERT_(TG_BINARY_GELU_TANH_GRAD == 15 && TG_BINARY_SILU_GRAD == 16 &&
+                      TG_BINARY_COUNT == 17,
+                  "TG_BINARY_KINDS: append only");
+#undef TG_STATIC_ASSERT_
 
 // Reductions: y (x's shape, stride 0 on reduced axes) = reduce over those axes of x.
 enum tg_reduce_kind {

@@ -1,10 +1,16 @@
 // Per-element math shared by every backend (host and device): activations, their
-// derivatives and optimizer update formulas. C11/CUDA common subset: no compound literals,
-// no VLAs, no _Generic. CPU tests of these functions test what the GPU runs.
+// derivatives and optimizer update formulas, and at the end the elementwise kernels' element
+// functions that backend_impl.h's TG_UNARY_KINDS / TG_BINARY_KINDS lists name. C11/CUDA
+// common subset: no compound literals, no VLAs, no _Generic. CPU tests of these functions
+// test what the GPU runs.
 #pragma once
 
 #include <math.h>
 #include <stdint.h>
+
+#ifndef __CUDACC__
+#include "backends/vmath.h"
+#endif
 
 #ifdef __CUDACC__
 #define TG_HD __host__ __device__
@@ -17,6 +23,16 @@
 #else
 #define TG_RESTRICT restrict
 #endif
+
+// f32 exp for elementwise kernels: the cpu's vectorising tg_vexpf (vmath.h, within 2 ulp;
+// libm's expf is a call per element), CUDA's expf on the device.
+static inline TG_HD float tg_exp_f(float x) {
+#ifdef __CUDACC__
+    return expf(x);
+#else
+    return tg_vexpf(x);
+#endif
+}
 
 // Numerically stable logistic: never evaluates exp of a large positive number.
 static inline TG_HD double tg_sigmoid_d(double x) {
@@ -172,4 +188,214 @@ static inline TG_HD double tg_dropout_u(uint64_t seed, uint64_t i) {
     z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
     z ^= z >> 31;
     return (double)(z >> 11) * (1.0 / 9007199254740992.0);
+}
+
+// SiLU (swish): y = x * s, s = sigmoid(x) = 1 / (1 + e), e = exp(-x). Written as x / (1 + e)
+// without a branch so that cpu loops vectorise: e overflows to inf for x far below 0 and
+// gives -0 (x finite), e = 0 far above 0 gives x. Its derivative times g:
+//   g * silu'(x) = g * s * (1 + x * (1 - s)),  1 - s = e * s for x > 0 (no cancellation),
+// 1 - s directly for x <= 0 (s <= 1/2; e * s would be inf * 0 where e overflowed).
+static inline TG_HD double tg_silu_d(double x) { return x / (1.0 + exp(-x)); }
+static inline TG_HD float tg_silu_f(float x) { return x / (1.0f + tg_exp_f(-x)); }
+static inline TG_HD double tg_silu_grad_d(double g, double x) {
+    double e = exp(-x), s = 1.0 / (1.0 + e);
+    double oms = x > 0 ? e * s : 1.0 - s;
+    return g * (s * (1.0 + x * oms));
+}
+static inline TG_HD float tg_silu_grad_f(float g, float x) {
+    float e = tg_exp_f(-x), s = 1.0f / (1.0f + e);
+    float oms = x > 0 ? e * s : 1.0f - s;
+    return g * (s * (1.0f + x * oms));
+}
+
+// ---- element functions of the elementwise kernel kinds ----
+// One per kind of backend_impl.h's TG_UNARY_KINDS (T f(T x, T a, T b)) and TG_BINARY_KINDS
+// (T f(T a, T b)), in f32 and f64: the cpu's row loops and the cuda kernels both call them
+// through the lists. f32 work stays in float (the cpu's f32 loops vectorise in float).
+
+static inline TG_HD float tg_unary_copy_f(float x, float a, float b) {
+    return (void)a, (void)b, x;
+}
+static inline TG_HD double tg_unary_copy_d(double x, double a, double b) {
+    return (void)a, (void)b, x;
+}
+static inline TG_HD float tg_unary_affine_f(float x, float a, float b) { return a * x + b; }
+static inline TG_HD double tg_unary_affine_d(double x, double a, double b) { return a * x + b; }
+static inline TG_HD float tg_unary_pow_f(float x, float a, float b) { return (void)b, powf(x, a); }
+static inline TG_HD double tg_unary_pow_d(double x, double a, double b) {
+    return (void)b, pow(x, a);
+}
+static inline TG_HD float tg_unary_exp_f(float x, float a, float b) {
+    return (void)a, (void)b, tg_exp_f(x);
+}
+static inline TG_HD double tg_unary_exp_d(double x, double a, double b) {
+    return (void)a, (void)b, exp(x);
+}
+static inline TG_HD float tg_unary_log_f(float x, float a, float b) {
+    return (void)a, (void)b, logf(x);
+}
+static inline TG_HD double tg_unary_log_d(double x, double a, double b) {
+    return (void)a, (void)b, log(x);
+}
+static inline TG_HD float tg_unary_sqrt_f(float x, float a, float b) {
+    return (void)a, (void)b, sqrtf(x);
+}
+static inline TG_HD double tg_unary_sqrt_d(double x, double a, double b) {
+    return (void)a, (void)b, sqrt(x);
+}
+static inline TG_HD float tg_unary_relu_f(float x, float a, float b) {
+    return (void)a, (void)b, tg_relu_f(x);
+}
+static inline TG_HD double tg_unary_relu_d(double x, double a, double b) {
+    return (void)a, (void)b, tg_relu_d(x);
+}
+static inline TG_HD float tg_unary_sigmoid_f(float x, float a, float b) {
+    return (void)a, (void)b, tg_sigmoid_f(x);
+}
+static inline TG_HD double tg_unary_sigmoid_d(double x, double a, double b) {
+    return (void)a, (void)b, tg_sigmoid_d(x);
+}
+static inline TG_HD float tg_unary_tanh_f(float x, float a, float b) {
+    return (void)a, (void)b, tanhf(x);
+}
+static inline TG_HD double tg_unary_tanh_d(double x, double a, double b) {
+    return (void)a, (void)b, tanh(x);
+}
+static inline TG_HD float tg_unary_gt_f(float x, float a, float b) {
+    return (void)b, x > a ? 1.0f : 0.0f;
+}
+static inline TG_HD double tg_unary_gt_d(double x, double a, double b) {
+    return (void)b, x > a ? 1.0 : 0.0;
+}
+static inline TG_HD float tg_unary_rdiv_f(float x, float a, float b) { return (void)b, a / x; }
+static inline TG_HD double tg_unary_rdiv_d(double x, double a, double b) { return (void)b, a / x; }
+static inline TG_HD float tg_unary_abs_f(float x, float a, float b) {
+    return (void)a, (void)b, fabsf(x);
+}
+static inline TG_HD double tg_unary_abs_d(double x, double a, double b) {
+    return (void)a, (void)b, fabs(x);
+}
+static inline TG_HD float tg_unary_sign_f(float x, float a, float b) {
+    return (void)a, (void)b, tg_sign_f(x);
+}
+static inline TG_HD double tg_unary_sign_d(double x, double a, double b) {
+    return (void)a, (void)b, tg_sign_d(x);
+}
+static inline TG_HD float tg_unary_clamp_f(float x, float a, float b) { return tg_clamp_f(x, a, b); }
+static inline TG_HD double tg_unary_clamp_d(double x, double a, double b) {
+    return tg_clamp_d(x, a, b);
+}
+static inline TG_HD float tg_unary_leaky_relu_f(float x, float a, float b) {
+    return (void)b, tg_leaky_relu_f(x, a);
+}
+static inline TG_HD double tg_unary_leaky_relu_d(double x, double a, double b) {
+    return (void)b, tg_leaky_relu_d(x, a);
+}
+static inline TG_HD float tg_unary_elu_f(float x, float a, float b) {
+    return (void)b, tg_elu_f(x, a);
+}
+static inline TG_HD double tg_unary_elu_d(double x, double a, double b) {
+    return (void)b, tg_elu_d(x, a);
+}
+static inline TG_HD float tg_unary_softplus_f(float x, float a, float b) {
+    return tg_softplus_f(x, a, b);
+}
+static inline TG_HD double tg_unary_softplus_d(double x, double a, double b) {
+    return tg_softplus_d(x, a, b);
+}
+static inline TG_HD float tg_unary_erf_f(float x, float a, float b) {
+    return (void)a, (void)b, erff(x);
+}
+static inline TG_HD double tg_unary_erf_d(double x, double a, double b) {
+    return (void)a, (void)b, erf(x);
+}
+static inline TG_HD float tg_unary_lt_f(float x, float a, float b) {
+    return (void)b, x < a ? 1.0f : 0.0f;
+}
+static inline TG_HD double tg_unary_lt_d(double x, double a, double b) {
+    return (void)b, x < a ? 1.0 : 0.0;
+}
+static inline TG_HD float tg_unary_ge_f(float x, float a, float b) {
+    return (void)b, x >= a ? 1.0f : 0.0f;
+}
+static inline TG_HD double tg_unary_ge_d(double x, double a, double b) {
+    return (void)b, x >= a ? 1.0 : 0.0;
+}
+static inline TG_HD float tg_unary_le_f(float x, float a, float b) {
+    return (void)b, x <= a ? 1.0f : 0.0f;
+}
+static inline TG_HD double tg_unary_le_d(double x, double a, double b) {
+    return (void)b, x <= a ? 1.0 : 0.0;
+}
+static inline TG_HD float tg_unary_eq_f(float x, float a, float b) {
+    return (void)b, x == a ? 1.0f : 0.0f;
+}
+static inline TG_HD double tg_unary_eq_d(double x, double a, double b) {
+    return (void)b, x == a ? 1.0 : 0.0;
+}
+static inline TG_HD float tg_unary_ne_f(float x, float a, float b) {
+    return (void)b, x != a ? 1.0f : 0.0f;
+}
+static inline TG_HD double tg_unary_ne_d(double x, double a, double b) {
+    return (void)b, x != a ? 1.0 : 0.0;
+}
+static inline TG_HD float tg_unary_gelu_tanh_f(float x, float a, float b) {
+    return (void)a, (void)b, tg_gelu_tanh_from_f(x, tg_exp_f(-tg_gelu_tanh_2u_f(x)));
+}
+static inline TG_HD double tg_unary_gelu_tanh_d(double x, double a, double b) {
+    return (void)a, (void)b, tg_gelu_tanh_from_d(x, exp(-tg_gelu_tanh_2u_d(x)));
+}
+static inline TG_HD float tg_unary_silu_f(float x, float a, float b) {
+    return (void)a, (void)b, tg_silu_f(x);
+}
+static inline TG_HD double tg_unary_silu_d(double x, double a, double b) {
+    return (void)a, (void)b, tg_silu_d(x);
+}
+
+static inline TG_HD float tg_binary_add_f(float a, float b) { return a + b; }
+static inline TG_HD double tg_binary_add_d(double a, double b) { return a + b; }
+static inline TG_HD float tg_binary_sub_f(float a, float b) { return a - b; }
+static inline TG_HD double tg_binary_sub_d(double a, double b) { return a - b; }
+static inline TG_HD float tg_binary_mul_f(float a, float b) { return a * b; }
+static inline TG_HD double tg_binary_mul_d(double a, double b) { return a * b; }
+static inline TG_HD float tg_binary_div_f(float a, float b) { return a / b; }
+static inline TG_HD double tg_binary_div_d(double a, double b) { return a / b; }
+static inline TG_HD float tg_binary_max_f(float a, float b) { return tg_max_f(a, b); }
+static inline TG_HD double tg_binary_max_d(double a, double b) { return tg_max_d(a, b); }
+static inline TG_HD float tg_binary_min_f(float a, float b) { return tg_min_f(a, b); }
+static inline TG_HD double tg_binary_min_d(double a, double b) { return tg_min_d(a, b); }
+static inline TG_HD float tg_binary_gt_f(float a, float b) { return a > b ? 1.0f : 0.0f; }
+static inline TG_HD double tg_binary_gt_d(double a, double b) { return a > b ? 1.0 : 0.0; }
+static inline TG_HD float tg_binary_lt_f(float a, float b) { return a < b ? 1.0f : 0.0f; }
+static inline TG_HD double tg_binary_lt_d(double a, double b) { return a < b ? 1.0 : 0.0; }
+static inline TG_HD float tg_binary_ge_f(float a, float b) { return a >= b ? 1.0f : 0.0f; }
+static inline TG_HD double tg_binary_ge_d(double a, double b) { return a >= b ? 1.0 : 0.0; }
+static inline TG_HD float tg_binary_le_f(float a, float b) { return a <= b ? 1.0f : 0.0f; }
+static inline TG_HD double tg_binary_le_d(double a, double b) { return a <= b ? 1.0 : 0.0; }
+static inline TG_HD float tg_binary_eq_f(float a, float b) { return a == b ? 1.0f : 0.0f; }
+static inline TG_HD double tg_binary_eq_d(double a, double b) { return a == b ? 1.0 : 0.0; }
+static inline TG_HD float tg_binary_ne_f(float a, float b) { return a != b ? 1.0f : 0.0f; }
+static inline TG_HD double tg_binary_ne_d(double a, double b) { return a != b ? 1.0 : 0.0; }
+// a loaded unconditionally, so the select vectorises (no branch per element)
+static inline TG_HD float tg_binary_relu_grad_f(float a, float b) { return b > 0 ? a : 0.0f; }
+static inline TG_HD double tg_binary_relu_grad_d(double a, double b) { return b > 0 ? a : 0.0; }
+static inline TG_HD float tg_binary_tanh_grad_f(float a, float b) { return tg_tanh_grad_f(a, b); }
+static inline TG_HD double tg_binary_tanh_grad_d(double a, double b) {
+    return tg_tanh_grad_d(a, b);
+}
+static inline TG_HD float tg_binary_sigmoid_grad_f(float a, float b) {
+    return tg_sigmoid_grad_f(a, b);
+}
+static inline TG_HD double tg_binary_sigmoid_grad_d(double a, double b) {
+    return tg_sigmoid_grad_d(a, b);
+}
+static inline TG_HD float tg_binary_gelu_tanh_grad_f(float a, float b) {
+    return tg_gelu_tanh_grad_from_f(a, b, tg_exp_f(-tg_gelu_tanh_2u_f(b)));
+}
+static inline TG_HD double tg_binary_gelu_tanh_grad_d(double a, double b) {
+    return tg_gelu_tanh_grad_from_d(a, b, exp(-tg_gelu_tanh_2u_d(b)));
+}
+static inline TG_HD float tg_binary_silu_grad_f(float a, float b) { return tg_silu_grad_f(a, b); }
+static inline TG_HD double tg_binary_silu_grad_d(double a, double b) {
+    return tg_silu_grad_d(a, b);
 }

@@ -15,7 +15,7 @@
 #include <string.h>
 
 #include "backends/cpu/cpu_internal.h"
-#include "backends/cpu/vmath.h"
+#include "backends/vmath.h"
 #include "backends/elem_math.h"
 
 enum { BR = 16, BC = 64, DMAX = 256 };
@@ -93,7 +93,8 @@ static void ref_backward(const tg_attn_desc *d, int64_t bi, int64_t hi) {
         }
     for (int64_t i = 0; i < d->t; i++) {
         int64_t jn = d->causal ? i + 1 : d->t, qi = qb + i * ts;
-        double lse = ref_lse(d, qb, i), dd = ref_dot(d->dout, ob + i * os, d->o, ob + i * os, n, dt);
+        double lse = ref_lse(d, qb, i),
+               dd = ref_dot(d->dout, ob + i * os, d->o, ob + i * os, n, dt);
         for (int64_t e = 0; e < n; e++) st(d->dq, qi + e, dt, 0.0);
         for (int64_t j = 0; j < jn; j++) {
             int64_t kj = qb + j * ts;
@@ -102,7 +103,8 @@ static void ref_backward(const tg_attn_desc *d, int64_t bi, int64_t hi) {
             double dp = ref_dot(d->dout, ob + i * os, d->v, kj, n, dt) * kf;
             double ds = d->scale * pr * (dp - dd);
             for (int64_t e = 0; e < n; e++) {
-                st(d->dv, kj + e, dt, ld(d->dv, kj + e, dt) + pr * kf * ld(d->dout, ob + i * os + e, dt));
+                st(d->dv, kj + e, dt,
+                   ld(d->dv, kj + e, dt) + pr * kf * ld(d->dout, ob + i * os + e, dt));
                 st(d->dq, qi + e, dt, ld(d->dq, qi + e, dt) + ds * ld(d->k, kj + e, dt));
                 st(d->dk, kj + e, dt, ld(d->dk, kj + e, dt) + ds * ld(d->q, qi + e, dt));
             }
@@ -292,7 +294,8 @@ static void fast_backward_rows(const tg_attn_desc *d, int64_t bi, int64_t hi, in
         block_dots(q + i0 * ts, ts, nr, w->kt, n, sc, w->s);
         mask_block(w->s, nr, jb, i0, j0, d->causal);
         for (int r = 0; r < nr; r++)
-            for (int j = 0; j < BC; j++) w->s[r * BC + j] = tg_vexpf_nonpos(w->s[r * BC + j] - lse[r]);
+            for (int j = 0; j < BC; j++)
+                w->s[r * BC + j] = tg_vexpf_nonpos(w->s[r * BC + j] - lse[r]);
         block_dots(dout + i0 * os, os, nr, w->vt, n, 1.0f, w->dp);
         if (d->p > 0) {   // dv takes the dropped weights, dS the dropped dP
             for (int r = 0; r < nr; r++)
@@ -329,7 +332,7 @@ static void fast_backward(const tg_attn_desc *d, int64_t bi, int64_t hi, attn_sc
 static void run_problem(const tg_attn_desc *d, int64_t p, bool backward) {
     attn_scratch w;
     int64_t bi = p / d->h, hi = p % d->h;
-    bool fast = d->dtype != 1 && d->d <= DMAX;
+    bool fast = d->dtype != TG_F64 && d->d <= DMAX;
     if (fast && backward) fast_backward(d, bi, hi, &w);
     else if (fast) fast_forward(d, bi, hi, &w);
     else if (backward) ref_backward(d, bi, hi);
@@ -352,12 +355,12 @@ static void run_problems(void *ctx, const tg_attn_desc *d, bool backward) {
     for (int64_t p = 0; p < n; p++) run_problem(d, p, backward);
 }
 
-int tg_cpu_attention(void *ctx, const tg_attn_desc *d) {
+static int tg_cpu_attention(void *ctx, const tg_attn_desc *d) {
     if (d->t > 0 && d->d > 0) run_problems(ctx, d, false);
-    return 0;
+    return TG_OK;
 }
 
-int tg_cpu_attention_grad(void *ctx, const tg_attn_desc *d) {
+static int tg_cpu_attention_grad(void *ctx, const tg_attn_desc *d) {
     if (d->t > 0 && d->d > 0) run_problems(ctx, d, true);
-    return 0;
+    return TG_OK;
 }

@@ -8,7 +8,7 @@
 #include <omp.h>
 #endif
 
-#include "backends/cpu/cpu_internal.h"
+#include "backends/cpu/cpu_kernels.h"
 #include "backends/cpu/cpu_select.h"
 #include "tapegrad/tensor.h"
 
@@ -17,18 +17,18 @@ static tg_cpu_ctx cpu_ctx;
 static int cpu_init(void **ctx) {
     cpu_ctx.blis_cntx = tg__cpu_choice()->blis_cntx;
     *ctx = &cpu_ctx;
-    return 0;
+    return TG_OK;
 }
 
 static void cpu_shutdown(void *ctx) { (void)ctx; }
 static int cpu_synchronize(void *ctx) {
     (void)ctx;
-    return 0;
+    return TG_OK;
 }
 
 static int cpu_set_threads(void *ctx, int n) {
     ((tg_cpu_ctx *)ctx)->n_threads = n;
-    return 0;
+    return TG_OK;
 }
 
 static int cpu_alloc(void *ctx, size_t bytes, void **out) {
@@ -37,7 +37,7 @@ static int cpu_alloc(void *ctx, size_t bytes, void **out) {
     // an exactly-sized output (seen with ASan-free valgrind runs); keep that inside the block.
     size_t rounded = ((bytes + 63) & ~(size_t)63) + 64;
     *out = aligned_alloc(64, rounded);
-    return *out ? 0 : -5;
+    return *out ? TG_OK : TG_ERR_OOM;
 }
 
 static void cpu_free(void *ctx, void *ptr) {
@@ -48,7 +48,7 @@ static void cpu_free(void *ctx, void *ptr) {
 static int cpu_copy(void *ctx, void *dst, const void *src, size_t bytes) {
     (void)ctx;
     if (bytes) memmove(dst, src, bytes);
-    return 0;
+    return TG_OK;
 }
 
 // zero_grad's memset of every weight's gradient: split across the threads when large
@@ -63,25 +63,25 @@ static int cpu_memset0(void *ctx, void *dst, size_t bytes) {
             size_t lo = bytes * t / n, hi = bytes * (t + 1) / n;
             memset((char *)dst + lo, 0, hi - lo);
         }
-        return 0;
+        return TG_OK;
     }
 #else
     (void)nt;
 #endif
     if (bytes) memset(dst, 0, bytes);
-    return 0;
+    return TG_OK;
 }
 
 // The kernel variant cpu_select.c chose (cpuid, TG_CPU_ISA), among those built.
 static const struct tg_backend_ops *pick_kernels(void) {
     switch (tg__cpu_choice()->isa) {
 #ifdef TG_CPU_HAVE_AVX512
-    case TG_ISA_AVX512: return &tg_cpu_kernels_avx512;
+    case TG_ISA_AVX512: return tg_cpu_kernels_avx512;
 #endif
 #ifdef TG_CPU_HAVE_AVX2
-    case TG_ISA_AVX2: return &tg_cpu_kernels_avx2;
+    case TG_ISA_AVX2: return tg_cpu_kernels_avx2;
 #endif
-    default: return &tg_cpu_kernels_base;
+    default: return tg_cpu_kernels_base;
     }
 }
 

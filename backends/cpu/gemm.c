@@ -5,17 +5,17 @@
 
 #include "backends/cpu/cpu_internal.h"
 
-int tg_cpu_gemm(void *ctx, const tg_gemm_desc *d) {
+static int tg_cpu_gemm(void *ctx, const tg_gemm_desc *d) {
     tg_cpu_ctx *c = ctx;
     if (tg_cpu_gemm_is_small(d)) {
         tg_cpu_gemm_small(d);
-        return 0;
+        return TG_OK;
     }
     cntx_t *cntx = c->blis_cntx;
     rntm_t rntm = BLIS_RNTM_INITIALIZER;
     bli_rntm_set_num_threads(c->n_threads > 0 ? c->n_threads : 1, &rntm);
     for (int64_t b = 0; b < d->batch; b++) {
-        if (d->dtype == 1) {
+        if (d->dtype == TG_F64) {
             double alpha = d->alpha, beta = d->beta;
             bli_dgemm_ex(BLIS_NO_TRANSPOSE, BLIS_NO_TRANSPOSE, d->m, d->n, d->k, &alpha,
                          (double *)d->a + b * d->a_bs, d->a_rs, d->a_cs,
@@ -29,5 +29,5 @@ int tg_cpu_gemm(void *ctx, const tg_gemm_desc *d) {
                          (float *)d->c + b * d->c_bs, d->c_rs, d->c_cs, cntx, &rntm);
         }
     }
-    return 0;
+    return TG_OK;
 }

@@ -42,7 +42,7 @@ typedef double vd __attribute__((vector_size(VBYTES)));
 #undef NR
 #undef SUF
 
-bool tg_cpu_gemm_is_small(const tg_gemm_desc *d) {
+static bool tg_cpu_gemm_is_small(const tg_gemm_desc *d) {
     // Measured against Debian's BLIS 0.9 on the development machine (its AVX2 kernels and
     // its "sup" path for skinny shapes): with AVX2 ours wins below about 2^14 multiply-adds
     // (6x at 10x2x20, 2.5x at 10x20x40, level at 614x2x20), BLIS above. BLIS's skinny path
@@ -58,12 +58,12 @@ bool tg_cpu_gemm_is_small(const tg_gemm_desc *d) {
 #endif
 }
 
-void tg_cpu_gemm_small(const tg_gemm_desc *d) {
+static void tg_cpu_gemm_small(const tg_gemm_desc *d) {
     for (int64_t bi = 0; bi < d->batch; bi++) {
         int64_t m = d->m, n = d->n;
         int64_t a_rs = d->a_rs, a_cs = d->a_cs, b_rs = d->b_rs, b_cs = d->b_cs;
         int64_t c_rs = d->c_rs, c_cs = d->c_cs;
-        size_t es = d->dtype == 1 ? sizeof(double) : sizeof(float);
+        size_t es = d->dtype == TG_F64 ? sizeof(double) : sizeof(float);
         const char *a = (const char *)d->a + bi * d->a_bs * (int64_t)es;
         const char *b = (const char *)d->b + bi * d->b_bs * (int64_t)es;
         char *c = (char *)d->c + bi * d->c_bs * (int64_t)es;
@@ -82,7 +82,7 @@ void tg_cpu_gemm_small(const tg_gemm_desc *d) {
             c_rs = c_cs;
             c_cs = s;
         }
-        if (d->dtype == 1)
+        if (d->dtype == TG_F64)
             gemm_small_f64(m, n, d->k, d->alpha, (const double *)a, a_rs, a_cs,
                            (const double *)b, b_rs, b_cs, d->beta, (double *)c, c_rs, c_cs);
         else

@@ -9,16 +9,16 @@
 #include "backends/cpu/cpu_internal.h"
 
 static double get(const tg_view *v, int64_t off) {
-    return v->dtype == 1 ? ((const double *)v->data)[off] : (double)((const float *)v->data)[off];
+    return v->dtype == TG_F64 ? ((const double *)v->data)[off] : (double)((const float *)v->data)[off];
 }
 
 static void set(const tg_view *v, int64_t off, double x) {
-    if (v->dtype == 1) ((double *)v->data)[off] = x;
+    if (v->dtype == TG_F64) ((double *)v->data)[off] = x;
     else ((float *)v->data)[off] = (float)x;
 }
 
 static void add_at(const tg_view *v, int64_t off, double x) {
-    if (v->dtype == 1) ((double *)v->data)[off] += x;
+    if (v->dtype == TG_F64) ((double *)v->data)[off] += x;
     else ((float *)v->data)[off] += (float)x;
 }
 
@@ -28,7 +28,7 @@ typedef int (*elem_fn)(void *user, const int64_t *idx);
 static int for_each_index(int ndim, const int64_t *shape, elem_fn fn, void *user) {
     int64_t idx[TG_VIEW_MAX_DIMS] = {0};
     for (int i = 0; i < ndim; i++)
-        if (shape[i] == 0) return 0;
+        if (shape[i] == 0) return TG_OK;
     for (;;) {
         int st = fn(user, idx);
         if (st) return st;
@@ -37,7 +37,7 @@ static int for_each_index(int ndim, const int64_t *shape, elem_fn fn, void *user
             if (++idx[d] < shape[d]) break;
             idx[d] = 0;
         }
-        if (d < 0) return 0;
+        if (d < 0) return TG_OK;
     }
 }
 
@@ -61,7 +61,7 @@ static int64_t index_at(const gjob *j, const int64_t *idx) {
 static int check_elem(void *user, const int64_t *idx) {
     const gjob *j = user;
     double fi = get(j->index, offset(j->index, idx));
-    return (fi >= 0 && fi < (double)j->limit && fi == floor(fi)) ? 0 : -1;
+    return (fi >= 0 && fi < (double)j->limit && fi == floor(fi)) ? TG_OK : TG_ERR_INVALID_ARG;
 }
 
 static int64_t big_offset(const tg_view *big, int axis, int64_t at, const int64_t *idx) {
@@ -73,33 +73,34 @@ static int64_t big_offset(const tg_view *big, int axis, int64_t at, const int64_
 static int gather_elem(void *user, const int64_t *idx) {
     const gjob *j = user;
     set(j->y, offset(j->y, idx), get(j->x, big_offset(j->x, j->axis, index_at(j, idx), idx)));
-    return 0;
+    return TG_OK;
 }
 
 static int scatter_elem(void *user, const int64_t *idx) {
     const gjob *j = user;
     add_at(j->y, big_offset(j->y, j->axis, index_at(j, idx), idx), get(j->x, offset(j->x, idx)));
-    return 0;
+    return TG_OK;
 }
 
-int tg_cpu_gather(void *ctx, int axis, const tg_view *x, const tg_view *index, const tg_view *y) {
+static int tg_cpu_gather(void *ctx, int axis, const tg_view *x, const tg_view *index,
+                         const tg_view *y) {
     (void)ctx;
     gjob j = {.axis = axis, .x = x, .index = index, .y = y, .limit = x->shape[axis]};
-    if (for_each_index(index->ndim, index->shape, check_elem, &j)) return -1;
+    if (for_each_index(index->ndim, index->shape, check_elem, &j)) return TG_ERR_INVALID_ARG;
     return for_each_index(y->ndim, y->shape, gather_elem, &j);
 }
 
-int tg_cpu_scatter_add(void *ctx, int axis, const tg_view *src, const tg_view *index,
+static int tg_cpu_scatter_add(void *ctx, int axis, const tg_view *src, const tg_view *index,
                        const tg_view *y) {
     (void)ctx;
     gjob j = {.axis = axis, .x = src, .index = index, .y = y, .limit = y->shape[axis]};
-    if (for_each_index(index->ndim, index->shape, check_elem, &j)) return -1;
+    if (for_each_index(index->ndim, index->shape, check_elem, &j)) return TG_ERR_INVALID_ARG;
     return for_each_index(src->ndim, src->shape, scatter_elem, &j);
 }
 
 // ---- arg-extremum along the one axis where y has stride 0 (x contiguous) ----
 
-int tg_cpu_argreduce(const tg_view *x, const tg_view *y, bool is_max) {
+static int tg_cpu_argreduce(const tg_view *x, const tg_view *y, bool is_max) {
     int axis = -1;
     for (int i = 0; i < x->ndim; i++)
         if (y->stride[i] == 0 && x->shape[i] > 1) axis = i;
@@ -121,7 +122,7 @@ int tg_cpu_argreduce(const tg_view *x, const tg_view *y, bool is_max) {
             }
             set(y, o * inner + k, (double)best);
         }
-    return 0;
+    return TG_OK;
 }
 
 // ---- im2col / col2im ----
@@ -195,7 +196,7 @@ static void im2col_images(int64_t lo, int64_t hi, void *arg) {
     const tg_im2col_desc *d = j->d;
     int64_t img = d->c * d->h * d->w, colsz = d->c * d->kh * d->kw * d->oh * d->ow;
     for (int64_t n = lo; n < hi; n++) {
-        if (d->dtype == 1) {
+        if (d->dtype == TG_F64) {
             const double *x = (const double *)j->src + n * img;
             double *col = (double *)j->dst + n * colsz, pad = d->pad_value;
             IM2COL_IMAGE(double)
@@ -212,7 +213,7 @@ static void col2im_images(int64_t lo, int64_t hi, void *arg) {
     const tg_im2col_desc *d = j->d;
     int64_t img = d->c * d->h * d->w, colsz = d->c * d->kh * d->kw * d->oh * d->ow;
     for (int64_t n = lo; n < hi; n++) {
-        if (d->dtype == 1) {
+        if (d->dtype == TG_F64) {
             const double *col = (const double *)j->src + n * colsz;
             double *x = (double *)j->dst + n * img;
             COL2IM_IMAGE(double)
@@ -245,14 +246,14 @@ static void for_images(void *ctx, const tg_im2col_desc *d, tg_cpu_range_fn fn, w
     fn(0, d->n, j);
 }
 
-int tg_cpu_im2col(void *ctx, const tg_im2col_desc *d, const void *x, void *cols) {
+static int tg_cpu_im2col(void *ctx, const tg_im2col_desc *d, const void *x, void *cols) {
     window_job j = {d, x, cols};
     for_images(ctx, d, im2col_images, &j);
-    return 0;
+    return TG_OK;
 }
 
-int tg_cpu_col2im(void *ctx, const tg_im2col_desc *d, const void *cols, void *x) {
+static int tg_cpu_col2im(void *ctx, const tg_im2col_desc *d, const void *cols, void *x) {
     window_job j = {d, cols, x};
     for_images(ctx, d, col2im_images, &j);
-    return 0;
+    return TG_OK;
 }

@@ -32,7 +32,7 @@ static int coalesce(int n_ops, const tg_view *const *v, int64_t *shape,
     return nd;
 }
 
-void tg_cpu_for_rows(int n_ops, const tg_view *const *v, tg_cpu_row_fn row, void *user) {
+static void tg_cpu_for_rows(int n_ops, const tg_view *const *v, tg_cpu_row_fn row, void *user) {
     tg_cpu_for_rows_par(1, n_ops, v, row, user);
 }
 
@@ -59,8 +59,8 @@ static void split_block(int n_threads, int n_ops, int64_t n_outer, int64_t n,
 }
 #endif
 
-void tg_cpu_for_rows_par(int n_threads, int n_ops, const tg_view *const *v, tg_cpu_row_fn row,
-                         void *user) {
+static void tg_cpu_for_rows_par(int n_threads, int n_ops, const tg_view *const *v,
+                                tg_cpu_row_fn row, void *user) {
     // One short row (the core's flat views of small same-shape tensors): nothing to
     // coalesce or split; per-op overhead is what chain100 measures.
     if (v[0]->ndim == 1 && v[0]->shape[0] > 0 && v[0]->shape[0] < TG_CPU_PAR_MIN) {
@@ -104,7 +104,7 @@ void tg_cpu_for_rows_par(int n_threads, int n_ops, const tg_view *const *v, tg_c
     }
 }
 
-void tg_cpu_for_range(int n_threads, int64_t n, tg_cpu_range_fn fn, void *arg) {
+static void tg_cpu_for_range(int n_threads, int64_t n, tg_cpu_range_fn fn, void *arg) {
 #ifdef _OPENMP
     if (n_threads > 1 && n >= TG_CPU_PAR_MIN) {
 #pragma omp parallel num_threads(n_threads)

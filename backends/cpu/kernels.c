@@ -1,7 +1,20 @@
-// This variant's table of compute slots (see cpu_internal.h).
+// One kernel variant, all of it: the kernel files included into one translation unit, and
+// its table of compute slots. Compiled once per instruction-set variant through
+// kernels_<isa>.c (meson builds each with that variant's flags), so everything here is
+// static and the variants link side by side; kernels_<isa>.c exports the table.
 #include "backends/cpu/cpu_internal.h"
 
-const struct tg_backend_ops tg_cpu_kernels = {
+#include "backends/cpu/iterate.c"
+#include "backends/cpu/elementwise.c"
+#include "backends/cpu/reduce.c"
+#include "backends/cpu/gemm_small.c"
+#include "backends/cpu/gemm.c"
+#include "backends/cpu/index.c"
+#include "backends/cpu/softmax.c"
+#include "backends/cpu/layernorm.c"
+#include "backends/cpu/attention.c"
+
+static const struct tg_backend_ops kernels = {
     .fill = tg_cpu_fill,
     .unary = tg_cpu_unary,
     .binary = tg_cpu_binary,

@@ -66,7 +66,7 @@ static void ln_rows(int64_t lo, int64_t hi, void *arg) {
     const ln_job *j = arg;
     int64_t c = j->c;
     for (int64_t r = lo; r < hi; r++) {
-        if (j->dtype == 1) {
+        if (j->dtype == TG_F64) {
             const double *x = (const double *)j->x + r * c, *w = j->w, *b = j->b;
             double *y = (double *)j->y + r * c, m, rs;
             stats_f64(x, c, j->eps, &m, &rs);
@@ -129,7 +129,7 @@ static void ln_grad_rows(int64_t lo, int64_t hi, void *arg) {
     const ln_job *j = arg;
     int64_t c = j->c;
     for (int64_t r = lo; r < hi; r++) {
-        if (j->dtype == 1)
+        if (j->dtype == TG_F64)
             ln_grad_row_f64((const double *)j->x + r * c, j->w, (const double *)j->dy + r * c,
                             (double *)j->y + r * c, c, j->eps);
         else
@@ -157,20 +157,20 @@ static void run_rows(void *ctx, int64_t n, int64_t c, tg_cpu_range_fn fn, ln_job
     fn(0, n, j);
 }
 
-int tg_cpu_layer_norm(void *ctx, int dtype, int64_t n, int64_t c, const void *x, const void *w,
-                      const void *b, void *y, double eps) {
-    if (c <= 0) return 0;
+static int tg_cpu_layer_norm(void *ctx, int dtype, int64_t n, int64_t c, const void *x,
+                             const void *w, const void *b, void *y, double eps) {
+    if (c <= 0) return TG_OK;
     ln_job j = {.dtype = dtype, .c = c, .x = x, .w = w, .b = b, .y = y, .eps = eps};
     run_rows(ctx, n, c, ln_rows, &j);
-    return 0;
+    return TG_OK;
 }
 
 // out [2, c]: the column sums of dy * xhat and of dy, row by row (one pass per row after its
 // statistics; serial, so the sums are deterministic).
-int tg_cpu_layer_norm_wgrad(void *ctx, int dtype, int64_t n, int64_t c, const void *x,
+static int tg_cpu_layer_norm_wgrad(void *ctx, int dtype, int64_t n, int64_t c, const void *x,
                             const void *dy, void *out, double eps) {
     (void)ctx;
-    if (dtype == 1) {
+    if (dtype == TG_F64) {
         double *dw = out, *db = dw + c;
         for (int64_t k = 0; k < 2 * c; k++) dw[k] = 0;
         for (int64_t r = 0; r < n; r++) {
@@ -182,7 +182,7 @@ int tg_cpu_layer_norm_wgrad(void *ctx, int dtype, int64_t n, int64_t c, const vo
                 db[k] += g[k];
             }
         }
-        return 0;
+        return TG_OK;
     }
     float *dw = out, *db = dw + c;
     for (int64_t k = 0; k < 2 * c; k++) dw[k] = 0;
@@ -195,13 +195,13 @@ int tg_cpu_layer_norm_wgrad(void *ctx, int dtype, int64_t n, int64_t c, const vo
             db[k] += g[k];
         }
     }
-    return 0;
+    return TG_OK;
 }
 
-int tg_cpu_layer_norm_grad(void *ctx, int dtype, int64_t n, int64_t c, const void *x,
+static int tg_cpu_layer_norm_grad(void *ctx, int dtype, int64_t n, int64_t c, const void *x,
                            const void *w, const void *dy, void *dx, double eps) {
-    if (c <= 0) return 0;
+    if (c <= 0) return TG_OK;
     ln_job j = {.dtype = dtype, .c = c, .x = x, .w = w, .dy = dy, .y = dx, .eps = eps};
     run_rows(ctx, n, c, ln_grad_rows, &j);
-    return 0;
+    return TG_OK;
 }

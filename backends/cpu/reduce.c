@@ -16,9 +16,9 @@ typedef struct {
 static void extreme_row1(const rjob *j, const int64_t *off, int64_t n, const int64_t *inner) {
     int64_t sx = inner[0], sy = inner[1];
     for (int64_t i = 0; i < n; i++) {
-        double v = j->x->dtype == 1 ? ((const double *)j->x->data)[off[0] + i * sx]
+        double v = j->x->dtype == TG_F64 ? ((const double *)j->x->data)[off[0] + i * sx]
                                     : ((const float *)j->x->data)[off[0] + i * sx];
-        if (j->y->dtype == 1) {
+        if (j->y->dtype == TG_F64) {
             double *y = (double *)j->y->data + off[1] + i * sy;
             *y = j->is_max ? tg_max_d(v, *y) : tg_min_d(v, *y);
         } else {
@@ -56,12 +56,12 @@ static void extreme_row1(const rjob *j, const int64_t *off, int64_t n, const int
 // column block down rows thousands of bytes apart defeats the cache and the prefetcher.
 enum { COLS_CHUNK = 1024 };
 
-#define COLSUM(W)                                                                          \
-    for (; j + (W) <= n; j += (W)) {                                                       \
-        double acc[W] = {0};                                                               \
-        for (int64_t r = 0; r < n_outer; r++)                                              \
-            for (int q = 0; q < (W); q++) acc[q] += x0[r * ox + j + q];                    \
-        for (int q = 0; q < (W); q++) y[j + q] += (__typeof__(*y))acc[q];                                  \
+#define COLSUM(W)                                                         \
+    for (; j + (W) <= n; j += (W)) {                                      \
+        double acc[W] = {0};                                              \
+        for (int64_t r = 0; r < n_outer; r++)                             \
+            for (int q = 0; q < (W); q++) acc[q] += x0[r * ox + j + q];   \
+        for (int q = 0; q < (W); q++) y[j + q] += (__typeof__(*y))acc[q]; \
     }
 
 #define COLSUM_WIDE(T)                                                                     \
@@ -108,7 +108,7 @@ static void sum_row(void *user, const int64_t *off, int64_t n_outer, const int64
                     int64_t n, const int64_t *inner) {
     const rjob *j = user;
     if (outer[1] == 0 && inner[0] == 1 && inner[1] == 1 && n_outer > 1) {
-        if (j->x->dtype == 1)
+        if (j->x->dtype == TG_F64)
             colsum_f64(n_outer, n, (const double *)j->x->data + off[0], outer[0],
                        (double *)j->y->data + off[1]);
         else
@@ -116,7 +116,7 @@ static void sum_row(void *user, const int64_t *off, int64_t n_outer, const int64
                        (float *)j->y->data + off[1]);
         return;
     }
-    if (j->x->dtype == 1)
+    if (j->x->dtype == TG_F64)
         sum_block_f64(n_outer, n, (const double *)j->x->data + off[0], outer[0], inner[0],
                       (double *)j->y->data + off[1], outer[1], inner[1]);
     else
@@ -131,26 +131,26 @@ static void extreme_row(void *user, const int64_t *off, int64_t n_outer, const i
         extreme_row1(user, o, n, inner);
 }
 
-int tg_cpu_reduce(void *ctx, int kind, const tg_view *x, const tg_view *y) {
+static int tg_cpu_reduce(void *ctx, int kind, const tg_view *x, const tg_view *y) {
     (void)ctx;
     if (kind == TG_REDUCE_KIND_ARGMAX || kind == TG_REDUCE_KIND_ARGMIN)
         return tg_cpu_argreduce(x, y, kind == TG_REDUCE_KIND_ARGMAX);
-    if (kind < 0 || kind >= TG_REDUCE_KIND_COUNT) return -6;
+    if (kind < 0 || kind >= TG_REDUCE_KIND_COUNT) return TG_ERR_UNSUPPORTED;
     int64_t ny = 1;
     for (int i = 0; i < y->ndim; i++)
         if (y->stride[i] != 0) ny *= y->shape[i];
     rjob j = {.x = x, .y = y, .is_max = kind == TG_REDUCE_KIND_MAX};
     const tg_view *v[2] = {x, y};
     if (kind == TG_REDUCE_KIND_SUM) {
-        memset(y->data, 0, (size_t)ny * (y->dtype == 1 ? 8 : 4));
+        memset(y->data, 0, (size_t)ny * (y->dtype == TG_F64 ? 8 : 4));
         tg_cpu_for_rows(2, v, sum_row, &j);
     } else {
         double init = kind == TG_REDUCE_KIND_MAX ? -INFINITY : INFINITY;
         for (int64_t i = 0; i < ny; i++) {
-            if (y->dtype == 1) ((double *)y->data)[i] = init;
+            if (y->dtype == TG_F64) ((double *)y->data)[i] = init;
             else ((float *)y->data)[i] = (float)init;
         }
         tg_cpu_for_rows(2, v, extreme_row, &j);
     }
-    return 0;
+    return TG_OK;
 }

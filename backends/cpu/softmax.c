@@ -7,7 +7,7 @@
 #include <math.h>
 
 #include "backends/cpu/cpu_internal.h"
-#include "backends/cpu/vmath.h"
+#include "backends/vmath.h"
 
 enum { XCHUNK = 256, LANES = 8 };
 
@@ -173,22 +173,22 @@ static bool bad_labels_f32(const float *l, int64_t n, int64_t c) {
 }
 
 static bool bad_labels(int dtype, const void *labels, int64_t n, int64_t c) {
-    if (dtype != 1) return bad_labels_f32(labels, n, c);
+    if (dtype != TG_F64) return bad_labels_f32(labels, n, c);
     for (int64_t i = 0; i < n; i++)
         if (bad_label(((const double *)labels)[i], c)) return true;
     return false;
 }
 
-int tg_cpu_xent(void *ctx, int dtype, int64_t n, int64_t c, const void *logits, const void *labels,
-                void *loss) {
+static int tg_cpu_xent(void *ctx, int dtype, int64_t n, int64_t c, const void *logits,
+                       const void *labels, void *loss) {
     (void)ctx;
-    if (bad_labels(dtype, labels, n, c)) return -1;
-    if (dtype != 1 && c < SHORT_C) {
+    if (bad_labels(dtype, labels, n, c)) return TG_ERR_INVALID_ARG;
+    if (dtype != TG_F64 && c < SHORT_C) {
         xent_short_f32(n, c, logits, labels, NULL, loss, NULL);
-        return 0;
+        return TG_OK;
     }
     for (int64_t i = 0; i < n; i++) {
-        if (dtype == 1) {
+        if (dtype == TG_F64) {
             const double *z = (const double *)logits + i * c;
             double m = shift_f64(z, c), s = 0;
             for (int64_t k = 0; k < c; k++) s += exp(z[k] - m);
@@ -202,19 +202,19 @@ int tg_cpu_xent(void *ctx, int dtype, int64_t n, int64_t c, const void *logits, 
             ((float *)loss)[i] = (float)(log(s) + ((double)m - (double)z[y]));
         }
     }
-    return 0;
+    return TG_OK;
 }
 
-int tg_cpu_xent_grad(void *ctx, int dtype, int64_t n, int64_t c, const void *logits,
+static int tg_cpu_xent_grad(void *ctx, int dtype, int64_t n, int64_t c, const void *logits,
                      const void *labels, const void *dloss, void *dlogits) {
     (void)ctx;
-    if (bad_labels(dtype, labels, n, c)) return -1;
-    if (dtype != 1 && c < SHORT_C) {
+    if (bad_labels(dtype, labels, n, c)) return TG_ERR_INVALID_ARG;
+    if (dtype != TG_F64 && c < SHORT_C) {
         xent_short_f32(n, c, logits, labels, dloss, NULL, dlogits);
-        return 0;
+        return TG_OK;
     }
     for (int64_t i = 0; i < n; i++) {
-        if (dtype == 1) {
+        if (dtype == TG_F64) {
             const double *z = (const double *)logits + i * c;
             double *g = (double *)dlogits + i * c, m = shift_f64(z, c), s = 0;
             double d = ((const double *)dloss)[i];
@@ -232,7 +232,7 @@ int tg_cpu_xent_grad(void *ctx, int dtype, int64_t n, int64_t c, const void *log
             g[(int64_t)((const float *)labels)[i]] -= d;
         }
     }
-    return 0;
+    return TG_OK;
 }
 
 // ---- softmax / log_softmax rows ----
@@ -264,16 +264,16 @@ static void softmax_row_f64(const double *x, double *y, int64_t c, int take_log)
 }
 
 // y [n, c] = softmax or log_softmax of each row of x [n, c]
-int tg_cpu_softmax(void *ctx, int dtype, int64_t n, int64_t c, const void *x, void *y,
+static int tg_cpu_softmax(void *ctx, int dtype, int64_t n, int64_t c, const void *x, void *y,
                    int take_log) {
     (void)ctx;
     for (int64_t i = 0; i < n; i++) {
-        if (dtype == 1)
+        if (dtype == TG_F64)
             softmax_row_f64((const double *)x + i * c, (double *)y + i * c, c, take_log);
         else
             softmax_row_f32((const float *)x + i * c, (float *)y + i * c, c, take_log);
     }
-    return 0;
+    return TG_OK;
 }
 
 // ---- softmax / log_softmax gradient rows: one pass for the row sum (sum_/dot_, in
@@ -297,16 +297,16 @@ static void softmax_grad_row_f64(const double *y, const double *dy, double *dx, 
         for (int64_t k = 0; k < c; k++) dx[k] = y[k] * (dy[k] - s);
 }
 
-int tg_cpu_softmax_grad(void *ctx, int dtype, int64_t n, int64_t c, const void *y, const void *dy,
-                        void *dx, int take_log) {
+static int tg_cpu_softmax_grad(void *ctx, int dtype, int64_t n, int64_t c, const void *y,
+                               const void *dy, void *dx, int take_log) {
     (void)ctx;
     for (int64_t i = 0; i < n; i++) {
-        if (dtype == 1)
+        if (dtype == TG_F64)
             softmax_grad_row_f64((const double *)y + i * c, (const double *)dy + i * c,
                                  (double *)dx + i * c, c, take_log);
         else
             softmax_grad_row_f32((const float *)y + i * c, (const float *)dy + i * c,
                                  (float *)dx + i * c, c, take_log);
     }
-    return 0;
+    return TG_OK;
 }

@@ -24,14 +24,14 @@ int tg_cuda_fail(int status, const char *what, const char *msg) {
 }
 
 int tg_cuda_check(cudaError_t err, const char *what) {
-    if (err == cudaSuccess) return TG_CU_OK;
-    int st = err == cudaErrorMemoryAllocation ? TG_CU_ERR_OOM : TG_CU_ERR_BACKEND;
+    if (err == cudaSuccess) return TG_OK;
+    int st = err == cudaErrorMemoryAllocation ? TG_ERR_OOM : TG_ERR_BACKEND;
     return tg_cuda_fail(st, what, cudaGetErrorString(err));
 }
 
 int tg_cuda_check_blas(cublasStatus_t st, const char *what) {
-    if (st == CUBLAS_STATUS_SUCCESS) return TG_CU_OK;
-    int status = st == CUBLAS_STATUS_ALLOC_FAILED ? TG_CU_ERR_OOM : TG_CU_ERR_BACKEND;
+    if (st == CUBLAS_STATUS_SUCCESS) return TG_OK;
+    int status = st == CUBLAS_STATUS_ALLOC_FAILED ? TG_ERR_OOM : TG_ERR_BACKEND;
     return tg_cuda_fail(status, what, cublasGetStatusString(st));
 }
 
@@ -59,9 +59,9 @@ static int unavailable(const char *msg) {
     if (g_host && g_host->fail) {
         char buf[512];
         snprintf(buf, sizeof buf, "cuda backend not available: %s", msg);
-        g_host->fail(TG_CU_ERR_BACKEND, "tg_backend_get", buf);
+        g_host->fail(TG_ERR_BACKEND, "tg_backend_get", buf);
     }
-    return TG_CU_ERR_BACKEND;
+    return TG_ERR_BACKEND;
 }
 
 // Whether the NVIDIA driver library is present: without it cudart reports an
@@ -75,14 +75,14 @@ static bool driver_present(void) {
 
 // One step of init: a failure is "cuda backend not available: <what>: <CUDA's message>".
 static int init_step(cudaError_t err, const char *what) {
-    if (err == cudaSuccess) return TG_CU_OK;
+    if (err == cudaSuccess) return TG_OK;
     char msg[400];
     snprintf(msg, sizeof msg, "%s: %s", what, cudaGetErrorString(err));
     return unavailable(msg);
 }
 
 static int init_blas_step(cublasStatus_t st, const char *what) {
-    if (st == CUBLAS_STATUS_SUCCESS) return TG_CU_OK;
+    if (st == CUBLAS_STATUS_SUCCESS) return TG_OK;
     char msg[400];
     snprintf(msg, sizeof msg, "%s: %s", what, cublasGetStatusString(st));
     return unavailable(msg);
@@ -124,7 +124,7 @@ static int cuda_init(void **out) {
     }
     if (c->n_sm < 1) c->n_sm = 1;
     *out = c;
-    return TG_CU_OK;
+    return TG_OK;
 }
 
 static int cuda_synchronize(void *ctx) {
@@ -136,7 +136,7 @@ static int cuda_synchronize(void *ctx) {
 static int cuda_set_threads(void *ctx, int n) {
     (void)ctx;
     (void)n;
-    return TG_CU_OK;
+    return TG_OK;
 }
 
 void *tg_cuda_scratch(tg_cuda_ctx *c, size_t bytes) {
@@ -181,7 +181,7 @@ static int cuda_alloc(void *ctx, size_t bytes, void **out) {
     if (err == cudaErrorMemoryAllocation) {
         cudaGetLastError();  // not sticky: clear it
         *out = NULL;
-        return TG_CU_ERR_OOM;
+        return TG_ERR_OOM;
     }
     return tg_cuda_check(err, "alloc");
 }
@@ -194,7 +194,7 @@ static void cuda_free(void *ctx, void *ptr) {
 // Host memory may be reused as soon as upload returns, so it waits for the copy.
 static int cuda_upload(void *ctx, void *dst, const void *src, size_t bytes) {
     tg_cuda_ctx *c = (tg_cuda_ctx *)ctx;
-    if (!bytes) return TG_CU_OK;
+    if (!bytes) return TG_OK;
     int st = tg_cuda_check(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, c->stream),
                            "upload");
     return st ? st : tg_cuda_check(cudaStreamSynchronize(c->stream), "upload");
@@ -202,7 +202,7 @@ static int cuda_upload(void *ctx, void *dst, const void *src, size_t bytes) {
 
 static int cuda_download(void *ctx, void *dst, const void *src, size_t bytes) {
     tg_cuda_ctx *c = (tg_cuda_ctx *)ctx;
-    if (!bytes) return TG_CU_OK;
+    if (!bytes) return TG_OK;
     int st = tg_cuda_check(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, c->stream),
                            "download");
     return st ? st : tg_cuda_check(cudaStreamSynchronize(c->stream), "download");
@@ -210,14 +210,14 @@ static int cuda_download(void *ctx, void *dst, const void *src, size_t bytes) {
 
 static int cuda_copy(void *ctx, void *dst, const void *src, size_t bytes) {
     tg_cuda_ctx *c = (tg_cuda_ctx *)ctx;
-    if (!bytes || dst == src) return TG_CU_OK;
+    if (!bytes || dst == src) return TG_OK;
     return tg_cuda_check(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, c->stream),
                          "copy");
 }
 
 static int cuda_memset0(void *ctx, void *dst, size_t bytes) {
     tg_cuda_ctx *c = (tg_cuda_ctx *)ctx;
-    if (!bytes) return TG_CU_OK;
+    if (!bytes) return TG_OK;
     return tg_cuda_check(cudaMemsetAsync(dst, 0, bytes, c->stream), "memset");
 }
 
@@ -271,7 +271,7 @@ tg_backend_module_entry(uint32_t core_abi, const struct tg_host_api *host) {
             char buf[160];
             snprintf(buf, sizeof buf, "cuda backend module has ABI %u, core has ABI %u",
                      (unsigned)TG_BACKEND_ABI_VERSION, (unsigned)core_abi);
-            host->fail(TG_CU_ERR_BACKEND, "tg_backend_module_entry", buf);
+            host->fail(TG_ERR_BACKEND, "tg_backend_module_entry", buf);
         }
         return NULL;
     }

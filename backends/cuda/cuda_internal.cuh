@@ -13,21 +13,8 @@
 #include "backends/backend_impl.h"
 #include "backends/elem_math.h"
 
-// tg_status values the module returns (include/tapegrad/error.h; the module includes no
-// public header so that it never links a core symbol).
-enum {
-    TG_CU_OK = 0,
-    TG_CU_ERR_INVALID_ARG = -1,
-    TG_CU_ERR_DTYPE = -3,
-    TG_CU_ERR_BACKEND = -4,
-    TG_CU_ERR_OOM = -5,
-    TG_CU_ERR_UNSUPPORTED = -6,
-};
-
-enum {
-    TG_CU_F32 = 0,
-    TG_CU_F64 = 1
-};  // tg_dtype values
+// Statuses (TG_OK, TG_ERR_*) and dtypes (TG_F32, TG_F64) are the public enums, which
+// backend_impl.h includes (values only: the module still links no core symbol).
 
 typedef struct tg_cuda_ctx {
     int device;
@@ -48,8 +35,8 @@ typedef struct tg_cuda_ctx {
 // Reports a failure through the host's thread-local error ("cuda: <what>: <msg>") and
 // returns `status`. Safe before the host is known (then it only returns).
 int tg_cuda_fail(int status, const char *what, const char *msg);
-// TG_CU_OK for cudaSuccess, else the failure reported with CUDA's message
-// (TG_CU_ERR_OOM for cudaErrorMemoryAllocation).
+// TG_OK for cudaSuccess, else the failure reported with CUDA's message
+// (TG_ERR_OOM for cudaErrorMemoryAllocation).
 int tg_cuda_check(cudaError_t err, const char *what);
 int tg_cuda_check_blas(cublasStatus_t st, const char *what);
 // Checks the launch just queued (cudaGetLastError).
@@ -76,7 +63,7 @@ static inline int64_t tg_cuda_numel(const tg_view *v) {
     return n;
 }
 
-static inline size_t tg_cuda_dtype_size(int dtype) { return dtype == TG_CU_F64 ? 8 : 4; }
+static inline size_t tg_cuda_dtype_size(int dtype) { return dtype == TG_F64 ? 8 : 4; }
 
 // ---- strided walker ----
 
@@ -111,16 +98,9 @@ __device__ __forceinline__ void tg_cu_walk_offsets(const tg_cu_walk &w, int64_t 
         for (int k = 0; k < NOPS; k++) off[k] += i * w.stride[k][0];
 }
 
-// ---- typed per-element math (float -> the _f forms of elem_math.h, double -> _d) ----
-
-__device__ __forceinline__ float tg_cu_max(float a, float b) { return tg_max_f(a, b); }
-__device__ __forceinline__ double tg_cu_max(double a, double b) { return tg_max_d(a, b); }
-__device__ __forceinline__ float tg_cu_min(float a, float b) { return tg_min_f(a, b); }
-__device__ __forceinline__ double tg_cu_min(double a, double b) { return tg_min_d(a, b); }
-
 // Loads/stores through a runtime dtype (index tensors may differ from the data's dtype).
 __device__ __forceinline__ double tg_cu_load(const void *p, int dtype, int64_t off) {
-    return dtype == TG_CU_F64 ? ((const double *)p)[off] : (double)((const float *)p)[off];
+    return dtype == TG_F64 ? ((const double *)p)[off] : (double)((const float *)p)[off];
 }
 
 // ---- kernel entry points (vtable slots) ----

@@ -33,62 +33,24 @@ void tg_cuda_walk_make(tg_cu_walk *w, int n_ops, const tg_view *const *v) {
 
 // ---- unary ----
 
+// The kind switches, one case per TG_UNARY_KINDS / TG_BINARY_KINDS entry calling its
+// elem_math.h function (index-driven unary kinds never get here).
+#define UNARY_CASE_F32(kind, f32_fn, f64_fn) \
+    case kind: return f32_fn(x, a, b);
+#define UNARY_CASE_F64(kind, f32_fn, f64_fn) \
+    case kind: return f64_fn(x, a, b);
+#define UNARY_NO_CASE(kind)
+
 __device__ __forceinline__ double unary_val(int kind, double x, double a, double b) {
     switch (kind) {
-        case TG_UNARY_COPY: return x;
-        case TG_UNARY_AFFINE: return a * x + b;
-        case TG_UNARY_POW: return pow(x, a);
-        case TG_UNARY_EXP: return exp(x);
-        case TG_UNARY_LOG: return log(x);
-        case TG_UNARY_SQRT: return sqrt(x);
-        case TG_UNARY_RELU: return tg_relu_d(x);
-        case TG_UNARY_SIGMOID: return tg_sigmoid_d(x);
-        case TG_UNARY_TANH: return tanh(x);
-        case TG_UNARY_GT: return x > a ? 1.0 : 0.0;
-        case TG_UNARY_RDIV: return a / x;
-        case TG_UNARY_ABS: return fabs(x);
-        case TG_UNARY_SIGN: return tg_sign_d(x);
-        case TG_UNARY_CLAMP: return tg_clamp_d(x, a, b);
-        case TG_UNARY_LEAKY_RELU: return tg_leaky_relu_d(x, a);
-        case TG_UNARY_ELU: return tg_elu_d(x, a);
-        case TG_UNARY_SOFTPLUS: return tg_softplus_d(x, a, b);
-        case TG_UNARY_ERF: return erf(x);
-        case TG_UNARY_LT: return x < a ? 1.0 : 0.0;
-        case TG_UNARY_GE: return x >= a ? 1.0 : 0.0;
-        case TG_UNARY_LE: return x <= a ? 1.0 : 0.0;
-        case TG_UNARY_EQ: return x == a ? 1.0 : 0.0;
-        case TG_UNARY_NE: return x != a ? 1.0 : 0.0;
-        case TG_UNARY_GELU_TANH: return tg_gelu_tanh_from_d(x, exp(-tg_gelu_tanh_2u_d(x)));
+        TG_UNARY_KINDS(UNARY_CASE_F64, UNARY_NO_CASE)
         default: return x;
     }
 }
 
 __device__ __forceinline__ float unary_val(int kind, float x, float a, float b) {
     switch (kind) {
-        case TG_UNARY_COPY: return x;
-        case TG_UNARY_AFFINE: return a * x + b;
-        case TG_UNARY_POW: return powf(x, a);
-        case TG_UNARY_EXP: return expf(x);
-        case TG_UNARY_LOG: return logf(x);
-        case TG_UNARY_SQRT: return sqrtf(x);
-        case TG_UNARY_RELU: return tg_relu_f(x);
-        case TG_UNARY_SIGMOID: return tg_sigmoid_f(x);
-        case TG_UNARY_TANH: return tanhf(x);
-        case TG_UNARY_GT: return x > a ? 1.0f : 0.0f;
-        case TG_UNARY_RDIV: return a / x;
-        case TG_UNARY_ABS: return fabsf(x);
-        case TG_UNARY_SIGN: return tg_sign_f(x);
-        case TG_UNARY_CLAMP: return tg_clamp_f(x, a, b);
-        case TG_UNARY_LEAKY_RELU: return tg_leaky_relu_f(x, a);
-        case TG_UNARY_ELU: return tg_elu_f(x, a);
-        case TG_UNARY_SOFTPLUS: return tg_softplus_f(x, a, b);
-        case TG_UNARY_ERF: return erff(x);
-        case TG_UNARY_LT: return x < a ? 1.0f : 0.0f;
-        case TG_UNARY_GE: return x >= a ? 1.0f : 0.0f;
-        case TG_UNARY_LE: return x <= a ? 1.0f : 0.0f;
-        case TG_UNARY_EQ: return x == a ? 1.0f : 0.0f;
-        case TG_UNARY_NE: return x != a ? 1.0f : 0.0f;
-        case TG_UNARY_GELU_TANH: return tg_gelu_tanh_from_f(x, expf(-tg_gelu_tanh_2u_f(x)));
+        TG_UNARY_KINDS(UNARY_CASE_F32, UNARY_NO_CASE)
         default: return x;
     }
 }
@@ -130,8 +92,8 @@ template <typename T> __global__ void fill_kernel(int64_t n, T *y, T value) {
 int tg_cuda_fill(void *ctx, const tg_view *y, double value) {
     tg_cuda_ctx *c = (tg_cuda_ctx *)ctx;
     int64_t n = tg_cuda_numel(y);
-    if (n == 0) return TG_CU_OK;
-    if (y->dtype == TG_CU_F64)
+    if (n == 0) return TG_OK;
+    if (y->dtype == TG_F64)
         fill_kernel<double>
             <<<tg_cuda_blocks(n), TG_CU_THREADS, 0, c->stream>>>(n, (double *)y->data, value);
     else
@@ -142,11 +104,11 @@ int tg_cuda_fill(void *ctx, const tg_view *y, double value) {
 
 int tg_cuda_unary(void *ctx, int kind, const tg_view *x, const tg_view *y, double a, double b) {
     tg_cuda_ctx *c = (tg_cuda_ctx *)ctx;
-    if (kind < 0 || kind >= TG_UNARY_COUNT) return TG_CU_ERR_UNSUPPORTED;
+    if (kind < 0 || kind >= TG_UNARY_COUNT) return TG_ERR_UNSUPPORTED;
     if (kind == TG_UNARY_ARANGE) {  // y contiguous; x unused
         int64_t n = tg_cuda_numel(y);
-        if (n == 0) return TG_CU_OK;
-        if (y->dtype == TG_CU_F64)
+        if (n == 0) return TG_OK;
+        if (y->dtype == TG_F64)
             arange_kernel<double>
                 <<<tg_cuda_blocks(n), TG_CU_THREADS, 0, c->stream>>>(n, (double *)y->data, a, b);
         else
@@ -156,8 +118,8 @@ int tg_cuda_unary(void *ctx, int kind, const tg_view *x, const tg_view *y, doubl
     }
     if (kind == TG_UNARY_DROPOUT_MASK) {  // y contiguous; x unused; a: seed, b: p
         int64_t n = tg_cuda_numel(y);
-        if (n == 0) return TG_CU_OK;
-        if (y->dtype == TG_CU_F64)
+        if (n == 0) return TG_OK;
+        if (y->dtype == TG_F64)
             dropout_mask_kernel<double><<<tg_cuda_blocks(n), TG_CU_THREADS, 0, c->stream>>>(
                 n, (double *)y->data, (uint64_t)a, b);
         else
@@ -168,9 +130,9 @@ int tg_cuda_unary(void *ctx, int kind, const tg_view *x, const tg_view *y, doubl
     tg_cu_walk w;
     const tg_view *v[2] = {y, x};
     tg_cuda_walk_make(&w, 2, v);
-    if (w.n == 0) return TG_CU_OK;
+    if (w.n == 0) return TG_OK;
     unsigned blocks = tg_cuda_blocks(w.n);
-    if (y->dtype == TG_CU_F64)
+    if (y->dtype == TG_F64)
         unary_kernel<double><<<blocks, TG_CU_THREADS, 0, c->stream>>>(
             kind, w, (const double *)x->data, (double *)y->data, a, b);
     else
@@ -181,40 +143,21 @@ int tg_cuda_unary(void *ctx, int kind, const tg_view *x, const tg_view *y, doubl
 
 // ---- binary ----
 
-// tanh's / sigmoid's rules from elem_math.h, in the operand's own precision.
-__device__ __forceinline__ double tanh_grad_val(double g, double y) { return tg_tanh_grad_d(g, y); }
-__device__ __forceinline__ float tanh_grad_val(float g, float y) { return tg_tanh_grad_f(g, y); }
-__device__ __forceinline__ double sigmoid_grad_val(double g, double y) {
-    return tg_sigmoid_grad_d(g, y);
-}
-__device__ __forceinline__ float sigmoid_grad_val(float g, float y) {
-    return tg_sigmoid_grad_f(g, y);
-}
-__device__ __forceinline__ double gelu_tanh_grad_val(double g, double x) {
-    return tg_gelu_tanh_grad_from_d(g, x, exp(-tg_gelu_tanh_2u_d(x)));
-}
-__device__ __forceinline__ float gelu_tanh_grad_val(float g, float x) {
-    return tg_gelu_tanh_grad_from_f(g, x, expf(-tg_gelu_tanh_2u_f(x)));
+#define BINARY_CASE_F32(kind, f32_fn, f64_fn) \
+    case kind: return f32_fn(a, b);
+#define BINARY_CASE_F64(kind, f32_fn, f64_fn) \
+    case kind: return f64_fn(a, b);
+
+__device__ __forceinline__ double binary_val(int kind, double a, double b) {
+    switch (kind) {
+        TG_BINARY_KINDS(BINARY_CASE_F64)
+        default: return a;
+    }
 }
 
-template <typename T> __device__ __forceinline__ T binary_val(int kind, T a, T b) {
+__device__ __forceinline__ float binary_val(int kind, float a, float b) {
     switch (kind) {
-        case TG_BINARY_ADD: return a + b;
-        case TG_BINARY_SUB: return a - b;
-        case TG_BINARY_MUL: return a * b;
-        case TG_BINARY_DIV: return a / b;
-        case TG_BINARY_MAX: return tg_cu_max(a, b);
-        case TG_BINARY_MIN: return tg_cu_min(a, b);
-        case TG_BINARY_GT: return a > b ? T(1) : T(0);
-        case TG_BINARY_LT: return a < b ? T(1) : T(0);
-        case TG_BINARY_GE: return a >= b ? T(1) : T(0);
-        case TG_BINARY_LE: return a <= b ? T(1) : T(0);
-        case TG_BINARY_EQ: return a == b ? T(1) : T(0);
-        case TG_BINARY_NE: return a != b ? T(1) : T(0);
-        case TG_BINARY_RELU_GRAD: return b > T(0) ? a : T(0);
-        case TG_BINARY_TANH_GRAD: return tanh_grad_val(a, b);
-        case TG_BINARY_SIGMOID_GRAD: return sigmoid_grad_val(a, b);
-        case TG_BINARY_GELU_TANH_GRAD: return gelu_tanh_grad_val(a, b);
+        TG_BINARY_KINDS(BINARY_CASE_F32)
         default: return a;
     }
 }
@@ -226,19 +169,19 @@ __global__ void binary_kernel(int kind, tg_cu_walk w, const T *a, const T *b, T 
          i += (int64_t)gridDim.x * blockDim.x) {
         int64_t off[3];
         tg_cu_walk_offsets<3>(w, i, off);
-        y[off[0]] = binary_val<T>(kind, a[off[1]], b[off[2]]);
+        y[off[0]] = binary_val(kind, a[off[1]], b[off[2]]);
     }
 }
 
 int tg_cuda_binary(void *ctx, int kind, const tg_view *a, const tg_view *b, const tg_view *y) {
     tg_cuda_ctx *c = (tg_cuda_ctx *)ctx;
-    if (kind < 0 || kind >= TG_BINARY_COUNT) return TG_CU_ERR_UNSUPPORTED;
+    if (kind < 0 || kind >= TG_BINARY_COUNT) return TG_ERR_UNSUPPORTED;
     tg_cu_walk w;
     const tg_view *v[3] = {y, a, b};
     tg_cuda_walk_make(&w, 3, v);
-    if (w.n == 0) return TG_CU_OK;
+    if (w.n == 0) return TG_OK;
     unsigned blocks = tg_cuda_blocks(w.n);
-    if (y->dtype == TG_CU_F64)
+    if (y->dtype == TG_F64)
         binary_kernel<double><<<blocks, TG_CU_THREADS, 0, c->stream>>>(
             kind, w, (const double *)a->data, (const double *)b->data, (double *)y->data);
     else
@@ -292,12 +235,12 @@ __global__ void update_kernel(int kind, int64_t n, T *y, const T *a, const T *b,
 int tg_cuda_update(void *ctx, int kind, const tg_view *y, const tg_view *a, const tg_view *b,
                    double s0, double s1, double s2) {
     tg_cuda_ctx *c = (tg_cuda_ctx *)ctx;
-    if (kind < 0 || kind >= TG_UPDATE_COUNT) return TG_CU_ERR_UNSUPPORTED;
+    if (kind < 0 || kind >= TG_UPDATE_COUNT) return TG_ERR_UNSUPPORTED;
     int64_t n = tg_cuda_numel(y);
-    if (n == 0) return TG_CU_OK;
+    if (n == 0) return TG_OK;
     const tg_view *aa = a ? a : y, *bb = b ? b : aa;
     unsigned blocks = tg_cuda_blocks(n);
-    if (y->dtype == TG_CU_F64)
+    if (y->dtype == TG_F64)
         update_kernel<double><<<blocks, TG_CU_THREADS, 0, c->stream>>>(
             kind, n, (double *)y->data, (const double *)aa->data, (const double *)bb->data, s0, s1,
             s2);
@@ -326,9 +269,9 @@ int tg_cuda_cast(void *ctx, const tg_view *x, const tg_view *y) {
     tg_cu_walk w;
     const tg_view *v[2] = {y, x};
     tg_cuda_walk_make(&w, 2, v);
-    if (w.n == 0) return TG_CU_OK;
+    if (w.n == 0) return TG_OK;
     unsigned blocks = tg_cuda_blocks(w.n);
-    if (y->dtype == TG_CU_F64)
+    if (y->dtype == TG_F64)
         cast_kernel<float, double>
             <<<blocks, TG_CU_THREADS, 0, c->stream>>>(w, (const float *)x->data, (double *)y->data);
     else
@@ -356,9 +299,9 @@ int tg_cuda_where(void *ctx, const tg_view *cond, const tg_view *a, const tg_vie
     tg_cu_walk w;
     const tg_view *v[4] = {y, cond, a, b};
     tg_cuda_walk_make(&w, 4, v);
-    if (w.n == 0) return TG_CU_OK;
+    if (w.n == 0) return TG_OK;
     unsigned blocks = tg_cuda_blocks(w.n);
-    if (y->dtype == TG_CU_F64)
+    if (y->dtype == TG_F64)
         where_kernel<double><<<blocks, TG_CU_THREADS, 0, c->stream>>>(
             w, (const double *)cond->data, (const double *)a->data, (const double *)b->data,
             (double *)y->data);
@@ -394,8 +337,8 @@ __global__ void adam_kernel_f(tg_adam_desc d) {
 
 int tg_cuda_adam_step(void *ctx, const tg_adam_desc *d) {
     tg_cuda_ctx *c = (tg_cuda_ctx *)ctx;
-    if (d->n <= 0) return TG_CU_OK;
-    if (d->dtype == TG_CU_F64)
+    if (d->n <= 0) return TG_OK;
+    if (d->dtype == TG_F64)
         adam_kernel_d<<<tg_cuda_blocks(d->n), TG_CU_THREADS, 0, c->stream>>>(*d);
     else
         adam_kernel_f<<<tg_cuda_blocks(d->n), TG_CU_THREADS, 0, c->stream>>>(*d);

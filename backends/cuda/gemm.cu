@@ -26,7 +26,7 @@ __global__ void gemm_strided_kernel(tg_gemm_desc d, const T *a, const T *b, T *c
 
 static int gemm_fallback(tg_cuda_ctx *c, const tg_gemm_desc *d) {
     unsigned blocks = tg_cuda_blocks(d->batch * d->m * d->n);
-    if (d->dtype == TG_CU_F64)
+    if (d->dtype == TG_F64)
         gemm_strided_kernel<double><<<blocks, TG_CU_THREADS, 0, c->stream>>>(
             *d, (const double *)d->a, (const double *)d->b, (double *)d->c, d->alpha, d->beta);
     else
@@ -47,7 +47,7 @@ static int gemm_blas(tg_cuda_ctx *c, const tg_gemm_desc *d, const tg_gemm_plan *
     int64_t sp = pl->swap ? d->b_bs : d->a_bs, sq = pl->swap ? d->a_bs : d->b_bs;
     int64_t batch = d->batch;
     cublasStatus_t st;
-    if (d->dtype == TG_CU_F64) {
+    if (d->dtype == TG_F64) {
         double alpha = d->alpha, beta = d->beta;
         st = cublasDgemmStridedBatched_64(c->blas, blas_op(&pl->op_p), blas_op(&pl->op_q), pl->p,
                                           pl->q, d->k, &alpha, (const double *)p, pl->op_p.ld, sp,
@@ -76,10 +76,10 @@ template <typename T> __global__ void gemm_scale_kernel(tg_gemm_desc d, T *c, T 
 
 int tg_cuda_gemm(void *ctx, const tg_gemm_desc *d) {
     tg_cuda_ctx *c = (tg_cuda_ctx *)ctx;
-    if (d->m <= 0 || d->n <= 0 || d->batch <= 0) return TG_CU_OK;
+    if (d->m <= 0 || d->n <= 0 || d->batch <= 0) return TG_OK;
     if (d->k <= 0) {
         unsigned blocks = tg_cuda_blocks(d->batch * d->m * d->n);
-        if (d->dtype == TG_CU_F64)
+        if (d->dtype == TG_F64)
             gemm_scale_kernel<double>
                 <<<blocks, TG_CU_THREADS, 0, c->stream>>>(*d, (double *)d->c, d->beta);
         else

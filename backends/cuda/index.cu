@@ -93,7 +93,7 @@ static void idx_job_make(idx_job *j, int axis, const tg_view *small, const tg_vi
     }
 }
 
-// Runs the index check and waits for its verdict: TG_CU_OK, TG_CU_ERR_INVALID_ARG (bad
+// Runs the index check and waits for its verdict: TG_OK, TG_ERR_INVALID_ARG (bad
 // index, nothing reported: the core names the op) or a CUDA failure.
 static int idx_validate(tg_cuda_ctx *c, const idx_job *j, const void *index, const char *what) {
     pthread_mutex_lock(&c->lock);  // one flag per instance
@@ -106,7 +106,7 @@ static int idx_validate(tg_cuda_ctx *c, const idx_job *j, const void *index, con
     bool bad = false;
     if (!st) st = tg_cuda_flag_read(c, what, &bad);
     pthread_mutex_unlock(&c->lock);
-    return st ? st : (bad ? TG_CU_ERR_INVALID_ARG : TG_CU_OK);
+    return st ? st : (bad ? TG_ERR_INVALID_ARG : TG_OK);
 }
 
 static bool idx_args_ok(int axis, const tg_view *small, const tg_view *index, const tg_view *big) {
@@ -120,13 +120,13 @@ static bool idx_args_ok(int axis, const tg_view *small, const tg_view *index, co
 
 int tg_cuda_gather(void *ctx, int axis, const tg_view *x, const tg_view *index, const tg_view *y) {
     tg_cuda_ctx *c = (tg_cuda_ctx *)ctx;
-    if (!idx_args_ok(axis, y, index, x)) return TG_CU_ERR_INVALID_ARG;
+    if (!idx_args_ok(axis, y, index, x)) return TG_ERR_INVALID_ARG;
     idx_job j;
     idx_job_make(&j, axis, y, index, x);
-    if (j.n == 0) return TG_CU_OK;
+    if (j.n == 0) return TG_OK;
     int st = idx_validate(c, &j, index->data, "gather");
     if (st) return st;
-    if (y->dtype == TG_CU_F64)
+    if (y->dtype == TG_F64)
         gather_kernel<double><<<tg_cuda_blocks(j.n), TG_CU_THREADS, 0, c->stream>>>(
             j, (const double *)x->data, index->data, (double *)y->data);
     else
@@ -138,13 +138,13 @@ int tg_cuda_gather(void *ctx, int axis, const tg_view *x, const tg_view *index, 
 int tg_cuda_scatter_add(void *ctx, int axis, const tg_view *src, const tg_view *index,
                         const tg_view *y) {
     tg_cuda_ctx *c = (tg_cuda_ctx *)ctx;
-    if (!idx_args_ok(axis, src, index, y)) return TG_CU_ERR_INVALID_ARG;
+    if (!idx_args_ok(axis, src, index, y)) return TG_ERR_INVALID_ARG;
     idx_job j;
     idx_job_make(&j, axis, src, index, y);
-    if (j.n == 0) return TG_CU_OK;
+    if (j.n == 0) return TG_OK;
     int st = idx_validate(c, &j, index->data, "scatter_add");
     if (st) return st;
-    if (y->dtype == TG_CU_F64)
+    if (y->dtype == TG_F64)
         scatter_add_kernel<double><<<tg_cuda_blocks(j.n), TG_CU_THREADS, 0, c->stream>>>(
             j, (const double *)src->data, index->data, (double *)y->data);
     else
@@ -204,10 +204,10 @@ static bool im2col_ok(const tg_im2col_desc *d) {
 
 int tg_cuda_im2col(void *ctx, const tg_im2col_desc *d, const void *x, void *cols) {
     tg_cuda_ctx *c = (tg_cuda_ctx *)ctx;
-    if (!im2col_ok(d)) return TG_CU_ERR_INVALID_ARG;
+    if (!im2col_ok(d)) return TG_ERR_INVALID_ARG;
     int64_t total = d->n * d->c * d->kh * d->kw * d->oh * d->ow;
-    if (total == 0) return TG_CU_OK;
-    if (d->dtype == TG_CU_F64)
+    if (total == 0) return TG_OK;
+    if (d->dtype == TG_F64)
         im2col_kernel<double><<<tg_cuda_blocks(total), TG_CU_THREADS, 0, c->stream>>>(
             *d, (const double *)x, (double *)cols, d->pad_value);
     else
@@ -218,10 +218,10 @@ int tg_cuda_im2col(void *ctx, const tg_im2col_desc *d, const void *x, void *cols
 
 int tg_cuda_col2im(void *ctx, const tg_im2col_desc *d, const void *cols, void *x) {
     tg_cuda_ctx *c = (tg_cuda_ctx *)ctx;
-    if (!im2col_ok(d)) return TG_CU_ERR_INVALID_ARG;
+    if (!im2col_ok(d)) return TG_ERR_INVALID_ARG;
     int64_t total = d->n * d->c * d->h * d->w;
-    if (total == 0 || d->oh * d->ow == 0) return TG_CU_OK;
-    if (d->dtype == TG_CU_F64)
+    if (total == 0 || d->oh * d->ow == 0) return TG_OK;
+    if (d->dtype == TG_F64)
         col2im_kernel<double><<<tg_cuda_blocks(total), TG_CU_THREADS, 0, c->stream>>>(
             *d, (const double *)cols, (double *)x);
     else

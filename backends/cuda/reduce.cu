@@ -186,7 +186,7 @@ static int reduce_typed(tg_cuda_ctx *c, int kind, const red_plan *p, const void 
     }
     pthread_mutex_lock(&c->lock);  // the partials live in the instance's scratch
     double *partial = (double *)tg_cuda_scratch(c, (size_t)(p->n_out * chunks) * sizeof(double));
-    int st = partial ? TG_CU_OK : TG_CU_ERR_BACKEND;
+    int st = partial ? TG_OK : TG_ERR_BACKEND;
     if (!st) {
         red_block_kernel<T><<<grid, TG_CU_THREADS, 0, c->stream>>>(kind, *p, init, x, y, partial,
                                                                    chunks, chunk_len);
@@ -294,8 +294,8 @@ static int argreduce(tg_cuda_ctx *c, bool is_max, const tg_view *x, const tg_vie
     red_plan_make(&p, x, y, axis >= 0 ? axis : TG_VIEW_MAX_DIMS);
     int64_t sa = axis >= 0 ? x->stride[axis] : 0;
     if (axis < 0) p.n_red = 1;
-    if (p.n_out == 0) return TG_CU_OK;
-    if (x->dtype == TG_CU_F64) return argreduce_typed<double>(c, is_max, &p, sa, x->data, y->data);
+    if (p.n_out == 0) return TG_OK;
+    if (x->dtype == TG_F64) return argreduce_typed<double>(c, is_max, &p, sa, x->data, y->data);
     return argreduce_typed<float>(c, is_max, &p, sa, x->data, y->data);
 }
 
@@ -303,11 +303,11 @@ int tg_cuda_reduce(void *ctx, int kind, const tg_view *x, const tg_view *y) {
     tg_cuda_ctx *c = (tg_cuda_ctx *)ctx;
     if (kind == TG_REDUCE_KIND_ARGMAX || kind == TG_REDUCE_KIND_ARGMIN)
         return argreduce(c, kind == TG_REDUCE_KIND_ARGMAX, x, y);
-    if (kind < 0 || kind >= TG_REDUCE_KIND_COUNT) return TG_CU_ERR_UNSUPPORTED;
-    if (x->dtype != y->dtype) return TG_CU_ERR_DTYPE;
+    if (kind < 0 || kind >= TG_REDUCE_KIND_COUNT) return TG_ERR_UNSUPPORTED;
+    if (x->dtype != y->dtype) return TG_ERR_DTYPE;
     red_plan p;
     red_plan_make(&p, x, y, -1);
-    if (p.n_out == 0) return TG_CU_OK;
-    if (x->dtype == TG_CU_F64) return reduce_typed<double>(c, kind, &p, x->data, y->data);
+    if (p.n_out == 0) return TG_OK;
+    if (x->dtype == TG_F64) return reduce_typed<double>(c, kind, &p, x->data, y->data);
     return reduce_typed<float>(c, kind, &p, x->data, y->data);
 }

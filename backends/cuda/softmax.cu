@@ -155,12 +155,12 @@ static unsigned row_blocks(int64_t n) {
 int tg_cuda_xent(void *ctx, int dtype, int64_t n, int64_t c, const void *logits, const void *labels,
                  void *loss) {
     tg_cuda_ctx *c_ = (tg_cuda_ctx *)ctx;
-    if (n <= 0) return TG_CU_OK;
-    if (c <= 0) return TG_CU_ERR_INVALID_ARG;  // no label can be valid
+    if (n <= 0) return TG_OK;
+    if (c <= 0) return TG_ERR_INVALID_ARG;  // no label can be valid
     pthread_mutex_lock(&c_->lock);
     int st = tg_cuda_flag_reset(c_, "xent");
     if (!st) {
-        if (dtype == TG_CU_F64)
+        if (dtype == TG_F64)
             xent_kernel<double><<<row_blocks(n), TG_CU_THREADS, 0, c_->stream>>>(
                 n, c, (const double *)logits, (const double *)labels, (double *)loss, c_->flag_dev);
         else
@@ -171,18 +171,18 @@ int tg_cuda_xent(void *ctx, int dtype, int64_t n, int64_t c, const void *logits,
     bool bad = false;
     if (!st) st = tg_cuda_flag_read(c_, "xent", &bad);
     pthread_mutex_unlock(&c_->lock);
-    return st ? st : (bad ? TG_CU_ERR_INVALID_ARG : TG_CU_OK);
+    return st ? st : (bad ? TG_ERR_INVALID_ARG : TG_OK);
 }
 
 int tg_cuda_xent_grad(void *ctx, int dtype, int64_t n, int64_t c, const void *logits,
                       const void *labels, const void *dloss, void *dlogits) {
     tg_cuda_ctx *c_ = (tg_cuda_ctx *)ctx;
-    if (n <= 0) return TG_CU_OK;
-    if (c <= 0) return TG_CU_ERR_INVALID_ARG;
+    if (n <= 0) return TG_OK;
+    if (c <= 0) return TG_ERR_INVALID_ARG;
     pthread_mutex_lock(&c_->lock);
     int st = tg_cuda_flag_reset(c_, "xent_grad");
     if (!st) {
-        if (dtype == TG_CU_F64)
+        if (dtype == TG_F64)
             xent_grad_kernel<double><<<row_blocks(n), TG_CU_THREADS, 0, c_->stream>>>(
                 n, c, (const double *)logits, (const double *)labels, (const double *)dloss,
                 (double *)dlogits, c_->flag_dev);
@@ -195,14 +195,14 @@ int tg_cuda_xent_grad(void *ctx, int dtype, int64_t n, int64_t c, const void *lo
     bool bad = false;
     if (!st) st = tg_cuda_flag_read(c_, "xent_grad", &bad);
     pthread_mutex_unlock(&c_->lock);
-    return st ? st : (bad ? TG_CU_ERR_INVALID_ARG : TG_CU_OK);
+    return st ? st : (bad ? TG_ERR_INVALID_ARG : TG_OK);
 }
 
 int tg_cuda_softmax(void *ctx, int dtype, int64_t n, int64_t c, const void *x, void *y,
                     int take_log) {
     tg_cuda_ctx *c_ = (tg_cuda_ctx *)ctx;
-    if (n <= 0 || c <= 0) return TG_CU_OK;
-    if (dtype == TG_CU_F64)
+    if (n <= 0 || c <= 0) return TG_OK;
+    if (dtype == TG_F64)
         softmax_kernel<double><<<row_blocks(n), TG_CU_THREADS, 0, c_->stream>>>(
             n, c, (const double *)x, (double *)y, take_log != 0);
     else
@@ -214,8 +214,8 @@ int tg_cuda_softmax(void *ctx, int dtype, int64_t n, int64_t c, const void *x, v
 int tg_cuda_softmax_grad(void *ctx, int dtype, int64_t n, int64_t c, const void *y, const void *dy,
                          void *dx, int take_log) {
     tg_cuda_ctx *c_ = (tg_cuda_ctx *)ctx;
-    if (n <= 0 || c <= 0) return TG_CU_OK;
-    if (dtype == TG_CU_F64)
+    if (n <= 0 || c <= 0) return TG_OK;
+    if (dtype == TG_F64)
         softmax_grad_kernel<double><<<row_blocks(n), TG_CU_THREADS, 0, c_->stream>>>(
             n, c, (const double *)y, (const double *)dy, (double *)dx, take_log != 0);
     else

@@ -111,14 +111,14 @@ __global__ void layer_norm_wgrad_kernel(int64_t n, int64_t c, const T *x, const 
 int tg_cuda_layer_norm_wgrad(void *ctx, int dtype, int64_t n, int64_t c, const void *x,
                              const void *dy, void *out, double eps) {
     tg_cuda_ctx *cx = (tg_cuda_ctx *)ctx;
-    if (c <= 0) return TG_CU_OK;
+    if (c <= 0) return TG_OK;
     if (n <= 0) return tg_cuda_check(cudaMemsetAsync(out, 0, (size_t)(2 * c) *
                                                      tg_cuda_dtype_size(dtype), cx->stream),
                                      "layer_norm_wgrad");
     pthread_mutex_lock(&cx->lock);   // the row statistics live in the instance's scratch
     double *stats = (double *)tg_cuda_scratch(cx, (size_t)(2 * n) * sizeof(double));
-    int st = stats ? TG_CU_OK : TG_CU_ERR_OOM;
-    if (!st && dtype == TG_CU_F64) {
+    int st = stats ? TG_OK : TG_ERR_OOM;
+    if (!st && dtype == TG_F64) {
         row_stats_kernel<double><<<warp_blocks(n), TG_CU_THREADS, 0, cx->stream>>>(
             n, c, (const double *)x, eps, stats);
         layer_norm_wgrad_kernel<double><<<tg_cuda_blocks(c), TG_CU_THREADS, 0, cx->stream>>>(
@@ -137,8 +137,8 @@ int tg_cuda_layer_norm_wgrad(void *ctx, int dtype, int64_t n, int64_t c, const v
 int tg_cuda_layer_norm(void *ctx, int dtype, int64_t n, int64_t c, const void *x, const void *w,
                        const void *b, void *y, double eps) {
     tg_cuda_ctx *cx = (tg_cuda_ctx *)ctx;
-    if (n <= 0 || c <= 0) return TG_CU_OK;
-    if (dtype == TG_CU_F64)
+    if (n <= 0 || c <= 0) return TG_OK;
+    if (dtype == TG_F64)
         layer_norm_kernel<double><<<warp_blocks(n), TG_CU_THREADS, 0, cx->stream>>>(
             n, c, (const double *)x, (const double *)w, (const double *)b, (double *)y, eps);
     else
@@ -150,8 +150,8 @@ int tg_cuda_layer_norm(void *ctx, int dtype, int64_t n, int64_t c, const void *x
 int tg_cuda_layer_norm_grad(void *ctx, int dtype, int64_t n, int64_t c, const void *x,
                             const void *w, const void *dy, void *dx, double eps) {
     tg_cuda_ctx *cx = (tg_cuda_ctx *)ctx;
-    if (n <= 0 || c <= 0) return TG_CU_OK;
-    if (dtype == TG_CU_F64)
+    if (n <= 0 || c <= 0) return TG_OK;
+    if (dtype == TG_F64)
         layer_norm_grad_kernel<double><<<warp_blocks(n), TG_CU_THREADS, 0, cx->stream>>>(
             n, c, (const double *)x, (const double *)w, (const double *)dy, (double *)dx, eps);
     else
@@ -269,8 +269,8 @@ template <typename T> __global__ void attention_dkv_kernel(tg_attn_desc d, const
 int tg_cuda_attention(void *ctx, const tg_attn_desc *d) {
     tg_cuda_ctx *cx = (tg_cuda_ctx *)ctx;
     int64_t rows = d->b * d->h * d->t;
-    if (rows <= 0 || d->d <= 0) return TG_CU_OK;
-    if (d->dtype == TG_CU_F64)
+    if (rows <= 0 || d->d <= 0) return TG_OK;
+    if (d->dtype == TG_F64)
         attention_kernel<double><<<warp_blocks(rows), TG_CU_THREADS, 0, cx->stream>>>(*d);
     else
         attention_kernel<float><<<warp_blocks(rows), TG_CU_THREADS, 0, cx->stream>>>(*d);
@@ -280,11 +280,11 @@ int tg_cuda_attention(void *ctx, const tg_attn_desc *d) {
 int tg_cuda_attention_grad(void *ctx, const tg_attn_desc *d) {
     tg_cuda_ctx *cx = (tg_cuda_ctx *)ctx;
     int64_t rows = d->b * d->h * d->t;
-    if (rows <= 0 || d->d <= 0) return TG_CU_OK;
+    if (rows <= 0 || d->d <= 0) return TG_OK;
     pthread_mutex_lock(&cx->lock);   // the statistics live in the instance's scratch
     double *stats = (double *)tg_cuda_scratch(cx, (size_t)(2 * rows) * sizeof(double));
-    int st = stats ? TG_CU_OK : TG_CU_ERR_OOM;
-    if (!st && d->dtype == TG_CU_F64) {
+    int st = stats ? TG_OK : TG_ERR_OOM;
+    if (!st && d->dtype == TG_F64) {
         attention_dq_kernel<double><<<warp_blocks(rows), TG_CU_THREADS, 0, cx->stream>>>(*d, stats);
         attention_dkv_kernel<double><<<warp_blocks(rows), TG_CU_THREADS, 0, cx->stream>>>(*d, stats);
     } else if (!st) {

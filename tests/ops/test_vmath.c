@@ -1,9 +1,9 @@
-// backends/cpu/vmath.h: the vectorising expf and logf used by the cpu cross-entropy and
+// backends/vmath.h: the vectorising expf and logf used by the cpu cross-entropy and
 // elementwise kernels, against double-precision exp and log over dense sweeps of their
 // ranges, and their special values.
 #include <float.h>
 
-#include "backends/cpu/vmath.h"
+#include "backends/vmath.h"
 #include "test_util.h"
 
 TestSuite(cpu_vmath);

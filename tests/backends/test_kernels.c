@@ -1,0 +1,189 @@
+// The cpu backend's elementwise kernels, every kernel variant this CPU runs (base, AVX2,
+// AVX-512) called through its table directly, in f32 and f64:
+//   - every kind of TG_UNARY_KINDS / TG_BINARY_KINDS (the lists themselves, so a new kind
+//     is covered when it is added) gives its elem_math.h f64 function's value in f64, over
+//     contiguous, strided and broadcast operands (the kind switch and the row loops);
+//   - SiLU and its gradient against a long-double reference, f32 and f64, including large
+//     |x| (no overflow to NaN) and the vectorised f32 exp.
+// Linked with the static library: the tables are internal symbols.
+#include <criterion/criterion.h>
+#include <math.h>
+#include <string.h>
+
+#include "backends/backend_impl.h"
+#include "backends/cpu/cpu_kernels.h"
+#include "backends/cpu/cpu_select.h"
+#include "backends/elem_math.h"
+
+// Weak: a variant the build left out (non-x86, old compiler) is NULL.
+extern const struct tg_backend_ops *const tg_cpu_kernels_avx2 __attribute__((weak));
+extern const struct tg_backend_ops *const tg_cpu_kernels_avx512 __attribute__((weak));
+
+enum {
+    N = 67
+};  // not a multiple of any vector width: the loops' tails run too
+
+// The variants built and runnable here; returns how many (base always).
+static int variants(const struct tg_backend_ops **out, const char **names) {
+    tg_cpu_info ci;
+    tg__cpu_detect(&ci);
+    int runs = tg__cpu_isa_supported(&ci), n = 0;
+    out[n] = tg_cpu_kernels_base, names[n++] = "base";
+    if (&tg_cpu_kernels_avx2 && tg_cpu_kernels_avx2 && runs >= TG_ISA_AVX2)
+        out[n] = tg_cpu_kernels_avx2, names[n++] = "avx2";
+    if (&tg_cpu_kernels_avx512 && tg_cpu_kernels_avx512 && runs >= TG_ISA_AVX512)
+        out[n] = tg_cpu_kernels_avx512, names[n++] = "avx512";
+    return n;
+}
+
+static tg_view view(void *data, int dtype, int64_t n, int64_t stride) {
+    tg_view v;
+    memset(&v, 0, sizeof v);
+    v.data = data;
+    v.dtype = dtype;
+    v.ndim = 1;
+    v.shape[0] = n;
+    v.stride[0] = stride;
+    return v;
+}
+
+// x: a sweep over [-6, 6] with the kinks (0, 1) on it, positive where log/sqrt/pow need it.
+static double input(int kind, int i) {
+    double x = -6.0 + 12.0 * i / (N - 1);
+    if (i == 10) x = 0.0;
+    if (i == 20) x = 1.0;
+    if (kind == TG_UNARY_LOG || kind == TG_UNARY_SQRT || kind == TG_UNARY_POW) x = fabs(x) + 0.5;
+    return x;
+}
+
+static bool close_d(double got, double want, double rtol) {
+    if (isnan(want)) return isnan(got);
+    if (isinf(want)) return got == want;
+    return fabs(got - want) <= rtol * fabs(want) + 1e-300;
+}
+
+typedef double (*unary_ref_fn)(double x, double a, double b);
+typedef double (*binary_ref_fn)(double a, double b);
+
+Test(kernels, every_unary_kind_f64) {
+    const struct tg_backend_ops *v[3];
+    const char *names[3];
+    int nv = variants(v, names);
+    static const struct {
+        int kind;
+        unary_ref_fn f;
+        const char *name;
+    } kinds[] = {
+#define ROW(kind, f32_fn, f64_fn) {kind, f64_fn, #kind},
+#define NO_ROW(kind)
+        TG_UNARY_KINDS(ROW, NO_ROW)
+#undef ROW
+#undef NO_ROW
+    };
+    double a = 0.75, b = 2.5;
+    for (int k = 0; k < nv; k++)
+        for (size_t c = 0; c < sizeof kinds / sizeof kinds[0]; c++) {
+            double x[2 * N], y[2 * N];
+            for (int i = 0; i < N; i++) x[2 * i] = x[2 * i + 1] = input(kinds[c].kind, i);
+            for (int stride = 1; stride <= 2; stride++) {  // contiguous, then strided x and y
+                tg_view vx = view(x, TG_F64, N, stride), vy = view(y, TG_F64, N, stride);
+                cr_assert_eq(v[k]->unary(&(tg_cpu_ctx){0}, kinds[c].kind, &vx, &vy, a, b), TG_OK);
+                for (int i = 0; i < N; i++) {
+                    double want = kinds[c].f(x[i * stride], a, b);
+                    cr_expect(close_d(y[i * stride], want, 1e-13),
+                              "%s %s stride %d x %g: %g, want %g", names[k], kinds[c].name, stride,
+                              x[i * stride], y[i * stride], want);
+                }
+            }
+        }
+}
+
+Test(kernels, every_binary_kind_f64) {
+    const struct tg_backend_ops *v[3];
+    const char *names[3];
+    int nv = variants(v, names);
+    static const struct {
+        int kind;
+        binary_ref_fn f;
+        const char *name;
+    } kinds[] = {
+#define ROW(kind, f32_fn, f64_fn) {kind, f64_fn, #kind},
+        TG_BINARY_KINDS(ROW)
+#undef ROW
+    };
+    double a[N], b[N], y[N];
+    for (int i = 0; i < N; i++) a[i] = input(-1, i), b[i] = input(-1, (i * 7) % N);
+    b[3] = a[3];  // equal operands for the comparisons
+    // strides of (a, b): contiguous, b broadcast, a broadcast, both strided (b reversed)
+    const int64_t sa[4] = {1, 1, 0, 1}, sb[4] = {1, 0, 1, -1};
+    for (int k = 0; k < nv; k++)
+        for (size_t c = 0; c < sizeof kinds / sizeof kinds[0]; c++)
+            for (int s = 0; s < 4; s++) {
+                const double *b0 = sb[s] < 0 ? b + N - 1 : b;
+                tg_view va = view(a, TG_F64, N, sa[s]), vb = view((void *)b0, TG_F64, N, sb[s]);
+                tg_view vy = view(y, TG_F64, N, 1);
+                cr_assert_eq(v[k]->binary(&(tg_cpu_ctx){0}, kinds[c].kind, &va, &vb, &vy), TG_OK);
+                for (int i = 0; i < N; i++) {
+                    double want = kinds[c].f(a[i * sa[s]], b0[i * sb[s]]);
+                    cr_expect(close_d(y[i], want, 1e-13),
+                              "%s %s strides (%d, %d) i %d: %g, want %g", names[k], kinds[c].name,
+                              (int)sa[s], (int)sb[s], i, y[i], want);
+                }
+            }
+}
+
+// ---- SiLU against long double ----
+
+static long double silu_ref(long double x) { return x / (1.0L + expl(-x)); }
+static long double silu_grad_ref(long double g, long double x) {
+    long double s = 1.0L / (1.0L + expl(-x));
+    return g * s * (1.0L + x * (1.0L - s));
+}
+
+// A sweep over [-40, 40] plus large |x|, where exp(-x) overflows (f32 below -88.7, f64 below
+// -709): y and the gradient must be -0 / 0, not NaN.
+static const double big[] = {-1e30, -800.0, -100.0, -89.0, 88.0, 100.0, 800.0, 1e30};
+enum {
+    NB = sizeof big / sizeof big[0],
+    NS = N + NB
+};
+static double silu_x(int i) { return i < N ? -40.0 + 80.0 * i / (N - 1) : big[i - N]; }
+
+Test(kernels, silu_f32_and_f64) {
+    const struct tg_backend_ops *v[3];
+    const char *names[3];
+    int nv = variants(v, names);
+    for (int k = 0; k < nv; k++) {
+        double xd[NS], yd[NS], gd[NS], dd[NS];
+        float xf[NS], yf[NS], gf[NS], df[NS];
+        for (int i = 0; i < NS; i++) {
+            xd[i] = silu_x(i), xf[i] = (float)xd[i];
+            gd[i] = 0.5 + i % 3, gf[i] = (float)gd[i];
+        }
+        tg_cpu_ctx ctx = {0};
+        tg_view vx = view(xd, TG_F64, NS, 1), vy = view(yd, TG_F64, NS, 1);
+        tg_view vg = view(gd, TG_F64, NS, 1), vd = view(dd, TG_F64, NS, 1);
+        cr_assert_eq(v[k]->unary(&ctx, TG_UNARY_SILU, &vx, &vy, 0, 0), TG_OK);
+        cr_assert_eq(v[k]->binary(&ctx, TG_BINARY_SILU_GRAD, &vg, &vx, &vd), TG_OK);
+        tg_view wx = view(xf, TG_F32, NS, 1), wy = view(yf, TG_F32, NS, 1);
+        tg_view wg = view(gf, TG_F32, NS, 1), wd = view(df, TG_F32, NS, 1);
+        cr_assert_eq(v[k]->unary(&ctx, TG_UNARY_SILU, &wx, &wy, 0, 0), TG_OK);
+        cr_assert_eq(v[k]->binary(&ctx, TG_BINARY_SILU_GRAD, &wg, &wx, &wd), TG_OK);
+        for (int i = 0; i < NS; i++) {
+            long double y = silu_ref(xd[i]), d = silu_grad_ref(gd[i], xd[i]);
+            long double yf_ref = silu_ref(xf[i]), df_ref = silu_grad_ref(gf[i], xf[i]);
+            cr_expect(!isnan(yd[i]) && !isnan(dd[i]) && !isnan(yf[i]) && !isnan(df[i]),
+                      "%s x %g: NaN (%g %g %g %g)", names[k], xd[i], yd[i], dd[i], yf[i], df[i]);
+            // f64: a few ulp; f32: tg_vexpf's 2 ulp through the division and the products, and
+            // an absolute 1e-36 where tg_vexpf(-x) saturates to inf (x < -88.72: 0 for ~2e-37)
+            cr_expect(fabsl(yd[i] - y) <= 4e-16L * fabsl(y) + 1e-300L,
+                      "%s f64 silu(%g) = %.17g, want %.17Lg", names[k], xd[i], yd[i], y);
+            cr_expect(fabsl(dd[i] - d) <= 1e-15L * fabsl(d) + 1e-300L,
+                      "%s f64 silu'(%g) = %.17g, want %.17Lg", names[k], xd[i], dd[i], d);
+            cr_expect(fabsl(yf[i] - yf_ref) <= 5e-7L * fabsl(yf_ref) + 1e-36L,
+                      "%s f32 silu(%g) = %.9g, want %.9Lg", names[k], xd[i], yf[i], yf_ref);
+            cr_expect(fabsl(df[i] - df_ref) <= 2e-6L * fabsl(df_ref) + 1e-36L,
+                      "%s f32 silu'(%g) = %.9g, want %.9Lg", names[k], xd[i], df[i], df_ref);
+        }
+    }
+}
