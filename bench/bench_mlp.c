@@ -28,11 +28,14 @@ static const mlp_spec specs[] = {
     {"seed-moons", 3, {2, 20, 20, 2}, 8000, TG_OPTIM_ADAM, 0.01, false},
     {"mnist-mlp", 3, {784, 1024, 1024, 10}, 256, TG_OPTIM_ADAM, 0.001, false},
     {"wide", 3, {1024, 4096, 4096, 1024}, 512, TG_OPTIM_ADAM, 0.001, true},
+    // issue 16's memory-bound floor: batch 1, 1.1 M parameters; Adam's pass over its state
+    // is most of the step (figure "floor": that pass alone, in plain C)
+    {"mem-floor", 3, {32, 1024, 1024, 10}, 1, TG_OPTIM_ADAM, 0.001, false},
 };
 #define N_SPECS ((int)(sizeof specs / sizeof specs[0]))
 
 const char *const bench_mlp_names[] = {"tiny-sgd", "seed-diabetes", "seed-moons", "mnist-mlp",
-                                       "wide", NULL};
+                                       "wide", "mem-floor", NULL};
 
 typedef struct mlp_ctx {
     const bench_opts *o;
@@ -124,6 +127,42 @@ static double fig_gemm(void *ctx) {
         gemm(c, n, k, m, c->gdy[l], 1, n, c->gx[l], k, 1, c->gdw[l], k);               // dy^T @ x
     }
     return bench_now() - t0;
+}
+
+// The least memory traffic an Adam step can have: one pass reading p, g, m, v and writing
+// p, m, v for every parameter (plain C, the same element count as the model; vectorised by
+// the compiler). The step's time over this one is how far it is from the memory floor.
+typedef struct floor_ctx {
+    int64_t n;
+    float *p, *g, *m, *v;
+} floor_ctx;
+
+static double fig_floor(void *ctx) {
+    floor_ctx *f = ctx;
+    const float b1 = 0.9f, b2 = 0.999f, lr = 1e-3f, eps = 1e-8f;
+    double t0 = bench_now();
+    float *restrict p = f->p, *restrict m = f->m, *restrict v = f->v;
+    const float *restrict g = f->g;
+    for (int64_t i = 0; i < f->n; i++) {
+        float mi = b1 * m[i] + (1 - b1) * g[i], vi = b2 * v[i] + (1 - b2) * g[i] * g[i];
+        m[i] = mi, v[i] = vi;
+        p[i] -= lr * mi / (sqrtf(vi) + eps);
+    }
+    return bench_now() - t0;
+}
+
+static int run_floor(const bench_opts *o, const mlp_spec *s) {
+    floor_ctx f = {0};
+    for (int l = 0; l < s->n_linear; l++)
+        f.n += s->sizes[l + 1] * (s->sizes[l] + 1);   // weight and bias
+    size_t bytes = ((size_t)f.n * sizeof(float) + 63) & ~(size_t)63;
+    f.p = aligned_alloc(64, bytes), f.g = aligned_alloc(64, bytes);
+    f.m = aligned_alloc(64, bytes), f.v = aligned_alloc(64, bytes);
+    int st = f.p && f.g && f.m && f.v ? 0 : -1;
+    for (int64_t i = 0; !st && i < f.n; i++) f.p[i] = 0.01f, f.g[i] = 0.001f, f.m[i] = f.v[i] = 0;
+    if (!st) st = bench_figure(o, s->name, "floor", fig_floor, &f, 0, NULL, 0);
+    free(f.p), free(f.g), free(f.m), free(f.v);
+    return st;
 }
 
 // ---- set-up ----
@@ -229,6 +268,7 @@ int bench_run_mlp(const bench_opts *o, const char *name) {
     if (!st && strcmp(o->backend_name, "cpu") == 0) st = gemm_setup(&c);
     if (!st && c.gx[0]) st = bench_figure(o, n, "gemm", fig_gemm, &c, mlp_flops(s, 6, true), 0, 0);
     mlp_free(&c);
+    if (!st && s->batch == 1 && o->dtype == TG_F32) st = run_floor(o, s);
     return st;
 }
 

@@ -45,6 +45,7 @@ MLPS = {  # name: (layer sizes, batch, optimizer, lr, loss)
     "seed-moons": ([2, 20, 20, 2], 8000, "adam", 0.01, "ce"),
     "mnist-mlp": ([784, 1024, 1024, 10], 256, "adam", 0.001, "ce"),
     "wide": ([1024, 4096, 4096, 1024], 512, "adam", 0.001, "mse"),
+    "mem-floor": ([32, 1024, 1024, 10], 1, "adam", 0.001, "ce"),
 }
 CHAIN_LEN = 100
 OPS = {  # name: (kind, dims) as in bench_ops.c

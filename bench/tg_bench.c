@@ -12,7 +12,7 @@ static void usage(FILE *f) {
         "usage: tg-bench [options]\n"
         "  --config NAME[,NAME...]  what to run (default all):\n"
         "        all        every configuration below\n"
-        "        mlp        tiny-sgd seed-diabetes seed-moons mnist-mlp wide\n"
+        "        mlp        tiny-sgd seed-diabetes seed-moons mnist-mlp wide mem-floor\n"
         "        chain100   100 scalar ops on a 1-element tensor (per-op overhead)\n"
         "        ops        every op microbenchmark; or a family (matmul, add-bcast, relu,\n"
         "                   softmax, cross_entropy, conv2d) or one case (matmul-256, ...)\n"

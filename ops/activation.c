@@ -236,6 +236,58 @@ tg_tensor *tg_gelu_tanh_grad(tg_tape *tape, tg_tensor *dy, tg_tensor *x) {
     return tg__apply2(tape, &tg__op_gelu_tanh_grad, dy, x);
 }
 
+// ---- silu: y = x * sigmoid(x)    dx = silu_grad(dy, x) = dy * silu'(x) ----
+
+static int silu_forward(tg_tensor *const *in, int n, const void *params, tg_tensor *out) {
+    (void)n;
+    return unary_forward(in, params, out, TG_UNARY_SILU, "tg_silu");
+}
+static int silu_backward(tg_tape *tape, const tg_node *node, tg_tensor *dout, tg_tensor **din) {
+    din[0] = tg_silu_grad(tape, dout, node->in[0]);
+    return tg__rule_status(din[0]);
+}
+const tg_op_def tg__op_silu = {
+    .id = TG_OP_SILU, .name = "tg_silu", .arity = 1,
+    .infer = tg__infer_same, .forward = silu_forward, .backward = silu_backward,
+    .unread = TG_UNREAD_OUT,
+};
+tg_tensor *tg_silu(tg_tape *tape, tg_tensor *x) { return tg__apply1(tape, &tg__op_silu, x, 0, 0); }
+
+// ---- silu_grad: z = dy * silu'(x), broadcasting, one pass. With s = sigmoid(x):
+//        silu'(x) = s (1 + x (1 - s)),   silu''(x) = s (1 - s) (2 + x (1 - 2s))
+//      d(dy) = silu_grad(g, x),   dx = g * dy * silu''(x) ----
+
+static tg_tensor *silu_second(tg_tape *tape, tg_tensor *x) {
+    tg_tensor *s = tg_sigmoid(tape, x), *ss = tg_mul(tape, s, tg_rsub_scalar(tape, s, 1.0));
+    tg_tensor *t = tg_mul(tape, x, tg_rsub_scalar(tape, tg_mul_scalar(tape, s, 2.0), 1.0));
+    return tg_mul(tape, ss, tg_add_scalar(tape, t, 2.0));
+}
+static int silu_grad_infer(tg_tensor *const *in, int n, const void *params, int *nd,
+                           int64_t *sh) {
+    return tg__infer_bcast(in, n, params, nd, sh, "tg_silu_grad");
+}
+static int silu_grad_forward(tg_tensor *const *in, int n, const void *params, tg_tensor *out) {
+    (void)n, (void)params;
+    return tg__forward_binary(in, out, TG_BINARY_SILU_GRAD, "tg_silu_grad");
+}
+static int silu_grad_backward(tg_tape *tape, const tg_node *node, tg_tensor *g,
+                              tg_tensor **din) {
+    tg_tensor *dy = node->in[0], *x = node->in[1];
+    if (tg__needs_grad(node, 0) && !(din[0] = tg_silu_grad(tape, g, x))) return tg_last_status();
+    if (tg__needs_grad(node, 1) &&
+        !(din[1] = tg_mul(tape, tg_mul(tape, g, dy), silu_second(tape, x))))
+        return tg_last_status();
+    return TG_OK;
+}
+const tg_op_def tg__op_silu_grad = {
+    .id = TG_OP_SILU_GRAD, .name = "tg_silu_grad", .arity = 2,
+    .infer = silu_grad_infer, .forward = silu_grad_forward, .backward = silu_grad_backward,
+    .unread = TG_UNREAD_OUT,
+};
+tg_tensor *tg_silu_grad(tg_tape *tape, tg_tensor *dy, tg_tensor *x) {
+    return tg__apply2(tape, &tg__op_silu_grad, dy, x);
+}
+
 // ---- composed ----
 
 // hardtanh's value is clamp's; its gradient passes only strictly inside (lo, hi).

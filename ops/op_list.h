@@ -79,4 +79,6 @@
     X(ATTENTION_GRAD,   attention_grad    /* attention.c */) \
     X(GELU_TANH,        gelu_tanh         /* activation.c */) \
     X(GELU_TANH_GRAD,   gelu_tanh_grad    /* activation.c */) \
-    X(LAYER_NORM_WGRAD, layer_norm_wgrad  /* layernorm.c */)
+    X(LAYER_NORM_WGRAD, layer_norm_wgrad  /* layernorm.c */) \
+    X(SILU,             silu              /* activation.c */) \
+    X(SILU_GRAD,        silu_grad         /* activation.c */)

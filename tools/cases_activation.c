@@ -57,6 +57,14 @@ static tg_tensor *call_rsqrt(tg_tape *t, tg_tensor *const *in, void *row) {
     (void)row;
     return tg_rsqrt(t, in[0]);
 }
+static tg_tensor *call_silu(tg_tape *t, tg_tensor *const *in, void *row) {
+    (void)row;
+    return tg_silu(t, in[0]);
+}
+static tg_tensor *call_silu_grad(tg_tape *t, tg_tensor *const *in, void *row) {
+    (void)row;
+    return tg_silu_grad(t, in[0], in[1]);
+}
 static tg_tensor *call_log1p(tg_tape *t, tg_tensor *const *in, void *row) {
     (void)row;
     return tg_log1p(t, in[0]);
@@ -124,6 +132,11 @@ static const op_case rows[] = {
     {.op = "tg_mul", .label = "tg_square (composed)", .n_in = 1, .ndim = {2},
      .shape = {{2, 3}}, .lo = -2, .hi = 2, .call = call_square, .differentiable = true,
      .jitter = OPC_BCAST},
+    {.op = "tg_silu", .label = "[2,3]", .n_in = 1, .ndim = {2}, .shape = {{2, 3}}, .lo = -4,
+     .hi = 4, .call = call_silu, .differentiable = true, .jitter = OPC_BCAST},
+    {.op = "tg_silu_grad", .label = "broadcast [3,1] x [1,4] (double backward)", .n_in = 2,
+     .ndim = {2, 2}, .shape = {{3, 1}, {1, 4}}, .lo = -4, .hi = 4, .call = call_silu_grad,
+     .differentiable = true, .jitter = OPC_BCAST},
     {.op = "tg_log", .label = "tg_log1p (composed), both branches", .n_in = 1, .ndim = {2},
      .shape = {{2, 3}}, .lo = -0.9, .hi = 3, .call = call_log1p, .differentiable = true, .jitter = OPC_BCAST},
 };

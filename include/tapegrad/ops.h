@@ -91,6 +91,11 @@ TG_API tg_tensor *tg_gelu_tanh(tg_tape *tape, tg_tensor *x);
 // dy * d gelu_tanh(x)/dx in one pass (torch's gelu_backward, approximate='tanh'),
 // broadcasting; differentiable in dy and x (double backward through gelu_tanh).
 TG_API tg_tensor *tg_gelu_tanh_grad(tg_tape *tape, tg_tensor *dy, tg_tensor *x);
+// y = x * sigmoid(x) (SiLU, "swish"), elementwise.
+TG_API tg_tensor *tg_silu(tg_tape *tape, tg_tensor *x);
+// dy * d silu(x)/dx in one pass (torch's silu_backward), broadcasting; differentiable in dy
+// and x (double backward through silu).
+TG_API tg_tensor *tg_silu_grad(tg_tape *tape, tg_tensor *dy, tg_tensor *x);
 // y = 1/sqrt(x)
 TG_API tg_tensor *tg_rsqrt(tg_tape *tape, tg_tensor *x);
 // y = x*x

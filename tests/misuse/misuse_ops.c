@@ -20,6 +20,7 @@ static const struct {
     {"tg_eq", tg_eq, false},            {"tg_ne", tg_ne, false},
     {"tg_relu_grad", tg_relu_grad, false}, {"tg_tanh_grad", tg_tanh_grad, false},
     {"tg_sigmoid_grad", tg_sigmoid_grad, false}, {"tg_softmax_grad", tg_softmax_grad, true},
+    {"tg_silu_grad", tg_silu_grad, false},
     {"tg_log_softmax_grad", tg_log_softmax_grad, true}, {"tg_matmul", tg_matmul, true},
     {"tg_bmm", tg_bmm, true},
 };
@@ -48,6 +49,7 @@ static const struct {
     {"tg_rsqrt", tg_rsqrt}, {"tg_square", tg_square}, {"tg_detach", tg_detach},
     {"tg_sum", tg_sum},     {"tg_mean", tg_mean},   {"tg_max", tg_max},
     {"tg_min", tg_min},     {"tg_log1p", tg_log1p},
+    {"tg_silu", tg_silu},
 };
 
 static const struct {

@@ -184,6 +184,11 @@ Test(ops_activation, null_inputs) {
     tg_clear_error();
     tu_expect_fail(tg_softplus(tape, NULL, 1, 20), TG_ERR_INVALID_ARG, "tg_softplus", "NULL", NULL);
     // composed ops return NULL too (the message comes from the op that saw the NULL)
+    tg_clear_error();
+    tu_expect_fail(tg_silu(tape, NULL), TG_ERR_INVALID_ARG, "tg_silu", "NULL", NULL);
+    tg_clear_error();
+    tu_expect_fail(tg_silu_grad(tape, NULL, NULL), TG_ERR_INVALID_ARG, "tg_silu_grad", "NULL",
+                   NULL);
     unary_fn composed[] = {tg_gelu, tg_rsqrt, tg_square, tg_log1p};
     for (size_t i = 0; i < sizeof composed / sizeof composed[0]; i++) {
         tg_clear_error();

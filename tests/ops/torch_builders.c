@@ -113,6 +113,10 @@ static tg_tensor *b_sign(tg_tape *t, const fx_args *x) { return tg_sign(t, x->in
 static tg_tensor *b_erf(tg_tape *t, const fx_args *x) { return tg_erf(t, x->in[0]); }
 static tg_tensor *b_gelu(tg_tape *t, const fx_args *x) { return tg_gelu(t, x->in[0]); }
 static tg_tensor *b_gelu_tanh(tg_tape *t, const fx_args *x) { return tg_gelu_tanh(t, x->in[0]); }
+static tg_tensor *b_silu(tg_tape *t, const fx_args *x) { return tg_silu(t, x->in[0]); }
+static tg_tensor *b_silu_grad(tg_tape *t, const fx_args *x) {
+    return tg_silu_grad(t, x->in[0], x->in[1]);
+}
 static tg_tensor *b_log1p(tg_tape *t, const fx_args *x) { return tg_log1p(t, x->in[0]); }
 
 // attr = lo, hi / beta, threshold
@@ -439,6 +443,8 @@ const fx_builder fx_builders[] = {
     {"gelu", NULL, b_gelu, false},
     {"gelu_tanh", "tg_gelu_tanh", b_gelu_tanh, false},
     {"log1p", NULL, b_log1p, false},
+    {"silu", "tg_silu", b_silu, false},
+    {"silu_grad", "tg_silu_grad", b_silu_grad, false},
     {"maximum", "tg_maximum", b_maximum, false},
     {"minimum", "tg_minimum", b_minimum, false},
     {"where", "tg_where", b_where, false},
