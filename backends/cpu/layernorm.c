@@ -1,5 +1,5 @@
 // cpu layer normalisation by rows (the layer_norm and layer_norm_grad slots): each row is
-// read from memory once (the statistics passes and the output pass run while it sits in
+// read from memory once (the statistics pass and the output pass run while it sits in
 // cache). f32 rows accumulate their sums in double, in OpenMP simd reductions (vector lanes
 // of partial sums) so that the loops vectorise without reassociation flags; rows are split
 // across threads when the call is large.
@@ -28,18 +28,14 @@ static void moments_f32(const float *x, int64_t c, double shift, double *s1, dou
     *s2 = b;
 }
 
-static double row_mean_f32(const float *x, int64_t c) {
-    double s1, s2;
-    moments_f32(x, c, 0.0, &s1, &s2);
-    return s1 / (double)c;
-}
-
-// mean and rstd of one f32 row: the variance about the mean (second pass, exact shift)
+// mean and rstd of one f32 row in one pass: the sums are taken about the row's first element
+// (a shift within the data's spread, so the variance does not cancel away) and in double,
+// whose 29 extra bits hold s2 - s1^2/c exactly enough for an f32 result.
 static void stats_f32(const float *x, int64_t c, double eps, float *mean, float *rstd) {
-    double m = row_mean_f32(x, c), s1, s2;
-    moments_f32(x, c, m, &s1, &s2);
+    double shift = x[0], s1, s2;
+    moments_f32(x, c, shift, &s1, &s2);
     double var = (s2 - s1 * s1 / (double)c) / (double)c;
-    *mean = (float)m;
+    *mean = (float)(shift + s1 / (double)c);
     *rstd = (float)(1.0 / sqrt((var > 0 ? var : 0) + eps));
 }
 
@@ -113,16 +109,26 @@ static void ln_grad_row_f32(const float *x, const float *w, const float *dy, flo
                             int64_t c, double eps) {
     float m, rs;
     stats_f32(x, c, eps, &m, &rs);
-    // dx doubles as the buffer of g while the sums are taken
-    for (int64_t k = 0; k < c; k++) dx[k] = w ? dy[k] * w[k] : dy[k];
     double tg = 0, tgx = 0;
+    if (w) {
 #pragma omp simd reduction(+ : tg, tgx)
-    for (int64_t k = 0; k < c; k++) {
-        tg += (double)dx[k];
-        tgx += (double)dx[k] * (double)((x[k] - m) * rs);
+        for (int64_t k = 0; k < c; k++) {
+            float g = dy[k] * w[k];
+            tg += (double)g;
+            tgx += (double)g * (double)((x[k] - m) * rs);
+        }
+    } else {
+#pragma omp simd reduction(+ : tg, tgx)
+        for (int64_t k = 0; k < c; k++) {
+            tg += (double)dy[k];
+            tgx += (double)dy[k] * (double)((x[k] - m) * rs);
+        }
     }
     float a = (float)(tg / (double)c), cc = (float)(tgx / (double)c);
-    for (int64_t k = 0; k < c; k++) dx[k] = rs * (dx[k] - a - (x[k] - m) * rs * cc);
+    if (w)
+        for (int64_t k = 0; k < c; k++) dx[k] = rs * (dy[k] * w[k] - a - (x[k] - m) * rs * cc);
+    else
+        for (int64_t k = 0; k < c; k++) dx[k] = rs * (dy[k] - a - (x[k] - m) * rs * cc);
 }
 
 static void ln_grad_rows(int64_t lo, int64_t hi, void *arg) {
