@@ -63,7 +63,8 @@ enum {
 };
 static void tg_cpu_for_rows_par(int n_threads, int n_ops, const tg_view *const *v,
                                 tg_cpu_row_fn row, void *user);
-// fn over [0, n) in up to n_threads contiguous pieces when n >= TG_CPU_PAR_MIN, else once.
+// fn over [0, n): when n >= TG_CPU_PAR_MIN, in contiguous pieces handed out to up to
+// n_threads threads as they finish (fn must not depend on where the pieces start), else once.
 typedef void (*tg_cpu_range_fn)(int64_t lo, int64_t hi, void *arg);
 static void tg_cpu_for_range(int n_threads, int64_t n, tg_cpu_range_fn fn, void *arg);
 // Threads for a kernel call from the backend context (at least 1).

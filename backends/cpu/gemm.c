@@ -5,6 +5,11 @@
 
 #include "backends/cpu/cpu_internal.h"
 
+// Products below this many multiply-adds run on one thread: BLIS's team start and barriers
+// cost more than a second core saves there (mem-floor's batch-1 products, 1 x 1024 x 1024,
+// took twice as long on 2 threads as on 1).
+#define PAR_MIN_MACS (4.0 * 1024 * 1024)
+
 static int tg_cpu_gemm(void *ctx, const tg_gemm_desc *d) {
     tg_cpu_ctx *c = ctx;
     if (tg_cpu_gemm_is_small(d)) {
@@ -13,7 +18,8 @@ static int tg_cpu_gemm(void *ctx, const tg_gemm_desc *d) {
     }
     cntx_t *cntx = c->blis_cntx;
     rntm_t rntm = BLIS_RNTM_INITIALIZER;
-    bli_rntm_set_num_threads(c->n_threads > 0 ? c->n_threads : 1, &rntm);
+    bool small = (double)d->m * (double)d->n * (double)d->k < PAR_MIN_MACS;
+    bli_rntm_set_num_threads(c->n_threads > 1 && !small ? c->n_threads : 1, &rntm);
     for (int64_t b = 0; b < d->batch; b++) {
         if (d->dtype == TG_F64) {
             double alpha = d->alpha, beta = d->beta;
