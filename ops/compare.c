@@ -3,8 +3,14 @@
 
 // ---- binary comparisons: y = (a OP b) with broadcasting ----
 
+// Comparisons run through one infer and one forward; the op id (the parameter) names the op
+// in errors and picks the kernel kind.
+typedef struct {
+    int op;   // enum tg_op
+} cmp_params;
+
 static int cmp_infer(tg_tensor *const *in, int n, const void *params, int *nd, int64_t *sh) {
-    return tg__infer_bcast(in, n, params, nd, sh, "tg_compare");
+    return tg__infer_bcast(in, n, params, nd, sh, tg_op_name(((const cmp_params *)params)->op));
 }
 
 static int cmp_kind(int op) {
@@ -18,15 +24,10 @@ static int cmp_kind(int op) {
     }
 }
 
-// Comparisons run through one forward; the op id (the parameter) picks the kernel kind.
-typedef struct {
-    int op;   // enum tg_op
-} cmp_params;
-
 static int cmp_forward(tg_tensor *const *in, int n, const void *params, tg_tensor *out) {
     (void)n;
     const cmp_params *p = params;
-    return tg__forward_binary(in, out, cmp_kind(p->op), "tg_compare");
+    return tg__forward_binary(in, out, cmp_kind(p->op), tg_op_name(p->op));
 }
 
 const tg_op_def tg__op_gt = {
@@ -57,10 +58,6 @@ const tg_op_def tg__op_ne = {
 static tg_tensor *compare(tg_tape *tape, const tg_op_def *def, tg_tensor *a, tg_tensor *b) {
     tg_tensor *in[2] = {a, b};
     cmp_params p = {def->id};
-    if (tg__check_inputs(tape, def, 2, in)) return NULL;
-    int nd;
-    int64_t shape[TG_MAX_DIMS];
-    if (tg__infer_bcast(in, 2, NULL, &nd, shape, def->name)) return NULL;   // names the op
     return tg__apply(tape, def, 2, in, &p);
 }
 

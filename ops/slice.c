@@ -1,7 +1,5 @@
 // Slicing and joining: permute, slice and its adjoint slice_scatter, concat; stack,
 // squeeze, unsqueeze and flatten are composed from them and reshape.
-#include <string.h>
-
 #include "ops/op_table.h"
 
 // A view of the elements of t selected along `axis` by (start, len, step).
