@@ -204,30 +204,58 @@ static arch_t choose_blis(const tg_cpu_info *ci) {
 // 4.6); a short k alone never paid (512x1024x16: skx 120 us, sup 264), nor n >= 32
 // (1024x32x1024: 626 against 750). f64 uses the same bounds (not measured separately).
 enum { SUP_MN = 32 };
-static cntx_t skx_sup;
+static cntx_t ours;   // the context tapegrad's gemms run with: a copy, BLIS's own left alone
 
-static cntx_t *with_sup(const cntx_t *nat, const cntx_t *sup) {
-    skx_sup = *nat;
-    memcpy(skx_sup.l3_sup_handlers, sup->l3_sup_handlers, sizeof skx_sup.l3_sup_handlers);
-    memcpy(skx_sup.l3_sup_blkszs, sup->l3_sup_blkszs, sizeof skx_sup.l3_sup_blkszs);
-    memcpy(skx_sup.l3_sup_kers, sup->l3_sup_kers, sizeof skx_sup.l3_sup_kers);
-    memcpy(skx_sup.l3_sup_kers_prefs, sup->l3_sup_kers_prefs, sizeof skx_sup.l3_sup_kers_prefs);
-    bli_blksz_init_easy(&skx_sup.l3_sup_thresh[BLIS_MT], SUP_MN, SUP_MN, -1, -1);
-    bli_blksz_init_easy(&skx_sup.l3_sup_thresh[BLIS_NT], SUP_MN, SUP_MN, -1, -1);
-    bli_blksz_init_easy(&skx_sup.l3_sup_thresh[BLIS_KT], 1, 1, -1, -1);
-    return &skx_sup;
+static void with_sup(const cntx_t *sup) {
+    memcpy(ours.l3_sup_handlers, sup->l3_sup_handlers, sizeof ours.l3_sup_handlers);
+    memcpy(ours.l3_sup_blkszs, sup->l3_sup_blkszs, sizeof ours.l3_sup_blkszs);
+    memcpy(ours.l3_sup_kers, sup->l3_sup_kers, sizeof ours.l3_sup_kers);
+    memcpy(ours.l3_sup_kers_prefs, sup->l3_sup_kers_prefs, sizeof ours.l3_sup_kers_prefs);
+    bli_blksz_init_easy(&ours.l3_sup_thresh[BLIS_MT], SUP_MN, SUP_MN, -1, -1);
+    bli_blksz_init_easy(&ours.l3_sup_thresh[BLIS_NT], SUP_MN, SUP_MN, -1, -1);
+    bli_blksz_init_easy(&ours.l3_sup_thresh[BLIS_KT], 1, 1, -1, -1);
 }
 
-// (b): the private copy (initialised by choose()); BLIS's own pick is only reported. The
-// automatic skx choice borrows haswell's small-matrix path (above).
+// BLIS 0.9 packs a micro-panel wider than 31 (skx's sgemm panels are 32 wide; its packm
+// kernel table ends at 31) and every edge panel through scal2m, one scal2v call per column
+// of the panel, and the reference scal2v it calls is a scalar loop behind checks. perf of
+// conv2d-32x16x32x32-32k3 on Zen 5 (2026-12-06): 38 % of the forward in bli_sscal2v_skx_ref,
+// 363 K calls of 32 contiguous floats; 14 % of the mnist-mlp step. These take the contiguous
+// copy (the packing's case) as one memcpy and keep BLIS's meaning otherwise: y = alpha x,
+// y = 0 where alpha is 0 (NaNs in x not propagated, as BLIS does).
+#define SCAL2V(T, ch)                                                                         \
+    static void ch##scal2v(conj_t conjx, dim_t n, T *restrict alpha, T *restrict x,        \
+                           inc_t incx, T *restrict y, inc_t incy, cntx_t *cntx) {          \
+        (void)conjx;                                                                       \
+        (void)cntx;                                                                        \
+        T a = *alpha;                                                                      \
+        if (n <= 0) return;                                                                \
+        if (a == 1 && incx == 1 && incy == 1) {                                            \
+            memcpy(y, x, (size_t)n * sizeof(T));                                           \
+        } else if (a == 0) {                                                               \
+            for (dim_t i = 0; i < n; i++) y[i * incy] = 0;                                 \
+        } else {                                                                           \
+            for (dim_t i = 0; i < n; i++) y[i * incy] = a * x[i * incx];                   \
+        }                                                                                  \
+    }
+SCAL2V(float, s)
+SCAL2V(double, d)
+
+// (b): the private copy (initialised by choose()), its context copied into ours with the
+// packing fix above. The automatic skx choice borrows haswell's small-matrix path (above).
 static void apply_private(arch_t id, bool automatic) {
     blis_detected = bli_arch_query_id();
     blis_used = id == (arch_t)-1 ? blis_detected : id;
-    choice.blis_cntx = id == (arch_t)-1 ? NULL : bli_gks_lookup_id(id)[BLIS_NAT];
+    ours = *bli_gks_lookup_id(blis_used)[BLIS_NAT];
+    // BLIS stores kernels as void * (POSIX lets a function pointer travel that way).
+    sscal2v_ker_ft fs = sscal2v;
+    dscal2v_ker_ft fd = dscal2v;
+    memcpy(&ours.l1v_kers[BLIS_SCAL2V_KER].ptr[BLIS_FLOAT], &fs, sizeof fs);
+    memcpy(&ours.l1v_kers[BLIS_SCAL2V_KER].ptr[BLIS_DOUBLE], &fd, sizeof fd);
+    choice.blis_cntx = &ours;
     snprintf(blis_sup, sizeof blis_sup, "%s", bli_arch_string(blis_used));
     if (automatic && id == BLIS_ARCH_SKX && blis_runs(&choice.cpu, BLIS_ARCH_HASWELL)) {
-        cntx_t *hsw = bli_gks_lookup_id(BLIS_ARCH_HASWELL)[BLIS_NAT];
-        choice.blis_cntx = with_sup(choice.blis_cntx, hsw);
+        with_sup(bli_gks_lookup_id(BLIS_ARCH_HASWELL)[BLIS_NAT]);
         snprintf(blis_sup, sizeof blis_sup, "haswell (m or n < %d)", SUP_MN);
     }
     snprintf(blis_mechanism, sizeof blis_mechanism,
