@@ -1,5 +1,7 @@
 // The cpu backend's registration: memory slots and the vtable. Host memory is plain
 // aligned heap memory; the core's caching allocator sits on top.
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -38,6 +40,46 @@ static int cpu_alloc(void *ctx, size_t bytes, void **out) {
     size_t rounded = ((bytes + 63) & ~(size_t)63) + 64;
     *out = aligned_alloc(64, rounded);
     return *out ? TG_OK : TG_ERR_OOM;
+}
+
+// ---- per-thread scratch (tg__cpu_scratch) ----
+
+typedef struct {
+    void *p;
+    size_t bytes;
+} scratch;
+
+static pthread_key_t scratch_key;
+static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
+static bool scratch_ok;
+
+static void scratch_free(void *s) {
+    free(((scratch *)s)->p);
+    free(s);
+}
+
+static void scratch_init(void) { scratch_ok = pthread_key_create(&scratch_key, scratch_free) == 0; }
+
+void *tg__cpu_scratch(size_t bytes) {
+    pthread_once(&scratch_once, scratch_init);
+    if (!scratch_ok) return NULL;
+    scratch *s = pthread_getspecific(scratch_key);
+    if (!s) {
+        if (!(s = calloc(1, sizeof *s))) return NULL;
+        if (pthread_setspecific(scratch_key, s)) {
+            free(s);
+            return NULL;
+        }
+    }
+    if (s->bytes < bytes) {
+        size_t want = ((bytes + 63) & ~(size_t)63) + 64;   // the same slack as cpu_alloc
+        void *p = aligned_alloc(64, want);
+        if (!p) return NULL;
+        free(s->p);
+        s->p = p;
+        s->bytes = want - 64;
+    }
+    return s->p;
 }
 
 static void cpu_free(void *ctx, void *ptr) {

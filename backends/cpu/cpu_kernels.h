@@ -11,6 +11,11 @@ typedef struct tg_cpu_ctx {
     void *blis_cntx;   // BLIS context of the chosen kernel set (cpu_select.c); NULL = BLIS's
 } tg_cpu_ctx;
 
+// A scratch buffer of at least `bytes` for the calling thread, kept and grown across calls
+// (freed when the thread ends) so that a steady-state step allocates nothing; NULL when it
+// cannot grow, and the caller then does without.
+void *tg__cpu_scratch(size_t bytes);
+
 extern const struct tg_backend_ops *const tg_cpu_kernels_base;
 extern const struct tg_backend_ops *const tg_cpu_kernels_avx2;
 extern const struct tg_backend_ops *const tg_cpu_kernels_avx512;

@@ -2,6 +2,9 @@
 // (no copies); a local rntm_t carries the thread count and the context of the kernel set
 // cpu_select.c chose is passed explicitly (no global BLIS state is touched).
 #include <blis.h>
+#ifdef __AVX__
+#include <immintrin.h>
+#endif
 
 #include "backends/cpu/cpu_internal.h"
 
@@ -9,6 +12,93 @@
 // cost more than a second core saves there (mem-floor's batch-1 products, 1 x 1024 x 1024,
 // took twice as long on 2 threads as on 1).
 #define PAR_MIN_MACS (4.0 * 1024 * 1024)
+
+// B stored transposed (b_rs == 1) under a row-major C: BLIS packs B in panels that run along
+// C's rows, so it reads B one strided element at a time, and with a leading dimension of a
+// multiple of 1 KiB floats the 32 rows a panel column touches share one L1 set. perf on
+// Zen 5 (2026-12-06): the gather was 33 % of conv2d-32x16x32x32-32k3's backward (dW = dY
+// cols^T) and 10 % of the mnist-mlp step (Linear's x W^T). Products on BLIS's packed path
+// copy such a B once into row-major scratch by 16 x 16 blocks instead (k*n reads and writes,
+// against m*n*k multiply-adds), and BLIS then packs with contiguous copies.
+enum { TRANSPOSE_MIN = 32 };   // m, n at least this (smaller ones take BLIS's sup path)
+
+// The scratch's leading dimension: n rounded up to whole lines, and never a multiple of 1 KiB,
+// whose rows would share L1 sets: a 1024 x 784 transpose took 760 us with rows 4 KiB apart
+// and 76 us with 4160 bytes (Zen 5, 2026-12-06).
+static int64_t transpose_ld(int64_t n, size_t esize) {
+    int64_t line = 64 / (int64_t)esize, ld = (n + line - 1) / line * line;
+    return (ld * (int64_t)esize) % 1024 == 0 ? ld + line : ld;
+}
+
+static bool wants_transpose(const tg_gemm_desc *d) {
+    return d->c_cs == 1 && d->b_rs == 1 && d->b_cs != 1 && d->m >= TRANSPOSE_MIN &&
+           d->n >= TRANSPOSE_MIN && d->k >= 8;
+}
+
+#ifdef __AVX__
+// dst[c*ldd + r] = src[r*lds + c] for an 8 x 8 tile, in registers.
+static inline void tile8_f32(const float *s, int64_t lds, float *o, int64_t ldd) {
+    __m256 r0 = _mm256_loadu_ps(s), r1 = _mm256_loadu_ps(s + lds),
+           r2 = _mm256_loadu_ps(s + 2 * lds), r3 = _mm256_loadu_ps(s + 3 * lds),
+           r4 = _mm256_loadu_ps(s + 4 * lds), r5 = _mm256_loadu_ps(s + 5 * lds),
+           r6 = _mm256_loadu_ps(s + 6 * lds), r7 = _mm256_loadu_ps(s + 7 * lds);
+    __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1),
+           t2 = _mm256_unpacklo_ps(r2, r3), t3 = _mm256_unpackhi_ps(r2, r3),
+           t4 = _mm256_unpacklo_ps(r4, r5), t5 = _mm256_unpackhi_ps(r4, r5),
+           t6 = _mm256_unpacklo_ps(r6, r7), t7 = _mm256_unpackhi_ps(r6, r7);
+    __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE),
+           u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE),
+           u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE),
+           u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+    _mm256_storeu_ps(o, _mm256_permute2f128_ps(u0, u4, 0x20));
+    _mm256_storeu_ps(o + ldd, _mm256_permute2f128_ps(u1, u5, 0x20));
+    _mm256_storeu_ps(o + 2 * ldd, _mm256_permute2f128_ps(u2, u6, 0x20));
+    _mm256_storeu_ps(o + 3 * ldd, _mm256_permute2f128_ps(u3, u7, 0x20));
+    _mm256_storeu_ps(o + 4 * ldd, _mm256_permute2f128_ps(u0, u4, 0x31));
+    _mm256_storeu_ps(o + 5 * ldd, _mm256_permute2f128_ps(u1, u5, 0x31));
+    _mm256_storeu_ps(o + 6 * ldd, _mm256_permute2f128_ps(u2, u6, 0x31));
+    _mm256_storeu_ps(o + 7 * ldd, _mm256_permute2f128_ps(u3, u7, 0x31));
+}
+#endif
+
+// dst [k, n] (row p at dst + p*ldd) = the transpose of src's n rows of k (row j at src +
+// j*ld), by 16 x 16 blocks: each block reads and writes whole 64-byte lines.
+static void transpose_f32(const float *src, int64_t ld, int64_t n, int64_t k, float *dst,
+                          int64_t ldd) {
+    int64_t j = 0;
+#ifdef __AVX__
+    for (; j + 16 <= n; j += 16) {
+        int64_t p = 0;
+        for (; p + 16 <= k; p += 16) {
+            const float *s = src + j * ld + p;
+            float *o = dst + p * ldd + j;
+            tile8_f32(s, ld, o, ldd);
+            tile8_f32(s + 8, ld, o + 8 * ldd, ldd);
+            tile8_f32(s + 8 * ld, ld, o + 8, ldd);
+            tile8_f32(s + 8 * ld + 8, ld, o + 8 * ldd + 8, ldd);
+        }
+        for (; p < k; p++)
+            for (int64_t jj = j; jj < j + 16; jj++) dst[p * ldd + jj] = src[jj * ld + p];
+    }
+#endif
+    for (int64_t j0 = j; j0 < n; j0 += 8) {
+        int64_t j1 = j0 + 8 < n ? j0 + 8 : n;
+        for (int64_t p = 0; p < k; p++)
+            for (int64_t jj = j0; jj < j1; jj++) dst[p * ldd + jj] = src[jj * ld + p];
+    }
+}
+
+static void transpose_f64(const double *src, int64_t ld, int64_t n, int64_t k, double *dst,
+                          int64_t ldd) {
+    for (int64_t j0 = 0; j0 < n; j0 += 8) {
+        int64_t j1 = j0 + 8 < n ? j0 + 8 : n;
+        for (int64_t p0 = 0; p0 < k; p0 += 8) {
+            int64_t p1 = p0 + 8 < k ? p0 + 8 : k;
+            for (int64_t p = p0; p < p1; p++)
+                for (int64_t jj = j0; jj < j1; jj++) dst[p * ldd + jj] = src[jj * ld + p];
+        }
+    }
+}
 
 static int tg_cpu_gemm(void *ctx, const tg_gemm_desc *d) {
     tg_cpu_ctx *c = ctx;
@@ -20,19 +110,29 @@ static int tg_cpu_gemm(void *ctx, const tg_gemm_desc *d) {
     rntm_t rntm = BLIS_RNTM_INITIALIZER;
     bool small = (double)d->m * (double)d->n * (double)d->k < PAR_MIN_MACS;
     bli_rntm_set_num_threads(c->n_threads > 1 && !small ? c->n_threads : 1, &rntm);
+    size_t esize = d->dtype == TG_F64 ? sizeof(double) : sizeof(float);
+    int64_t ldt = transpose_ld(d->n, esize);
+    void *bt = wants_transpose(d) ? tg__cpu_scratch((size_t)(d->k * ldt) * esize) : NULL;
     for (int64_t b = 0; b < d->batch; b++) {
+        const char *bp = (const char *)d->b + (size_t)(b * d->b_bs) * esize;
+        inc_t b_rs = d->b_rs, b_cs = d->b_cs;
+        if (bt && (b == 0 || d->b_bs != 0)) {
+            if (d->dtype == TG_F64) transpose_f64((const double *)bp, b_cs, d->n, d->k, bt, ldt);
+            else transpose_f32((const float *)bp, b_cs, d->n, d->k, bt, ldt);
+        }
+        if (bt) bp = bt, b_rs = ldt, b_cs = 1;
         if (d->dtype == TG_F64) {
             double alpha = d->alpha, beta = d->beta;
             bli_dgemm_ex(BLIS_NO_TRANSPOSE, BLIS_NO_TRANSPOSE, d->m, d->n, d->k, &alpha,
-                         (double *)d->a + b * d->a_bs, d->a_rs, d->a_cs,
-                         (double *)d->b + b * d->b_bs, d->b_rs, d->b_cs, &beta,
-                         (double *)d->c + b * d->c_bs, d->c_rs, d->c_cs, cntx, &rntm);
+                         (double *)d->a + b * d->a_bs, d->a_rs, d->a_cs, (double *)bp, b_rs,
+                         b_cs, &beta, (double *)d->c + b * d->c_bs, d->c_rs, d->c_cs, cntx,
+                         &rntm);
         } else {
             float alpha = (float)d->alpha, beta = (float)d->beta;
             bli_sgemm_ex(BLIS_NO_TRANSPOSE, BLIS_NO_TRANSPOSE, d->m, d->n, d->k, &alpha,
-                         (float *)d->a + b * d->a_bs, d->a_rs, d->a_cs,
-                         (float *)d->b + b * d->b_bs, d->b_rs, d->b_cs, &beta,
-                         (float *)d->c + b * d->c_bs, d->c_rs, d->c_cs, cntx, &rntm);
+                         (float *)d->a + b * d->a_bs, d->a_rs, d->a_cs, (float *)bp, b_rs,
+                         b_cs, &beta, (float *)d->c + b * d->c_bs, d->c_rs, d->c_cs, cntx,
+                         &rntm);
         }
     }
     return TG_OK;

@@ -217,6 +217,46 @@ Test(ops_matmul, gemm_blis_blocks) {
     check_gemm_big(300, 530, 260);   // every dimension above them
 }
 
+// B stored transposed on BLIS's packed path is copied to row-major scratch first (gemm.c):
+// per batch entry (a batch of Bs) or once (one B shared by the batch), with n = 256 (f32
+// rows 1 KiB apart, which the scratch pads) and with ragged edges
+// (n = 45, k = 37: partial 16 x 16 blocks), in both dtypes, against a naive loop.
+static void check_batched_bt(int64_t m, int64_t k, int64_t n, bool shared) {
+    enum { NB = 3 };
+    double *a = big_values(NB * m * k, 7, 5), *b = big_values(NB * n * k, 5, 3);
+    double *want = calloc((size_t)(NB * m * n), sizeof *want);
+    cr_assert_not_null(want);
+    for (int64_t e = 0; e < NB; e++)
+        for (int64_t i = 0; i < m; i++)
+            for (int64_t j = 0; j < n; j++)
+                for (int64_t p = 0; p < k; p++)   // b holds B^T: [n, k] per entry
+                    want[(e * m + i) * n + j] +=
+                        a[(e * m + i) * k + p] * b[((shared ? 0 : e) * n + j) * k + p];
+    for (int d = 0; d < TU_N_DTYPES; d++) {
+        tg_dtype dt = tu_dtype(d);
+        tg_tensor *x = big_tensor(dt, a, NB * m, k, false);
+        tg_tensor *bt = big_tensor(dt, b, (shared ? 1 : NB) * n, k, false);
+        tg_tape *tape = tg_tape_new();
+        tg_tensor *x3 = tg_reshape(tape, x, 3, (int64_t[]){NB, m, k});
+        tg_tensor *b3 = shared ? bt : tg_reshape(tape, bt, 3, (int64_t[]){NB, n, k});
+        char what[96];
+        snprintf(what, sizeof what, "%d x %lldx%lldx%lld %s, B^T %s", NB, (long long)m,
+                 (long long)k, (long long)n, tg_dtype_name(dt), shared ? "shared" : "per entry");
+        expect_big(tg_matmul_ex(tape, x3, b3, false, true), want, NULL, NB * m, n, what);
+        tg_tape_free(tape);
+        tu_free(x);
+        tu_free(bt);
+    }
+    free(a), free(b), free(want);
+}
+
+Test(ops_matmul, gemm_transposed_b_batched) {
+    check_batched_bt(40, 64, 256, false);
+    check_batched_bt(40, 64, 256, true);
+    check_batched_bt(50, 37, 45, false);
+    check_batched_bt(50, 37, 45, true);
+}
+
 // A batched product through the small kernel: each batch's slice must be its own product.
 Test(ops_matmul, gemm_small_batched) {
     double a[3 * 4 * 5], b[3 * 5 * 2], want[3 * 4 * 2];
