@@ -16,7 +16,7 @@
 extern "C" {
 #endif
 
-#define TG_BACKEND_ABI_VERSION 6u
+#define TG_BACKEND_ABI_VERSION 7u
 #define TG_VIEW_MAX_DIMS 8
 
 // A strided view: element strides, stride 0 = broadcast along that axis.
@@ -295,6 +295,13 @@ struct tg_backend_ops {
     // Fused attention and its gradient (tg_attn_desc above).
     int (*attention)(void *ctx, const tg_attn_desc *d);
     int (*attention_grad)(void *ctx, const tg_attn_desc *d);
+    // Max pooling over the windows of x [N, C, H, W] (d: the window; pad_value unused):
+    // each window's winner is its first maximum over the in-image taps in row-major tap
+    // order, a NaN winning (it propagates, as in torch). route == 0: out [N, C, OH, OW] =
+    // v (x's shape) at each winner; route != 0: out [N, C, H, W] += v [N, C, OH, OW] at
+    // each winner (out pre-filled by the caller). All contiguous; out overlaps neither.
+    int (*max_pool)(void *ctx, const tg_im2col_desc *d, int route, const void *x,
+                    const void *v, void *out);
 };
 
 // The built-in CPU backend.

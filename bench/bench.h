@@ -111,8 +111,11 @@ int bench_run_chain(const bench_opts *o, const char *name);
 int bench_run_ops(const bench_opts *o, const char *name);
 // gpt-mini and the attention / layer_norm op rows (bench_gpt.c).
 int bench_run_gpt(const bench_opts *o, const char *name);
+// fashion-cnn, the CNN of examples/fashion.c (bench_cnn.c).
+int bench_run_cnn(const bench_opts *o, const char *name);
 
 // Names the harness knows, in the order `--config all` runs them.
 extern const char *const bench_mlp_names[];
 extern const char *const bench_op_names[];
 extern const char *const bench_gpt_names[];
+extern const char *const bench_cnn_names[];

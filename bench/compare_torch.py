@@ -70,6 +70,9 @@ OPS = {  # name: (kind, dims) as in bench_ops.c
 # from tests/fixtures/gen_gpt.py's reference classes, batch 32 of random ids, AdamW.
 GPTS = {"gpt-mini": dict(vocab_size=96, block_size=64, n_layer=4, n_head=4, n_embd=128,
                          batch=32)}
+# The CNN configuration (bench/bench_cnn.c): examples/fashion.c's CNN in training mode,
+# batch 64 of random 28 x 28 images, Adam.
+CNNS = {"fashion-cnn": dict(batch=64)}
 OPS.update({  # attention: q, k, v [B,H,T,D], causal, torch 1.13's composed form
     "attention-32x4x64x32": ("attention", (32, 4, 64, 32)),
     "attention-8x4x256x32": ("attention", (8, 4, 256, 32)),
@@ -80,7 +83,7 @@ OPS.update({  # attention: q, k, v [B,H,T,D], causal, torch 1.13's composed form
 # 15's for gpt-mini.
 TARGETS = {"tiny-sgd": (50, None), "chain100": (50, None), "seed-diabetes": (5, None),
            "seed-moons": (5, None), "mnist-mlp": (1.15, 1.10), "wide": (1.15, 1.10),
-           "gpt-mini": (1.3, 1.25)}
+           "gpt-mini": (1.3, 1.25), "fashion-cnn": (1.2, None)}
 THREAD_VARS = ("OMP_NUM_THREADS", "BLIS_NUM_THREADS", "MKL_NUM_THREADS",
                "OPENBLAS_NUM_THREADS")
 # The PyTorch runs: side name -> label in the tables.
@@ -94,8 +97,9 @@ def expand(names):
     for name in names.split(","):
         name = name.strip()
         if name == "all":
-            groups += [[m] for m in MLPS] + [["chain100"], list(OPS)] + [[g] for g in GPTS]
-        elif name in GPTS:
+            groups += ([[m] for m in MLPS] + [["chain100"], list(OPS)] + [[g] for g in GPTS] +
+                       [[c] for c in CNNS])
+        elif name in GPTS or name in CNNS:
             groups.append([name])
         elif name == "mlp":
             groups += [[m] for m in MLPS]
@@ -282,6 +286,8 @@ def torch_worker(args):
             emit(name, "backward", obwd, 2.0 * flops)
         elif name in GPTS:
             gpt_figures(name, GPTS[name], now, emit)
+        elif name in CNNS:
+            cnn_figures(name, CNNS[name], now, emit)
         else:
             sys.exit(f"compare_torch worker: unknown configuration {name!r}")
     json.dump({"tool": "torch", "torch_version": torch.__version__,
@@ -339,6 +345,46 @@ def gpt_figures(name, cfg, now, emit):
     def step():
         t0 = now()
         loss().backward()
+        opt.step()
+        opt.zero_grad()
+        return now() - t0
+
+    emit(name, "forward", fwd, flops)
+    emit(name, "backward", bwd, 2 * flops)
+    emit(name, "step", step, 3 * flops)
+
+
+def cnn_figures(name, cfg, now, emit):
+    """fashion-cnn: forward (+ loss), backward, step (Adam) of examples/fashion.c's CNN."""
+    import torch
+    import torch.nn as nn
+    import torch.nn.functional as F
+    net = nn.Sequential(
+        nn.Conv2d(1, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(8, 16, 3, padding=1), nn.BatchNorm2d(16), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Flatten(), nn.Dropout(0.25), nn.Linear(16 * 7 * 7, 10))
+    net.train()
+    opt = torch.optim.Adam(net.parameters(), lr=1e-3)
+    b = cfg["batch"]
+    x, y = torch.randn(b, 1, 28, 28), torch.randint(0, 10, (b,))
+    flops = 2.0 * (b * 8 * 28 * 28 * 9 + b * 16 * 14 * 14 * 8 * 9 + b * 16 * 7 * 7 * 10)
+
+    def fwd():
+        t0 = now()
+        F.cross_entropy(net(x), y)
+        return now() - t0
+
+    def bwd():
+        lo = F.cross_entropy(net(x), y)
+        t0 = now()
+        lo.backward()
+        t_ = now() - t0
+        opt.zero_grad()
+        return t_
+
+    def step():
+        t0 = now()
+        F.cross_entropy(net(x), y).backward()
         opt.step()
         opt.zero_grad()
         return now() - t0

@@ -17,6 +17,8 @@ static void usage(FILE *f) {
         "        ops        every op microbenchmark; or a family (matmul, add-bcast, relu,\n"
         "                   softmax, cross_entropy, conv2d) or one case (matmul-256, ...)\n"
         "        gpt-mini   examples/gpt's model (4x4x128, context 64), batch 32, AdamW\n"
+        "        fashion-cnn  examples/fashion's CNN (2 conv+BN+ReLU+pool, linear), batch 64,\n"
+        "                   Adam\n"
         "        attention, layer_norm  the transformer op rows (a family or one case)\n"
         "        list       print the names and exit\n"
         "  --backend NAME  cpu (default: $TG_BACKEND, else cpu) or cuda\n"
@@ -75,6 +77,8 @@ static int run_name(const bench_opts *o, const char *name, int *n_failed,
                 st |= run_name(o, bench_op_names[i], n_failed, failed);
             for (int i = 0; bench_gpt_names[i]; i++)
                 st |= run_name(o, bench_gpt_names[i], n_failed, failed);
+            for (int i = 0; bench_cnn_names[i]; i++)
+                st |= run_name(o, bench_cnn_names[i], n_failed, failed);
         }
         return st;
     }
@@ -82,6 +86,7 @@ static int run_name(const bench_opts *o, const char *name, int *n_failed,
     if (st == 1) st = bench_run_chain(o, name);
     if (st == 1) st = bench_run_ops(o, name);
     if (st == 1) st = bench_run_gpt(o, name);
+    if (st == 1) st = bench_run_cnn(o, name);
     if (st == 1) {
         fprintf(stderr, "tg-bench: unknown configuration '%s' (try --config list)\n", name);
         return -2;
@@ -101,6 +106,9 @@ static void list_names(void) {
     printf("\ntransformers:");
     for (int i = 0; bench_gpt_names[i]; i++) printf(" %s", bench_gpt_names[i]);
     printf(" (attention-32x4x64x32 attention-8x4x256x32 layer_norm-2048x128 layer_norm-2048x512)\n");
+    printf("cnn:");
+    for (int i = 0; bench_cnn_names[i]; i++) printf(" %s", bench_cnn_names[i]);
+    printf("\n");
 }
 
 // Parses the command line into *o and *config / *backend: -1 to go on, 0 after --help, 2 on

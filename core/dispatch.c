@@ -186,6 +186,16 @@ int tg__k_adam_step(const char *where, tg_backend *be, const tg_adam_desc *d) {
 
 bool tg__has_softmax_grad(tg_backend *be) { return SLOT(be, softmax_grad) != NULL; }
 
+bool tg__has_max_pool(tg_backend *be) { return SLOT(be, max_pool) != NULL; }
+
+int tg__k_max_pool(const char *where, tg_backend *be, const tg_im2col_desc *d, bool route,
+                   const void *x, const void *v, void *out) {
+    int (*fn)(void *, const tg_im2col_desc *, int, const void *, const void *, void *) =
+        SLOT(be, max_pool);
+    if (!fn) return unsupported(where, be, "max_pool");
+    return done(fn(be->ctx, d, route, x, v, out), where, be, "max_pool");
+}
+
 // Rows along the last axis of a contiguous tensor: n rows of c.
 static int64_t rows_of(const tg_tensor *t, int64_t *c) {
     *c = t->ndim ? t->shape[t->ndim - 1] : 1;

@@ -235,6 +235,133 @@ tg_tensor *tg_conv2d(tg_tape *tape, tg_tensor *x, tg_tensor *weight, tg_tensor *
     return tg__named("tg_conv2d", mark, y);
 }
 
+// ---- max_pool2d in one pass each way (backends with a max_pool kernel) ----
+//   tg_max_pool2d(x) = select(x, x): the values of v at the winners of x's windows
+//   select's rule:  dv = route(x, dy)   (x only chooses: no gradient)
+//   route's rule:   ddy = select(x, g)
+// so the pair differentiates any number of times. The op named tg_max_pool2d is select
+// (inputs x, v); tg_max_pool2d_grad is route (inputs x, dy).
+
+static int check_pool_x(const char *name, const tg_tensor *x, const window *w, int64_t *oh,
+                        int64_t *ow) {
+    char s[160];
+    if (x->ndim != 4) {
+        tg__fail(TG_ERR_SHAPE, name, "need x [N,C,H,W], got %s",
+                 tg__shape_str(s, sizeof s, x->ndim, x->shape));
+        return TG_ERR_SHAPE;
+    }
+    *oh = out_size(x->shape[2], w->kh, w->sh, w->ph, w->dh);
+    *ow = out_size(x->shape[3], w->kw, w->sw, w->pw, w->dw);
+    if (*oh <= 0 || *ow <= 0) {
+        tg__fail(TG_ERR_SHAPE, name, "window %lldx%lld does not fit input %s", (long long)w->kh,
+                 (long long)w->kw, tg__shape_str(s, sizeof s, x->ndim, x->shape));
+        return TG_ERR_SHAPE;
+    }
+    return TG_OK;
+}
+
+static int select_infer(tg_tensor *const *in, int n, const void *params, int *ndim,
+                        int64_t *shape) {
+    (void)n;
+    const window *w = &((const conv_params *)params)->w;
+    int64_t oh, ow;
+    if (check_pool_x("tg_max_pool2d", in[0], w, &oh, &ow)) return TG_ERR_SHAPE;
+    if (!tg__same_shape(in[0], in[1])) {
+        char s1[160], s2[160];
+        tg__fail(TG_ERR_SHAPE, "tg_max_pool2d", "values %s must have x's shape %s",
+                 tg__shape_str(s1, sizeof s1, in[1]->ndim, in[1]->shape),
+                 tg__shape_str(s2, sizeof s2, in[0]->ndim, in[0]->shape));
+        return TG_ERR_SHAPE;
+    }
+    *ndim = 4;
+    shape[0] = in[0]->shape[0], shape[1] = in[0]->shape[1], shape[2] = oh, shape[3] = ow;
+    return TG_OK;
+}
+
+static tg_im2col_desc pool_desc(const tg_tensor *x, const window *w) {
+    return desc_of(w, x->dtype, x->shape[0], x->shape[1], x->shape[2], x->shape[3], 0);
+}
+
+static int select_forward(tg_tensor *const *in, int n, const void *params, tg_tensor *out) {
+    (void)n;
+    tg_im2col_desc d = pool_desc(in[0], &((const conv_params *)params)->w);
+    return tg__k_max_pool("tg_max_pool2d", out->be, &d, false, in[0]->data, in[1]->data,
+                          out->data);
+}
+
+static int select_backward(tg_tape *tape, const tg_node *node, tg_tensor *dout,
+                           tg_tensor **din) {
+    const window *w = &((const conv_params *)tg__node_params(node))->w;
+    tg_conv_opts o = opts_of(w);
+    din[1] = tg_max_pool2d_grad(tape, node->in[0], dout, (int)w->kh, (int)w->kw, &o);
+    return tg__rule_status(din[1]);
+}
+
+const tg_op_def tg__op_max_pool2d = {
+    .id = TG_OP_MAX_POOL2D, .name = "tg_max_pool2d", .arity = 2,
+    .infer = select_infer, .forward = select_forward, .backward = select_backward,
+    .unread = TG_UNREAD_IN(1) | TG_UNREAD_OUT, .params_size = sizeof(conv_params),
+};
+
+static int route_infer(tg_tensor *const *in, int n, const void *params, int *ndim,
+                       int64_t *shape) {
+    (void)n;
+    const window *w = &((const conv_params *)params)->w;
+    int64_t oh, ow;
+    if (check_pool_x("tg_max_pool2d_grad", in[0], w, &oh, &ow)) return TG_ERR_SHAPE;
+    const tg_tensor *x = in[0], *dy = in[1];
+    if (dy->ndim != 4 || dy->shape[0] != x->shape[0] || dy->shape[1] != x->shape[1] ||
+        dy->shape[2] != oh || dy->shape[3] != ow) {
+        char s1[160], s2[160];
+        tg__fail(TG_ERR_SHAPE, "tg_max_pool2d_grad", "dy %s must be [%lld,%lld,%lld,%lld], "
+                 "the pooled shape of x %s", tg__shape_str(s1, sizeof s1, dy->ndim, dy->shape),
+                 (long long)x->shape[0], (long long)x->shape[1], (long long)oh, (long long)ow,
+                 tg__shape_str(s2, sizeof s2, x->ndim, x->shape));
+        return TG_ERR_SHAPE;
+    }
+    return tg__infer_same(in, 1, params, ndim, shape);
+}
+
+static int route_forward(tg_tensor *const *in, int n, const void *params, tg_tensor *out) {
+    (void)n;
+    tg_im2col_desc d = pool_desc(in[0], &((const conv_params *)params)->w);
+    int st = tg__be_memset0(out->be, out->data, out->nbytes);
+    return st ? st : tg__k_max_pool("tg_max_pool2d_grad", out->be, &d, true, in[0]->data,
+                                    in[1]->data, out->data);
+}
+
+static tg_tensor *pool_select(tg_tape *tape, tg_tensor *x, tg_tensor *v, const window *w) {
+    conv_params p = {.w = *w};
+    tg_tensor *in[2] = {x, v};
+    return tg__apply(tape, &tg__op_max_pool2d, 2, in, &p);
+}
+
+static int route_backward(tg_tape *tape, const tg_node *node, tg_tensor *dout, tg_tensor **din) {
+    const window *w = &((const conv_params *)tg__node_params(node))->w;
+    din[1] = pool_select(tape, node->in[0], dout, w);
+    return tg__rule_status(din[1]);
+}
+
+const tg_op_def tg__op_max_pool2d_grad = {
+    .id = TG_OP_MAX_POOL2D_GRAD, .name = "tg_max_pool2d_grad", .arity = 2,
+    .infer = route_infer, .forward = route_forward, .backward = route_backward,
+    .unread = TG_UNREAD_IN(1) | TG_UNREAD_OUT, .params_size = sizeof(conv_params),
+};
+
+tg_tensor *tg_max_pool2d_grad(tg_tape *tape, tg_tensor *x, tg_tensor *dy, int kh, int kw,
+                              const tg_conv_opts *opts) {
+    tg_tensor *in[2] = {x, dy};
+    if (tg__check_inputs(tape, &tg__op_max_pool2d_grad, 2, in)) return NULL;
+    conv_params p = {.pad = 0};
+    if (set_window(&p.w, kh, kw, opts, true, "tg_max_pool2d_grad")) return NULL;
+    if (!tg__has_max_pool(x->be)) {
+        tg__fail(TG_ERR_UNSUPPORTED, "tg_max_pool2d_grad",
+                 "not supported on backend %s (no max_pool kernel)", tg_backend_name(x->be));
+        return NULL;
+    }
+    return tg__apply(tape, &tg__op_max_pool2d_grad, 2, in, &p);
+}
+
 static tg_tensor *pool(tg_tape *tape, tg_tensor *x, int kh, int kw, const tg_conv_opts *opts,
                        bool is_max, const char *name) {
     char s[160];
@@ -260,7 +387,13 @@ static tg_tensor *pool(tg_tape *tape, tg_tensor *x, int kh, int kw, const tg_con
 }
 
 tg_tensor *tg_max_pool2d(tg_tape *tape, tg_tensor *x, int kh, int kw, const tg_conv_opts *opts) {
-    return pool(tape, x, kh, kw, opts, true, "tg_max_pool2d");
+    if (tg__check_args(tape, "tg_max_pool2d", 1, &x)) return NULL;
+    if (!tg__has_max_pool(x->be)) return pool(tape, x, kh, kw, opts, true, "tg_max_pool2d");
+    tg_tensor *in[2] = {x, x};
+    if (tg__check_inputs(tape, &tg__op_max_pool2d, 2, in)) return NULL;
+    window w;
+    if (set_window(&w, kh, kw, opts, true, "tg_max_pool2d")) return NULL;
+    return pool_select(tape, x, x, &w);
 }
 
 tg_tensor *tg_avg_pool2d(tg_tape *tape, tg_tensor *x, int kh, int kw, const tg_conv_opts *opts) {

@@ -81,4 +81,6 @@
     X(GELU_TANH_GRAD,   gelu_tanh_grad    /* activation.c */) \
     X(LAYER_NORM_WGRAD, layer_norm_wgrad  /* layernorm.c */) \
     X(SILU,             silu              /* activation.c */) \
-    X(SILU_GRAD,        silu_grad         /* activation.c */)
+    X(SILU_GRAD,        silu_grad         /* activation.c */) \
+    X(MAX_POOL2D,       max_pool2d        /* conv.c */) \
+    X(MAX_POOL2D_GRAD,  max_pool2d_grad   /* conv.c */)

@@ -1,5 +1,5 @@
 // Op cases for ops/conv.c: im2col and its adjoint col2im with strides, padding and
-// dilation, and the composed conv2d, max_pool2d and avg_pool2d (rows name the op that
+// dilation, max_pool2d and its gradient op, and the composed conv2d and avg_pool2d (rows name the op that
 // carries their gradient). Windows are small so the full Jacobian stays cheap.
 #include "tools/op_cases.h"
 
@@ -28,6 +28,10 @@ static tg_tensor *call_conv2d(tg_tape *t, tg_tensor *const *in, void *row) {
 static tg_tensor *call_max_pool2d(tg_tape *t, tg_tensor *const *in, void *row) {
     tg_conv_opts o = opts_of(win(row));
     return tg_max_pool2d(t, in[0], (int)win(row)[0], (int)win(row)[1], &o);
+}
+static tg_tensor *call_max_pool2d_grad(tg_tape *t, tg_tensor *const *in, void *row) {
+    tg_conv_opts o = opts_of(win(row));
+    return tg_max_pool2d_grad(t, in[0], in[1], (int)win(row)[0], (int)win(row)[1], &o);
 }
 static tg_tensor *call_avg_pool2d(tg_tape *t, tg_tensor *const *in, void *row) {
     tg_conv_opts o = opts_of(win(row));
@@ -67,12 +71,19 @@ static const op_case rows[] = {
      .ndim = {4, 4, 1}, .shape = {{1, 1, 5, 5}, {2, 1, 2, 2}, {2}}, .no_grad = {true},
      .lo = -1, .hi = 1, .at = {.i = {0, 0, 0, 0, 0, 0, 2, 2}}, .call = call_conv2d,
      .differentiable = true},
-    {.op = "tg_gather", .label = "tg_max_pool2d 2x2 of [1,2,4,4] (composed)", .n_in = 1,
+    {.op = "tg_max_pool2d", .label = "x [1,2,4,4], 2x2", .n_in = 1,
      .ndim = {4}, .shape = {{1, 2, 4, 4}}, .lo = -2, .hi = 2, .at = {.i = {2, 2}},
      .call = call_max_pool2d, .differentiable = true},
-    {.op = "tg_gather", .label = "tg_max_pool2d 3x3, stride 2, padding 1 (composed)",
+    {.op = "tg_max_pool2d", .label = "x [1,1,5,5], 3x3, stride 2, padding 1",
      .n_in = 1, .ndim = {4}, .shape = {{1, 1, 5, 5}}, .lo = -2, .hi = 2,
      .at = {.i = {3, 3, 2, 2, 1, 1}}, .call = call_max_pool2d, .differentiable = true},
+    {.op = "tg_max_pool2d_grad", .label = "x [1,2,4,4] fixed, dy [1,2,2,2], 2x2", .n_in = 2,
+     .ndim = {4, 4}, .shape = {{1, 2, 4, 4}, {1, 2, 2, 2}}, .no_grad = {true}, .lo = -2,
+     .hi = 2, .at = {.i = {2, 2}}, .call = call_max_pool2d_grad, .differentiable = true},
+    {.op = "tg_max_pool2d_grad", .label = "x [2,1,3,3] fixed, dy [2,1,2,2], 2x2, stride 1 "
+     "(overlapping)", .n_in = 2, .ndim = {4, 4}, .shape = {{2, 1, 3, 3}, {2, 1, 2, 2}},
+     .no_grad = {true}, .lo = -2, .hi = 2, .at = {.i = {2, 2, 1, 1}},
+     .call = call_max_pool2d_grad, .differentiable = true},
     {.op = "tg_im2col", .label = "tg_avg_pool2d 2x2 of [2,1,4,4] (composed)", .n_in = 1,
      .ndim = {4}, .shape = {{2, 1, 4, 4}}, .lo = -2, .hi = 2, .at = {.i = {2, 2}},
      .call = call_avg_pool2d, .differentiable = true},

@@ -13,6 +13,7 @@
 #include "backends/cpu/softmax.c"
 #include "backends/cpu/layernorm.c"
 #include "backends/cpu/attention.c"
+#include "backends/cpu/pool.c"
 
 static const struct tg_backend_ops kernels = {
     .fill = tg_cpu_fill,
@@ -37,4 +38,5 @@ static const struct tg_backend_ops kernels = {
     .layer_norm_wgrad = tg_cpu_layer_norm_wgrad,
     .attention = tg_cpu_attention,
     .attention_grad = tg_cpu_attention_grad,
+    .max_pool = tg_cpu_max_pool,
 };

@@ -260,6 +260,7 @@ static const struct tg_backend_ops cuda_ops = {
     .layer_norm_wgrad = tg_cuda_layer_norm_wgrad,
     .attention = tg_cuda_attention,
     .attention_grad = tg_cuda_attention_grad,
+    .max_pool = tg_cuda_max_pool,
 };
 
 // The module's one exported symbol. Touches no CUDA API, so it works (and the vtable can

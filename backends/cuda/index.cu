@@ -229,3 +229,85 @@ int tg_cuda_col2im(void *ctx, const tg_im2col_desc *d, const void *cols, void *x
             *d, (const float *)cols, (float *)x);
     return tg_cuda_check_launch("col2im");
 }
+
+// ---- max pooling (the cpu loop's rule: first maximum in row-major tap order, NaN wins) ----
+
+template <typename T>
+__device__ int64_t pool_winner(const tg_im2col_desc &d, const T *x, int64_t oh, int64_t ow) {
+    int64_t best = -1;
+    T bv = 0;
+    for (int64_t ki = 0; ki < d.kh; ki++) {
+        int64_t ih = oh * d.stride_h - d.pad_h + ki * d.dil_h;
+        if (ih < 0 || ih >= d.h) continue;
+        for (int64_t kj = 0; kj < d.kw; kj++) {
+            int64_t iw = ow * d.stride_w - d.pad_w + kj * d.dil_w;
+            if (iw < 0 || iw >= d.w) continue;
+            T v = x[ih * d.w + iw];
+            if (best < 0 || v > bv || (isnan(v) && !isnan(bv))) best = ih * d.w + iw, bv = v;
+        }
+    }
+    return best;
+}
+
+// out [N, C, OH, OW] = v at each window's winner in x (one thread per output)
+template <typename T>
+__global__ void pool_select_kernel(tg_im2col_desc d, const T *x, const T *v, T *out) {
+    int64_t ohw = d.oh * d.ow, hw = d.h * d.w, total = d.n * d.c * ohw;
+    for (int64_t t = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; t < total;
+         t += (int64_t)gridDim.x * blockDim.x) {
+        int64_t pl = t / ohw, o = t % ohw;
+        int64_t at = pool_winner(d, x + pl * hw, o / d.ow, o % d.ow);
+        out[t] = v[pl * hw + at];
+    }
+}
+
+// out [N, C, H, W] += v at the winners: each image element sums the windows it wins, in
+// window order (one thread per element: no atomics, the same sums every run)
+template <typename T>
+__global__ void pool_route_kernel(tg_im2col_desc d, const T *x, const T *v, T *out) {
+    int64_t ohw = d.oh * d.ow, hw = d.h * d.w, total = d.n * d.c * hw;
+    for (int64_t t = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; t < total;
+         t += (int64_t)gridDim.x * blockDim.x) {
+        int64_t pl = t / hw, e = t % hw, ih = e / d.w, iw = e % d.w;
+        T acc = out[t];
+        for (int64_t ki = 0; ki < d.kh; ki++) {
+            int64_t th = ih + d.pad_h - ki * d.dil_h;
+            if (th < 0 || th % d.stride_h) continue;
+            int64_t oh = th / d.stride_h;
+            if (oh >= d.oh) continue;
+            for (int64_t kj = 0; kj < d.kw; kj++) {
+                int64_t tw = iw + d.pad_w - kj * d.dil_w;
+                if (tw < 0 || tw % d.stride_w) continue;
+                int64_t ow = tw / d.stride_w;
+                if (ow >= d.ow) continue;
+                if (pool_winner(d, x + pl * hw, oh, ow) == e) acc += v[pl * ohw + oh * d.ow + ow];
+            }
+        }
+        out[t] = acc;
+    }
+}
+
+int tg_cuda_max_pool(void *ctx, const tg_im2col_desc *d, int route, const void *x,
+                     const void *v, void *out) {
+    tg_cuda_ctx *c = (tg_cuda_ctx *)ctx;
+    if (!im2col_ok(d)) return TG_ERR_INVALID_ARG;
+    int64_t total = d->n * d->c * (route ? d->h * d->w : d->oh * d->ow);
+    if (total == 0 || d->oh * d->ow == 0) return TG_OK;
+    unsigned blocks = tg_cuda_blocks(total);
+    if (d->dtype == TG_F64) {
+        if (route)
+            pool_route_kernel<double><<<blocks, TG_CU_THREADS, 0, c->stream>>>(
+                *d, (const double *)x, (const double *)v, (double *)out);
+        else
+            pool_select_kernel<double><<<blocks, TG_CU_THREADS, 0, c->stream>>>(
+                *d, (const double *)x, (const double *)v, (double *)out);
+    } else {
+        if (route)
+            pool_route_kernel<float><<<blocks, TG_CU_THREADS, 0, c->stream>>>(
+                *d, (const float *)x, (const float *)v, (float *)out);
+        else
+            pool_select_kernel<float><<<blocks, TG_CU_THREADS, 0, c->stream>>>(
+                *d, (const float *)x, (const float *)v, (float *)out);
+    }
+    return tg_cuda_check_launch("max_pool");
+}

@@ -285,9 +285,16 @@ typedef struct tg_conv_opts {
 // Lowered to im2col + batched gemm.
 TG_API tg_tensor *tg_conv2d(tg_tape *tape, tg_tensor *x, tg_tensor *weight, tg_tensor *bias,
                             const tg_conv_opts *opts);
-// Max over KHxKW windows (padding counts as -inf). opts NULL: stride = kernel size.
+// Max over KHxKW windows (padding counts as -inf). opts NULL: stride = kernel size. Each
+// window's gradient goes to its first maximum (row-major); a NaN in a window wins, as in
+// torch. One pass each way on backends with a max_pool kernel (im2col + argmax + gather
+// elsewhere).
 TG_API tg_tensor *tg_max_pool2d(tg_tape *tape, tg_tensor *x, int kh, int kw,
                                 const tg_conv_opts *opts);
+// max_pool2d's gradient rule as one op: dx [N,C,H,W] with dy [N,C,OH,OW] added at each
+// window's winner in x (zero elsewhere); differentiable in dy (x only chooses).
+TG_API tg_tensor *tg_max_pool2d_grad(tg_tape *tape, tg_tensor *x, tg_tensor *dy, int kh, int kw,
+                                     const tg_conv_opts *opts);
 // Mean over KHxKW windows (zero padding counted, torch's count_include_pad=True).
 TG_API tg_tensor *tg_avg_pool2d(tg_tape *tape, tg_tensor *x, int kh, int kw,
                                 const tg_conv_opts *opts);

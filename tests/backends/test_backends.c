@@ -127,9 +127,10 @@ static const struct {
     {"layer_norm_wgrad", offsetof(struct tg_backend_ops, layer_norm_wgrad)},
     {"attention", offsetof(struct tg_backend_ops, attention)},
     {"attention_grad", offsetof(struct tg_backend_ops, attention_grad)},
+    {"max_pool", offsetof(struct tg_backend_ops, max_pool)},
 };
 // A slot added to the interface must be added above: the last one listed ends the struct.
-_Static_assert(offsetof(struct tg_backend_ops, attention_grad) + sizeof(void (*)(void)) ==
+_Static_assert(offsetof(struct tg_backend_ops, max_pool) + sizeof(void (*)(void)) ==
                    sizeof(struct tg_backend_ops),
                "tests/backends: list every tg_backend_ops slot in slots[]");
 

@@ -64,6 +64,33 @@ Test(misuse, pooling_im2col) {
     mu_null("tg_col2im", tg_col2im(tp, mu.stale, 1, 4, 4, 2, 2, NULL), "stale cols");
 }
 
+Test(misuse, max_pool2d_grad) {
+    tg_tape *tp = mu.tape;
+    tg_tensor *x = mu.img;   // f32 [1,1,4,4]
+    const char *fn = "tg_max_pool2d_grad";
+    tg_tensor *dy = tg_tensor_new(mu.be, TG_F32, 4, (int64_t[]){1, 1, 2, 2});
+    tg_tensor *dy3 = tg_tensor_new(mu.be, TG_F32, 4, (int64_t[]){1, 1, 3, 3});
+    tg_tensor *dy64 = tg_tensor_new(mu.be, TG_F64, 4, (int64_t[]){1, 1, 2, 2});
+    cr_assert(dy && dy3 && dy64);
+    tg_conv_opts s0 = {.stride = {-1, 1}}, wide = {.padding = {2, 0}};
+    mu_null(fn, tg_max_pool2d_grad(NULL, x, dy, 2, 2, NULL), "NULL tape");
+    mu_null(fn, tg_max_pool2d_grad(tp, NULL, dy, 2, 2, NULL), "NULL x");
+    mu_null(fn, tg_max_pool2d_grad(tp, x, NULL, 2, 2, NULL), "NULL dy");
+    mu_null(fn, tg_max_pool2d_grad(tp, mu.a, dy, 2, 2, NULL), "2-D x");
+    mu_null(fn, tg_max_pool2d_grad(tp, x, dy3, 2, 2, NULL), "dy [1,1,3,3] for a 2x2 pool");
+    mu_null(fn, tg_max_pool2d_grad(tp, x, mu.a, 2, 2, NULL), "2-D dy");
+    mu_null(fn, tg_max_pool2d_grad(tp, x, dy64, 2, 2, NULL), "f32 x, f64 dy");
+    mu_null(fn, tg_max_pool2d_grad(tp, x, dy, 0, 2, NULL), "kh 0");
+    mu_null(fn, tg_max_pool2d_grad(tp, x, dy, 5, 5, NULL), "5x5 window on 4x4");
+    mu_null(fn, tg_max_pool2d_grad(tp, x, dy, INT32_MAX, INT32_MAX, NULL), "INT_MAX window");
+    mu_null(fn, tg_max_pool2d_grad(tp, x, dy, 2, 2, &s0), "stride -1");
+    mu_null(fn, tg_max_pool2d_grad(tp, x, dy, 3, 3, &wide), "padding 2 > 3 / 2");
+    mu_null(fn, tg_max_pool2d_grad(tp, mu.stale, dy, 2, 2, NULL), "stale x");
+    mu_null(fn, tg_max_pool2d_grad(tp, x, mu.stale, 2, 2, NULL), "stale dy");
+    tg_tensor *ts[3] = {dy, dy3, dy64};
+    tg_free_many(3, ts);
+}
+
 Test(misuse, elementwise_losses) {
     tg_tape *tp = mu.tape;
     tg_tensor *a = mu.a, *b = mu.b;

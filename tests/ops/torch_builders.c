@@ -299,6 +299,11 @@ static tg_tensor *b_max_pool2d(tg_tape *t, const fx_args *x) {
     tg_conv_opts o = conv_opts(x, 2);
     return tg_max_pool2d(t, x->in[0], ai(x, 0), ai(x, 1), &o);
 }
+// attr as for max_pool2d; inputs x (chooses), dy
+static tg_tensor *b_max_pool2d_grad(tg_tape *t, const fx_args *x) {
+    tg_conv_opts o = conv_opts(x, 2);
+    return tg_max_pool2d_grad(t, x->in[0], x->in[1], ai(x, 0), ai(x, 1), &o);
+}
 static tg_tensor *b_avg_pool2d(tg_tape *t, const fx_args *x) {
     tg_conv_opts o = conv_opts(x, 2);
     return tg_avg_pool2d(t, x->in[0], ai(x, 0), ai(x, 1), &o);
@@ -500,7 +505,8 @@ const fx_builder fx_builders[] = {
     {"softmax", NULL, b_softmax, false},
     {"log_softmax", NULL, b_log_softmax, false},
     {"conv2d", NULL, b_conv2d, false},
-    {"max_pool2d", NULL, b_max_pool2d, false},
+    {"max_pool2d", "tg_max_pool2d", b_max_pool2d, false},
+    {"max_pool2d_grad", "tg_max_pool2d_grad", b_max_pool2d_grad, false},
     {"avg_pool2d", NULL, b_avg_pool2d, false},
     {"im2col", "tg_im2col", b_im2col, false},
     {"col2im", "tg_col2im", b_col2im, false},
