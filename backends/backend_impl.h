@@ -175,6 +175,24 @@ typedef struct tg_im2col_desc {
     double pad_value;
 } tg_im2col_desc;
 
+// Batch normalisation over x [n, c, inner] (contiguous), by channel: each channel's
+// statistics over its n * inner values (biased variance, accumulated in double), rstd =
+// 1/sqrt(var + eps), xhat = (x - mean) * rstd. Modes (tg_bn_mode):
+//   TG_BN_FORWARD: y = xhat * w + b (w, b [c] or NULL)
+//   TG_BN_GRAD:    y = dx = rstd * (g - mean(g) - xhat * mean(g * xhat)), g = dy * w (dy
+//                  when w is NULL), the means over the channel's values
+//   TG_BN_WGRAD:   y [2, c] = [sum(dy * xhat); sum(dy)] per channel
+//   TG_BN_STATS:   y [2, c] = [mean; biased variance] per channel
+// y overlaps none of the inputs.
+typedef enum { TG_BN_FORWARD, TG_BN_GRAD, TG_BN_WGRAD, TG_BN_STATS } tg_bn_mode;
+typedef struct tg_bn_desc {
+    int dtype, mode;
+    int64_t n, c, inner;
+    const void *x, *w, *b, *dy;
+    void *y;
+    double eps;
+} tg_bn_desc;
+
 // One fused Adam/AdamW step over n contiguous elements (torch.optim 1.13's rule):
 //   p *= 1 - lr*wd (decoupled) | g += wd*p (L2);  m = b1*m + (1-b1)*g;  v = b2*v + (1-b2)*g^2;
 //   vmax = max(vmax, v) (amsgrad);  p -= lr/bc1 * m / (sqrt(v or vmax)/sqrt(bc2) + eps)
@@ -302,6 +320,8 @@ struct tg_backend_ops {
     // each winner (out pre-filled by the caller). All contiguous; out overlaps neither.
     int (*max_pool)(void *ctx, const tg_im2col_desc *d, int route, const void *x,
                     const void *v, void *out);
+    // Batch normalisation and its gradients (tg_bn_desc above).
+    int (*batch_norm)(void *ctx, const tg_bn_desc *d);
 };
 
 // The built-in CPU backend.

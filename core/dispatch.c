@@ -188,6 +188,14 @@ bool tg__has_softmax_grad(tg_backend *be) { return SLOT(be, softmax_grad) != NUL
 
 bool tg__has_max_pool(tg_backend *be) { return SLOT(be, max_pool) != NULL; }
 
+bool tg__has_batch_norm(tg_backend *be) { return SLOT(be, batch_norm) != NULL; }
+
+int tg__k_batch_norm(const char *where, tg_backend *be, const tg_bn_desc *d) {
+    int (*fn)(void *, const tg_bn_desc *) = SLOT(be, batch_norm);
+    if (!fn) return unsupported(where, be, "batch_norm");
+    return done(fn(be->ctx, d), where, be, "batch_norm");
+}
+
 int tg__k_max_pool(const char *where, tg_backend *be, const tg_im2col_desc *d, bool route,
                    const void *x, const void *v, void *out) {
     int (*fn)(void *, const tg_im2col_desc *, int, const void *, const void *, void *) =

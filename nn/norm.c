@@ -29,34 +29,20 @@ static tg_tensor *batchnorm_forward(tg_module *m, tg_tape *tape, tg_tensor *x) {
                      tg_ndim(x) > 1 ? (long long)tg_shape(x)[1] : -1LL);
         return NULL;
     }
-    int64_t c = cfg->features;
-    int axes[3] = {0, 2, 3}, n_axes = want == 4 ? 3 : 1;
-    int64_t sshape[4] = {1, c, 1, 1};   // statistics broadcast against x
-    tg_tensor *w = tg_reshape(tape, m->params[0], want, sshape);
-    tg_tensor *b = tg_reshape(tape, m->params[1], want, sshape);
-    tg_tensor *mean, *var;
     if (m->training) {
-        int64_t count = tg_numel(x) / c;
-        if (count < 2) {
+        int64_t c = cfg->features;
+        if (tg_numel(x) / c < 2) {
             tg_set_error(TG_ERR_SHAPE, m->name, "training needs more than 1 value per channel");
             return NULL;
         }
-        mean = tg_mean_axes(tape, x, n_axes, axes, true);
-        var = tg_var(tape, x, n_axes, axes, 0, true);
-        bool mode = tg_tape_set_grad(tape, false);   // running statistics: no graph
-        tg_tensor *mean_c = tg_reshape(tape, tg_detach(tape, mean), 1, &c);
-        tg_tensor *var_c = tg_reshape(tape, tg_mul_scalar(tape, tg_detach(tape, var),
-                                                          (double)count / (double)(count - 1)),
-                                      1, &c);
-        double mom = cfg->momentum;
-        int st = (mean_c && var_c) ? tg_axpby_(m->buffers[0], mom, mean_c, 1.0 - mom) : -1;
-        if (!st) st = tg_axpby_(m->buffers[1], mom, var_c, 1.0 - mom);
-        tg_tape_set_grad(tape, mode);
-        if (st) return NULL;
-    } else {
-        mean = tg_reshape(tape, m->buffers[0], want, sshape);
-        var = tg_reshape(tape, m->buffers[1], want, sshape);
+        return tg_batch_norm(tape, x, m->params[0], m->params[1], m->buffers[0], m->buffers[1],
+                             cfg->momentum, cfg->eps);
     }
+    int64_t sshape[4] = {1, cfg->features, 1, 1};   // statistics broadcast against x
+    tg_tensor *w = tg_reshape(tape, m->params[0], want, sshape);
+    tg_tensor *b = tg_reshape(tape, m->params[1], want, sshape);
+    tg_tensor *mean = tg_reshape(tape, m->buffers[0], want, sshape);
+    tg_tensor *var = tg_reshape(tape, m->buffers[1], want, sshape);
     tg_tensor *xhat = tg_div(tape, tg_sub(tape, x, mean),
                              tg_sqrt(tape, tg_add_scalar(tape, var, cfg->eps)));
     return tg_add(tape, tg_mul(tape, xhat, w), b);

@@ -83,4 +83,7 @@
     X(SILU,             silu              /* activation.c */) \
     X(SILU_GRAD,        silu_grad         /* activation.c */) \
     X(MAX_POOL2D,       max_pool2d        /* conv.c */) \
-    X(MAX_POOL2D_GRAD,  max_pool2d_grad   /* conv.c */)
+    X(MAX_POOL2D_GRAD,  max_pool2d_grad   /* conv.c */) \
+    X(BATCH_NORM,       batch_norm        /* batchnorm.c */) \
+    X(BATCH_NORM_GRAD,  batch_norm_grad   /* batchnorm.c */) \
+    X(BATCH_NORM_WGRAD, batch_norm_wgrad  /* batchnorm.c */)

@@ -1,4 +1,5 @@
-// Op cases for the transformer ops (ops/layernorm.c, ops/attention.c): layer_norm with and
+// Op cases for the normalisation and transformer ops (ops/layernorm.c, ops/batchnorm.c,
+// ops/attention.c): layer_norm and batch_norm with and
 // without its affine parameters, its gradient op directly and through create_graph, and
 // attention in both layouts (stacked q, k, v and a fused qkv projection), causal or not,
 // with dropout from a fixed seed, and its gradient op through create_graph.
@@ -24,6 +25,28 @@ static tg_tensor *call_grad_of_layer_norm(tg_tape *t, tg_tensor *const *in, void
 // rule's wgrad op sees dout = 2y, which depends on x, w and b (in = x, w, b)
 static tg_tensor *call_wgrad_of_layer_norm(tg_tape *t, tg_tensor *const *in, void *row) {
     tg_tensor *y = tg_layer_norm(t, in[0], in[1], in[2], attrs(row)->s), *g[2] = {NULL, NULL};
+    tg_backward_opts o = {.create_graph = true};
+    if (tg_grad(t, tg_sum(t, tg_mul(t, y, y)), NULL, 2, in + 1, g, &o)) return NULL;
+    return tg_concat(t, 2, g, 0);
+}
+
+// in = x[, w[, b]]; at.s: eps (training mode, no running statistics)
+static tg_tensor *call_batch_norm(tg_tape *t, tg_tensor *const *in, void *row) {
+    return tg_batch_norm(t, in[0], n_in(row) > 1 ? in[1] : NULL, n_in(row) > 2 ? in[2] : NULL,
+                         NULL, NULL, 0.1, attrs(row)->s);
+}
+// in = dy, x[, w]
+static tg_tensor *call_batch_norm_grad(tg_tape *t, tg_tensor *const *in, void *row) {
+    return tg_batch_norm_grad(t, in[0], in[1], n_in(row) > 2 ? in[2] : NULL, attrs(row)->s);
+}
+static tg_tensor *call_grad_of_batch_norm(tg_tape *t, tg_tensor *const *in, void *row) {
+    return op_case_grad_of(t, in[0], tg_batch_norm(t, in[0], NULL, NULL, NULL, NULL, 0.1,
+                                                   attrs(row)->s));
+}
+// d/d(w, b) of sum(y^2), y = batch_norm(x, w, b), with create_graph, as one [2C] tensor
+static tg_tensor *call_wgrad_of_batch_norm(tg_tape *t, tg_tensor *const *in, void *row) {
+    tg_tensor *y = tg_batch_norm(t, in[0], in[1], in[2], NULL, NULL, 0.1, attrs(row)->s);
+    tg_tensor *g[2] = {NULL, NULL};
     tg_backward_opts o = {.create_graph = true};
     if (tg_grad(t, tg_sum(t, tg_mul(t, y, y)), NULL, 2, in + 1, g, &o)) return NULL;
     return tg_concat(t, 2, g, 0);
@@ -98,6 +121,24 @@ static const op_case rows[] = {
      .n_in = 3, .ndim = {2, 1, 1}, .shape = {{3, 4}, {4}, {4}}, .lo = -2, .hi = 2,
      .at = {.s = 1e-5}, .call = call_wgrad_of_layer_norm, .differentiable = true,
      .jitter = OPC_BCAST},
+    {.op = "tg_batch_norm", .label = "x [3,2,2,3], weight [2], bias [2]", .n_in = 3,
+     .ndim = {4, 1, 1}, .shape = {{3, 2, 2, 3}, {2}, {2}}, .lo = -2, .hi = 2, .at = {.s = 1e-5},
+     .call = call_batch_norm, .differentiable = true},
+    {.op = "tg_batch_norm", .label = "x [5,3], no affine, eps 0.1", .n_in = 1, .ndim = {2},
+     .shape = {{5, 3}}, .lo = -2, .hi = 2, .at = {.s = 0.1}, .call = call_batch_norm,
+     .differentiable = true},
+    {.op = "tg_batch_norm_grad", .label = "dy [2,3,4], x [2,3,4], weight [3]", .n_in = 3,
+     .ndim = {3, 3, 1}, .shape = {{2, 3, 4}, {2, 3, 4}, {3}}, .lo = -2, .hi = 2,
+     .at = {.s = 1e-5}, .call = call_batch_norm_grad, .differentiable = true},
+    {.op = "tg_batch_norm_grad", .label = "dy [4,2], x [4,2], no weight", .n_in = 2,
+     .ndim = {2, 2}, .shape = {{4, 2}, {4, 2}}, .lo = -2, .hi = 2, .at = {.s = 0.01},
+     .call = call_batch_norm_grad, .differentiable = true},
+    {.op = "tg_batch_norm_grad", .label = "d/dx of batch_norm's gradient over [3,2,4] "
+     "(create_graph)", .n_in = 1, .ndim = {3}, .shape = {{3, 2, 4}}, .lo = -2, .hi = 2,
+     .at = {.s = 1e-5}, .call = call_grad_of_batch_norm, .differentiable = true},
+    {.op = "tg_batch_norm_wgrad", .label = "d/d(w, b) of sum(y^2) over x [4,3,2] "
+     "(create_graph)", .n_in = 3, .ndim = {3, 1, 1}, .shape = {{4, 3, 2}, {3}, {3}}, .lo = -2,
+     .hi = 2, .at = {.s = 1e-5}, .call = call_wgrad_of_batch_norm, .differentiable = true},
     {.op = "tg_attention", .label = "q, k, v [2,2,5,3]", .n_in = 3, .ndim = {4, 4, 4},
      .shape = {{2, 2, 5, 3}, {2, 2, 5, 3}, {2, 2, 5, 3}}, .lo = -1, .hi = 1,
      .call = call_attention, .differentiable = true},

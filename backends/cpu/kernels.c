@@ -14,6 +14,7 @@
 #include "backends/cpu/layernorm.c"
 #include "backends/cpu/attention.c"
 #include "backends/cpu/pool.c"
+#include "backends/cpu/batchnorm.c"
 
 static const struct tg_backend_ops kernels = {
     .fill = tg_cpu_fill,
@@ -39,4 +40,5 @@ static const struct tg_backend_ops kernels = {
     .attention = tg_cpu_attention,
     .attention_grad = tg_cpu_attention_grad,
     .max_pool = tg_cpu_max_pool,
+    .batch_norm = tg_cpu_batch_norm,
 };

@@ -261,6 +261,7 @@ static const struct tg_backend_ops cuda_ops = {
     .attention = tg_cuda_attention,
     .attention_grad = tg_cuda_attention_grad,
     .max_pool = tg_cuda_max_pool,
+    .batch_norm = tg_cuda_batch_norm,
 };
 
 // The module's one exported symbol. Touches no CUDA API, so it works (and the vtable can

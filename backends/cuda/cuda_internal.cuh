@@ -120,6 +120,7 @@ int tg_cuda_scatter_add(void *ctx, int axis, const tg_view *src, const tg_view *
                         const tg_view *y);
 int tg_cuda_im2col(void *ctx, const tg_im2col_desc *d, const void *x, void *cols);
 int tg_cuda_col2im(void *ctx, const tg_im2col_desc *d, const void *cols, void *x);
+int tg_cuda_batch_norm(void *ctx, const tg_bn_desc *d);
 int tg_cuda_max_pool(void *ctx, const tg_im2col_desc *d, int route, const void *x,
                      const void *v, void *out);
 int tg_cuda_xent(void *ctx, int dtype, int64_t n, int64_t c, const void *logits, const void *labels,

@@ -252,6 +252,24 @@ TG_API tg_tensor *tg_layer_norm(tg_tape *tape, tg_tensor *x, tg_tensor *w, tg_te
 TG_API tg_tensor *tg_layer_norm_grad(tg_tape *tape, tg_tensor *dy, tg_tensor *x, tg_tensor *w,
                                      double eps);
 
+// Batch normalisation in training mode (torch.nn.functional.batch_norm, training=True):
+// x [N, C, ...] (at least 2-D) normalised by channel with the batch's statistics over N
+// and the trailing dims (biased variance): y = (x - mean) / sqrt(var + eps) * w + b, w and
+// b [C] or NULL (NULL propagation as in tg_layer_norm). running_mean and running_var ([C],
+// x's dtype and backend, or NULL) are updated in place and not recorded, as torch does:
+// r = (1 - momentum) * r + momentum * batch value, the variance unbiased. momentum in
+// [0, 1]; eps finite and > 0. One fused op (a statistics pass and an output pass per
+// channel) whose rule is tg_batch_norm_grad plus a fused [dw; db] op, all differentiable;
+// composed from elementwise ops and reductions on backends without the kernel.
+TG_API tg_tensor *tg_batch_norm(tg_tape *tape, tg_tensor *x, tg_tensor *w, tg_tensor *b,
+                                tg_tensor *running_mean, tg_tensor *running_var,
+                                double momentum, double eps);
+// Batch norm's gradient to x as one op: dx = r * (g - cmean(g) - xhat * cmean(g * xhat)),
+// g = dy * w (w [C] or NULL), cmean over every axis but 1, xhat and r recomputed from x;
+// dy and x of one shape. Differentiable in dy, x and w.
+TG_API tg_tensor *tg_batch_norm_grad(tg_tape *tape, tg_tensor *dy, tg_tensor *x, tg_tensor *w,
+                                     double eps);
+
 // Scaled dot-product attention options; NULL or all zero: no mask, no dropout,
 // scale 1/sqrt(head_dim).
 typedef struct tg_attention_opts {

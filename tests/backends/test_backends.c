@@ -128,9 +128,10 @@ static const struct {
     {"attention", offsetof(struct tg_backend_ops, attention)},
     {"attention_grad", offsetof(struct tg_backend_ops, attention_grad)},
     {"max_pool", offsetof(struct tg_backend_ops, max_pool)},
+    {"batch_norm", offsetof(struct tg_backend_ops, batch_norm)},
 };
 // A slot added to the interface must be added above: the last one listed ends the struct.
-_Static_assert(offsetof(struct tg_backend_ops, max_pool) + sizeof(void (*)(void)) ==
+_Static_assert(offsetof(struct tg_backend_ops, batch_norm) + sizeof(void (*)(void)) ==
                    sizeof(struct tg_backend_ops),
                "tests/backends: list every tg_backend_ops slot in slots[]");
 

@@ -67,6 +67,34 @@ Test(misuse, layer_norm) {
     mu_null(fn, tg_layer_norm_grad(tp, mu.a, mu.m, w, 1e-5), "dy [2,3], x [3,2]");
     mu_null(fn, tg_layer_norm_grad(tp, mu.a, mu.stale, w, 1e-5), "stale x");
     mu_null(fn, tg_layer_norm_grad(tp, mu.a, mu.b, w, NAN), "eps NaN");
+    fn = "tg_batch_norm";
+    tg_tensor *r3 = tg_tensor_new(mu.be, TG_F32, 1, (int64_t[]){3});
+    tg_tensor *r2 = tg_tensor_new(mu.be, TG_F32, 1, (int64_t[]){2});
+    cr_assert(r3 && r2, "%s", tg_last_error());
+    mu_null(fn, tg_batch_norm(NULL, mu.a, w, NULL, NULL, NULL, 0.1, 1e-5), "NULL tape");
+    mu_null(fn, tg_batch_norm(tp, NULL, w, NULL, NULL, NULL, 0.1, 1e-5), "NULL x");
+    mu_null(fn, tg_batch_norm(tp, mu.stale, NULL, NULL, NULL, NULL, 0.1, 1e-5), "stale x");
+    mu_null(fn, tg_batch_norm(tp, mu.s, NULL, NULL, NULL, NULL, 0.1, 1e-5), "0-D x");
+    mu_null(fn, tg_batch_norm(tp, mu.m, w, NULL, NULL, NULL, 0.1, 1e-5), "w [3] for C = 2");
+    mu_null(fn, tg_batch_norm(tp, mu.m, w2, w64, NULL, NULL, 0.1, 1e-5), "f64 b for f32 x");
+    mu_null(fn, tg_batch_norm(tp, mu.m, NULL, NULL, r3, NULL, 0.1, 1e-5),
+            "running_mean [3] for C = 2");
+    mu_null(fn, tg_batch_norm(tp, mu.m, NULL, NULL, r2, mu.d, 0.1, 1e-5),
+            "running_var [2,3] f64");
+    mu_null(fn, tg_batch_norm(tp, mu.m, NULL, NULL, mu.stale, NULL, 0.1, 1e-5),
+            "stale running_mean");
+    mu_null(fn, tg_batch_norm(tp, mu.m, NULL, NULL, r2, r2, 1.5, 1e-5), "momentum 1.5");
+    mu_null(fn, tg_batch_norm(tp, mu.m, NULL, NULL, r2, r2, NAN, 1e-5), "momentum NaN");
+    mu_null(fn, tg_batch_norm(tp, mu.m, NULL, NULL, NULL, NULL, 0.1, 0), "eps 0");
+    mu_null(fn, tg_batch_norm(tp, mu.m, NULL, NULL, NULL, NULL, 0.1, INFINITY), "eps inf");
+    fn = "tg_batch_norm_grad";
+    mu_null(fn, tg_batch_norm_grad(NULL, mu.m, mu.m, NULL, 1e-5), "NULL tape");
+    mu_null(fn, tg_batch_norm_grad(tp, NULL, mu.m, NULL, 1e-5), "NULL dy");
+    mu_null(fn, tg_batch_norm_grad(tp, mu.a, mu.m, NULL, 1e-5), "dy [2,3], x [3,2]");
+    mu_null(fn, tg_batch_norm_grad(tp, mu.m, mu.m, w, 1e-5), "w [3] for C = 2");
+    mu_null(fn, tg_batch_norm_grad(tp, mu.m, mu.stale, NULL, 1e-5), "stale x");
+    mu_null(fn, tg_batch_norm_grad(tp, mu.m, mu.m, NULL, NAN), "eps NaN");
+    tg_free_many(2, (tg_tensor *[]){r2, r3});
     fn = "tg_gelu_tanh_grad";
     mu_null(fn, tg_gelu_tanh_grad(NULL, mu.a, mu.b), "NULL tape");
     mu_null(fn, tg_gelu_tanh_grad(tp, NULL, mu.b), "NULL dy");

@@ -395,6 +395,25 @@ static tg_tensor *b_layer_norm_wgrad(tg_tape *t, const fx_args *x) {
     if (tg_grad(t, tg_sum(t, tg_mul(t, y, x->in[0])), NULL, 2, wb, g, &o)) return NULL;
     return tg_concat(t, 2, g, 0);
 }
+// batch_norm (training, no running statistics); inputs x[, w, b]; attr = eps
+static tg_tensor *b_batch_norm(tg_tape *t, const fx_args *x) {
+    return tg_batch_norm(t, x->in[0], opt_in(x, 1), opt_in(x, 2), NULL, NULL, 0.1, ad(x, 0));
+}
+// inputs dy, x[, w]; attr = eps
+static tg_tensor *b_batch_norm_grad(tg_tape *t, const fx_args *x) {
+    return tg_batch_norm_grad(t, x->in[0], x->in[1], opt_in(x, 2), ad(x, 0));
+}
+// [dw; db] of batch_norm(x, w, b) against dy with create_graph (the wgrad op); inputs dy,
+// x, w, b
+static tg_tensor *b_batch_norm_wgrad(tg_tape *t, const fx_args *x) {
+    tg_tensor *wb[2] = {x->in[2], x->in[3]}, *g[2] = {NULL, NULL};
+    for (int k = 0; k < 2; k++)
+        if (!tg_requires_grad(wb[k]) && tg_set_requires_grad(wb[k], true)) return NULL;
+    tg_tensor *y = tg_batch_norm(t, x->in[1], wb[0], wb[1], NULL, NULL, 0.1, ad(x, 0));
+    tg_backward_opts o = {.create_graph = true};
+    if (tg_grad(t, tg_sum(t, tg_mul(t, y, x->in[0])), NULL, 2, wb, g, &o)) return NULL;
+    return tg_concat(t, 2, g, 0);
+}
 // gelu_tanh's rule as an op; inputs dy, x
 static tg_tensor *b_gelu_tanh_grad(tg_tape *t, const fx_args *x) {
     return tg_gelu_tanh_grad(t, x->in[0], x->in[1]);
@@ -530,6 +549,9 @@ const fx_builder fx_builders[] = {
     {"attention_grad", "tg_attention_grad", b_attention_grad, false},
     {"gelu_tanh_grad", "tg_gelu_tanh_grad", b_gelu_tanh_grad, false},
     {"layer_norm_wgrad", "tg_layer_norm_wgrad", b_layer_norm_wgrad, false},
+    {"batch_norm", "tg_batch_norm", b_batch_norm, false},
+    {"batch_norm_grad", "tg_batch_norm_grad", b_batch_norm_grad, false},
+    {"batch_norm_wgrad", "tg_batch_norm_wgrad", b_batch_norm_wgrad, false},
 };
 // clang-format on
 

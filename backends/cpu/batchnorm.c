@@ -1,0 +1,106 @@
+// cpu batch normalisation by channel (the batch_norm slot; tg_bn_desc in backend_impl.h):
+// x [n, c, inner], channel ch holds the n runs of `inner` contiguous values at
+// x + (i*c + ch)*inner. Each mode reads the channel once for its sums and, where it writes
+// a same-shaped output, once more: y, dx = A*(x or dy) + B*x + C with per-channel constants.
+// Sums are taken in double about the channel's first value (so that the variance does not
+// cancel away), in OpenMP simd reductions that vectorise without reassociation flags, as in
+// layernorm.c. Channels are split across threads when the call is large.
+
+typedef struct bn_sums {
+    double s1, s2, sdy, sdyx;   // sum(x-s), sum((x-s)^2), sum(dy), sum(dy*(x-s))
+} bn_sums;
+
+#define BN_RUN_SUMS(T)                                                                        \
+    static void run_sums_##T(const T *x, const T *dy, int64_t len, double s, bn_sums *acc) { \
+        double a = 0, b = 0, c = 0, e = 0;                                                    \
+        if (dy) {                                                                             \
+            _Pragma("omp simd reduction(+ : a, b, c, e)")                                     \
+            for (int64_t k = 0; k < len; k++) {                                               \
+                double d = (double)x[k] - s, g = (double)dy[k];                               \
+                a += d;                                                                       \
+                b += d * d;                                                                   \
+                c += g;                                                                       \
+                e += g * d;                                                                   \
+            }                                                                                 \
+        } else {                                                                              \
+            _Pragma("omp simd reduction(+ : a, b)")                                           \
+            for (int64_t k = 0; k < len; k++) {                                               \
+                double d = (double)x[k] - s;                                                  \
+                a += d;                                                                       \
+                b += d * d;                                                                   \
+            }                                                                                 \
+        }                                                                                     \
+        acc->s1 += a, acc->s2 += b, acc->sdy += c, acc->sdyx += e;                            \
+    }
+BN_RUN_SUMS(float)
+BN_RUN_SUMS(double)
+
+// y = a*u + b*x + c over one run (u: x itself when NULL).
+#define BN_RUN_AFFINE(T)                                                                      \
+    static void run_affine_##T(const T *x, const T *u, T *y, int64_t len, T a, T b, T c) {   \
+        if (u)                                                                                \
+            for (int64_t k = 0; k < len; k++) y[k] = a * u[k] + b * x[k] + c;                 \
+        else                                                                                  \
+            for (int64_t k = 0; k < len; k++) y[k] = (a + b) * x[k] + c;                      \
+    }
+BN_RUN_AFFINE(float)
+BN_RUN_AFFINE(double)
+
+#define BN_CHANNELS(T)                                                                        \
+    static void bn_channels_##T(int64_t lo, int64_t hi, void *arg) {                          \
+        const tg_bn_desc *d = arg;                                                            \
+        const T *x = d->x, *dy = d->dy, *w = d->w, *bias = d->b;                              \
+        T *y = d->y;                                                                          \
+        bool with_dy = d->mode == TG_BN_GRAD || d->mode == TG_BN_WGRAD;                       \
+        double m = (double)(d->n * d->inner);                                                 \
+        for (int64_t ch = lo; ch < hi; ch++) {                                                \
+            double s = (double)x[ch * d->inner];                                              \
+            bn_sums acc = {0, 0, 0, 0};                                                       \
+            for (int64_t i = 0; i < d->n; i++) {                                              \
+                int64_t at = (i * d->c + ch) * d->inner;                                      \
+                run_sums_##T(x + at, with_dy ? dy + at : NULL, d->inner, s, &acc);            \
+            }                                                                                 \
+            double mean = s + acc.s1 / m, var = (acc.s2 - acc.s1 * acc.s1 / m) / m;           \
+            var = var > 0 ? var : 0;                                                          \
+            double rstd = 1.0 / sqrt(var + d->eps), wc = w ? (double)w[ch] : 1.0;             \
+            /* mean(dy * (x - mean)) = (sum(dy*(x-s)) - sum(dy)*(mean - s)) / m */            \
+            double cov = (acc.sdyx - acc.sdy * (mean - s)) / m, mdy = acc.sdy / m;            \
+            if (d->mode == TG_BN_WGRAD || d->mode == TG_BN_STATS) {                           \
+                bool wg = d->mode == TG_BN_WGRAD;                                             \
+                y[ch] = (T)(wg ? rstd * cov * m : mean);                                      \
+                y[d->c + ch] = (T)(wg ? acc.sdy : var);                                       \
+                continue;                                                                     \
+            }                                                                                 \
+            double a, b, c;                                                                   \
+            if (d->mode == TG_BN_FORWARD) {   /* y = x*rstd*w + (b - mean*rstd*w) */          \
+                a = 0, b = rstd * wc, c = (bias ? (double)bias[ch] : 0.0) - mean * b;         \
+            } else { /* dx = rstd*w*(dy - mdy - (x - mean)*rstd^2*cov) */                     \
+                a = rstd * wc, b = -a * rstd * rstd * cov, c = -a * mdy - b * mean;           \
+            }                                                                                 \
+            for (int64_t i = 0; i < d->n; i++) {                                              \
+                int64_t at = (i * d->c + ch) * d->inner;                                      \
+                run_affine_##T(x + at, d->mode == TG_BN_GRAD ? dy + at : NULL, y + at,        \
+                               d->inner, (T)a, (T)b, (T)c);                                   \
+            }                                                                                 \
+        }                                                                                     \
+    }
+BN_CHANNELS(float)
+BN_CHANNELS(double)
+
+static int tg_cpu_batch_norm(void *ctx, const tg_bn_desc *d) {
+    if (d->n <= 0 || d->inner <= 0) return TG_OK;   // no values: nothing to write (op checks)
+    int nt = ((tg_cpu_ctx *)ctx)->n_threads;
+    bool big = d->n * d->c * d->inner >= (int64_t)1 << 16 && d->c > 1;
+    tg_cpu_range_fn fn = d->dtype == TG_F64 ? bn_channels_double : bn_channels_float;
+#ifdef _OPENMP
+    if (big && nt > 1) {
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 1)
+        for (int64_t ch = 0; ch < d->c; ch++) fn(ch, ch + 1, (void *)d);
+        return TG_OK;
+    }
+#else
+    (void)nt, (void)big;
+#endif
+    fn(0, d->c, (void *)d);
+    return TG_OK;
+}
