@@ -202,13 +202,323 @@ tg_tensor *tg_col2im(tg_tape *tape, tg_tensor *cols, int64_t c, int64_t h, int64
     return tg__apply(tape, &tg__op_col2im, 1, &cols, &p);
 }
 
-// ---- composed: conv2d, max_pool2d, avg_pool2d ----
+// ---- conv2d as one op per direction, a block of images at a time ----
+//   y  = conv2d(x, w[, b]):  y_n = W cols_n + b
+//   dx = conv2d_dx(dy, w):   cols = W^T dy_n, x_n = col2im(cols)
+//   dw = conv2d_dw(x, dy):   the sum over images of dy_n cols_n^T
+// cols_n = the window matrix [C*KH*KW, OH*OW] of image n, built (im2col) for a block of
+// images into scratch of about BLOCK_BYTES, used and dropped: never the whole batch's (a
+// 32x16x32x32 input with 3x3 windows made 19 MB of it, written once and read back from
+// memory). W is the weight as [O, C*KH*KW]. Rules (each direction's gradient is another):
+//   conv2d:    dx = conv2d_dx(dy, w),  dw = conv2d_dw(x, dy),  db = sum of dy over N, OH, OW
+//   conv2d_dx: d(dy) = conv2d(G, w),   dw = conv2d_dw(G, dy)
+//   conv2d_dw: dx = conv2d_dx(dy, G),  d(dy) = conv2d(x, G)
+// so conv2d differentiates any number of times. conv_params' c, h, wd: conv2d_dx's image.
+enum { BLOCK_BYTES = 256 * 1024 };
+
+typedef struct conv_geom {
+    int64_t n, c, h, w, o, ckk, p, oh, ow;   // batch, image, outputs, window rows, positions
+    int64_t nb;                              // images per block
+    size_t es;                               // element size
+} conv_geom;
+
+static conv_geom geom_of(const window *w, tg_dtype dt, int64_t n, int64_t c, int64_t h,
+                         int64_t wd, int64_t o) {
+    conv_geom g = {.n = n, .c = c, .h = h, .w = wd, .o = o, .ckk = c * w->kh * w->kw,
+                   .oh = out_size(h, w->kh, w->sh, w->ph, w->dh),
+                   .ow = out_size(wd, w->kw, w->sw, w->pw, w->dw), .es = tg_dtype_size(dt)};
+    g.p = g.oh * g.ow;
+    size_t per = (size_t)(g.ckk * g.p) * g.es;
+    g.nb = per ? (int64_t)(BLOCK_BYTES / per) : n;
+    g.nb = g.nb < 1 ? 1 : g.nb > n ? n : g.nb;
+    return g;
+}
+
+// The block's window matrices [nb, CKK, P] of images i0.. (x [N, C, H, W]).
+static int block_cols(const char *name, tg_backend *be, const window *w, tg_dtype dt,
+                      const conv_geom *g, const char *x, int64_t i0, int64_t nb, void *cols) {
+    tg_im2col_desc d = desc_of(w, dt, nb, g->c, g->h, g->w, 0);
+    return tg__k_im2col(name, be, &d, x + (size_t)(i0 * g->c * g->h * g->w) * g->es, cols);
+}
+
+static int conv_infer(tg_tensor *const *in, int n, const void *params, int *ndim,
+                      int64_t *shape) {
+    const tg_tensor *x = in[0], *wt = in[1], *b = n > 2 ? in[2] : NULL;
+    const window *w = &((const conv_params *)params)->w;
+    char s1[160], s2[160];
+    if (x->ndim != 4 || wt->ndim != 4 || wt->shape[1] != x->shape[1] ||
+        wt->shape[2] != w->kh || wt->shape[3] != w->kw ||
+        (b && (b->ndim != 1 || b->shape[0] != wt->shape[0]))) {
+        tg__fail(TG_ERR_SHAPE, "tg_conv2d", "need x [N,C,H,W], weight [O,C,KH,KW], bias [O]: "
+                 "got %s and %s", tg__shape_str(s1, sizeof s1, x->ndim, x->shape),
+                 tg__shape_str(s2, sizeof s2, wt->ndim, wt->shape));
+        return TG_ERR_SHAPE;
+    }
+    conv_geom g = geom_of(w, x->dtype, x->shape[0], x->shape[1], x->shape[2], x->shape[3],
+                          wt->shape[0]);
+    if (g.oh <= 0 || g.ow <= 0) {
+        tg__fail(TG_ERR_SHAPE, "tg_conv2d", "window %lldx%lld does not fit input %s",
+                 (long long)w->kh, (long long)w->kw, tg__shape_str(s1, sizeof s1, x->ndim, x->shape));
+        return TG_ERR_SHAPE;
+    }
+    if (tg__mul_size(g.ckk, g.p) < 0 || tg__shape_numel(4, (int64_t[]){g.n, g.o, g.oh, g.ow}) < 0) {
+        tg__fail(TG_ERR_SHAPE, "tg_conv2d", "window %lldx%lld over input %s gives too many "
+                 "values", (long long)w->kh, (long long)w->kw,
+                 tg__shape_str(s1, sizeof s1, x->ndim, x->shape));
+        return TG_ERR_SHAPE;
+    }
+    *ndim = 4;
+    shape[0] = g.n, shape[1] = g.o, shape[2] = g.oh, shape[3] = g.ow;
+    return TG_OK;
+}
+
+// With a bias the product gains a row: W' = [W | b] [O, CKK+1] and a row of ones under each
+// image's window matrix, so that the gemm writes y = W cols + b in its one pass (a separate
+// broadcast add was a third of conv2d-64x1x28x28-32k5's forward).
+static int conv_forward(tg_tensor *const *in, int n, const void *params, tg_tensor *out) {
+    const char *name = "tg_conv2d";
+    const tg_tensor *x = in[0], *wt = in[1], *b = n > 2 ? in[2] : NULL;
+    const window *w = &((const conv_params *)params)->w;
+    conv_geom g = geom_of(w, x->dtype, x->shape[0], x->shape[1], x->shape[2], x->shape[3],
+                          wt->shape[0]);
+    if (out->numel == 0) return TG_OK;
+    int64_t k = g.ckk + (b ? 1 : 0);   // rows of each image's window matrix in the product
+    if (k == 0) return tg__be_memset0(out->be, out->data, out->nbytes);
+    size_t cols_bytes = (size_t)(g.nb * k * g.p) * g.es, bytes = cols_bytes;
+    if (b) bytes += (size_t)(g.o * k) * g.es;
+    char *cols = tg__buf_alloc(out->be, bytes, name), *wa = cols + cols_bytes;
+    if (!cols) return tg_last_status();
+    int st = TG_OK;
+    if (b) {   // W' = [W | b]; the ones rows are set once for the whole block
+        tg_view src = {.data = wt->data, .dtype = (int)wt->dtype, .ndim = 2,
+                       .shape = {g.o, g.ckk}, .stride = {g.ckk, 1}};
+        tg_view dst = {.data = wa, .dtype = (int)wt->dtype, .ndim = 2, .shape = {g.o, g.ckk},
+                       .stride = {k, 1}};
+        st = g.ckk ? tg__k_unary_view(name, out->be, TG_UNARY_COPY, &src, &dst, 0, 0) : TG_OK;
+        tg_view bs = {.data = b->data, .dtype = (int)b->dtype, .ndim = 1, .shape = {g.o},
+                      .stride = {1}};
+        tg_view bd = {.data = wa + (size_t)g.ckk * g.es, .dtype = (int)b->dtype, .ndim = 1,
+                      .shape = {g.o}, .stride = {k}};
+        if (!st) st = tg__k_unary_view(name, out->be, TG_UNARY_COPY, &bs, &bd, 0, 0);
+        for (int64_t i = 0; !st && i < g.nb; i++) {
+            tg_view ones = {.data = cols + (size_t)((i * k + g.ckk) * g.p) * g.es,
+                            .dtype = (int)out->dtype, .ndim = 1, .shape = {g.p}, .stride = {1}};
+            st = tg__k_fill(name, out->be, &ones, 1.0);
+        }
+    }
+    for (int64_t i0 = 0; !st && i0 < g.n; i0 += g.nb) {
+        int64_t nb = g.n - i0 < g.nb ? g.n - i0 : g.nb;
+        if (!b) st = block_cols(name, out->be, w, x->dtype, &g, x->data, i0, nb, cols);
+        for (int64_t i = 0; b && !st && i < nb; i++)   // image by image: k rows apart
+            st = block_cols(name, out->be, w, x->dtype, &g, x->data, i0 + i, 1,
+                            cols + (size_t)(i * k * g.p) * g.es);
+        tg_gemm_desc d = {
+            .dtype = (int)out->dtype, .m = g.o, .n = g.p, .k = k, .batch = nb,
+            .alpha = 1.0, .beta = 0.0,
+            .a = b ? (const void *)wa : wt->data, .a_rs = k, .a_cs = 1, .a_bs = 0,
+            .b = cols, .b_rs = g.p, .b_cs = 1, .b_bs = k * g.p,
+            .c = (char *)out->data + (size_t)(i0 * g.o * g.p) * g.es, .c_rs = g.p, .c_cs = 1,
+            .c_bs = g.o * g.p,
+        };
+        if (!st) st = tg__k_gemm(name, out->be, &d);
+    }
+    tg__buf_release(out->be, cols, bytes);
+    return st;
+}
+
+static tg_tensor *conv2d_dx(tg_tape *tape, tg_tensor *dy, tg_tensor *w, const tg_tensor *x,
+                            const window *win);
+static tg_tensor *conv2d_dw(tg_tape *tape, tg_tensor *x, tg_tensor *dy, const window *win);
+static tg_tensor *conv_apply(tg_tape *tape, tg_tensor *x, tg_tensor *w, tg_tensor *b,
+                             const window *win);
+
+static int conv_backward(tg_tape *tape, const tg_node *node, tg_tensor *dout, tg_tensor **din) {
+    const window *w = &((const conv_params *)tg__node_params(node))->w;
+    tg_tensor *x = node->in[0], *wt = node->in[1];
+    if (tg__needs_grad(node, 0) && !(din[0] = conv2d_dx(tape, dout, wt, x, w)))
+        return tg_last_status();
+    if (tg__needs_grad(node, 1) && !(din[1] = conv2d_dw(tape, x, dout, w)))
+        return tg_last_status();
+    if (node->n_in > 2 && tg__needs_grad(node, 2) &&
+        !(din[2] = tg_sum_axes(tape, dout, 3, (int[]){0, 2, 3}, false)))
+        return tg_last_status();
+    return TG_OK;
+}
+
+const tg_op_def tg__op_conv2d = {
+    .id = TG_OP_CONV2D, .name = "tg_conv2d", .arity = -1,
+    .infer = conv_infer, .forward = conv_forward, .backward = conv_backward,
+    .unread = TG_UNREAD_IN(2) | TG_UNREAD_OUT, .params_size = sizeof(conv_params),
+};
+
+// ---- conv2d_dx: inputs dy [N,O,OH,OW], w [O,C,KH,KW]; output [N,C,H,W] (params' image) ----
+
+static int dx_infer(tg_tensor *const *in, int n, const void *params, int *ndim, int64_t *shape) {
+    (void)n;
+    const conv_params *p = params;
+    const tg_tensor *dy = in[0], *wt = in[1];
+    conv_geom g = geom_of(&p->w, dy->dtype, dy->ndim ? dy->shape[0] : 0, p->c, p->h, p->wd,
+                          wt->ndim ? wt->shape[0] : 0);
+    if (dy->ndim != 4 || wt->ndim != 4 || wt->shape[1] != p->c || wt->shape[2] != p->w.kh ||
+        wt->shape[3] != p->w.kw || dy->shape[1] != wt->shape[0] || dy->shape[2] != g.oh ||
+        dy->shape[3] != g.ow) {
+        char s1[160], s2[160];
+        tg__fail(TG_ERR_SHAPE, "tg_conv2d_dx", "dy %s and weight %s do not match an image "
+                 "[N,%lld,%lld,%lld]", tg__shape_str(s1, sizeof s1, dy->ndim, dy->shape),
+                 tg__shape_str(s2, sizeof s2, wt->ndim, wt->shape), (long long)p->c,
+                 (long long)p->h, (long long)p->wd);
+        return TG_ERR_SHAPE;
+    }
+    *ndim = 4;
+    shape[0] = dy->shape[0], shape[1] = p->c, shape[2] = p->h, shape[3] = p->wd;
+    return TG_OK;
+}
+
+static int dx_forward(tg_tensor *const *in, int n, const void *params, tg_tensor *out) {
+    (void)n;
+    const char *name = "tg_conv2d_dx";
+    const conv_params *p = params;
+    const tg_tensor *dy = in[0], *wt = in[1];
+    conv_geom g = geom_of(&p->w, out->dtype, out->shape[0], p->c, p->h, p->wd, wt->shape[0]);
+    int st = tg__be_memset0(out->be, out->data, out->nbytes);
+    if (st || out->numel == 0 || g.p == 0) return st;
+    size_t bytes = (size_t)(g.nb * g.ckk * g.p) * g.es;
+    void *cols = tg__buf_alloc(out->be, bytes, name);
+    if (!cols) return tg_last_status();
+    for (int64_t i0 = 0; !st && i0 < g.n; i0 += g.nb) {
+        int64_t nb = g.n - i0 < g.nb ? g.n - i0 : g.nb;
+        tg_gemm_desc d = {   // cols_n = W^T dy_n
+            .dtype = (int)out->dtype, .m = g.ckk, .n = g.p, .k = g.o, .batch = nb,
+            .alpha = 1.0, .beta = 0.0,
+            .a = wt->data, .a_rs = 1, .a_cs = g.ckk, .a_bs = 0,
+            .b = (const char *)dy->data + (size_t)(i0 * g.o * g.p) * g.es, .b_rs = g.p,
+            .b_cs = 1, .b_bs = g.o * g.p,
+            .c = cols, .c_rs = g.p, .c_cs = 1, .c_bs = g.ckk * g.p,
+        };
+        if (g.o == 0) st = tg__be_memset0(out->be, cols, bytes);
+        else st = tg__k_gemm(name, out->be, &d);
+        tg_im2col_desc c2 = desc_of(&p->w, out->dtype, nb, g.c, g.h, g.w, 0);
+        if (!st)
+            st = tg__k_col2im(name, out->be, &c2, cols,
+                              (char *)out->data + (size_t)(i0 * g.c * g.h * g.w) * g.es);
+    }
+    tg__buf_release(out->be, cols, bytes);
+    return st;
+}
+
+static int dx_backward(tg_tape *tape, const tg_node *node, tg_tensor *dout, tg_tensor **din) {
+    const window *w = &((const conv_params *)tg__node_params(node))->w;
+    tg_tensor *dy = node->in[0], *wt = node->in[1];
+    if (tg__needs_grad(node, 0) && !(din[0] = conv_apply(tape, dout, wt, NULL, w)))
+        return tg_last_status();
+    if (tg__needs_grad(node, 1) && !(din[1] = conv2d_dw(tape, dout, dy, w)))
+        return tg_last_status();
+    return TG_OK;
+}
+
+const tg_op_def tg__op_conv2d_dx = {
+    .id = TG_OP_CONV2D_DX, .name = "tg_conv2d_dx", .arity = 2,
+    .infer = dx_infer, .forward = dx_forward, .backward = dx_backward,
+    .unread = TG_UNREAD_OUT, .params_size = sizeof(conv_params),
+};
+
+// ---- conv2d_dw: inputs x [N,C,H,W], dy [N,O,OH,OW]; output [O,C,KH,KW] ----
+
+static int dw_infer(tg_tensor *const *in, int n, const void *params, int *ndim, int64_t *shape) {
+    (void)n;
+    const window *w = &((const conv_params *)params)->w;
+    const tg_tensor *x = in[0], *dy = in[1];
+    bool ok = x->ndim == 4 && dy->ndim == 4 && dy->shape[0] == x->shape[0];
+    conv_geom g = ok ? geom_of(w, x->dtype, x->shape[0], x->shape[1], x->shape[2], x->shape[3],
+                               dy->shape[1])
+                     : (conv_geom){0};
+    if (!ok || dy->shape[2] != g.oh || dy->shape[3] != g.ow || g.oh <= 0 || g.ow <= 0) {
+        char s1[160], s2[160];
+        tg__fail(TG_ERR_SHAPE, "tg_conv2d_dw", "x %s and dy %s do not match a %lldx%lld window",
+                 tg__shape_str(s1, sizeof s1, x->ndim, x->shape),
+                 tg__shape_str(s2, sizeof s2, dy->ndim, dy->shape), (long long)w->kh,
+                 (long long)w->kw);
+        return TG_ERR_SHAPE;
+    }
+    *ndim = 4;
+    shape[0] = g.o, shape[1] = g.c, shape[2] = w->kh, shape[3] = w->kw;
+    return TG_OK;
+}
+
+static int dw_forward(tg_tensor *const *in, int n, const void *params, tg_tensor *out) {
+    (void)n;
+    const char *name = "tg_conv2d_dw";
+    const window *w = &((const conv_params *)params)->w;
+    const tg_tensor *x = in[0], *dy = in[1];
+    conv_geom g = geom_of(w, x->dtype, x->shape[0], x->shape[1], x->shape[2], x->shape[3],
+                          dy->shape[1]);
+    if (g.n == 0 || out->numel == 0 || g.p == 0)
+        return tg__be_memset0(out->be, out->data, out->nbytes);
+    size_t bytes = (size_t)(g.nb * g.ckk * g.p) * g.es;
+    void *cols = tg__buf_alloc(out->be, bytes, name);
+    if (!cols) return tg_last_status();
+    int st = TG_OK;
+    for (int64_t i0 = 0; !st && i0 < g.n; i0 += g.nb) {
+        int64_t nb = g.n - i0 < g.nb ? g.n - i0 : g.nb;
+        st = block_cols(name, out->be, w, x->dtype, &g, x->data, i0, nb, cols);
+        for (int64_t k = 0; !st && k < nb; k++) {   // dW (+)= dy_n cols_n^T
+            tg_gemm_desc d = {
+                .dtype = (int)out->dtype, .m = g.o, .n = g.ckk, .k = g.p, .batch = 1,
+                .alpha = 1.0, .beta = i0 + k ? 1.0 : 0.0,
+                .a = (const char *)dy->data + (size_t)((i0 + k) * g.o * g.p) * g.es,
+                .a_rs = g.p, .a_cs = 1,
+                .b = (const char *)cols + (size_t)(k * g.ckk * g.p) * g.es, .b_rs = 1,
+                .b_cs = g.p,
+                .c = out->data, .c_rs = g.ckk, .c_cs = 1,
+            };
+            st = tg__k_gemm(name, out->be, &d);
+        }
+    }
+    tg__buf_release(out->be, cols, bytes);
+    return st;
+}
+
+static int dw_backward(tg_tape *tape, const tg_node *node, tg_tensor *dout, tg_tensor **din) {
+    const window *w = &((const conv_params *)tg__node_params(node))->w;
+    tg_tensor *x = node->in[0], *dy = node->in[1];
+    if (tg__needs_grad(node, 0) && !(din[0] = conv2d_dx(tape, dy, dout, x, w)))
+        return tg_last_status();
+    if (tg__needs_grad(node, 1) && !(din[1] = conv_apply(tape, x, dout, NULL, w)))
+        return tg_last_status();
+    return TG_OK;
+}
+
+const tg_op_def tg__op_conv2d_dw = {
+    .id = TG_OP_CONV2D_DW, .name = "tg_conv2d_dw", .arity = 2,
+    .infer = dw_infer, .forward = dw_forward, .backward = dw_backward,
+    .unread = TG_UNREAD_OUT, .params_size = sizeof(conv_params),
+};
+
+static tg_tensor *conv2d_dx(tg_tape *tape, tg_tensor *dy, tg_tensor *w, const tg_tensor *x,
+                            const window *win) {
+    conv_params p = {.w = *win, .c = x->shape[1], .h = x->shape[2], .wd = x->shape[3]};
+    tg_tensor *in[2] = {dy, w};
+    return tg__apply(tape, &tg__op_conv2d_dx, 2, in, &p);
+}
+
+static tg_tensor *conv2d_dw(tg_tape *tape, tg_tensor *x, tg_tensor *dy, const window *win) {
+    conv_params p = {.w = *win};
+    tg_tensor *in[2] = {x, dy};
+    return tg__apply(tape, &tg__op_conv2d_dw, 2, in, &p);
+}
+
+static tg_tensor *conv_apply(tg_tape *tape, tg_tensor *x, tg_tensor *w, tg_tensor *b,
+                             const window *win) {
+    conv_params p = {.w = *win};
+    tg_tensor *in[3] = {x, w, b};
+    return tg__apply(tape, &tg__op_conv2d, b ? 3 : 2, in, &p);
+}
 
 tg_tensor *tg_conv2d(tg_tape *tape, tg_tensor *x, tg_tensor *weight, tg_tensor *bias,
                      const tg_conv_opts *opts) {
     char s1[160], s2[160];
     tg_tensor *in[3] = {x, weight, bias};
-    if (tg__check_args(tape, "tg_conv2d", bias ? 3 : 2, in)) return NULL;
+    if (tg__check_inputs(tape, &tg__op_conv2d, bias ? 3 : 2, in)) return NULL;
     if (x->ndim != 4 || weight->ndim != 4 || weight->shape[1] != x->shape[1] ||
         (bias && (bias->ndim != 1 || bias->shape[0] != weight->shape[0]))) {
         tg__fail(TG_ERR_SHAPE, "tg_conv2d", "need x [N,C,H,W], weight [O,C,KH,KW], bias [O]: "
@@ -221,18 +531,10 @@ tg_tensor *tg_conv2d(tg_tape *tape, tg_tensor *x, tg_tensor *weight, tg_tensor *
                  tg__shape_str(s2, sizeof s2, weight->ndim, weight->shape), INT_MAX);
         return NULL;
     }
-    int64_t n = x->shape[0], o = weight->shape[0];
-    unsigned mark = tg_error_mark();
-    tg_tensor *cols = im2col_pad(tape, x, (int)weight->shape[2], (int)weight->shape[3], opts,
-                                 false, 0.0, "tg_conv2d");
-    if (!cols) return tg__named("tg_conv2d", mark, NULL);
-    tg_tensor *w2 = tg_reshape(tape, weight, 2, (int64_t[]){o, cols->shape[1]});
-    tg_tensor *y = tg_matmul(tape, w2, cols);   // [N, O, OH*OW]
-    int64_t oh, ow;
-    out_hw(x, (int)weight->shape[2], (int)weight->shape[3], opts, false, &oh, &ow);
-    y = tg_reshape(tape, y, 4, (int64_t[]){n, o, oh, ow});
-    if (bias) y = tg_add(tape, y, tg_reshape(tape, bias, 3, (int64_t[]){o, 1, 1}));
-    return tg__named("tg_conv2d", mark, y);
+    window w;
+    if (set_window(&w, (int)weight->shape[2], (int)weight->shape[3], opts, false, "tg_conv2d"))
+        return NULL;
+    return conv_apply(tape, x, weight, bias, &w);
 }
 
 // ---- max_pool2d in one pass each way (backends with a max_pool kernel) ----

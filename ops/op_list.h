@@ -86,4 +86,7 @@
     X(MAX_POOL2D_GRAD,  max_pool2d_grad   /* conv.c */) \
     X(BATCH_NORM,       batch_norm        /* batchnorm.c */) \
     X(BATCH_NORM_GRAD,  batch_norm_grad   /* batchnorm.c */) \
-    X(BATCH_NORM_WGRAD, batch_norm_wgrad  /* batchnorm.c */)
+    X(BATCH_NORM_WGRAD, batch_norm_wgrad  /* batchnorm.c */) \
+    X(CONV2D,           conv2d            /* conv.c */) \
+    X(CONV2D_DX,        conv2d_dx         /* conv.c */) \
+    X(CONV2D_DW,        conv2d_dw         /* conv.c */)

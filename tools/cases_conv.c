@@ -1,6 +1,7 @@
 // Op cases for ops/conv.c: im2col and its adjoint col2im with strides, padding and
-// dilation, max_pool2d and its gradient op, and the composed conv2d and avg_pool2d (rows name the op that
-// carries their gradient). Windows are small so the full Jacobian stays cheap.
+// dilation; conv2d and its two gradient ops (through create_graph); max_pool2d and its
+// gradient op; the composed avg_pool2d (its rows name the op that carries the gradient).
+// Windows are small so the full Jacobian stays cheap.
 #include "tools/op_cases.h"
 
 // at.i = {kh, kw, stride_h, stride_w, pad_h, pad_w, dil_h, dil_w, c, h, w} (0 = default)
@@ -24,6 +25,22 @@ static tg_tensor *call_col2im(tg_tape *t, tg_tensor *const *in, void *row) {
 static tg_tensor *call_conv2d(tg_tape *t, tg_tensor *const *in, void *row) {
     tg_conv_opts o = opts_of(win(row));
     return tg_conv2d(t, in[0], in[1], ((const op_case *)row)->n_in > 2 ? in[2] : NULL, &o);
+}
+// d/dx and d/dw of sum(conv2d(x, w)^2) with create_graph: the rule's conv2d_dx and conv2d_dw
+// ops see dy = 2y, which depends on x and w (in = x, w; at as for conv2d)
+static tg_tensor *call_conv2d_grad(tg_tape *t, tg_tensor *const *in, void *row, int k) {
+    tg_conv_opts o = opts_of(win(row));
+    tg_tensor *y = tg_conv2d(t, in[0], in[1], NULL, &o), *g = NULL;
+    tg_backward_opts bo = {.create_graph = true};
+    if (tg_grad(t, tg_sum(t, tg_mul(t, y, y)), NULL, 1, (tg_tensor *[]){in[k]}, &g, &bo))
+        return NULL;
+    return g;
+}
+static tg_tensor *call_conv2d_dx(tg_tape *t, tg_tensor *const *in, void *row) {
+    return call_conv2d_grad(t, in, row, 0);
+}
+static tg_tensor *call_conv2d_dw(tg_tape *t, tg_tensor *const *in, void *row) {
+    return call_conv2d_grad(t, in, row, 1);
 }
 static tg_tensor *call_max_pool2d(tg_tape *t, tg_tensor *const *in, void *row) {
     tg_conv_opts o = opts_of(win(row));
@@ -61,15 +78,26 @@ static const op_case rows[] = {
      .differentiable = true},
 
     // composed
-    {.op = "tg_im2col", .label = "tg_conv2d x [1,2,4,4], w [3,2,2,2], bias [3] (composed)",
+    {.op = "tg_conv2d", .label = "x [1,2,4,4], w [3,2,2,2], bias [3]",
      .n_in = 3, .ndim = {4, 4, 1}, .shape = {{1, 2, 4, 4}, {3, 2, 2, 2}, {3}}, .lo = -1,
      .hi = 1, .call = call_conv2d, .differentiable = true},
-    {.op = "tg_im2col", .label = "tg_conv2d stride 2, padding 1, no bias (composed)",
+    {.op = "tg_conv2d", .label = "x [3,2,3,3], w [2,2,2,2], bias [2] (several images: the "
+     "bias row of each)", .n_in = 3, .ndim = {4, 4, 1}, .shape = {{3, 2, 3, 3}, {2, 2, 2, 2}, {2}},
+     .lo = -1, .hi = 1, .call = call_conv2d, .differentiable = true},
+    {.op = "tg_conv2d", .label = "x [2,1,4,4], w [2,1,3,3], stride 2, padding 1, no bias",
      .n_in = 2, .ndim = {4, 4}, .shape = {{2, 1, 4, 4}, {2, 1, 3, 3}}, .lo = -1, .hi = 1,
      .at = {.i = {0, 0, 2, 2, 1, 1}}, .call = call_conv2d, .differentiable = true},
-    {.op = "tg_im2col", .label = "tg_conv2d dilation 2, x fixed (composed)", .n_in = 3,
+    {.op = "tg_conv2d", .label = "x [1,1,5,5] fixed, w [2,1,2,2], bias [2], dilation 2", .n_in = 3,
      .ndim = {4, 4, 1}, .shape = {{1, 1, 5, 5}, {2, 1, 2, 2}, {2}}, .no_grad = {true},
      .lo = -1, .hi = 1, .at = {.i = {0, 0, 0, 0, 0, 0, 2, 2}}, .call = call_conv2d,
+     .differentiable = true},
+    {.op = "tg_conv2d_dx", .label = "d/dx of sum(conv2d(x, w)^2), x [2,2,4,4], w [3,2,3,3], "
+     "padding 1 (create_graph)", .n_in = 2, .ndim = {4, 4}, .shape = {{2, 2, 4, 4}, {3, 2, 3, 3}},
+     .lo = -1, .hi = 1, .at = {.i = {0, 0, 1, 1, 1, 1}}, .call = call_conv2d_dx,
+     .differentiable = true},
+    {.op = "tg_conv2d_dw", .label = "d/dw of sum(conv2d(x, w)^2), x [2,1,5,4], w [2,1,2,3], "
+     "stride 2 (create_graph)", .n_in = 2, .ndim = {4, 4}, .shape = {{2, 1, 5, 4}, {2, 1, 2, 3}},
+     .lo = -1, .hi = 1, .at = {.i = {0, 0, 2, 2}}, .call = call_conv2d_dw,
      .differentiable = true},
     {.op = "tg_max_pool2d", .label = "x [1,2,4,4], 2x2", .n_in = 1,
      .ndim = {4}, .shape = {{1, 2, 4, 4}}, .lo = -2, .hi = 2, .at = {.i = {2, 2}},

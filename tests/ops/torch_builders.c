@@ -294,6 +294,19 @@ static tg_tensor *b_conv2d(tg_tape *t, const fx_args *x) {
     tg_conv_opts o = conv_opts(x, 0);
     return tg_conv2d(t, x->in[0], x->in[1], opt_in(x, 2), &o);
 }
+// d/dx (k = 0) or d/dw (k = 1) of sum(conv2d(x, w) * dy) with create_graph (the conv2d_dx
+// and conv2d_dw ops); inputs dy, x, w; attr as for conv2d
+static tg_tensor *conv2d_grad(tg_tape *t, const fx_args *x, int k) {
+    tg_conv_opts o = conv_opts(x, 0);
+    tg_tensor *xw[2] = {x->in[1], x->in[2]}, *g = NULL;
+    if (!tg_requires_grad(xw[k]) && tg_set_requires_grad(xw[k], true)) return NULL;
+    tg_tensor *y = tg_conv2d(t, xw[0], xw[1], NULL, &o);
+    tg_backward_opts bo = {.create_graph = true};
+    if (tg_grad(t, tg_sum(t, tg_mul(t, y, x->in[0])), NULL, 1, &xw[k], &g, &bo)) return NULL;
+    return g;
+}
+static tg_tensor *b_conv2d_dx(tg_tape *t, const fx_args *x) { return conv2d_grad(t, x, 0); }
+static tg_tensor *b_conv2d_dw(tg_tape *t, const fx_args *x) { return conv2d_grad(t, x, 1); }
 // attr = kh, kw, then stride, padding, dilation as for conv2d
 static tg_tensor *b_max_pool2d(tg_tape *t, const fx_args *x) {
     tg_conv_opts o = conv_opts(x, 2);
@@ -523,7 +536,9 @@ const fx_builder fx_builders[] = {
 
     {"softmax", NULL, b_softmax, false},
     {"log_softmax", NULL, b_log_softmax, false},
-    {"conv2d", NULL, b_conv2d, false},
+    {"conv2d", "tg_conv2d", b_conv2d, false},
+    {"conv2d_dx", "tg_conv2d_dx", b_conv2d_dx, false},
+    {"conv2d_dw", "tg_conv2d_dw", b_conv2d_dw, false},
     {"max_pool2d", "tg_max_pool2d", b_max_pool2d, false},
     {"max_pool2d_grad", "tg_max_pool2d_grad", b_max_pool2d_grad, false},
     {"avg_pool2d", NULL, b_avg_pool2d, false},
