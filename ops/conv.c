@@ -224,12 +224,14 @@ typedef struct conv_geom {
 
 static conv_geom geom_of(const window *w, tg_dtype dt, int64_t n, int64_t c, int64_t h,
                          int64_t wd, int64_t o) {
-    conv_geom g = {.n = n, .c = c, .h = h, .w = wd, .o = o, .ckk = c * w->kh * w->kw,
+    // Sizes through tg__mul_size: -1 when too large (conv_infer refuses those shapes).
+    conv_geom g = {.n = n, .c = c, .h = h, .w = wd, .o = o,
+                   .ckk = tg__mul_size(c, tg__mul_size(w->kh, w->kw)),
                    .oh = out_size(h, w->kh, w->sh, w->ph, w->dh),
                    .ow = out_size(wd, w->kw, w->sw, w->pw, w->dw), .es = tg_dtype_size(dt)};
-    g.p = g.oh * g.ow;
-    size_t per = (size_t)(g.ckk * g.p) * g.es;
-    g.nb = per ? (int64_t)(BLOCK_BYTES / per) : n;
+    g.p = tg__mul_size(g.oh, g.ow);
+    int64_t per = tg__mul_size(tg__mul_size(g.ckk, g.p), (int64_t)g.es);
+    g.nb = per > 0 ? (int64_t)(BLOCK_BYTES / per) : n;
     g.nb = g.nb < 1 ? 1 : g.nb > n ? n : g.nb;
     return g;
 }
@@ -261,7 +263,8 @@ static int conv_infer(tg_tensor *const *in, int n, const void *params, int *ndim
                  (long long)w->kh, (long long)w->kw, tg__shape_str(s1, sizeof s1, x->ndim, x->shape));
         return TG_ERR_SHAPE;
     }
-    if (tg__mul_size(g.ckk, g.p) < 0 || tg__shape_numel(4, (int64_t[]){g.n, g.o, g.oh, g.ow}) < 0) {
+    if (g.ckk < 0 || g.p < 0 || tg__mul_size(tg__add_size(g.ckk, 1), g.p) < 0 ||
+        tg__shape_numel(4, (int64_t[]){g.n, g.o, g.oh, g.ow}) < 0) {
         tg__fail(TG_ERR_SHAPE, "tg_conv2d", "window %lldx%lld over input %s gives too many "
                  "values", (long long)w->kh, (long long)w->kw,
                  tg__shape_str(s1, sizeof s1, x->ndim, x->shape));
