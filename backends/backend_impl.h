@@ -256,6 +256,8 @@ struct tg_backend_ops {
     int (*memset0)(void *ctx, void *dst, size_t bytes);
 
     // ---- kernels ----
+    // y's elements = value; y is contiguous (its strides are not read: the cpu kernel
+    // fills shape-product elements from y->data).
     int (*fill)(void *ctx, const tg_view *y, double value);
     int (*unary)(void *ctx, int kind, const tg_view *x, const tg_view *y, double a, double b);
     int (*binary)(void *ctx, int kind, const tg_view *a, const tg_view *b, const tg_view *y);
