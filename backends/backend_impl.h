@@ -178,18 +178,18 @@ typedef struct tg_im2col_desc {
 // Batch normalisation over x [n, c, inner] (contiguous), by channel: each channel's
 // statistics over its n * inner values (biased variance, accumulated in double), rstd =
 // 1/sqrt(var + eps), xhat = (x - mean) * rstd. Modes (tg_bn_mode):
-//   TG_BN_FORWARD: y = xhat * w + b (w, b [c] or NULL)
+//   TG_BN_FORWARD: y = xhat * w + b (w, b [c] or NULL); stats [2, c] (or NULL) = [mean;
+//                  biased variance] per channel, for the running statistics
 //   TG_BN_GRAD:    y = dx = rstd * (g - mean(g) - xhat * mean(g * xhat)), g = dy * w (dy
 //                  when w is NULL), the means over the channel's values
 //   TG_BN_WGRAD:   y [2, c] = [sum(dy * xhat); sum(dy)] per channel
-//   TG_BN_STATS:   y [2, c] = [mean; biased variance] per channel
 // y overlaps none of the inputs.
-typedef enum { TG_BN_FORWARD, TG_BN_GRAD, TG_BN_WGRAD, TG_BN_STATS } tg_bn_mode;
+typedef enum { TG_BN_FORWARD, TG_BN_GRAD, TG_BN_WGRAD } tg_bn_mode;
 typedef struct tg_bn_desc {
     int dtype, mode;
     int64_t n, c, inner;
     const void *x, *w, *b, *dy;
-    void *y;
+    void *y, *stats;
     double eps;
 } tg_bn_desc;
 

@@ -14,6 +14,7 @@
 typedef struct {
     double eps;
     bool has_w, has_b;
+    void *stats;   // batch_norm's forward: [2, C] data for the batch mean and variance, or NULL
 } bn_params;
 
 static const bn_params *bn_params_of(const tg_node *node) { return tg__node_params(node); }
@@ -83,11 +84,6 @@ static tg_tensor *as_channels(tg_tape *tape, tg_tensor *v, const tg_tensor *x) {
     return tg_reshape(tape, v, x->ndim, sh);
 }
 
-// Row k of wb [2, C] as a [C] tensor.
-static tg_tensor *wb_row(tg_tape *tape, tg_tensor *wb, int k) {
-    tg_tensor *r = tg_slice(tape, wb, 0, k, k + 1, 1);
-    return r ? tg_reshape(tape, r, 1, &wb->shape[1]) : NULL;
-}
 
 static tg_tensor *batch_norm_wgrad(tg_tape *tape, tg_tensor *dy, tg_tensor *x, double eps);
 static tg_tensor *normalized(tg_tape *tape, tg_tensor *x, double eps);
@@ -110,6 +106,7 @@ static int bn_forward(tg_tensor *const *in, int n, const void *params, tg_tensor
     d.w = p->has_w ? in[1]->data : NULL;
     d.b = p->has_b ? in[p->has_w ? 2 : 1]->data : NULL;
     d.y = out->data;
+    d.stats = p->stats;
     return tg__k_batch_norm("tg_batch_norm", out->be, &d);
 }
 
@@ -121,8 +118,8 @@ static int bn_backward(tg_tape *tape, const tg_node *node, tg_tensor *dout, tg_t
     if (tg__needs_grad(node, 0) && !(din[0] = tg_batch_norm_grad(tape, dout, x, w, p->eps)))
         return tg_last_status();
     tg_tensor *wb = gw || gb ? batch_norm_wgrad(tape, dout, x, p->eps) : NULL;
-    if (gw && !(din[1] = wb_row(tape, wb, 0))) return tg_last_status();
-    if (gb && !(din[kb] = wb_row(tape, wb, 1))) return tg_last_status();
+    if (gw && !(din[1] = tg__row(tape, wb, 0))) return tg_last_status();
+    if (gb && !(din[kb] = tg__row(tape, wb, 1))) return tg_last_status();
     return TG_OK;
 }
 
@@ -133,43 +130,40 @@ const tg_op_def tg__op_batch_norm = {
 };
 
 static tg_tensor *normalized(tg_tape *tape, tg_tensor *x, double eps) {
-    bn_params p = {eps, false, false};
+    bn_params p = {.eps = eps};
     return tg__apply(tape, &tg__op_batch_norm, 1, &x, &p);
 }
 
-// The same math from elementwise ops and reductions (backends without the kernel).
-static tg_tensor *composed(tg_tape *tape, tg_tensor *x, tg_tensor *w, tg_tensor *b, double eps) {
+// The same math from elementwise ops and reductions (backends without the kernel); *stats
+// (when asked) = [mean; biased variance] [2, C], detached.
+static tg_tensor *composed(tg_tape *tape, tg_tensor *x, tg_tensor *w, tg_tensor *b, double eps,
+                           tg_tensor **stats) {
     int axes[TG_MAX_DIMS], n = chan_axes(x, axes);
     tg_tensor *mean = tg_mean_axes(tape, x, n, axes, true);
     tg_tensor *var = tg_var(tape, x, n, axes, 0, true);
     tg_tensor *y = tg_div(tape, tg_sub(tape, x, mean), tg_sqrt(tape, tg_add_scalar(tape, var, eps)));
     if (w) y = tg_mul(tape, y, as_channels(tape, w, x));
     if (b) y = tg_add(tape, y, as_channels(tape, b, x));
+    if (stats) {
+        int64_t row[2] = {1, x->shape[1]};
+        tg_tensor *m = tg_reshape(tape, tg_detach(tape, mean), 2, row);
+        tg_tensor *v = tg_reshape(tape, tg_detach(tape, var), 2, row);
+        *stats = tg_concat(tape, 2, (tg_tensor *[]){m, v}, 0);
+    }
     return y;
 }
 
-// running = (1 - momentum) * running + momentum * stat (unbiased variance), not recorded.
-static int update_running(tg_tape *tape, tg_tensor *x, tg_tensor *rm, tg_tensor *rv,
-                          double momentum, double eps) {
-    int64_t c = x->shape[1], count = x->numel / c;
+// running = (1 - momentum) * running + momentum * batch value (the variance unbiased; st
+// [2, C] holds the batch mean and biased variance of `count` values per channel), not
+// recorded.
+static int update_running(tg_tape *tape, tg_tensor *st, int64_t count, tg_tensor *rm,
+                          tg_tensor *rv, double momentum) {
     bool mode = tg_tape_set_grad(tape, false);
-    tg_tensor *st = tg_full(tape, x->be, x->dtype, 2, (int64_t[]){2, c}, 0.0);
-    int status = st ? TG_OK : tg_last_status();
-    if (!status && tg__has_batch_norm(x->be)) {
-        tg_bn_desc d = desc_of(TG_BN_STATS, x, eps);
-        d.y = st->data;
-        status = tg__k_batch_norm("tg_batch_norm", x->be, &d);
-    } else if (!status) {
-        int axes[TG_MAX_DIMS], n = chan_axes(x, axes);
-        tg_tensor *m = tg_reshape(tape, tg_mean_axes(tape, x, n, axes, false), 2, (int64_t[]){1, c});
-        tg_tensor *v = tg_reshape(tape, tg_var(tape, x, n, axes, 0, false), 2, (int64_t[]){1, c});
-        st = tg_concat(tape, 2, (tg_tensor *[]){m, v}, 0);
-        status = st ? TG_OK : tg_last_status();
-    }
-    if (!status && rm) status = tg_axpby_(rm, momentum, wb_row(tape, st, 0), 1.0 - momentum);
+    int status = TG_OK;
+    if (rm) status = tg_axpby_(rm, momentum, tg__row(tape, st, 0), 1.0 - momentum);
     if (!status && rv) {
         double unbias = count > 1 ? (double)count / (double)(count - 1) : 1.0;
-        tg_tensor *v = tg_mul_scalar(tape, wb_row(tape, st, 1), unbias);
+        tg_tensor *v = tg_mul_scalar(tape, tg__row(tape, st, 1), unbias);
         status = v ? tg_axpby_(rv, momentum, v, 1.0 - momentum) : tg_last_status();
     }
     tg_tape_set_grad(tape, mode);
@@ -215,13 +209,23 @@ tg_tensor *tg_batch_norm(tg_tape *tape, tg_tensor *x, tg_tensor *w, tg_tensor *b
     if (check_x("tg_batch_norm", x) || !running_ok(x, running_mean, "running_mean") ||
         !running_ok(x, running_var, "running_var"))
         return NULL;
-    bn_params p = {eps, w != NULL, b != NULL};
+    bool want_stats = running_mean || running_var;
+    tg_tensor *st = NULL, *y;   // st: the batch's [mean; biased variance], for the running ones
     unsigned mark = tg_error_mark();
-    tg_tensor *y = tg__has_batch_norm(x->be) ? tg__apply(tape, &tg__op_batch_norm, n, in, &p)
-                                             : tg__named("tg_batch_norm", mark,
-                                                         composed(tape, x, w, b, eps));
-    if (y && (running_mean || running_var) &&
-        update_running(tape, x, running_mean, running_var, momentum, eps))
+    if (tg__has_batch_norm(x->be)) {   // the forward kernel writes st in its statistics pass
+        int64_t c = x->shape[1];
+        st = want_stats ? tg__step_new(tape, x->be, x->dtype, 2, (int64_t[]){2, c},
+                                       "tg_batch_norm")
+                        : NULL;
+        if (want_stats && !st) return NULL;
+        bn_params p = {eps, w != NULL, b != NULL, st ? st->data : NULL};
+        y = tg__apply(tape, &tg__op_batch_norm, n, in, &p);
+    } else {
+        y = tg__named("tg_batch_norm", mark, composed(tape, x, w, b, eps, want_stats ? &st : NULL));
+    }
+    if (y && want_stats &&
+        (!st || update_running(tape, st, x->numel / x->shape[1], running_mean, running_var,
+                               momentum)))
         return tg__named("tg_batch_norm", mark, NULL);
     return y;
 }
@@ -248,11 +252,11 @@ static int bnw_forward(tg_tensor *const *in, int n, const void *params, tg_tenso
 }
 
 static int bnw_backward(tg_tape *tape, const tg_node *node, tg_tensor *g, tg_tensor **din) {
-    tg_tensor *dy = node->in[0], *x = node->in[1], *g0 = wb_row(tape, g, 0);
+    tg_tensor *dy = node->in[0], *x = node->in[1], *g0 = tg__row(tape, g, 0);
     double eps = bn_params_of(node)->eps;
     if (tg__needs_grad(node, 0) &&
         !(din[0] = tg_add(tape, tg_mul(tape, normalized(tape, x, eps), as_channels(tape, g0, x)),
-                          as_channels(tape, wb_row(tape, g, 1), x))))
+                          as_channels(tape, tg__row(tape, g, 1), x))))
         return tg_last_status();
     if (tg__needs_grad(node, 1) && !(din[1] = tg_batch_norm_grad(tape, dy, x, g0, eps)))
         return tg_last_status();
@@ -267,7 +271,7 @@ const tg_op_def tg__op_batch_norm_wgrad = {
 
 static tg_tensor *batch_norm_wgrad(tg_tape *tape, tg_tensor *dy, tg_tensor *x, double eps) {
     tg_tensor *in[2] = {dy, x};
-    bn_params p = {eps, false, false};
+    bn_params p = {.eps = eps};
     return tg__apply(tape, &tg__op_batch_norm_wgrad, 2, in, &p);
 }
 
@@ -341,6 +345,6 @@ tg_tensor *tg_batch_norm_grad(tg_tape *tape, tg_tensor *dy, tg_tensor *x, tg_ten
                  "not supported on backend %s (no batch_norm kernel)", tg_backend_name(x->be));
         return NULL;
     }
-    bn_params p = {eps, w != NULL, false};
+    bn_params p = {.eps = eps, .has_w = w != NULL};
     return tg__apply(tape, &tg__op_batch_norm_grad, n, in, &p);
 }

@@ -67,6 +67,25 @@ static tg_im2col_desc desc_of(const window *w, tg_dtype dtype, int64_t n, int64_
     return d;
 }
 
+// x is [N,C,H,W] and the window fits it: its output height and width in *oh, *ow.
+static int check_window_x(const char *name, const tg_tensor *x, const window *w, int64_t *oh,
+                          int64_t *ow) {
+    char s[160];
+    if (x->ndim != 4) {
+        tg__fail(TG_ERR_SHAPE, name, "need x [N,C,H,W], got %s",
+                 tg__shape_str(s, sizeof s, x->ndim, x->shape));
+        return TG_ERR_SHAPE;
+    }
+    *oh = out_size(x->shape[2], w->kh, w->sh, w->ph, w->dh);
+    *ow = out_size(x->shape[3], w->kw, w->sw, w->pw, w->dw);
+    if (*oh <= 0 || *ow <= 0) {
+        tg__fail(TG_ERR_SHAPE, name, "window %lldx%lld does not fit input %s", (long long)w->kh,
+                 (long long)w->kw, tg__shape_str(s, sizeof s, x->ndim, x->shape));
+        return TG_ERR_SHAPE;
+    }
+    return TG_OK;
+}
+
 // ---- im2col: cols [N, C*KH*KW, OH*OW] of x [N,C,H,W]    dx = col2im(dcols) ----
 
 static int im2col_infer(tg_tensor *const *in, int n, const void *params, int *ndim,
@@ -74,18 +93,10 @@ static int im2col_infer(tg_tensor *const *in, int n, const void *params, int *nd
     (void)n;
     const tg_tensor *x = in[0];
     char s[160];
-    if (x->ndim != 4) {
-        tg__fail(TG_ERR_SHAPE, "tg_im2col", "need x [N,C,H,W], got %s",
-                 tg__shape_str(s, sizeof s, x->ndim, x->shape));
-        return TG_ERR_SHAPE;
-    }
     window w = ((const conv_params *)params)->w;
+    int64_t oh, ow;
+    if (check_window_x("tg_im2col", x, &w, &oh, &ow)) return TG_ERR_SHAPE;
     tg_im2col_desc d = desc_of(&w, x->dtype, x->shape[0], x->shape[1], x->shape[2], x->shape[3], 0);
-    if (d.oh <= 0 || d.ow <= 0) {
-        tg__fail(TG_ERR_SHAPE, "tg_im2col", "window %lldx%lld does not fit input %s",
-                 (long long)w.kh, (long long)w.kw, tg__shape_str(s, sizeof s, x->ndim, x->shape));
-        return TG_ERR_SHAPE;
-    }
     *ndim = 3;
     shape[0] = d.n;
     shape[1] = tg__mul_size(d.c, tg__mul_size(d.kh, d.kw));
@@ -243,26 +254,34 @@ static int block_cols(const char *name, tg_backend *be, const window *w, tg_dtyp
     return tg__k_im2col(name, be, &d, x + (size_t)(i0 * g->c * g->h * g->w) * g->es, cols);
 }
 
+// x [N,C,H,W], weight [O,C,KH,KW] and bias [O] (or NULL) agree.
+static int check_conv_shapes(const tg_tensor *x, const tg_tensor *wt, const tg_tensor *b) {
+    if (x->ndim == 4 && wt->ndim == 4 && wt->shape[1] == x->shape[1] &&
+        (!b || (b->ndim == 1 && b->shape[0] == wt->shape[0])))
+        return TG_OK;
+    char s1[160], s2[160];
+    tg__fail(TG_ERR_SHAPE, "tg_conv2d", "need x [N,C,H,W], weight [O,C,KH,KW], bias [O]: "
+             "got %s and %s", tg__shape_str(s1, sizeof s1, x->ndim, x->shape),
+             tg__shape_str(s2, sizeof s2, wt->ndim, wt->shape));
+    return TG_ERR_SHAPE;
+}
+
 static int conv_infer(tg_tensor *const *in, int n, const void *params, int *ndim,
                       int64_t *shape) {
     const tg_tensor *x = in[0], *wt = in[1], *b = n > 2 ? in[2] : NULL;
     const window *w = &((const conv_params *)params)->w;
-    char s1[160], s2[160];
-    if (x->ndim != 4 || wt->ndim != 4 || wt->shape[1] != x->shape[1] ||
-        wt->shape[2] != w->kh || wt->shape[3] != w->kw ||
-        (b && (b->ndim != 1 || b->shape[0] != wt->shape[0]))) {
-        tg__fail(TG_ERR_SHAPE, "tg_conv2d", "need x [N,C,H,W], weight [O,C,KH,KW], bias [O]: "
-                 "got %s and %s", tg__shape_str(s1, sizeof s1, x->ndim, x->shape),
-                 tg__shape_str(s2, sizeof s2, wt->ndim, wt->shape));
+    char s1[160];
+    int64_t oh, ow;
+    if (check_conv_shapes(x, wt, b) || check_window_x("tg_conv2d", x, w, &oh, &ow))
+        return TG_ERR_SHAPE;
+    if (wt->shape[2] != w->kh || wt->shape[3] != w->kw) {   // the rules keep them in step
+        tg__fail(TG_ERR_SHAPE, "tg_conv2d", "weight %s does not match the %lldx%lld window",
+                 tg__shape_str(s1, sizeof s1, wt->ndim, wt->shape), (long long)w->kh,
+                 (long long)w->kw);
         return TG_ERR_SHAPE;
     }
     conv_geom g = geom_of(w, x->dtype, x->shape[0], x->shape[1], x->shape[2], x->shape[3],
                           wt->shape[0]);
-    if (g.oh <= 0 || g.ow <= 0) {
-        tg__fail(TG_ERR_SHAPE, "tg_conv2d", "window %lldx%lld does not fit input %s",
-                 (long long)w->kh, (long long)w->kw, tg__shape_str(s1, sizeof s1, x->ndim, x->shape));
-        return TG_ERR_SHAPE;
-    }
     if (g.ckk < 0 || g.p < 0 || tg__mul_size(tg__add_size(g.ckk, 1), g.p) < 0 ||
         tg__shape_numel(4, (int64_t[]){g.n, g.o, g.oh, g.ow}) < 0) {
         tg__fail(TG_ERR_SHAPE, "tg_conv2d", "window %lldx%lld over input %s gives too many "
@@ -519,16 +538,10 @@ static tg_tensor *conv_apply(tg_tape *tape, tg_tensor *x, tg_tensor *w, tg_tenso
 
 tg_tensor *tg_conv2d(tg_tape *tape, tg_tensor *x, tg_tensor *weight, tg_tensor *bias,
                      const tg_conv_opts *opts) {
-    char s1[160], s2[160];
+    char s2[160];
     tg_tensor *in[3] = {x, weight, bias};
     if (tg__check_inputs(tape, &tg__op_conv2d, bias ? 3 : 2, in)) return NULL;
-    if (x->ndim != 4 || weight->ndim != 4 || weight->shape[1] != x->shape[1] ||
-        (bias && (bias->ndim != 1 || bias->shape[0] != weight->shape[0]))) {
-        tg__fail(TG_ERR_SHAPE, "tg_conv2d", "need x [N,C,H,W], weight [O,C,KH,KW], bias [O]: "
-                 "got %s and %s", tg__shape_str(s1, sizeof s1, x->ndim, x->shape),
-                 tg__shape_str(s2, sizeof s2, weight->ndim, weight->shape));
-        return NULL;
-    }
+    if (check_conv_shapes(x, weight, bias)) return NULL;   // before reading the kernel size
     if (weight->shape[2] > INT_MAX || weight->shape[3] > INT_MAX) {
         tg__fail(TG_ERR_SHAPE, "tg_conv2d", "kernel of weight %s is larger than %d",
                  tg__shape_str(s2, sizeof s2, weight->ndim, weight->shape), INT_MAX);
@@ -547,30 +560,12 @@ tg_tensor *tg_conv2d(tg_tape *tape, tg_tensor *x, tg_tensor *weight, tg_tensor *
 // so the pair differentiates any number of times. The op named tg_max_pool2d is select
 // (inputs x, v); tg_max_pool2d_grad is route (inputs x, dy).
 
-static int check_pool_x(const char *name, const tg_tensor *x, const window *w, int64_t *oh,
-                        int64_t *ow) {
-    char s[160];
-    if (x->ndim != 4) {
-        tg__fail(TG_ERR_SHAPE, name, "need x [N,C,H,W], got %s",
-                 tg__shape_str(s, sizeof s, x->ndim, x->shape));
-        return TG_ERR_SHAPE;
-    }
-    *oh = out_size(x->shape[2], w->kh, w->sh, w->ph, w->dh);
-    *ow = out_size(x->shape[3], w->kw, w->sw, w->pw, w->dw);
-    if (*oh <= 0 || *ow <= 0) {
-        tg__fail(TG_ERR_SHAPE, name, "window %lldx%lld does not fit input %s", (long long)w->kh,
-                 (long long)w->kw, tg__shape_str(s, sizeof s, x->ndim, x->shape));
-        return TG_ERR_SHAPE;
-    }
-    return TG_OK;
-}
-
 static int select_infer(tg_tensor *const *in, int n, const void *params, int *ndim,
                         int64_t *shape) {
     (void)n;
     const window *w = &((const conv_params *)params)->w;
     int64_t oh, ow;
-    if (check_pool_x("tg_max_pool2d", in[0], w, &oh, &ow)) return TG_ERR_SHAPE;
+    if (check_window_x("tg_max_pool2d", in[0], w, &oh, &ow)) return TG_ERR_SHAPE;
     if (!tg__same_shape(in[0], in[1])) {
         char s1[160], s2[160];
         tg__fail(TG_ERR_SHAPE, "tg_max_pool2d", "values %s must have x's shape %s",
@@ -613,7 +608,7 @@ static int route_infer(tg_tensor *const *in, int n, const void *params, int *ndi
     (void)n;
     const window *w = &((const conv_params *)params)->w;
     int64_t oh, ow;
-    if (check_pool_x("tg_max_pool2d_grad", in[0], w, &oh, &ow)) return TG_ERR_SHAPE;
+    if (check_window_x("tg_max_pool2d_grad", in[0], w, &oh, &ow)) return TG_ERR_SHAPE;
     const tg_tensor *x = in[0], *dy = in[1];
     if (dy->ndim != 4 || dy->shape[0] != x->shape[0] || dy->shape[1] != x->shape[1] ||
         dy->shape[2] != oh || dy->shape[3] != ow) {
@@ -692,10 +687,9 @@ static tg_tensor *pool(tg_tape *tape, tg_tensor *x, int kh, int kw, const tg_con
 }
 
 tg_tensor *tg_max_pool2d(tg_tape *tape, tg_tensor *x, int kh, int kw, const tg_conv_opts *opts) {
-    if (tg__check_args(tape, "tg_max_pool2d", 1, &x)) return NULL;
-    if (!tg__has_max_pool(x->be)) return pool(tape, x, kh, kw, opts, true, "tg_max_pool2d");
     tg_tensor *in[2] = {x, x};
     if (tg__check_inputs(tape, &tg__op_max_pool2d, 2, in)) return NULL;
+    if (!tg__has_max_pool(x->be)) return pool(tape, x, kh, kw, opts, true, "tg_max_pool2d");
     window w;
     if (set_window(&w, kh, kw, opts, true, "tg_max_pool2d")) return NULL;
     return pool_select(tape, x, x, &w);

@@ -61,11 +61,6 @@ static int ln_forward(tg_tensor *const *in, int n, const void *params, tg_tensor
 
 static tg_tensor *layer_norm_wgrad(tg_tape *tape, tg_tensor *dy, tg_tensor *x, double eps);
 
-// Row k of wb [2, C] as a [C] tensor.
-static tg_tensor *wb_row(tg_tape *tape, tg_tensor *wb, int k) {
-    tg_tensor *r = tg_slice(tape, wb, 0, k, k + 1, 1);
-    return r ? tg_reshape(tape, r, 1, &wb->shape[1]) : NULL;
-}
 
 static int ln_backward(tg_tape *tape, const tg_node *node, tg_tensor *dout, tg_tensor **din) {
     tg_tensor *x = node->in[0], *w = weight_of(node, 1);
@@ -75,8 +70,8 @@ static int ln_backward(tg_tape *tape, const tg_node *node, tg_tensor *dout, tg_t
     if (tg__needs_grad(node, 0) && !(din[0] = tg_layer_norm_grad(tape, dout, x, w, eps)))
         return tg_last_status();
     tg_tensor *wb = gw || gb ? layer_norm_wgrad(tape, dout, x, eps) : NULL;
-    if (gw && !(din[1] = wb_row(tape, wb, 0))) return tg_last_status();
-    if (gb && !(din[kb] = wb_row(tape, wb, 1))) return tg_last_status();
+    if (gw && !(din[1] = tg__row(tape, wb, 0))) return tg_last_status();
+    if (gb && !(din[kb] = tg__row(tape, wb, 1))) return tg_last_status();
     return TG_OK;
 }
 
@@ -130,11 +125,11 @@ static int lnw_forward(tg_tensor *const *in, int n, const void *params, tg_tenso
 }
 
 static int lnw_backward(tg_tape *tape, const tg_node *node, tg_tensor *g, tg_tensor **din) {
-    tg_tensor *dy = node->in[0], *x = node->in[1], *g0 = wb_row(tape, g, 0);
+    tg_tensor *dy = node->in[0], *x = node->in[1], *g0 = tg__row(tape, g, 0);
     double eps = ln_params_of(node)->eps;
     if (tg__needs_grad(node, 0) &&
         !(din[0] = tg_add(tape, tg_mul(tape, tg_layer_norm(tape, x, NULL, NULL, eps), g0),
-                          wb_row(tape, g, 1))))
+                          tg__row(tape, g, 1))))
         return tg_last_status();
     if (tg__needs_grad(node, 1) && !(din[1] = tg_layer_norm_grad(tape, dy, x, g0, eps)))
         return tg_last_status();

@@ -44,3 +44,5 @@ static inline int tg__rule_status(const tg_tensor *t) {
 }
 // A 0-dim step tensor holding v, with x's dtype and backend (NULL if x is NULL).
 tg_tensor *tg__scalar_like(tg_tape *tape, const tg_tensor *x, double v);
+// Row k of t [R, C] as a [C] tensor (a slice and a reshape, recorded).
+tg_tensor *tg__row(tg_tape *tape, tg_tensor *t, int k);

@@ -71,3 +71,8 @@ tg_tensor *tg__scalar_like(tg_tape *tape, const tg_tensor *x, double v) {
     if (!x) return NULL;
     return tg_full(tape, x->be, x->dtype, 0, NULL, v);
 }
+
+tg_tensor *tg__row(tg_tape *tape, tg_tensor *t, int k) {
+    tg_tensor *r = tg_slice(tape, t, 0, k, k + 1, 1);
+    return r ? tg_reshape(tape, r, 1, &t->shape[1]) : NULL;
+}

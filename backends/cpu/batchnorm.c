@@ -65,11 +65,14 @@ BN_RUN_AFFINE(double)
             double rstd = 1.0 / sqrt(var + d->eps), wc = w ? (double)w[ch] : 1.0;             \
             /* mean(dy * (x - mean)) = (sum(dy*(x-s)) - sum(dy)*(mean - s)) / m */            \
             double cov = (acc.sdyx - acc.sdy * (mean - s)) / m, mdy = acc.sdy / m;            \
-            if (d->mode == TG_BN_WGRAD || d->mode == TG_BN_STATS) {                           \
-                bool wg = d->mode == TG_BN_WGRAD;                                             \
-                y[ch] = (T)(wg ? rstd * cov * m : mean);                                      \
-                y[d->c + ch] = (T)(wg ? acc.sdy : var);                                       \
+            if (d->mode == TG_BN_WGRAD) {                                                     \
+                y[ch] = (T)(rstd * cov * m);                                                  \
+                y[d->c + ch] = (T)acc.sdy;                                                    \
                 continue;                                                                     \
+            }                                                                                 \
+            if (d->mode == TG_BN_FORWARD && d->stats) {                                       \
+                ((T *)d->stats)[ch] = (T)mean;                                                \
+                ((T *)d->stats)[d->c + ch] = (T)var;                                          \
             }                                                                                 \
             double a, b, c;                                                                   \
             if (d->mode == TG_BN_FORWARD) {   /* y = x*rstd*w + (b - mean*rstd*w) */          \

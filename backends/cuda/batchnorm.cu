@@ -52,13 +52,16 @@ template <typename T> __global__ void batch_norm_kernel(tg_bn_desc d) {
         var = var > 0 ? var : 0;
         double rstd = 1.0 / sqrt(var + d.eps), wc = w ? (double)w[ch] : 1.0;
         double cov = (a4 - a3 * (mean - s)) / m, mdy = a3 / m;
-        if (d.mode == TG_BN_WGRAD || d.mode == TG_BN_STATS) {
+        if (d.mode == TG_BN_WGRAD) {
             if (threadIdx.x == 0) {
-                bool wg = d.mode == TG_BN_WGRAD;
-                y[ch] = (T)(wg ? rstd * cov * m : mean);
-                y[d.c + ch] = (T)(wg ? a3 : var);
+                y[ch] = (T)(rstd * cov * m);
+                y[d.c + ch] = (T)a3;
             }
             continue;
+        }
+        if (d.mode == TG_BN_FORWARD && d.stats && threadIdx.x == 0) {
+            ((T *)d.stats)[ch] = (T)mean;
+            ((T *)d.stats)[d.c + ch] = (T)var;
         }
         double a, b, c;
         if (d.mode == TG_BN_FORWARD) {
