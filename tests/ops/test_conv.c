@@ -245,3 +245,48 @@ Test(ops_conv, bad_im2col_col2im_pool) {
     tg_tape_free(tape);
     tu_free(x), tu_free(x2), tu_free(cols);
 }
+
+// An in-place write to x after recording, which every new rule here reads (conv2d's weight
+// gradient, the pool's winners, batch norm's statistics), is refused at backward.
+static tg_tensor *ip_conv(tg_tape *t, tg_tensor *x, tg_tensor *aux) {
+    return tg_conv2d(t, x, aux, NULL, NULL);
+}
+static tg_tensor *ip_pool(tg_tape *t, tg_tensor *x, tg_tensor *aux) {
+    (void)aux;
+    return tg_max_pool2d(t, x, 2, 2, NULL);
+}
+static tg_tensor *ip_pool_grad(tg_tape *t, tg_tensor *x, tg_tensor *aux) {
+    return tg_max_pool2d_grad(t, x, aux, 2, 2, NULL);
+}
+static tg_tensor *ip_bn(tg_tape *t, tg_tensor *x, tg_tensor *aux) {
+    (void)aux;
+    return tg_batch_norm(t, x, NULL, NULL, NULL, NULL, 0.1, 1e-5);
+}
+static tg_tensor *ip_bn_grad(tg_tape *t, tg_tensor *x, tg_tensor *aux) {
+    return tg_batch_norm_grad(t, aux, x, NULL, 1e-5);
+}
+
+Test(ops_conv, in_place_writes_after_recording) {
+    typedef tg_tensor *(*op_fn)(tg_tape *, tg_tensor *, tg_tensor *);
+    const op_fn fns[] = {ip_conv, ip_pool, ip_pool_grad, ip_bn, ip_bn_grad};
+    double xv[32], dv[32];
+    for (int i = 0; i < 32; i++) xv[i] = (double)((i * 7) % 11) - 5, dv[i] = 0.25 * (i % 5) - 0.5;
+    for (int k = 0; k < 5; k++) {
+        tg_tape *tape = tg_tape_new();
+        tg_tensor *x = tu_make(TG_F64, (tu_arr){4, {2, 1, 4, 4}, xv}, true);
+        tu_arr aux = k == 0   ? (tu_arr){4, {1, 1, 2, 2}, dv}    // conv weight
+                     : k == 2 ? (tu_arr){4, {2, 1, 2, 2}, dv}    // pooled dy
+                              : (tu_arr){4, {2, 1, 4, 4}, dv};   // dy of x's shape
+        tg_tensor *a = tu_make(TG_F64, aux, true);
+        tg_tensor *y = fns[k](tape, x, a);
+        cr_assert_not_null(y, "op %d: %s", k, tg_last_error());
+        tg_tensor *loss = tg_sum(tape, tg_mul(tape, y, y));
+        cr_assert_eq(tg_fill_(x, 0.1), TG_OK, "%s", tg_last_error());
+        cr_expect_eq(tg_backward(tape, loss), TG_ERR_STATE, "op %d", k);
+        tu_expect_error("modified in place", NULL);
+        tg_clear_error();
+        tg_tape_free(tape);
+        tu_free(x);
+        tu_free(a);
+    }
+}
