@@ -2,23 +2,20 @@
 // descriptor and the mask rule are in backend_impl.h). One (batch, head) problem per task,
 // tasks split across threads.
 //
-// f32 with head_dim <= DMAX takes the blocked path (FlashAttention's scheme on the CPU): a
-// block of BR queries against blocks of BC keys, with the keys transposed into a small
-// buffer so that the score block is a register-tiled product vectorised across keys, and an
-// online softmax (running max and sum, the accumulated output rescaled when the max moves).
-// No [t, t] matrix is kept: the backward pass recomputes each score block from q and k, first
-// for the row statistics (log-sum-exp), then for the gradients, with D_i = dout_i . o_i
-// taken from the forward's output. Scratch lives on the stack (about 150 KB).
-// f64 (gradcheck's dtype) and wider heads take the reference path: the same formulas one
-// query row at a time with double accumulators.
+// f32 takes the blocked path (FlashAttention-2's scheme on the CPU): a block of BR queries
+// against blocks of BC keys, the score block a register-tiled product, and an online softmax
+// (running max and sum, the accumulated output rescaled when the max moves). No [t, t]
+// matrix is kept: the backward pass recomputes the scores, first for the row statistics
+// (log-sum-exp), then key block by key block for the gradients, with D_i = dout_i . o_i
+// taken from the forward's output.
+// f64 (gradcheck's dtype) takes the reference path: the same formulas one query row at a
+// time with double accumulators.
 #include <math.h>
 #include <string.h>
 
 #include "backends/cpu/cpu_internal.h"
 #include "backends/vmath.h"
 #include "backends/elem_math.h"
-
-enum { BR = 16, BC = 64, DMAX = 256 };
 
 // ---- shared pieces ----
 
@@ -113,254 +110,338 @@ static void ref_backward(const tg_attn_desc *d, int64_t bi, int64_t hi) {
 }
 
 // ---- blocked f32 path ----
+//
+// Per (batch, head) problem, q (scaled), k, v and dout are first copied into per-thread scratch
+// (tg__cpu_scratch, kept between calls): rows padded to a whole number of vectors, k (and v
+// for the backward) also transposed, so that every product below reads unit-stride vectors.
+// Two register-tiled kernels do all the arithmetic: block_dots (a score block, rows against
+// transposed columns: S = q k^T, dP = dout v^T) and block_axpy (rows accumulated from a
+// weight block, read by rows or by columns: O += P v, dq += dS k, dv += P^T dout,
+// dk += dS^T q). The vector type is the build's widest (16 floats with AVX-512).
 
-// s[r][0..BC) = alpha * a_r . bt[:, 0..BC) for the nr rows a_r (row stride as) and bt, the
-// [n, BC] transposed key (or value) block. Four rows share each load of bt; the 4 x 16
-// accumulators of one column chunk stay in registers.
-static void block_dots(const float *a, int64_t as, int nr, const float *bt, int64_t n,
-                       float alpha, float *s) {
-    int r = 0;
-    for (; r + 4 <= nr; r += 4) {
-        const float *a0 = a + r * as, *a1 = a0 + as, *a2 = a1 + as, *a3 = a2 + as;
-        for (int jc = 0; jc < BC; jc += 16) {
-            float c0[16] = {0}, c1[16] = {0}, c2[16] = {0}, c3[16] = {0};
-            for (int64_t e = 0; e < n; e++) {
-                const float *b = bt + e * BC + jc;
-                float x0 = a0[e], x1 = a1[e], x2 = a2[e], x3 = a3[e];
-                for (int j = 0; j < 16; j++) {
-                    c0[j] += x0 * b[j];
-                    c1[j] += x1 * b[j];
-                    c2[j] += x2 * b[j];
-                    c3[j] += x3 * b[j];
-                }
-            }
-            for (int j = 0; j < 16; j++) {
-                s[r * BC + jc + j] = alpha * c0[j];
-                s[(r + 1) * BC + jc + j] = alpha * c1[j];
-                s[(r + 2) * BC + jc + j] = alpha * c2[j];
-                s[(r + 3) * BC + jc + j] = alpha * c3[j];
-            }
+#if defined(__AVX512F__)
+#define AT_VBYTES 64
+#elif defined(__AVX__)
+#define AT_VBYTES 32
+#else
+#define AT_VBYTES 16
+#endif
+typedef float atv __attribute__((vector_size(AT_VBYTES)));
+enum { VL = AT_VBYTES / 4, BR = 32, BC = 64 };
+#define AT_INLINE static inline __attribute__((always_inline))
+
+AT_INLINE atv at_ld(const float *p) {
+    atv v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+AT_INLINE void at_st(float *p, atv v) { memcpy(p, &v, sizeof v); }
+
+static int64_t round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
+
+// s[r][v*VL ..] (row stride BC) = sum over e < n of a_r[e] * bt[e][v*VL ..], for R rows a_r
+// (stride as) and NV vectors of columns of bt (row stride ldb); R, NV constants once inlined.
+AT_INLINE void dots_tile(const float *a, int64_t as, const float *bt, int64_t ldb, int64_t n,
+                         float *s, int R, int NV) {
+    atv c[4][4];
+    for (int r = 0; r < R; r++)
+        for (int v = 0; v < NV; v++) c[r][v] = (atv){0};
+    for (int64_t e = 0; e < n; e++) {
+        atv b[4];
+        for (int v = 0; v < NV; v++) b[v] = at_ld(bt + e * ldb + v * VL);
+        for (int r = 0; r < R; r++) {
+            float x = a[r * as + e];
+            for (int v = 0; v < NV; v++) c[r][v] += x * b[v];
         }
     }
-    for (; r < nr; r++) {
-        const float *a0 = a + r * as;
-        float c0[BC] = {0};
-        for (int64_t e = 0; e < n; e++)
-            for (int j = 0; j < BC; j++) c0[j] += a0[e] * bt[e * BC + j];
-        for (int j = 0; j < BC; j++) s[r * BC + j] = alpha * c0[j];
+    for (int r = 0; r < R; r++)
+        for (int v = 0; v < NV; v++) at_st(s + r * BC + v * VL, c[r][v]);
+}
+
+#define AT_TILE_CASES(call, R)                                                                  \
+    switch (nv) {                                                                               \
+    case 1: call(R, 1); break;                                                                  \
+    case 2: call(R, 2); break;                                                                  \
+    case 3: call(R, 3); break;                                                                  \
+    default: call(R, 4); break;                                                                 \
+    }
+
+// s[r][0..w) = a_r . bt[:, 0..w) for nr rows (w a multiple of VL, at most BC).
+static void block_dots(const float *a, int64_t as, int nr, const float *bt, int64_t ldb,
+                       int64_t n, int w, float *s) {
+    for (int c0 = 0; c0 < w; c0 += 4 * VL) {
+        int nv = (w - c0) / VL < 4 ? (w - c0) / VL : 4, r = 0;
+#define AT_DOTS(R, NV) dots_tile(a + r * as, as, bt + c0, ldb, n, s + r * BC + c0, R, NV)
+        for (; r + 4 <= nr; r += 4) AT_TILE_CASES(AT_DOTS, 4)
+        for (; r < nr; r++) AT_TILE_CASES(AT_DOTS, 1)
+#undef AT_DOTS
     }
 }
 
-// bt [n, BC] = the jb rows of x (row stride xs) transposed; columns jb.. are zero.
-static void transpose_block(const float *x, int64_t xs, int jb, int64_t n, float *bt) {
-    if (jb < BC)
-        for (int64_t e = 0; e < n; e++) memset(bt + e * BC + jb, 0, (size_t)(BC - jb) * sizeof *bt);
-    for (int j = 0; j < jb; j++)
-        for (int64_t e = 0; e < n; e++) bt[e * BC + j] = x[j * xs + e];
+// y_o[v*VL ..] += sum over s < ns of p[o*po + s*ps] * x_s[v*VL ..], for R rows y_o (stride
+// ldy) and NV vectors; the weight block p is read by rows (po = BC, ps = 1) or by columns.
+AT_INLINE void axpy_tile(float *y, int64_t ldy, const float *p, int64_t po, int64_t ps,
+                         const float *x, int64_t ldx, int64_t ns, int R, int NV) {
+    atv c[4][4];
+    for (int r = 0; r < R; r++)
+        for (int v = 0; v < NV; v++) c[r][v] = at_ld(y + r * ldy + v * VL);
+    for (int64_t s = 0; s < ns; s++) {
+        atv xv[4];
+        for (int v = 0; v < NV; v++) xv[v] = at_ld(x + s * ldx + v * VL);
+        for (int r = 0; r < R; r++) {
+            float w = p[r * po + s * ps];
+            for (int v = 0; v < NV; v++) c[r][v] += w * xv[v];
+        }
+    }
+    for (int r = 0; r < R; r++)
+        for (int v = 0; v < NV; v++) at_st(y + r * ldy + v * VL, c[r][v]);
 }
 
-// Hides keys past the block's end (jb) and, under the causal mask, keys after each query.
-static void mask_block(float *s, int nr, int jb, int64_t i0, int64_t j0, int causal) {
-    for (int r = 0; r < nr; r++)
-        for (int j = 0; j < BC; j++)
-            if (j >= jb || (causal && j0 + j > i0 + r)) s[r * BC + j] = -INFINITY;
+// y [no, n] += P x (row stride ldy; n a multiple of VL): y_o += sum over s < ns of
+// P(o, s) x_s, P(o, s) = p[o*po + s*ps].
+static void block_axpy(float *y, int64_t ldy, int no, const float *p, int64_t po, int64_t ps,
+                       const float *x, int64_t ldx, int64_t ns, int64_t n) {
+    for (int64_t c0 = 0; c0 < n; c0 += 4 * VL) {
+        int nv = (int)((n - c0) / VL < 4 ? (n - c0) / VL : 4), o = 0;
+#define AT_AXPY(R, NV) \
+    axpy_tile(y + o * ldy + c0, ldy, p + o * po, po, ps, x + c0, ldx, ns, R, NV)
+        for (; o + 4 <= no; o += 4) AT_TILE_CASES(AT_AXPY, 4)
+        for (; o < no; o++) AT_TILE_CASES(AT_AXPY, 1)
+#undef AT_AXPY
+    }
 }
 
-// Scales p [nr, BC] by the dropout factors of its block.
+// dst [rows, ld] = alpha * the first `have` rows of src (stride ss, n values each), each
+// zero-padded to ld; rows have..rows are zero.
+static void load_rows(float *dst, int64_t ld, int64_t rows, const float *src, int64_t ss,
+                      int64_t have, int64_t n, float alpha) {
+    for (int64_t i = 0; i < rows; i++) {
+        float *di = dst + i * ld;
+        int64_t e = 0;
+        if (i < have)
+            for (; e < n; e++) di[e] = alpha * src[i * ss + e];
+        for (; e < ld; e++) di[e] = 0;
+    }
+}
+
+// dst [n, ld] = the first `have` rows of src (stride ss, n values each) transposed; columns
+// have..ld are zero. By 16 rows of src at a time, so that their lines stay in L1.
+static void load_cols(float *dst, int64_t ld, const float *src, int64_t ss, int64_t have,
+                      int64_t n) {
+    for (int64_t j0 = 0; j0 < have; j0 += 16) {
+        int64_t jn = have - j0 < 16 ? have - j0 : 16;
+        for (int64_t e = 0; e < n; e++)
+            for (int64_t j = 0; j < jn; j++) dst[e * ld + j0 + j] = src[(j0 + j) * ss + e];
+    }
+    for (int64_t e = 0; e < n; e++) memset(dst + e * ld + have, 0, (size_t)(ld - have) * sizeof *dst);
+}
+
+// The columns of key block j0 (jb keys) that rows i0..i0+nr can see: all jb, or under the
+// causal mask up to the last row's own key.
+static int visible_cols(const tg_attn_desc *d, int64_t i0, int nr, int64_t j0, int jb) {
+    int64_t lim = d->causal && i0 + nr - j0 < jb ? i0 + nr - j0 : jb;
+    return (int)lim;
+}
+
+// Hides the score columns [lim_r, w) of each row: keys past the end (jb) and, under the
+// causal mask, keys after the row's own.
+static void mask_scores(float *s, int nr, int w, int64_t i0, int64_t j0, int jb, int causal) {
+    for (int r = 0; r < nr; r++) {
+        int64_t lim = jb;
+        if (causal && i0 + r - j0 + 1 < lim) lim = i0 + r - j0 + 1;
+        for (int64_t j = lim < 0 ? 0 : lim; j < w; j++) s[r * BC + j] = -INFINITY;
+    }
+}
+
+// Scales p [nr, BC] by the dropout factors of its block (columns below jb).
 static void drop_block(const tg_attn_desc *d, uint64_t mbase, float *p, int nr, int jb,
                        int64_t i0, int64_t j0) {
     for (int r = 0; r < nr; r++)
         for (int j = 0; j < jb; j++) p[r * BC + j] *= (float)keep_factor(d, mbase, i0 + r, j0 + j);
 }
 
-typedef struct attn_scratch {
-    float kt[DMAX * BC];     // a key (or value) block, transposed: [d, BC]
-    float vt[DMAX * BC];
-    float s[BR * BC];        // scores, then probabilities
-    float dp[BR * BC];
-    float acc[BR * DMAX];    // output (forward) or dq (backward) rows
-    float m[BR], l[BR];
-} attn_scratch;
-
-// acc[r][0..n) += sum over j < jb of p[r][j] * x_j[0..n)
-static void accumulate_rows(float *acc, const float *p, int nr, int jb, const float *x,
-                            int64_t xs, int64_t n, float alpha) {
+// Online softmax over one score block [nr, w]: updates each row's running max m and sum l,
+// turns s into exp(s - m_new) and rescales the accumulated rows acc (stride n; NULL: none)
+// by exp(m_old - m_new).
+static void online_rows(float *s, int nr, int w, float *m, float *l, float *acc, int64_t n) {
     for (int r = 0; r < nr; r++) {
-        float *ar = acc + r * DMAX;
-        for (int j = 0; j < jb; j++) {
-            float w = alpha * p[r * BC + j];
-            const float *xj = x + j * xs;
-            for (int64_t e = 0; e < n; e++) ar[e] += w * xj[e];
-        }
-    }
-}
-
-// y_j[0..n) += alpha * sum over r < nr of p[r][j] * a_r[0..n), for j < jb
-static void accumulate_cols(float *y, int64_t ys, const float *p, int nr, int jb,
-                            const float *a, int64_t as, int64_t n, float alpha) {
-    for (int j = 0; j < jb; j++) {
-        float *yj = y + j * ys;
-        for (int r = 0; r < nr; r++) {
-            float w = alpha * p[r * BC + j];
-            const float *ar = a + r * as;
-            for (int64_t e = 0; e < n; e++) yj[e] += w * ar[e];
-        }
-    }
-}
-
-// Online softmax over one score block: updates each row's running max m and sum l, turns s
-// into exp(s - m_new) and rescales the accumulated rows by exp(m_old - m_new).
-static void online_block(attn_scratch *w, int nr, int64_t n, bool rescale) {
-    for (int r = 0; r < nr; r++) {
-        float *s = w->s + r * BC, mx = w->m[r];
-        for (int j = 0; j < BC; j++) mx = s[j] > mx ? s[j] : mx;
+        float *sr = s + r * BC, mx = m[r], sum = 0;
+#pragma omp simd reduction(max : mx)
+        for (int j = 0; j < w; j++) mx = sr[j] > mx ? sr[j] : mx;
         if (mx == -INFINITY) {   // nothing visible yet: no weight, nothing to rescale
-            memset(s, 0, BC * sizeof *s);
+            memset(sr, 0, (size_t)w * sizeof *sr);
             continue;
         }
-        float alpha = w->m[r] == -INFINITY ? 0.0f : tg_vexpf(w->m[r] - mx), sum = 0;
-        for (int j = 0; j < BC; j++) {
-            s[j] = tg_vexpf_nonpos(s[j] - mx);
-            sum += s[j];
+        float alpha = m[r] == -INFINITY ? 0.0f : tg_vexpf(m[r] - mx);
+#pragma omp simd reduction(+ : sum)
+        for (int j = 0; j < w; j++) {
+            sr[j] = tg_vexpf_nonpos(sr[j] - mx);
+            sum += sr[j];
         }
-        w->l[r] = w->l[r] * alpha + sum;
-        w->m[r] = mx;
-        if (rescale)
-            for (int64_t e = 0; e < n; e++) w->acc[r * DMAX + e] *= alpha;
+        l[r] = l[r] * alpha + sum;
+        m[r] = mx;
+        if (acc && alpha != 1.0f)
+            for (int64_t e = 0; e < n; e++) acc[r * n + e] *= alpha;
     }
 }
 
-static void fast_forward(const tg_attn_desc *d, int64_t bi, int64_t hi, attn_scratch *w) {
-    int64_t qb = base_of(d->qs, bi, hi), ob = base_of(d->os, bi, hi), ts = d->qs[2], n = d->d;
-    const float *q = (const float *)d->q + qb, *k = (const float *)d->k + qb;
-    const float *v = (const float *)d->v + qb;
-    uint64_t mbase = (uint64_t)((bi * d->h + hi) * d->t) * (uint64_t)d->t;
-    for (int64_t i0 = 0; i0 < d->t; i0 += BR) {
-        int nr = (int)(d->t - i0 < BR ? d->t - i0 : BR);
-        int64_t jend = d->causal ? i0 + nr : d->t;
-        for (int r = 0; r < nr; r++) {
-            w->m[r] = -INFINITY;
-            w->l[r] = 0;
-            memset(w->acc + r * DMAX, 0, (size_t)n * sizeof(float));
-        }
-        for (int64_t j0 = 0; j0 < jend; j0 += BC) {
-            int jb = (int)(jend - j0 < BC ? jend - j0 : BC);
-            transpose_block(k + j0 * ts, ts, jb, n, w->kt);
-            block_dots(q + i0 * ts, ts, nr, w->kt, n, (float)d->scale, w->s);
-            mask_block(w->s, nr, jb, i0, j0, d->causal);
-            online_block(w, nr, n, true);
-            if (d->p > 0) drop_block(d, mbase, w->s, nr, jb, i0, j0);
-            accumulate_rows(w->acc, w->s, nr, jb, v + j0 * ts, ts, n, 1.0f);
-        }
-        for (int r = 0; r < nr; r++) {
-            float *o = (float *)d->o + ob + (i0 + r) * d->os[2], inv = 1.0f / w->l[r];
-            for (int64_t e = 0; e < n; e++) o[e] = w->acc[r * DMAX + e] * inv;
-        }
-    }
-}
-
-// The backward pass of one query block: row statistics, then the gradient blocks.
-static void fast_backward_rows(const tg_attn_desc *d, int64_t bi, int64_t hi, int64_t i0,
-                               int nr, attn_scratch *w) {
-    int64_t qb = base_of(d->qs, bi, hi), ob = base_of(d->os, bi, hi), ts = d->qs[2], n = d->d;
-    int64_t os = d->os[2];
-    const float *q = (const float *)d->q + qb, *k = (const float *)d->k + qb;
-    const float *v = (const float *)d->v + qb, *o = (const float *)d->o + ob;
-    const float *dout = (const float *)d->dout + ob;
-    float *dk = (float *)d->dk + qb, *dv = (float *)d->dv + qb, *dq = (float *)d->dq + qb;
-    uint64_t mbase = (uint64_t)((bi * d->h + hi) * d->t) * (uint64_t)d->t;
+// Running max m and sum l of rows i0..i0+nr over their visible keys (scores only), from the
+// scaled q rows and transposed keys kt [n, ld]; with acc and v: the output rows too.
+static void softmax_rows(const tg_attn_desc *d, uint64_t mbase, const float *q, int64_t np,
+                         const float *kt, int64_t ld, const float *v, int64_t i0, int nr,
+                         float *s, float *m, float *l, float *acc) {
     int64_t jend = d->causal ? i0 + nr : d->t;
-    float lse[BR], dd[BR], sc = (float)d->scale;
-    for (int r = 0; r < nr; r++) {
-        w->m[r] = -INFINITY;
-        w->l[r] = 0;
-        float s = 0;
-        for (int64_t e = 0; e < n; e++) s += dout[(i0 + r) * os + e] * o[(i0 + r) * os + e];
-        dd[r] = s;
-        memset(w->acc + r * DMAX, 0, (size_t)n * sizeof(float));
-    }
+    for (int r = 0; r < nr; r++) m[r] = -INFINITY, l[r] = 0;
+    if (acc) memset(acc, 0, (size_t)(nr * np) * sizeof *acc);
     for (int64_t j0 = 0; j0 < jend; j0 += BC) {
-        int jb = (int)(jend - j0 < BC ? jend - j0 : BC);
-        transpose_block(k + j0 * ts, ts, jb, n, w->kt);
-        block_dots(q + i0 * ts, ts, nr, w->kt, n, sc, w->s);
-        mask_block(w->s, nr, jb, i0, j0, d->causal);
-        online_block(w, nr, n, false);
+        int jb = (int)(d->t - j0 < BC ? d->t - j0 : BC), lim = visible_cols(d, i0, nr, j0, jb);
+        int w = (int)round_up(lim, VL);
+        block_dots(q + i0 * np, np, nr, kt + j0, ld, d->d, w, s);
+        mask_scores(s, nr, w, i0, j0, jb, d->causal);
+        online_rows(s, nr, w, m, l, acc, np);
+        if (!acc) continue;
+        if (d->p > 0) drop_block(d, mbase, s, nr, lim, i0, j0);
+        block_axpy(acc, np, nr, s, BC, 1, v + j0 * np, np, w, np);
     }
-    for (int r = 0; r < nr; r++) lse[r] = w->m[r] + logf(w->l[r]);
-    for (int64_t j0 = 0; j0 < jend; j0 += BC) {
-        int jb = (int)(jend - j0 < BC ? jend - j0 : BC);
-        transpose_block(k + j0 * ts, ts, jb, n, w->kt);
-        transpose_block(v + j0 * ts, ts, jb, n, w->vt);
-        block_dots(q + i0 * ts, ts, nr, w->kt, n, sc, w->s);
-        mask_block(w->s, nr, jb, i0, j0, d->causal);
-        for (int r = 0; r < nr; r++)
-            for (int j = 0; j < BC; j++)
-                w->s[r * BC + j] = tg_vexpf_nonpos(w->s[r * BC + j] - lse[r]);
-        block_dots(dout + i0 * os, os, nr, w->vt, n, 1.0f, w->dp);
-        if (d->p > 0) {   // dv takes the dropped weights, dS the dropped dP
-            for (int r = 0; r < nr; r++)
-                for (int j = 0; j < BC; j++) w->vt[r * BC + j] = w->s[r * BC + j];
-            drop_block(d, mbase, w->vt, nr, jb, i0, j0);
-            drop_block(d, mbase, w->dp, nr, jb, i0, j0);
-            accumulate_cols(dv + j0 * ts, ts, w->vt, nr, jb, dout + i0 * os, os, n, 1.0f);
-        } else {
-            accumulate_cols(dv + j0 * ts, ts, w->s, nr, jb, dout + i0 * os, os, n, 1.0f);
-        }
-        for (int r = 0; r < nr; r++)
-            for (int j = 0; j < BC; j++)
-                w->s[r * BC + j] = w->s[r * BC + j] * (w->dp[r * BC + j] - dd[r]);
-        accumulate_rows(w->acc, w->s, nr, jb, k + j0 * ts, ts, n, sc);
-        accumulate_cols(dk + j0 * ts, ts, w->s, nr, jb, q + i0 * ts, ts, n, sc);
-    }
-    for (int r = 0; r < nr; r++)
-        memcpy(dq + (i0 + r) * ts, w->acc + r * DMAX, (size_t)n * sizeof(float));
 }
 
-static void fast_backward(const tg_attn_desc *d, int64_t bi, int64_t hi, attn_scratch *w) {
-    int64_t qb = base_of(d->qs, bi, hi), ts = d->qs[2];
-    for (int64_t j = 0; j < d->t; j++) {
-        memset((float *)d->dk + qb + j * ts, 0, (size_t)d->d * sizeof(float));
-        memset((float *)d->dv + qb + j * ts, 0, (size_t)d->d * sizeof(float));
+// The floats of scratch the blocked path needs for one problem.
+static size_t fast_scratch(const tg_attn_desc *d, bool backward) {
+    int64_t t = d->t, n = d->d, np = round_up(n, VL), tp = round_up(t, BC);
+    if (!backward) return (size_t)(t * np + n * tp + tp * np + BR * np + BR * (BC + 2));
+    return (size_t)(3 * t * np + 2 * n * tp + tp * np + 2 * BC * np + 3 * BR * BC + 2 * t);
+}
+
+static void fast_forward(const tg_attn_desc *d, int64_t bi, int64_t hi, float *buf) {
+    int64_t t = d->t, n = d->d, np = round_up(n, VL), tp = round_up(t, BC), ts = d->qs[2];
+    int64_t qb = base_of(d->qs, bi, hi), ob = base_of(d->os, bi, hi);
+    uint64_t mbase = (uint64_t)((bi * d->h + hi) * d->t) * (uint64_t)d->t;
+    float *q = buf, *kt = q + t * np, *v = kt + n * tp, *acc = v + tp * np, *s = acc + BR * np;
+    float *m = s + BR * BC, *l = m + BR;
+    load_rows(q, np, t, (const float *)d->q + qb, ts, t, n, (float)d->scale);
+    load_cols(kt, tp, (const float *)d->k + qb, ts, t, n);
+    load_rows(v, np, tp, (const float *)d->v + qb, ts, t, n, 1.0f);
+    for (int64_t i0 = 0; i0 < t; i0 += BR) {
+        int nr = (int)(t - i0 < BR ? t - i0 : BR);
+        softmax_rows(d, mbase, q, np, kt, tp, v, i0, nr, s, m, l, acc);
+        for (int r = 0; r < nr; r++) {
+            float *o = (float *)d->o + ob + (i0 + r) * d->os[2], inv = 1.0f / l[r];
+            for (int64_t e = 0; e < n; e++) o[e] = acc[r * np + e] * inv;
+        }
     }
-    for (int64_t i0 = 0; i0 < d->t; i0 += BR)
-        fast_backward_rows(d, bi, hi, i0, (int)(d->t - i0 < BR ? d->t - i0 : BR), w);
+}
+
+// FlashAttention-2's backward: the row statistics (log-sum-exp) first, then key blocks
+// outer, their dk and dv rows accumulated in scratch across the query blocks that see them,
+// dq accumulated across key blocks.
+static void fast_backward(const tg_attn_desc *d, int64_t bi, int64_t hi, float *buf) {
+    int64_t t = d->t, n = d->d, np = round_up(n, VL), tp = round_up(t, BC), ts = d->qs[2];
+    int64_t qb = base_of(d->qs, bi, hi), ob = base_of(d->os, bi, hi), os = d->os[2];
+    uint64_t mbase = (uint64_t)((bi * d->h + hi) * d->t) * (uint64_t)d->t;
+    float *q = buf, *dout = q + t * np, *dq = dout + t * np, *kt = dq + t * np;
+    float *vt = kt + n * tp, *k = vt + n * tp, *dk = k + tp * np, *dv = dk + BC * np;
+    float *s = dv + BC * np, *dp = s + BR * BC, *pd = dp + BR * BC, *lse = pd + BR * BC;
+    float *dd = lse + t, m[BR], l[BR];
+    const float *o = (const float *)d->o + ob, *gout = (const float *)d->dout + ob;
+    load_rows(q, np, t, (const float *)d->q + qb, ts, t, n, (float)d->scale);
+    load_rows(dout, np, t, gout, os, t, n, 1.0f);
+    load_cols(kt, tp, (const float *)d->k + qb, ts, t, n);
+    load_cols(vt, tp, (const float *)d->v + qb, ts, t, n);
+    load_rows(k, np, tp, (const float *)d->k + qb, ts, t, n, 1.0f);
+    memset(dq, 0, (size_t)(t * np) * sizeof *dq);
+    for (int64_t i0 = 0; i0 < t; i0 += BR) {
+        int nr = (int)(t - i0 < BR ? t - i0 : BR);
+        softmax_rows(d, mbase, q, np, kt, tp, NULL, i0, nr, s, m, l, NULL);
+        for (int r = 0; r < nr; r++) {
+            float acc = 0;
+            for (int64_t e = 0; e < n; e++) acc += gout[(i0 + r) * os + e] * o[(i0 + r) * os + e];
+            lse[i0 + r] = m[r] + logf(l[r]);
+            dd[i0 + r] = acc;
+        }
+    }
+    for (int64_t j0 = 0; j0 < t; j0 += BC) {
+        int jb = (int)(t - j0 < BC ? t - j0 : BC);
+        memset(dk, 0, (size_t)(2 * BC * np) * sizeof *dk);   // dk and dv
+        for (int64_t i0 = d->causal ? j0 / BR * BR : 0; i0 < t; i0 += BR) {
+            int nr = (int)(t - i0 < BR ? t - i0 : BR), lim = visible_cols(d, i0, nr, j0, jb);
+            int w = (int)round_up(lim, VL);
+            block_dots(q + i0 * np, np, nr, kt + j0, tp, n, w, s);
+            mask_scores(s, nr, w, i0, j0, jb, d->causal);
+            for (int r = 0; r < nr; r++) {
+                float *sr = s + r * BC, li = lse[i0 + r];
+                for (int j = 0; j < w; j++) sr[j] = tg_vexpf_nonpos(sr[j] - li);
+            }
+            block_dots(dout + i0 * np, np, nr, vt + j0, tp, n, w, dp);
+            const float *pw = s;   // the weights dv takes: dropped ones under dropout
+            if (d->p > 0) {
+                memcpy(pd, s, (size_t)(nr * BC) * sizeof *pd);
+                drop_block(d, mbase, pd, nr, lim, i0, j0);
+                drop_block(d, mbase, dp, nr, lim, i0, j0);
+                pw = pd;
+            }
+            block_axpy(dv, np, w, pw, 1, BC, dout + i0 * np, np, nr, np);
+            for (int r = 0; r < nr; r++) {
+                float *sr = s + r * BC, *dr = dp + r * BC, di = dd[i0 + r];
+                for (int j = 0; j < w; j++) sr[j] *= dr[j] - di;
+            }
+            block_axpy(dq + i0 * np, np, nr, s, BC, 1, k + j0 * np, np, w, np);
+            block_axpy(dk, np, w, s, 1, BC, q + i0 * np, np, nr, np);
+        }
+        for (int j = 0; j < jb; j++) {
+            memcpy((float *)d->dk + qb + (j0 + j) * ts, dk + j * np, (size_t)n * sizeof(float));
+            memcpy((float *)d->dv + qb + (j0 + j) * ts, dv + j * np, (size_t)n * sizeof(float));
+        }
+    }
+    float sc = (float)d->scale;
+    for (int64_t i = 0; i < t; i++)
+        for (int64_t e = 0; e < n; e++) ((float *)d->dq)[qb + i * ts + e] = sc * dq[i * np + e];
 }
 
 // ---- entry points ----
 
-// One problem, forward or backward, on the path its dtype and head size take.
-static void run_problem(const tg_attn_desc *d, int64_t p, bool backward) {
-    attn_scratch w;
+// One problem, forward or backward, on the path its dtype takes; TG_ERR_OOM when the
+// blocked path's scratch cannot be had.
+static int run_problem(const tg_attn_desc *d, int64_t p, bool backward) {
     int64_t bi = p / d->h, hi = p % d->h;
-    bool fast = d->dtype != TG_F64 && d->d <= DMAX;
-    if (fast && backward) fast_backward(d, bi, hi, &w);
-    else if (fast) fast_forward(d, bi, hi, &w);
-    else if (backward) ref_backward(d, bi, hi);
-    else ref_forward(d, bi, hi);
+    if (d->dtype == TG_F64) {
+        if (backward) ref_backward(d, bi, hi);
+        else ref_forward(d, bi, hi);
+        return TG_OK;
+    }
+    float *buf = tg__cpu_scratch(fast_scratch(d, backward) * sizeof(float));
+    if (!buf) return TG_ERR_OOM;
+    if (backward) fast_backward(d, bi, hi, buf);
+    else fast_forward(d, bi, hi, buf);
+    return TG_OK;
 }
 
 // Problems split across threads (none started for one thread: an OpenMP region, even a
 // serial one, allocates its team).
-static void run_problems(void *ctx, const tg_attn_desc *d, bool backward) {
+static int run_problems(void *ctx, const tg_attn_desc *d, bool backward) {
     int64_t n = d->b * d->h;
-    int nt = tg_cpu_threads(ctx);
+    int nt = tg_cpu_threads(ctx), status = TG_OK;
     if (nt > n) nt = (int)n;
 #ifdef _OPENMP
     if (nt > 1) {
 #pragma omp parallel for num_threads(nt) schedule(static)
-        for (int64_t p = 0; p < n; p++) run_problem(d, p, backward);
-        return;
+        for (int64_t p = 0; p < n; p++) {
+            int st = run_problem(d, p, backward);
+            if (st) {
+#pragma omp atomic write
+                status = st;
+            }
+        }
+        return status;
     }
 #endif
-    for (int64_t p = 0; p < n; p++) run_problem(d, p, backward);
+    for (int64_t p = 0; p < n && !status; p++) status = run_problem(d, p, backward);
+    return status;
 }
 
 static int tg_cpu_attention(void *ctx, const tg_attn_desc *d) {
-    if (d->t > 0 && d->d > 0) run_problems(ctx, d, false);
-    return TG_OK;
+    return d->t > 0 && d->d > 0 ? run_problems(ctx, d, false) : TG_OK;
 }
 
 static int tg_cpu_attention_grad(void *ctx, const tg_attn_desc *d) {
-    if (d->t > 0 && d->d > 0) run_problems(ctx, d, true);
-    return TG_OK;
+    return d->t > 0 && d->d > 0 ? run_problems(ctx, d, true) : TG_OK;
 }

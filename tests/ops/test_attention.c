@@ -139,16 +139,21 @@ static void f32_vs_f64(int64_t T, int64_t D, bool causal, double p) {
     tg_rng_free(r2);
 }
 
-// The blocked f32 kernel (16-query, 64-key blocks) against the f64 reference path: T = 100
-// leaves partial blocks of both kinds, T = 16 exactly one query block.
+// The blocked f32 kernel (32-query, 64-key blocks; rows padded to whole vectors) against the
+// f64 reference path: T = 100 and 130 leave partial blocks of both kinds, T = 16 one partial
+// query block; head sizes below, at and across a vector (5, 8, 20, 32, 80: 16-float vectors
+// give 80 as 4 + 1), with and without the causal mask and dropout.
 Test(ops_attention, f32_blocked_matches_f64) {
     f32_vs_f64(100, 32, false, 0);
     f32_vs_f64(100, 32, true, 0);
     f32_vs_f64(16, 8, true, 0);
     f32_vs_f64(67, 5, true, 0.2);
+    f32_vs_f64(130, 20, true, 0);
+    f32_vs_f64(130, 80, false, 0.1);
+    f32_vs_f64(64, 64, true, 0);
 }
 
-// Heads wider than the blocked path's buffers take the reference path in f32.
+// Heads wider than any register tile (300 floats: several column chunks per row).
 Test(ops_attention, f32_wide_heads) { f32_vs_f64(9, 300, true, 0); }
 
 // tg_attention_qkv on [B, T, 3C] equals splitting q | k | v into heads and tg_attention.
