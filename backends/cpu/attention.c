@@ -260,25 +260,33 @@ static void drop_block(const tg_attn_desc *d, uint64_t mbase, float *p, int nr, 
         for (int j = 0; j < jb; j++) p[r * BC + j] *= (float)keep_factor(d, mbase, i0 + r, j0 + j);
 }
 
-// Online softmax over one score block [nr, w]: updates each row's running max m and sum l,
-// turns s into exp(s - m_new) and rescales the accumulated rows acc (stride n; NULL: none)
-// by exp(m_old - m_new).
-static void online_rows(float *s, int nr, int w, float *m, float *l, float *acc, int64_t n) {
+// The sum of a vector's lanes, by halves.
+static inline float lanes_sum(atv v) {
+    float t[VL];
+    memcpy(t, &v, sizeof t);
+    for (int h = VL / 2; h > 0; h /= 2)
+        for (int i = 0; i < h; i++) t[i] += t[i + h];
+    return t[0];
+}
+
+// Online softmax over one score block [nr, w] (w a multiple of VL): updates each row's
+// running max m and its sum, kept as one vector of lane sums lv (added across lanes once,
+// at the end), turns s into exp(s - m_new) and rescales the accumulated rows acc (stride n;
+// NULL: none) by exp(m_old - m_new).
+static void online_rows(float *s, int nr, int w, float *m, atv *lv, float *acc, int64_t n) {
     for (int r = 0; r < nr; r++) {
-        float *sr = s + r * BC, mx = m[r], sum = 0;
+        float *sr = s + r * BC, mx = m[r];
 #pragma omp simd reduction(max : mx)
         for (int j = 0; j < w; j++) mx = sr[j] > mx ? sr[j] : mx;
         if (mx == -INFINITY) {   // nothing visible yet: no weight, nothing to rescale
             memset(sr, 0, (size_t)w * sizeof *sr);
             continue;
         }
-        float alpha = m[r] == -INFINITY ? 0.0f : tg_vexpf(m[r] - mx);
-#pragma omp simd reduction(+ : sum)
-        for (int j = 0; j < w; j++) {
-            sr[j] = tg_vexpf_nonpos(sr[j] - mx);
-            sum += sr[j];
-        }
-        l[r] = l[r] * alpha + sum;
+        float alpha = m[r] == mx ? 1.0f : m[r] == -INFINITY ? 0.0f : tg_vexpf(m[r] - mx);
+        for (int j = 0; j < w; j++) sr[j] = tg_vexpf_nonpos(sr[j] - mx);
+        atv sum = lv[r] * alpha;
+        for (int j = 0; j < w; j += VL) sum += at_ld(sr + j);
+        lv[r] = sum;
         m[r] = mx;
         if (acc && alpha != 1.0f)
             for (int64_t e = 0; e < n; e++) acc[r * n + e] *= alpha;
@@ -291,18 +299,20 @@ static void softmax_rows(const tg_attn_desc *d, uint64_t mbase, const float *q, 
                          const float *kt, int64_t ld, const float *v, int64_t i0, int nr,
                          float *s, float *m, float *l, float *acc) {
     int64_t jend = d->causal ? i0 + nr : d->t;
-    for (int r = 0; r < nr; r++) m[r] = -INFINITY, l[r] = 0;
+    atv lv[BR];
+    for (int r = 0; r < nr; r++) m[r] = -INFINITY, lv[r] = (atv){0};
     if (acc) memset(acc, 0, (size_t)(nr * np) * sizeof *acc);
     for (int64_t j0 = 0; j0 < jend; j0 += BC) {
         int jb = (int)(d->t - j0 < BC ? d->t - j0 : BC), lim = visible_cols(d, i0, nr, j0, jb);
         int w = (int)round_up(lim, VL);
         block_dots(q + i0 * np, np, nr, kt + j0, ld, d->d, w, s);
         mask_scores(s, nr, w, i0, j0, jb, d->causal);
-        online_rows(s, nr, w, m, l, acc, np);
+        online_rows(s, nr, w, m, lv, acc, np);
         if (!acc) continue;
         if (d->p > 0) drop_block(d, mbase, s, nr, lim, i0, j0);
         block_axpy(acc, np, nr, s, BC, 1, v + j0 * np, np, w, np);
     }
+    for (int r = 0; r < nr; r++) l[r] = lanes_sum(lv[r]);
 }
 
 // The floats of scratch the blocked path needs for one problem.
