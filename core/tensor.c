@@ -549,6 +549,8 @@ static void *host_data(tg_tensor *t, tg_dtype want, const char *where) {
 float *tg_data_f32(tg_tensor *t) { return host_data(t, TG_F32, "tg_data_f32"); }
 double *tg_data_f64(tg_tensor *t) { return host_data(t, TG_F64, "tg_data_f64"); }
 
+void *tg_data_ptr(tg_tensor *t) { return tg__check_live(t, "tg_data_ptr") ? NULL : t->data; }
+
 // 0: all finite, 1: some NaN, 2: some Inf and no NaN.
 static int nonfinite_kind(const tg_tensor *t) {
     double buf[512];

@@ -90,8 +90,9 @@ static int stage(tg_ddp *ddp, bucket *b, slot *s) {
             if (!s->zeros) return tg_last_status();
         }
         if (!g && tg_fill_(s->zeros, 0.0)) return tg_last_status();
-        b->ptrs[s - ddp->slots - b->first] = tg__dist_device_ptr(g ? g : s->zeros);
-        return TG_OK;
+        void *ptr = tg_data_ptr(g ? g : s->zeros);
+        b->ptrs[s - ddp->slots - b->first] = ptr;
+        return ptr ? TG_OK : tg_last_status();
     }
     void *dst = (char *)b->buf + (size_t)s->offset * tg_dtype_size(b->dtype);
     if (!g) {

@@ -6,11 +6,7 @@
 
 typedef struct tg__dist_nccl tg__dist_nccl;
 
-// Device address of a tensor's storage (for NCCL), or NULL when the core library offers no
-// accessor (then the NCCL transport is never chosen).
-void *tg__dist_device_ptr(tg_tensor *t);
-bool tg__dist_device_ptr_available(void);
-// Whether this process could use NCCL (module found, device pointers reachable); if not,
+// Whether this process could use NCCL (its module found and loaded); if not,
 // the reason goes to why. Local.
 bool tg__dist_nccl_loadable(char *why, size_t cap);
 // Loads the module and joins an NCCL communicator over d's ranks (unique id from rank 0

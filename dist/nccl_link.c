@@ -20,23 +20,6 @@ struct tg__dist_nccl {
     void *comm;
 };
 
-void *tg__dist_device_ptr(tg_tensor *t) {
-#ifdef TG_DIST_HAVE_DATA_PTR
-    return tg_data_ptr(t);
-#else
-    (void)t;  // the core has no accessor for device memory yet: NCCL stays unused
-    return NULL;
-#endif
-}
-
-bool tg__dist_device_ptr_available(void) {
-#ifdef TG_DIST_HAVE_DATA_PTR
-    return true;
-#else
-    return false;
-#endif
-}
-
 static void *open_module(char *why, size_t cap) {
     const char *env = getenv("TG_DIST_NCCL_PATH");
     char path[4096];
@@ -74,15 +57,7 @@ static const tg_dist_nccl_api *load(char *why, size_t cap) {
     return api;
 }
 
-bool tg__dist_nccl_loadable(char *why, size_t cap) {
-    if (!tg__dist_device_ptr_available()) {
-        snprintf(why, cap,
-                 "this build's core library has no device-pointer accessor "
-                 "(tg_data_ptr)");
-        return false;
-    }
-    return load(why, cap) != NULL;
-}
+bool tg__dist_nccl_loadable(char *why, size_t cap) { return load(why, cap) != NULL; }
 
 tg__dist_nccl *tg__dist_nccl_new(tg_dist *d, const char *where) {
     char why[1024] = "";

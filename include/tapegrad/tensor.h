@@ -115,6 +115,14 @@ TG_API int tg_copy_from_host(tg_tensor *t, const void *src, size_t bytes);
 // Writes through it are not tracked: call tg_mark_dirty(t) after writing.
 TG_API float *tg_data_f32(tg_tensor *t);
 TG_API double *tg_data_f64(tg_tensor *t);
+// The address of t's first element in its backend's memory, whatever the backend and dtype:
+// host memory for cpu, device memory for cuda (PyTorch's data_ptr()). For handing t to a
+// library that works in place, such as NCCL or cuBLAS; elements are contiguous, numel of
+// them. NULL + error for a NULL, freed or stale tensor. A persistent tensor's pointer lives
+// as long as the tensor, a step tensor's until its tape is reset. Writes through it are not
+// tracked: call tg_mark_dirty(t) after writing. A .grad cleared by tg_zero_grad reads as
+// zero lazily: take it with tg_grad_of(p) first, which applies the pending zeroing.
+TG_API void *tg_data_ptr(tg_tensor *t);
 
 // NumPy-style repr to `f` (stdout if NULL): values (elided with ... when large), shape,
 // dtype. Returns TG_OK or a negative status (TG_ERR_IO when a write or the flush fails).

@@ -243,6 +243,39 @@ Test(tensor, data_pointers_check_dtype) {
     cr_expect_eq(tg_last_status(), TG_ERR_INVALID_ARG);
 }
 
+// tg_data_ptr: the storage itself for any dtype, shared by views, NULL for a NULL tensor.
+Test(tensor, data_ptr_is_the_storage) {
+    tg_tensor *t = tg_tensor_from(tu_cpu(), TG_F64, 2, S23, V23);
+    double *d = tg_data_ptr(t);
+    cr_assert_not_null(d, "%s", tg_last_error());
+    cr_expect_eq((void *)d, (void *)tg_data_f64(t));
+    cr_expect_eq(d[4], 5.0);
+    tg_tape *tape = tg_tape_new();
+    tg_tensor *v = tg_reshape(tape, t, 1, (int64_t[]){6});   // a view shares the storage
+    cr_expect_eq(tg_data_ptr(v), (void *)d);
+    tg_tensor *y = tg_mul_scalar(tape, t, 2.0);             // a step tensor has its own
+    float *f = NULL;
+    double *yd = tg_data_ptr(y);
+    cr_assert_not_null(yd);
+    cr_expect_neq((void *)yd, (void *)d);
+    cr_expect_eq(yd[5], 12.0);
+    tg_tape_reset(tape);
+    tg_clear_error();
+    cr_expect_null(tg_data_ptr(y), "a stale step tensor has no storage");
+    cr_expect_eq(tg_last_status(), TG_ERR_STATE);
+    tg_clear_error();
+    cr_expect_null(tg_data_ptr(NULL));
+    cr_expect_eq(tg_last_status(), TG_ERR_INVALID_ARG);
+    tu_expect_error("tg_data_ptr", "NULL");
+    tg_tensor *g = tg_tensor_new(tu_cpu(), TG_F32, 1, (int64_t[]){3});
+    f = tg_data_ptr(g);
+    cr_assert_not_null(f);
+    cr_expect_eq((void *)f, (void *)tg_data_f32(g));
+    tg_free(g);
+    tg_tape_free(tape);
+    tg_free(t);
+}
+
 // ---- detached copies ----
 
 Test(tensor, to_makes_an_independent_detached_copy) {

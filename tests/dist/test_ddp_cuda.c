@@ -1,6 +1,6 @@
 // The data-parallel step on the cuda backend (issue 14): where a GPU is lent, a one-rank
 // (or, under mpirun, one GPU per rank) run of an f64 MLP with the automatic transport
-// (NCCL when the core exposes device addresses, else MPI through host copies) and with
+// (NCCL when its module loads, else MPI through host copies) and with
 // each explicit transport must follow one process trained on the concatenated batch on the
 // same backend. Exits 77 (skipped) without a cuda backend.
 #include "dist_test.h"

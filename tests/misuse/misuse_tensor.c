@@ -108,6 +108,7 @@ Test(misuse, accessors) {
         mu_fail("tg_mark_dirty", tg_mark_dirty((tg_tensor *)t), what[k]);
         mu_null("tg_data_f32", tg_data_f32((tg_tensor *)t), what[k]);
         mu_null("tg_data_f64", tg_data_f64((tg_tensor *)t), what[k]);
+        mu_null("tg_data_ptr", tg_data_ptr((tg_tensor *)t), what[k]);
     }
     tg_tensor *y = tg_add(mu.tape, mu.a, mu.b);
     mu_fail("tg_set_requires_grad", tg_set_requires_grad(y, true), "step tensor");
