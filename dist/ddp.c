@@ -52,6 +52,7 @@ struct tg_ddp {
     slot *slots;       // reverse parameter order
     bucket *buckets;
     tg__dist_nccl *nccl;
+    tg__dist_tuning *tuning;  // MPI: the bucket all-reduces' algorithm (d's; mpi_tuning.c)
 };
 
 tg_ddp_opts tg_ddp_opts_default(void) {
@@ -120,8 +121,9 @@ static int start(tg_ddp *ddp, bucket *b, const char *where) {
     size_t es = tg_dtype_size(b->dtype);
     for (int c = 0; c < b->n_reqs; c++) {
         int64_t off = (int64_t)c * CHUNK, cnt = b->numel - off < CHUNK ? b->numel - off : CHUNK;
-        int rc = MPI_Iallreduce(MPI_IN_PLACE, (char *)b->data + (size_t)off * es, (int)cnt,
-                                tg__dist_mpi_type(b->dtype), MPI_SUM, ddp->d->comm, &b->reqs[c]);
+        int rc = tg__dist_iallreduce(ddp->tuning, (char *)b->data + (size_t)off * es, (int)cnt,
+                                     tg__dist_mpi_type(b->dtype), (size_t)b->numel * es,
+                                     ddp->d->comm, &b->reqs[c]);
         if (rc != MPI_SUCCESS) return tg__dist_mpi_fail(rc, where, "MPI_Iallreduce");
     }
     return TG_OK;
@@ -429,6 +431,10 @@ static tg_ddp *create(tg_dist *d, int n, tg_tensor *const *ts, int n_buffers,
             where);
     if (!st && ddp->transport == TG_DDP_NCCL && !(ddp->nccl = tg__dist_nccl_new(d, where)))
         st = tg_last_status();
+    bool big = false;   // the same on every rank: the plans agree
+    for (int i = 0; i < (ddp ? ddp->n_buckets : 0); i++)
+        big |= tg__dist_tuning_wanted((size_t)ddp->buckets[i].numel * tg_dtype_size(ddp->buckets[i].dtype));
+    if (!st && ddp->transport != TG_DDP_NCCL && big) ddp->tuning = tg__dist_tuning_of(d);
     for (int i = 0; !st && i < n; i++)
         st = tg_set_grad_hook(ddp->slots[i].p, on_grad_final, &ddp->slots[i]);
     if (st && ddp) ddp_release(ddp);

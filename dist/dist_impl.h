@@ -9,11 +9,28 @@
 // Room for one error message carried between ranks.
 #define TG_DIST_MSG 1024
 
+typedef struct tg__dist_tuning tg__dist_tuning;
+
 struct tg_dist {
     MPI_Comm comm;  // our duplicate of the user's (or the world's) communicator
     int rank, size;
     bool owns_mpi;  // tg_dist_init started MPI: tg_dist_free finalizes it
+    bool tuning_tried;         // tg__dist_tuning_of ran (its answer is kept)
+    tg__dist_tuning *tuning;   // the all-reduce algorithm's handle (mpi_tuning.c), or NULL
 };
+
+// d's handle on Open MPI's all-reduce algorithm choice, made at the first call (MPI's tool
+// interface takes ~0.2 s to start) and kept until tg_dist_free; NULL unless every rank
+// has it at its default (then tg__dist_iallreduce is a plain MPI_Iallreduce). Collective
+// at the first call.
+tg__dist_tuning *tg__dist_tuning_of(tg_dist *d);
+// MPI_Iallreduce(MPI_IN_PLACE, buf, count, type, MPI_SUM, comm, req), by the ring when the
+// bucket is `bytes` >= 64 KiB long and t is not NULL.
+int tg__dist_iallreduce(tg__dist_tuning *t, void *buf, int count, MPI_Datatype type,
+                        size_t bytes, MPI_Comm comm, MPI_Request *req);
+// Whether a bucket of `bytes` would take the ring (worth making the handle for).
+bool tg__dist_tuning_wanted(size_t bytes);
+void tg__dist_tuning_free(tg__dist_tuning *t);
 
 // MPI status `rc` of `call` as a tapegrad error (TG_ERR_BACKEND) from `where`.
 int tg__dist_mpi_fail(int rc, const char *where, const char *call);

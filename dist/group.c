@@ -81,6 +81,7 @@ int tg_dist_free(tg_dist *d) {
     if (!d) return TG_OK;
     int rc = MPI_Comm_free(&d->comm);
     int st = rc == MPI_SUCCESS ? TG_OK : tg__dist_mpi_fail(rc, "tg_dist_free", "MPI_Comm_free");
+    tg__dist_tuning_free(d->tuning);
     if (d->owns_mpi) {
         rc = MPI_Finalize();
         if (rc != MPI_SUCCESS && !st) st = tg__dist_mpi_fail(rc, "tg_dist_free", "MPI_Finalize");
