@@ -16,7 +16,7 @@
 extern "C" {
 #endif
 
-#define TG_BACKEND_ABI_VERSION 7u
+#define TG_BACKEND_ABI_VERSION 8u
 #define TG_VIEW_MAX_DIMS 8
 
 // A strided view: element strides, stride 0 = broadcast along that axis.
@@ -173,6 +173,9 @@ typedef struct tg_im2col_desc {
     int64_t n, c, h, w, kh, kw, oh, ow;
     int64_t stride_h, stride_w, pad_h, pad_w, dil_h, dil_w;
     double pad_value;
+    int64_t cols_bs;   // elements from one image's window matrix to the next in cols; 0:
+                       // packed (C*KH*KW*OH*OW). Room between them is left as it is.
+                       // (max_pool reads the window's geometry only.)
 } tg_im2col_desc;
 
 // Batch normalisation over x [n, c, inner] (contiguous), by channel: each channel's

@@ -247,10 +247,13 @@ static conv_geom geom_of(const window *w, tg_dtype dt, int64_t n, int64_t c, int
     return g;
 }
 
-// The block's window matrices [nb, CKK, P] of images i0.. (x [N, C, H, W]).
+// The block's window matrices [CKK, P] of images i0..i0+nb (x [N, C, H, W]), k >= CKK
+// rows apart in cols (the rows between are left as they are).
 static int block_cols(const char *name, tg_backend *be, const window *w, tg_dtype dt,
-                      const conv_geom *g, const char *x, int64_t i0, int64_t nb, void *cols) {
+                      const conv_geom *g, const char *x, int64_t i0, int64_t nb, int64_t k,
+                      void *cols) {
     tg_im2col_desc d = desc_of(w, dt, nb, g->c, g->h, g->w, 0);
+    d.cols_bs = k * g->p;
     return tg__k_im2col(name, be, &d, x + (size_t)(i0 * g->c * g->h * g->w) * g->es, cols);
 }
 
@@ -330,10 +333,7 @@ static int conv_forward(tg_tensor *const *in, int n, const void *params, tg_tens
     }
     for (int64_t i0 = 0; !st && i0 < g.n; i0 += g.nb) {
         int64_t nb = g.n - i0 < g.nb ? g.n - i0 : g.nb;
-        if (!b) st = block_cols(name, out->be, w, x->dtype, &g, x->data, i0, nb, cols);
-        for (int64_t i = 0; b && !st && i < nb; i++)   // image by image: k rows apart
-            st = block_cols(name, out->be, w, x->dtype, &g, x->data, i0 + i, 1,
-                            cols + (size_t)(i * k * g.p) * g.es);
+        if (!st) st = block_cols(name, out->be, w, x->dtype, &g, x->data, i0, nb, k, cols);
         tg_gemm_desc d = {
             .dtype = (int)out->dtype, .m = g.o, .n = g.p, .k = k, .batch = nb,
             .alpha = 1.0, .beta = 0.0,
@@ -482,7 +482,7 @@ static int dw_forward(tg_tensor *const *in, int n, const void *params, tg_tensor
     int st = TG_OK;
     for (int64_t i0 = 0; !st && i0 < g.n; i0 += g.nb) {
         int64_t nb = g.n - i0 < g.nb ? g.n - i0 : g.nb;
-        st = block_cols(name, out->be, w, x->dtype, &g, x->data, i0, nb, cols);
+        st = block_cols(name, out->be, w, x->dtype, &g, x->data, i0, nb, g.ckk, cols);
         for (int64_t k = 0; !st && k < nb; k++) {   // dW (+)= dy_n cols_n^T
             tg_gemm_desc d = {
                 .dtype = (int)out->dtype, .m = g.o, .n = g.ckk, .k = g.p, .batch = 1,

@@ -191,10 +191,15 @@ typedef struct {
     void *dst;
 } window_job;
 
+// Elements from one image's window matrix to the next.
+static int64_t cols_stride(const tg_im2col_desc *d) {
+    return d->cols_bs ? d->cols_bs : d->c * d->kh * d->kw * d->oh * d->ow;
+}
+
 static void im2col_images(int64_t lo, int64_t hi, void *arg) {
     const window_job *j = arg;
     const tg_im2col_desc *d = j->d;
-    int64_t img = d->c * d->h * d->w, colsz = d->c * d->kh * d->kw * d->oh * d->ow;
+    int64_t img = d->c * d->h * d->w, colsz = cols_stride(d);
     for (int64_t n = lo; n < hi; n++) {
         if (d->dtype == TG_F64) {
             const double *x = (const double *)j->src + n * img;
@@ -211,7 +216,7 @@ static void im2col_images(int64_t lo, int64_t hi, void *arg) {
 static void col2im_images(int64_t lo, int64_t hi, void *arg) {
     const window_job *j = arg;
     const tg_im2col_desc *d = j->d;
-    int64_t img = d->c * d->h * d->w, colsz = d->c * d->kh * d->kw * d->oh * d->ow;
+    int64_t img = d->c * d->h * d->w, colsz = cols_stride(d);
     for (int64_t n = lo; n < hi; n++) {
         if (d->dtype == TG_F64) {
             const double *col = (const double *)j->src + n * colsz;

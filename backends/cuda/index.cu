@@ -155,7 +155,8 @@ int tg_cuda_scatter_add(void *ctx, int axis, const tg_view *src, const tg_view *
 
 // ---- im2col / col2im ----
 
-// cols [N, C*KH*KW, OH*OW] = windows of x [N, C, H, W]; out-of-image taps read pad_value
+// cols [N, C*KH*KW, OH*OW] (images cols_bs apart) = windows of x [N, C, H, W];
+// out-of-image taps read pad_value
 template <typename T> __global__ void im2col_kernel(tg_im2col_desc d, const T *x, T *cols, T pad) {
     int64_t L = d.oh * d.ow, rows = d.c * d.kh * d.kw, total = d.n * rows * L;
     for (int64_t t = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; t < total;
@@ -166,7 +167,8 @@ template <typename T> __global__ void im2col_kernel(tg_im2col_desc d, const T *x
         int64_t ih = oh * d.stride_h - d.pad_h + ki * d.dil_h;
         int64_t iw = ow * d.stride_w - d.pad_w + kj * d.dil_w;
         bool in = ih >= 0 && ih < d.h && iw >= 0 && iw < d.w;
-        cols[t] = in ? x[((n * d.c + ch) * d.h + ih) * d.w + iw] : pad;
+        int64_t bs = d.cols_bs ? d.cols_bs : rows * L;
+        cols[n * bs + r * L + l] = in ? x[((n * d.c + ch) * d.h + ih) * d.w + iw] : pad;
     }
 }
 
@@ -190,7 +192,7 @@ template <typename T> __global__ void col2im_kernel(tg_im2col_desc d, const T *c
                 int64_t ow = tw / d.stride_w;
                 if (ow >= d.ow) continue;
                 int64_t r = (ch * d.kh + ki) * d.kw + kj;
-                acc += cols[(n * rows + r) * L + oh * d.ow + ow];
+                acc += cols[n * (d.cols_bs ? d.cols_bs : rows * L) + r * L + oh * d.ow + ow];
             }
         }
         x[t] = acc;

@@ -115,6 +115,31 @@ Test(ops_conv, conv2d_forward) {
           (tu_arr){4, {2, 1, 2, 2}, (double[]){12, 16, 24, 28, -12, -16, -24, -28}});
 }
 
+// With a bias, each image's window matrix sits CKK + 1 rows apart (a row of ones under it
+// for the bias); a batch of 40 spans several blocks of images and, at 2 threads, splits
+// across threads: conv2d(x, w, b) must equal conv2d(x, w) + b exactly in f64 either way.
+Test(ops_conv, conv2d_bias_over_blocks_and_threads) {
+    tg_rng *rng = tg_rng_new(11);
+    tg_tensor *x = tu_rand64(rng, 4, (int64_t[]){40, 3, 16, 16}, -1, 1, false);
+    tg_tensor *w = tu_rand64(rng, 4, (int64_t[]){4, 3, 3, 3}, -1, 1, false);
+    tg_tensor *b = tu_rand64(rng, 1, (int64_t[]){4}, -1, 1, false);
+    for (int threads = 1; threads <= 2; threads++) {
+        cr_assert_eq(tg_backend_set_threads(tu_cpu(), threads), TG_OK);
+        tg_tape *t = tg_tape_new();
+        tg_tensor *y1 = tg_conv2d(t, x, w, b, NULL);
+        tg_tensor *y2 = tg_add(t, tg_conv2d(t, x, w, NULL, NULL),
+                               tg_reshape(t, b, 3, (int64_t[]){4, 1, 1}));
+        cr_assert(y1 && y2, "%s", tg_last_error());
+        tg_tensor *d = tg_sum(t, tg_abs(t, tg_sub(t, y1, y2)));
+        cr_expect(tg_item(d) < 1e-12, "%d threads: conv2d with bias differs by %g", threads,
+                  tg_item(d));
+        tg_tape_free(t);
+    }
+    cr_assert_eq(tg_backend_set_threads(tu_cpu(), 1), TG_OK);
+    tu_free(x), tu_free(w), tu_free(b);
+    tg_rng_free(rng);
+}
+
 Test(ops_conv, pool_forward) {
     fill16();
     tu_arr x = {4, {1, 1, 4, 4}, x16};

@@ -250,11 +250,18 @@ static void check_batched_bt(int64_t m, int64_t k, int64_t n, bool shared) {
     free(a), free(b), free(want);
 }
 
+// At 1 and 2 threads (tg_backend_set_threads; small products stay on one thread).
 Test(ops_matmul, gemm_transposed_b_batched) {
-    check_batched_bt(40, 64, 256, false);
-    check_batched_bt(40, 64, 256, true);
-    check_batched_bt(50, 37, 45, false);
-    check_batched_bt(50, 37, 45, true);
+    for (int threads = 1; threads <= 2; threads++) {
+        cr_assert_eq(tg_backend_set_threads(tu_cpu(), threads), TG_OK);
+        check_batched_bt(40, 64, 256, false);
+        check_batched_bt(40, 64, 256, true);
+        check_batched_bt(50, 37, 45, false);
+        check_batched_bt(50, 37, 45, true);
+        check_batched_bt(70, 37, 45, false);
+        check_batched_bt(70, 37, 45, true);
+    }
+    cr_assert_eq(tg_backend_set_threads(tu_cpu(), 1), TG_OK);
 }
 
 // A batched product through the small kernel: each batch's slice must be its own product.
