@@ -44,15 +44,21 @@ typedef double vd __attribute__((vector_size(VBYTES)));
 
 static bool tg_cpu_gemm_is_small(const tg_gemm_desc *d) {
     // Measured against Debian's BLIS 0.9 on the development machine (its AVX2 kernels and
-    // its "sup" path for skinny shapes): with AVX2 ours wins below about 2^14 multiply-adds
-    // (6x at 10x2x20, 2.5x at 10x20x40, level at 614x2x20), BLIS above. BLIS's skinny path
+    // its "sup" path for skinny shapes): with AVX2 ours won below about 2^14 multiply-adds
+    // (6x at 10x2x20, 2.5x at 10x20x40, level at 614x2x20) in isolation. BLIS's skinny path
     // is slow when B is column-major, as in a linear layer's y = x W^T: there ours wins by
     // 1.2-5x for any m once n >= 8 and k <= 128 (8000x20x20: 150 us against 360; B
     // row-major, BLIS is level or ahead, so it keeps those). The baseline SSE2 build
     // competes with BLIS's AVX2 kernels, so it takes only the tiniest products.
+    // Re-measured on Zen 5 (2026-12-06, interleaved A/B, CPU clock, min of 3-5 rounds) with
+    // the bar at 2^18: matmul-64 forward 10.5 -> 7.0 us, backward 17.1 -> 13.4 us;
+    // seed-diabetes (614 rows; dW = dy^T x with k = 614, dx = dy W) step 69.2 -> 64.8 us,
+    // and the same with AVX2 kernels and BLIS's haswell set (9.1 -> 7.0 us, 70.3 -> 64.1 us):
+    // below 2^18 BLIS's per-call cost (its thread info, memory pool and a one-thread OpenMP
+    // team) outweighs its faster inner kernel. matmul-256 (2^24) is unchanged.
 #if VBYTES == 32
     if (d->b_rs == 1 && d->b_cs != 1 && d->n >= 8 && d->k <= 128) return true;
-    return d->m * d->n * d->k <= (int64_t)1 << 14;
+    return d->m * d->n * d->k <= (int64_t)1 << 18;
 #else
     return d->m * d->n * d->k <= (int64_t)1 << 11;
 #endif

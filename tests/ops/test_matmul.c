@@ -215,6 +215,8 @@ static void check_gemm_big(int64_t m, int64_t k, int64_t n) {
 Test(ops_matmul, gemm_blis_blocks) {
     check_gemm_big(500, 530, 37);    // n below the sup thresholds
     check_gemm_big(300, 530, 260);   // every dimension above them
+    check_gemm_big(45, 70, 61);      // 192 K multiply-adds: the small kernel, ragged tiles
+    check_gemm_big(20, 614, 8);      // a weight gradient's long k (seed-diabetes' dW)
 }
 
 // B stored transposed on BLIS's packed path is copied to row-major scratch first (gemm.c):
