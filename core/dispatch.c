@@ -19,7 +19,9 @@ static int unsupported(const char *where, const tg_backend *be, const char *slot
 }
 
 static int done(int st, const char *where, const tg_backend *be, const char *slot) {
-    if (st != TG_OK && !tg__has_error())
+    if (st == TG_ERR_OOM && !tg__has_error())
+        tg__fail(st, where, "%s kernel ran out of memory on backend %s", slot, be->ops->name);
+    else if (st != TG_OK && !tg__has_error())
         tg__fail(st, where, "%s kernel failed on backend %s", slot, be->ops->name);
     return st;
 }

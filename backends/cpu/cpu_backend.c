@@ -58,11 +58,20 @@ static void scratch_free(void *s) {
     free(s);
 }
 
-static void scratch_init(void) { scratch_ok = pthread_key_create(&scratch_key, scratch_free) == 0; }
+static bool scratch_fail;   // the test hook below
+
+// Test hook, not API: TG_CPU_SCRATCH_FAIL=1 (read once) refuses every scratch request, as
+// when memory has run out: the fused attention kernels then fail with TG_ERR_OOM, the gemm
+// reads a transposed B in place (tests/meson.build runs the op tests so).
+static void scratch_init(void) {
+    const char *f = getenv("TG_CPU_SCRATCH_FAIL");
+    scratch_fail = f && *f && f[0] != '0';
+    scratch_ok = pthread_key_create(&scratch_key, scratch_free) == 0;
+}
 
 void *tg__cpu_scratch(size_t bytes) {
     pthread_once(&scratch_once, scratch_init);
-    if (!scratch_ok) return NULL;
+    if (!scratch_ok || scratch_fail) return NULL;
     scratch *s = pthread_getspecific(scratch_key);
     if (!s) {
         if (!(s = calloc(1, sizeof *s))) return NULL;
