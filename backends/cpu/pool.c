@@ -64,10 +64,103 @@ typedef struct pool_job {
     void *out;
 } pool_job;
 
+// The common 2x2 window with stride 2 (no padding, no dilation): windows tile the image
+// without overlap, so a row of windows is four strided rows of taps. They are copied apart
+// (deinterleaved) in chunks of up to 64 windows — whole rows of windows where they fit, so
+// that fashion-cnn's rows of 14 and 7 still fill vectors — each window's winner is picked
+// with masks and selects (the same first-maximum, NaN-wins rule, taps in row-major order),
+// and the route adds each tap's share (dy at the winner, 0 elsewhere): no branch on the
+// data, and the loops vectorise. fashion-cnn (Zen 5, 1 thread): forward 2.41 -> 1.52 ms,
+// backward 4.16 -> 3.68 ms.
+enum { POOL2_CHUNK = 64 };
+
+#define POOL2_FUNCS(T, I, SUF)                                                                \
+    static void pool2_winners_##SUF(const T *restrict t0, const T *restrict t1,               \
+                                    const T *restrict t2, const T *restrict t3,               \
+                                    I *restrict k, int cn) {                                  \
+        for (int q = 0; q < cn; q++) {                                                        \
+            T bv = t0[q];                                                                     \
+            I kk = 0, c;                                                                      \
+            c = -(I)(bv == bv) & -(I)!(t1[q] <= bv);                                          \
+            bv = c ? t1[q] : bv, kk = c ? 1 : kk;                                             \
+            c = -(I)(bv == bv) & -(I)!(t2[q] <= bv);                                          \
+            bv = c ? t2[q] : bv, kk = c ? 2 : kk;                                             \
+            c = -(I)(bv == bv) & -(I)!(t3[q] <= bv);                                          \
+            k[q] = c ? 3 : kk;                                                                \
+        }                                                                                     \
+    }                                                                                         \
+    static void pool2_split_##SUF(const T *restrict a, const T *restrict b, int cn,           \
+                                  T *restrict t0, T *restrict t1, T *restrict t2,             \
+                                  T *restrict t3) {                                           \
+        for (int q = 0; q < cn; q++)                                                          \
+            t0[q] = a[2 * q], t1[q] = a[2 * q + 1], t2[q] = b[2 * q], t3[q] = b[2 * q + 1];  \
+    }                                                                                         \
+    /* windows [c0, c0 + cn) of rows oh0.. of plane pl (a chunk: whole rows of windows, or */ \
+    /* part of one row when a row has more than POOL2_CHUNK) */                               \
+    static void pool2_chunk_##SUF(const pool_job *j, int64_t pl, int64_t oh0, int64_t c0,    \
+                                  int nr, int cn, T *t0, T *t1, T *t2, T *t3, I *k) {         \
+        const T *xs = j->x, *vs = j->v;                                                       \
+        T *os = j->out;                                                                       \
+        const tg_im2col_desc *d = j->d;                                                       \
+        const int64_t w = d->w, hw = d->h * w, nw = d->ow, ohw = d->oh * nw;                  \
+        for (int r = 0; r < nr; r++) {                                                        \
+            int64_t at = pl * hw + 2 * (oh0 + r) * w + 2 * c0;                                \
+            pool2_split_##SUF(xs + at, xs + at + w, cn, t0 + r * cn, t1 + r * cn,             \
+                              t2 + r * cn, t3 + r * cn);                                      \
+        }                                                                                     \
+        pool2_winners_##SUF(t0, t1, t2, t3, k, nr * cn);                                      \
+        if (!j->route) {                                                                      \
+            T *o = os + pl * ohw + oh0 * nw + c0; /* rows of windows are contiguous in out */ \
+            for (int r = 0; vs != xs && r < nr; r++) { /* select(x, v): v's taps */           \
+                int64_t at = pl * hw + 2 * (oh0 + r) * w + 2 * c0;                            \
+                pool2_split_##SUF(vs + at, vs + at + w, cn, t0 + r * cn, t1 + r * cn,         \
+                                  t2 + r * cn, t3 + r * cn);                                  \
+            }                                                                                 \
+            for (int q = 0; q < nr * cn; q++)                                                 \
+                o[q] = k[q] == 0 ? t0[q] : k[q] == 1 ? t1[q] : k[q] == 2 ? t2[q] : t3[q];     \
+            return;                                                                           \
+        }                                                                                     \
+        const T *g = vs + pl * ohw + oh0 * nw + c0; /* the chunk's dy, contiguous */          \
+        for (int q = 0; q < nr * cn; q++) { /* each tap's share: dy at the winner, else 0 */  \
+            t0[q] = k[q] == 0 ? g[q] : (T)0, t1[q] = k[q] == 1 ? g[q] : (T)0;                  \
+            t2[q] = k[q] == 2 ? g[q] : (T)0, t3[q] = k[q] == 3 ? g[q] : (T)0;                  \
+        }                                                                                     \
+        for (int r = 0; r < nr; r++) {                                                        \
+            T *oa = os + pl * hw + 2 * (oh0 + r) * w + 2 * c0, *ob = oa + w;                  \
+            const T *s0 = t0 + r * cn, *s1 = t1 + r * cn, *s2 = t2 + r * cn, *s3 = t3 + r * cn; \
+            for (int q = 0; q < cn; q++) {                                                    \
+                oa[2 * q] += s0[q], oa[2 * q + 1] += s1[q];                                   \
+                ob[2 * q] += s2[q], ob[2 * q + 1] += s3[q];                                   \
+            }                                                                                 \
+        }                                                                                     \
+    }                                                                                         \
+    static void pool2_planes_##SUF(const pool_job *j, int64_t lo, int64_t hi) {              \
+        const tg_im2col_desc *d = j->d;                                                       \
+        const int64_t nw = d->ow, rows = nw <= POOL2_CHUNK ? POOL2_CHUNK / nw : 1;            \
+        T t0[POOL2_CHUNK], t1[POOL2_CHUNK], t2[POOL2_CHUNK], t3[POOL2_CHUNK];                 \
+        I k[POOL2_CHUNK];                                                                     \
+        for (int64_t pl = lo; pl < hi; pl++)                                                  \
+            for (int64_t oh0 = 0; oh0 < d->oh; oh0 += rows)                                   \
+                for (int64_t c0 = 0; c0 < nw; c0 += POOL2_CHUNK) {                            \
+                    int nr = (int)(d->oh - oh0 < rows ? d->oh - oh0 : rows);                  \
+                    int cn = (int)(nw - c0 < POOL2_CHUNK ? nw - c0 : POOL2_CHUNK);            \
+                    pool2_chunk_##SUF(j, pl, oh0, c0, nr, cn, t0, t1, t2, t3, k);             \
+                }                                                                             \
+    }
+
+POOL2_FUNCS(float, int32_t, f32)
+POOL2_FUNCS(double, int64_t, f64)
+
+
 // Planes lo..hi-1 (each writes only its own plane of out).
 static void pool_planes(int64_t lo, int64_t hi, void *arg) {
     const pool_job *j = arg;
-    if (j->d->dtype == TG_F64) POOL_PLANES(double);
+    const tg_im2col_desc *d = j->d;
+    bool two = d->kh == 2 && d->kw == 2 && d->stride_h == 2 && d->stride_w == 2 &&
+               d->dil_h == 1 && d->dil_w == 1 && d->pad_h == 0 && d->pad_w == 0;
+    if (two && d->dtype == TG_F64) pool2_planes_f64(j, lo, hi);
+    else if (two) pool2_planes_f32(j, lo, hi);
+    else if (d->dtype == TG_F64) POOL_PLANES(double);
     else POOL_PLANES(float);
 }
 

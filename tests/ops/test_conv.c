@@ -1,6 +1,9 @@
 // Tests for ops/conv.c: im2col / col2im layouts (padding, stride), conv2d with and without
 // bias, max / avg pooling (padding counts as -inf / 0), gradients worked by hand, and bad
 // shapes and windows. Expected windows were worked out with a plain Python loop.
+#include <math.h>
+#include <stdlib.h>
+
 #include "test_util.h"
 
 TestSuite(ops_conv, .init = tg_clear_error);
@@ -156,6 +159,98 @@ Test(ops_conv, pool_forward) {
     double c2[8] = {1, 5, 2, 3, -1, -5, -2, -3};
     check(ap_max_pool, (int[11]){2, 2}, 1, &(tu_arr){4, {1, 2, 2, 2}, c2},
           (tu_arr){4, {1, 2, 1, 1}, (double[]){5, -1}});
+}
+
+static void to_host(const tg_tensor *t, double *v, int64_t n) {
+    cr_assert_eq(tg_numel(t), n);
+    if (tg_dtype_of(t) == TG_F64) {
+        cr_assert_eq(tg_copy_to_host(t, v, (size_t)n * sizeof *v), TG_OK);
+        return;
+    }
+    float f[16];
+    cr_assert(n <= 16);
+    cr_assert_eq(tg_copy_to_host(t, f, (size_t)n * sizeof *f), TG_OK);
+    for (int64_t i = 0; i < n; i++) v[i] = f[i];
+}
+
+// A window's winner is its first maximum in row-major order, and a NaN wins and stays (as in
+// torch): checked on the 2x2 stride-2 path (its branch-free winner) and on the general
+// path (2x2 windows with stride 1), forward (the value) and route (where dy goes), in both
+// dtypes. Windows of the 2x2 / 2 pool over x [1,1,2,6]:
+//   (1, NaN | 2, 0): NaN at tap 1     (3, 3 | 3, 1): a tie, tap 0     (1, 2 | 0, NaN): tap 3
+Test(ops_conv, max_pool_nan_and_ties) {
+    const double nan = NAN;
+    double xv[12] = {1, nan, 3, 3, 1, 2, 2, 0, 3, 1, 0, nan};
+    for (int k = 0; k < TU_N_DTYPES; k++) {
+        tg_dtype dt = tu_dtype(k);
+        tg_tape *tape = tg_tape_new();
+        tg_tensor *x = tu_make(dt, (tu_arr){4, {1, 1, 2, 6}, xv}, false);
+        tg_tensor *y = tg_max_pool2d(tape, x, 2, 2, NULL);
+        tg_tensor *dy = tu_make(dt, (tu_arr){4, {1, 1, 1, 3}, (double[]){10, 20, 30}}, false);
+        tg_tensor *dx = tg_max_pool2d_grad(tape, x, dy, 2, 2, NULL);
+        tg_conv_opts s1 = {.stride = {1, 1}};
+        tg_tensor *y1 = tg_max_pool2d(tape, x, 2, 2, &s1);   // windows at columns 0..4
+        cr_assert(y && dx && y1, "%s", tg_last_error());
+        double yv[3], dxv[12], y1v[5];
+        to_host(y, yv, 3), to_host(dx, dxv, 12), to_host(y1, y1v, 5);
+        cr_expect(isnan(yv[0]) && yv[1] == 3 && isnan(yv[2]), "%s: forward %g %g %g",
+                  tg_dtype_name(dt), yv[0], yv[1], yv[2]);
+        const double want[12] = {0, 10, 20, 0, 0, 0, 0, 0, 0, 0, 0, 30};
+        for (int i = 0; i < 12; i++)
+            cr_expect_eq(dxv[i], want[i], "%s: route, element %d: %g, want %g",
+                         tg_dtype_name(dt), i, dxv[i], want[i]);
+        // stride 1: (1,NaN|2,0) (NaN,3|0,3) (3,3|3,1) (3,1|1,0) (1,2|0,NaN)
+        cr_expect(isnan(y1v[0]) && isnan(y1v[1]) && y1v[2] == 3 && y1v[3] == 3 &&
+                  isnan(y1v[4]), "%s: stride-1 forward %g %g %g %g %g", tg_dtype_name(dt),
+                  y1v[0], y1v[1], y1v[2], y1v[3], y1v[4]);
+        tg_tape_free(tape);
+        tu_free(x), tu_free(dy);
+    }
+}
+
+// The 2x2 stride-2 path on odd sizes (x [2,3,5,7]: the last row and column belong to no
+// window) and rows of windows longer than its 64-window chunks (x [1,1,2,300]), against
+// a plain loop (first maximum wins), forward and route, in both dtypes.
+static void pool2_vs_loop(int64_t n, int64_t c, int64_t h, int64_t w) {
+    int64_t oh = h / 2, ow = w / 2, nx = n * c * h * w, ny = n * c * oh * ow;
+    double *xv = malloc((size_t)nx * sizeof *xv), *gv = malloc((size_t)ny * sizeof *gv);
+    double *want_y = calloc((size_t)ny, sizeof *want_y), *want_dx = calloc((size_t)nx, sizeof *want_dx);
+    cr_assert(xv && gv && want_y && want_dx);
+    for (int64_t i = 0; i < nx; i++) xv[i] = (double)((i * 7919) % 23) - 11;   // with ties
+    for (int64_t i = 0; i < ny; i++) gv[i] = (double)(i % 13) + 1;
+    for (int64_t p = 0; p < n * c; p++)
+        for (int64_t i = 0; i < oh; i++)
+            for (int64_t j = 0; j < ow; j++) {
+                int64_t best = p * h * w + 2 * i * w + 2 * j;
+                for (int64_t a = 0; a < 2; a++)
+                    for (int64_t b = 0; b < 2; b++) {
+                        int64_t at = p * h * w + (2 * i + a) * w + 2 * j + b;
+                        if (xv[at] > xv[best]) best = at;
+                    }
+                want_y[(p * oh + i) * ow + j] = xv[best];
+                want_dx[best] += gv[(p * oh + i) * ow + j];
+            }
+    for (int k = 0; k < TU_N_DTYPES; k++) {
+        tg_dtype dt = tu_dtype(k);
+        tg_tape *tape = tg_tape_new();
+        tg_tensor *x = tg_tensor_from(tu_cpu(), TG_F64, 4, (int64_t[]){n, c, h, w}, xv);
+        tg_tensor *g = tg_tensor_from(tu_cpu(), TG_F64, 4, (int64_t[]){n, c, oh, ow}, gv);
+        tg_tensor *xd = tg_cast(x, dt), *gd = tg_cast(g, dt);
+        tg_tensor *y = tg_max_pool2d(tape, xd, 2, 2, NULL);
+        tg_tensor *dx = tg_max_pool2d_grad(tape, xd, gd, 2, 2, NULL);
+        cr_assert(y && dx, "%s", tg_last_error());
+        tu_expect_values(y, want_y, ny, 0);
+        tu_expect_values(dx, want_dx, nx, 0);
+        tg_tape_free(tape);
+        tu_free(x), tu_free(g), tu_free(xd), tu_free(gd);
+    }
+    free(xv), free(gv), free(want_y), free(want_dx);
+}
+
+Test(ops_conv, max_pool_2x2_odd_sizes_and_long_rows) {
+    pool2_vs_loop(2, 3, 5, 7);
+    pool2_vs_loop(1, 1, 2, 300);
+    pool2_vs_loop(1, 2, 20, 9);   // several rows of windows per 64-window chunk
 }
 
 // ---- gradients worked by hand ----
