@@ -432,8 +432,10 @@ static tg_ddp *create(tg_dist *d, int n, tg_tensor *const *ts, int n_buffers,
     if (!st && ddp->transport == TG_DDP_NCCL && !(ddp->nccl = tg__dist_nccl_new(d, where)))
         st = tg_last_status();
     bool big = false;   // the same on every rank: the plans agree
-    for (int i = 0; i < (ddp ? ddp->n_buckets : 0); i++)
-        big |= tg__dist_tuning_wanted((size_t)ddp->buckets[i].numel * tg_dtype_size(ddp->buckets[i].dtype));
+    for (int i = 0; i < (ddp ? ddp->n_buckets : 0); i++) {
+        const bucket *b = &ddp->buckets[i];
+        big |= tg__dist_tuning_wanted((size_t)b->numel * tg_dtype_size(b->dtype));
+    }
     if (!st && ddp->transport != TG_DDP_NCCL && big) ddp->tuning = tg__dist_tuning_of(d);
     for (int i = 0; !st && i < n; i++)
         st = tg_set_grad_hook(ddp->slots[i].p, on_grad_final, &ddp->slots[i]);

@@ -233,7 +233,8 @@ static void load_cols(float *dst, int64_t ld, const float *src, int64_t ss, int6
         for (int64_t e = 0; e < n; e++)
             for (int64_t j = 0; j < jn; j++) dst[e * ld + j0 + j] = src[(j0 + j) * ss + e];
     }
-    for (int64_t e = 0; e < n; e++) memset(dst + e * ld + have, 0, (size_t)(ld - have) * sizeof *dst);
+    for (int64_t e = 0; e < n; e++)
+        memset(dst + e * ld + have, 0, (size_t)(ld - have) * sizeof *dst);
 }
 
 // The columns of key block j0 (jb keys) that rows i0..i0+nr can see: all jb, or under the

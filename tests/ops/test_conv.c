@@ -214,7 +214,8 @@ Test(ops_conv, max_pool_nan_and_ties) {
 static void pool2_vs_loop(int64_t n, int64_t c, int64_t h, int64_t w) {
     int64_t oh = h / 2, ow = w / 2, nx = n * c * h * w, ny = n * c * oh * ow;
     double *xv = malloc((size_t)nx * sizeof *xv), *gv = malloc((size_t)ny * sizeof *gv);
-    double *want_y = calloc((size_t)ny, sizeof *want_y), *want_dx = calloc((size_t)nx, sizeof *want_dx);
+    double *want_y = calloc((size_t)ny, sizeof *want_y);
+    double *want_dx = calloc((size_t)nx, sizeof *want_dx);
     cr_assert(xv && gv && want_y && want_dx);
     for (int64_t i = 0; i < nx; i++) xv[i] = (double)((i * 7919) % 23) - 11;   // with ties
     for (int64_t i = 0; i < ny; i++) gv[i] = (double)(i % 13) + 1;
