@@ -84,7 +84,6 @@ static tg_tensor *as_channels(tg_tape *tape, tg_tensor *v, const tg_tensor *x) {
     return tg_reshape(tape, v, x->ndim, sh);
 }
 
-
 static tg_tensor *batch_norm_wgrad(tg_tape *tape, tg_tensor *dy, tg_tensor *x, double eps);
 static tg_tensor *normalized(tg_tape *tape, tg_tensor *x, double eps);
 

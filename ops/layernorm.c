@@ -61,7 +61,6 @@ static int ln_forward(tg_tensor *const *in, int n, const void *params, tg_tensor
 
 static tg_tensor *layer_norm_wgrad(tg_tape *tape, tg_tensor *dy, tg_tensor *x, double eps);
 
-
 static int ln_backward(tg_tape *tape, const tg_node *node, tg_tensor *dout, tg_tensor **din) {
     tg_tensor *x = node->in[0], *w = weight_of(node, 1);
     double eps = ln_params_of(node)->eps;

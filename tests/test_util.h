@@ -58,6 +58,17 @@ static inline void tu_expect_error(const char *n1, const char *n2) {
     if (n2) cr_expect(strstr(e, n2) != NULL, "error '%s' lacks '%s'", e, n2);
 }
 
+// Writes x in place (fill 0.1) after `loss` was recorded from it, and expects backward to
+// refuse the graph: TG_ERR_STATE, "modified in place" (op k of a table, for the message).
+// Leaves the error state clear.
+static inline void tu_expect_in_place_refused(tg_tape *tape, tg_tensor *loss, tg_tensor *x,
+                                              int k) {
+    cr_assert_eq(tg_fill_(x, 0.1), TG_OK, "%s", tg_last_error());
+    cr_expect_eq(tg_backward(tape, loss), TG_ERR_STATE, "op %d", k);
+    tu_expect_error("modified in place", NULL);
+    tg_clear_error();
+}
+
 // ---- more helpers (ops tests) ----
 
 // The dtypes every forward test runs in (k = 0 .. TU_N_DTYPES-1), and a value tolerance
