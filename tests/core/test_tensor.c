@@ -278,6 +278,24 @@ Test(tensor, data_ptr_is_the_storage) {
 
 // ---- detached copies ----
 
+// A write through tg_data_ptr is invisible to tapegrad until tg_mark_dirty: after it, a
+// recorded graph that read the old values refuses to backward.
+Test(tensor, data_ptr_write_then_mark_dirty) {
+    tg_tensor *p = tg_param(tu_cpu(), TG_F64, 2, S23, V23);
+    tg_tape *tape = tg_tape_new();
+    tg_tensor *loss = tg_sum(tape, tg_mul(tape, p, p));
+    cr_assert_not_null(loss, "%s", tg_last_error());
+    double *d = tg_data_ptr(p);
+    cr_assert_not_null(d, "%s", tg_last_error());
+    d[0] = 10.0;
+    cr_assert_eq(tg_mark_dirty(p), TG_OK, "%s", tg_last_error());
+    cr_expect_eq(tg_backward(tape, loss), TG_ERR_STATE);
+    tu_expect_error("modified in place", NULL);
+    tg_clear_error();
+    tg_tape_free(tape);
+    tg_free(p);
+}
+
 Test(tensor, to_makes_an_independent_detached_copy) {
     tg_clear_error();
     tg_tensor *p = tg_param(tu_cpu(), TG_F64, 2, S23, V23);
