@@ -16,7 +16,7 @@
 extern "C" {
 #endif
 
-#define TG_BACKEND_ABI_VERSION 8u
+#define TG_BACKEND_ABI_VERSION 9u
 #define TG_VIEW_MAX_DIMS 8
 
 // A strided view: element strides, stride 0 = broadcast along that axis.
@@ -178,6 +178,25 @@ typedef struct tg_im2col_desc {
                        // (max_pool reads the window's geometry only.)
 } tg_im2col_desc;
 
+// Direct convolution with stride 1 (no window matrix), all contiguous, NCHW. The window:
+// kh x kw taps, dilation dh, dw; tap (ki, kj) of output (i, j) reads input (i + ki*dh - ph,
+// j + kj*dw - pw), zero outside the input (ph, pw may be negative: the input is cropped).
+//   TG_CONV_FORWARD: y [n, co, oh, ow] = sum over c, ki, kj of wt[o, c, ki, kj] x[n, c, ..]
+//                    (+ b[o]; b NULL: none); x [n, ci, h, w], wt [co, ci, kh, kw]
+//   TG_CONV_DX:      the same with the tap wt[c, o, kh-1-ki, kw-1-kj] (wt [ci, co, kh, kw]):
+//                    a convolution's dx, from x = its dy and ph = dh*(kh-1) - its ph
+//   TG_CONV_DW:      y [co, ci, kh, kw] = sum over n, i, j of dy[n, o, i, j] x[n, c, i + ki*dh
+//                    - ph, j + kj*dw - pw]; dy [n, co, oh, ow]
+// y is written (not accumulated) and overlaps none of the inputs.
+typedef enum { TG_CONV_FORWARD, TG_CONV_DX, TG_CONV_DW } tg_conv_mode;
+typedef struct tg_conv_desc {
+    int dtype, mode;
+    int64_t n, ci, h, w, co, oh, ow;
+    int64_t kh, kw, ph, pw, dh, dw;
+    const void *x, *wt, *b, *dy;
+    void *y;
+} tg_conv_desc;
+
 // Batch normalisation over x [n, c, inner] (contiguous), by channel: each channel's
 // statistics over its n * inner values (biased variance, accumulated in double), rstd =
 // 1/sqrt(var + eps), xhat = (x - mean) * rstd. Modes (tg_bn_mode):
@@ -327,6 +346,8 @@ struct tg_backend_ops {
                     const void *v, void *out);
     // Batch normalisation and its gradients (tg_bn_desc above).
     int (*batch_norm)(void *ctx, const tg_bn_desc *d);
+    // Direct (stride 1) convolution and its gradients (tg_conv_desc above).
+    int (*conv)(void *ctx, const tg_conv_desc *d);
 };
 
 // The built-in CPU backend.

@@ -192,6 +192,14 @@ bool tg__has_max_pool(tg_backend *be) { return SLOT(be, max_pool) != NULL; }
 
 bool tg__has_batch_norm(tg_backend *be) { return SLOT(be, batch_norm) != NULL; }
 
+bool tg__has_conv(tg_backend *be) { return SLOT(be, conv) != NULL; }
+
+int tg__k_conv(const char *where, tg_backend *be, const tg_conv_desc *d) {
+    int (*fn)(void *, const tg_conv_desc *) = SLOT(be, conv);
+    if (!fn) return unsupported(where, be, "conv");
+    return done(fn(be->ctx, d), where, be, "conv");
+}
+
 int tg__k_batch_norm(const char *where, tg_backend *be, const tg_bn_desc *d) {
     int (*fn)(void *, const tg_bn_desc *) = SLOT(be, batch_norm);
     if (!fn) return unsupported(where, be, "batch_norm");

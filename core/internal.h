@@ -242,6 +242,8 @@ int tg__k_softmax(const char *where, const tg_tensor *x, const tg_tensor *y, boo
 bool tg__has_softmax_grad(tg_backend *be);
 bool tg__has_max_pool(tg_backend *be);
 bool tg__has_batch_norm(tg_backend *be);
+bool tg__has_conv(tg_backend *be);
+int tg__k_conv(const char *where, tg_backend *be, const tg_conv_desc *d);
 int tg__k_batch_norm(const char *where, tg_backend *be, const tg_bn_desc *d);
 int tg__k_max_pool(const char *where, tg_backend *be, const tg_im2col_desc *d, bool route,
                    const void *x, const void *v, void *out);

@@ -257,6 +257,19 @@ static int block_cols(const char *name, tg_backend *be, const window *w, tg_dtyp
     return tg__k_im2col(name, be, &d, x + (size_t)(i0 * g->c * g->h * g->w) * g->es, cols);
 }
 
+// Stride 1 on a backend with a direct convolution kernel: no window matrix at all.
+static bool direct_ok(tg_backend *be, const window *w) {
+    return w->sh == 1 && w->sw == 1 && tg__has_conv(be);
+}
+
+// The direct kernel's description of conv2d over x [N,C,H,W] (g) with this window.
+static tg_conv_desc direct_desc(int mode, tg_dtype dt, const conv_geom *g, const window *w) {
+    tg_conv_desc d = {.dtype = (int)dt, .mode = mode, .n = g->n, .ci = g->c, .h = g->h,
+                      .w = g->w, .co = g->o, .oh = g->oh, .ow = g->ow, .kh = w->kh, .kw = w->kw,
+                      .ph = w->ph, .pw = w->pw, .dh = w->dh, .dw = w->dw};
+    return d;
+}
+
 // x [N,C,H,W], weight [O,C,KH,KW] and bias [O] (or NULL) agree.
 static int check_conv_shapes(const tg_tensor *x, const tg_tensor *wt, const tg_tensor *b) {
     if (x->ndim == 4 && wt->ndim == 4 && wt->shape[1] == x->shape[1] &&
@@ -307,6 +320,11 @@ static int conv_forward(tg_tensor *const *in, int n, const void *params, tg_tens
     conv_geom g = geom_of(w, x->dtype, x->shape[0], x->shape[1], x->shape[2], x->shape[3],
                           wt->shape[0]);
     if (out->numel == 0) return TG_OK;
+    if (direct_ok(out->be, w)) {
+        tg_conv_desc d = direct_desc(TG_CONV_FORWARD, out->dtype, &g, w);
+        d.x = x->data, d.wt = wt->data, d.b = b ? b->data : NULL, d.y = out->data;
+        return tg__k_conv(name, out->be, &d);
+    }
     int64_t k = g.ckk + (b ? 1 : 0);   // rows of each image's window matrix in the product
     if (k == 0) return tg__be_memset0(out->be, out->data, out->nbytes);
     size_t cols_bytes = (size_t)(g.nb * k * g.p) * g.es, bytes = cols_bytes;
@@ -402,6 +420,15 @@ static int dx_forward(tg_tensor *const *in, int n, const void *params, tg_tensor
     const conv_params *p = params;
     const tg_tensor *dy = in[0], *wt = in[1];
     conv_geom g = geom_of(&p->w, out->dtype, out->shape[0], p->c, p->h, p->wd, wt->shape[0]);
+    if (out->numel && g.p && direct_ok(out->be, &p->w)) {   // x = conv(dy, flipped w^T)
+        conv_geom gd = g;
+        gd.c = g.o, gd.h = g.oh, gd.w = g.ow, gd.o = g.c, gd.oh = g.h, gd.ow = g.w;
+        window wd = p->w;
+        wd.ph = p->w.dh * (p->w.kh - 1) - p->w.ph, wd.pw = p->w.dw * (p->w.kw - 1) - p->w.pw;
+        tg_conv_desc d = direct_desc(TG_CONV_DX, out->dtype, &gd, &wd);
+        d.x = dy->data, d.wt = wt->data, d.y = out->data;
+        return tg__k_conv(name, out->be, &d);
+    }
     int st = tg__be_memset0(out->be, out->data, out->nbytes);
     if (st || out->numel == 0 || g.p == 0) return st;
     size_t bytes = (size_t)(g.nb * g.ckk * g.p) * g.es;
@@ -476,6 +503,11 @@ static int dw_forward(tg_tensor *const *in, int n, const void *params, tg_tensor
                           dy->shape[1]);
     if (g.n == 0 || out->numel == 0 || g.p == 0)
         return tg__be_memset0(out->be, out->data, out->nbytes);
+    if (direct_ok(out->be, w)) {
+        tg_conv_desc d = direct_desc(TG_CONV_DW, out->dtype, &g, w);
+        d.x = x->data, d.dy = dy->data, d.y = out->data;
+        return tg__k_conv(name, out->be, &d);
+    }
     size_t bytes = (size_t)(g.nb * g.ckk * g.p) * g.es;
     void *cols = tg__buf_alloc(out->be, bytes, name);
     if (!cols) return tg_last_status();

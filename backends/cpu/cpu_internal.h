@@ -31,6 +31,7 @@ static int tg_cpu_scatter_add(void *ctx, int axis, const tg_view *src, const tg_
 static int tg_cpu_im2col(void *ctx, const tg_im2col_desc *d, const void *x, void *cols);
 static int tg_cpu_col2im(void *ctx, const tg_im2col_desc *d, const void *cols, void *x);
 static int tg_cpu_batch_norm(void *ctx, const tg_bn_desc *d);
+static int tg_cpu_conv(void *ctx, const tg_conv_desc *d);
 static int tg_cpu_max_pool(void *ctx, const tg_im2col_desc *d, int route, const void *x,
                            const void *v, void *out);
 static int tg_cpu_xent(void *ctx, int dtype, int64_t n, int64_t c, const void *logits,

@@ -15,6 +15,7 @@
 #include "backends/cpu/attention.c"
 #include "backends/cpu/pool.c"
 #include "backends/cpu/batchnorm.c"
+#include "backends/cpu/conv.c"
 
 static const struct tg_backend_ops kernels = {
     .fill = tg_cpu_fill,
@@ -41,4 +42,5 @@ static const struct tg_backend_ops kernels = {
     .attention_grad = tg_cpu_attention_grad,
     .max_pool = tg_cpu_max_pool,
     .batch_norm = tg_cpu_batch_norm,
+    .conv = tg_cpu_conv,
 };

@@ -1,0 +1,181 @@
+// Direct convolution with stride 1 (tg_conv2d and its gradients, ops/conv.c): no window
+// matrix. Each image is first copied, padded, into this thread's scratch: xp [ci, hp, wp]
+// with hp = oh + dh*(kh-1) and wp = ow + dw*(kw-1), so that tap (c, ki, kj) of the outputs
+// (i, j..j+L) is the L consecutive values at xp + offs[tap] + i*wp + j (offs[tap] = c*hp*wp
+// + ki*dh*wp + kj*dw): every operand of the product is a plain vector load, with no copy
+// of the taps (im2col wrote and read back k = ci*kh*kw copies of each value).
+//   forward, dx: a register tile of MR output channels x NV vectors of positions (a row
+//   cut into vectors of L; the lanes past a row's end computed and not stored), summed
+//   over the k taps: per tap NV loads, MR weights (packed once per call), MR*NV FMAs.
+//   dx is the forward convolution of dy with the transposed, flipped kernel.
+//   dw: a tile of MW output channels x NK taps, each a vector of partial sums over
+//   positions (dy's rows padded to whole vectors with zeros, x's masked there), summed
+//   over the images and reduced across lanes and threads at the end.
+// Threads take contiguous ranges of images (dw: each its own sums, added at the end).
+#include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include "backends/cpu/cpu_internal.h"
+
+// 24 accumulators of 16 with AVX-512's 32 registers; 12 of 16 otherwise.
+#if defined(__AVX512F__)
+#define CV_VBYTES 64
+enum { CV_MR = 8, CV_NV = 3, CV_NV1 = 12, CV_MW = 4, CV_NK = 6 };
+#elif defined(__AVX__)
+#define CV_VBYTES 32
+enum { CV_MR = 4, CV_NV = 3, CV_NV1 = 8, CV_MW = 3, CV_NK = 4 };
+#else
+#define CV_VBYTES 16
+enum { CV_MR = 4, CV_NV = 3, CV_NV1 = 8, CV_MW = 3, CV_NK = 4 };
+#endif
+
+enum { CV_NVMAX = CV_NV1 > CV_NV ? CV_NV1 : CV_NV };
+
+// Output channels per weight panel: CV_MR, or 1 (with CV_NV1 vectors of positions per tile)
+// when fewer than CV_MR / 2 of them, as in the dx of a one-channel image, where CV_MR-row
+// panels would compute mostly zeros (conv2d-64x1x28x28-32k5's backward 2.6 -> 5.8 ms).
+static int64_t cv_panel_rows(const tg_conv_desc *d) {
+    return d->co * 2 < CV_MR ? 1 : CV_MR;
+}
+
+#define T float
+#define V cvf
+#define VI cvi
+#define L (CV_VBYTES / 4)
+#define SUF _f32
+typedef float cvf __attribute__((vector_size(CV_VBYTES)));
+typedef int32_t cvi __attribute__((vector_size(CV_VBYTES)));
+#include "backends/cpu/conv_impl.h"
+#undef T
+#undef V
+#undef VI
+#undef L
+#undef SUF
+
+#define T double
+#define V cvd
+#define VI cvl
+#define L (CV_VBYTES / 8)
+#define SUF _f64
+typedef double cvd __attribute__((vector_size(CV_VBYTES)));
+typedef int64_t cvl __attribute__((vector_size(CV_VBYTES)));
+#include "backends/cpu/conv_impl.h"
+#undef T
+#undef V
+#undef VI
+#undef L
+#undef SUF
+
+enum { CV_MAX_THREADS = 64 };
+
+// Bytes rounded up to a cache line; false when a size overflows.
+static bool cv_add(size_t *total, size_t a, size_t b, size_t es) {
+    size_t bytes;
+    if (__builtin_mul_overflow(a, b, &bytes) || __builtin_mul_overflow(bytes, es, &bytes) ||
+        bytes > SIZE_MAX - 64 || __builtin_add_overflow(*total, (bytes + 63) & ~(size_t)63,
+                                                        total))
+        return false;
+    return true;
+}
+
+typedef struct cv_plan {
+    int64_t k, hp, wpitch, nseg;
+    size_t es, lanes, shared, priv;   // bytes: the packed weights and offsets; per thread
+    size_t wp_off, xp_off, dyp_off, g_off;   // in the scratch (shared first in thread 0's)
+} cv_plan;
+
+static bool cv_make_plan(const tg_conv_desc *d, cv_plan *p) {
+    p->es = d->dtype == TG_F64 ? 8 : 4;
+    p->lanes = CV_VBYTES / p->es;
+    p->k = d->ci * d->kh * d->kw;
+    p->hp = d->oh + d->dh * (d->kh - 1);
+    p->wpitch = d->ow + d->dw * (d->kw - 1);
+    p->nseg = (d->ow + (int64_t)p->lanes - 1) / (int64_t)p->lanes;
+    size_t k = (size_t)p->k, sh = 0, pr = 0;
+    bool ok = cv_add(&sh, k, 1, sizeof(int64_t));   // offs
+    p->wp_off = sh;
+    if (d->mode != TG_CONV_DW)
+        ok = ok && cv_add(&sh, (size_t)((d->co + CV_MR - 1) / CV_MR) * CV_MR, k, p->es);
+    size_t plane;
+    ok = ok && !__builtin_mul_overflow((size_t)p->hp, (size_t)p->wpitch, &plane);
+    ok = ok && cv_add(&pr, (size_t)d->ci, plane, p->es) && cv_add(&pr, p->lanes, 1, p->es);
+    p->dyp_off = pr;
+    if (d->mode == TG_CONV_DW) {
+        ok = ok && cv_add(&pr, (size_t)(d->co * d->oh), (size_t)p->nseg * p->lanes, p->es);
+        p->g_off = pr;
+        size_t tiles = (size_t)((d->co + CV_MW - 1) / CV_MW) * (size_t)((p->k + CV_NK - 1) / CV_NK);
+        ok = ok && cv_add(&pr, tiles * CV_MW * CV_NK, CV_VBYTES, 1);
+    }
+    p->xp_off = 0;
+    p->shared = sh;
+    p->priv = pr;
+    return ok && !__builtin_add_overflow(sh, pr, &sh);
+}
+
+// Thread t's share of the images [i0, i1) and its scratch (thread 0's after the shared part).
+static int cv_run_thread(const tg_conv_desc *d, const cv_plan *p, char *shared, int t, int nt,
+                         void **g_out) {
+    char *buf = t == 0 ? shared + p->shared : tg__cpu_scratch(p->priv);
+    if (!buf) return TG_ERR_OOM;
+    int64_t i0 = d->n * t / nt, i1 = d->n * (t + 1) / nt;
+    const int64_t *offs = (const int64_t *)shared;
+    const void *wp = shared + p->wp_off;
+    void *xp = buf + p->xp_off, *dyp = buf + p->dyp_off, *g = buf + p->g_off;
+    if (d->mode == TG_CONV_DW) {
+        memset(g, 0, p->priv - p->g_off);
+        *g_out = g;
+        if (d->dtype == TG_F64) dw_images_f64(d, offs, i0, i1, xp, dyp, g);
+        else dw_images_f32(d, offs, i0, i1, xp, dyp, g);
+    } else if (d->dtype == TG_F64) {
+        fwd_images_f64(d, wp, offs, i0, i1, xp);
+    } else {
+        fwd_images_f32(d, wp, offs, i0, i1, xp);
+    }
+    return TG_OK;
+}
+
+static int tg_cpu_conv(void *ctx, const tg_conv_desc *d) {
+    cv_plan p;
+    if (!cv_make_plan(d, &p)) return TG_ERR_OOM;
+    char *shared = tg__cpu_scratch(p.shared + p.priv);
+    if (!shared) return TG_ERR_OOM;
+    int64_t *offs = (int64_t *)shared;
+    for (int64_t c = 0, t = 0; c < d->ci; c++)
+        for (int64_t ki = 0; ki < d->kh; ki++)
+            for (int64_t kj = 0; kj < d->kw; kj++)
+                offs[t++] = (c * p.hp + ki * d->dh) * p.wpitch + kj * d->dw;
+    if (d->mode != TG_CONV_DW) {
+        int64_t mr = cv_panel_rows(d);
+        if (d->dtype == TG_F64) pack_weights_f64(d, mr, (double *)(shared + p.wp_off));
+        else pack_weights_f32(d, mr, (float *)(shared + p.wp_off));
+    }
+    void *gs[CV_MAX_THREADS] = {0};
+    int nt = tg_cpu_threads(ctx), status = TG_OK;
+    if (nt > d->n) nt = d->n > 0 ? (int)d->n : 1;
+    if (nt > CV_MAX_THREADS) nt = CV_MAX_THREADS;
+#ifdef _OPENMP
+    if (nt > 1) {
+#pragma omp parallel num_threads(nt)
+        {
+            int t = omp_get_thread_num(), n = omp_get_num_threads();
+            int st = cv_run_thread(d, &p, shared, t, n, &gs[t]);
+            if (st) {
+#pragma omp atomic write
+                status = st;
+            }
+#pragma omp single
+            nt = n;
+        }
+    } else
+#endif
+    {
+        nt = 1;
+        status = cv_run_thread(d, &p, shared, 0, 1, &gs[0]);
+    }
+    if (status || d->mode != TG_CONV_DW) return status;
+    if (d->dtype == TG_F64) dw_reduce_f64(d, (cvd *const *)gs, nt);
+    else dw_reduce_f32(d, (cvf *const *)gs, nt);
+    return TG_OK;
+}

@@ -1,0 +1,229 @@
+// One dtype's direct convolution (included by conv.c with T, V, L, SUF defined; CV_MR, CV_NV, CV_MW,
+// CV_NK are conv.c's tile sizes). See conv.c for the scheme.
+#define CAT_(a, b) a##b
+#define CAT(a, b) CAT_(a, b)
+
+// One image's planes src [ci, h, w] as xp [ci, hp, wp]: xp[c, r, s] = src[c, r - ph, s - pw]
+// where that is inside src, else 0 (a negative ph or pw crops), then L zeros (the loads of
+// a row's last vector reach past the plane).
+static void CAT(pad_image, SUF)(const tg_conv_desc *d, const T *src, int64_t hp, int64_t wp,
+                                T *restrict xp) {
+    int64_t lo = d->pw > 0 ? d->pw : 0, hi = d->pw + d->w < wp ? d->pw + d->w : wp;
+    if (hi < lo) hi = lo;
+    for (int64_t c = 0; c < d->ci; c++)
+        for (int64_t r = 0; r < hp; r++) {
+            T *row = xp + (c * hp + r) * wp;
+            int64_t sr = r - d->ph;
+            if (sr < 0 || sr >= d->h) {
+                memset(row, 0, (size_t)wp * sizeof(T));
+                continue;
+            }
+            const T *s = src + (c * d->h + sr) * d->w - d->pw;
+            for (int64_t j = 0; j < lo; j++) row[j] = 0;
+            int64_t j = lo;
+            for (; j + L <= hi; j += L) memcpy(row + j, s + j, sizeof(V));
+            for (; j < hi; j++) row[j] = s[j];
+            for (int64_t j = hi; j < wp; j++) row[j] = 0;
+        }
+    memset(xp + d->ci * hp * wp, 0, L * sizeof(T));
+}
+
+// The weights as panels of mr output channels: wp[ot, k, r] = the tap k (= (c*kh + ki)*kw +
+// kj) of output channel ot*mr + r (0 past the last); forward: wt[o, c, ki, kj]; dx: wt[c, o,
+// kh-1-ki, kw-1-kj] (wt [ci, co, kh, kw], the transposed, flipped kernel).
+static void CAT(pack_weights, SUF)(const tg_conv_desc *d, int64_t mr, T *restrict wp) {
+    const T *wt = d->wt;
+    int64_t kk = d->kh * d->kw, k = d->ci * kk, ot_n = (d->co + mr - 1) / mr;
+    for (int64_t ot = 0; ot < ot_n; ot++)
+        for (int64_t c = 0; c < d->ci; c++)
+            for (int64_t t = 0; t < kk; t++)
+                for (int64_t r = 0; r < mr; r++) {
+                    int64_t o = ot * mr + r;
+                    T v = 0;
+                    if (o < d->co)
+                        v = d->mode == TG_CONV_DX ? wt[(c * d->co + o) * kk + (kk - 1 - t)]
+                                                  : wt[(o * d->ci + c) * kk + t];
+                    wp[(ot * k + c * kk + t) * mr + r] = v;
+                }
+}
+
+// n values from v to y: whole vectors as such (a memcpy of a variable size is a call).
+static inline void CAT(store_part, SUF)(T *y, V v, int n) {
+    if (n == L) {
+        memcpy(y, &v, sizeof v);
+        return;
+    }
+    for (int e = 0; e < n; e++) y[e] = v[e];
+}
+
+// The MRC x NVC*L outputs of one tile: output channels (mr of them; MRC-row weight panel
+// wp) at the tile's vectors, vector v reading xp + qo[v] + offs[k] for tap k and stored at
+// y + so[v] (sl[v] lanes of it). MRC, NVC: constants where it is inlined.
+static inline __attribute__((always_inline)) void
+CAT(fwd_tile, SUF)(const int MRC, const int NVC, int64_t k, const int64_t *restrict offs,
+                   const T *restrict wp, const T *restrict xp, const int64_t *qo,
+                   const int64_t *so, const int *sl, int nv, int64_t mr, int64_t plane,
+                   const T *bias, T *restrict y) {
+    V acc[CV_MR][CV_NVMAX];
+    const T *xs[CV_NVMAX];
+#pragma GCC unroll 16
+    for (int r = 0; r < MRC; r++)
+#pragma GCC unroll 16
+        for (int v = 0; v < NVC; v++) acc[r][v] = (V){0};
+#pragma GCC unroll 16
+    for (int v = 0; v < NVC; v++) xs[v] = xp + qo[v];
+    for (int64_t t = 0; t < k; t++) {
+        int64_t o = offs[t];
+        V b[CV_NVMAX];
+#pragma GCC unroll 16
+        for (int v = 0; v < NVC; v++) memcpy(&b[v], xs[v] + o, sizeof(V));
+        const T *w = wp + t * MRC;
+#pragma GCC unroll 16
+        for (int r = 0; r < MRC; r++)
+#pragma GCC unroll 16
+            for (int v = 0; v < NVC; v++) acc[r][v] += w[r] * b[v];
+    }
+    for (int64_t r = 0; r < mr; r++) {
+        T bv = bias ? bias[r] : 0;
+        for (int v = 0; v < nv; v++)
+            CAT(store_part, SUF)(y + r * plane + so[v], acc[r][v] + bv, sl[v]);
+    }
+}
+
+static void CAT(fwd_tile_wide, SUF)(int64_t k, const int64_t *offs, const T *wp, const T *xp,
+                                    const int64_t *qo, const int64_t *so, const int *sl, int nv,
+                                    int64_t mr, int64_t plane, const T *bias, T *y) {
+    CAT(fwd_tile, SUF)(CV_MR, CV_NV, k, offs, wp, xp, qo, so, sl, nv, mr, plane, bias, y);
+}
+
+static void CAT(fwd_tile_narrow, SUF)(int64_t k, const int64_t *offs, const T *wp,
+                                      const T *xp, const int64_t *qo, const int64_t *so,
+                                      const int *sl, int nv, int64_t mr, int64_t plane,
+                                      const T *bias, T *y) {
+    CAT(fwd_tile, SUF)(1, CV_NV1, k, offs, wp, xp, qo, so, sl, nv, mr, plane, bias, y);
+}
+
+// Forward or dx of images i0..i1 (xp: this thread's padded-image buffer; wp packed in
+// panels of cv_panel_rows(d) channels).
+static void CAT(fwd_images, SUF)(const tg_conv_desc *d, const T *wp, const int64_t *offs,
+                                 int64_t i0, int64_t i1, T *xp) {
+    int64_t hp = d->oh + d->dh * (d->kh - 1), wpitch = d->ow + d->dw * (d->kw - 1);
+    int64_t nseg = (d->ow + L - 1) / L, nvec = d->oh * nseg, k = d->ci * d->kh * d->kw;
+    int64_t mrt = cv_panel_rows(d), nvt = mrt == 1 ? CV_NV1 : CV_NV;
+    int64_t plane = d->oh * d->ow, ot_n = (d->co + mrt - 1) / mrt;
+    const T *x = d->x, *b = d->b;
+    T *y = d->y;
+    for (int64_t i = i0; i < i1; i++) {
+        CAT(pad_image, SUF)(d, x + i * d->ci * d->h * d->w, hp, wpitch, xp);
+        T *yi = y + i * d->co * plane;
+        for (int64_t v0 = 0; v0 < nvec; v0 += nvt) {
+            int64_t qo[CV_NVMAX], so[CV_NVMAX];
+            int sl[CV_NVMAX], nv = (int)(nvec - v0 < nvt ? nvec - v0 : nvt);
+            for (int v = 0; v < nvt; v++) {
+                int64_t vi = v0 + (v < nv ? v : nv - 1), r = vi / nseg, s = vi % nseg;
+                qo[v] = r * wpitch + s * L;
+                so[v] = r * d->ow + s * L;
+                sl[v] = (int)(d->ow - s * L < L ? d->ow - s * L : L);
+            }
+            for (int64_t ot = 0; ot < ot_n; ot++) {
+                int64_t o0 = ot * mrt, mr = d->co - o0 < mrt ? d->co - o0 : mrt;
+                if (mrt == 1)
+                    CAT(fwd_tile_narrow, SUF)(k, offs, wp + ot * k, xp, qo, so, sl, nv, mr,
+                                              plane, b ? b + o0 : NULL, yi + o0 * plane);
+                else
+                    CAT(fwd_tile_wide, SUF)(k, offs, wp + ot * k * mrt, xp, qo, so, sl, nv, mr,
+                                            plane, b ? b + o0 : NULL, yi + o0 * plane);
+            }
+        }
+    }
+}
+
+// dw: the CV_MW x CV_NK tile of sums g[r][t] (vectors of partial sums, kept across images) over
+// one image: dy rows o0.. (dyp, rows padded to nseg*L with zeros) times the taps k0..
+// (xp + offs). The lanes of a row's last vector past ow read padding or the next row's
+// values: masked to 0 there (a zero dy times an inf would be a NaN).
+static inline void CAT(dw_tile, SUF)(const tg_conv_desc *d, const T *restrict dyp,
+                                     const T *restrict xp, const int64_t *restrict offs,
+                                     int64_t wpitch, int64_t nseg, int64_t o0, int64_t mw,
+                                     int64_t k0, int64_t nk, V *restrict g) {
+    V acc[CV_MW][CV_NK];
+#pragma GCC unroll 8
+    for (int r = 0; r < CV_MW; r++)
+#pragma GCC unroll 8
+        for (int t = 0; t < CV_NK; t++) acc[r][t] = g[r * CV_NK + t];
+    int64_t rowp = nseg * L, dplane = d->oh * rowp;
+    const T *dr[CV_MW], *xr[CV_NK];
+    for (int r = 0; r < CV_MW; r++) dr[r] = dyp + (o0 + (r < mw ? r : mw - 1)) * dplane;
+    for (int t = 0; t < CV_NK; t++) xr[t] = xp + offs[k0 + (t < nk ? t : nk - 1)];
+    int64_t full = d->ow / L;   // whole vectors per row; then one masked one if ow % L
+    VI keep;
+    for (int e = 0; e < L; e++) keep[e] = e < d->ow - full * L ? -1 : 0;
+    for (int64_t i = 0; i < d->oh; i++) {
+        for (int64_t s = 0; s < nseg; s++) {
+            int64_t qd = i * rowp + s * L, qx = i * wpitch + s * L;
+            V dv[CV_MW], xv[CV_NK];
+#pragma GCC unroll 8
+            for (int r = 0; r < CV_MW; r++) memcpy(&dv[r], dr[r] + qd, sizeof(V));
+#pragma GCC unroll 8
+            for (int t = 0; t < CV_NK; t++) memcpy(&xv[t], xr[t] + qx, sizeof(V));
+            if (s >= full)   // the row's partial last vector
+#pragma GCC unroll 8
+                for (int t = 0; t < CV_NK; t++) xv[t] = (V)((VI)xv[t] & keep);
+#pragma GCC unroll 8
+            for (int r = 0; r < CV_MW; r++)
+#pragma GCC unroll 8
+                for (int t = 0; t < CV_NK; t++) acc[r][t] += dv[r] * xv[t];
+        }
+    }
+#pragma GCC unroll 8
+    for (int r = 0; r < CV_MW; r++)
+#pragma GCC unroll 8
+        for (int t = 0; t < CV_NK; t++) g[r * CV_NK + t] = acc[r][t];
+}
+
+// dw over images i0..i1 into this thread's vector sums g (zeroed by the caller).
+static void CAT(dw_images, SUF)(const tg_conv_desc *d, const int64_t *offs, int64_t i0,
+                                int64_t i1, T *xp, T *dyp, V *g) {
+    int64_t hp = d->oh + d->dh * (d->kh - 1), wpitch = d->ow + d->dw * (d->kw - 1);
+    int64_t nseg = (d->ow + L - 1) / L, rowp = nseg * L, k = d->ci * d->kh * d->kw;
+    int64_t ot_n = (d->co + CV_MW - 1) / CV_MW, kt_n = (k + CV_NK - 1) / CV_NK;
+    const T *x = d->x, *dy = d->dy;
+    for (int64_t i = i0; i < i1; i++) {
+        CAT(pad_image, SUF)(d, x + i * d->ci * d->h * d->w, hp, wpitch, xp);
+        const T *dyi = dy + i * d->co * d->oh * d->ow;
+        for (int64_t o = 0; o < d->co; o++)
+            for (int64_t r = 0; r < d->oh; r++) {
+                T *row = dyp + (o * d->oh + r) * rowp;
+                const T *src = dyi + (o * d->oh + r) * d->ow;
+                int64_t j = 0;
+                for (; j + L <= d->ow; j += L) memcpy(row + j, src + j, sizeof(V));
+                for (; j < d->ow; j++) row[j] = src[j];
+                for (; j < rowp; j++) row[j] = 0;
+            }
+        for (int64_t ot = 0; ot < ot_n; ot++)
+            for (int64_t kt = 0; kt < kt_n; kt++) {
+                int64_t o0 = ot * CV_MW, k0 = kt * CV_NK;
+                CAT(dw_tile, SUF)(d, dyp, xp, offs, wpitch, nseg, o0,
+                                  d->co - o0 < CV_MW ? d->co - o0 : CV_MW, k0,
+                                  k - k0 < CV_NK ? k - k0 : CV_NK, g + (ot * kt_n + kt) * CV_MW * CV_NK);
+            }
+    }
+}
+
+// dw's result from the threads' vector sums: y[o, k] = the lanes' sum over all threads.
+static void CAT(dw_reduce, SUF)(const tg_conv_desc *d, V *const *gs, int nt) {
+    int64_t k = d->ci * d->kh * d->kw, kt_n = (k + CV_NK - 1) / CV_NK;
+    T *y = d->y;
+    for (int64_t o = 0; o < d->co; o++)
+        for (int64_t kk = 0; kk < k; kk++) {
+            int64_t at = (((o / CV_MW) * kt_n + kk / CV_NK) * CV_MW + o % CV_MW) * CV_NK + kk % CV_NK;
+            V s = gs[0][at];
+            for (int t = 1; t < nt; t++) s += gs[t][at];
+            T sum = 0;
+            for (int e = 0; e < L; e++) sum += s[e];
+            y[o * k + kk] = sum;
+        }
+}
+
+#undef CAT
+#undef CAT_
