@@ -2,9 +2,9 @@
 // x [n, c, inner], channel ch holds the n runs of `inner` contiguous values at
 // x + (i*c + ch)*inner. Each mode reads the channel once for its sums and, where it writes
 // a same-shaped output, once more: y, dx = A*(x or dy) + B*x + C with per-channel constants.
-// Sums are taken in double about the channel's first value (so that the variance does not
-// cancel away), in OpenMP simd reductions that vectorise without reassociation flags, as in
-// layernorm.c. Channels are split across threads when the call is large.
+// Sums are taken about the channel's first value (so that the variance does not cancel
+// away): f64 in OpenMP simd reductions that vectorise without reassociation flags, as in
+// layernorm.c; f32 in float vectors over blocks of 1024 values, added in double. Channels are split across threads when the call is large.
 
 typedef struct bn_sums {
     double s1, s2, sdy, sdyx;   // sum(x-s), sum((x-s)^2), sum(dy), sum(dy*(x-s))
@@ -32,8 +32,59 @@ typedef struct bn_sums {
         }                                                                                     \
         acc->s1 += a, acc->s2 += b, acc->sdy += c, acc->sdyx += e;                            \
     }
-BN_RUN_SUMS(float)
 BN_RUN_SUMS(double)
+
+// f32 runs: the same sums in float vectors over blocks of BN_BLOCK values (at most
+// BN_BLOCK / lanes terms per lane, about x's first value), each block's lanes then added
+// in double. A vector holds twice as many floats as doubles and needs no conversion; this
+// loop was 14 % of fashion-cnn's forward + backward (Zen 5, 1 thread, A/B with pool.c's
+// vectorised route: backward 2.29 -> 2.11 ms, forward 0.97 -> 0.90 ms).
+#if defined(__AVX512F__)
+#define BN_VBYTES 64
+#elif defined(__AVX__)
+#define BN_VBYTES 32
+#else
+#define BN_VBYTES 16
+#endif
+typedef float bnv __attribute__((vector_size(BN_VBYTES)));
+enum { BN_L = BN_VBYTES / 4, BN_BLOCK = 1024 };
+
+static double bn_lanes(bnv v) {
+    double s = 0;
+    for (int e = 0; e < BN_L; e++) s += v[e];
+    return s;
+}
+
+static void run_sums_float(const float *x, const float *dy, int64_t len, double s,
+                           bn_sums *acc) {
+    float sf = (float)s;
+    for (int64_t k0 = 0; k0 < len; k0 += BN_BLOCK) {
+        int64_t n = len - k0 < BN_BLOCK ? len - k0 : BN_BLOCK, k = 0;
+        bnv a = {0}, b = {0}, c = {0}, e = {0};
+        const float *xr = x + k0, *gr = dy ? dy + k0 : NULL;
+        if (gr)
+            for (; k + BN_L <= n; k += BN_L) {
+                bnv xv, gv;
+                memcpy(&xv, xr + k, sizeof xv);
+                memcpy(&gv, gr + k, sizeof gv);
+                xv -= sf;
+                a += xv, b += xv * xv, c += gv, e += gv * xv;
+            }
+        else
+            for (; k + BN_L <= n; k += BN_L) {
+                bnv xv;
+                memcpy(&xv, xr + k, sizeof xv);
+                xv -= sf;
+                a += xv, b += xv * xv;
+            }
+        double a2 = bn_lanes(a), b2 = bn_lanes(b), c2 = bn_lanes(c), e2 = bn_lanes(e);
+        for (; k < n; k++) {   // the block's last values, in double
+            double d = (double)xr[k] - s, g = gr ? (double)gr[k] : 0;
+            a2 += d, b2 += d * d, c2 += g, e2 += g * d;
+        }
+        acc->s1 += a2, acc->s2 += b2, acc->sdy += c2, acc->sdyx += e2;
+    }
+}
 
 // y = a*u + b*x + c over one run (u: x itself when NULL).
 #define BN_RUN_AFFINE(T)                                                                      \

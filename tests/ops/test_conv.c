@@ -569,3 +569,40 @@ Test(ops_conv, conv2d_stride1_dw_with_an_infinity) {
         tu_free(x), tu_free(w);
     }
 }
+
+// f32 batch norm (its kernel sums f32 runs in float vectors, blocks of 1024 added in double)
+// against the same values in f64: channels far from zero (mean 1000, spread 1), runs longer
+// than a block with a ragged end, forward and all three gradients.
+Test(ops_conv, batch_norm_f32_sums_match_f64) {
+    tg_rng *rng = tg_rng_new(3);
+    int64_t xs[3] = {3, 2, 2500};
+    tg_tensor *x64 = tu_rand64(rng, 3, xs, 999, 1001, false);
+    tg_tensor *w64 = tu_rand64(rng, 1, (int64_t[]){2}, 0.5, 1.5, false);
+    tg_tensor *b64 = tu_rand64(rng, 1, (int64_t[]){2}, -1, 1, false);
+    tg_tensor *g64 = tu_rand64(rng, 3, xs, -1, 1, false);
+    tg_tensor *out[2][4];
+    for (int k = 0; k < 2; k++) {
+        tg_dtype dt = tu_dtype(k);
+        tg_tensor *x = tg_cast(x64, dt), *w = tg_cast(w64, dt), *b = tg_cast(b64, dt);
+        tg_tensor *g = tg_cast(g64, dt);
+        tg_set_requires_grad(x, true), tg_set_requires_grad(w, true);
+        tg_set_requires_grad(b, true);
+        tg_tape *t = tg_tape_new();
+        tg_tensor *y = tg_batch_norm(t, x, w, b, NULL, NULL, 0.1, 1e-5);
+        cr_assert(y, "%s", tg_last_error());
+        cr_assert_eq(tg_backward(t, tg_sum(t, tg_mul(t, y, g))), TG_OK, "%s", tg_last_error());
+        out[k][0] = tg_cast(y, TG_F64);
+        out[k][1] = tg_cast(tg_grad_of(x), TG_F64);
+        out[k][2] = tg_cast(tg_grad_of(w), TG_F64);
+        out[k][3] = tg_cast(tg_grad_of(b), TG_F64);
+        tg_tape_free(t);
+        tu_free(x), tu_free(w), tu_free(b), tu_free(g);
+    }
+    const char *what[4] = {"y", "dx", "dw", "db"};
+    for (int i = 0; i < 4; i++) {
+        expect_close(what[i], out[0][i], out[1][i], 2e-4, "f32 against f64");
+        tg_free(out[0][i]), tg_free(out[1][i]);
+    }
+    tu_free(x64), tu_free(w64), tu_free(b64), tu_free(g64);
+    tg_rng_free(rng);
+}
