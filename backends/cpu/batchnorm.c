@@ -86,13 +86,16 @@ static void run_sums_float(const float *x, const float *dy, int64_t len, double 
     }
 }
 
-// y = a*u + b*x + c over one run (u: x itself when NULL).
+// y = a*u + b*(x - m) + c over one run (no u: a = 0). Centred on the channel's mean, so
+// that a channel far from zero keeps its digits without an FMA (the baseline build):
+// x*b + (c - m*b) loses them to the product's rounding.
 #define BN_RUN_AFFINE(T)                                                                      \
-    static void run_affine_##T(const T *x, const T *u, T *y, int64_t len, T a, T b, T c) {   \
+    static void run_affine_##T(const T *x, const T *u, T *y, int64_t len, T a, T b, T c,     \
+                               T m) {                                                         \
         if (u)                                                                                \
-            for (int64_t k = 0; k < len; k++) y[k] = a * u[k] + b * x[k] + c;                 \
+            for (int64_t k = 0; k < len; k++) y[k] = a * u[k] + b * (x[k] - m) + c;           \
         else                                                                                  \
-            for (int64_t k = 0; k < len; k++) y[k] = (a + b) * x[k] + c;                      \
+            for (int64_t k = 0; k < len; k++) y[k] = b * (x[k] - m) + c;                      \
     }
 BN_RUN_AFFINE(float)
 BN_RUN_AFFINE(double)
@@ -126,15 +129,15 @@ BN_RUN_AFFINE(double)
                 ((T *)d->stats)[d->c + ch] = (T)var;                                          \
             }                                                                                 \
             double a, b, c;                                                                   \
-            if (d->mode == TG_BN_FORWARD) {   /* y = x*rstd*w + (b - mean*rstd*w) */          \
-                a = 0, b = rstd * wc, c = (bias ? (double)bias[ch] : 0.0) - mean * b;         \
+            if (d->mode == TG_BN_FORWARD) {   /* y = (x - mean)*rstd*w + b */                 \
+                a = 0, b = rstd * wc, c = bias ? (double)bias[ch] : 0.0;                      \
             } else { /* dx = rstd*w*(dy - mdy - (x - mean)*rstd^2*cov) */                     \
-                a = rstd * wc, b = -a * rstd * rstd * cov, c = -a * mdy - b * mean;           \
+                a = rstd * wc, b = -a * rstd * rstd * cov, c = -a * mdy;                      \
             }                                                                                 \
             for (int64_t i = 0; i < d->n; i++) {                                              \
                 int64_t at = (i * d->c + ch) * d->inner;                                      \
                 run_affine_##T(x + at, d->mode == TG_BN_GRAD ? dy + at : NULL, y + at,        \
-                               d->inner, (T)a, (T)b, (T)c);                                   \
+                               d->inner, (T)a, (T)b, (T)c, (T)mean);                          \
             }                                                                                 \
         }                                                                                     \
     }
