@@ -61,8 +61,9 @@ static void scratch_free(void *s) {
 static bool scratch_fail;   // the test hook below
 
 // Test hook, not API: TG_CPU_SCRATCH_FAIL=1 (read once) refuses every scratch request, as
-// when memory has run out: the fused attention kernels then fail with TG_ERR_OOM, the gemm
-// reads a transposed B in place (tests/meson.build runs the op tests so).
+// when memory has run out: the fused attention and direct convolution kernels then fail
+// with TG_ERR_OOM, the gemm reads a transposed B in place (tests/meson.build runs the op
+// tests so).
 static void scratch_init(void) {
     const char *f = getenv("TG_CPU_SCRATCH_FAIL");
     scratch_fail = f && *f && f[0] != '0';
