@@ -31,6 +31,7 @@ static const op_case cases[] = {
     {"conv2d-8x3x32x32-16k3", OP_CONV2D, {8, 3, 32, 32, 16, 3}},
     {"conv2d-64x1x28x28-32k5", OP_CONV2D, {64, 1, 28, 28, 32, 5}},
     {"conv2d-32x16x32x32-32k3", OP_CONV2D, {32, 16, 32, 32, 32, 3}},
+    {"conv2d-32x64x7x7-64k3", OP_CONV2D, {32, 64, 7, 7, 64, 3}},
 };
 #define N_CASES ((int)(sizeof cases / sizeof cases[0]))
 
@@ -39,7 +40,7 @@ const char *const bench_op_names[] = {
     "add-bcast-10x20", "add-bcast-1000x1000", "relu-10x20", "relu-1000x1000",
     "softmax-10x20", "softmax-256x1000", "cross_entropy-10x2", "cross_entropy-8000x2",
     "cross_entropy-256x1000", "conv2d-8x3x32x32-16k3", "conv2d-64x1x28x28-32k5",
-    "conv2d-32x16x32x32-32k3", NULL};
+    "conv2d-32x16x32x32-32k3", "conv2d-32x64x7x7-64k3", NULL};
 
 typedef struct op_ctx {
     const op_case *c;

@@ -65,6 +65,7 @@ OPS = {  # name: (kind, dims) as in bench_ops.c
     "conv2d-8x3x32x32-16k3": ("conv2d", (8, 3, 32, 32, 16, 3)),
     "conv2d-64x1x28x28-32k5": ("conv2d", (64, 1, 28, 28, 32, 5)),
     "conv2d-32x16x32x32-32k3": ("conv2d", (32, 16, 32, 32, 32, 3)),
+    "conv2d-32x64x7x7-64k3": ("conv2d", (32, 64, 7, 7, 64, 3)),
 }
 # The transformer configurations (bench/bench_gpt.c): gpt-mini is examples/gpt's model built
 # from tests/fixtures/gen_gpt.py's reference classes, batch 32 of random ids, AdamW.

@@ -139,13 +139,15 @@ static void CAT(fwd_images, SUF)(const tg_conv_desc *d, const T *wp, const int64
 }
 
 // dw: the CV_MW x CV_NK tile of sums g[r][t] (vectors of partial sums, kept across images) over
-// one image: dy rows o0.. (dyp, rows padded to nseg*L with zeros) times the taps k0..
-// (xp + offs). The lanes of a row's last vector past ow read padding or the next row's
-// values: masked to 0 there (a zero dy times an inf would be a NaN).
+// a group of nb images (image j's copies at xp + j*xs, dyp + j*ds): dy rows o0.. (dyp, rows
+// padded to nseg*L with zeros) times the taps k0.. (xp + offs). The lanes of a row's last
+// vector past ow read padding or the next row's values: masked to 0 there (a zero dy times
+// an inf would be a NaN).
 static inline void CAT(dw_tile, SUF)(const tg_conv_desc *d, const T *restrict dyp,
-                                     const T *restrict xp, const int64_t *restrict offs,
-                                     int64_t wpitch, int64_t nseg, int64_t o0, int64_t mw,
-                                     int64_t k0, int64_t nk, V *restrict g) {
+                                     const T *restrict xp, int64_t nb, int64_t xs, int64_t ds,
+                                     const int64_t *restrict offs, int64_t wpitch, int64_t nseg,
+                                     int64_t o0, int64_t mw, int64_t k0, int64_t nk,
+                                     V *restrict g) {
     V acc[CV_MW][CV_NK];
 #pragma GCC unroll 8
     for (int r = 0; r < CV_MW; r++)
@@ -158,9 +160,10 @@ static inline void CAT(dw_tile, SUF)(const tg_conv_desc *d, const T *restrict dy
     int64_t full = d->ow / L;   // whole vectors per row; then one masked one if ow % L
     VI keep;
     for (int e = 0; e < L; e++) keep[e] = e < d->ow - full * L ? -1 : 0;
+    for (int64_t j = 0; j < nb; j++)
     for (int64_t i = 0; i < d->oh; i++) {
         for (int64_t s = 0; s < nseg; s++) {
-            int64_t qd = i * rowp + s * L, qx = i * wpitch + s * L;
+            int64_t qd = j * ds + i * rowp + s * L, qx = j * xs + i * wpitch + s * L;
             V dv[CV_MW], xv[CV_NK];
 #pragma GCC unroll 8
             for (int r = 0; r < CV_MW; r++) memcpy(&dv[r], dr[r] + qd, sizeof(V));
@@ -181,29 +184,37 @@ static inline void CAT(dw_tile, SUF)(const tg_conv_desc *d, const T *restrict dy
         for (int t = 0; t < CV_NK; t++) g[r * CV_NK + t] = acc[r][t];
 }
 
-// dw over images i0..i1 into this thread's vector sums g (zeroed by the caller).
+// dw over images i0..i1 into this thread's vector sums g (zeroed by the caller), ng images
+// at a time: their copies (xp, dyp; xs, ds elements apart) are made first, then each tile
+// runs over all of them with its sums in registers (per image, a 7 x 7 image's tile was
+// mostly the loading and storing of its sums).
 static void CAT(dw_images, SUF)(const tg_conv_desc *d, const int64_t *offs, int64_t i0,
-                                int64_t i1, T *xp, T *dyp, V *g) {
+                                int64_t i1, int64_t ng, T *xp, int64_t xs, T *dyp, int64_t ds,
+                                V *g) {
     int64_t hp = d->oh + d->dh * (d->kh - 1), wpitch = d->ow + d->dw * (d->kw - 1);
     int64_t nseg = (d->ow + L - 1) / L, rowp = nseg * L, k = d->ci * d->kh * d->kw;
     int64_t ot_n = (d->co + CV_MW - 1) / CV_MW, kt_n = (k + CV_NK - 1) / CV_NK;
     const T *x = d->x, *dy = d->dy;
-    for (int64_t i = i0; i < i1; i++) {
-        CAT(pad_image, SUF)(d, x + i * d->ci * d->h * d->w, hp, wpitch, xp);
+    for (int64_t ib = i0; ib < i1; ib += ng) {
+        int64_t nb = i1 - ib < ng ? i1 - ib : ng;
+        for (int64_t j = 0; j < nb; j++) {
+        int64_t i = ib + j;
+        CAT(pad_image, SUF)(d, x + i * d->ci * d->h * d->w, hp, wpitch, xp + j * xs);
         const T *dyi = dy + i * d->co * d->oh * d->ow;
         for (int64_t o = 0; o < d->co; o++)
             for (int64_t r = 0; r < d->oh; r++) {
-                T *row = dyp + (o * d->oh + r) * rowp;
+                T *row = dyp + j * ds + (o * d->oh + r) * rowp;
                 const T *src = dyi + (o * d->oh + r) * d->ow;
                 int64_t j = 0;
                 for (; j + L <= d->ow; j += L) memcpy(row + j, src + j, sizeof(V));
                 for (; j < d->ow; j++) row[j] = src[j];
                 for (; j < rowp; j++) row[j] = 0;
             }
+        }
         for (int64_t ot = 0; ot < ot_n; ot++)
             for (int64_t kt = 0; kt < kt_n; kt++) {
                 int64_t o0 = ot * CV_MW, k0 = kt * CV_NK;
-                CAT(dw_tile, SUF)(d, dyp, xp, offs, wpitch, nseg, o0,
+                CAT(dw_tile, SUF)(d, dyp, xp, nb, xs, ds, offs, wpitch, nseg, o0,
                                   d->co - o0 < CV_MW ? d->co - o0 : CV_MW, k0,
                                   k - k0 < CV_NK ? k - k0 : CV_NK, g + (ot * kt_n + kt) * CV_MW * CV_NK);
             }
