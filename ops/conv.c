@@ -258,11 +258,14 @@ static int block_cols(const char *name, tg_backend *be, const window *w, tg_dtyp
 }
 
 // Stride 1 on a backend with a direct convolution kernel: no window matrix at all. The
-// kernel puts a row of outputs in its vector lanes (16 floats with AVX-512); the gradients'
-// tiles cannot fill them from rows shorter than DIRECT_MIN_ROW, where the window matrix and
-// the gemm do better (conv2d-32x64x7x7-64k3 backward: 4.3 ms direct, 3.6 through the window
-// matrix; its forward 1.65 ms direct, 2.0 through it; Zen 5, 1 thread).
-enum { DIRECT_MIN_ROW = 8 };
+// kernel's vector lanes hold runs of an image's outputs (16 floats with AVX-512), which
+// small images cannot fill: there the window matrix and the gemm do better for the weight
+// gradient when rows are shorter than DIRECT_MIN_ROW (its tiles go by rows: the backward
+// of conv2d-32x64x7x7-64k3 took 4.3 ms with it direct, 3.6 without) and for dx when the
+// image has fewer than DIRECT_MIN_PLANE values (the forward tiles also run flat over the padded image, so
+// a 7 x 7 image fills 49 of 64 lanes: conv2d-32x64x7x7-64k3 forward 1.65 -> 1.24 ms,
+// backward 3.6 -> 3.2 ms with dx direct; Zen 5, 1 thread).
+enum { DIRECT_MIN_ROW = 8, DIRECT_MIN_PLANE = 32 };
 static bool direct_ok(tg_backend *be, const window *w) {
     return w->sh == 1 && w->sw == 1 && tg__has_conv(be);
 }
@@ -426,7 +429,7 @@ static int dx_forward(tg_tensor *const *in, int n, const void *params, tg_tensor
     const tg_tensor *dy = in[0], *wt = in[1];
     conv_geom g = geom_of(&p->w, out->dtype, out->shape[0], p->c, p->h, p->wd, wt->shape[0]);
     // x = conv(dy, the flipped w^T); its rows are the image's
-    if (out->numel && g.p && g.w >= DIRECT_MIN_ROW && direct_ok(out->be, &p->w)) {
+    if (out->numel && g.p && g.h * g.w >= DIRECT_MIN_PLANE && direct_ok(out->be, &p->w)) {
         conv_geom gd = g;
         gd.c = g.o, gd.h = g.oh, gd.w = g.ow, gd.o = g.c, gd.oh = g.h, gd.ow = g.w;
         window wd = p->w;

@@ -110,7 +110,8 @@ static bool cv_make_plan(const tg_conv_desc *d, cv_plan *p) {
         ok = ok && cv_add(&sh, (size_t)((d->co + CV_MR - 1) / CV_MR) * CV_MR, k, p->es);
     size_t plane, xb = 0, db = 0;   // one image's padded copy of x; of dy (dw)
     ok = ok && !__builtin_mul_overflow((size_t)p->hp, (size_t)p->wpitch, &plane);
-    ok = ok && cv_add(&xb, (size_t)d->ci, plane, p->es) && cv_add(&xb, p->lanes, 1, p->es);
+    ok = ok && cv_add(&xb, (size_t)d->ci, plane, p->es) &&
+         cv_add(&xb, p->lanes + (size_t)(d->dw * (d->kw - 1)), 1, p->es);
     if (d->mode == TG_CONV_DW)
         ok = ok && cv_add(&db, (size_t)(d->co * d->oh), (size_t)p->nseg * p->lanes, p->es);
     p->ng = 1;
