@@ -109,9 +109,69 @@ static void shared_parameters_accumulate_every_thread_s_gradient(void) {
     CHECK(tg_free(data) == TG_OK, "free data");
 }
 
+// Threads running stride-1 conv2d (the cpu backend's direct kernel, its scratch one buffer
+// per thread) on a shared image batch, each with its own weight: each gets the forward
+// value and weight gradient that the main thread computed alone, bit for bit, every step.
+typedef struct {
+    tg_tensor *x;          // shared: x [2,3,9,9]
+    const double *wv;      // the weight's values [4,3,3,3]
+    const double *want;    // sum(conv(x, w)^2) and its d/dw, from the main thread
+    int ok;
+} conv_job;
+
+static double conv_step(tg_tape *tape, tg_tensor *x, tg_tensor *w, double *dw) {
+    tg_conv_opts same = {.padding = {1, 1}};
+    tg_tensor *y = tg_conv2d(tape, x, w, NULL, &same);
+    tg_tensor *loss = y ? tg_sum(tape, tg_mul(tape, y, y)) : NULL;
+    if (!loss || tg_zero_grad(1, &w) != TG_OK || tg_backward(tape, loss) != TG_OK ||
+        tg_copy_to_host(tg_grad_of(w), dw, 108 * sizeof(double)) != TG_OK)
+        return -1;
+    return tg_item(loss);
+}
+
+static void *conv_thread(void *arg) {
+    conv_job *j = arg;
+    tg_tape *tape = tg_tape_new();
+    tg_tensor *w = tg_param(tg_backend_get("cpu"), TG_F64, 4, (int64_t[]){4, 3, 3, 3}, j->wv);
+    j->ok = tape && w;
+    for (int it = 0; it < 50 && j->ok; it++) {
+        double dw[108], v = conv_step(tape, j->x, w, dw);
+        j->ok = v == j->want[0];
+        for (int i = 0; i < 108 && j->ok; i++) j->ok = dw[i] == j->want[1 + i];
+        tg_tape_reset(tape);
+    }
+    tg_tape_free(tape);
+    tg_free(w);
+    return NULL;
+}
+
+static void convolutions_run_in_threads(void) {
+    tg_backend *cpu = tg_backend_get("cpu");
+    double xv[486], wv[108], want[109];
+    for (int i = 0; i < 486; i++) xv[i] = (i % 13) * 0.25 - 1.5;
+    for (int i = 0; i < 108; i++) wv[i] = (i % 7) * 0.125 - 0.375;
+    tg_tensor *x = tg_tensor_from(cpu, TG_F64, 4, (int64_t[]){2, 3, 9, 9}, xv);
+    tg_tensor *w = tg_param(cpu, TG_F64, 4, (int64_t[]){4, 3, 3, 3}, wv);
+    tg_tape *tape = tg_tape_new();
+    want[0] = conv_step(tape, x, w, want + 1);
+    CHECK(want[0] > 0, "conv2d on the main thread");
+    tg_tape_free(tape);
+    tg_free(w);
+    pthread_t th[N_THREADS];
+    conv_job jobs[N_THREADS];
+    for (int i = 0; i < N_THREADS; i++) {
+        jobs[i] = (conv_job){.x = x, .wv = wv, .want = want};
+        CHECK(pthread_create(&th[i], NULL, conv_thread, &jobs[i]) == 0, "pthread_create");
+    }
+    for (int i = 0; i < N_THREADS; i++) pthread_join(th[i], NULL);
+    for (int i = 0; i < N_THREADS; i++) CHECK(jobs[i].ok, "conv2d: thread %d differs", i);
+    CHECK(tg_free(x) == TG_OK, "every tape released the shared image batch");
+}
+
 int main(void) {
     a_shared_data_set_is_read_safely();
     shared_parameters_accumulate_every_thread_s_gradient();
+    convolutions_run_in_threads();
     printf("threads: %s (%d failure(s))\n", failures ? "FAIL" : "ok", failures);
     return failures != 0;
 }
