@@ -258,14 +258,12 @@ static int block_cols(const char *name, tg_backend *be, const window *w, tg_dtyp
 }
 
 // Stride 1 on a backend with a direct convolution kernel: no window matrix at all. The
-// kernel's vector lanes hold runs of an image's outputs (16 floats with AVX-512), which
-// small images cannot fill: there the window matrix and the gemm do better for the weight
-// gradient when rows are shorter than DIRECT_MIN_ROW (its tiles go by rows: the backward
-// of conv2d-32x64x7x7-64k3 took 4.3 ms with it direct, 3.6 without) and for dx when the
-// image has fewer than DIRECT_MIN_PLANE values (the forward tiles also run flat over the padded image, so
-// a 7 x 7 image fills 49 of 64 lanes: conv2d-32x64x7x7-64k3 forward 1.65 -> 1.24 ms,
-// backward 3.6 -> 3.2 ms with dx direct; Zen 5, 1 thread).
-enum { DIRECT_MIN_ROW = 8, DIRECT_MIN_PLANE = 32 };
+// kernel's vector lanes hold runs of an image's outputs (16 floats with AVX-512), by rows
+// or flat over the padded image, whichever wastes fewer lanes (a 7 x 7 image fills 49 of
+// 64 flat: conv2d-32x64x7x7-64k3 forward 1.65 -> 1.24 ms, backward 4.3 -> 2.5 ms; Zen 5,
+// 1 thread). The gradients of images of fewer than DIRECT_MIN_PLANE values still go through
+// the window matrix and the gemm, whose lanes such images fill better.
+enum { DIRECT_MIN_PLANE = 32 };
 static bool direct_ok(tg_backend *be, const window *w) {
     return w->sh == 1 && w->sw == 1 && tg__has_conv(be);
 }
@@ -512,7 +510,7 @@ static int dw_forward(tg_tensor *const *in, int n, const void *params, tg_tensor
                           dy->shape[1]);
     if (g.n == 0 || out->numel == 0 || g.p == 0)
         return tg__be_memset0(out->be, out->data, out->nbytes);
-    if (g.ow >= DIRECT_MIN_ROW && direct_ok(out->be, w)) {
+    if (g.p >= DIRECT_MIN_PLANE && direct_ok(out->be, w)) {
         tg_conv_desc d = direct_desc(TG_CONV_DW, out->dtype, &g, w);
         d.x = x->data, d.dy = dy->data, d.y = out->data;
         return tg__k_conv(name, out->be, &d);

@@ -92,8 +92,10 @@ static bool cv_add(size_t *total, size_t a, size_t b, size_t es) {
 typedef struct cv_plan {
     int64_t k, hp, wpitch, nseg;
     size_t es, lanes, shared, priv;   // bytes: the packed weights and offsets; per thread
-    size_t wp_off, xp_off, dyp_off, g_off;   // in the scratch (shared first in thread 0's)
+    size_t wp_off, xp_off, dyp_off, g_off, mask_off;   // in the scratch (shared first in
+                                                       // thread 0's)
     int64_t ng, xs, ds;   // dw: images per group, elements from one image's copies to the next
+    int64_t nflat;        // dw: vectors over the flat padded grid, when it goes flat (else 0)
 } cv_plan;
 
 static bool cv_make_plan(const tg_conv_desc *d, cv_plan *p) {
@@ -112,12 +114,17 @@ static bool cv_make_plan(const tg_conv_desc *d, cv_plan *p) {
     ok = ok && !__builtin_mul_overflow((size_t)p->hp, (size_t)p->wpitch, &plane);
     ok = ok && cv_add(&xb, (size_t)d->ci, plane, p->es) &&
          cv_add(&xb, p->lanes + (size_t)(d->dw * (d->kw - 1)), 1, p->es);
+    // dw goes flat over the padded grid as the forward tiles do (an eighth fewer vectors)
+    int64_t nflat = (d->oh * p->wpitch + (int64_t)p->lanes - 1) / (int64_t)p->lanes;
+    int64_t dvec = d->oh * p->nseg;   // vectors per dy plane
+    p->nflat = d->mode == TG_CONV_DW && nflat * 8 < dvec * 7 ? nflat : 0;
+    if (p->nflat) dvec = nflat;
     if (d->mode == TG_CONV_DW)
-        ok = ok && cv_add(&db, (size_t)(d->co * d->oh), (size_t)p->nseg * p->lanes, p->es);
+        ok = ok && cv_add(&db, (size_t)d->co, (size_t)dvec * p->lanes, p->es);
     p->ng = 1;
-    if (d->mode == TG_CONV_DW && ok) {   // CV_DW_STEPS vector rows, within CV_DW_GROUP_BYTES
-        size_t per = xb + db, tile = (size_t)(CV_MW * d->oh * p->nseg) * CV_VBYTES;
-        int64_t rows = d->oh * p->nseg, fit = (int64_t)(CV_DW_GROUP_BYTES / per);
+    if (d->mode == TG_CONV_DW && ok) {   // CV_DW_STEPS vectors, within CV_DW_GROUP_BYTES
+        size_t per = xb + db, tile = (size_t)(CV_MW * dvec) * CV_VBYTES;
+        int64_t rows = dvec, fit = (int64_t)(CV_DW_GROUP_BYTES / per);
         if (fit > (int64_t)(CV_DW_TILE_BYTES / tile)) fit = (int64_t)(CV_DW_TILE_BYTES / tile);
         p->ng = rows > 0 ? (CV_DW_STEPS + rows - 1) / rows : 1;
         if (p->ng > fit) p->ng = fit;
@@ -132,6 +139,8 @@ static bool cv_make_plan(const tg_conv_desc *d, cv_plan *p) {
         p->g_off = pr;
         size_t tiles = (size_t)((d->co + CV_MW - 1) / CV_MW) * (size_t)((p->k + CV_NK - 1) / CV_NK);
         ok = ok && cv_add(&pr, tiles * CV_MW * CV_NK, CV_VBYTES, 1);
+        p->mask_off = pr;
+        ok = ok && cv_add(&pr, (size_t)p->nflat, CV_VBYTES, 1);
     }
     p->xp_off = 0;
     p->shared = sh;
@@ -149,10 +158,13 @@ static int cv_run_thread(const tg_conv_desc *d, const cv_plan *p, char *shared, 
     const void *wp = shared + p->wp_off;
     void *xp = buf + p->xp_off, *dyp = buf + p->dyp_off, *g = buf + p->g_off;
     if (d->mode == TG_CONV_DW) {
-        memset(g, 0, p->priv - p->g_off);
+        void *masks = p->nflat ? buf + p->mask_off : NULL;
+        memset(g, 0, p->mask_off - p->g_off);
         *g_out = g;
-        if (d->dtype == TG_F64) dw_images_f64(d, offs, i0, i1, p->ng, xp, p->xs, dyp, p->ds, g);
-        else dw_images_f32(d, offs, i0, i1, p->ng, xp, p->xs, dyp, p->ds, g);
+        if (d->dtype == TG_F64)
+            dw_images_f64(d, offs, i0, i1, p->ng, xp, p->xs, dyp, p->ds, masks, p->nflat, g);
+        else
+            dw_images_f32(d, offs, i0, i1, p->ng, xp, p->xs, dyp, p->ds, masks, p->nflat, g);
     } else if (d->dtype == TG_F64) {
         fwd_images_f64(d, wp, offs, i0, i1, xp);
     } else {

@@ -537,17 +537,24 @@ Test(ops_conv, conv2d_stride1_direct_matches_im2col) {
     tg_rng_free(rng);
 }
 
-// An infinity in x: the direct kernel's dw reads lanes past a row's end (masked there), so
-// the infinity must reach only the taps that see it, as through the window matrix.
+// An infinity in x: the direct kernel's dw reads lanes past a row's end (masked there), by
+// rows ([2,2,9,32]: outputs 7 x 30, a partial last vector per row) and flat over the padded
+// image ([2,2,9,12]: 7 x 10), so the infinity must reach only the taps that see it, as
+// through the window matrix.
 Test(ops_conv, conv2d_stride1_dw_with_an_infinity) {
-    for (int k = 0; k < 2; k++) {
-        tg_dtype dt = tu_dtype(k);
-        double xv[140], wv[54];
-        for (int i = 0; i < 140; i++) xv[i] = 0.01 * (i % 17) - 0.05;
+    static const int64_t widths[2] = {32, 12};
+    for (int k = 0; k < 4; k++) {
+        tg_dtype dt = tu_dtype(k % 2);
+        int64_t wd = widths[k / 2], nx = 2 * 2 * 9 * wd;
+        double *xv = malloc((size_t)nx * sizeof *xv), wv[54];
+        for (int64_t i = 0; i < nx; i++) xv[i] = 0.01 * (double)(i % 17) - 0.05;
         for (int i = 0; i < 54; i++) wv[i] = 0.1 * (i % 7) - 0.3;
-        xv[1 * 7 + 0] = INFINITY;   // image 0, channel 0, row 1, column 0
-        tg_tensor *x = tu_make(dt, (tu_arr){4, {2, 2, 5, 7}, xv}, false);
+        xv[1 * wd + 0] = INFINITY;   // image 0, channel 0, row 1, column 0
+        tg_tensor *x = tu_make(dt, (tu_arr){4, {2, 2, 9, wd}, xv}, false);
         tg_tensor *w = tu_make(dt, (tu_arr){4, {3, 2, 3, 3}, wv}, true);
+        free(xv);
+        char label[64];
+        snprintf(label, sizeof label, "%s, x [2,2,9,%lld]", tg_dtype_name(dt), (long long)wd);
         tg_tensor *gw[2];
         for (int route = 0; route < 2; route++) {
             tg_tape *t = tg_tape_new();
@@ -560,12 +567,11 @@ Test(ops_conv, conv2d_stride1_dw_with_an_infinity) {
             tg_grad_clear(w);
             tg_tape_free(t);
         }
-        expect_close("dw", gw[0], gw[1], dt == TG_F32 ? 1e-5 : 1e-12, tg_dtype_name(dt));
+        expect_close("dw", gw[0], gw[1], dt == TG_F32 ? 1e-5 : 1e-12, label);
         double *v = host_values(gw[0]);
         int finite = 0;
         for (int i = 0; i < 54; i++) finite += isfinite(v[i]);
-        cr_expect(finite > 0 && finite < 54, "%s: %d finite taps of 54", tg_dtype_name(dt),
-                  finite);
+        cr_expect(finite > 0 && finite < 54, "%s: %d finite taps of 54", label, finite);
         free(v);
         tg_free(gw[0]), tg_free(gw[1]);
         tu_free(x), tu_free(w);
