@@ -92,8 +92,8 @@ static bool cv_add(size_t *total, size_t a, size_t b, size_t es) {
 typedef struct cv_plan {
     int64_t k, hp, wpitch, nseg;
     size_t es, lanes, shared, priv;   // bytes: the packed weights and offsets; per thread
-    size_t wp_off, xp_off, dyp_off, g_off, mask_off;   // in the scratch (shared first in
-                                                       // thread 0's)
+    size_t wp_off, xp_off, dyp_off, g_off, mask_off, qx_off;   // in the scratch (shared
+                                                               // first in thread 0's)
     int64_t ng, xs, ds;   // dw: images per group, elements from one image's copies to the next
     int64_t nflat;        // dw: vectors over the flat padded grid, when it goes flat (else 0)
 } cv_plan;
@@ -139,8 +139,10 @@ static bool cv_make_plan(const tg_conv_desc *d, cv_plan *p) {
         p->g_off = pr;
         size_t tiles = (size_t)((d->co + CV_MW - 1) / CV_MW) * (size_t)((p->k + CV_NK - 1) / CV_NK);
         ok = ok && cv_add(&pr, tiles * CV_MW * CV_NK, CV_VBYTES, 1);
-        p->mask_off = pr;
-        ok = ok && cv_add(&pr, (size_t)p->nflat, CV_VBYTES, 1);
+        p->mask_off = pr;   // a lane mask and an x offset per vector of a dy plane
+        ok = ok && cv_add(&pr, (size_t)dvec, CV_VBYTES, 1);
+        p->qx_off = pr;
+        ok = ok && cv_add(&pr, (size_t)dvec, sizeof(int64_t), 1);
     }
     p->xp_off = 0;
     p->shared = sh;
@@ -158,13 +160,14 @@ static int cv_run_thread(const tg_conv_desc *d, const cv_plan *p, char *shared, 
     const void *wp = shared + p->wp_off;
     void *xp = buf + p->xp_off, *dyp = buf + p->dyp_off, *g = buf + p->g_off;
     if (d->mode == TG_CONV_DW) {
-        void *masks = p->nflat ? buf + p->mask_off : NULL;
+        void *masks = buf + p->mask_off;
+        int64_t *qx = (int64_t *)(buf + p->qx_off);
         memset(g, 0, p->mask_off - p->g_off);
         *g_out = g;
         if (d->dtype == TG_F64)
-            dw_images_f64(d, offs, i0, i1, p->ng, xp, p->xs, dyp, p->ds, masks, p->nflat, g);
+            dw_images_f64(d, offs, i0, i1, p->ng, xp, p->xs, dyp, p->ds, p->nflat, qx, masks, g);
         else
-            dw_images_f32(d, offs, i0, i1, p->ng, xp, p->xs, dyp, p->ds, masks, p->nflat, g);
+            dw_images_f32(d, offs, i0, i1, p->ng, xp, p->xs, dyp, p->ds, p->nflat, qx, masks, g);
     } else if (d->dtype == TG_F64) {
         fwd_images_f64(d, wp, offs, i0, i1, xp);
     } else {
