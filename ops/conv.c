@@ -1,7 +1,9 @@
-// Convolution and pooling, lowered to im2col (+ batched gemm, max or mean). im2col and
-// col2im are ops, each the other's gradient, so conv2d differentiates twice for free.
-// Both take a window (conv_params); im2col adds the value of out-of-image taps, col2im
-// the image's size.
+// Convolution and pooling. conv2d is one op per direction (conv2d, conv2d_dx, conv2d_dw):
+// with stride 1 on a backend with a `conv` kernel (cpu), a direct convolution; otherwise
+// im2col by blocks of images + batched gemm. Pooling: max pooling in one pass each way
+// (backends with a max_pool kernel), mean pooling as im2col + mean. im2col and col2im are
+// ops too, each the other's gradient. All take a window (conv_params); im2col adds the
+// value of out-of-image taps, col2im the image's size.
 #include <limits.h>
 #include <math.h>
 

@@ -300,7 +300,10 @@ typedef struct tg_conv_opts {
 } tg_conv_opts;
 
 // x [N,C,H,W] * weight [O,C,KH,KW] (+ bias [O], may be NULL) -> [N,O,OH,OW]; groups = 1.
-// Lowered to im2col + batched gemm.
+// Stride 1 on the cpu backend: a direct convolution (each image padded once, no window
+// matrix); otherwise im2col by blocks of images + batched gemm. Its gradient ops differentiate
+// again (any order). On the cpu backend, direct convolution needs per-thread scratch of about
+// one padded image: without it, TG_ERR_OOM.
 TG_API tg_tensor *tg_conv2d(tg_tape *tape, tg_tensor *x, tg_tensor *weight, tg_tensor *bias,
                             const tg_conv_opts *opts);
 // Max over KHxKW windows (padding counts as -inf). opts NULL: stride = kernel size. Each
