@@ -99,6 +99,7 @@ typedef struct cv_plan {
 } cv_plan;
 
 static bool cv_make_plan(const tg_conv_desc *d, cv_plan *p) {
+    *p = (cv_plan){0};   // the offsets a mode does not use stay 0
     p->es = d->dtype == TG_F64 ? 8 : 4;
     p->lanes = CV_VBYTES / p->es;
     p->k = d->ci * d->kh * d->kw;
@@ -158,9 +159,9 @@ static int cv_run_thread(const tg_conv_desc *d, const cv_plan *p, char *shared, 
     int64_t i0 = d->n * t / nt, i1 = d->n * (t + 1) / nt;
     const int64_t *offs = (const int64_t *)shared;
     const void *wp = shared + p->wp_off;
-    void *xp = buf + p->xp_off, *dyp = buf + p->dyp_off, *g = buf + p->g_off;
+    void *xp = buf + p->xp_off;
     if (d->mode == TG_CONV_DW) {
-        void *masks = buf + p->mask_off;
+        void *dyp = buf + p->dyp_off, *g = buf + p->g_off, *masks = buf + p->mask_off;
         int64_t *qx = (int64_t *)(buf + p->qx_off);
         memset(g, 0, p->mask_off - p->g_off);
         *g_out = g;
