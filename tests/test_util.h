@@ -146,3 +146,22 @@ static inline void tu_expect_fail(const tg_tensor *t, int status, const char *n1
     tu_expect_error(n1, n2);
     if (n3) tu_expect_error(n3, NULL);
 }
+
+// The cpu scratch test hook (TG_CPU_SCRATCH_FAIL=1) is on: kernels that need scratch fail.
+static inline bool tu_scratch_starved(void) {
+    const char *hook = getenv("TG_CPU_SCRATCH_FAIL");
+    return hook && *hook && hook[0] != '0';
+}
+
+// y, made by op `name`, failed with TG_ERR_OOM when the scratch is starved, else exists.
+static inline void tu_expect_oom_if_starved(const tg_tensor *y, const char *name) {
+    if (tu_scratch_starved()) {
+        cr_expect_null(y, "%s without scratch succeeded", name);
+        cr_expect_eq(tg_last_status(), TG_ERR_OOM, "status %d: %s", tg_last_status(),
+                     tg_last_error());
+        tu_expect_error(name, "out of memory");
+    } else {
+        cr_expect_not_null(y, "%s", tg_last_error());
+    }
+    tg_clear_error();
+}
