@@ -16,7 +16,7 @@
 extern "C" {
 #endif
 
-#define TG_BACKEND_ABI_VERSION 9u
+#define TG_BACKEND_ABI_VERSION 10u
 #define TG_VIEW_MAX_DIMS 8
 
 // A strided view: element strides, stride 0 = broadcast along that axis.
@@ -165,6 +165,16 @@ typedef struct tg_gemm_desc {
     const void *b; int64_t b_rs, b_cs, b_bs;    // B as a [k,n] view (after op)
     void *c;       int64_t c_rs, c_cs, c_bs;    // C [m,n]
 } tg_gemm_desc;
+
+// A gemm's epilogue (the optional gemm_ep slot): after C = alpha*op(A)op(B) + beta*C, add
+// the bias (NULL: none; contiguous, C's dtype; bias[j] along each row of C, or bias[i]
+// along each column when bias_rows; the same for every batch entry), then apply act.
+typedef enum { TG_GEMM_ACT_NONE, TG_GEMM_ACT_RELU } tg_gemm_act;   // RELU: x > 0 ? x : 0
+typedef struct tg_gemm_ep {
+    const void *bias;
+    bool bias_rows;
+    int act;
+} tg_gemm_ep;
 
 // Window extraction for convolution and pooling (NCHW), one image batch at a time:
 // cols [N, C*KH*KW, OH*OW] <-> x [N, C, H, W]; out-of-image taps read `pad_value`.
@@ -348,6 +358,8 @@ struct tg_backend_ops {
     int (*batch_norm)(void *ctx, const tg_bn_desc *d);
     // Direct (stride 1) convolution and its gradients (tg_conv_desc above).
     int (*conv)(void *ctx, const tg_conv_desc *d);
+    // gemm followed by its epilogue (tg_gemm_ep above), in the store where the kernel can.
+    int (*gemm_ep)(void *ctx, const tg_gemm_desc *d, const tg_gemm_ep *e);   // (optional)
 };
 
 // The built-in CPU backend.

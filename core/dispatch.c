@@ -194,6 +194,15 @@ bool tg__has_batch_norm(tg_backend *be) { return SLOT(be, batch_norm) != NULL; }
 
 bool tg__has_conv(tg_backend *be) { return SLOT(be, conv) != NULL; }
 
+bool tg__has_gemm_ep(tg_backend *be) { return SLOT(be, gemm_ep) != NULL; }
+
+int tg__k_gemm_ep(const char *where, tg_backend *be, const tg_gemm_desc *d,
+                  const tg_gemm_ep *e) {
+    int (*fn)(void *, const tg_gemm_desc *, const tg_gemm_ep *) = SLOT(be, gemm_ep);
+    if (!fn) return unsupported(where, be, "gemm_ep");
+    return done(fn(be->ctx, d, e), where, be, "gemm_ep");
+}
+
 int tg__k_conv(const char *where, tg_backend *be, const tg_conv_desc *d) {
     int (*fn)(void *, const tg_conv_desc *) = SLOT(be, conv);
     if (!fn) return unsupported(where, be, "conv");

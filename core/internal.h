@@ -243,6 +243,10 @@ bool tg__has_softmax_grad(tg_backend *be);
 bool tg__has_max_pool(tg_backend *be);
 bool tg__has_batch_norm(tg_backend *be);
 bool tg__has_conv(tg_backend *be);
+// The optional gemm with an epilogue (bias, ReLU in the store; backend_impl.h).
+bool tg__has_gemm_ep(tg_backend *be);
+int tg__k_gemm_ep(const char *where, tg_backend *be, const tg_gemm_desc *d,
+                  const tg_gemm_ep *e);
 int tg__k_conv(const char *where, tg_backend *be, const tg_conv_desc *d);
 int tg__k_batch_norm(const char *where, tg_backend *be, const tg_bn_desc *d);
 int tg__k_max_pool(const char *where, tg_backend *be, const tg_im2col_desc *d, bool route,

@@ -213,11 +213,30 @@ static int addmm_infer(tg_tensor *const *in, int n, const void *params, int *ndi
     return TG_OK;
 }
 
+// The bias as a gemm epilogue's vector: along C's rows (shape [n] or [1, n]) or its
+// columns ([m, 1]), on a backend with the gemm_ep slot. false: seed C with it instead.
+static bool bias_as_epilogue(const tg_tensor *bias, const tg_tensor *out, tg_gemm_ep *e) {
+    int64_t m = out->shape[0], n = out->shape[1];
+    const int64_t *s = bias->shape;
+    bool along_rows = (bias->ndim == 1 && s[0] == n) || (bias->ndim == 2 && s[0] == 1 && s[1] == n);
+    bool along_cols = bias->ndim == 2 && s[0] == m && s[1] == 1;
+    if (!tg__has_gemm_ep(out->be) || m == 0 || n == 0 || !(along_rows || along_cols) ||
+        (along_rows && n == 1) || (along_cols && m == 1))   // ambiguous: the seeded route
+        return false;
+    *e = (tg_gemm_ep){.bias = bias->data, .bias_rows = !along_rows, .act = TG_GEMM_ACT_NONE};
+    return true;
+}
+
 static int addmm_forward(tg_tensor *const *in, int n, const void *params, tg_tensor *out) {
     (void)n;
     const tg_tensor *a = in[1], *b = in[2];
-    tg_view vb = tg__view_bcast(in[0], out->ndim, out->shape);
-    int st = tg__k_unary("tg_addmm", TG_UNARY_COPY, &vb, out, 0, 0);
+    tg_gemm_ep ep;
+    bool fused = bias_as_epilogue(in[0], out, &ep);
+    int st = TG_OK;
+    if (!fused) {
+        tg_view vb = tg__view_bcast(in[0], out->ndim, out->shape);
+        st = tg__k_unary("tg_addmm", TG_UNARY_COPY, &vb, out, 0, 0);
+    }
     const mm_params *p = params;
     bool ta = p->ta, tb = p->tb;
     int64_t a_cols = a->shape[1], b_cols = b->shape[1];
@@ -228,6 +247,10 @@ static int addmm_forward(tg_tensor *const *in, int n, const void *params, tg_ten
         .b = b->data, .b_rs = tb ? 1 : b_cols, .b_cs = tb ? b_cols : 1,
         .c = out->data, .c_rs = out->shape[1], .c_cs = 1,
     };
+    if (fused) {   // C = A B + bias in the gemm's store (k == 0 too: C = bias)
+        d.beta = 0.0;
+        return tg__k_gemm_ep("tg_addmm", out->be, &d, &ep);
+    }
     if (st || d.k == 0) return st;
     return tg__k_gemm("tg_addmm", out->be, &d);
 }

@@ -100,8 +100,26 @@ static void transpose_f64(const double *src, int64_t ld, int64_t n, int64_t k, d
     }
 }
 
+// The narrow kernel (gemm_narrow.c, AVX-512 builds) is single-threaded: with more threads
+// it keeps only products BLIS would run on one.
+static inline bool use_narrow(const tg_cpu_ctx *c, const tg_gemm_desc *d) {
+#ifdef __AVX512F__
+    return tg_cpu_gemm_is_narrow(d) &&
+           (c->n_threads <= 1 || (double)d->m * (double)d->n * (double)d->k < PAR_MIN_MACS);
+#else
+    (void)c, (void)d;
+    return false;
+#endif
+}
+
 static int tg_cpu_gemm(void *ctx, const tg_gemm_desc *d) {
     tg_cpu_ctx *c = ctx;
+#ifdef __AVX512F__
+    if (use_narrow(c, d)) {
+        tg_cpu_gemm_narrow(d, NULL);
+        return TG_OK;
+    }
+#endif
     if (tg_cpu_gemm_is_small(d)) {
         tg_cpu_gemm_small(d);
         return TG_OK;
@@ -135,5 +153,55 @@ static int tg_cpu_gemm(void *ctx, const tg_gemm_desc *d) {
                          &rntm);
         }
     }
+    return TG_OK;
+}
+
+// C [m, n] of batch entry bi: the epilogue's bias (seed: C = bias, before a gemm with beta
+// 1) or bias and activation after the gemm.
+#define EP_LOOP(T)                                                                        \
+    for (int64_t bi = 0; bi < d->batch; bi++) {                                           \
+        T *cb = (T *)d->c + bi * d->c_bs;                                                 \
+        const T *bias = e->bias;                                                          \
+        for (int64_t i = 0; i < d->m; i++) {                                              \
+            T *cr = cb + i * d->c_rs;                                                     \
+            for (int64_t j = 0; j < d->n; j++) {                                          \
+                T v = seed ? 0 : cr[j * d->c_cs];                                         \
+                if (bias) v += bias[e->bias_rows ? i : j];                                \
+                if (relu) v = v > 0 ? v : 0;                                              \
+                cr[j * d->c_cs] = v;                                                      \
+            }                                                                             \
+        }                                                                                 \
+    }
+
+static void ep_pass(const tg_gemm_desc *d, const tg_gemm_ep *e, bool seed, bool relu) {
+    if (d->dtype == TG_F64) {
+        EP_LOOP(double)
+    } else {
+        EP_LOOP(float)
+    }
+}
+#undef EP_LOOP
+
+// gemm with an epilogue: in the narrow kernel's store where it takes the shape; otherwise
+// the bias seeds C before the gemm (beta == 0: one pass fewer) or is added after it, and
+// ReLU is a pass over C.
+static int tg_cpu_gemm_ep(void *ctx, const tg_gemm_desc *d, const tg_gemm_ep *e) {
+    if (!e || (!e->bias && e->act == TG_GEMM_ACT_NONE)) return tg_cpu_gemm(ctx, d);
+#ifdef __AVX512F__
+    if (use_narrow(ctx, d)) {
+        tg_cpu_gemm_narrow(d, e);
+        return TG_OK;
+    }
+#endif
+    bool relu = e->act == TG_GEMM_ACT_RELU, seed = e->bias && d->beta == 0;
+    tg_gemm_desc g = *d;
+    if (seed) {
+        ep_pass(d, e, true, false);
+        g.beta = 1;
+    }
+    int st = tg_cpu_gemm(ctx, &g);
+    if (st || (seed && !relu)) return st;
+    tg_gemm_ep after = {.bias = seed ? NULL : e->bias, .bias_rows = e->bias_rows};
+    ep_pass(d, &after, false, relu);
     return TG_OK;
 }

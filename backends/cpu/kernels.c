@@ -8,6 +8,7 @@
 #include "backends/cpu/elementwise.c"
 #include "backends/cpu/reduce.c"
 #include "backends/cpu/gemm_small.c"
+#include "backends/cpu/gemm_narrow.c"
 #include "backends/cpu/gemm.c"
 #include "backends/cpu/index.c"
 #include "backends/cpu/softmax.c"
@@ -43,4 +44,5 @@ static const struct tg_backend_ops kernels = {
     .max_pool = tg_cpu_max_pool,
     .batch_norm = tg_cpu_batch_norm,
     .conv = tg_cpu_conv,
+    .gemm_ep = tg_cpu_gemm_ep,
 };

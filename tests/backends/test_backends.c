@@ -130,12 +130,17 @@ static const struct {
     {"max_pool", offsetof(struct tg_backend_ops, max_pool)},
     {"batch_norm", offsetof(struct tg_backend_ops, batch_norm)},
     {"conv", offsetof(struct tg_backend_ops, conv)},
+    {"gemm_ep", offsetof(struct tg_backend_ops, gemm_ep)},
 };
 // Slots a backend may leave NULL, the op then taking another route: conv (the direct
-// stride-1 convolution; without it conv2d is im2col + the backend's gemm, cuBLAS on cuda).
-static bool optional_slot(const char *name) { return !strcmp(name, "conv"); }
+// stride-1 convolution; without it conv2d is im2col + the backend's gemm, cuBLAS on cuda) and
+// gemm_ep (a gemm with its bias and ReLU in the store; without it addmm seeds C with the
+// bias and ReLU is its own op).
+static bool optional_slot(const char *name) {
+    return !strcmp(name, "conv") || !strcmp(name, "gemm_ep");
+}
 // A slot added to the interface must be added above: the last one listed ends the struct.
-_Static_assert(offsetof(struct tg_backend_ops, conv) + sizeof(void (*)(void)) ==
+_Static_assert(offsetof(struct tg_backend_ops, gemm_ep) + sizeof(void (*)(void)) ==
                    sizeof(struct tg_backend_ops),
                "tests/backends: list every tg_backend_ops slot in slots[]");
 
