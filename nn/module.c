@@ -9,6 +9,11 @@
 
 #include "nn/module_impl.h"
 
+// The cluster label from path and name; whenever path changes.
+static void relabel(tg_module *m) {
+    snprintf(m->label, sizeof m->label, "%s%s%s", m->path, m->path[0] ? ": " : "", m->name);
+}
+
 tg_module *tg__module_new_cfg(const char *name, tg_module_forward_fn forward,
                               const tg__module_cfg_type *type, const void *cfg) {
     assert((type != NULL) == (cfg != NULL) && "a configuration comes with its kind's tag");
@@ -18,6 +23,7 @@ tg_module *tg__module_new_cfg(const char *name, tg_module_forward_fn forward,
         return NULL;
     }
     snprintf(m->name, sizeof m->name, "%s", name);
+    relabel(m);
     m->forward = forward;
     m->training = true;
     m->cfg_type = type;
@@ -133,7 +139,10 @@ static void walk_tree(tg_module *m, const char *prefix, bool buffers, walk *w) {
         const char *cn = m->child_names ? m->child_names[c] : NULL;
         if (cn) snprintf(p, sizeof p, "%s%s%s", prefix, *prefix ? "." : "", cn);
         else snprintf(p, sizeof p, "%s%s%d", prefix, *prefix ? "." : "", c);
-        if (w->fill && !buffers) snprintf(m->children[c]->path, sizeof m->path, "%.95s", p);
+        if (w->fill && !buffers) {
+            snprintf(m->children[c]->path, sizeof m->path, "%.95s", p);
+            relabel(m->children[c]);
+        }
         walk_tree(m->children[c], p, buffers, w);
     }
 }
@@ -167,6 +176,7 @@ bool tg__module_build_flat(tg_module *m) {
     m->n_flat_params = n_params;
     m->n_flat_buffers = (int)n - n_params;
     m->path[0] = '\0';
+    relabel(m);
     return true;
 }
 
@@ -258,9 +268,7 @@ tg_tensor *tg_module_forward(tg_module *m, tg_tape *tape, tg_tensor *x) {
     }
     unsigned mark = tg_error_mark();
     // the module's ops form one cluster of tg_tape_dot's picture, labelled by its path
-    char label[200];
-    snprintf(label, sizeof label, "%s%s%s", m->path, m->path[0] ? ": " : "", m->name);
-    bool scoped = tape && tg_tape_push_scope(tape, label) == TG_OK;
+    bool scoped = tape && tg_tape_push_scope(tape, m->label) == TG_OK;
     tg_tensor *y = tape && !scoped ? NULL : m->forward(m, tape, x);
     if (scoped) tg_tape_pop_scope(tape);
     if (!y) tg_error_context(mark, m->name);

@@ -23,7 +23,9 @@ typedef struct tg__module_cfg_type {
 struct tg_module {
     char name[96];
     char path[96];                 // its state-dict prefix in the last tree built around it
-                                   // ("blocks.0"; "" for a root): the DOT cluster label
+                                   // ("blocks.0"; "" for a root)
+    char label[200];               // "path: name", the DOT cluster label of its forward
+                                   // (kept with path: not formatted per call)
     tg_module_forward_fn forward;
     // own parameters / buffers (persistent tensors owned by this module) and their names
     // (copies owned by the module); arrays grown by add_own
