@@ -193,19 +193,19 @@ Test(kernels, silu_f32_and_f64) {
 // C [batch, m, n] against a naive loop in double, for one variant, dtype and setting.
 // Values are multiples of 1/8 with small sums and alpha, beta powers of two or halves, so
 // f32 is exact too; negative products make ReLU bite.
-static void check_gemm_ep(const struct tg_backend_ops *ops, const char *name, int dtype,
-                          int64_t m, int64_t k, int64_t n, bool ta, int bias_mode, int act,
-                          double alpha, double beta) {
-    enum { CAP = 32768 };
-    static double a[CAP], b[CAP], c0[CAP], want[CAP], bias[96];
-    static double ad[CAP], bd[CAP], cd[CAP], biasd[96];
-    static float af[CAP], bf[CAP], cf[CAP], biasf[96];
+static void check_gemm_ep(const struct tg_backend_ops *ops, const char *name, int threads,
+                          int dtype, int64_t m, int64_t k, int64_t n, bool ta, int bias_mode,
+                          int act, double alpha, double beta) {
+    enum { CAP = 102400, NB = 512 };
+    static double a[CAP], b[CAP], c0[CAP], want[CAP], bias[NB];
+    static double ad[CAP], bd[CAP], cd[CAP], biasd[NB];
+    static float af[CAP], bf[CAP], cf[CAP], biasf[NB];
     const int64_t batch = 2;
-    cr_assert(m <= 96 && n <= 96 && 2 * m * k <= CAP && 2 * k * n <= CAP && 2 * m * n <= CAP);
+    cr_assert(m <= NB && n <= NB && 2 * m * k <= CAP && 2 * k * n <= CAP && 2 * m * n <= CAP);
     for (int64_t i = 0; i < batch * m * k; i++) a[i] = (double)((i * 7 + 3) % 9 - 4) / 8;
     for (int64_t i = 0; i < batch * k * n; i++) b[i] = (double)((i * 5 + 1) % 7 - 3) / 8;
     for (int64_t i = 0; i < batch * m * n; i++) c0[i] = (double)(i % 5) - 2;
-    for (int64_t i = 0; i < 96; i++) bias[i] = (double)(i % 4) - 1.5;
+    for (int64_t i = 0; i < NB; i++) bias[i] = (double)(i % 4) - 1.5;
     for (int64_t bi = 0; bi < batch; bi++)
         for (int64_t i = 0; i < m; i++)
             for (int64_t j = 0; j < n; j++) {
@@ -222,7 +222,7 @@ static void check_gemm_ep(const struct tg_backend_ops *ops, const char *name, in
     for (int64_t i = 0; i < batch * m * k; i++) ad[i] = a[i], af[i] = (float)a[i];
     for (int64_t i = 0; i < batch * k * n; i++) bd[i] = b[i], bf[i] = (float)b[i];
     for (int64_t i = 0; i < batch * m * n; i++) cd[i] = c0[i], cf[i] = (float)c0[i];
-    for (int64_t i = 0; i < 96; i++) biasd[i] = bias[i], biasf[i] = (float)bias[i];
+    for (int64_t i = 0; i < NB; i++) biasd[i] = bias[i], biasf[i] = (float)bias[i];
     tg_gemm_desc d = {
         .dtype = dtype, .m = m, .n = n, .k = k, .batch = batch, .alpha = alpha, .beta = beta,
         .a = f64 ? (void *)ad : (void *)af, .a_rs = ta ? 1 : k, .a_cs = ta ? m : 1, .a_bs = m * k,
@@ -231,39 +231,41 @@ static void check_gemm_ep(const struct tg_backend_ops *ops, const char *name, in
     };
     tg_gemm_ep e = {.bias = !bias_mode ? NULL : f64 ? (void *)biasd : (void *)biasf,
                     .bias_rows = bias_mode == 2, .act = act};
-    cr_assert_eq(ops->gemm_ep(&(tg_cpu_ctx){.n_threads = 1}, &d, &e), TG_OK);
+    cr_assert_eq(ops->gemm_ep(&(tg_cpu_ctx){.n_threads = threads}, &d, &e), TG_OK);
     for (int64_t i = 0; i < batch * m * n; i++) {
         double got = f64 ? cd[i] : cf[i];
         cr_assert_eq(got, want[i],
-                     "%s %s %lldx%lldx%lld ta %d bias %d act %d alpha %g beta %g: C[%lld] = "
-                     "%g, want %g", name, f64 ? "f64" : "f32", (long long)m, (long long)k,
+                     "%s %d threads %s %lldx%lldx%lld ta %d bias %d act %d alpha %g beta %g: "
+                     "C[%lld] = %g, want %g", name, threads, f64 ? "f64" : "f32", (long long)m, (long long)k,
                      (long long)n, ta, bias_mode, act, alpha, beta, (long long)i, got, want[i]);
     }
 }
 
 // Every kernel the cpu gemm routes to (the narrow one's 4/8/12-row tiles with one and two
-// vectors and masked tails, its 256-deep k blocks, the small one, BLIS above both) with no,
-// row and column bias, with and without ReLU, alpha and beta, A in place and transposed,
-// k = 0 too.
+// vectors and masked tails, its 256-deep k blocks, the small one, BLIS above both, and on 2
+// threads BLIS on blocks of rows or columns of C split by us) with no, row and column bias,
+// with and without ReLU, alpha and beta, A in place and transposed, k = 0 too.
 Test(kernels, gemm_ep_bias_relu) {
     static const int64_t shapes[][3] = {
         {1, 1, 1}, {13, 5, 20}, {25, 9, 32}, {7, 3, 33}, {30, 30, 16}, {9, 4, 2},
         {5, 0, 20}, {96, 96, 96}, {70, 40, 90}, {20, 96, 8}, {13, 600, 20}, {5, 300, 9},
+        {200, 128, 200}, {96, 128, 400},
     };
     const struct tg_backend_ops *v[3];
     const char *names[3];
     int nv = variants(v, names);
     for (int q = 0; q < nv; q++)
         for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
-            for (int dt = 0; dt < 2; dt++)
-                for (int mode = 0; mode < 3; mode++)
-                    for (int act = 0; act < 2; act++)
-                        for (int ta = 0; ta < 2; ta++) {
-                            int dtype = dt ? TG_F64 : TG_F32;
-                            const int64_t *sh = shapes[s];
-                            check_gemm_ep(v[q], names[q], dtype, sh[0], sh[1], sh[2], ta, mode,
-                                          act, 1.0, 0.0);
-                            check_gemm_ep(v[q], names[q], dtype, sh[0], sh[1], sh[2], ta, mode,
-                                          act, 0.5, 1.5);
-                        }
+            for (int threads = 1; threads <= 2; threads++)
+                for (int dt = 0; dt < 2; dt++)
+                    for (int mode = 0; mode < 3; mode++)
+                        for (int act = 0; act < 2; act++)
+                            for (int ta = 0; ta < 2; ta++) {
+                                int dtype = dt ? TG_F64 : TG_F32;
+                                const int64_t *sh = shapes[s];
+                                check_gemm_ep(v[q], names[q], threads, dtype, sh[0], sh[1], sh[2],
+                                              ta, mode, act, 1.0, 0.0);
+                                check_gemm_ep(v[q], names[q], threads, dtype, sh[0], sh[1], sh[2],
+                                              ta, mode, act, 0.5, 1.5);
+                            }
 }
