@@ -175,8 +175,27 @@ tg_module *tg_dropout_layer(double p, tg_rng *rng) {
 // ---- Sequential ----
 
 // Each child's errors name it (tg_module_forward), after the container's name.
+// A Linear with bias on a 2-D input followed by a ReLU runs as one tg_addmm_relu: the bias
+// and the ReLU in the gemm's store, the same values as the two layers one after the other.
+// Its node sits in the Linear's cluster of tg_tape_dot's picture (the ReLU's is empty).
+static bool fuses_with_relu(const tg_module *lin, const tg_module *next, tg_tensor *x) {
+    if (lin->forward != linear_forward || next->forward != relu_forward || !x) return false;
+    const linear_cfg *c = linear_of(lin);
+    return c->bias && tg_ndim(x) == 2 && tg_shape(x)[1] == c->in;
+}
+
+static tg_tensor *linear_relu_forward(tg_module *m, tg_tape *tape, tg_tensor *x) {
+    return tg_addmm_relu(tape, m->params[1], x, m->params[0], false, true);
+}
+
 static tg_tensor *sequential_forward(tg_module *m, tg_tape *tape, tg_tensor *x) {
-    for (int c = 0; c < m->n_children && x; c++) x = tg_module_forward(m->children[c], tape, x);
+    for (int c = 0; c < m->n_children && x; c++) {
+        tg_module *child = m->children[c];
+        if (c + 1 < m->n_children && fuses_with_relu(child, m->children[c + 1], x))
+            x = tg__module_run(child, tape, x, linear_relu_forward), c++;
+        else
+            x = tg_module_forward(child, tape, x);
+    }
     return x;
 }
 

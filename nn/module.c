@@ -260,19 +260,24 @@ int tg_module_free(tg_module *m) {
     return TG_OK;
 }
 
+tg_tensor *tg__module_run(tg_module *m, tg_tape *tape, tg_tensor *x,
+                          tg_module_forward_fn forward) {
+    unsigned mark = tg_error_mark();
+    // the module's ops form one cluster of tg_tape_dot's picture, labelled by its path
+    bool scoped = tape && tg_tape_push_scope(tape, m->label) == TG_OK;
+    tg_tensor *y = tape && !scoped ? NULL : forward(m, tape, x);
+    if (scoped) tg_tape_pop_scope(tape);
+    if (!y) tg_error_context(mark, m->name);
+    return y;
+}
+
 // The layer's own errors name it; an error of an op inside it is reworded to name it too.
 tg_tensor *tg_module_forward(tg_module *m, tg_tape *tape, tg_tensor *x) {
     if (!m) {
         tg_set_error(TG_ERR_INVALID_ARG, "tg_module_forward", "module is NULL");
         return NULL;
     }
-    unsigned mark = tg_error_mark();
-    // the module's ops form one cluster of tg_tape_dot's picture, labelled by its path
-    bool scoped = tape && tg_tape_push_scope(tape, m->label) == TG_OK;
-    tg_tensor *y = tape && !scoped ? NULL : m->forward(m, tape, x);
-    if (scoped) tg_tape_pop_scope(tape);
-    if (!y) tg_error_context(mark, m->name);
-    return y;
+    return tg__module_run(m, tape, x, m->forward);
 }
 
 // NULL m: sets the error (named fn) and returns true.

@@ -62,6 +62,10 @@ struct tg_module {
 tg_module *tg__module_new(const char *name, tg_module_forward_fn forward);
 // tg__module_new with a configuration: a copy of *cfg, of kind `type` (cfg_type->size
 // bytes), in the same allocation as the module. NULL + TG_ERR_OOM on out of memory.
+// m's forward as tg_module_forward runs it (its cluster of the DOT picture, its name on an
+// error), with another function in place of m->forward (m not NULL).
+tg_tensor *tg__module_run(tg_module *m, tg_tape *tape, tg_tensor *x,
+                          tg_module_forward_fn forward);
 tg_module *tg__module_new_cfg(const char *name, tg_module_forward_fn forward,
                               const tg__module_cfg_type *type, const void *cfg);
 

@@ -227,15 +227,17 @@ static bool bias_as_epilogue(const tg_tensor *bias, const tg_tensor *out, tg_gem
     return true;
 }
 
-static int addmm_forward(tg_tensor *const *in, int n, const void *params, tg_tensor *out) {
-    (void)n;
+// out = act(bias + op(a) op(b)): with the gemm_ep slot the bias and act go in the store;
+// else the bias seeds out, the gemm adds to it (beta = 1) and ReLU is a pass over out.
+static int addmm_run(tg_tensor *const *in, const void *params, tg_tensor *out, int act,
+                     const char *name) {
     const tg_tensor *a = in[1], *b = in[2];
     tg_gemm_ep ep;
     bool fused = bias_as_epilogue(in[0], out, &ep);
     int st = TG_OK;
     if (!fused) {
         tg_view vb = tg__view_bcast(in[0], out->ndim, out->shape);
-        st = tg__k_unary("tg_addmm", TG_UNARY_COPY, &vb, out, 0, 0);
+        st = tg__k_unary(name, TG_UNARY_COPY, &vb, out, 0, 0);
     }
     const mm_params *p = params;
     bool ta = p->ta, tb = p->tb;
@@ -247,12 +249,22 @@ static int addmm_forward(tg_tensor *const *in, int n, const void *params, tg_ten
         .b = b->data, .b_rs = tb ? 1 : b_cols, .b_cs = tb ? b_cols : 1,
         .c = out->data, .c_rs = out->shape[1], .c_cs = 1,
     };
-    if (fused) {   // C = A B + bias in the gemm's store (k == 0 too: C = bias)
+    if (fused) {   // C = act(A B + bias) in the gemm's store (k == 0 too: C = act(bias))
         d.beta = 0.0;
-        return tg__k_gemm_ep("tg_addmm", out->be, &d, &ep);
+        ep.act = act;
+        return tg__k_gemm_ep(name, out->be, &d, &ep);
     }
-    if (st || d.k == 0) return st;
-    return tg__k_gemm("tg_addmm", out->be, &d);
+    if (!st && d.k > 0) st = tg__k_gemm(name, out->be, &d);
+    if (!st && act == TG_GEMM_ACT_RELU) {
+        tg_view vo = tg__view_of(out);
+        st = tg__k_unary(name, TG_UNARY_RELU, &vo, out, 0, 0);
+    }
+    return st;
+}
+
+static int addmm_forward(tg_tensor *const *in, int n, const void *params, tg_tensor *out) {
+    (void)n;
+    return addmm_run(in, params, out, TG_GEMM_ACT_NONE, "tg_addmm");
 }
 
 static int addmm_backward(tg_tape *tape, const tg_node *node, tg_tensor *dout,
@@ -278,4 +290,31 @@ tg_tensor *tg_addmm(tg_tape *tape, tg_tensor *bias, tg_tensor *a, tg_tensor *b, 
     mm_params p = {trans_a, trans_b};
     unsigned mark = tg_error_mark();
     return tg__named("tg_addmm", mark, tg__apply(tape, &tg__op_addmm, 3, in, &p));
+}
+
+// ---- addmm_relu: y = relu(bias + op(a) @ op(b))    dz = dy*(y>0), then as addmm ----
+
+static int addmm_relu_forward(tg_tensor *const *in, int n, const void *params, tg_tensor *out) {
+    (void)n;
+    return addmm_run(in, params, out, TG_GEMM_ACT_RELU, "tg_addmm_relu");
+}
+
+static int addmm_relu_backward(tg_tape *tape, const tg_node *node, tg_tensor *dout,
+                               tg_tensor **din) {
+    tg_tensor *dz = tg_relu_grad(tape, dout, node->out);   // y > 0 exactly where z > 0
+    return dz ? addmm_backward(tape, node, dz, din) : tg_last_status();
+}
+
+const tg_op_def tg__op_addmm_relu = {
+    .id = TG_OP_ADDMM_RELU, .name = "tg_addmm_relu", .arity = 3,
+    .infer = addmm_infer, .forward = addmm_relu_forward, .backward = addmm_relu_backward,
+    .params_size = sizeof(mm_params),
+};
+
+tg_tensor *tg_addmm_relu(tg_tape *tape, tg_tensor *bias, tg_tensor *a, tg_tensor *b,
+                         bool trans_a, bool trans_b) {
+    tg_tensor *in[3] = {bias, a, b};
+    mm_params p = {trans_a, trans_b};
+    unsigned mark = tg_error_mark();
+    return tg__named("tg_addmm_relu", mark, tg__apply(tape, &tg__op_addmm_relu, 3, in, &p));
 }

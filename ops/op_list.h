@@ -89,4 +89,5 @@
     X(BATCH_NORM_WGRAD, batch_norm_wgrad  /* batchnorm.c */) \
     X(CONV2D,           conv2d            /* conv.c */) \
     X(CONV2D_DX,        conv2d_dx         /* conv.c */) \
-    X(CONV2D_DW,        conv2d_dw         /* conv.c */)
+    X(CONV2D_DW,        conv2d_dw         /* conv.c */) \
+    X(ADDMM_RELU,       addmm_relu        /* matmul.c */)

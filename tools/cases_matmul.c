@@ -22,6 +22,11 @@ static tg_tensor *call_addmm(tg_tape *t, tg_tensor *const *in, void *row) {
     return tg_addmm(t, in[0], in[1], in[2], at->trans_a, at->trans_b);
 }
 
+static tg_tensor *call_addmm_relu(tg_tape *t, tg_tensor *const *in, void *row) {
+    const op_attrs *at = &((const op_case *)row)->at;
+    return tg_addmm_relu(t, in[0], in[1], in[2], at->trans_a, at->trans_b);
+}
+
 static tg_tensor *call_bmm(tg_tape *t, tg_tensor *const *in, void *row) {
     (void)row;
     return tg_bmm(t, in[0], in[1]);
@@ -93,6 +98,17 @@ static const op_case rows[] = {
     {.op = "tg_addmm", .label = "bias [] + [3,2]^T @ [4,3]^T", .n_in = 3, .ndim = {0, 2, 2},
      .shape = {{0}, {3, 2}, {4, 3}}, .lo = -1, .hi = 1,
      .at = {.trans_a = true, .trans_b = true}, .call = call_addmm, .differentiable = true,
+     .jitter = OPC_MATMUL},
+    {.op = "tg_addmm_relu", .label = "relu(bias [4] + [2,3] @ [3,4])", .n_in = 3,
+     .ndim = {1, 2, 2}, .shape = {{4}, {2, 3}, {3, 4}}, .lo = -1, .hi = 1,
+     .call = call_addmm_relu, .differentiable = true, .jitter = OPC_MATMUL},
+    {.op = "tg_addmm_relu", .label = "relu(bias [2,1] + [2,3] @ [4,3]^T)", .n_in = 3,
+     .ndim = {2, 2, 2}, .shape = {{2, 1}, {2, 3}, {4, 3}}, .lo = -1, .hi = 1,
+     .at = {.trans_b = true}, .call = call_addmm_relu, .differentiable = true,
+     .jitter = OPC_MATMUL},
+    {.op = "tg_addmm_relu", .label = "relu(bias [] + [3,2]^T @ [4,3]^T)", .n_in = 3,
+     .ndim = {0, 2, 2}, .shape = {{0}, {3, 2}, {4, 3}}, .lo = -1, .hi = 1,
+     .at = {.trans_a = true, .trans_b = true}, .call = call_addmm_relu, .differentiable = true,
      .jitter = OPC_MATMUL},
 };
 // clang-format on

@@ -113,20 +113,38 @@ static inline bool use_narrow(const tg_cpu_ctx *c, const tg_gemm_desc *d) {
 }
 
 // The epilogue on the block [m0, m1) x [n0, n1) of batch entry b's C: seed (C = bias,
-// before a gemm with beta 1), or the bias (add_bias) and ReLU after the gemm.
+// before a gemm with beta 1), or the bias (add_bias) and ReLU after the gemm. Rows of a
+// row-major C are unit-stride loops with the case chosen outside them (they vectorise).
 #define EP_LOOP(T)                                                                        \
     do {                                                                                  \
         T *cb = (T *)d->c + b * d->c_bs;                                                  \
         const T *bias = add_bias ? (const T *)e->bias : NULL;                             \
+        const T *cbias = bias && !e->bias_rows ? bias + n0 : NULL;                        \
+        int64_t cs = d->c_cs, w = n1 - n0;                                                \
         for (int64_t i = m0; i < m1; i++) {                                               \
-            T *cr = cb + i * d->c_rs;                                                     \
+            T *restrict cr = cb + i * d->c_rs + n0 * cs;                                  \
             T rb = bias && e->bias_rows ? bias[i] : 0;                                    \
-            const T *cbias = bias && !e->bias_rows ? bias : NULL;                         \
-            for (int64_t j = n0; j < n1; j++) {                                           \
-                T v = (seed ? 0 : cr[j * d->c_cs]) + rb;                                  \
-                if (cbias) v += cbias[j];                                                 \
-                if (relu) v = v > 0 ? v : 0;                                              \
-                cr[j * d->c_cs] = v;                                                      \
+            if (cs != 1) {                                                                \
+                for (int64_t j = 0; j < w; j++) {                                         \
+                    T v = (seed ? 0 : cr[j * cs]) + rb + (cbias ? cbias[j] : 0);          \
+                    cr[j * cs] = relu ? (v > 0 ? v : 0) : v;                              \
+                }                                                                         \
+            } else if (seed && cbias) {                                                   \
+                for (int64_t j = 0; j < w; j++) cr[j] = cbias[j] + rb;                    \
+            } else if (seed) {                                                            \
+                for (int64_t j = 0; j < w; j++) cr[j] = rb;                               \
+            } else if (cbias) {                                                           \
+                for (int64_t j = 0; j < w; j++) {                                         \
+                    T v = cr[j] + rb + cbias[j];                                          \
+                    cr[j] = relu ? (v > 0 ? v : 0) : v;                                   \
+                }                                                                         \
+            } else if (relu) {                                                            \
+                for (int64_t j = 0; j < w; j++) {                                         \
+                    T v = cr[j] + rb;                                                     \
+                    cr[j] = v > 0 ? v : 0;                                                \
+                }                                                                         \
+            } else {                                                                      \
+                for (int64_t j = 0; j < w; j++) cr[j] += rb;                              \
             }                                                                             \
         }                                                                                 \
     } while (0)

@@ -169,6 +169,13 @@ TG_API tg_tensor *tg_matmul_ex(tg_tape *tape, tg_tensor *a, tg_tensor *b, bool t
 // (typically [N]: a linear layer in one gemm). dbias = dy summed to bias's shape.
 TG_API tg_tensor *tg_addmm(tg_tape *tape, tg_tensor *bias, tg_tensor *a, tg_tensor *b,
                            bool trans_a, bool trans_b);
+// relu(bias + op(a) @ op(b)) as one op (torch's _addmm_activation): on the cpu backend the
+// bias and the ReLU are applied in the gemm's store, so the pre-activation never goes to
+// memory; the value equals tg_relu(tg_addmm(...)) exactly. Backward: dz = dy * (y > 0), then
+// as tg_addmm. Same arguments and errors as tg_addmm. tg_sequential uses it for a Linear
+// followed by a ReLU.
+TG_API tg_tensor *tg_addmm_relu(tg_tape *tape, tg_tensor *bias, tg_tensor *a, tg_tensor *b,
+                                bool trans_a, bool trans_b);
 // torch.matmul for >= 2-D inputs: [..., M, K] @ [..., K, N] with broadcast batch dims.
 // (tg_matmul / tg_matmul_ex accept these shapes as well.)
 TG_API tg_tensor *tg_bmm(tg_tape *tape, tg_tensor *a, tg_tensor *b);

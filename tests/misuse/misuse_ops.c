@@ -181,6 +181,12 @@ Test(misuse, matmul_family) {
     mu_null("tg_addmm", tg_addmm(tp, mu.s, a, a, false, false), "[2,3] @ [2,3]");
     mu_null("tg_addmm", tg_addmm(tp, mu.s, a, m64, false, false), "f32 @ f64");
     mu_null("tg_addmm", tg_addmm(tp, mu.stale, a, m, false, false), "stale bias");
+    mu_null("tg_addmm_relu", tg_addmm_relu(NULL, v3, a, m, false, false), "NULL tape");
+    mu_null("tg_addmm_relu", tg_addmm_relu(tp, NULL, a, m, false, false), "NULL bias");
+    mu_null("tg_addmm_relu", tg_addmm_relu(tp, v3, a, m, false, false), "bias [3] for [2,2]");
+    mu_null("tg_addmm_relu", tg_addmm_relu(tp, mu.s, a, a, false, false), "[2,3] @ [2,3]");
+    mu_null("tg_addmm_relu", tg_addmm_relu(tp, mu.s, a, m64, false, false), "f32 @ f64");
+    mu_null("tg_addmm_relu", tg_addmm_relu(tp, mu.stale, a, m, false, false), "stale bias");
     mu_null("tg_bmm", tg_bmm(tp, v3, v3), "1-D inputs");
     tg_free(v3);
     tg_free(m64);

@@ -324,7 +324,8 @@ Test(user_module, bad_parts) {
 // ---- the graph picture ----
 
 // tg_tape_dot of a module's forward: one cluster per module labelled by its path and type,
-// parameters named by their state-dict names, the loss marked, stable ids: the golden file
+// parameters named by their state-dict names, the loss marked, stable ids (the Linear and
+// the ReLU after it are one tg_addmm_relu node, in the Linear's cluster): the golden file
 // tests/fixtures/mlp_graph.dot (regenerate by printing `text` when the format changes).
 Test(user_module, dot_golden) {
     tg_backend *be = tu_cpu();

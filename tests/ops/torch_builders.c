@@ -214,6 +214,9 @@ static tg_tensor *b_bmm(tg_tape *t, const fx_args *x) { return tg_bmm(t, x->in[0
 static tg_tensor *b_addmm(tg_tape *t, const fx_args *x) {
     return tg_addmm(t, x->in[0], x->in[1], x->in[2], ad(x, 0) != 0, ad(x, 1) != 0);
 }
+static tg_tensor *b_addmm_relu(tg_tape *t, const fx_args *x) {
+    return tg_addmm_relu(t, x->in[0], x->in[1], x->in[2], ad(x, 0) != 0, ad(x, 1) != 0);
+}
 
 // ---- shape and index ----
 
@@ -517,6 +520,7 @@ const fx_builder fx_builders[] = {
     {"matmul_ex", "tg_matmul", b_matmul_ex, false},
     {"bmm", "tg_matmul", b_bmm, false},
     {"addmm", "tg_addmm", b_addmm, false},
+    {"addmm_relu", "tg_addmm_relu", b_addmm_relu, false},
 
     {"reshape", "tg_reshape", b_reshape, false},
     {"expand", "tg_expand", b_expand, false},
