@@ -213,7 +213,8 @@ typedef struct tg_conv_desc {
 //   TG_BN_FORWARD: y = xhat * w + b (w, b [c] or NULL); stats [2, c] (or NULL) = [mean;
 //                  biased variance] per channel, for the running statistics
 //   TG_BN_GRAD:    y = dx = rstd * (g - mean(g) - xhat * mean(g * xhat)), g = dy * w (dy
-//                  when w is NULL), the means over the channel's values
+//                  when w is NULL), the means over the channel's values; stats [2, c] (or
+//                  NULL) = what TG_BN_WGRAD writes, from the same sums
 //   TG_BN_WGRAD:   y [2, c] = [sum(dy * xhat); sum(dy)] per channel
 // y overlaps none of the inputs.
 typedef enum { TG_BN_FORWARD, TG_BN_GRAD, TG_BN_WGRAD } tg_bn_mode;

@@ -14,7 +14,10 @@
 typedef struct {
     double eps;
     bool has_w, has_b;
-    void *stats;   // batch_norm's forward: [2, C] data for the batch mean and variance, or NULL
+    void *stats;   // batch_norm's forward: [2, C] data for the batch mean and variance, or NULL;
+                   // batch_norm_grad: [2, C] data for batch_norm_wgrad's value, or NULL
+    const tg_tensor *pre;   // batch_norm_wgrad: its value already computed (by the
+                            // batch_norm_grad of the same dy and x), or NULL
 } bn_params;
 
 static const bn_params *bn_params_of(const tg_node *node) { return tg__node_params(node); }
@@ -84,7 +87,10 @@ static tg_tensor *as_channels(tg_tape *tape, tg_tensor *v, const tg_tensor *x) {
     return tg_reshape(tape, v, x->ndim, sh);
 }
 
-static tg_tensor *batch_norm_wgrad(tg_tape *tape, tg_tensor *dy, tg_tensor *x, double eps);
+static tg_tensor *batch_norm_wgrad(tg_tape *tape, tg_tensor *dy, tg_tensor *x, double eps,
+                                   const tg_tensor *pre);
+static tg_tensor *batch_norm_grad(tg_tape *tape, tg_tensor *dy, tg_tensor *x, tg_tensor *w,
+                                  double eps, tg_tensor **wgrad);
 static tg_tensor *normalized(tg_tape *tape, tg_tensor *x, double eps);
 
 // ---- batch_norm: inputs x, [w], [b] ----
@@ -114,9 +120,11 @@ static int bn_backward(tg_tape *tape, const tg_node *node, tg_tensor *dout, tg_t
     tg_tensor *x = node->in[0], *w = p->has_w ? node->in[1] : NULL;
     int kb = p->has_w ? 2 : 1;
     bool gw = w && tg__needs_grad(node, 1), gb = p->has_b && tg__needs_grad(node, kb);
-    if (tg__needs_grad(node, 0) && !(din[0] = tg_batch_norm_grad(tape, dout, x, w, p->eps)))
+    tg_tensor *pre = NULL;   // [dw; db] from dx's sums pass: one pass over x and dy fewer
+    if (tg__needs_grad(node, 0) &&
+        !(din[0] = batch_norm_grad(tape, dout, x, w, p->eps, gw || gb ? &pre : NULL)))
         return tg_last_status();
-    tg_tensor *wb = gw || gb ? batch_norm_wgrad(tape, dout, x, p->eps) : NULL;
+    tg_tensor *wb = gw || gb ? batch_norm_wgrad(tape, dout, x, p->eps, pre) : NULL;
     if (gw && !(din[1] = tg__row(tape, wb, 0))) return tg_last_status();
     if (gb && !(din[kb] = tg__row(tape, wb, 1))) return tg_last_status();
     return TG_OK;
@@ -217,7 +225,8 @@ tg_tensor *tg_batch_norm(tg_tape *tape, tg_tensor *x, tg_tensor *w, tg_tensor *b
                                        "tg_batch_norm")
                         : NULL;
         if (want_stats && !st) return NULL;
-        bn_params p = {eps, w != NULL, b != NULL, st ? st->data : NULL};
+        bn_params p = {.eps = eps, .has_w = w != NULL, .has_b = b != NULL,
+                       .stats = st ? st->data : NULL};
         y = tg__apply(tape, &tg__op_batch_norm, n, in, &p);
     } else {
         y = tg__named("tg_batch_norm", mark, composed(tape, x, w, b, eps, want_stats ? &st : NULL));
@@ -244,7 +253,12 @@ static int bnw_infer(tg_tensor *const *in, int n, const void *params, int *nd, i
 
 static int bnw_forward(tg_tensor *const *in, int n, const void *params, tg_tensor *out) {
     (void)n;
-    tg_bn_desc d = desc_of(TG_BN_WGRAD, in[1], ((const bn_params *)params)->eps);
+    const bn_params *p = params;
+    if (p->pre) {   // the same sums, from batch_norm_grad's pass over this dy and x
+        tg_view v = tg__view_of(p->pre);
+        return tg__k_unary("tg_batch_norm_wgrad", TG_UNARY_COPY, &v, out, 0, 0);
+    }
+    tg_bn_desc d = desc_of(TG_BN_WGRAD, in[1], p->eps);
     d.dy = in[0]->data;
     d.y = out->data;
     return tg__k_batch_norm("tg_batch_norm_wgrad", out->be, &d);
@@ -268,9 +282,11 @@ const tg_op_def tg__op_batch_norm_wgrad = {
     .unread = TG_UNREAD_OUT, .params_size = sizeof(bn_params),
 };
 
-static tg_tensor *batch_norm_wgrad(tg_tape *tape, tg_tensor *dy, tg_tensor *x, double eps) {
+// pre: [dw; db] computed by the batch_norm_grad of this dy and x (NULL: compute them).
+static tg_tensor *batch_norm_wgrad(tg_tape *tape, tg_tensor *dy, tg_tensor *x, double eps,
+                                   const tg_tensor *pre) {
     tg_tensor *in[2] = {dy, x};
-    bn_params p = {.eps = eps};
+    bn_params p = {.eps = eps, .pre = pre};
     return tg__apply(tape, &tg__op_batch_norm_wgrad, 2, in, &p);
 }
 
@@ -295,6 +311,7 @@ static int bng_forward(tg_tensor *const *in, int n, const void *params, tg_tenso
     d.dy = in[0]->data;
     d.w = p->has_w ? in[2]->data : NULL;
     d.y = out->data;
+    d.stats = p->stats;
     return tg__k_batch_norm("tg_batch_norm_grad", out->be, &d);
 }
 
@@ -346,4 +363,20 @@ tg_tensor *tg_batch_norm_grad(tg_tape *tape, tg_tensor *dy, tg_tensor *x, tg_ten
     }
     bn_params p = {.eps = eps, .has_w = w != NULL};
     return tg__apply(tape, &tg__op_batch_norm_grad, n, in, &p);
+}
+
+// batch_norm's dx for its backward; with wgrad, *wgrad = a [2, C] step tensor that the same
+// kernel call fills with [dw; db] = batch_norm_wgrad(dy, x) (then NULL if that failed: the
+// wgrad op computes them itself).
+static tg_tensor *batch_norm_grad(tg_tape *tape, tg_tensor *dy, tg_tensor *x, tg_tensor *w,
+                                  double eps, tg_tensor **wgrad) {
+    if (!wgrad) return tg_batch_norm_grad(tape, dy, x, w, eps);
+    *wgrad = tg__step_new(tape, x->be, x->dtype, 2, (int64_t[]){2, x->shape[1]},
+                          "tg_batch_norm_grad");
+    if (!*wgrad) return NULL;
+    tg_tensor *in[3] = {dy, x, w};
+    bn_params p = {.eps = eps, .has_w = w != NULL, .stats = (*wgrad)->data};
+    tg_tensor *dx = tg__apply(tape, &tg__op_batch_norm_grad, w ? 3 : 2, in, &p);
+    if (!dx) *wgrad = NULL;
+    return dx;
 }

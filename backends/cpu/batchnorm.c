@@ -119,10 +119,11 @@ BN_RUN_AFFINE(double)
             double rstd = 1.0 / sqrt(var + d->eps), wc = w ? (double)w[ch] : 1.0;             \
             /* mean(dy * (x - mean)) = (sum(dy*(x-s)) - sum(dy)*(mean - s)) / m */            \
             double cov = (acc.sdyx - acc.sdy * (mean - s)) / m, mdy = acc.sdy / m;            \
-            if (d->mode == TG_BN_WGRAD) {                                                     \
-                y[ch] = (T)(rstd * cov * m);                                                  \
-                y[d->c + ch] = (T)acc.sdy;                                                    \
-                continue;                                                                     \
+            if (d->mode != TG_BN_FORWARD && (d->mode == TG_BN_WGRAD || d->stats)) {          \
+                T *wg = d->mode == TG_BN_WGRAD ? y : (T *)d->stats;                           \
+                wg[ch] = (T)(rstd * cov * m);                                                 \
+                wg[d->c + ch] = (T)acc.sdy;                                                   \
+                if (d->mode == TG_BN_WGRAD) continue;                                         \
             }                                                                                 \
             if (d->mode == TG_BN_FORWARD && d->stats) {                                       \
                 ((T *)d->stats)[ch] = (T)mean;                                                \

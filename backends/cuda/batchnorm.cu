@@ -52,12 +52,13 @@ template <typename T> __global__ void batch_norm_kernel(tg_bn_desc d) {
         var = var > 0 ? var : 0;
         double rstd = 1.0 / sqrt(var + d.eps), wc = w ? (double)w[ch] : 1.0;
         double cov = (a4 - a3 * (mean - s)) / m, mdy = a3 / m;
-        if (d.mode == TG_BN_WGRAD) {
+        if (d.mode != TG_BN_FORWARD && (d.mode == TG_BN_WGRAD || d.stats)) {
+            T *wg = d.mode == TG_BN_WGRAD ? y : (T *)d.stats;
             if (threadIdx.x == 0) {
-                y[ch] = (T)(rstd * cov * m);
-                y[d.c + ch] = (T)a3;
+                wg[ch] = (T)(rstd * cov * m);
+                wg[d.c + ch] = (T)a3;
             }
-            continue;
+            if (d.mode == TG_BN_WGRAD) continue;
         }
         if (d.mode == TG_BN_FORWARD && d.stats && threadIdx.x == 0) {
             ((T *)d.stats)[ch] = (T)mean;

@@ -3,6 +3,7 @@
 // shapes and windows. Expected windows were worked out with a plain Python loop.
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "test_util.h"
 
@@ -612,6 +613,63 @@ Test(ops_conv, batch_norm_f32_sums_match_f64) {
         tg_free(out[0][i]), tg_free(out[1][i]);
     }
     tu_free(x64), tu_free(w64), tu_free(b64), tu_free(g64);
+    tg_rng_free(rng);
+}
+
+// batch_norm's backward takes dw and db from the sums pass of dx's kernel (one pass over x
+// and dy fewer) when x needs a gradient too: they must equal, bit for bit, what the wgrad
+// kernel computes on its own (x without a gradient), in f32 and f64, with and without a
+// second backward through them (create_graph: the rules stay ops).
+Test(ops_conv, batch_norm_wgrad_from_the_dx_pass) {
+    tg_rng *rng = tg_rng_new(5);
+    int64_t xs[4] = {4, 3, 5, 6};
+    tg_tensor *x64 = tu_rand64(rng, 4, xs, -2, 2, false);
+    tg_tensor *g64 = tu_rand64(rng, 4, xs, -1, 1, false);
+    for (int k = 0; k < 2; k++) {
+        tg_dtype dt = tu_dtype(k);
+        tg_tensor *x = tg_cast(x64, dt), *g = tg_cast(g64, dt);
+        tg_tensor *w = tg_cast(tu_rand64(rng, 1, (int64_t[]){3}, 0.5, 1.5, false), dt);
+        tg_tensor *b = tg_cast(tu_rand64(rng, 1, (int64_t[]){3}, -1, 1, false), dt);
+        tg_set_requires_grad(w, true), tg_set_requires_grad(b, true);
+        tg_tensor *dwb[2][2];
+        for (int fused = 0; fused < 2; fused++) {
+            tg_set_requires_grad(x, fused == 1);
+            tg_tape *t = tg_tape_new();
+            tg_tensor *y = tg_batch_norm(t, x, w, b, NULL, NULL, 0.1, 1e-5);
+            cr_assert(y, "%s", tg_last_error());
+            cr_assert_eq(tg_backward(t, tg_sum(t, tg_mul(t, y, g))), TG_OK, "%s",
+                         tg_last_error());
+            dwb[fused][0] = tg_to(tg_grad_of(w), NULL);
+            dwb[fused][1] = tg_to(tg_grad_of(b), NULL);
+            cr_assert_eq(tg_zero_grad(2, (tg_tensor *[]){w, b}), TG_OK, "%s", tg_last_error());
+            if (fused) cr_assert_not_null(tg_grad_of(x), "dx");
+            tg_zero_grad(1, &x);
+            tg_tape_free(t);
+        }
+        for (int i = 0; i < 2; i++) {
+            size_t bytes = 3 * (dt == TG_F64 ? 8 : 4);
+            char a[24], c[24];
+            cr_assert_eq(tg_copy_to_host(dwb[0][i], a, bytes), TG_OK);
+            cr_assert_eq(tg_copy_to_host(dwb[1][i], c, bytes), TG_OK);
+            cr_expect(memcmp(a, c, bytes) == 0, "%s %s differs", dt == TG_F64 ? "f64" : "f32",
+                      i ? "db" : "dw");
+            tg_free(dwb[0][i]), tg_free(dwb[1][i]);
+        }
+        // create_graph: dw's own gradient through the rule (a second backward)
+        tg_set_requires_grad(x, true);
+        tg_tape *t = tg_tape_new();
+        tg_tensor *y = tg_batch_norm(t, x, w, b, NULL, NULL, 0.1, 1e-5);
+        tg_tensor *gr[3] = {NULL, NULL, NULL};
+        cr_assert_eq(tg_grad(t, tg_sum(t, tg_mul(t, y, g)), NULL, 3, (tg_tensor *[]){x, w, b},
+                             gr, &(tg_backward_opts){.create_graph = true}),
+                     TG_OK, "%s", tg_last_error());
+        cr_assert_eq(tg_backward(t, tg_sum(t, tg_mul(t, gr[1], gr[1]))), TG_OK, "%s",
+                     tg_last_error());
+        cr_expect_not_null(tg_grad_of(x), "second backward reached x");
+        tg_tape_free(t);
+        tu_free(x), tu_free(g), tu_free(w), tu_free(b);
+    }
+    tu_free(x64), tu_free(g64);
     tg_rng_free(rng);
 }
 
