@@ -351,8 +351,10 @@ struct tg_backend_ops {
     // Max pooling over the windows of x [N, C, H, W] (d: the window; pad_value unused):
     // each window's winner is its first maximum over the in-image taps in row-major tap
     // order, a NaN winning (it propagates, as in torch). route == 0: out [N, C, OH, OW] =
-    // v (x's shape) at each winner; route != 0: out [N, C, H, W] += v [N, C, OH, OW] at
-    // each winner (out pre-filled by the caller). All contiguous; out overlaps neither.
+    // v (x's shape) at each winner; route == 1: out [N, C, H, W] += v [N, C, OH, OW] at
+    // each winner (out pre-filled by the caller); route == 2: the same sums written to out
+    // (not pre-filled: every element is written, 0 where no window's winner lies). All
+    // contiguous; out overlaps neither.
     int (*max_pool)(void *ctx, const tg_im2col_desc *d, int route, const void *x,
                     const void *v, void *out);
     // Batch normalisation and its gradients (tg_bn_desc above).

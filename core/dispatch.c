@@ -215,7 +215,7 @@ int tg__k_batch_norm(const char *where, tg_backend *be, const tg_bn_desc *d) {
     return done(fn(be->ctx, d), where, be, "batch_norm");
 }
 
-int tg__k_max_pool(const char *where, tg_backend *be, const tg_im2col_desc *d, bool route,
+int tg__k_max_pool(const char *where, tg_backend *be, const tg_im2col_desc *d, int route,
                    const void *x, const void *v, void *out) {
     int (*fn)(void *, const tg_im2col_desc *, int, const void *, const void *, void *) =
         SLOT(be, max_pool);

@@ -249,7 +249,7 @@ int tg__k_gemm_ep(const char *where, tg_backend *be, const tg_gemm_desc *d,
                   const tg_gemm_ep *e);
 int tg__k_conv(const char *where, tg_backend *be, const tg_conv_desc *d);
 int tg__k_batch_norm(const char *where, tg_backend *be, const tg_bn_desc *d);
-int tg__k_max_pool(const char *where, tg_backend *be, const tg_im2col_desc *d, bool route,
+int tg__k_max_pool(const char *where, tg_backend *be, const tg_im2col_desc *d, int route,
                    const void *x, const void *v, void *out);
 int tg__k_softmax_grad(const char *where, const tg_tensor *y, const tg_tensor *dy,
                        const tg_tensor *dx, bool take_log);

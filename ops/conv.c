@@ -626,7 +626,7 @@ static tg_im2col_desc pool_desc(const tg_tensor *x, const window *w) {
 static int select_forward(tg_tensor *const *in, int n, const void *params, tg_tensor *out) {
     (void)n;
     tg_im2col_desc d = pool_desc(in[0], &((const conv_params *)params)->w);
-    return tg__k_max_pool("tg_max_pool2d", out->be, &d, false, in[0]->data, in[1]->data,
+    return tg__k_max_pool("tg_max_pool2d", out->be, &d, 0, in[0]->data, in[1]->data,
                           out->data);
 }
 
@@ -666,9 +666,8 @@ static int route_infer(tg_tensor *const *in, int n, const void *params, int *ndi
 static int route_forward(tg_tensor *const *in, int n, const void *params, tg_tensor *out) {
     (void)n;
     tg_im2col_desc d = pool_desc(in[0], &((const conv_params *)params)->w);
-    int st = tg__be_memset0(out->be, out->data, out->nbytes);
-    return st ? st : tg__k_max_pool("tg_max_pool2d_grad", out->be, &d, true, in[0]->data,
-                                    in[1]->data, out->data);
+    return tg__k_max_pool("tg_max_pool2d_grad", out->be, &d, 2, in[0]->data, in[1]->data,
+                          out->data);   // route 2: out written, zeros and all
 }
 
 static tg_tensor *pool_select(tg_tape *tape, tg_tensor *x, tg_tensor *v, const window *w) {

@@ -1,7 +1,7 @@
 // Max pooling in one pass per direction (tg_max_pool2d and its gradient, ops/conv.c): each
 // window's winner is found in x directly, with no window matrix (im2col), argmax or gather
 // in between. route 0 selects v at the winners ([N,C,OH,OW]); route 1 adds v into out at
-// the winners ([N,C,H,W], pre-filled by the caller). Planes run in order, windows in
+// the winners ([N,C,H,W], pre-filled by the caller); route 2 writes those sums. Planes run in order, windows in
 // row-major order, so overlapping windows add in a fixed order. With threads, planes split
 // into contiguous ranges (a plane's windows write only that plane).
 //
@@ -135,6 +135,13 @@ enum { POOL2_CHUNK = 64 };
         for (int r = 0; r < nr; r++) {                                                        \
             T *oa = os + pl * hw + 2 * (oh0 + r) * w + 2 * c0, *ob = oa + w;                  \
             const T *s0 = t0 + r * cn, *s1 = t1 + r * cn, *s2 = t2 + r * cn, *s3 = t3 + r * cn; \
+            if (j->route == 2) { /* written: the windows tile the plane */                    \
+                POOL_IVDEP for (int q = 0; q < cn; q++) {                                    \
+                    oa[2 * q] = s0[q], oa[2 * q + 1] = s1[q];                                 \
+                    ob[2 * q] = s2[q], ob[2 * q + 1] = s3[q];                                 \
+                }                                                                             \
+                continue;                                                                     \
+            }                                                                                 \
             POOL_IVDEP for (int q = 0; q < cn; q++) {                                        \
                 oa[2 * q] += s0[q], oa[2 * q + 1] += s1[q];                                   \
                 ob[2 * q] += s2[q], ob[2 * q + 1] += s3[q];                                   \
@@ -159,12 +166,23 @@ POOL2_FUNCS(float, int32_t, f32)
 POOL2_FUNCS(double, int64_t, f64)
 
 
-// Planes lo..hi-1 (each writes only its own plane of out).
+// Planes lo..hi-1 (each writes only its own plane of out). route 2 (out written, not
+// added to) writes the 2 x 2 windows' taps straight when they tile the plane; otherwise
+// the planes are zeroed first and the sums added as for route 1.
 static void pool_planes(int64_t lo, int64_t hi, void *arg) {
     const pool_job *j = arg;
     const tg_im2col_desc *d = j->d;
     bool two = d->kh == 2 && d->kw == 2 && d->stride_h == 2 && d->stride_w == 2 &&
                d->dil_h == 1 && d->dil_w == 1 && d->pad_h == 0 && d->pad_w == 0;
+    if (j->route == 2 && !(two && d->h == 2 * d->oh && d->w == 2 * d->ow)) {
+        size_t es = d->dtype == TG_F64 ? sizeof(double) : sizeof(float);
+        memset((char *)j->out + (size_t)(lo * d->h * d->w) * es, 0,
+               (size_t)((hi - lo) * d->h * d->w) * es);
+        pool_job added = *j;
+        added.route = 1;
+        pool_planes(lo, hi, &added);
+        return;
+    }
     if (two && d->dtype == TG_F64) pool2_planes_f64(j, lo, hi);
     else if (two) pool2_planes_f32(j, lo, hi);
     else if (d->dtype == TG_F64) POOL_PLANES(double);

@@ -263,15 +263,17 @@ __global__ void pool_select_kernel(tg_im2col_desc d, const T *x, const T *v, T *
     }
 }
 
-// out [N, C, H, W] += v at the winners: each image element sums the windows it wins, in
-// window order (one thread per element: no atomics, the same sums every run)
+// out [N, C, H, W] += v at the winners (overwrite: out = those sums): each image element
+// sums the windows it wins, in window order (one thread per element: no atomics, the same
+// sums every run)
 template <typename T>
-__global__ void pool_route_kernel(tg_im2col_desc d, const T *x, const T *v, T *out) {
+__global__ void pool_route_kernel(tg_im2col_desc d, const T *x, const T *v, T *out,
+                                  bool overwrite) {
     int64_t ohw = d.oh * d.ow, hw = d.h * d.w, total = d.n * d.c * hw;
     for (int64_t t = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; t < total;
          t += (int64_t)gridDim.x * blockDim.x) {
         int64_t pl = t / hw, e = t % hw, ih = e / d.w, iw = e % d.w;
-        T acc = out[t];
+        T acc = overwrite ? (T)0 : out[t];
         for (int64_t ki = 0; ki < d.kh; ki++) {
             int64_t th = ih + d.pad_h - ki * d.dil_h;
             if (th < 0 || th % d.stride_h) continue;
@@ -299,14 +301,14 @@ int tg_cuda_max_pool(void *ctx, const tg_im2col_desc *d, int route, const void *
     if (d->dtype == TG_F64) {
         if (route)
             pool_route_kernel<double><<<blocks, TG_CU_THREADS, 0, c->stream>>>(
-                *d, (const double *)x, (const double *)v, (double *)out);
+                *d, (const double *)x, (const double *)v, (double *)out, route == 2);
         else
             pool_select_kernel<double><<<blocks, TG_CU_THREADS, 0, c->stream>>>(
                 *d, (const double *)x, (const double *)v, (double *)out);
     } else {
         if (route)
             pool_route_kernel<float><<<blocks, TG_CU_THREADS, 0, c->stream>>>(
-                *d, (const float *)x, (const float *)v, (float *)out);
+                *d, (const float *)x, (const float *)v, (float *)out, route == 2);
         else
             pool_select_kernel<float><<<blocks, TG_CU_THREADS, 0, c->stream>>>(
                 *d, (const float *)x, (const float *)v, (float *)out);
