@@ -350,6 +350,14 @@ const tg_op_def tg__op_batch_norm_grad = {
     .params_size = sizeof(bn_params),
 };
 
+// The node (inputs checked); stats: where the kernel also writes batch_norm_wgrad's value.
+static tg_tensor *bn_grad_node(tg_tape *tape, tg_tensor *dy, tg_tensor *x, tg_tensor *w,
+                               double eps, void *stats) {
+    tg_tensor *in[3] = {dy, x, w};
+    bn_params p = {.eps = eps, .has_w = w != NULL, .stats = stats};
+    return tg__apply(tape, &tg__op_batch_norm_grad, w ? 3 : 2, in, &p);
+}
+
 tg_tensor *tg_batch_norm_grad(tg_tape *tape, tg_tensor *dy, tg_tensor *x, tg_tensor *w,
                               double eps) {
     if (!args_ok("tg_batch_norm_grad", w != NULL, eps)) return NULL;
@@ -361,8 +369,7 @@ tg_tensor *tg_batch_norm_grad(tg_tape *tape, tg_tensor *dy, tg_tensor *x, tg_ten
                  "not supported on backend %s (no batch_norm kernel)", tg_backend_name(x->be));
         return NULL;
     }
-    bn_params p = {.eps = eps, .has_w = w != NULL};
-    return tg__apply(tape, &tg__op_batch_norm_grad, n, in, &p);
+    return bn_grad_node(tape, dy, x, w, eps, NULL);
 }
 
 // batch_norm's dx for its backward; with wgrad, *wgrad = a [2, C] step tensor that the same
@@ -374,9 +381,7 @@ static tg_tensor *batch_norm_grad(tg_tape *tape, tg_tensor *dy, tg_tensor *x, tg
     *wgrad = tg__step_new(tape, x->be, x->dtype, 2, (int64_t[]){2, x->shape[1]},
                           "tg_batch_norm_grad");
     if (!*wgrad) return NULL;
-    tg_tensor *in[3] = {dy, x, w};
-    bn_params p = {.eps = eps, .has_w = w != NULL, .stats = (*wgrad)->data};
-    tg_tensor *dx = tg__apply(tape, &tg__op_batch_norm_grad, w ? 3 : 2, in, &p);
+    tg_tensor *dx = bn_grad_node(tape, dy, x, w, eps, (*wgrad)->data);
     if (!dx) *wgrad = NULL;
     return dx;
 }

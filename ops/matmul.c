@@ -220,8 +220,7 @@ static bool bias_as_epilogue(const tg_tensor *bias, const tg_tensor *out, tg_gem
     const int64_t *s = bias->shape;
     bool along_rows = (bias->ndim == 1 && s[0] == n) || (bias->ndim == 2 && s[0] == 1 && s[1] == n);
     bool along_cols = bias->ndim == 2 && s[0] == m && s[1] == 1;
-    if (!tg__has_gemm_ep(out->be) || m == 0 || n == 0 || !(along_rows || along_cols) ||
-        (along_rows && n == 1) || (along_cols && m == 1))   // ambiguous: the seeded route
+    if (!tg__has_gemm_ep(out->be) || m == 0 || n == 0 || !(along_rows || along_cols))
         return false;
     *e = (tg_gemm_ep){.bias = bias->data, .bias_rows = !along_rows, .act = TG_GEMM_ACT_NONE};
     return true;

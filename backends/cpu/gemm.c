@@ -100,17 +100,14 @@ static void transpose_f64(const double *src, int64_t ld, int64_t n, int64_t k, d
     }
 }
 
+#ifdef __AVX512F__
 // The narrow kernel (gemm_narrow.c, AVX-512 builds) is single-threaded: with more threads
 // it keeps only products BLIS would run on one.
-static inline bool use_narrow(const tg_cpu_ctx *c, const tg_gemm_desc *d) {
-#ifdef __AVX512F__
+static bool use_narrow(const tg_cpu_ctx *c, const tg_gemm_desc *d) {
     return tg_cpu_gemm_is_narrow(d) &&
            (c->n_threads <= 1 || (double)d->m * (double)d->n * (double)d->k < PAR_MIN_MACS);
-#else
-    (void)c, (void)d;
-    return false;
-#endif
 }
+#endif
 
 // The epilogue on the block [m0, m1) x [n0, n1) of batch entry b's C: seed (C = bias,
 // before a gemm with beta 1), or the bias (add_bias) and ReLU after the gemm. Rows of a
@@ -156,6 +153,30 @@ static void ep_block(const tg_gemm_desc *d, const tg_gemm_ep *e, int64_t b, int6
 }
 #undef EP_LOOP
 
+// e's epilogue around a gemm on a block of C that does not do it in its store: with a bias
+// and beta 0 the bias seeds C and the gemm adds to it (one pass fewer; ep_gemm_desc gives
+// beta 1), else the bias is added after the gemm, as ReLU is.
+static bool ep_seeds(const tg_gemm_desc *d, const tg_gemm_ep *e) {
+    return e && e->bias && d->beta == 0;
+}
+
+static tg_gemm_desc ep_gemm_desc(const tg_gemm_desc *d, const tg_gemm_ep *e) {
+    tg_gemm_desc g = *d;
+    if (ep_seeds(d, e)) g.beta = 1;
+    return g;
+}
+
+static void ep_before(const tg_gemm_desc *d, const tg_gemm_ep *e, int64_t b, int64_t m0,
+                      int64_t m1, int64_t n0, int64_t n1) {
+    if (ep_seeds(d, e)) ep_block(d, e, b, m0, m1, n0, n1, true, true, false);
+}
+
+static void ep_after(const tg_gemm_desc *d, const tg_gemm_ep *e, int64_t b, int64_t m0,
+                     int64_t m1, int64_t n0, int64_t n1) {
+    bool relu = e && e->act == TG_GEMM_ACT_RELU, bias = e && e->bias && !ep_seeds(d, e);
+    if (bias || relu) ep_block(d, e, b, m0, m1, n0, n1, false, bias, relu);
+}
+
 // The block [m0, m1) x [n0, n1) of batch entry b's C through BLIS, B (its columns from 0)
 // read at bp with the strides given.
 static void blis_only(const tg_gemm_desc *d, int64_t b, const char *bp, inc_t b_rs, inc_t b_cs,
@@ -175,21 +196,15 @@ static void blis_only(const tg_gemm_desc *d, int64_t b, const char *bp, inc_t b_
     }
 }
 
-// The same with e's epilogue (NULL: none) around it: a bias seeds C when beta is 0 (one
-// pass fewer), else it is added after the gemm, as ReLU is.
+// The same with e's epilogue (NULL: none) around it.
 static void blis_block(const tg_gemm_desc *d, const tg_gemm_ep *e, int64_t b, const char *bp,
                        inc_t b_rs, inc_t b_cs, int64_t m0, int64_t m1, int64_t n0, int64_t n1,
                        cntx_t *cntx, rntm_t *rntm) {
     if (m1 <= m0 || n1 <= n0) return;
-    bool relu = e && e->act == TG_GEMM_ACT_RELU, bias = e && e->bias;
-    bool seed = bias && d->beta == 0;
-    tg_gemm_desc g = *d;
-    if (seed) {
-        ep_block(d, e, b, m0, m1, n0, n1, true, true, false);
-        g.beta = 1;
-    }
+    tg_gemm_desc g = ep_gemm_desc(d, e);
+    ep_before(d, e, b, m0, m1, n0, n1);
     blis_only(&g, b, bp, b_rs, b_cs, m0, m1, n0, n1, cntx, rntm);
-    if ((bias && !seed) || relu) ep_block(d, e, b, m0, m1, n0, n1, false, bias && !seed, relu);
+    ep_after(d, e, b, m0, m1, n0, n1);
 }
 
 // B's columns [n0, n1) of one batch entry (rows of the stored B^T at bp) transposed into bt.
@@ -254,15 +269,10 @@ static int gemm_run(tg_cpu_ctx *c, const tg_gemm_desc *d, const tg_gemm_ep *e) {
     }
 #endif
     if (tg_cpu_gemm_is_small(d)) {
-        bool relu = e && e->act == TG_GEMM_ACT_RELU, bias = e && e->bias;
-        bool seed = bias && d->beta == 0;
-        tg_gemm_desc g = *d;
-        for (int64_t b = 0; seed && b < d->batch; b++)
-            ep_block(d, e, b, 0, d->m, 0, d->n, true, true, false);
-        if (seed) g.beta = 1;
+        tg_gemm_desc g = ep_gemm_desc(d, e);
+        for (int64_t b = 0; e && b < d->batch; b++) ep_before(d, e, b, 0, d->m, 0, d->n);
         tg_cpu_gemm_small(&g);
-        for (int64_t b = 0; ((bias && !seed) || relu) && b < d->batch; b++)
-            ep_block(d, e, b, 0, d->m, 0, d->n, false, bias && !seed, relu);
+        for (int64_t b = 0; e && b < d->batch; b++) ep_after(d, e, b, 0, d->m, 0, d->n);
         return TG_OK;
     }
     cntx_t *cntx = c->blis_cntx;

@@ -14,7 +14,6 @@ enum { NW_KC = 256 };
 #define VT __m512
 #define L 16
 #define SUF _f32
-#define NW_MASK_T __mmask16
 #define NW_MASK(cnt) ((__mmask16)((cnt) >= 16 ? 0xFFFF : (1u << (cnt)) - 1))
 #define VLD(p) _mm512_loadu_ps(p)
 #define VLDM(m, p) _mm512_maskz_loadu_ps(m, p)
@@ -26,29 +25,12 @@ enum { NW_KC = 256 };
 #define VMUL(a, b) _mm512_mul_ps(a, b)
 #define VADD(a, b) _mm512_add_ps(a, b)
 #define VMAX(a, b) _mm512_max_ps(a, b)
-#include "backends/cpu/gemm_narrow_impl.h"
-#undef T
-#undef VT
-#undef L
-#undef SUF
-#undef NW_MASK_T
-#undef NW_MASK
-#undef VLD
-#undef VLDM
-#undef VST
-#undef VSTM
-#undef VSET1
-#undef VZERO
-#undef VFMA
-#undef VMUL
-#undef VADD
-#undef VMAX
+#include "backends/cpu/gemm_narrow_impl.h"   // (it undefines these)
 
 #define T double
 #define VT __m512d
 #define L 8
 #define SUF _f64
-#define NW_MASK_T __mmask8
 #define NW_MASK(cnt) ((__mmask8)((cnt) >= 8 ? 0xFF : (1u << (cnt)) - 1))
 #define VLD(p) _mm512_loadu_pd(p)
 #define VLDM(m, p) _mm512_maskz_loadu_pd(m, p)
@@ -60,23 +42,7 @@ enum { NW_KC = 256 };
 #define VMUL(a, b) _mm512_mul_pd(a, b)
 #define VADD(a, b) _mm512_add_pd(a, b)
 #define VMAX(a, b) _mm512_max_pd(a, b)
-#include "backends/cpu/gemm_narrow_impl.h"
-#undef T
-#undef VT
-#undef L
-#undef SUF
-#undef NW_MASK_T
-#undef NW_MASK
-#undef VLD
-#undef VLDM
-#undef VST
-#undef VSTM
-#undef VSET1
-#undef VZERO
-#undef VFMA
-#undef VMUL
-#undef VADD
-#undef VMAX
+#include "backends/cpu/gemm_narrow_impl.h"   // (it undefines these)
 
 // The shapes it takes: a row-major C at most two vectors wide.
 static bool tg_cpu_gemm_is_narrow(const tg_gemm_desc *d) {

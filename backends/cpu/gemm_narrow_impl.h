@@ -1,6 +1,7 @@
 // One dtype's narrow gemm (included by gemm_narrow.c with T, VT, L, SUF and the intrinsic
-// macros defined): C [m, n] with n <= 2L, so a row of C is one or two vectors (the second
-// masked) and B is one packed panel: A is read once, in place, whatever m and k.
+// macros defined; undefined again at the end): C [m, n] with n <= 2L, so a row of C is one
+// or two vectors (the second masked) and B is one packed panel: A is read once, in place,
+// whatever m and k.
 #define CAT_(a, b) a##b
 #define CAT(a, b) CAT_(a, b)
 
@@ -130,15 +131,18 @@ static void CAT(gemm_narrow, SUF)(int64_t m, int64_t n, int64_t k, T alpha, cons
             }
             const T *at = ap + i * a_rs;
             T *ct = c + i * c_rs;
+#define NW_TILE(MR, NV)                                                                   \
+    CAT(nw_tile, SUF)(MR, NV, kc, at, a_rs, a_cs, bp, mr, n, alpha, beta, first, last, er, ct, c_rs)
             if (nv == 2) {
-                if (mr > 8) CAT(nw_tile, SUF)(12, 2, kc, at, a_rs, a_cs, bp, mr, n, alpha, beta, first, last, er, ct, c_rs);
-                else if (mr > 4) CAT(nw_tile, SUF)(8, 2, kc, at, a_rs, a_cs, bp, mr, n, alpha, beta, first, last, er, ct, c_rs);
-                else CAT(nw_tile, SUF)(4, 2, kc, at, a_rs, a_cs, bp, mr, n, alpha, beta, first, last, er, ct, c_rs);
+                if (mr > 8) NW_TILE(12, 2);
+                else if (mr > 4) NW_TILE(8, 2);
+                else NW_TILE(4, 2);
             } else {
-                if (mr > 8) CAT(nw_tile, SUF)(12, 1, kc, at, a_rs, a_cs, bp, mr, n, alpha, beta, first, last, er, ct, c_rs);
-                else if (mr > 4) CAT(nw_tile, SUF)(8, 1, kc, at, a_rs, a_cs, bp, mr, n, alpha, beta, first, last, er, ct, c_rs);
-                else CAT(nw_tile, SUF)(4, 1, kc, at, a_rs, a_cs, bp, mr, n, alpha, beta, first, last, er, ct, c_rs);
+                if (mr > 8) NW_TILE(12, 1);
+                else if (mr > 4) NW_TILE(8, 1);
+                else NW_TILE(4, 1);
             }
+#undef NW_TILE
         }
         p += kc;
     } while (p < k);
@@ -146,3 +150,18 @@ static void CAT(gemm_narrow, SUF)(int64_t m, int64_t n, int64_t k, T alpha, cons
 
 #undef CAT
 #undef CAT_
+#undef T
+#undef VT
+#undef L
+#undef SUF
+#undef NW_MASK
+#undef VLD
+#undef VLDM
+#undef VST
+#undef VSTM
+#undef VSET1
+#undef VZERO
+#undef VFMA
+#undef VMUL
+#undef VADD
+#undef VMAX
