@@ -99,6 +99,27 @@ Test(safety, write_through_a_detached_view_is_seen) {
     tg_free(p);
 }
 
+// tg_addmm_relu's rule reads its output (the ReLU mask): an in-place write to that output
+// while it is recorded is refused, and the backward pass then gives the true gradients.
+Test(safety, addmm_relu_output_cannot_be_written_before_backward) {
+    tg_clear_error();
+    tg_tape *tape = tg_tape_new();
+    tg_tensor *w = tu_f64(2, (int64_t[]){2, 2}, (double[]){1, -1, 2, 0.5}, true);
+    tg_tensor *x = tu_f64(2, (int64_t[]){1, 2}, (double[]){1, 2}, false);
+    tg_tensor *b = tu_f64(1, (int64_t[]){2}, (double[]){0.5, -0.5}, true);
+    tg_tensor *y = tg_addmm_relu(tape, b, x, w, false, true);   // relu([-0.5, 2.5])
+    cr_assert_not_null(y, "%s", tg_last_error());
+    tg_tensor *loss = tg_sum(tape, y);
+    cr_expect_neq(tg_fill_(y, 3), TG_OK, "the write must be refused");
+    tu_expect_error("tg_fill_", "recorded in the graph");
+    tg_clear_error();
+    cr_assert_eq(tg_backward(tape, loss), TG_OK, "%s", tg_last_error());
+    tu_expect_grad(b, (double[]){0, 1}, 2, 0);
+    tu_expect_grad(w, (double[]){0, 0, 1, 2}, 4, 0);
+    tg_tape_free(tape);
+    tg_free_many(3, (tg_tensor *[]){w, x, b});
+}
+
 Test(safety, writes_a_rule_never_reads_are_allowed) {
     // y = sum(p + q): add's rule reads no values, so changing p afterwards is harmless
     // (PyTorch allows it too); the normal loop (backward, step, zero_grad, reset) works.

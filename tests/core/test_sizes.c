@@ -124,6 +124,23 @@ Test(sizes, broadcast_results_that_overflow) {
     tg_free_many(7, (tg_tensor *[]){a, b, ma, mb, x, idx, small});
 }
 
+// addmm and addmm_relu on empty operands whose [M, N] result would have too many elements:
+// refused by their shape check, not wrapped (the bias [1] broadcasts to anything).
+Test(sizes, addmm_results_that_overflow) {
+    tg_clear_error();
+    tg_tape *tape = tg_tape_new();
+    int64_t e40 = INT64_C(1) << 40;
+    tg_tensor *a = tg_tensor_new(tu_cpu(), TG_F64, 2, (int64_t[]){e40, 0});
+    tg_tensor *b = tg_tensor_new(tu_cpu(), TG_F64, 2, (int64_t[]){0, e40});
+    tg_tensor *c = tg_tensor_new(tu_cpu(), TG_F64, 1, (int64_t[]){1});
+    cr_assert(a && b && c, "%s", tg_last_error());
+    expect_refused(tg_addmm(tape, c, a, b, false, false), TG_ERR_SHAPE, "tg_addmm", NULL);
+    expect_refused(tg_addmm_relu(tape, c, a, b, false, false), TG_ERR_SHAPE, "tg_addmm_relu",
+                   NULL);
+    tg_tape_free(tape);
+    tg_free_many(3, (tg_tensor *[]){a, b, c});
+}
+
 // 64 empty [0, 2^58] tensors joined along axis 1: 64 * 2^58 = 2^64 wrapped to a [0, 0] result.
 Test(sizes, concat_and_stack_sizes_that_overflow) {
     tg_clear_error();
