@@ -1,10 +1,12 @@
-// Narrow gemm for AVX-512 builds: C [m, n] with n at most two vectors (32 floats, 16
+// Narrow gemm for AVX-512 builds: C [m, n] with n at most four vectors (64 floats, 32
 // doubles), any m and k. The skinny products of small MLPs at large batch: a linear
 // layer's y = x W^T (n = its width), dx = dy W, and dW = dy^T x with k = the batch (seed-
-// moons: 8000 x 20 x 20 and 20 x 20 x 8000). A row of C is one or two zmm accumulators
-// (the second masked), 12 rows a tile, so A is read once, in place, B is one packed panel
-// per 256-deep block, and no tile has an edge path: masked loads and stores take the tail.
-// The store also applies the epilogue of gemm_ep (a bias along C's rows or columns, ReLU).
+// moons: 8000 x 20 x 20 and 20 x 20 x 8000; tiny-sgd's 10 x 20 x 40). A row of C is one to
+// four zmm accumulators (the last masked), 12 rows a tile (8 for three vectors, 6 for
+// four), so A is read once, in place, B is one packed panel per 256-deep block (128 for
+// three or four vectors), and no tile has an edge path: masked loads and stores take the
+// tail. The store also applies the epilogue of gemm_ep (a bias along C's rows or columns,
+// ReLU).
 #ifdef __AVX512F__
 #include <immintrin.h>
 
@@ -44,10 +46,10 @@ enum { NW_KC = 256 };
 #define VMAX(a, b) _mm512_max_pd(a, b)
 #include "backends/cpu/gemm_narrow_impl.h"   // (it undefines these)
 
-// The shapes it takes: a row-major C at most two vectors wide.
+// The shapes it takes: a row-major C at most four vectors wide.
 static bool tg_cpu_gemm_is_narrow(const tg_gemm_desc *d) {
     int64_t lanes = d->dtype == TG_F64 ? 8 : 16;
-    return d->c_cs == 1 && d->n >= 1 && d->n <= 2 * lanes && d->m >= 1;
+    return d->c_cs == 1 && d->n >= 1 && d->n <= 4 * lanes && d->m >= 1;
 }
 
 static void tg_cpu_gemm_narrow(const tg_gemm_desc *d, const tg_gemm_ep *e) {

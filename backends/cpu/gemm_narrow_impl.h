@@ -1,25 +1,44 @@
 // One dtype's narrow gemm (included by gemm_narrow.c with T, VT, L, SUF and the intrinsic
-// macros defined; undefined again at the end): C [m, n] with n <= 2L, so a row of C is one
-// or two vectors (the second masked) and B is one packed panel: A is read once, in place,
+// macros defined; undefined again at the end): C [m, n] with n <= 4L, so a row of C is one
+// to four vectors (the last masked) and B is one packed panel: A is read once, in place,
 // whatever m and k.
 #define CAT_(a, b) a##b
 #define CAT(a, b) CAT_(a, b)
 
-// B's kc x n block into rows of nv*L, zero-padded past n.
+// Row-major B's kc rows of n (NV vectors, the last masked) into the panel.
+static inline __attribute__((always_inline)) void
+CAT(nw_pack_rows, SUF)(const int NV, int64_t kc, int64_t n, const T *b, int64_t b_rs,
+                       T *restrict bp) {
+    for (int64_t k = 0; k < kc; k++) {
+        const T *s = b + k * b_rs;
+        T *o = bp + k * NV * L;
+#pragma GCC unroll 4
+        for (int q = 0; q < NV - 1; q++) VST(o + q * L, VLD(s + q * L));
+        VST(o + (NV - 1) * L, VLDM(NW_MASK(n - (NV - 1) * L), s + (NV - 1) * L));
+    }
+}
+
+// B's kc x n block into rows of nv*L, zero-padded past n. A B stored transposed (a linear
+// layer's W in x W^T) goes through the 16 x 16 register transposes of transpose.c.
 static void CAT(nw_pack, SUF)(int64_t kc, int64_t n, int nv, const T *b, int64_t b_rs,
                               int64_t b_cs, T *restrict bp) {
     int64_t w = (int64_t)nv * L;
     if (b_cs == 1) {
-        for (int64_t k = 0; k < kc; k++) {
-            const T *s = b + k * b_rs;
-            T *o = bp + k * w;
-            if (nv == 2) {
-                VST(o, VLD(s));
-                VST(o + L, VLDM(NW_MASK(n - L), s + L));
-            } else {
-                VST(o, VLDM(NW_MASK(n), s));
-            }
+        switch (nv) {
+        case 1: CAT(nw_pack_rows, SUF)(1, kc, n, b, b_rs, bp); break;
+        case 2: CAT(nw_pack_rows, SUF)(2, kc, n, b, b_rs, bp); break;
+        case 3: CAT(nw_pack_rows, SUF)(3, kc, n, b, b_rs, bp); break;
+        default: CAT(nw_pack_rows, SUF)(4, kc, n, b, b_rs, bp); break;
         }
+        return;
+    }
+    if (b_rs == 1) {
+        CAT(transpose, SUF)(b, b_cs, n, kc, bp, w);
+        if (n < w)
+            for (int64_t k = 0; k < kc; k++) {
+                T *o = bp + k * w + (nv - 1) * L;
+                VST(o, VLDM(NW_MASK(n - (nv - 1) * L), o));
+            }
         return;
     }
     for (int64_t k = 0; k < kc; k++) {
@@ -38,7 +57,7 @@ static inline __attribute__((always_inline)) void
 CAT(nw_tile, SUF)(const int MR, const int NV, int64_t kc, const T *a, int64_t a_rs, int64_t a_cs,
                   const T *restrict bp, int64_t mr, int64_t n, T alpha, T beta, bool first,
                   bool last, const tg_gemm_ep *e, T *c, int64_t c_rs) {
-    VT acc[24];
+    VT acc[24], bv[4];
     int64_t ro[12];
 #pragma GCC unroll 12
     for (int r = 0; r < MR; r++) ro[r] = (r < mr ? r : mr - 1) * a_rs;
@@ -47,34 +66,33 @@ CAT(nw_tile, SUF)(const int MR, const int NV, int64_t kc, const T *a, int64_t a_
     if (a_rs == 1) {   // A^T stored: the tile's column k is MR contiguous elements
         for (int64_t k = 0; k < kc; k++) {
             const T *ak = a + k * a_cs;
-            VT b0 = VLD(bp + k * NV * L), b1 = NV == 2 ? VLD(bp + k * NV * L + L) : b0;
+#pragma GCC unroll 4
+            for (int q = 0; q < NV; q++) bv[q] = VLD(bp + (k * NV + q) * L);
 #pragma GCC unroll 12
             for (int r = 0; r < MR; r++) {
                 VT x = VSET1(ak[r < mr ? r : mr - 1]);
-                acc[r * NV] = VFMA(x, b0, acc[r * NV]);
-                if (NV == 2) acc[r * NV + 1] = VFMA(x, b1, acc[r * NV + 1]);
+#pragma GCC unroll 4
+                for (int q = 0; q < NV; q++) acc[r * NV + q] = VFMA(x, bv[q], acc[r * NV + q]);
             }
         }
     } else {
         for (int64_t k = 0; k < kc; k++) {
             const T *ak = a + k * a_cs;
-            VT b0 = VLD(bp + k * NV * L), b1 = NV == 2 ? VLD(bp + k * NV * L + L) : b0;
+#pragma GCC unroll 4
+            for (int q = 0; q < NV; q++) bv[q] = VLD(bp + (k * NV + q) * L);
 #pragma GCC unroll 12
             for (int r = 0; r < MR; r++) {
                 VT x = VSET1(ak[ro[r]]);
-                acc[r * NV] = VFMA(x, b0, acc[r * NV]);
-                if (NV == 2) acc[r * NV + 1] = VFMA(x, b1, acc[r * NV + 1]);
+#pragma GCC unroll 4
+                for (int q = 0; q < NV; q++) acc[r * NV + q] = VFMA(x, bv[q], acc[r * NV + q]);
             }
         }
     }
     VT va = VSET1(alpha), vb = VSET1(beta), zero = VZERO();
-    VT bias0 = zero, bias1 = zero;
-    bool col_bias = first && e && e->bias && !e->bias_rows;
-    if (col_bias) {
-        const T *bv = e->bias;
-        bias0 = VLDM(NW_MASK(NV == 2 ? L : n), bv);
-        if (NV == 2) bias1 = VLDM(NW_MASK(n - L), bv + L);
-    }
+    VT cb[4] = {zero, zero, zero, zero};
+    if (first && e && e->bias && !e->bias_rows)   // a bias along C's columns
+#pragma GCC unroll 4
+        for (int q = 0; q < NV; q++) cb[q] = VLDM(NW_MASK(n - q * L), (const T *)e->bias + q * L);
     bool relu = last && e && e->act == TG_GEMM_ACT_RELU, row_bias = first && e && e->bias &&
                                                                     e->bias_rows;
     // Every read of C before the first store: a masked store's whole 64 bytes count as
@@ -86,14 +104,14 @@ CAT(nw_tile, SUF)(const int MR, const int NV, int64_t kc, const T *a, int64_t a_
         if (r >= mr) break;
         const T *cr = c + r * c_rs;
         VT rb = row_bias ? VSET1(((const T *)e->bias)[r]) : zero;
-#pragma GCC unroll 2
+#pragma GCC unroll 4
         for (int q = 0; q < NV; q++) {
             VT v = VMUL(va, acc[r * NV + q]);
             if (!first || beta != 0) {
-                VT o = VLDM(NW_MASK(NV == 2 && q == 0 ? L : n - q * L), cr + q * L);
+                VT o = VLDM(NW_MASK(n - q * L), cr + q * L);
                 v = first ? VFMA(vb, o, v) : VADD(v, o);
             }
-            if (first) v = VADD(v, VADD(q == 0 ? bias0 : bias1, rb));
+            if (first) v = VADD(v, VADD(cb[q], rb));
             if (relu) v = VMAX(v, zero);
             acc[r * NV + q] = v;
         }
@@ -101,29 +119,32 @@ CAT(nw_tile, SUF)(const int MR, const int NV, int64_t kc, const T *a, int64_t a_
 #pragma GCC unroll 12
     for (int r = 0; r < MR; r++) {
         if (r >= mr) break;
-#pragma GCC unroll 2
+#pragma GCC unroll 4
         for (int q = 0; q < NV; q++)
-            VSTM(c + r * c_rs + q * L, NW_MASK(NV == 2 && q == 0 ? L : n - q * L), acc[r * NV + q]);
+            VSTM(c + r * c_rs + q * L, NW_MASK(n - q * L), acc[r * NV + q]);
     }
 }
 
-// C [m, n] = alpha * A B + beta * C (+ e's bias, then its activation), n <= 2L.
+// C [m, n] = alpha * A B + beta * C (+ e's bias, then its activation), n <= 4L. Tiles of
+// 12 rows for one or two vectors, 8 for three, 6 for four (24 accumulators); the panel is
+// at most 8 KiB lines (32 KiB of floats): 256 deep, 128 for three or four vectors.
 static void CAT(gemm_narrow, SUF)(int64_t m, int64_t n, int64_t k, T alpha, const T *a,
                                   int64_t a_rs, int64_t a_cs, const T *b, int64_t b_rs,
                                   int64_t b_cs, T beta, T *c, int64_t c_rs,
                                   const tg_gemm_ep *e) {
     _Alignas(64) T bp[NW_KC * 2 * L];
-    int nv = n > L ? 2 : 1;
+    int nv = (int)((n + L - 1) / L);
+    int64_t kmax = nv > 2 ? NW_KC / 2 : NW_KC, rows = nv == 3 ? 8 : nv == 4 ? 6 : 12;
     int64_t p = 0;
     do {   // k == 0 still takes one (empty) block: C = beta*C + bias, activation
-        int64_t kc = k - p < NW_KC ? k - p : NW_KC;
+        int64_t kc = k - p < kmax ? k - p : kmax;
         bool first = p == 0, last = p + kc >= k;
         CAT(nw_pack, SUF)(kc, n, nv, b + p * b_rs, b_rs, b_cs, bp);
         const T *ap = a + p * a_cs;
         const tg_gemm_ep *er = e;
         tg_gemm_ep shifted;
-        for (int64_t i = 0; i < m; i += 12) {
-            int64_t mr = m - i < 12 ? m - i : 12;
+        for (int64_t i = 0; i < m; i += rows) {
+            int64_t mr = m - i < rows ? m - i : rows;
             if (e && e->bias && e->bias_rows) {   // row bias: this tile's rows
                 shifted = *e;
                 shifted.bias = (const T *)e->bias + i;
@@ -133,14 +154,25 @@ static void CAT(gemm_narrow, SUF)(int64_t m, int64_t n, int64_t k, T alpha, cons
             T *ct = c + i * c_rs;
 #define NW_TILE(MR, NV)                                                                   \
     CAT(nw_tile, SUF)(MR, NV, kc, at, a_rs, a_cs, bp, mr, n, alpha, beta, first, last, er, ct, c_rs)
-            if (nv == 2) {
-                if (mr > 8) NW_TILE(12, 2);
-                else if (mr > 4) NW_TILE(8, 2);
-                else NW_TILE(4, 2);
-            } else {
+            switch (nv) {
+            case 1:
                 if (mr > 8) NW_TILE(12, 1);
                 else if (mr > 4) NW_TILE(8, 1);
                 else NW_TILE(4, 1);
+                break;
+            case 2:
+                if (mr > 8) NW_TILE(12, 2);
+                else if (mr > 4) NW_TILE(8, 2);
+                else NW_TILE(4, 2);
+                break;
+            case 3:
+                if (mr > 4) NW_TILE(8, 3);
+                else NW_TILE(4, 3);
+                break;
+            default:
+                if (mr > 3) NW_TILE(6, 4);
+                else NW_TILE(3, 4);
+                break;
             }
 #undef NW_TILE
         }

@@ -194,8 +194,8 @@ Test(kernels, silu_f32_and_f64) {
 // Values are multiples of 1/8 with small sums and alpha, beta powers of two or halves, so
 // f32 is exact too; negative products make ReLU bite.
 static void check_gemm_ep(const struct tg_backend_ops *ops, const char *name, int threads,
-                          int dtype, int64_t m, int64_t k, int64_t n, bool ta, int bias_mode,
-                          int act, double alpha, double beta) {
+                          int dtype, int64_t m, int64_t k, int64_t n, bool ta, bool tb,
+                          int bias_mode, int act, double alpha, double beta) {
     enum { CAP = 102400, NB = 512 };
     static double a[CAP], b[CAP], c0[CAP], want[CAP], bias[NB];
     static double ad[CAP], bd[CAP], cd[CAP], biasd[NB];
@@ -211,7 +211,8 @@ static void check_gemm_ep(const struct tg_backend_ops *ops, const char *name, in
             for (int64_t j = 0; j < n; j++) {
                 double s = 0;
                 for (int64_t p = 0; p < k; p++)   // a stored [m, k], or [k, m] when ta
-                    s += a[bi * m * k + (ta ? p * m + i : i * k + p)] * b[bi * k * n + p * n + j];
+                    s += a[bi * m * k + (ta ? p * m + i : i * k + p)] *
+                         b[bi * k * n + (tb ? j * k + p : p * n + j)];   // b: [k, n] or [n, k]
                 int64_t o = bi * m * n + i * n + j;
                 double v = alpha * s + (beta != 0 ? beta * c0[o] : 0);
                 if (bias_mode) v += bias[bias_mode == 2 ? i : j];
@@ -226,7 +227,7 @@ static void check_gemm_ep(const struct tg_backend_ops *ops, const char *name, in
     tg_gemm_desc d = {
         .dtype = dtype, .m = m, .n = n, .k = k, .batch = batch, .alpha = alpha, .beta = beta,
         .a = f64 ? (void *)ad : (void *)af, .a_rs = ta ? 1 : k, .a_cs = ta ? m : 1, .a_bs = m * k,
-        .b = f64 ? (void *)bd : (void *)bf, .b_rs = n, .b_cs = 1, .b_bs = k * n,
+        .b = f64 ? (void *)bd : (void *)bf, .b_rs = tb ? 1 : n, .b_cs = tb ? k : 1, .b_bs = k * n,
         .c = f64 ? (void *)cd : (void *)cf, .c_rs = n, .c_cs = 1, .c_bs = m * n,
     };
     tg_gemm_ep e = {.bias = !bias_mode ? NULL : f64 ? (void *)biasd : (void *)biasf,
@@ -235,21 +236,23 @@ static void check_gemm_ep(const struct tg_backend_ops *ops, const char *name, in
     for (int64_t i = 0; i < batch * m * n; i++) {
         double got = f64 ? cd[i] : cf[i];
         cr_assert_eq(got, want[i],
-                     "%s %d threads %s %lldx%lldx%lld ta %d bias %d act %d alpha %g beta %g: "
+                     "%s %d threads %s %lldx%lldx%lld ta %d tb %d bias %d act %d alpha %g beta %g: "
                      "C[%lld] = %g, want %g", name, threads, f64 ? "f64" : "f32", (long long)m, (long long)k,
-                     (long long)n, ta, bias_mode, act, alpha, beta, (long long)i, got, want[i]);
+                     (long long)n, ta, tb, bias_mode, act, alpha, beta, (long long)i, got, want[i]);
     }
 }
 
-// Every kernel the cpu gemm routes to (the narrow one's 4/8/12-row tiles with one and two
-// vectors and masked tails, its 256-deep k blocks, the small one, BLIS above both, and on 2
-// threads BLIS on blocks of rows or columns of C split by us) with no, row and column bias,
-// with and without ReLU, alpha and beta, A in place and transposed, k = 0 too.
+// Every kernel the cpu gemm routes to (the narrow one's 3/4/6/8/12-row tiles with one to
+// four vectors and masked tails, its 256- and 128-deep k blocks, the small one, BLIS above
+// both, and on 2 threads BLIS on blocks of rows or columns of C split by us) with no, row
+// and column bias, with and without ReLU, alpha and beta, A and B in place and transposed,
+// k = 0 too.
 Test(kernels, gemm_ep_bias_relu) {
     static const int64_t shapes[][3] = {
         {1, 1, 1}, {13, 5, 20}, {25, 9, 32}, {7, 3, 33}, {30, 30, 16}, {9, 4, 2},
         {5, 0, 20}, {96, 96, 96}, {70, 40, 90}, {20, 96, 8}, {13, 600, 20}, {5, 300, 9},
-        {200, 128, 200}, {96, 128, 400},
+        {200, 128, 200}, {96, 128, 400}, {17, 130, 40}, {11, 140, 64}, {9, 3, 48},
+        {4, 7, 50}, {25, 9, 20}, {3, 300, 60},
     };
     const struct tg_backend_ops *v[3];
     const char *names[3];
@@ -263,9 +266,10 @@ Test(kernels, gemm_ep_bias_relu) {
                             for (int ta = 0; ta < 2; ta++) {
                                 int dtype = dt ? TG_F64 : TG_F32;
                                 const int64_t *sh = shapes[s];
+                                for (int tb = 0; tb < 2; tb++)
+                                    check_gemm_ep(v[q], names[q], threads, dtype, sh[0], sh[1],
+                                                  sh[2], ta, tb, mode, act, 1.0, 0.0);
                                 check_gemm_ep(v[q], names[q], threads, dtype, sh[0], sh[1], sh[2],
-                                              ta, mode, act, 1.0, 0.0);
-                                check_gemm_ep(v[q], names[q], threads, dtype, sh[0], sh[1], sh[2],
-                                              ta, mode, act, 0.5, 1.5);
+                                              ta, false, mode, act, 0.5, 1.5);
                             }
 }

@@ -135,10 +135,14 @@ Test(ops_matmul, gemm_size_classes) {
         {12, 12, 12}, {30, 30, 30}, {64, 64, 64}, {33, 17, 9}, {2, 600, 3},
         // long m, short n and k: with B transposed these take the small kernel on AVX2
         {200, 20, 20}, {100, 40, 24}, {150, 9, 27}, {400, 2, 10},
-        // the narrow kernel (AVX-512: n up to 32 floats, 16 doubles): 4-, 8- and 12-row
+        // the narrow kernel (AVX-512: n up to 64 floats, 32 doubles): 4-, 8- and 12-row
         // tiles, one and two vectors a row, masked tails, k past its 256-deep blocks
         {20, 200, 20}, {7, 580, 7}, {25, 4, 32}, {13, 9, 31}, {100, 3, 1}, {24, 16, 16},
         {3, 40, 17}, {9, 270, 9},
+        // its three and four vectors a row (n up to 64 floats, 32 doubles): 8-, 6-, 4- and
+        // 3-row tiles, k past their 128-deep blocks
+        {17, 100, 40}, {11, 60, 64}, {9, 3, 48}, {4, 7, 50}, {25, 9, 20}, {5, 130, 31},
+        {3, 129, 31},
     };
     for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++)
         check_gemm_sizes(sizes[i][0], sizes[i][1], sizes[i][2]);

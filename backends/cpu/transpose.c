@@ -1,0 +1,71 @@
+// Out-of-place transposes of a strided matrix into a row-major one, for the gemm paths that
+// copy a B stored transposed before packing it (gemm.c: BLIS's packed path; gemm_narrow.c:
+// its panel). Included into kernels.c, so built once per instruction-set variant.
+#ifdef __AVX__
+#include <immintrin.h>
+#endif
+
+#ifdef __AVX__
+// dst[c*ldd + r] = src[r*lds + c] for an 8 x 8 tile, in registers.
+static inline void tile8_f32(const float *s, int64_t lds, float *o, int64_t ldd) {
+    __m256 r0 = _mm256_loadu_ps(s), r1 = _mm256_loadu_ps(s + lds),
+           r2 = _mm256_loadu_ps(s + 2 * lds), r3 = _mm256_loadu_ps(s + 3 * lds),
+           r4 = _mm256_loadu_ps(s + 4 * lds), r5 = _mm256_loadu_ps(s + 5 * lds),
+           r6 = _mm256_loadu_ps(s + 6 * lds), r7 = _mm256_loadu_ps(s + 7 * lds);
+    __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1),
+           t2 = _mm256_unpacklo_ps(r2, r3), t3 = _mm256_unpackhi_ps(r2, r3),
+           t4 = _mm256_unpacklo_ps(r4, r5), t5 = _mm256_unpackhi_ps(r4, r5),
+           t6 = _mm256_unpacklo_ps(r6, r7), t7 = _mm256_unpackhi_ps(r6, r7);
+    __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE),
+           u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE),
+           u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE),
+           u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+    _mm256_storeu_ps(o, _mm256_permute2f128_ps(u0, u4, 0x20));
+    _mm256_storeu_ps(o + ldd, _mm256_permute2f128_ps(u1, u5, 0x20));
+    _mm256_storeu_ps(o + 2 * ldd, _mm256_permute2f128_ps(u2, u6, 0x20));
+    _mm256_storeu_ps(o + 3 * ldd, _mm256_permute2f128_ps(u3, u7, 0x20));
+    _mm256_storeu_ps(o + 4 * ldd, _mm256_permute2f128_ps(u0, u4, 0x31));
+    _mm256_storeu_ps(o + 5 * ldd, _mm256_permute2f128_ps(u1, u5, 0x31));
+    _mm256_storeu_ps(o + 6 * ldd, _mm256_permute2f128_ps(u2, u6, 0x31));
+    _mm256_storeu_ps(o + 7 * ldd, _mm256_permute2f128_ps(u3, u7, 0x31));
+}
+#endif
+
+// dst [k, n] (row p at dst + p*ldd) = the transpose of src's n rows of k (row j at src +
+// j*ld), by 16 x 16 blocks: each block reads and writes whole 64-byte lines.
+static void transpose_f32(const float *src, int64_t ld, int64_t n, int64_t k, float *dst,
+                          int64_t ldd) {
+    int64_t j = 0;
+#ifdef __AVX__
+    for (; j + 16 <= n; j += 16) {
+        int64_t p = 0;
+        for (; p + 16 <= k; p += 16) {
+            const float *s = src + j * ld + p;
+            float *o = dst + p * ldd + j;
+            tile8_f32(s, ld, o, ldd);
+            tile8_f32(s + 8, ld, o + 8 * ldd, ldd);
+            tile8_f32(s + 8 * ld, ld, o + 8, ldd);
+            tile8_f32(s + 8 * ld + 8, ld, o + 8 * ldd + 8, ldd);
+        }
+        for (; p < k; p++)
+            for (int64_t jj = j; jj < j + 16; jj++) dst[p * ldd + jj] = src[jj * ld + p];
+    }
+#endif
+    for (int64_t j0 = j; j0 < n; j0 += 8) {
+        int64_t j1 = j0 + 8 < n ? j0 + 8 : n;
+        for (int64_t p = 0; p < k; p++)
+            for (int64_t jj = j0; jj < j1; jj++) dst[p * ldd + jj] = src[jj * ld + p];
+    }
+}
+
+static void transpose_f64(const double *src, int64_t ld, int64_t n, int64_t k, double *dst,
+                          int64_t ldd) {
+    for (int64_t j0 = 0; j0 < n; j0 += 8) {
+        int64_t j1 = j0 + 8 < n ? j0 + 8 : n;
+        for (int64_t p0 = 0; p0 < k; p0 += 8) {
+            int64_t p1 = p0 + 8 < k ? p0 + 8 : k;
+            for (int64_t p = p0; p < p1; p++)
+                for (int64_t jj = j0; jj < j1; jj++) dst[p * ldd + jj] = src[jj * ld + p];
+        }
+    }
+}
