@@ -266,6 +266,34 @@ static int addmm_forward(tg_tensor *const *in, int n, const void *params, tg_ten
     return addmm_run(in, params, out, TG_GEMM_ACT_NONE, "tg_addmm");
 }
 
+// The bias gradient of a bias along C's rows ([n] or [1, n]): dy [m, n] summed over its
+// rows, written by the reduce kernel straight into .grad (added through a step tensor when
+// .grad holds a gradient already).
+typedef struct bias_grad {
+    tg_tape *tape;
+    const tg_tensor *dy;
+} bias_grad;
+
+static int write_bias_grad(tg_tensor *dst, double beta, void *ctx) {
+    const bias_grad *p = ctx;
+    const tg_tensor *dy = p->dy;
+    tg_tensor *sum = dst;
+    if (beta != 0) {
+        sum = tg__step_new(p->tape, dst->be, dst->dtype, dst->ndim, dst->shape, "tg_addmm");
+        if (!sum) return tg_last_status();
+    }
+    tg_view vx = tg__view_of(dy), vy = vx;
+    vy.data = sum->data;
+    vy.stride[0] = 0;
+    vy.stride[1] = 1;
+    tg_view vz = tg__view_flat(sum);
+    int st = dy->numel ? tg__k_reduce("tg_addmm", dst->be, TG_REDUCE_KIND_SUM, &vx, &vy)
+                       : tg__k_fill("tg_addmm", dst->be, &vz, 0.0);
+    if (st || sum == dst) return st;
+    tg_view a = tg__view_flat(dst), b = tg__view_flat(sum);
+    return tg__k_binary("tg_addmm", TG_BINARY_ADD, &a, &b, dst);
+}
+
 static int addmm_backward(tg_tape *tape, const tg_node *node, tg_tensor *dout,
                           tg_tensor **din) {
     // Reuse matmul's rule on a node view whose inputs are (a, b).
@@ -273,7 +301,15 @@ static int addmm_backward(tg_tape *tape, const tg_node *node, tg_tensor *dout,
     mm.in[0] = node->in[1];
     mm.in[1] = node->in[2];
     mm.n_in = 2;
-    din[0] = dout;
+    const tg_tensor *bias = node->in[0];
+    bool rows = (bias->ndim == 1 || (bias->ndim == 2 && bias->shape[0] == 1)) &&
+                bias->shape[bias->ndim - 1] == dout->shape[1] && bias->dtype == dout->dtype;
+    int st = rows && tg__needs_grad(node, 0)
+                 ? tg__grad_accumulate(tape, node, 0, write_bias_grad,
+                                       &(bias_grad){tape, dout})
+                 : 0;
+    if (st < 0) return st;
+    din[0] = st ? NULL : dout;
     return matmul_backward(tape, &mm, dout, din + 1);
 }
 

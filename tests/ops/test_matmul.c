@@ -449,3 +449,56 @@ Test(ops_matmul, first_error_wins) {
     tu_free(a);
     tu_free(b);
 }
+
+// addmm's bias gradient (dy summed over rows) is written by its rule straight into .grad
+// when the bias is a leaf along C's rows ([n] or [1, n]): after tg_zero_grad it replaces,
+// otherwise it adds; an empty batch gives zeros. loss = sum(r * y) with fixed r, so
+// db[j] = sum_i r[i, j]; ReLU (tg_addmm_relu) keeps r where y > 0.
+static void check_bias_grad(tg_dtype dt, int bias_ndim, bool relu, int64_t m) {
+    enum { K = 3, N = 4 };
+    double xv[5 * K], wv[N * K], bv[N], rv[5 * N];
+    for (int i = 0; i < 5 * K; i++) xv[i] = (double)((i * 7 + 2) % 9 - 4) / 4;
+    for (int i = 0; i < N * K; i++) wv[i] = (double)((i * 5 + 1) % 7 - 3) / 4;
+    for (int j = 0; j < N; j++) bv[j] = (double)j / 2 - 0.7;
+    for (int i = 0; i < 5 * N; i++) rv[i] = (double)(i % 6) - 2.5;
+    tg_tensor *x = tu_make(dt, (tu_arr){2, {m, K}, xv}, false);
+    tg_tensor *w = tu_make(dt, (tu_arr){2, {N, K}, wv}, true);
+    tg_tensor *b = bias_ndim == 1 ? tu_make(dt, (tu_arr){1, {N}, bv}, true)
+                                  : tu_make(dt, (tu_arr){2, {1, N}, bv}, true);
+    tg_tensor *r = tu_make(dt, (tu_arr){2, {m, N}, rv}, false);
+    double want[N] = {0};
+    for (int64_t i = 0; i < m; i++)
+        for (int j = 0; j < N; j++) {
+            double z = bv[j];
+            for (int p = 0; p < K; p++) z += xv[i * K + p] * wv[j * K + p];
+            if (!relu || z > 0) want[j] += rv[i * N + j];
+        }
+    tg_tape *tape = tg_tape_new();
+    for (int pass = 1; pass <= 3; pass++) {   // 1: replaces; 2: adds; 3: after zero_grad
+        if (pass == 3) cr_assert_eq(tg_zero_grad(1, &b), TG_OK);
+        tg_tensor *y = relu ? tg_addmm_relu(tape, b, x, w, false, true)
+                            : tg_addmm(tape, b, x, w, false, true);
+        cr_assert_not_null(y, "%s", tg_last_error());
+        cr_assert_eq(tg_backward(tape, tg_sum(tape, tg_mul(tape, y, r))), TG_OK, "%s",
+                     tg_last_error());
+        double got[N];
+        for (int j = 0; j < N; j++) got[j] = want[j] * (pass == 2 ? 2 : 1);
+        tu_expect_shape(tg_grad_of(b), bias_ndim, tg_shape(b));
+        tu_expect_grad(b, got, N, dt == TG_F32 ? 1e-5 : 1e-12);
+        tg_tape_reset(tape);
+    }
+    tg_tape_free(tape);
+    tu_free(x);
+    tu_free(w);
+    tu_free(b);
+    tu_free(r);
+}
+
+Test(ops_matmul, addmm_bias_grad_written_into_grad) {
+    for (int d = 0; d < TU_N_DTYPES; d++)
+        for (int nd = 1; nd <= 2; nd++)
+            for (int relu = 0; relu < 2; relu++) {
+                check_bias_grad(tu_dtype(d), nd, relu, 5);
+                check_bias_grad(tu_dtype(d), nd, relu, 0);
+            }
+}
