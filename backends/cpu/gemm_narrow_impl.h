@@ -18,8 +18,8 @@ CAT(nw_pack_rows, SUF)(const int NV, int64_t kc, int64_t n, const T *b, int64_t 
     }
 }
 
-// B's kc x n block into rows of nv*L, zero-padded past n. A B stored transposed (a linear
-// layer's W in x W^T) goes through the 16 x 16 register transposes of transpose.c.
+// B's kc x n block into rows of nv*L, zero-padded past n (a B stored transposed: nw_pack_t,
+// gemm_narrow.c).
 static void CAT(nw_pack, SUF)(int64_t kc, int64_t n, int nv, const T *b, int64_t b_rs,
                               int64_t b_cs, T *restrict bp) {
     int64_t w = (int64_t)nv * L;
@@ -33,12 +33,7 @@ static void CAT(nw_pack, SUF)(int64_t kc, int64_t n, int nv, const T *b, int64_t
         return;
     }
     if (b_rs == 1) {
-        CAT(transpose, SUF)(b, b_cs, n, kc, bp, w);
-        if (n < w)
-            for (int64_t k = 0; k < kc; k++) {
-                T *o = bp + k * w + (nv - 1) * L;
-                VST(o, VLDM(NW_MASK(n - (nv - 1) * L), o));
-            }
+        CAT(nw_pack_t, SUF)(kc, n, nv, b, b_cs, bp);
         return;
     }
     for (int64_t k = 0; k < kc; k++) {
