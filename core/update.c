@@ -50,7 +50,8 @@ static int run_update(const char *where, int kind, tg_tensor *y, const tg_tensor
     int st = check_update(where, y, a, b);
     if (st || !y->numel) return st;
     tg__bump_version(y);
-    tg_view vy = tg__view_of(y), va = tg__view_of(a), vb = b ? tg__view_of(b) : va;
+    // one shape, dense storage (checked above): the kernels see flat vectors
+    tg_view vy = tg__view_flat(y), va = tg__view_flat(a), vb = b ? tg__view_flat(b) : va;
     return tg__k_update(where, y->be, kind, &vy, &va, &vb, s0, s1, s2);
 }
 
