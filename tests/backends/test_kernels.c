@@ -273,3 +273,54 @@ Test(kernels, gemm_ep_bias_relu) {
                                               ta, false, mode, act, 0.5, 1.5);
                             }
 }
+
+// The max_pool slot's 2x2 stride-2 path in every variant, each route, against a loop:
+// route 0 selects v at the winners, route 1 adds dy into out at them (out pre-filled with
+// 0.5 here: through the public API it only ever adds into zeros), route 2 writes. Planes of
+// 6 x 36 and 6 x 37 (18 windows a row: a whole vector and a masked tail; with 37 the last
+// column is in no window, so route 2 zeroes and adds), NaNs and ties among the taps.
+static void check_max_pool_routes(const struct tg_backend_ops *ops, const char *name, int W) {
+    enum { N = 2, C = 3, H = 6, OH = 3, OW = 18, NY = N * C * OH * OW, CAP = N * C * H * 37 };
+    static float x[CAP], v[CAP], dy[NY], out[CAP];
+    static double want[CAP];
+    const int NX = N * C * H * W;
+    for (int i = 0; i < NX; i++) x[i] = (float)((i * 7919) % 23) - 11, v[i] = (float)(i % 17);
+    x[5] = x[100] = NAN;
+    for (int i = 0; i < NY; i++) dy[i] = (float)(i % 13) + 1;
+    tg_im2col_desc d = {.dtype = TG_F32, .n = N, .c = C, .h = H, .w = W, .kh = 2, .kw = 2,
+                        .oh = OH, .ow = OW, .stride_h = 2, .stride_w = 2, .dil_h = 1,
+                        .dil_w = 1};
+    for (int route = 0; route < 3; route++) {
+        int64_t n_out = route ? NX : NY;
+        for (int64_t i = 0; i < n_out; i++) want[i] = route == 1 ? 0.5 : 0;
+        for (int64_t i = 0; i < NX; i++) out[i] = route == 1 ? 0.5f : -7.0f;
+        for (int p = 0; p < N * C; p++)
+            for (int i = 0; i < OH; i++)
+                for (int j = 0; j < OW; j++) {
+                    int at0 = p * H * W + 2 * i * W + 2 * j, best = at0;
+                    for (int t = 1; t < 4; t++) {   // first maximum; a NaN wins and stays
+                        int at = at0 + (t / 2) * W + t % 2;
+                        if (x[best] == x[best] && !(x[at] <= x[best])) best = at;
+                    }
+                    int o = (p * OH + i) * OW + j;
+                    if (route) want[best] += dy[o];
+                    else want[o] = v[best];
+                }
+        cr_assert_eq(ops->max_pool(&(tg_cpu_ctx){.n_threads = 1}, &d, route, x,
+                                   route ? (const void *)dy : (const void *)v, out),
+                     TG_OK);
+        for (int64_t i = 0; i < n_out; i++)
+            cr_assert_eq((double)out[i], want[i], "%s W %d route %d: out[%lld] = %g, want %g",
+                         name, W, route, (long long)i, (double)out[i], want[i]);
+    }
+}
+
+Test(kernels, max_pool_2x2_routes) {
+    const struct tg_backend_ops *vs[3];
+    const char *names[3];
+    int nv = variants(vs, names);
+    for (int q = 0; q < nv; q++) {
+        check_max_pool_routes(vs[q], names[q], 36);
+        check_max_pool_routes(vs[q], names[q], 37);
+    }
+}

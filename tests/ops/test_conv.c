@@ -211,13 +211,16 @@ Test(ops_conv, max_pool_nan_and_ties) {
 
 // The 2x2 stride-2 path on odd sizes (x [2,3,5,7]: the last row and column belong to no
 // window) and rows of windows longer than its 64-window chunks (x [1,1,2,300]), against
-// a plain loop (first maximum wins), forward and route, in both dtypes.
+// a plain loop (first maximum wins), forward and route, in both dtypes; and the route's
+// own gradient, select(x, v) with v other than x (d sum(v * route(x, dy)) / d dy).
 static void pool2_vs_loop(int64_t n, int64_t c, int64_t h, int64_t w) {
     int64_t oh = h / 2, ow = w / 2, nx = n * c * h * w, ny = n * c * oh * ow;
     double *xv = malloc((size_t)nx * sizeof *xv), *gv = malloc((size_t)ny * sizeof *gv);
     double *want_y = calloc((size_t)ny, sizeof *want_y);
     double *want_dx = calloc((size_t)nx, sizeof *want_dx);
-    cr_assert(xv && gv && want_y && want_dx);
+    double *vv = malloc((size_t)nx * sizeof *vv), *want_sel = calloc((size_t)ny, sizeof *vv);
+    cr_assert(xv && gv && want_y && want_dx && vv && want_sel);
+    for (int64_t i = 0; i < nx; i++) vv[i] = (double)((i * 3) % 17) - 8;
     for (int64_t i = 0; i < nx; i++) xv[i] = (double)((i * 7919) % 23) - 11;   // with ties
     for (int64_t i = 0; i < ny; i++) gv[i] = (double)(i % 13) + 1;
     for (int64_t p = 0; p < n * c; p++)
@@ -230,6 +233,7 @@ static void pool2_vs_loop(int64_t n, int64_t c, int64_t h, int64_t w) {
                         if (xv[at] > xv[best]) best = at;
                     }
                 want_y[(p * oh + i) * ow + j] = xv[best];
+                want_sel[(p * oh + i) * ow + j] = vv[best];
                 want_dx[best] += gv[(p * oh + i) * ow + j];
             }
     for (int k = 0; k < TU_N_DTYPES; k++) {
@@ -237,16 +241,21 @@ static void pool2_vs_loop(int64_t n, int64_t c, int64_t h, int64_t w) {
         tg_tape *tape = tg_tape_new();
         tg_tensor *x = tg_tensor_from(tu_cpu(), TG_F64, 4, (int64_t[]){n, c, h, w}, xv);
         tg_tensor *g = tg_tensor_from(tu_cpu(), TG_F64, 4, (int64_t[]){n, c, oh, ow}, gv);
-        tg_tensor *xd = tg_cast(x, dt), *gd = tg_cast(g, dt);
+        tg_tensor *v = tg_tensor_from(tu_cpu(), TG_F64, 4, (int64_t[]){n, c, h, w}, vv);
+        tg_tensor *xd = tg_cast(x, dt), *gd = tg_cast(g, dt), *vd = tg_cast(v, dt);
+        cr_assert_eq(tg_set_requires_grad(gd, true), TG_OK);
         tg_tensor *y = tg_max_pool2d(tape, xd, 2, 2, NULL);
         tg_tensor *dx = tg_max_pool2d_grad(tape, xd, gd, 2, 2, NULL);
         cr_assert(y && dx, "%s", tg_last_error());
         tu_expect_values(y, want_y, ny, 0);
         tu_expect_values(dx, want_dx, nx, 0);
+        cr_assert_eq(tg_backward(tape, tg_sum(tape, tg_mul(tape, dx, vd))), TG_OK, "%s",
+                     tg_last_error());
+        tu_expect_values(tg_grad_of(gd), want_sel, ny, 0);
         tg_tape_free(tape);
-        tu_free(x), tu_free(g), tu_free(xd), tu_free(gd);
+        tu_free(x), tu_free(g), tu_free(v), tu_free(xd), tu_free(gd), tu_free(vd);
     }
-    free(xv), free(gv), free(want_y), free(want_dx);
+    free(xv), free(gv), free(vv), free(want_y), free(want_dx), free(want_sel);
 }
 
 Test(ops_conv, max_pool_2x2_odd_sizes_and_long_rows) {
