@@ -196,7 +196,7 @@ Test(kernels, silu_f32_and_f64) {
 static void check_gemm_ep(const struct tg_backend_ops *ops, const char *name, int threads,
                           int dtype, int64_t m, int64_t k, int64_t n, bool ta, bool tb,
                           int bias_mode, int act, double alpha, double beta) {
-    enum { CAP = 102400, NB = 512 };
+    enum { CAP = 131072, NB = 512 };
     static double a[CAP], b[CAP], c0[CAP], want[CAP], bias[NB];
     static double ad[CAP], bd[CAP], cd[CAP], biasd[NB];
     static float af[CAP], bf[CAP], cf[CAP], biasf[NB];
@@ -272,6 +272,27 @@ Test(kernels, gemm_ep_bias_relu) {
                                 check_gemm_ep(v[q], names[q], threads, dtype, sh[0], sh[1], sh[2],
                                               ta, false, mode, act, 0.5, 1.5);
                             }
+}
+
+// Float products with A row-major and B stored transposed past the small kernel's reach
+// (gemm_nt.c: tapegrad packs both operands for BLIS's microkernel): k past the kernel
+// sets' KC (384, 512), partial MR x NR tiles on both sides, on 1 thread and split between
+// 2, with and without the epilogue, alpha and beta.
+Test(kernels, gemm_nt_own_packing) {
+    static const int64_t shapes[][3] = {{40, 520, 90}, {64, 400, 160}, {33, 300, 45}};
+    const struct tg_backend_ops *v[3];
+    const char *names[3];
+    int nv = variants(v, names);
+    for (int q = 0; q < nv; q++)
+        for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
+            for (int threads = 1; threads <= 2; threads++)
+                for (int mode = 0; mode < 3; mode += 2) {
+                    const int64_t *sh = shapes[s];
+                    check_gemm_ep(v[q], names[q], threads, TG_F32, sh[0], sh[1], sh[2], false,
+                                  true, mode, mode ? TG_GEMM_ACT_RELU : 0, 1.0, 0.0);
+                    check_gemm_ep(v[q], names[q], threads, TG_F32, sh[0], sh[1], sh[2], false,
+                                  true, mode, 0, 0.5, 1.5);
+                }
 }
 
 // The max_pool slot's 2x2 stride-2 path in every variant, each route, against a loop:
