@@ -13,53 +13,11 @@
 enum { NW_KC = 256 };
 
 // A B stored transposed (a linear layer's W in x W^T: row j of W is column j of B) into
-// the panel's rows of w = nv*L, zero past n. Floats: 16 x 16 blocks, transposed in
-// registers, loads masked to the block's k and rows past n left zero, so every store is a
-// whole vector (w is a multiple of 16) and the padding comes with it. With scalar tails
-// (transpose.c) this was 18 % of tiny-sgd's step (Zen 5, 2026-12-06).
-static inline void nw_tr16_f32(__m512 r[16]) {
-    __m512 t[16];
-    for (int i = 0; i < 8; i++) {
-        t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
-        t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
-    }
-    // r[4i + c]: in each 128-bit lane L, column 4L + c of rows 4i .. 4i+3
-    for (int i = 0; i < 4; i++) {
-        r[4 * i] = _mm512_shuffle_ps(t[4 * i], t[4 * i + 2], 0x44);
-        r[4 * i + 1] = _mm512_shuffle_ps(t[4 * i], t[4 * i + 2], 0xEE);
-        r[4 * i + 2] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0x44);
-        r[4 * i + 3] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0xEE);
-    }
-    for (int c = 0; c < 4; c++) {
-        t[c] = _mm512_shuffle_f32x4(r[c], r[4 + c], 0x88);
-        t[4 + c] = _mm512_shuffle_f32x4(r[c], r[4 + c], 0xDD);
-        t[8 + c] = _mm512_shuffle_f32x4(r[8 + c], r[12 + c], 0x88);
-        t[12 + c] = _mm512_shuffle_f32x4(r[8 + c], r[12 + c], 0xDD);
-    }
-    for (int c = 0; c < 4; c++) {
-        r[c] = _mm512_shuffle_f32x4(t[c], t[8 + c], 0x88);
-        r[8 + c] = _mm512_shuffle_f32x4(t[c], t[8 + c], 0xDD);
-        r[4 + c] = _mm512_shuffle_f32x4(t[4 + c], t[12 + c], 0x88);
-        r[12 + c] = _mm512_shuffle_f32x4(t[4 + c], t[12 + c], 0xDD);
-    }
-}
-
+// the panel's rows of w = nv*L, zero past n. Floats: transpose.c's 16 x 16 register blocks
+// (with scalar tails this was 18 % of tiny-sgd's step, Zen 5, 2026-12-06).
 static void nw_pack_t_f32(int64_t kc, int64_t n, int nv, const float *b, int64_t b_cs,
                           float *restrict bp) {
-    int64_t w = (int64_t)nv * 16;
-    for (int64_t j0 = 0; j0 < n; j0 += 16) {
-        int64_t jr = n - j0 < 16 ? n - j0 : 16;
-        for (int64_t p0 = 0; p0 < kc; p0 += 16) {
-            int64_t pr = kc - p0 < 16 ? kc - p0 : 16;
-            __mmask16 km = (__mmask16)(pr == 16 ? 0xFFFF : (1u << pr) - 1);
-            __m512 r[16];
-            for (int64_t j = 0; j < 16; j++)
-                r[j] = j < jr ? _mm512_maskz_loadu_ps(km, b + (j0 + j) * b_cs + p0)
-                              : _mm512_setzero_ps();
-            nw_tr16_f32(r);
-            for (int64_t p = 0; p < pr; p++) _mm512_storeu_ps(bp + (p0 + p) * w + j0, r[p]);
-        }
-    }
+    pack_t_f32(b, b_cs, n, kc, (int64_t)nv * 16, bp);
 }
 
 // Doubles (not a speed target): transpose.c's blocked copy, then the padding.

@@ -4,7 +4,7 @@
 // strided gather (BLIS 0.9's reference packing for the kernel sets we use); gemm.c used to
 // copy W^T once into row-major scratch and let BLIS pack that (two passes over W, and x
 // still gathered). Here tapegrad packs both operands itself, straight into BLIS's
-// micro-panel layout, by 16 x 16 register transposes (nw_tr16_f32, gemm_narrow.c), and
+// micro-panel layout, by 16 x 16 register transposes (pack_t_f32, transpose.c), and
 // runs the kernel set's own microkernel over the blocks in BLIS's loop order (NC, KC, MC,
 // then NR x MR tiles), with the block sizes, the microkernel and its preferred storage of
 // C taken from the context cpu_select.c chose. BLIS 0.9's microkernels take partial tiles
@@ -17,34 +17,11 @@ typedef void (*nt_ukr)(dim_t m, dim_t n, dim_t k, float *alpha, float *a, float 
                        float *beta, float *c, inc_t rs_c, inc_t cs_c, auxinfo_t *data,
                        cntx_t *cntx);
 
-static __mmask16 nt_mask(int64_t cnt) {
-    return (__mmask16)(cnt >= 16 ? 0xFFFF : cnt <= 0 ? 0 : (1u << cnt) - 1);
-}
-
-// One micro-panel: rows [0, rr) of M (row i at m + i*ld, running along k; rows rr..R-1
-// zero), columns [0, kc), into out[p*R + i].
-static void nt_pack_panel(const float *m, int64_t ld, int64_t rr, int64_t kc, int64_t R,
-                          float *restrict out) {
-    for (int64_t g = 0; g < R; g += 16) {
-        __mmask16 sm = nt_mask(R - g);
-        for (int64_t p0 = 0; p0 < kc; p0 += 16) {
-            int64_t pr = kc - p0 < 16 ? kc - p0 : 16;
-            __mmask16 km = nt_mask(pr);
-            __m512 r[16];
-            for (int64_t j = 0; j < 16; j++)
-                r[j] = g + j < rr ? _mm512_maskz_loadu_ps(km, m + (g + j) * ld + p0)
-                                  : _mm512_setzero_ps();
-            nw_tr16_f32(r);
-            for (int64_t p = 0; p < pr; p++) _mm512_mask_storeu_ps(out + (p0 + p) * R + g, sm, r[p]);
-        }
-    }
-}
-
 // rows [0, rows) of M, columns [0, kc), as panels of R rows (the last one zero-padded).
 static void nt_pack_block(const float *m, int64_t ld, int64_t rows, int64_t kc, int64_t R,
                           float *restrict out) {
     for (int64_t i = 0; i < rows; i += R)
-        nt_pack_panel(m + i * ld, ld, rows - i < R ? rows - i : R, kc, R, out + i * kc);
+        pack_t_f32(m + i * ld, ld, rows - i < R ? rows - i : R, kc, R, out + i * kc);
 }
 
 // C's block [m0, m1) x [n0, n1) of batch entry bi: C = alpha A B + beta C. false (nothing

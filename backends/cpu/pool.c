@@ -190,13 +190,12 @@ static void pool2_planes_avx512(const pool_job *j, int64_t lo, int64_t hi) {
                                           23),
                   ihi = _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30,
                                           15, 31);
-#define P2_MASK(cnt) ((__mmask16)((cnt) >= 16 ? 0xFFFF : (cnt) <= 0 ? 0 : (1u << (cnt)) - 1))
     for (int64_t pl = lo; pl < hi; pl++)
         for (int64_t r = 0; r < d->oh; r++) {
             const int64_t at = pl * hw + 2 * r * w, ot = pl * ohw + r * nw;
             for (int64_t c0 = 0; c0 < nw; c0 += 16) {
                 int64_t cn = nw - c0 < 16 ? nw - c0 : 16;
-                __mmask16 mo = P2_MASK(cn), ml = P2_MASK(2 * cn), mh = P2_MASK(2 * cn - 16);
+                __mmask16 mo = mask16(cn), ml = mask16(2 * cn), mh = mask16(2 * cn - 16);
                 const float *a = xs + at + 2 * c0, *b = a + w;
                 __m512 al = _mm512_maskz_loadu_ps(ml, a), ah = _mm512_maskz_loadu_ps(mh, a + 16);
                 __m512 bl = _mm512_maskz_loadu_ps(ml, b), bh = _mm512_maskz_loadu_ps(mh, b + 16);
@@ -250,7 +249,6 @@ static void pool2_planes_avx512(const pool_job *j, int64_t lo, int64_t hi) {
                 _mm512_mask_storeu_ps(ob + 16, mh, obh);
             }
         }
-#undef P2_MASK
 }
 #endif
 

@@ -1,6 +1,8 @@
 // Out-of-place transposes of a strided matrix into a row-major one, for the gemm paths that
-// copy a B stored transposed before packing it (gemm.c: BLIS's packed path; gemm_narrow.c:
-// its panel). Included into kernels.c, so built once per instruction-set variant.
+// copy a B stored transposed before packing it (gemm.c: BLIS's packed path), and with
+// AVX-512 the 16 x 16 register transpose that packs an operand running along k into a
+// panel (gemm_narrow.c's B panel, gemm_nt.c's micro-panels). Included into kernels.c, so
+// built once per instruction-set variant.
 #ifdef __AVX__
 #include <immintrin.h>
 #endif
@@ -69,3 +71,58 @@ static void transpose_f64(const double *src, int64_t ld, int64_t n, int64_t k, d
         }
     }
 }
+
+#ifdef __AVX512F__
+// The first cnt lanes (none for cnt <= 0, all for cnt >= 16).
+static inline __mmask16 mask16(int64_t cnt) {
+    return (__mmask16)(cnt >= 16 ? 0xFFFF : cnt <= 0 ? 0 : (1u << cnt) - 1);
+}
+
+// r[j] (row j, 16 floats) becomes column j: r[p][j] = the old r[j][p].
+static inline void tr16_f32(__m512 r[16]) {
+    __m512 t[16];
+    for (int i = 0; i < 8; i++) {
+        t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+        t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+    }
+    // r[4i + c]: in each 128-bit lane L, column 4L + c of rows 4i .. 4i+3
+    for (int i = 0; i < 4; i++) {
+        r[4 * i] = _mm512_shuffle_ps(t[4 * i], t[4 * i + 2], 0x44);
+        r[4 * i + 1] = _mm512_shuffle_ps(t[4 * i], t[4 * i + 2], 0xEE);
+        r[4 * i + 2] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0x44);
+        r[4 * i + 3] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0xEE);
+    }
+    for (int c = 0; c < 4; c++) {
+        t[c] = _mm512_shuffle_f32x4(r[c], r[4 + c], 0x88);
+        t[4 + c] = _mm512_shuffle_f32x4(r[c], r[4 + c], 0xDD);
+        t[8 + c] = _mm512_shuffle_f32x4(r[8 + c], r[12 + c], 0x88);
+        t[12 + c] = _mm512_shuffle_f32x4(r[8 + c], r[12 + c], 0xDD);
+    }
+    for (int c = 0; c < 4; c++) {
+        r[c] = _mm512_shuffle_f32x4(t[c], t[8 + c], 0x88);
+        r[8 + c] = _mm512_shuffle_f32x4(t[c], t[8 + c], 0xDD);
+        r[4 + c] = _mm512_shuffle_f32x4(t[4 + c], t[12 + c], 0x88);
+        r[12 + c] = _mm512_shuffle_f32x4(t[4 + c], t[12 + c], 0xDD);
+    }
+}
+
+// A panel of R lanes a row: out[p*R + i] = m[i*ld + p] for rows i < rr (lanes rr..R-1
+// zero) and p < kc. 16 x 16 blocks, loads masked to the k tail and rows past rr left zero,
+// so the padding comes with the stores.
+static void pack_t_f32(const float *m, int64_t ld, int64_t rr, int64_t kc, int64_t R,
+                       float *restrict out) {
+    for (int64_t g = 0; g < R; g += 16) {
+        __mmask16 sm = mask16(R - g);
+        for (int64_t p0 = 0; p0 < kc; p0 += 16) {
+            int64_t pr = kc - p0 < 16 ? kc - p0 : 16;
+            __mmask16 km = mask16(pr);
+            __m512 r[16];
+            for (int64_t j = 0; j < 16; j++)
+                r[j] = g + j < rr ? _mm512_maskz_loadu_ps(km, m + (g + j) * ld + p0)
+                                  : _mm512_setzero_ps();
+            tr16_f32(r);
+            for (int64_t p = 0; p < pr; p++) _mm512_mask_storeu_ps(out + (p0 + p) * R + g, sm, r[p]);
+        }
+    }
+}
+#endif
