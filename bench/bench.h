@@ -47,6 +47,9 @@ typedef struct bench_result {
 // CPU, comparable with wall time only for 1-thread runs).
 double bench_now(void);
 void bench_use_cpu_clock(bool cpu);
+// Seconds one bench_now() costs on the chosen clock (measured once; every sample holds about
+// one read). Printed by the table and in the JSON ("clock_read_s").
+double bench_clock_read_cost(void);
 // Peak resident set size of this process in KiB (getrusage).
 long bench_peak_rss_kb(void);
 

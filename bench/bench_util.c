@@ -18,7 +18,12 @@ static int n_results;
 
 static clockid_t clock_id = CLOCK_MONOTONIC;
 
-void bench_use_cpu_clock(bool cpu) { clock_id = cpu ? CLOCK_PROCESS_CPUTIME_ID : CLOCK_MONOTONIC; }
+static double clock_read;   // seconds one read of clock_id costs (median of back-to-back pairs)
+
+void bench_use_cpu_clock(bool cpu) {
+    clock_id = cpu ? CLOCK_PROCESS_CPUTIME_ID : CLOCK_MONOTONIC;
+    clock_read = -1;
+}
 
 double bench_now(void) {
     struct timespec ts;
@@ -34,6 +39,21 @@ long bench_peak_rss_kb(void) {
 static int cmp_double(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
     return x < y ? -1 : x > y;
+}
+
+// What one read of the clock costs, measured once: it lands inside every sample. The wall
+// clock is a vDSO read (~20-30 ns); the process CPU-time clock is a system call, which under
+// some hypervisors costs over a microsecond, a large share of a microsecond-scale figure.
+double bench_clock_read_cost(void) {
+    if (clock_read >= 0) return clock_read;
+    enum { PAIRS = 2001 };
+    static double d[PAIRS];
+    for (int i = 0; i < PAIRS; i++) {
+        double a = bench_now();
+        d[i] = bench_now() - a;
+    }
+    qsort(d, PAIRS, sizeof d[0], cmp_double);
+    return clock_read = d[PAIRS / 2];
 }
 
 // Runs fn once; prints the error and returns a negative value on failure.
@@ -191,6 +211,8 @@ void bench_finish(const bench_opts *o, int n_failed, const char *const *failed) 
                (double)bench_peak_rss_kb() / 1024.0, o->backend_name, tg_dtype_name(o->dtype),
                o->threads, o->threads == 1 ? "" : "s",
                o->quick ? " (quick: a smoke run, not a measurement)" : "");
+        printf("clock: %s, one read costs %.0f ns (inside every sample)\n",
+               o->cpu_clock ? "process CPU time" : "wall", 1e9 * bench_clock_read_cost());
         return;
     }
     char model[256], date[64];
@@ -206,6 +228,7 @@ void bench_finish(const bench_opts *o, int n_failed, const char *const *failed) 
     printf("  \"min_time\": %g, \"quick\": %s, \"malloc_probe\": %s, \"clock\": \"%s\",\n",
            o->min_time, o->quick ? "true" : "false",
            bench_malloc_read().available ? "true" : "false", o->cpu_clock ? "cpu" : "wall");
+    printf("  \"clock_read_s\": %.3g,\n", bench_clock_read_cost());
     printf("  \"env\": {\n");
     json_env("BLIS_NUM_THREADS", false);
     json_env("OMP_NUM_THREADS", false);

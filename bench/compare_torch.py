@@ -463,6 +463,14 @@ def torch_envs(args, env, tg):
     return envs
 
 
+def clock_cost(meta):
+    """' (one read N ns)' from tg-bench's measurement of its clock, which every sample holds
+    once: the process CPU-time clock is a system call (~1.3 us on a KVM guest), too coarse
+    for microsecond figures such as tiny-sgd's step."""
+    c = (meta.get("tg_meta") or {}).get("clock_read_s")
+    return f" (one read {c * 1e9:.0f} ns)" if c is not None else ""
+
+
 def collect(args):
     """Runs the rounds; returns {(config, figure): {side: {round: result dict}}} for the sides
     tg, torch (as installed) and torch_same (BLIS_ARCH_TYPE = tapegrad's set), and the meta."""
@@ -712,7 +720,8 @@ def main():
     ap.add_argument("--min-time", type=float, default=0.3)
     ap.add_argument("--dtype", choices=["f32", "f64"], default="f32")
     ap.add_argument("--clock", choices=["wall", "cpu"], default="wall",
-                    help="cpu: process CPU time on both sides (a busy shared machine; 1 thread)")
+                    help="cpu: process CPU time on both sides (a busy shared machine; 1 thread; "
+                         "a system call per read: for millisecond figures, not tiny-sgd)")
     ap.add_argument("--quick", action="store_true", help="smoke run: 1 round, 1-2 reps")
     ap.add_argument("--markdown", action="store_true", help="tables in markdown")
     ap.add_argument("--json-out", default=None, help="also write the raw results here")
@@ -738,7 +747,7 @@ def main():
               f": {date}; {cpu_model()} ({os.cpu_count()} CPUs); {args.threads} thread"
               f"{'s' if args.threads != 1 else ''}; {args.dtype}; {args.rounds} round"
               f"{'s' if args.rounds != 1 else ''}, min-time {args.min_time} s per figure; "
-              f"{args.clock} clock; "
+              f"{args.clock} clock{clock_cost(meta)}; "
               f"PyTorch {tmeta.get('torch_version', '?')}; load average "
               f"{load0[0]:.1f} before, {load1[0]:.1f} after ({time.time() - t0:.0f} s)\n")
     out.write(f"command: {' '.join([os.path.basename(sys.argv[0])] + sys.argv[1:])}\n")
