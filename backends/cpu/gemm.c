@@ -152,16 +152,31 @@ static bool use_nt(const tg_gemm_desc *d) {
     return d->dtype == TG_F32 && d->a_cs == 1 && wants_transpose(d);
 }
 
-// blis_block for those: e's epilogue around gemm_nt_f32 (BLIS on the strided B if the
-// per-thread scratch for the packed blocks is not to be had).
+typedef struct nt_ep_arg {
+    const tg_gemm_desc *d;
+    const tg_gemm_ep *e;
+    int64_t b;
+} nt_ep_arg;
+
+// e's bias and activation on one tile of C that gemm_nt_f32 has just finished.
+static void nt_tile_ep(void *arg, int64_t i0, int64_t i1, int64_t j0, int64_t j1) {
+    const nt_ep_arg *a = arg;
+    ep_block(a->d, a->e, a->b, i0, i1, j0, j1, false, a->e->bias != NULL,
+             a->e->act == TG_GEMM_ACT_RELU);
+}
+
+// blis_block for those: gemm_nt_f32 with e's epilogue applied tile by tile while the tile is
+// in L1 (no pass over C before or after), or, if the per-thread scratch for the packed
+// blocks is not to be had, BLIS on the strided B with the epilogue around it.
 static void nt_block(const tg_gemm_desc *d, const tg_gemm_ep *e, int64_t b, int64_t m0,
                      int64_t m1, int64_t n0, int64_t n1, cntx_t *cntx, rntm_t *rntm) {
     if (m1 <= m0 || n1 <= n0) return;
+    nt_ep_arg arg = {d, e, b};
+    if (gemm_nt_f32(d, b, m0, m1, n0, n1, cntx, e ? nt_tile_ep : NULL, &arg)) return;
     tg_gemm_desc g = ep_gemm_desc(d, e);
     ep_before(d, e, b, m0, m1, n0, n1);
-    if (!gemm_nt_f32(&g, b, m0, m1, n0, n1, cntx))
-        blis_only(&g, b, (const char *)d->b + (size_t)(b * d->b_bs) * sizeof(float), d->b_rs,
-                  d->b_cs, m0, m1, n0, n1, cntx, rntm);
+    blis_only(&g, b, (const char *)d->b + (size_t)(b * d->b_bs) * sizeof(float), d->b_rs,
+              d->b_cs, m0, m1, n0, n1, cntx, rntm);
     ep_after(d, e, b, m0, m1, n0, n1);
 }
 #endif

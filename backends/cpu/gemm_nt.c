@@ -24,10 +24,15 @@ static void nt_pack_block(const float *m, int64_t ld, int64_t rows, int64_t kc, 
         pack_t_f32(m + i * ld, ld, rows - i < R ? rows - i : R, kc, R, out + i * kc);
 }
 
-// C's block [m0, m1) x [n0, n1) of batch entry bi: C = alpha A B + beta C. false (nothing
-// done) when the per-thread scratch for the packed blocks is not to be had.
+// An epilogue on C's rows [i0, i1) x columns [j0, j1), run on each tile of C as soon as the
+// microkernel has written its last k block (the tile is still in L1).
+typedef void (*nt_tile_fn)(void *arg, int64_t i0, int64_t i1, int64_t j0, int64_t j1);
+
+// C's block [m0, m1) x [n0, n1) of batch entry bi: C = alpha A B + beta C, then tile_ep
+// (NULL: none) on every tile. false (nothing done) when the per-thread scratch for the
+// packed blocks is not to be had.
 static bool gemm_nt_f32(const tg_gemm_desc *d, int64_t bi, int64_t m0, int64_t m1, int64_t n0,
-                        int64_t n1, cntx_t *cntx) {
+                        int64_t n1, cntx_t *cntx, nt_tile_fn tile_ep, void *ep_arg) {
     const num_t dt = BLIS_FLOAT;
     if (!cntx) cntx = bli_gks_query_cntx();   // (a context-less caller: BLIS's own pick)
     const int64_t MR = bli_cntx_get_blksz_def_dt(dt, BLIS_MR, cntx),
@@ -64,6 +69,7 @@ static bool gemm_nt_f32(const tg_gemm_desc *d, int64_t bi, int64_t m0, int64_t m
         for (int64_t pc = 0; pc < d->k; pc += KC) {
             int64_t kc = d->k - pc < KC ? d->k - pc : KC;
             float *beta = pc == 0 ? &beta0 : &one;
+            bool last_k = pc + kc >= d->k;
             nt_pack_block(kb + jc * ldb + pc, ldb, nc, kc, NR, bbuf);
             for (int64_t ic = 0; ic < ma; ic += MC) {
                 int64_t mc = ma - ic < MC ? ma - ic : MC;
@@ -75,9 +81,14 @@ static bool gemm_nt_f32(const tg_gemm_desc *d, int64_t bi, int64_t m0, int64_t m
                         bool last_i = ir + MR >= mc;
                         bli_auxinfo_set_next_a(last_i ? abuf : ap + MR * kc, &aux);
                         bli_auxinfo_set_next_b(last_i && jr + NR < nc ? bp + NR * kc : bp, &aux);
-                        ukr(mc - ir < MR ? mc - ir : MR, nc - jr < NR ? nc - jr : NR, kc, &alpha,
-                            ap, bp, beta, c + (ic + ir) * rs + (jc + jr) * cs, rs, cs, &aux,
-                            cntx);
+                        int64_t mr = mc - ir < MR ? mc - ir : MR, nr = nc - jr < NR ? nc - jr : NR;
+                        ukr(mr, nr, kc, &alpha, ap, bp, beta,
+                            c + (ic + ir) * rs + (jc + jr) * cs, rs, cs, &aux, cntx);
+                        if (tile_ep && last_k) {   // (the tile's rows are C's rows or columns)
+                            int64_t r0 = ic + ir, c0 = jc + jr;
+                            if (rows) tile_ep(ep_arg, m0 + r0, m0 + r0 + mr, n0 + c0, n0 + c0 + nr);
+                            else tile_ep(ep_arg, m0 + c0, m0 + c0 + nr, n0 + r0, n0 + r0 + mr);
+                        }
                     }
                 }
             }
