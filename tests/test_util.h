@@ -165,3 +165,30 @@ static inline void tu_expect_oom_if_starved(const tg_tensor *y, const char *name
     }
     tg_clear_error();
 }
+
+// Cases per run of a parameterized test: 1 (each case its own Criterion test, in its own
+// process), or $TG_TEST_CASES_PER_RUN. CI's sanitizer step sets it: there starting a test
+// process costs ~0.2 s (the loader's relocations and LeakSanitizer's scan of the
+// instrumented library at exit), and the same cases run grouped, each failure still naming
+// its case. The runner (making the parameters) and the workers read the same variable.
+static inline size_t tu_cases_per_run(void) {
+    const char *v = getenv("TG_TEST_CASES_PER_RUN");
+    long k = v ? strtol(v, NULL, 10) : 1;
+    return k >= 1 && k <= 4096 ? (size_t)k : 1;
+}
+
+// The first case of each run over n cases: 0, k, 2k, ... (cr_malloc'ed: free it with
+// cr_free in the parameters' cleanup); *runs gets their count.
+static inline size_t *tu_run_starts(size_t n, size_t *runs) {
+    size_t k = tu_cases_per_run();
+    *runs = (n + k - 1) / k;
+    size_t *idx = cr_malloc((*runs ? *runs : 1) * sizeof *idx);
+    for (size_t r = 0; r < *runs; r++) idx[r] = r * k;
+    return idx;
+}
+
+// The end of the run of cases starting at `first`, out of n.
+static inline size_t tu_run_end(size_t first, size_t n) {
+    size_t k = tu_cases_per_run();
+    return n - first < k ? n : first + k;
+}

@@ -328,20 +328,21 @@ Test(ops_coverage, runner_reports_op_errors) {
 static void free_params(struct criterion_test_params *crp) { cr_free(crp->params); }
 
 // Indices, never pointers: the parameters are copied into a worker process (STYLE.md).
+// Each parameter is the first of a run of tu_cases_per_run() rows (one by default).
 ParameterizedTestParameters(ops_coverage, gradcheck) {
-    size_t n = op_case_count();
-    size_t *idx = cr_malloc((n ? n : 1) * sizeof *idx);
-    for (size_t i = 0; i < n; i++) idx[i] = i;
-    return cr_make_param_array(size_t, idx, n, free_params);
+    size_t runs, *starts = tu_run_starts(op_case_count(), &runs);
+    return cr_make_param_array(size_t, starts, runs, free_params);
 }
 
 ParameterizedTest(size_t *idx, ops_coverage, gradcheck) {
-    tg_clear_error();
     cr_assert_lt(*idx, op_case_count());
-    const op_case *row = &op_cases()[*idx];
-    tg_gradcheck_report rep;
-    int st = op_case_run(row, 1000 + *idx, &rep);
-    cr_assert_eq(st, TG_OK, "%s: %s", row_name(*idx), tg_last_error());
-    if (row->differentiable)
-        cr_expect_gt(rep.n_checked, 0, "%s: gradcheck compared nothing", row_name(*idx));
+    for (size_t i = *idx; i < tu_run_end(*idx, op_case_count()); i++) {
+        tg_clear_error();
+        const op_case *row = &op_cases()[i];
+        tg_gradcheck_report rep;
+        int st = op_case_run(row, 1000 + i, &rep);
+        cr_assert_eq(st, TG_OK, "%s: %s", row_name(i), tg_last_error());
+        if (row->differentiable)
+            cr_expect_gt(rep.n_checked, 0, "%s: gradcheck compared nothing", row_name(i));
+    }
 }

@@ -34,19 +34,15 @@ static const fx_case *all_cases(int *n) {
     return cases;
 }
 
-static size_t *case_indices(size_t n) {
-    size_t *idx = cr_malloc((n ? n : 1) * sizeof *idx);
-    for (size_t i = 0; i < n; i++) idx[i] = i;
-    return idx;
-}
-
 static void free_indices(struct criterion_test_params *p) { cr_free(p->params); }
 
-// The runner process counts the cases (0 when unreadable: fixture_loads then fails).
+// The runner process counts the cases (0 when unreadable: fixture_loads then fails); each
+// parameter is the first of a run of tu_cases_per_run() cases (one by default).
 static struct criterion_test_params case_params(void) {
     int n = 0;
     fx_cases(&n, NULL);
-    return cr_make_param_array(size_t, case_indices((size_t)n), (size_t)n, free_indices);
+    size_t runs, *starts = tu_run_starts((size_t)n, &runs);
+    return cr_make_param_array(size_t, starts, runs, free_indices);
 }
 
 // ---- tensors from fixture arrays ----
@@ -137,9 +133,7 @@ static void finish(run *r, const fx_case *c) {
 
 ParameterizedTestParameters(torch_fixtures, f64_values_and_gradients) { return case_params(); }
 
-ParameterizedTest(size_t *idx, torch_fixtures, f64_values_and_gradients) {
-    int n;
-    const fx_case *c = &all_cases(&n)[*idx];
+static void f64_case(const fx_case *c) {
     run r = build(c, TG_F64, true);
     expect_matches(c, "output", r.out, &c->out, F64_RTOL, F64_ATOL);
     if (c->has_weight) {
@@ -170,6 +164,12 @@ ParameterizedTest(size_t *idx, torch_fixtures, f64_values_and_gradients) {
     finish(&r, c);
 }
 
+ParameterizedTest(size_t *idx, torch_fixtures, f64_values_and_gradients) {
+    int n;
+    const fx_case *cases = all_cases(&n);
+    for (size_t i = *idx; i < tu_run_end(*idx, (size_t)n); i++) f64_case(&cases[i]);
+}
+
 // An input value that f32 cannot hold moves a discontinuous op's output; such cases keep
 // their f64 comparison only.
 static bool f32_exact(const fx_case *c) {
@@ -185,18 +185,28 @@ static bool f64_only(const fx_case *c) { return !strncmp(c->name + strlen(c->key
 
 ParameterizedTestParameters(torch_fixtures, f32_values) { return case_params(); }
 
-ParameterizedTest(size_t *idx, torch_fixtures, f32_values) {
-    int n;
-    const fx_case *c = &all_cases(&n)[*idx];
+// One case in f32; a case with no f32 comparison is skipped (reported as skipped when it
+// runs alone).
+static void f32_case(const fx_case *c, bool alone) {
     const fx_builder *b = fx_builder_for(c->key);
     cr_assert_not_null(b, "%s: no builder for key '%s'", c->name, c->key);
-    if (f64_only(c)) cr_skip_test("%s: an f64-only case", c->name);
-    if (b->discontinuous && !f32_exact(c))
-        cr_skip_test("%s: inputs not exact in f32 (a discontinuous op)", c->name);
+    const char *skip = f64_only(c) ? "an f64-only case"
+                       : b->discontinuous && !f32_exact(c)
+                           ? "inputs not exact in f32 (a discontinuous op)"
+                           : NULL;
+    if (skip && alone) cr_skip_test("%s: %s", c->name, skip);
+    if (skip) return;
     run r = build(c, TG_F32, false);
     cr_expect_eq(tg_dtype_of(r.out), TG_F32, "%s: output dtype", c->name);
     expect_matches(c, "f32 output", r.out, &c->out, F32_RTOL, F32_ATOL);
     finish(&r, c);
+}
+
+ParameterizedTest(size_t *idx, torch_fixtures, f32_values) {
+    int n;
+    const fx_case *cases = all_cases(&n);
+    size_t end = tu_run_end(*idx, (size_t)n);
+    for (size_t i = *idx; i < end; i++) f32_case(&cases[i], end - *idx == 1);
 }
 
 // ---- coverage ----
