@@ -163,16 +163,19 @@ static int wait_all(tg_ddp *ddp, const char *where) {
     return st;
 }
 
-// dst[i] = src[i] / size (dst may be src).
+// dst[i] = src[i] * (1 / size) (dst may be src). A multiply, not a division: this pass over
+// every gradient is on the step's critical path, and a vector division took it from
+// memory-bound to ~0.45 ms for mnist-mlp's 1.86 M gradients (Zen 5). Exact for a power-of-two
+// world; otherwise within an ulp of the quotient.
 static void mean_of_sum(void *dst, const void *src, int64_t n, tg_dtype dt, int size) {
     if (dt == TG_F32) {
         const float *s = src;
-        float *d = dst, k = (float)size;
-        for (int64_t i = 0; i < n; i++) d[i] = s[i] / k;
+        float *d = dst, r = (float)(1.0 / size);
+        for (int64_t i = 0; i < n; i++) d[i] = s[i] * r;
     } else {
         const double *s = src;
-        double *d = dst, k = (double)size;
-        for (int64_t i = 0; i < n; i++) d[i] = s[i] / k;
+        double *d = dst, r = 1.0 / size;
+        for (int64_t i = 0; i < n; i++) d[i] = s[i] * r;
     }
 }
 
