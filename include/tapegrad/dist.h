@@ -122,7 +122,8 @@ typedef enum tg_ddp_transport {
 
 typedef struct tg_ddp_opts {
     size_t bucket_bytes;         // gradient bytes per all-reduce (default 4 MiB); a
-                                 // parameter larger than this has a bucket of its own
+                                 // parameter of at least half this has a bucket of its
+                                 // own (a cpu one is reduced in place, not copied)
     bool broadcast_buffers;      // also give every rank rank 0's buffers at start (default)
     tg_ddp_transport transport;  // default TG_DDP_AUTO
 } tg_ddp_opts;

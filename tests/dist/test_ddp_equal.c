@@ -99,6 +99,22 @@ static int ddp_step(const variant *v, tg_dist *d, tg_ddp *ddp, tg_module *net, t
     return st;
 }
 
+// dist.h's bucketing of the gradients (reverse parameter order, one dtype here): up to
+// `cap` bytes together, and a parameter of at least half the cap alone.
+static int expected_buckets(int n, tg_tensor *const *params, size_t cap) {
+    int buckets = 0;
+    size_t have = 0;
+    bool last_alone = false;
+    for (int i = n - 1; i >= 0; i--) {
+        size_t bytes = (size_t)tg_numel(params[i]) * sizeof(double);
+        bool alone = bytes >= cap / 2;
+        if (!buckets || have + bytes > cap || alone || last_alone) buckets++, have = 0;
+        have += bytes;
+        last_alone = alone;
+    }
+    return buckets;
+}
+
 static void run_variant(tg_dist *d, const variant *v) {
     int rank = tg_dist_rank(d), size = tg_dist_size(d);
     int64_t rows = (int64_t)size * v->micro * ROWS;
@@ -120,6 +136,9 @@ static void run_variant(tg_dist *d, const variant *v) {
     CHECK(max_rel_diff(n, pn, pr) == 0, "rank 0's initial parameters were not copied");
     CHECK(v->bucket_bytes != 1 || tg_ddp_n_buckets(ddp) == n, "%d buckets for %d parameters",
           tg_ddp_n_buckets(ddp), n);
+    CHECK(tg_ddp_n_buckets(ddp) == expected_buckets(n, pn, o.bucket_bytes),
+          "%d buckets, want %d (bucket_bytes %zu)", tg_ddp_n_buckets(ddp),
+          expected_buckets(n, pn, o.bucket_bytes), o.bucket_bytes);
     tg_optim *opt_ref = optimizer(v, n, pr), *opt = optimizer(v, n, pn);
     tg_tape *tape = tg_tape_new(), *tape_ref = tg_tape_new();
     double worst = 0;
