@@ -18,7 +18,8 @@ static int n_results;
 
 static clockid_t clock_id = CLOCK_MONOTONIC;
 
-static double clock_read;   // seconds one read of clock_id costs (median of back-to-back pairs)
+// Seconds one read of clock_id costs (median of back-to-back pairs); < 0: not measured yet.
+static double clock_read = -1;
 
 void bench_use_cpu_clock(bool cpu) {
     clock_id = cpu ? CLOCK_PROCESS_CPUTIME_ID : CLOCK_MONOTONIC;

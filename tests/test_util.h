@@ -2,6 +2,7 @@
 #pragma once
 
 #include <criterion/criterion.h>
+#include <criterion/parameterized.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -177,8 +178,8 @@ static inline size_t tu_cases_per_run(void) {
     return k >= 1 && k <= 4096 ? (size_t)k : 1;
 }
 
-// The first case of each run over n cases: 0, k, 2k, ... (cr_malloc'ed: free it with
-// cr_free in the parameters' cleanup); *runs gets their count.
+// The first case of each run over n cases: 0, k, 2k, ... (cr_malloc'ed: hand
+// tu_free_run_starts to cr_make_param_array as the cleanup); *runs gets their count.
 static inline size_t *tu_run_starts(size_t n, size_t *runs) {
     size_t k = tu_cases_per_run();
     *runs = (n + k - 1) / k;
@@ -186,6 +187,8 @@ static inline size_t *tu_run_starts(size_t n, size_t *runs) {
     for (size_t r = 0; r < *runs; r++) idx[r] = r * k;
     return idx;
 }
+
+static inline void tu_free_run_starts(struct criterion_test_params *p) { cr_free(p->params); }
 
 // The end of the run of cases starting at `first`, out of n.
 static inline size_t tu_run_end(size_t first, size_t n) {

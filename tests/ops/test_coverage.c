@@ -325,13 +325,11 @@ Test(ops_coverage, runner_reports_op_errors) {
 
 // ---- gradcheck of every row ----
 
-static void free_params(struct criterion_test_params *crp) { cr_free(crp->params); }
-
 // Indices, never pointers: the parameters are copied into a worker process (STYLE.md).
 // Each parameter is the first of a run of tu_cases_per_run() rows (one by default).
 ParameterizedTestParameters(ops_coverage, gradcheck) {
     size_t runs, *starts = tu_run_starts(op_case_count(), &runs);
-    return cr_make_param_array(size_t, starts, runs, free_params);
+    return cr_make_param_array(size_t, starts, runs, tu_free_run_starts);
 }
 
 ParameterizedTest(size_t *idx, ops_coverage, gradcheck) {

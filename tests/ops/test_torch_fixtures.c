@@ -34,15 +34,13 @@ static const fx_case *all_cases(int *n) {
     return cases;
 }
 
-static void free_indices(struct criterion_test_params *p) { cr_free(p->params); }
-
 // The runner process counts the cases (0 when unreadable: fixture_loads then fails); each
 // parameter is the first of a run of tu_cases_per_run() cases (one by default).
 static struct criterion_test_params case_params(void) {
     int n = 0;
     fx_cases(&n, NULL);
     size_t runs, *starts = tu_run_starts((size_t)n, &runs);
-    return cr_make_param_array(size_t, starts, runs, free_indices);
+    return cr_make_param_array(size_t, starts, runs, tu_free_run_starts);
 }
 
 // ---- tensors from fixture arrays ----
