@@ -3,15 +3,13 @@
 // x + (i*c + ch)*inner. Each mode reads the channel once for its sums and, where it writes
 // a same-shaped output, once more: y, dx = A*(x or dy) + B*x + C with per-channel constants.
 // Sums are taken about the channel's first value (so that the variance does not cancel
-// away): f64 in OpenMP simd reductions that vectorise without reassociation flags, as in
-// layernorm.c; f32 in float vectors over blocks of 1024 values, added in double. Channels are split across threads when the call is large.
-
-typedef struct bn_sums {
-    double s1, s2, sdy, sdyx;   // sum(x-s), sum((x-s)^2), sum(dy), sum(dy*(x-s))
-} bn_sums;
+// away; sums.c's tg_cpu_sums): f64 in OpenMP simd reductions that vectorise without
+// reassociation flags; f32 in float vectors folded into double (sums.c). Channels are split
+// across threads when the call is large.
 
 #define BN_RUN_SUMS(T)                                                                        \
-    static void run_sums_##T(const T *x, const T *dy, int64_t len, double s, bn_sums *acc) { \
+    static void run_sums_##T(const T *x, const T *dy, int64_t len, double s,                  \
+                             tg_cpu_sums *acc) {                                              \
         double a = 0, b = 0, c = 0, e = 0;                                                    \
         if (dy) {                                                                             \
             _Pragma("omp simd reduction(+ : a, b, c, e)")                                     \
@@ -30,60 +28,15 @@ typedef struct bn_sums {
                 b += d * d;                                                                   \
             }                                                                                 \
         }                                                                                     \
-        acc->s1 += a, acc->s2 += b, acc->sdy += c, acc->sdyx += e;                            \
+        acc->s1 += a, acc->s2 += b, acc->sg += c, acc->sgd += e;                              \
     }
 BN_RUN_SUMS(double)
 
-// f32 runs: the same sums in float vectors over blocks of BN_BLOCK values (at most
-// BN_BLOCK / lanes terms per lane, about x's first value), each block's lanes then added
-// in double. A vector holds twice as many floats as doubles and needs no conversion; this
-// loop was 14 % of fashion-cnn's forward + backward (Zen 5, 1 thread, A/B with pool.c's
-// vectorised route: backward 2.29 -> 2.11 ms, forward 0.97 -> 0.90 ms).
-#if defined(__AVX512F__)
-#define BN_VBYTES 64
-#elif defined(__AVX__)
-#define BN_VBYTES 32
-#else
-#define BN_VBYTES 16
-#endif
-typedef float bnv __attribute__((vector_size(BN_VBYTES)));
-enum { BN_L = BN_VBYTES / 4, BN_BLOCK = 1024 };
-
-static double bn_lanes(bnv v) {
-    double s = 0;
-    for (int e = 0; e < BN_L; e++) s += v[e];
-    return s;
-}
-
+// f32 runs: sums.c's float vectors folded into double (14 % of fashion-cnn's forward +
+// backward in the OpenMP simd loop above, Zen 5, 1 thread).
 static void run_sums_float(const float *x, const float *dy, int64_t len, double s,
-                           bn_sums *acc) {
-    float sf = (float)s;
-    for (int64_t k0 = 0; k0 < len; k0 += BN_BLOCK) {
-        int64_t n = len - k0 < BN_BLOCK ? len - k0 : BN_BLOCK, k = 0;
-        bnv a = {0}, b = {0}, c = {0}, e = {0};
-        const float *xr = x + k0, *gr = dy ? dy + k0 : NULL;
-        if (gr)
-            for (; k + BN_L <= n; k += BN_L) {
-                bnv xv, gv;
-                memcpy(&xv, xr + k, sizeof xv);
-                memcpy(&gv, gr + k, sizeof gv);
-                xv -= sf;
-                a += xv, b += xv * xv, c += gv, e += gv * xv;
-            }
-        else
-            for (; k + BN_L <= n; k += BN_L) {
-                bnv xv;
-                memcpy(&xv, xr + k, sizeof xv);
-                xv -= sf;
-                a += xv, b += xv * xv;
-            }
-        double a2 = bn_lanes(a), b2 = bn_lanes(b), c2 = bn_lanes(c), e2 = bn_lanes(e);
-        for (; k < n; k++) {   // the block's last values, in double
-            double d = (double)xr[k] - s, g = gr ? (double)gr[k] : 0;
-            a2 += d, b2 += d * d, c2 += g, e2 += g * d;
-        }
-        acc->s1 += a2, acc->s2 += b2, acc->sdy += c2, acc->sdyx += e2;
-    }
+                           tg_cpu_sums *acc) {
+    tg_cpu_sums_f32(x, dy, NULL, len, s, acc);
 }
 
 // y = a*u + b*(x - m) + c over one run (no u: a = 0). Centred on the channel's mean, so
@@ -109,7 +62,7 @@ BN_RUN_AFFINE(double)
         double m = (double)(d->n * d->inner);                                                 \
         for (int64_t ch = lo; ch < hi; ch++) {                                                \
             double s = (double)x[ch * d->inner];                                              \
-            bn_sums acc = {0, 0, 0, 0};                                                       \
+            tg_cpu_sums acc = {0, 0, 0, 0};                                                       \
             for (int64_t i = 0; i < d->n; i++) {                                              \
                 int64_t at = (i * d->c + ch) * d->inner;                                      \
                 run_sums_##T(x + at, with_dy ? dy + at : NULL, d->inner, s, &acc);            \
@@ -118,11 +71,11 @@ BN_RUN_AFFINE(double)
             var = var > 0 ? var : 0;                                                          \
             double rstd = 1.0 / sqrt(var + d->eps), wc = w ? (double)w[ch] : 1.0;             \
             /* mean(dy * (x - mean)) = (sum(dy*(x-s)) - sum(dy)*(mean - s)) / m */            \
-            double cov = (acc.sdyx - acc.sdy * (mean - s)) / m, mdy = acc.sdy / m;            \
+            double cov = (acc.sgd - acc.sg * (mean - s)) / m, mdy = acc.sg / m;            \
             if (d->mode != TG_BN_FORWARD && (d->mode == TG_BN_WGRAD || d->stats)) {          \
                 T *wg = d->mode == TG_BN_WGRAD ? y : (T *)d->stats;                           \
                 wg[ch] = (T)(rstd * cov * m);                                                 \
-                wg[d->c + ch] = (T)acc.sdy;                                                   \
+                wg[d->c + ch] = (T)acc.sg;                                                   \
                 if (d->mode == TG_BN_WGRAD) continue;                                         \
             }                                                                                 \
             if (d->mode == TG_BN_FORWARD && d->stats) {                                       \

@@ -14,6 +14,7 @@
 #include "backends/cpu/gemm.c"
 #include "backends/cpu/index.c"
 #include "backends/cpu/softmax.c"
+#include "backends/cpu/sums.c"
 #include "backends/cpu/layernorm.c"
 #include "backends/cpu/attention.c"
 #include "backends/cpu/pool.c"

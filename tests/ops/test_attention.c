@@ -37,12 +37,13 @@ static double *host(const tg_tensor *t) {
     return v;
 }
 
-// max |a - b| <= rtol * max |b| (+ a tiny floor), same numel
-static void expect_close(const char *what, const tg_tensor *a, const tg_tensor *b, double rtol) {
+// max |a - b| <= rtol * max(max |b|, floor), same numel
+static void expect_close_floor(const char *what, const tg_tensor *a, const tg_tensor *b,
+                               double rtol, double floor) {
     cr_assert_not_null(a, "%s: NULL: %s", what, tg_last_error());
     cr_assert_not_null(b, "%s: reference NULL: %s", what, tg_last_error());
     cr_assert_eq(tg_numel(a), tg_numel(b), "%s: numel", what);
-    double *x = host(a), *y = host(b), scale = 1e-30, err = 0;
+    double *x = host(a), *y = host(b), scale = floor, err = 0;
     int64_t worst = 0;
     for (int64_t i = 0; i < tg_numel(a); i++) {
         scale = fmax(scale, fabs(y[i]));
@@ -52,6 +53,10 @@ static void expect_close(const char *what, const tg_tensor *a, const tg_tensor *
               what, err, (long long)worst, x[worst], y[worst], rtol, scale);
     free(x);
     free(y);
+}
+
+static void expect_close(const char *what, const tg_tensor *a, const tg_tensor *b, double rtol) {
+    expect_close_floor(what, a, b, rtol, 1e-30);
 }
 
 // softmax(scale q k^T + causal mask) v, composed from public ops (q, k, v [B,H,T,D])
@@ -311,6 +316,73 @@ Test(ops_attention, layer_norm_matches_composed) {
     tg_tape_free(t);
     free3(in);
     tu_free(dy), tu_free(xo), tu_free(x32), tu_free(w32), tu_free(b32);
+    tg_rng_free(rng);
+}
+
+// A leaf copy of t in dtype dt that requires grad.
+static tg_tensor *leaf_as(const tg_tensor *t, tg_dtype dt) {
+    tg_tensor *c = tg_cast(t, dt);
+    cr_assert_not_null(c, "%s", tg_last_error());
+    cr_assert_eq(tg_set_requires_grad(c, true), TG_OK);
+    return c;
+}
+
+// The cpu's f32 kernels (statistics and dx's sums in one vectorised pass, rows in groups)
+// against the f64 path on the same values: y, dx, dw and db. Row lengths 1, 37 and 300 (a
+// short row, a vector remainder at every width, several folds of float lanes into double),
+// 30 rows (a group remainder), with and without the affine parameters, rows centred on 0 and
+// offset by 1e3 (there f32's own rounding of x - mean is ~5e-5 of the spread).
+Test(ops_attention, layer_norm_f32_matches_f64) {
+    tg_rng *rng = tg_rng_new(11);
+    const int64_t lens[3] = {1, 37, 300};
+    for (int li = 0; li < 3; li++)
+        for (int affine = 0; affine < 2; affine++)
+            for (int off = 0; off < 2; off++) {
+                int64_t sh[3] = {2, 15, lens[li]};
+                tg_tape *t = tg_tape_new();
+                tg_tensor *r = rand_t(rng, TG_F64, 3, sh, false),
+                          *dy = rand_t(rng, TG_F64, 3, sh, false);
+                tg_tensor *w = rand_t(rng, TG_F64, 1, sh + 2, false),
+                          *b = rand_t(rng, TG_F64, 1, sh + 2, false);
+                tg_tensor *x = tg_to(tg_add_scalar(t, r, off ? 1e3 : 0), NULL);
+                cr_assert_not_null(x, "%s", tg_last_error());
+                tg_tensor *x32 = tg_cast(x, TG_F32), *in32[3], *in64[3], *g32[3], *g64[3];
+                cr_assert_not_null(x32, "%s", tg_last_error());
+                in32[0] = leaf_as(x32, TG_F32), in64[0] = leaf_as(x32, TG_F64);
+                for (int k = 1; k < 3; k++) {
+                    tg_tensor *p32 = tg_cast(k == 1 ? w : b, TG_F32);
+                    in32[k] = leaf_as(p32, TG_F32), in64[k] = leaf_as(p32, TG_F64);
+                    tu_free(p32);
+                }
+                tg_tensor *dy32 = tg_cast(dy, TG_F32), *dy64 = tg_cast(dy32, TG_F64);
+                tg_tensor *y32 = tg_layer_norm(t, in32[0], affine ? in32[1] : NULL,
+                                               affine ? in32[2] : NULL, 1e-5);
+                tg_tensor *y64 = tg_layer_norm(t, in64[0], affine ? in64[1] : NULL,
+                                               affine ? in64[2] : NULL, 1e-5);
+                double rtol = off ? 3e-4 : 2e-5;
+                cr_log_info("row length %lld, affine %d, offset %d", (long long)lens[li], affine,
+                            off);
+                expect_close("layer_norm y f32", y32, y64, rtol);
+                int ng = affine ? 3 : 1;
+                tg_tensor *l32 = tg_sum(t, tg_mul(t, y32, dy32)),
+                          *l64 = tg_sum(t, tg_mul(t, y64, dy64));
+                cr_assert_eq(tg_grad(t, l32, NULL, ng, in32, g32, NULL), TG_OK, "%s",
+                             tg_last_error());
+                cr_assert_eq(tg_grad(t, l64, NULL, ng, in64, g64, NULL), TG_OK, "%s",
+                             tg_last_error());
+                const char *what[3] = {"layer_norm dx f32", "layer_norm dw f32",
+                                       "layer_norm db f32"};
+                // A row of one value: dx is 0, computed as rstd * (g - mean(g)) with rstd =
+                // 1/sqrt(eps) = 316, so g's rounding in f32 (an FMA's exact product against
+                // the rounded one in mean(g)) is judged against that scale.
+                for (int k = 0; k < ng; k++)
+                    expect_close_floor(what[k], g32[k], g64[k], rtol,
+                                       k == 0 && lens[li] == 1 ? 1 / sqrt(1e-5) : 1e-30);
+                tg_tape_free(t);
+                free3(in32), free3(in64);
+                tu_free(r), tu_free(dy), tu_free(w), tu_free(b), tu_free(x), tu_free(x32);
+                tu_free(dy32), tu_free(dy64);
+            }
     tg_rng_free(rng);
 }
 
