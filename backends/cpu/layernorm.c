@@ -193,6 +193,30 @@ static int tg_cpu_layer_norm(void *ctx, int dtype, int64_t n, int64_t c, const v
     return TG_OK;
 }
 
+// dw += sum over the group's rows of dy * xhat, db += sum of dy: a vector of columns at a
+// time with the rows inside, so dw and db are loaded and stored once per group rather than
+// once per row (the sums keep their row order, so the result is the row-by-row one).
+static void wgrad_group_f32(const float *x, const float *dy, int64_t c, int64_t m,
+                            const ln_coef *co, float *dw, float *db) {
+    int64_t k = 0;
+    for (; k + SUMS_L <= c; k += SUMS_L) {
+        sums_vf sw = sums_ld(dw + k), sb = sums_ld(db + k);
+        for (int64_t i = 0; i < m; i++) {
+            sums_vf g = sums_ld(dy + i * c + k);
+            sw += g * ((sums_ld(x + i * c + k) - co[i].mean) * co[i].rstd);
+            sb += g;
+        }
+        memcpy(dw + k, &sw, sizeof sw);
+        memcpy(db + k, &sb, sizeof sb);
+    }
+    for (; k < c; k++)
+        for (int64_t i = 0; i < m; i++) {
+            float g = dy[i * c + k];
+            dw[k] += g * ((x[i * c + k] - co[i].mean) * co[i].rstd);
+            db[k] += g;
+        }
+}
+
 // out [2, c]: the column sums of dy * xhat and of dy, row by row (one pass per row after its
 // statistics; serial, so the sums are deterministic).
 static int tg_cpu_layer_norm_wgrad(void *ctx, int dtype, int64_t n, int64_t c, const void *x,
@@ -218,15 +242,7 @@ static int tg_cpu_layer_norm_wgrad(void *ctx, int dtype, int64_t n, int64_t c, c
         int64_t m = n - r0 < LN_GROUP ? n - r0 : LN_GROUP;
         ln_coef co[LN_GROUP];
         coefs_f32((const float *)x + r0 * c, NULL, NULL, c, m, eps, co);
-        for (int64_t i = 0; i < m; i++) {
-            const float *xr = (const float *)x + (r0 + i) * c,
-                        *g = (const float *)dy + (r0 + i) * c;
-            float mu = co[i].mean, rs = co[i].rstd;
-            for (int64_t k = 0; k < c; k++) {
-                dw[k] += g[k] * ((xr[k] - mu) * rs);
-                db[k] += g[k];
-            }
-        }
+        wgrad_group_f32((const float *)x + r0 * c, (const float *)dy + r0 * c, c, m, co, dw, db);
     }
     return TG_OK;
 }
