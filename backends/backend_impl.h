@@ -16,7 +16,7 @@
 extern "C" {
 #endif
 
-#define TG_BACKEND_ABI_VERSION 10u
+#define TG_BACKEND_ABI_VERSION 11u
 #define TG_VIEW_MAX_DIMS 8
 
 // A strided view: element strides, stride 0 = broadcast along that axis.
@@ -338,9 +338,11 @@ struct tg_backend_ops {
                       const void *b, void *y, double eps);
     // Its gradient to x by rows, statistics recomputed from x (one pass per row):
     // dx = rstd * (g - mean(g) - xhat * mean(g * xhat)), g = dy * w (dy when w is NULL),
-    // xhat = (x - mean) * rstd. dx overlaps neither x nor dy.
+    // xhat = (x - mean) * rstd. dx overlaps neither x nor dy. wgrad: NULL, or [2, c] that
+    // also receives layer_norm_wgrad's value for this x and dy (so that a backward pass that
+    // needs both reads x and dy once); the cpu backend takes it from the same pass.
     int (*layer_norm_grad)(void *ctx, int dtype, int64_t n, int64_t c, const void *x,
-                           const void *w, const void *dy, void *dx, double eps);
+                           const void *w, const void *dy, void *dx, void *wgrad, double eps);
     // The affine parameters' gradients, summed over the rows: out [2, c] (written) holds
     // sum(dy * xhat) and sum(dy), statistics recomputed from x.
     int (*layer_norm_wgrad)(void *ctx, int dtype, int64_t n, int64_t c, const void *x,

@@ -262,14 +262,14 @@ int tg__k_layer_norm(const char *where, const tg_tensor *x, const tg_tensor *w,
 }
 
 int tg__k_layer_norm_grad(const char *where, const tg_tensor *dy, const tg_tensor *x,
-                          const tg_tensor *w, const tg_tensor *dx, double eps) {
+                          const tg_tensor *w, const tg_tensor *dx, void *wgrad, double eps) {
     tg_backend *be = dx->be;
     int (*fn)(void *, int, int64_t, int64_t, const void *, const void *, const void *, void *,
-              double) = SLOT(be, layer_norm_grad);
+              void *, double) = SLOT(be, layer_norm_grad);
     if (!fn) return unsupported(where, be, "layer_norm_grad");
     int64_t c, n = rows_of(x, &c);
     return done(fn(be->ctx, (int)x->dtype, n, c, x->data, w ? w->data : NULL, dy->data,
-                   dx->data, eps),
+                   dx->data, wgrad, eps),
                 where, be, "layer_norm_grad");
 }
 

@@ -255,8 +255,9 @@ int tg__k_softmax_grad(const char *where, const tg_tensor *y, const tg_tensor *d
                        const tg_tensor *dx, bool take_log);
 int tg__k_layer_norm(const char *where, const tg_tensor *x, const tg_tensor *w,
                      const tg_tensor *b, const tg_tensor *y, double eps);
+// wgrad: NULL, or [2, C] data that the same kernel call fills with layer_norm_wgrad(dy, x).
 int tg__k_layer_norm_grad(const char *where, const tg_tensor *dy, const tg_tensor *x,
-                          const tg_tensor *w, const tg_tensor *dx, double eps);
+                          const tg_tensor *w, const tg_tensor *dx, void *wgrad, double eps);
 int tg__k_layer_norm_wgrad(const char *where, const tg_tensor *dy, const tg_tensor *x,
                            const tg_tensor *out, double eps);
 int tg__k_attention(const char *where, tg_backend *be, const tg_attn_desc *d);

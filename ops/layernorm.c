@@ -32,6 +32,9 @@ static int check_x(const char *name, const tg_tensor *x) {
 typedef struct {
     double eps;
     bool has_w, has_b;
+    void *wgrad;            // layer_norm_grad: [2, C] data for layer_norm_wgrad's value, or NULL
+    const tg_tensor *pre;   // layer_norm_wgrad: its value already computed (by the
+                            // layer_norm_grad of the same dy and x), or NULL
 } ln_params;
 
 static const ln_params *ln_params_of(const tg_node *node) { return tg__node_params(node); }
@@ -59,16 +62,22 @@ static int ln_forward(tg_tensor *const *in, int n, const void *params, tg_tensor
     return tg__k_layer_norm("tg_layer_norm", in[0], w, b, out, p->eps);
 }
 
-static tg_tensor *layer_norm_wgrad(tg_tape *tape, tg_tensor *dy, tg_tensor *x, double eps);
+static tg_tensor *layer_norm_wgrad(tg_tape *tape, tg_tensor *dy, tg_tensor *x, double eps,
+                                   const tg_tensor *pre);
+static tg_tensor *layer_norm_grad(tg_tape *tape, tg_tensor *dy, tg_tensor *x, tg_tensor *w,
+                                  double eps, tg_tensor **wgrad);
 
 static int ln_backward(tg_tape *tape, const tg_node *node, tg_tensor *dout, tg_tensor **din) {
     tg_tensor *x = node->in[0], *w = weight_of(node, 1);
     double eps = ln_params_of(node)->eps;
     int kb = ln_params_of(node)->has_w ? 2 : 1;
-    bool gw = w && tg__needs_grad(node, 1), gb = ln_params_of(node)->has_b && tg__needs_grad(node, kb);
-    if (tg__needs_grad(node, 0) && !(din[0] = tg_layer_norm_grad(tape, dout, x, w, eps)))
+    bool gw = w && tg__needs_grad(node, 1);
+    bool gb = ln_params_of(node)->has_b && tg__needs_grad(node, kb);
+    tg_tensor *pre = NULL;   // [dw; db] from dx's pass: one pass over x and dy fewer
+    if (tg__needs_grad(node, 0) &&
+        !(din[0] = layer_norm_grad(tape, dout, x, w, eps, gw || gb ? &pre : NULL)))
         return tg_last_status();
-    tg_tensor *wb = gw || gb ? layer_norm_wgrad(tape, dout, x, eps) : NULL;
+    tg_tensor *wb = gw || gb ? layer_norm_wgrad(tape, dout, x, eps, pre) : NULL;
     if (gw && !(din[1] = tg__row(tape, wb, 0))) return tg_last_status();
     if (gb && !(din[kb] = tg__row(tape, wb, 1))) return tg_last_status();
     return TG_OK;
@@ -95,7 +104,7 @@ tg_tensor *tg_layer_norm(tg_tape *tape, tg_tensor *x, tg_tensor *w, tg_tensor *b
     int n = 1;
     if (w) in[n++] = w;
     if (b) in[n++] = b;
-    ln_params p = {eps, w != NULL, b != NULL};
+    ln_params p = {.eps = eps, .has_w = w != NULL, .has_b = b != NULL};
     return tg__apply(tape, &tg__op_layer_norm, n, in, &p);
 }
 
@@ -120,7 +129,12 @@ static int lnw_infer(tg_tensor *const *in, int n, const void *params, int *nd, i
 
 static int lnw_forward(tg_tensor *const *in, int n, const void *params, tg_tensor *out) {
     (void)n;
-    return tg__k_layer_norm_wgrad("tg_layer_norm_wgrad", in[0], in[1], out, ((const ln_params *)params)->eps);
+    const ln_params *p = params;
+    if (p->pre) {   // the same sums, from layer_norm_grad's pass over this dy and x
+        tg_view v = tg__view_of(p->pre);
+        return tg__k_unary("tg_layer_norm_wgrad", TG_UNARY_COPY, &v, out, 0, 0);
+    }
+    return tg__k_layer_norm_wgrad("tg_layer_norm_wgrad", in[0], in[1], out, p->eps);
 }
 
 static int lnw_backward(tg_tape *tape, const tg_node *node, tg_tensor *g, tg_tensor **din) {
@@ -141,9 +155,11 @@ const tg_op_def tg__op_layer_norm_wgrad = {
     .params_size = sizeof(ln_params),
 };
 
-static tg_tensor *layer_norm_wgrad(tg_tape *tape, tg_tensor *dy, tg_tensor *x, double eps) {
+// pre: [dw; db] computed by the layer_norm_grad of this dy and x (NULL: compute them).
+static tg_tensor *layer_norm_wgrad(tg_tape *tape, tg_tensor *dy, tg_tensor *x, double eps,
+                                   const tg_tensor *pre) {
     tg_tensor *in[2] = {dy, x};
-    ln_params p = {eps, false, false};
+    ln_params p = {.eps = eps, .pre = pre};
     return tg__apply(tape, &tg__op_layer_norm_wgrad, 2, in, &p);
 }
 
@@ -172,7 +188,8 @@ static int lng_infer(tg_tensor *const *in, int n, const void *params, int *nd, i
 static int lng_forward(tg_tensor *const *in, int n, const void *params, tg_tensor *out) {
     (void)n;
     const ln_params *p = params;
-    return tg__k_layer_norm_grad("tg_layer_norm_grad", in[0], in[1], p->has_w ? in[2] : NULL, out, p->eps);
+    return tg__k_layer_norm_grad("tg_layer_norm_grad", in[0], in[1], p->has_w ? in[2] : NULL, out,
+                                 p->wgrad, p->eps);
 }
 
 static tg_tensor *row_mean(tg_tape *tape, tg_tensor *x) {
@@ -192,7 +209,8 @@ static tg_tensor *lng_dx(tg_tape *tape, const tg_node *node, tg_tensor *g_out) {
     tg_tensor *u = tg_add(tape, tg_mul(tape, g, row_mean(tape, tg_mul(tape, g_out, xhat))),
                           tg_mul(tape, row_mean(tape, tg_mul(tape, g, xhat)), g_out));
     u = tg_neg(tape, tg_mul(tape, r, u));
-    tg_tensor *t = tg_mul(tape, tg_mul(tape, r, xhat), row_mean(tape, tg_mul(tape, g_out, node->out)));
+    tg_tensor *t =
+        tg_mul(tape, tg_mul(tape, r, xhat), row_mean(tape, tg_mul(tape, g_out, node->out)));
     return tg_sub(tape, tg_layer_norm_grad(tape, u, x, NULL, eps), t);
 }
 
@@ -213,10 +231,30 @@ const tg_op_def tg__op_layer_norm_grad = {
     .params_size = sizeof(ln_params),
 };
 
+// The node; wgrad: where the kernel also writes layer_norm_wgrad's value, or NULL.
+static tg_tensor *ln_grad_node(tg_tape *tape, tg_tensor *dy, tg_tensor *x, tg_tensor *w,
+                               double eps, void *wgrad) {
+    tg_tensor *in[3] = {dy, x, w};
+    ln_params p = {.eps = eps, .has_w = w != NULL, .wgrad = wgrad};
+    return tg__apply(tape, &tg__op_layer_norm_grad, w ? 3 : 2, in, &p);
+}
+
 tg_tensor *tg_layer_norm_grad(tg_tape *tape, tg_tensor *dy, tg_tensor *x, tg_tensor *w,
                               double eps) {
     if (!args_ok("tg_layer_norm_grad", w != NULL, eps)) return NULL;
-    tg_tensor *in[3] = {dy, x, w};
-    ln_params p = {eps, w != NULL, false};
-    return tg__apply(tape, &tg__op_layer_norm_grad, w ? 3 : 2, in, &p);
+    return ln_grad_node(tape, dy, x, w, eps, NULL);
+}
+
+// layer_norm's dx for its backward; with wgrad, *wgrad = a [2, C] step tensor that the same
+// kernel call fills with [dw; db] = layer_norm_wgrad(dy, x) (then NULL if that failed: the
+// wgrad op computes them itself).
+static tg_tensor *layer_norm_grad(tg_tape *tape, tg_tensor *dy, tg_tensor *x, tg_tensor *w,
+                                  double eps, tg_tensor **wgrad) {
+    if (!wgrad) return tg_layer_norm_grad(tape, dy, x, w, eps);
+    *wgrad = tg__step_new(tape, x->be, x->dtype, 2, (int64_t[]){2, x->shape[x->ndim - 1]},
+                          "tg_layer_norm_grad");
+    if (!*wgrad) return NULL;
+    tg_tensor *dx = ln_grad_node(tape, dy, x, w, eps, (*wgrad)->data);
+    if (!dx) *wgrad = NULL;
+    return dx;
 }

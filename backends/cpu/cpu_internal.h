@@ -46,7 +46,8 @@ static int tg_cpu_softmax_grad(void *ctx, int dtype, int64_t n, int64_t c, const
 static int tg_cpu_layer_norm(void *ctx, int dtype, int64_t n, int64_t c, const void *x,
                              const void *w, const void *b, void *y, double eps);
 static int tg_cpu_layer_norm_grad(void *ctx, int dtype, int64_t n, int64_t c, const void *x,
-                                  const void *w, const void *dy, void *dx, double eps);
+                                  const void *w, const void *dy, void *dx, void *wgrad,
+                                  double eps);
 static int tg_cpu_layer_norm_wgrad(void *ctx, int dtype, int64_t n, int64_t c, const void *x,
                                    const void *dy, void *out, double eps);
 static int tg_cpu_attention(void *ctx, const tg_attn_desc *d);

@@ -133,17 +133,42 @@ static void ln_grad_row_f64(const double *x, const double *w, const double *dy, 
     }
 }
 
-static void ln_grad_rows_f32(const ln_job *j, int64_t lo, int64_t hi) {
+// dw += sum over the group's rows of dy * xhat, db += sum of dy: a vector of columns at a
+// time with the rows inside, so dw and db are loaded and stored once per group rather than
+// once per row (the sums keep their row order, so the result is the row-by-row one).
+static void wgrad_group_f32(const float *x, const float *dy, int64_t c, int64_t m,
+                            const ln_coef *co, float *dw, float *db) {
+    int64_t k = 0;
+    for (; k + SUMS_L <= c; k += SUMS_L) {
+        sums_vf sw = sums_ld(dw + k), sb = sums_ld(db + k);
+        for (int64_t i = 0; i < m; i++) {
+            sums_vf g = sums_ld(dy + i * c + k);
+            sw += g * ((sums_ld(x + i * c + k) - co[i].mean) * co[i].rstd);
+            sb += g;
+        }
+        memcpy(dw + k, &sw, sizeof sw);
+        memcpy(db + k, &sb, sizeof sb);
+    }
+    for (; k < c; k++)
+        for (int64_t i = 0; i < m; i++) {
+            float g = dy[i * c + k];
+            dw[k] += g * ((x[i * c + k] - co[i].mean) * co[i].rstd);
+            db[k] += g;
+        }
+}
+
+// dx of f32 rows [lo, hi); with wg, also dw and db of those rows added into wg [2, c] (the
+// group's coefficients serve both).
+static void ln_grad_rows_f32(const ln_job *j, int64_t lo, int64_t hi, float *wg) {
     int64_t c = j->c;
     const float *w = j->w;
     for (int64_t r0 = lo; r0 < hi; r0 += LN_GROUP) {
         int64_t n = hi - r0 < LN_GROUP ? hi - r0 : LN_GROUP;
+        const float *xg = (const float *)j->x + r0 * c, *dyg = (const float *)j->dy + r0 * c;
         ln_coef co[LN_GROUP];
-        coefs_f32((const float *)j->x + r0 * c, (const float *)j->dy + r0 * c, w, c, n, j->eps,
-                  co);
+        coefs_f32(xg, dyg, w, c, n, j->eps, co);
         for (int64_t i = 0; i < n; i++) {
-            const float *x = (const float *)j->x + (r0 + i) * c,
-                        *dy = (const float *)j->dy + (r0 + i) * c;
+            const float *x = xg + i * c, *dy = dyg + i * c;
             float *dx = (float *)j->y + (r0 + i) * c;
             float m = co[i].mean, rs = co[i].rstd, a = co[i].a, cc = co[i].cc;
             if (w)
@@ -152,13 +177,14 @@ static void ln_grad_rows_f32(const ln_job *j, int64_t lo, int64_t hi) {
             else
                 for (int64_t k = 0; k < c; k++) dx[k] = rs * (dy[k] - a - (x[k] - m) * rs * cc);
         }
+        if (wg) wgrad_group_f32(xg, dyg, c, n, co, wg, wg + c);
     }
 }
 
 static void ln_grad_rows(int64_t lo, int64_t hi, void *arg) {
     const ln_job *j = arg;
     if (j->dtype != TG_F64) {
-        ln_grad_rows_f32(j, lo, hi);
+        ln_grad_rows_f32(j, lo, hi, NULL);
         return;
     }
     for (int64_t r = lo; r < hi; r++)
@@ -193,30 +219,6 @@ static int tg_cpu_layer_norm(void *ctx, int dtype, int64_t n, int64_t c, const v
     return TG_OK;
 }
 
-// dw += sum over the group's rows of dy * xhat, db += sum of dy: a vector of columns at a
-// time with the rows inside, so dw and db are loaded and stored once per group rather than
-// once per row (the sums keep their row order, so the result is the row-by-row one).
-static void wgrad_group_f32(const float *x, const float *dy, int64_t c, int64_t m,
-                            const ln_coef *co, float *dw, float *db) {
-    int64_t k = 0;
-    for (; k + SUMS_L <= c; k += SUMS_L) {
-        sums_vf sw = sums_ld(dw + k), sb = sums_ld(db + k);
-        for (int64_t i = 0; i < m; i++) {
-            sums_vf g = sums_ld(dy + i * c + k);
-            sw += g * ((sums_ld(x + i * c + k) - co[i].mean) * co[i].rstd);
-            sb += g;
-        }
-        memcpy(dw + k, &sw, sizeof sw);
-        memcpy(db + k, &sb, sizeof sb);
-    }
-    for (; k < c; k++)
-        for (int64_t i = 0; i < m; i++) {
-            float g = dy[i * c + k];
-            dw[k] += g * ((x[i * c + k] - co[i].mean) * co[i].rstd);
-            db[k] += g;
-        }
-}
-
 // out [2, c]: the column sums of dy * xhat and of dy, row by row (one pass per row after its
 // statistics; serial, so the sums are deterministic).
 static int tg_cpu_layer_norm_wgrad(void *ctx, int dtype, int64_t n, int64_t c, const void *x,
@@ -247,10 +249,47 @@ static int tg_cpu_layer_norm_wgrad(void *ctx, int dtype, int64_t n, int64_t c, c
     return TG_OK;
 }
 
+// dx and, in the same pass, [dw; db] of f32 rows: each thread's rows add into their own
+// [2, c] (thread 0 into wgrad, the others into scratch), added in thread order afterwards, so
+// the sums are deterministic for a given thread count (on one thread, layer_norm_wgrad's).
+// false when the scratch cannot be had (the caller then takes two passes).
+static bool grad_wgrad_f32(void *ctx, const ln_job *j, int64_t n, float *wgrad) {
+    int64_t c = j->c;
+    int nt = tg_cpu_threads(ctx);
+    for (int64_t k = 0; k < 2 * c; k++) wgrad[k] = 0;
+#ifdef _OPENMP
+    if (nt > 1 && n > 1 && n * c >= PAR_MIN) {
+        float *part = tg__cpu_scratch((size_t)(nt - 1) * (size_t)(2 * c) * sizeof(float));
+        if (!part) return false;
+        int used = 1;
+#pragma omp parallel num_threads(nt)
+        {
+            int64_t t = omp_get_thread_num(), k = omp_get_num_threads();
+            int64_t lo = n * t / k, hi = n * (t + 1) / k;
+            float *wg = t == 0 ? wgrad : part + (t - 1) * 2 * c;
+            if (t > 0)
+                for (int64_t e = 0; e < 2 * c; e++) wg[e] = 0;
+            if (hi > lo) ln_grad_rows_f32(j, lo, hi, wg);
+#pragma omp single
+            used = (int)k;
+        }
+        for (int t = 1; t < used; t++)
+            for (int64_t e = 0; e < 2 * c; e++) wgrad[e] += part[(t - 1) * 2 * c + e];
+        return true;
+    }
+#else
+    (void)nt;
+#endif
+    ln_grad_rows_f32(j, 0, n, wgrad);
+    return true;
+}
+
 static int tg_cpu_layer_norm_grad(void *ctx, int dtype, int64_t n, int64_t c, const void *x,
-                           const void *w, const void *dy, void *dx, double eps) {
+                                  const void *w, const void *dy, void *dx, void *wgrad,
+                                  double eps) {
     if (c <= 0) return TG_OK;
     ln_job j = {.dtype = dtype, .c = c, .x = x, .w = w, .dy = dy, .y = dx, .eps = eps};
+    if (wgrad && dtype == TG_F32 && grad_wgrad_f32(ctx, &j, n, wgrad)) return TG_OK;
     run_rows(ctx, n, c, ln_grad_rows, &j);
-    return TG_OK;
+    return wgrad ? tg_cpu_layer_norm_wgrad(ctx, dtype, n, c, x, dy, wgrad, eps) : TG_OK;
 }

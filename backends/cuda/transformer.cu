@@ -147,9 +147,14 @@ int tg_cuda_layer_norm(void *ctx, int dtype, int64_t n, int64_t c, const void *x
     return tg_cuda_check_launch("layer_norm");
 }
 
+// wgrad (NULL or [2, c]): layer_norm_wgrad's value too, by its own kernels after dx's.
 int tg_cuda_layer_norm_grad(void *ctx, int dtype, int64_t n, int64_t c, const void *x,
-                            const void *w, const void *dy, void *dx, double eps) {
+                            const void *w, const void *dy, void *dx, void *wgrad, double eps) {
     tg_cuda_ctx *cx = (tg_cuda_ctx *)ctx;
+    if (wgrad) {
+        int st = tg_cuda_layer_norm_wgrad(ctx, dtype, n, c, x, dy, wgrad, eps);
+        if (st) return st;
+    }
     if (n <= 0 || c <= 0) return TG_OK;
     if (dtype == TG_F64)
         layer_norm_grad_kernel<double><<<warp_blocks(n), TG_CU_THREADS, 0, cx->stream>>>(

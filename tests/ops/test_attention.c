@@ -327,62 +327,74 @@ static tg_tensor *leaf_as(const tg_tensor *t, tg_dtype dt) {
     return c;
 }
 
-// The cpu's f32 kernels (statistics and dx's sums in one vectorised pass, rows in groups)
-// against the f64 path on the same values: y, dx, dw and db. Row lengths 1, 37 and 300 (a
-// short row, a vector remainder at every width, several folds of float lanes into double),
-// 30 rows (a group remainder), with and without the affine parameters, rows centred on 0 and
-// offset by 1e3 (there f32's own rounding of x - mean is ~5e-5 of the spread).
+// One case of layer_norm_f32_matches_f64: x [rows, len] (offset by 1e3 or not), with or
+// without the affine parameters; need_x false: x takes no gradient, so dw and db come from
+// layer_norm_wgrad's own pass rather than from dx's.
+static void ln_f32_case(tg_rng *rng, int64_t rows, int64_t len, bool affine, bool off,
+                        bool need_x, int threads) {
+    cr_log_info("layer_norm f32: [%lld, %lld], affine %d, offset %d, dx %d, threads %d",
+                (long long)rows, (long long)len, affine, off, need_x, threads);
+    cr_assert_eq(tg_backend_set_threads(tu_cpu(), threads), TG_OK);
+    int64_t sh[2] = {rows, len};
+    tg_tape *t = tg_tape_new();
+    tg_tensor *r = rand_t(rng, TG_F64, 2, sh, false), *dy = rand_t(rng, TG_F64, 2, sh, false);
+    tg_tensor *w = rand_t(rng, TG_F64, 1, sh + 1, false);
+    tg_tensor *b = rand_t(rng, TG_F64, 1, sh + 1, false);
+    tg_tensor *x = tg_to(tg_add_scalar(t, r, off ? 1e3 : 0), NULL);
+    cr_assert_not_null(x, "%s", tg_last_error());
+    tg_tensor *in32[3], *in64[3], *g32[3] = {0}, *g64[3] = {0};
+    for (int k = 0; k < 3; k++) {   // the f64 inputs hold the f32 inputs' values
+        tg_tensor *p32 = tg_cast(k == 0 ? x : k == 1 ? w : b, TG_F32);
+        in32[k] = leaf_as(p32, TG_F32), in64[k] = leaf_as(p32, TG_F64);
+        tu_free(p32);
+    }
+    cr_assert_eq(tg_set_requires_grad(in32[0], need_x), TG_OK);
+    cr_assert_eq(tg_set_requires_grad(in64[0], need_x), TG_OK);
+    tg_tensor *dy32 = tg_cast(dy, TG_F32), *dy64 = tg_cast(dy32, TG_F64);
+    tg_tensor *y32 = tg_layer_norm(t, in32[0], affine ? in32[1] : NULL, affine ? in32[2] : NULL,
+                                   1e-5);
+    tg_tensor *y64 = tg_layer_norm(t, in64[0], affine ? in64[1] : NULL, affine ? in64[2] : NULL,
+                                   1e-5);
+    double rtol = off ? 3e-4 : 2e-5;
+    expect_close("layer_norm y f32", y32, y64, rtol);
+    int k0 = need_x ? 0 : 1, ng = affine ? 3 - k0 : 1 - k0;
+    tg_tensor *l32 = tg_sum(t, tg_mul(t, y32, dy32)), *l64 = tg_sum(t, tg_mul(t, y64, dy64));
+    if (ng > 0) {
+        cr_assert_eq(tg_grad(t, l32, NULL, ng, in32 + k0, g32 + k0, NULL), TG_OK, "%s",
+                     tg_last_error());
+        cr_assert_eq(tg_grad(t, l64, NULL, ng, in64 + k0, g64 + k0, NULL), TG_OK, "%s",
+                     tg_last_error());
+    }
+    // A row of one value: dx is 0, computed as rstd * (g - mean(g)) with rstd = 1/sqrt(eps) =
+    // 316, so g's rounding in f32 (an FMA's exact product against the rounded one in mean(g))
+    // is judged against that scale.
+    const char *what[3] = {"layer_norm dx f32", "layer_norm dw f32", "layer_norm db f32"};
+    for (int k = k0; k < k0 + ng; k++)
+        expect_close_floor(what[k], g32[k], g64[k], rtol,
+                           k == 0 && len == 1 ? 1 / sqrt(1e-5) : 1e-30);
+    cr_assert_eq(tg_backend_set_threads(tu_cpu(), 1), TG_OK);
+    tg_tape_free(t);
+    free3(in32), free3(in64);
+    tu_free(r), tu_free(dy), tu_free(w), tu_free(b), tu_free(x), tu_free(dy32), tu_free(dy64);
+}
+
+// The cpu's f32 kernels (statistics and dx's sums in one vectorised pass, rows in groups,
+// dw and db from dx's pass) against the f64 path on the same values: y, dx, dw and db. Row
+// lengths 1, 37 and 300 (a short row, a vector remainder at every width, several folds of
+// float lanes into double), 30 rows (a group remainder), with and without the affine
+// parameters, rows centred on 0 and offset by 1e3 (there f32's own rounding of x - mean is
+// ~5e-5 of the spread); dw and db without dx (their own pass); and at 2 threads a call large
+// enough to be split (each thread's dw and db, then added).
 Test(ops_attention, layer_norm_f32_matches_f64) {
     tg_rng *rng = tg_rng_new(11);
     const int64_t lens[3] = {1, 37, 300};
     for (int li = 0; li < 3; li++)
         for (int affine = 0; affine < 2; affine++)
-            for (int off = 0; off < 2; off++) {
-                int64_t sh[3] = {2, 15, lens[li]};
-                tg_tape *t = tg_tape_new();
-                tg_tensor *r = rand_t(rng, TG_F64, 3, sh, false),
-                          *dy = rand_t(rng, TG_F64, 3, sh, false);
-                tg_tensor *w = rand_t(rng, TG_F64, 1, sh + 2, false),
-                          *b = rand_t(rng, TG_F64, 1, sh + 2, false);
-                tg_tensor *x = tg_to(tg_add_scalar(t, r, off ? 1e3 : 0), NULL);
-                cr_assert_not_null(x, "%s", tg_last_error());
-                tg_tensor *x32 = tg_cast(x, TG_F32), *in32[3], *in64[3], *g32[3], *g64[3];
-                cr_assert_not_null(x32, "%s", tg_last_error());
-                in32[0] = leaf_as(x32, TG_F32), in64[0] = leaf_as(x32, TG_F64);
-                for (int k = 1; k < 3; k++) {
-                    tg_tensor *p32 = tg_cast(k == 1 ? w : b, TG_F32);
-                    in32[k] = leaf_as(p32, TG_F32), in64[k] = leaf_as(p32, TG_F64);
-                    tu_free(p32);
-                }
-                tg_tensor *dy32 = tg_cast(dy, TG_F32), *dy64 = tg_cast(dy32, TG_F64);
-                tg_tensor *y32 = tg_layer_norm(t, in32[0], affine ? in32[1] : NULL,
-                                               affine ? in32[2] : NULL, 1e-5);
-                tg_tensor *y64 = tg_layer_norm(t, in64[0], affine ? in64[1] : NULL,
-                                               affine ? in64[2] : NULL, 1e-5);
-                double rtol = off ? 3e-4 : 2e-5;
-                cr_log_info("row length %lld, affine %d, offset %d", (long long)lens[li], affine,
-                            off);
-                expect_close("layer_norm y f32", y32, y64, rtol);
-                int ng = affine ? 3 : 1;
-                tg_tensor *l32 = tg_sum(t, tg_mul(t, y32, dy32)),
-                          *l64 = tg_sum(t, tg_mul(t, y64, dy64));
-                cr_assert_eq(tg_grad(t, l32, NULL, ng, in32, g32, NULL), TG_OK, "%s",
-                             tg_last_error());
-                cr_assert_eq(tg_grad(t, l64, NULL, ng, in64, g64, NULL), TG_OK, "%s",
-                             tg_last_error());
-                const char *what[3] = {"layer_norm dx f32", "layer_norm dw f32",
-                                       "layer_norm db f32"};
-                // A row of one value: dx is 0, computed as rstd * (g - mean(g)) with rstd =
-                // 1/sqrt(eps) = 316, so g's rounding in f32 (an FMA's exact product against
-                // the rounded one in mean(g)) is judged against that scale.
-                for (int k = 0; k < ng; k++)
-                    expect_close_floor(what[k], g32[k], g64[k], rtol,
-                                       k == 0 && lens[li] == 1 ? 1 / sqrt(1e-5) : 1e-30);
-                tg_tape_free(t);
-                free3(in32), free3(in64);
-                tu_free(r), tu_free(dy), tu_free(w), tu_free(b), tu_free(x), tu_free(x32);
-                tu_free(dy32), tu_free(dy64);
-            }
+            for (int off = 0; off < 2; off++) ln_f32_case(rng, 30, lens[li], affine, off, true, 1);
+    ln_f32_case(rng, 30, 300, true, false, false, 1);
+    ln_f32_case(rng, 64, 600, true, false, true, 2);
+    ln_f32_case(rng, 64, 600, true, true, true, 2);
+    ln_f32_case(rng, 64, 600, true, false, false, 2);
     tg_rng_free(rng);
 }
 
