@@ -39,16 +39,18 @@ static void run_sums_float(const float *x, const float *dy, int64_t len, double 
     tg_cpu_sums_f32(x, dy, NULL, len, s, acc);
 }
 
-// y = a*u + b*(x - m) + c over one run (no u: a = 0). Centred on the channel's mean, so
-// that a channel far from zero keeps its digits without an FMA (the baseline build):
-// x*b + (c - m*b) loses them to the product's rounding.
+// y = a*u + b*((x - m)*r) + c over one run (no u: a = 0), r = rstd. Centred on the
+// channel's mean, so that a channel far from zero keeps its digits without an FMA (the
+// baseline build): x*b + (c - m*b) loses them to the product's rounding. (x - m)*r is of
+// order 1 whatever x's scale, so no constant holds rstd^2, which f32 cannot (a channel of
+// spread 1e22 has rstd^2 ~ 1e-44, a denormal: dx was 3 % off).
 #define BN_RUN_AFFINE(T)                                                                      \
-    static void run_affine_##T(const T *x, const T *u, T *y, int64_t len, T a, T b, T c,     \
-                               T m) {                                                         \
+    static void run_affine_##T(const T *x, const T *u, T *y, int64_t len, T a, T b, T c, T m, \
+                               T r) {                                                         \
         if (u)                                                                                \
-            for (int64_t k = 0; k < len; k++) y[k] = a * u[k] + b * (x[k] - m) + c;           \
+            for (int64_t k = 0; k < len; k++) y[k] = a * u[k] + b * ((x[k] - m) * r) + c;     \
         else                                                                                  \
-            for (int64_t k = 0; k < len; k++) y[k] = b * (x[k] - m) + c;                      \
+            for (int64_t k = 0; k < len; k++) y[k] = b * ((x[k] - m) * r) + c;                \
     }
 BN_RUN_AFFINE(float)
 BN_RUN_AFFINE(double)
@@ -68,7 +70,7 @@ BN_RUN_AFFINE(double)
                 run_sums_##T(x + at, with_dy ? dy + at : NULL, d->inner, s, &acc);            \
             }                                                                                 \
             double mean = s + acc.s1 / m, var = (acc.s2 - acc.s1 * acc.s1 / m) / m;           \
-            var = var > 0 ? var : 0;                                                          \
+            var = var < 0 ? 0 : var; /* a NaN (an inf in the channel) stays one */           \
             double rstd = 1.0 / sqrt(var + d->eps), wc = w ? (double)w[ch] : 1.0;             \
             /* mean(dy * (x - mean)) = (sum(dy*(x-s)) - sum(dy)*(mean - s)) / m */            \
             double cov = (acc.sgd - acc.sg * (mean - s)) / m, mdy = acc.sg / m;            \
@@ -84,14 +86,14 @@ BN_RUN_AFFINE(double)
             }                                                                                 \
             double a, b, c;                                                                   \
             if (d->mode == TG_BN_FORWARD) {   /* y = (x - mean)*rstd*w + b */                 \
-                a = 0, b = rstd * wc, c = bias ? (double)bias[ch] : 0.0;                      \
+                a = 0, b = wc, c = bias ? (double)bias[ch] : 0.0;                             \
             } else { /* dx = rstd*w*(dy - mdy - (x - mean)*rstd^2*cov) */                     \
-                a = rstd * wc, b = -a * rstd * rstd * cov, c = -a * mdy;                      \
+                a = rstd * wc, b = -a * rstd * cov, c = -a * mdy;                             \
             }                                                                                 \
             for (int64_t i = 0; i < d->n; i++) {                                              \
                 int64_t at = (i * d->c + ch) * d->inner;                                      \
                 run_affine_##T(x + at, d->mode == TG_BN_GRAD ? dy + at : NULL, y + at,        \
-                               d->inner, (T)a, (T)b, (T)c, (T)mean);                          \
+                               d->inner, (T)a, (T)b, (T)c, (T)mean, (T)rstd);                 \
             }                                                                                 \
         }                                                                                     \
     }

@@ -20,7 +20,7 @@ static void row_stats(const tg_cpu_sums *s, double shift, double inv_c, double e
     *m1 = s->s1 * inv_c;
     double var = s->s2 * inv_c - *m1 * *m1;
     *mean = shift + *m1;
-    *rstd = 1.0 / sqrt((var > 0 ? var : 0) + eps);
+    *rstd = 1.0 / sqrt((var < 0 ? 0 : var) + eps);   // a NaN (an inf in the row) stays one
 }
 
 // The coefficients of f32 rows [0, n) of x (n <= LN_GROUP, row length c): mean and rstd,

@@ -92,12 +92,33 @@ SUMS_INLINE void sums_run(const float *x, const float *dy, const float *w, int64
     acc->s1 += s1, acc->s2 += s2, acc->sg += sg, acc->sgd += sgd;
 }
 
+// The same sums in double, value by value: for a run whose float sums are not finite. That
+// happens to finite data too (|x - s| past ~1.8e19 squares past FLT_MAX), whose statistics
+// double still holds; an inf or NaN in the run stays one in the sums.
+static void sums_double(const float *x, const float *dy, const float *w, int64_t len, double s,
+                        tg_cpu_sums *acc) {
+    for (int64_t k = 0; k < len; k++) {
+        double d = (double)x[k] - s;
+        acc->s1 += d, acc->s2 += d * d;
+        if (dy) {
+            double g = w ? (double)dy[k] * (double)w[k] : (double)dy[k];
+            acc->sg += g, acc->sgd += g * d;
+        }
+    }
+}
+
 static void tg_cpu_sums_f32(const float *x, const float *dy, const float *w, int64_t len,
                             double s, tg_cpu_sums *acc) {
+    tg_cpu_sums r = {0, 0, 0, 0};
     if (!dy)
-        sums_run(x, NULL, NULL, len, s, acc, false, false);
+        sums_run(x, NULL, NULL, len, s, &r, false, false);
     else if (!w)
-        sums_run(x, dy, NULL, len, s, acc, true, false);
+        sums_run(x, dy, NULL, len, s, &r, true, false);
     else
-        sums_run(x, dy, w, len, s, acc, true, true);
+        sums_run(x, dy, w, len, s, &r, true, true);
+    if (!isfinite(r.s1 + r.s2 + r.sg + r.sgd)) {
+        r = (tg_cpu_sums){0, 0, 0, 0};
+        sums_double(x, dy, w, len, s, &r);
+    }
+    acc->s1 += r.s1, acc->s2 += r.s2, acc->sg += r.sg, acc->sgd += r.sgd;
 }

@@ -49,7 +49,7 @@ template <typename T> __global__ void batch_norm_kernel(tg_bn_desc d) {
             a4 = block_sum(a4, sh);
         }
         double mean = s + a1 / m, var = (a2 - a1 * a1 / m) / m;
-        var = var > 0 ? var : 0;
+        var = var < 0 ? 0 : var;   // a NaN (an inf in the channel) stays one
         double rstd = 1.0 / sqrt(var + d.eps), wc = w ? (double)w[ch] : 1.0;
         double cov = (a4 - a3 * (mean - s)) / m, mdy = a3 / m;
         if (d.mode != TG_BN_FORWARD && (d.mode == TG_BN_WGRAD || d.stats)) {

@@ -398,6 +398,93 @@ Test(ops_attention, layer_norm_f32_matches_f64) {
     tg_rng_free(rng);
 }
 
+// f32 data: value i = scale * (1 + i/period) * (1 + 0.37 * hash(i)/97), a spread of 0.4 *
+// scale and more.
+static tg_tensor *huge_f32(int nd, const int64_t *sh, double scale, int period) {
+    int64_t n = 1;
+    for (int k = 0; k < nd; k++) n *= sh[k];
+    float *v = malloc((size_t)n * sizeof *v);
+    cr_assert_not_null(v);
+    for (int64_t i = 0; i < n; i++) {
+        double h = 0.37 * (double)((i * 7919) % 97) / 97;
+        v[i] = (float)(scale * (double)(1 + i / period) * (1 + h));
+    }
+    tg_tensor *t = tg_tensor_from(tu_cpu(), TG_F32, nd, sh, v);
+    free(v);
+    cr_assert_not_null(t, "%s", tg_last_error());
+    return t;
+}
+
+// y and the gradients of sum(y * dy) for in[0..2] (copied out), y = layer_norm or batch_norm
+// of in[0] with weight in[1] and bias in[2].
+static tg_tensor *norm_and_grads(bool layer, tg_tensor *const *in, tg_tensor *dy,
+                                 tg_tensor **g) {
+    tg_tape *t = tg_tape_new();
+    tg_tensor *y = layer ? tg_layer_norm(t, in[0], in[1], in[2], 1e-5)
+                         : tg_batch_norm(t, in[0], in[1], in[2], NULL, NULL, 0.1, 1e-5);
+    tg_tensor *d = tg_cast(dy, tg_dtype_of(in[0]));
+    cr_assert_not_null(d, "%s", tg_last_error());
+    cr_assert_eq(tg_grad(t, tg_sum(t, tg_mul(t, y, d)), NULL, 3, in, g, NULL), TG_OK, "%s",
+                 tg_last_error());
+    for (int k = 0; k < 3; k++) {
+        g[k] = tg_to(g[k], NULL);
+        cr_assert_not_null(g[k], "%s", tg_last_error());
+    }
+    y = tg_to(y, NULL);
+    cr_assert_not_null(y, "%s", tg_last_error());
+    tg_tape_free(t);
+    tu_free(d);
+    return y;
+}
+
+// Rows (layer norm) and channels (batch norm) whose f32 sums overflow although every value is
+// finite: |x - x[0]| up to ~1e20, whose square passes FLT_MAX. The kernels then take that
+// run's sums in double: y, dx, dw and db against f64 on the same values. A row holding an
+// inf gives NaN in that row and leaves the others as they were.
+Test(ops_attention, norm_f32_huge_values) {
+    tg_rng *rng = tg_rng_new(5);
+    for (int layer = 1; layer >= 0; layer--) {
+        int64_t sh[2] = {layer ? 4 : 40, layer ? 40 : 4}, c = sh[1];
+        tg_tensor *x32 = huge_f32(2, sh, 1e20, layer ? 40 : 1), *in32[3], *in64[3];
+        tg_tensor *dy = rand_t(rng, TG_F64, 2, sh, false), *g32[3], *g64[3];
+        in32[0] = leaf_as(x32, TG_F32), in64[0] = leaf_as(x32, TG_F64);
+        for (int k = 1; k < 3; k++) {
+            tg_tensor *p = rand_t(rng, TG_F64, 1, &c, false), *p32 = tg_cast(p, TG_F32);
+            in32[k] = leaf_as(p32, TG_F32), in64[k] = leaf_as(p32, TG_F64);
+            tu_free(p), tu_free(p32);
+        }
+        cr_log_info("%s norm, x [%lld, %lld]", layer ? "layer" : "batch", (long long)sh[0],
+                    (long long)sh[1]);
+        tg_tensor *y32 = norm_and_grads(layer, in32, dy, g32);
+        tg_tensor *y64 = norm_and_grads(layer, in64, dy, g64);
+        expect_close("y f32, huge values", y32, y64, 1e-4);
+        const char *what[3] = {"dx f32, huge values", "dw f32, huge values", "db f32, huge values"};
+        for (int k = 0; k < 3; k++) expect_close(what[k], g32[k], g64[k], 1e-4);
+        free3(g32), free3(g64), tu_free(y64);
+        if (layer) {   // an inf in row 1: that row NaN, the others unchanged
+            double *v = host(x32);
+            v[1 * c + 3] = INFINITY;
+            float f[160];
+            for (int i = 0; i < 160; i++) f[i] = (float)v[i];
+            free(v);
+            tg_tensor *xi = leaf_as(tg_tensor_from(tu_cpu(), TG_F32, 2, sh, f), TG_F32);
+            tg_tensor *in_i[3] = {xi, in32[1], in32[2]}, *gi[3];
+            tg_tensor *yi = norm_and_grads(true, in_i, dy, gi);
+            double *a = host(yi), *b = host(y32);
+            for (int i = 0; i < 160; i++) {
+                if (i / c == 1)
+                    cr_expect(isnan(a[i]), "y[1, %lld] = %g, not NaN", (long long)(i % c), a[i]);
+                else
+                    cr_expect(a[i] == b[i], "y[%d] changed: %g vs %g", i, a[i], b[i]);
+            }
+            free(a), free(b), free3(gi), tu_free(xi);
+        }
+        free3(in32), free3(in64);
+        tu_free(y32), tu_free(x32), tu_free(dy);
+    }
+    tg_rng_free(rng);
+}
+
 Test(ops_attention, layer_norm_bad_inputs) {
     tg_tape *t = tg_tape_new();
     tg_tensor *x = tg_tensor_new(tu_cpu(), TG_F64, 2, (int64_t[]){3, 4});
