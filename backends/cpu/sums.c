@@ -95,7 +95,8 @@ SUMS_INLINE void sums_run(const float *x, const float *dy, const float *w, int64
 // The same sums in double, value by value: for a run whose float sums are not finite. That
 // happens to finite data too (|x - s| past ~1.8e19 squares past FLT_MAX), whose statistics
 // double still holds; an inf or NaN in the run stays one in the sums.
-static void sums_double(const float *x, const float *dy, const float *w, int64_t len, double s,
+static __attribute__((cold, noinline)) void sums_double(const float *x, const float *dy,
+                                                        const float *w, int64_t len, double s,
                         tg_cpu_sums *acc) {
     for (int64_t k = 0; k < len; k++) {
         double d = (double)x[k] - s;
@@ -109,16 +110,16 @@ static void sums_double(const float *x, const float *dy, const float *w, int64_t
 
 static void tg_cpu_sums_f32(const float *x, const float *dy, const float *w, int64_t len,
                             double s, tg_cpu_sums *acc) {
-    tg_cpu_sums r = {0, 0, 0, 0};
+    tg_cpu_sums before = *acc;
     if (!dy)
-        sums_run(x, NULL, NULL, len, s, &r, false, false);
+        sums_run(x, NULL, NULL, len, s, acc, false, false);
     else if (!w)
-        sums_run(x, dy, NULL, len, s, &r, true, false);
+        sums_run(x, dy, NULL, len, s, acc, true, false);
     else
-        sums_run(x, dy, w, len, s, &r, true, true);
-    if (!isfinite(r.s1 + r.s2 + r.sg + r.sgd)) {
-        r = (tg_cpu_sums){0, 0, 0, 0};
-        sums_double(x, dy, w, len, s, &r);
+        sums_run(x, dy, w, len, s, acc, true, true);
+    if (!isfinite(acc->s1 + acc->s2 + acc->sg + acc->sgd) &&
+        isfinite(before.s1 + before.s2 + before.sg + before.sgd)) {
+        *acc = before;
+        sums_double(x, dy, w, len, s, acc);
     }
-    acc->s1 += r.s1, acc->s2 += r.s2, acc->sg += r.sg, acc->sgd += r.sgd;
 }
