@@ -245,16 +245,11 @@ tg_tensor *tg_layer_norm_grad(tg_tape *tape, tg_tensor *dy, tg_tensor *x, tg_ten
     return ln_grad_node(tape, dy, x, w, eps, NULL);
 }
 
-// layer_norm's dx for its backward; with wgrad, *wgrad = a [2, C] step tensor that the same
-// kernel call fills with [dw; db] = layer_norm_wgrad(dy, x) (then NULL if that failed: the
-// wgrad op computes them itself).
+// layer_norm's dx for its backward; with wgrad, also [dw; db] = layer_norm_wgrad(dy, x)
+// from the same kernel call (tg__norm_grad_with_wgrad).
 static tg_tensor *layer_norm_grad(tg_tape *tape, tg_tensor *dy, tg_tensor *x, tg_tensor *w,
                                   double eps, tg_tensor **wgrad) {
     if (!wgrad) return tg_layer_norm_grad(tape, dy, x, w, eps);
-    *wgrad = tg__step_new(tape, x->be, x->dtype, 2, (int64_t[]){2, x->shape[x->ndim - 1]},
-                          "tg_layer_norm_grad");
-    if (!*wgrad) return NULL;
-    tg_tensor *dx = ln_grad_node(tape, dy, x, w, eps, (*wgrad)->data);
-    if (!dx) *wgrad = NULL;
-    return dx;
+    return tg__norm_grad_with_wgrad(tape, ln_grad_node, dy, x, w, eps, x->shape[x->ndim - 1],
+                                    "tg_layer_norm_grad", wgrad);
 }

@@ -46,3 +46,13 @@ static inline int tg__rule_status(const tg_tensor *t) {
 tg_tensor *tg__scalar_like(tg_tape *tape, const tg_tensor *x, double v);
 // Row k of t [R, C] as a [C] tensor (a slice and a reshape, recorded).
 tg_tensor *tg__row(tg_tape *tape, tg_tensor *t, int k);
+// A normalisation's dx node (batch_norm_grad, layer_norm_grad: inputs dy, x, [w]) whose
+// kernel also writes the affine parameters' [dw; db] into wgrad when that is not NULL.
+typedef tg_tensor *(*tg__norm_grad_fn)(tg_tape *tape, tg_tensor *dy, tg_tensor *x,
+                                       tg_tensor *w, double eps, void *wgrad);
+// dx from `node`, and *wgrad = a [2, c] step tensor that the same kernel call fills (NULL when
+// that failed: the wgrad op then computes its value itself), so that a backward pass needing
+// both reads x and dy once. `where` names the op in an allocation failure.
+tg_tensor *tg__norm_grad_with_wgrad(tg_tape *tape, tg__norm_grad_fn node, tg_tensor *dy,
+                                    tg_tensor *x, tg_tensor *w, double eps, int64_t c,
+                                    const char *where, tg_tensor **wgrad);

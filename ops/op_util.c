@@ -76,3 +76,13 @@ tg_tensor *tg__row(tg_tape *tape, tg_tensor *t, int k) {
     tg_tensor *r = tg_slice(tape, t, 0, k, k + 1, 1);
     return r ? tg_reshape(tape, r, 1, &t->shape[1]) : NULL;
 }
+
+tg_tensor *tg__norm_grad_with_wgrad(tg_tape *tape, tg__norm_grad_fn node, tg_tensor *dy,
+                                    tg_tensor *x, tg_tensor *w, double eps, int64_t c,
+                                    const char *where, tg_tensor **wgrad) {
+    *wgrad = tg__step_new(tape, x->be, x->dtype, 2, (int64_t[]){2, c}, where);
+    if (!*wgrad) return NULL;
+    tg_tensor *dx = node(tape, dy, x, w, eps, (*wgrad)->data);
+    if (!dx) *wgrad = NULL;
+    return dx;
+}
