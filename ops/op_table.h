@@ -51,8 +51,8 @@ tg_tensor *tg__row(tg_tape *tape, tg_tensor *t, int k);
 typedef tg_tensor *(*tg__norm_grad_fn)(tg_tape *tape, tg_tensor *dy, tg_tensor *x,
                                        tg_tensor *w, double eps, void *wgrad);
 // dx from `node`, and *wgrad = a [2, c] step tensor that the same kernel call fills (NULL when
-// that failed: the wgrad op then computes its value itself), so that a backward pass needing
-// both reads x and dy once. `where` names the op in an allocation failure.
+// that failed or x is empty: the wgrad op then computes its value itself), so that a backward
+// pass needing both reads x and dy once. `where` names the op in an allocation failure.
 tg_tensor *tg__norm_grad_with_wgrad(tg_tape *tape, tg__norm_grad_fn node, tg_tensor *dy,
                                     tg_tensor *x, tg_tensor *w, double eps, int64_t c,
                                     const char *where, tg_tensor **wgrad);

@@ -80,7 +80,9 @@ tg_tensor *tg__row(tg_tape *tape, tg_tensor *t, int k) {
 tg_tensor *tg__norm_grad_with_wgrad(tg_tape *tape, tg__norm_grad_fn node, tg_tensor *dy,
                                     tg_tensor *x, tg_tensor *w, double eps, int64_t c,
                                     const char *where, tg_tensor **wgrad) {
-    *wgrad = tg__step_new(tape, x->be, x->dtype, 2, (int64_t[]){2, c}, where);
+    // An empty dx runs no kernel (tg__apply), which would leave the buffer unwritten.
+    *wgrad = x->numel ? tg__step_new(tape, x->be, x->dtype, 2, (int64_t[]){2, c}, where) : NULL;
+    if (!x->numel) return node(tape, dy, x, w, eps, NULL);
     if (!*wgrad) return NULL;
     tg_tensor *dx = node(tape, dy, x, w, eps, (*wgrad)->data);
     if (!dx) *wgrad = NULL;

@@ -485,6 +485,40 @@ Test(ops_attention, norm_f32_huge_values) {
     tg_rng_free(rng);
 }
 
+// No rows: y and dx are empty and dw, db are zeros (a sum over no rows), in f32 (dw and db
+// from dx's pass) and f64; rows of no values: every result empty.
+Test(ops_attention, layer_norm_empty) {
+    for (int f32 = 0; f32 < 2; f32++)
+        for (int empty_rows = 0; empty_rows < 2; empty_rows++) {
+            tg_dtype dt = f32 ? TG_F32 : TG_F64;
+            int64_t sh[2] = {empty_rows ? 0 : 3, empty_rows ? 5 : 0}, c = sh[1];
+            tg_tensor *in[3] = {tg_tensor_new(tu_cpu(), dt, 2, sh),
+                                tg_tensor_new(tu_cpu(), dt, 1, &c),
+                                tg_tensor_new(tu_cpu(), dt, 1, &c)};
+            for (int k = 0; k < 3; k++) {
+                cr_assert_not_null(in[k], "%s", tg_last_error());
+                cr_assert_eq(tg_fill_(in[k], 0.5), TG_OK);
+                cr_assert_eq(tg_set_requires_grad(in[k], true), TG_OK);
+            }
+            tg_tape *t = tg_tape_new();
+            tg_tensor *y = tg_layer_norm(t, in[0], in[1], in[2], 1e-5), *g[3];
+            cr_assert_not_null(y, "%s", tg_last_error());
+            cr_expect_eq(tg_numel(y), 0);
+            cr_assert_eq(tg_grad(t, tg_sum(t, y), NULL, 3, in, g, NULL), TG_OK, "%s",
+                         tg_last_error());
+            cr_expect_eq(tg_numel(g[0]), 0);
+            for (int k = 1; k < 3; k++) {
+                cr_expect_eq(tg_numel(g[k]), c);
+                double *v = host(g[k]);
+                for (int64_t i = 0; i < c; i++)
+                    cr_expect(v[i] == 0, "d%s[%lld] = %g", k == 1 ? "w" : "b", (long long)i, v[i]);
+                free(v);
+            }
+            tg_tape_free(t);
+            free3(in);
+        }
+}
+
 Test(ops_attention, layer_norm_bad_inputs) {
     tg_tape *t = tg_tape_new();
     tg_tensor *x = tg_tensor_new(tu_cpu(), TG_F64, 2, (int64_t[]){3, 4});
