@@ -42,6 +42,15 @@ static int64_t cv_panel_rows(const tg_conv_desc *d) {
     return d->co * 2 < CV_MR ? 1 : CV_MR;
 }
 
+// Vectors of positions in the next tile, `left` of them left, nvt a full tile: the last ones
+// go in tiles of 2 and 1 rather than in a full tile that repeats a vector (7 x 7 images fill
+// 4 vectors each: 2 + 2, not 3 + 3 with two repeated; conv2d-32x64x7x7-64k3 forward 1.24 ->
+// 0.90 ms, backward 2.79 -> 2.44 ms, Zen 5, 1 thread). Full tiles are CV_NV wide (3).
+static int64_t cv_tile_vectors(int64_t left, int64_t nvt) {
+    if (nvt != CV_NV || left == nvt || left >= nvt + 2) return left < nvt ? left : nvt;
+    return left > 2 ? 2 : left;   // nvt + 1 = 4 left: 2 + 2; 2 or 1 left: as they are
+}
+
 #define T float
 #define V cvf
 #define VI cvi

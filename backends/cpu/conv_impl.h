@@ -120,6 +120,23 @@ static void CAT(fwd_tile_wide, SUF)(int64_t k, const int64_t *offs, const T *wp,
                        ow, bias, y);
 }
 
+// The same with 2 and 1 vectors of positions (a row's or an image's last vectors).
+static void CAT(fwd_tile_wide2, SUF)(int64_t k, const int64_t *offs, const T *wp, const T *xp,
+                                     const int64_t *qo, const int64_t *so, const int *sl, int nv,
+                                     int64_t mr, int64_t plane, bool flat, int64_t wpitch,
+                                     int64_t ow, const T *bias, T *y) {
+    CAT(fwd_tile, SUF)(CV_MR, 2, k, offs, wp, xp, qo, so, sl, nv, mr, plane, flat, wpitch, ow,
+                       bias, y);
+}
+
+static void CAT(fwd_tile_wide1, SUF)(int64_t k, const int64_t *offs, const T *wp, const T *xp,
+                                     const int64_t *qo, const int64_t *so, const int *sl, int nv,
+                                     int64_t mr, int64_t plane, bool flat, int64_t wpitch,
+                                     int64_t ow, const T *bias, T *y) {
+    CAT(fwd_tile, SUF)(CV_MR, 1, k, offs, wp, xp, qo, so, sl, nv, mr, plane, flat, wpitch, ow,
+                       bias, y);
+}
+
 static void CAT(fwd_tile_narrow, SUF)(int64_t k, const int64_t *offs, const T *wp, const T *xp,
                                       const int64_t *qo, const int64_t *so, const int *sl, int nv,
                                       int64_t mr, int64_t plane, bool flat, int64_t wpitch,
@@ -147,9 +164,10 @@ static void CAT(fwd_images, SUF)(const tg_conv_desc *d, const T *wp, const int64
     for (int64_t i = i0; i < i1; i++) {
         CAT(pad_image, SUF)(d, x + i * d->ci * d->h * d->w, hp, wpitch, xp);
         T *yi = y + i * d->co * plane;
-        for (int64_t v0 = 0; v0 < nvec; v0 += nvt) {
+        for (int64_t v0 = 0, nv; v0 < nvec; v0 += nv) {
             int64_t qo[CV_NVMAX], so[CV_NVMAX];
-            int sl[CV_NVMAX], nv = (int)(nvec - v0 < nvt ? nvec - v0 : nvt);
+            int sl[CV_NVMAX];
+            nv = cv_tile_vectors(nvec - v0, nvt);
             for (int v = 0; v < nvt; v++) {
                 int64_t vi = v0 + (v < nv ? v : nv - 1), r = vi / nseg, s = vi % nseg;
                 if (flat) {
@@ -164,13 +182,15 @@ static void CAT(fwd_images, SUF)(const tg_conv_desc *d, const T *wp, const int64
             for (int64_t ot = 0; ot < ot_n; ot++) {
                 int64_t o0 = ot * mrt, mr = d->co - o0 < mrt ? d->co - o0 : mrt;
                 if (mrt == 1)
-                    CAT(fwd_tile_narrow, SUF)(k, offs, wp + ot * k, xp, qo, so, sl, nv, mr,
+                    CAT(fwd_tile_narrow, SUF)(k, offs, wp + ot * k, xp, qo, so, sl, (int)nv, mr,
                                               plane, flat, wpitch, d->ow, b ? b + o0 : NULL,
                                               yi + o0 * plane);
                 else
-                    CAT(fwd_tile_wide, SUF)(k, offs, wp + ot * k * mrt, xp, qo, so, sl, nv, mr,
-                                            plane, flat, wpitch, d->ow, b ? b + o0 : NULL,
-                                            yi + o0 * plane);
+                    (nv == CV_NV  ? CAT(fwd_tile_wide, SUF)
+                     : nv == 2    ? CAT(fwd_tile_wide2, SUF)
+                                  : CAT(fwd_tile_wide1, SUF))(
+                        k, offs, wp + ot * k * mrt, xp, qo, so, sl, (int)nv, mr, plane, flat,
+                        wpitch, d->ow, b ? b + o0 : NULL, yi + o0 * plane);
             }
         }
     }

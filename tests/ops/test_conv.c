@@ -478,7 +478,8 @@ static tg_tensor *conv_by_im2col(tg_tape *t, tg_tensor *x, tg_tensor *w, tg_tens
 // of the direct kernel: rows of several vectors and a partial one, positions flat over the
 // padded image (short rows), output channels a whole panel plus a tail and fewer than half
 // a panel (the one-row panels), dilation, padding beyond the window's span (dx then crops
-// dy), 1x1 windows, and the gradients of small images through the window matrix.
+// dy), 1x1 windows, the gradients of small images through the window matrix, and images of
+// 1, 4 and 5 vectors (tiles of 1, 2 + 2 and 3 + 2 vectors) at every vector width.
 Test(ops_conv, conv2d_stride1_direct_matches_im2col) {
     // n, c, h, w, o, kh, kw, ph, pw, dh, dw, bias
     static const int cases[][12] = {
@@ -486,7 +487,8 @@ Test(ops_conv, conv2d_stride1_direct_matches_im2col) {
         {1, 5, 9, 18, 3, 2, 3, 2, 1, 2, 1, 0}, {4, 1, 5, 5, 16, 5, 5, 2, 2, 1, 1, 1},
         {2, 4, 3, 40, 5, 1, 1, 0, 0, 1, 1, 1}, {1, 2, 4, 4, 2, 3, 3, 3, 3, 1, 1, 0},
         {3, 17, 4, 33, 2, 3, 3, 1, 1, 1, 2, 1}, {2, 6, 7, 7, 10, 3, 3, 1, 1, 1, 1, 1},
-        {3, 1, 8, 6, 5, 3, 3, 1, 1, 1, 1, 0},
+        {3, 1, 8, 6, 5, 3, 3, 1, 1, 1, 1, 0}, {3, 4, 2, 2, 12, 3, 3, 1, 1, 1, 1, 1},
+        {2, 3, 5, 16, 9, 3, 3, 1, 1, 1, 1, 1}, {2, 3, 1, 2, 6, 1, 3, 0, 1, 1, 1, 1},
     };
     tg_rng *rng = tg_rng_new(5);
     for (size_t ci = 0; ci < sizeof cases / sizeof cases[0]; ci++) {
