@@ -251,7 +251,8 @@ static int tg_cpu_layer_norm_wgrad(void *ctx, int dtype, int64_t n, int64_t c, c
 
 // dx and, in the same pass, [dw; db] of f32 rows: each thread's rows add into their own
 // [2, c] (thread 0 into wgrad, the others into scratch), added in thread order afterwards, so
-// the sums are deterministic for a given thread count (on one thread, layer_norm_wgrad's).
+// the sums are deterministic for a given thread count (on one thread, layer_norm_wgrad's
+// own, unless a row's float sums overflowed: sums.c then redoes that row's in double).
 // false when the scratch cannot be had (the caller then takes two passes).
 static bool grad_wgrad_f32(void *ctx, const ln_job *j, int64_t n, float *wgrad) {
     int64_t c = j->c;
