@@ -112,29 +112,21 @@ CAT(fwd_tile, SUF)(const int MRC, const int NVC, int64_t k, const int64_t *restr
     }
 }
 
+// A tile of CV_MR output channels by nv vectors of positions: CV_NV, or 2 or 1 for a row's
+// or an image's last vectors (each its own inlined copy).
 static void CAT(fwd_tile_wide, SUF)(int64_t k, const int64_t *offs, const T *wp, const T *xp,
                                     const int64_t *qo, const int64_t *so, const int *sl, int nv,
                                     int64_t mr, int64_t plane, bool flat, int64_t wpitch,
                                     int64_t ow, const T *bias, T *y) {
-    CAT(fwd_tile, SUF)(CV_MR, CV_NV, k, offs, wp, xp, qo, so, sl, nv, mr, plane, flat, wpitch,
-                       ow, bias, y);
-}
-
-// The same with 2 and 1 vectors of positions (a row's or an image's last vectors).
-static void CAT(fwd_tile_wide2, SUF)(int64_t k, const int64_t *offs, const T *wp, const T *xp,
-                                     const int64_t *qo, const int64_t *so, const int *sl, int nv,
-                                     int64_t mr, int64_t plane, bool flat, int64_t wpitch,
-                                     int64_t ow, const T *bias, T *y) {
-    CAT(fwd_tile, SUF)(CV_MR, 2, k, offs, wp, xp, qo, so, sl, nv, mr, plane, flat, wpitch, ow,
-                       bias, y);
-}
-
-static void CAT(fwd_tile_wide1, SUF)(int64_t k, const int64_t *offs, const T *wp, const T *xp,
-                                     const int64_t *qo, const int64_t *so, const int *sl, int nv,
-                                     int64_t mr, int64_t plane, bool flat, int64_t wpitch,
-                                     int64_t ow, const T *bias, T *y) {
-    CAT(fwd_tile, SUF)(CV_MR, 1, k, offs, wp, xp, qo, so, sl, nv, mr, plane, flat, wpitch, ow,
-                       bias, y);
+    if (nv == CV_NV)
+        CAT(fwd_tile, SUF)(CV_MR, CV_NV, k, offs, wp, xp, qo, so, sl, nv, mr, plane, flat,
+                           wpitch, ow, bias, y);
+    else if (nv == 2)
+        CAT(fwd_tile, SUF)(CV_MR, 2, k, offs, wp, xp, qo, so, sl, nv, mr, plane, flat, wpitch,
+                           ow, bias, y);
+    else
+        CAT(fwd_tile, SUF)(CV_MR, 1, k, offs, wp, xp, qo, so, sl, nv, mr, plane, flat, wpitch,
+                           ow, bias, y);
 }
 
 static void CAT(fwd_tile_narrow, SUF)(int64_t k, const int64_t *offs, const T *wp, const T *xp,
@@ -186,11 +178,9 @@ static void CAT(fwd_images, SUF)(const tg_conv_desc *d, const T *wp, const int64
                                               plane, flat, wpitch, d->ow, b ? b + o0 : NULL,
                                               yi + o0 * plane);
                 else
-                    (nv == CV_NV  ? CAT(fwd_tile_wide, SUF)
-                     : nv == 2    ? CAT(fwd_tile_wide2, SUF)
-                                  : CAT(fwd_tile_wide1, SUF))(
-                        k, offs, wp + ot * k * mrt, xp, qo, so, sl, (int)nv, mr, plane, flat,
-                        wpitch, d->ow, b ? b + o0 : NULL, yi + o0 * plane);
+                    CAT(fwd_tile_wide, SUF)(k, offs, wp + ot * k * mrt, xp, qo, so, sl, (int)nv,
+                                            mr, plane, flat, wpitch, d->ow, b ? b + o0 : NULL,
+                                            yi + o0 * plane);
             }
         }
     }

@@ -467,7 +467,7 @@ Test(ops_attention, norm_f32_huge_values) {
             float f[160];
             for (int i = 0; i < 160; i++) f[i] = (float)v[i];
             free(v);
-            tg_tensor *xi = leaf_as(tg_tensor_from(tu_cpu(), TG_F32, 2, sh, f), TG_F32);
+            tg_tensor *xf = tg_tensor_from(tu_cpu(), TG_F32, 2, sh, f), *xi = leaf_as(xf, TG_F32);
             tg_tensor *in_i[3] = {xi, in32[1], in32[2]}, *gi[3];
             tg_tensor *yi = norm_and_grads(true, in_i, dy, gi);
             double *a = host(yi), *b = host(y32);
@@ -477,7 +477,7 @@ Test(ops_attention, norm_f32_huge_values) {
                 else
                     cr_expect(a[i] == b[i], "y[%d] changed: %g vs %g", i, a[i], b[i]);
             }
-            free(a), free(b), free3(gi), tu_free(xi);
+            free(a), free(b), free3(gi), tu_free(xi), tu_free(xf);
         }
         free3(in32), free3(in64);
         tu_free(y32), tu_free(x32), tu_free(dy);
