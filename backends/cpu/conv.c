@@ -35,6 +35,18 @@ enum { CV_MR = 4, CV_NV = 3, CV_NV1 = 8, CV_MW = 3, CV_NK = 4 };
 
 enum { CV_NVMAX = CV_NV1 > CV_NV ? CV_NV1 : CV_NV };
 
+// Winograd F(2x2, 3x3): the direct kernel's register tile (WG_MR channels x WG_NV vectors of
+// tiles), over groups of tile rows whose v and m take about WG_GROUP_BYTES.
+enum { WG_MR = CV_MR, WG_NV = CV_NV, WG_MIN_C = 16, WG_MIN_W = 4 };
+#define WG_GROUP_BYTES ((size_t)512 * 1024)
+
+typedef struct wg_plan {
+    int64_t nth, ntw, ne;   // tile rows and columns of an image; columns of a padded half-row
+    int64_t nob, gr, tp;    // channel panels; tile rows per group; v's and m's row pitch
+    int64_t us, vs, ms;     // elements from one of the 16 planes of u, v, m to the next
+    size_t u_bytes, priv, m_off, pad_off;   // shared u; per thread v (at 0), m, pad
+} wg_plan;
+
 // Output channels per weight panel: CV_MR, or 1 (with CV_NV1 vectors of positions per tile)
 // when fewer than CV_MR / 2 of them, as in the dx of a one-channel image, where CV_MR-row
 // panels would compute mostly zeros (conv2d-64x1x28x28-32k5's backward 2.6 -> 5.8 ms).
@@ -59,6 +71,7 @@ static int64_t cv_tile_vectors(int64_t left, int64_t nvt) {
 typedef float cvf __attribute__((vector_size(CV_VBYTES)));
 typedef int32_t cvi __attribute__((vector_size(CV_VBYTES)));
 #include "backends/cpu/conv_impl.h"
+#include "backends/cpu/winograd_impl.h"
 #undef T
 #undef V
 #undef VI
@@ -73,6 +86,7 @@ typedef int32_t cvi __attribute__((vector_size(CV_VBYTES)));
 typedef double cvd __attribute__((vector_size(CV_VBYTES)));
 typedef int64_t cvl __attribute__((vector_size(CV_VBYTES)));
 #include "backends/cpu/conv_impl.h"
+#include "backends/cpu/winograd_impl.h"
 #undef T
 #undef V
 #undef VI
@@ -160,9 +174,47 @@ static bool cv_make_plan(const tg_conv_desc *d, cv_plan *p) {
     return ok && !__builtin_add_overflow(sh, pr, &sh);
 }
 
+// Runs run(arg, t, n) on t = 0 .. n-1, n = the backend's threads but at most one per image
+// (and CV_MAX_THREADS); *nt = n. The status of a failing thread, else TG_OK.
+static int cv_parallel(void *ctx, int64_t images, int (*run)(void *, int, int), void *arg,
+                       int *nt_out) {
+    int nt = tg_cpu_threads(ctx), status = TG_OK;
+    if (nt > images) nt = images > 0 ? (int)images : 1;
+    if (nt > CV_MAX_THREADS) nt = CV_MAX_THREADS;
+#ifdef _OPENMP
+    if (nt > 1) {
+#pragma omp parallel num_threads(nt)
+        {
+            int t = omp_get_thread_num(), n = omp_get_num_threads();
+            int st = run(arg, t, n);
+            if (st) {
+#pragma omp atomic write
+                status = st;
+            }
+#pragma omp single
+            nt = n;
+        }
+        *nt_out = nt;
+        return status;
+    }
+#endif
+    *nt_out = 1;
+    return run(arg, 0, 1);
+}
+
+typedef struct cv_job {
+    const tg_conv_desc *d;
+    const cv_plan *p;
+    char *shared;
+    void *gs[CV_MAX_THREADS];   // dw: each thread's sums
+} cv_job;
+
 // Thread t's share of the images [i0, i1) and its scratch (thread 0's after the shared part).
-static int cv_run_thread(const tg_conv_desc *d, const cv_plan *p, char *shared, int t, int nt,
-                         void **g_out) {
+static int cv_run_thread(void *arg, int t, int nt) {
+    cv_job *job = arg;
+    const tg_conv_desc *d = job->d;
+    const cv_plan *p = job->p;
+    char *shared = job->shared;
     char *buf = t == 0 ? shared + p->shared : tg__cpu_scratch(p->priv);
     if (!buf) return TG_ERR_OOM;
     int64_t i0 = d->n * t / nt, i1 = d->n * (t + 1) / nt;
@@ -173,7 +225,7 @@ static int cv_run_thread(const tg_conv_desc *d, const cv_plan *p, char *shared, 
         void *dyp = buf + p->dyp_off, *g = buf + p->g_off, *masks = buf + p->mask_off;
         int64_t *qx = (int64_t *)(buf + p->qx_off);
         memset(g, 0, p->mask_off - p->g_off);
-        *g_out = g;
+        job->gs[t] = g;
         if (d->dtype == TG_F64)
             dw_images_f64(d, offs, i0, i1, p->ng, xp, p->xs, dyp, p->ds, p->nflat, qx, masks, g);
         else
@@ -186,7 +238,8 @@ static int cv_run_thread(const tg_conv_desc *d, const cv_plan *p, char *shared, 
     return TG_OK;
 }
 
-static int tg_cpu_conv(void *ctx, const tg_conv_desc *d) {
+// The direct kernel, every mode.
+static int cv_direct(void *ctx, const tg_conv_desc *d) {
     cv_plan p;
     if (!cv_make_plan(d, &p)) return TG_ERR_OOM;
     char *shared = tg__cpu_scratch(p.shared + p.priv);
@@ -201,31 +254,100 @@ static int tg_cpu_conv(void *ctx, const tg_conv_desc *d) {
         if (d->dtype == TG_F64) pack_weights_f64(d, mr, (double *)(shared + p.wp_off));
         else pack_weights_f32(d, mr, (float *)(shared + p.wp_off));
     }
-    void *gs[CV_MAX_THREADS] = {0};
-    int nt = tg_cpu_threads(ctx), status = TG_OK;
-    if (nt > d->n) nt = d->n > 0 ? (int)d->n : 1;
-    if (nt > CV_MAX_THREADS) nt = CV_MAX_THREADS;
-#ifdef _OPENMP
-    if (nt > 1) {
-#pragma omp parallel num_threads(nt)
-        {
-            int t = omp_get_thread_num(), n = omp_get_num_threads();
-            int st = cv_run_thread(d, &p, shared, t, n, &gs[t]);
-            if (st) {
-#pragma omp atomic write
-                status = st;
-            }
-#pragma omp single
-            nt = n;
-        }
-    } else
-#endif
-    {
-        nt = 1;
-        status = cv_run_thread(d, &p, shared, 0, 1, &gs[0]);
-    }
+    cv_job job = {.d = d, .p = &p, .shared = shared};
+    int nt, status = cv_parallel(ctx, d->n, cv_run_thread, &job, &nt);
     if (status || d->mode != TG_CONV_DW) return status;
-    if (d->dtype == TG_F64) dw_reduce_f64(d, (cvd *const *)gs, nt);
-    else dw_reduce_f32(d, (cvf *const *)gs, nt);
+    if (d->dtype == TG_F64) dw_reduce_f64(d, (cvd *const *)job.gs, nt);
+    else dw_reduce_f32(d, (cvf *const *)job.gs, nt);
     return TG_OK;
+}
+
+// ---- Winograd F(2x2, 3x3) ----
+
+static bool wg_fits(const tg_conv_desc *d) {
+    return d->mode != TG_CONV_DW && d->kh == 3 && d->kw == 3 && d->dh == 1 && d->dw == 1 &&
+           d->ci >= WG_MIN_C && d->co >= WG_MIN_C && d->oh >= 2 && d->ow >= WG_MIN_W;
+}
+
+// Elements of a plane of n: an odd number of cache lines, so that the 16 planes' rows fall in
+// 16 cache sets, not one (planes 4 KB apart evicted each other: conv2d-32x64x7x7-64k3's
+// input transform ran ~8x slower).
+static int64_t wg_plane(int64_t n, size_t es) {
+    int64_t per = 64 / (int64_t)es, lines = (n + per - 1) / per;
+    return (lines | 1) * per;
+}
+
+static bool wg_make_plan(const tg_conv_desc *d, wg_plan *p) {
+    size_t es = d->dtype == TG_F64 ? 8 : 4, lanes = CV_VBYTES / es, row, pad;
+    p->nth = (d->oh + 1) / 2, p->ntw = (d->ow + 1) / 2, p->ne = p->ntw + 1;
+    p->nob = (d->co + WG_MR - 1) / WG_MR;
+    int64_t cop = p->nob * WG_MR, rows = d->n * p->nth;   // rows: at most n * oh
+    if (__builtin_mul_overflow((size_t)(16 * (d->ci + cop)), (size_t)p->ntw * es, &row))
+        return false;   // bytes of v and m per tile row
+    p->gr = (int64_t)(WG_GROUP_BYTES / row);
+    if (p->gr > rows) p->gr = rows;
+    if (p->gr < 1) p->gr = 1;
+    int64_t nvec = (p->gr * p->ntw + (int64_t)lanes - 1) / (int64_t)lanes;
+    p->tp = (nvec + 1) * (int64_t)lanes;   // room for a row's last vector past the tiles
+    int64_t nr = 2 * (p->gr < p->nth ? p->gr : p->nth) + 2;
+    p->us = wg_plane(cop * d->ci, es), p->vs = wg_plane(d->ci * p->tp, es);
+    p->ms = wg_plane(cop * p->tp, es);
+    size_t u = 0, pr = 0;
+    bool ok = cv_add(&u, 16, (size_t)p->us, es);
+    ok = ok && cv_add(&pr, 16, (size_t)p->vs, es);
+    p->m_off = pr;
+    ok = ok && cv_add(&pr, 16, (size_t)p->ms, es);
+    p->pad_off = pr;
+    ok = ok && !__builtin_mul_overflow((size_t)d->ci, (size_t)(nr * 2 * p->ne), &pad) &&
+         cv_add(&pr, pad + lanes + 1, 1, es);
+    p->u_bytes = u, p->priv = pr;
+    return ok && !__builtin_add_overflow(u, pr, &u);
+}
+
+typedef struct wg_job {
+    const tg_conv_desc *d;
+    const wg_plan *p;
+    char *shared;   // u, then thread 0's buffers
+    bool finite[CV_MAX_THREADS];
+} wg_job;
+
+static int wg_run_thread(void *arg, int t, int nt) {
+    wg_job *job = arg;
+    const tg_conv_desc *d = job->d;
+    const wg_plan *p = job->p;
+    char *buf = t == 0 ? job->shared + p->u_bytes : tg__cpu_scratch(p->priv);
+    if (!buf) return TG_ERR_OOM;
+    int64_t r0 = d->n * t / nt * p->nth, r1 = d->n * (t + 1) / nt * p->nth;
+    if (d->dtype == TG_F64)
+        job->finite[t] = wg_rows_f64(d, p, (const double *)job->shared, (double *)buf,
+                                     (double *)(buf + p->m_off), (double *)(buf + p->pad_off),
+                                     r0, r1);
+    else
+        job->finite[t] = wg_rows_f32(d, p, (const float *)job->shared, (float *)buf,
+                                     (float *)(buf + p->m_off), (float *)(buf + p->pad_off),
+                                     r0, r1);
+    return TG_OK;
+}
+
+// TG_OK, or why the direct kernel must do it: TG_ERR_OOM, or an output not finite (1), as
+// the transforms' sums can turn an infinity into a NaN or overflow where the direct sum
+// does not: the direct kernel then gives every value (rare inputs; twice the time).
+static int wg_conv(void *ctx, const tg_conv_desc *d) {
+    wg_plan p;
+    if (!wg_make_plan(d, &p)) return TG_ERR_OOM;
+    char *shared = tg__cpu_scratch(p.u_bytes + p.priv);
+    if (!shared) return TG_ERR_OOM;
+    if (d->dtype == TG_F64) wg_weights_f64(d, 0, p.nob * WG_MR, p.us, (double *)shared);
+    else wg_weights_f32(d, 0, p.nob * WG_MR, p.us, (float *)shared);
+    wg_job job = {.d = d, .p = &p, .shared = shared};
+    int nt, status = cv_parallel(ctx, d->n, wg_run_thread, &job, &nt);
+    if (status) return status;
+    for (int t = 0; t < nt; t++)
+        if (!job.finite[t]) return 1;
+    return TG_OK;
+}
+
+static int tg_cpu_conv(void *ctx, const tg_conv_desc *d) {
+    if (wg_fits(d) && wg_conv(ctx, d) == TG_OK) return TG_OK;
+    return cv_direct(ctx, d);
 }

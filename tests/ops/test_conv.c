@@ -489,6 +489,12 @@ Test(ops_conv, conv2d_stride1_direct_matches_im2col) {
         {3, 17, 4, 33, 2, 3, 3, 1, 1, 1, 2, 1}, {2, 6, 7, 7, 10, 3, 3, 1, 1, 1, 1, 1},
         {3, 1, 8, 6, 5, 3, 3, 1, 1, 1, 1, 0}, {3, 4, 2, 2, 12, 3, 3, 1, 1, 1, 1, 1},
         {2, 3, 5, 16, 9, 3, 3, 1, 1, 1, 1, 1}, {2, 3, 1, 2, 6, 1, 3, 0, 1, 1, 1, 1},
+        // Winograd (3 x 3, 16 or more channels): rows of 2, 4, 7, 16 and 20 tiles (each
+        // vector width, rows of several vectors), odd sizes, padding 0 to 3 (dx crops), and
+        // groups of tile rows that cut images (32 x 20 x 64)
+        {2, 16, 7, 7, 16, 3, 3, 1, 1, 1, 1, 1}, {3, 17, 9, 12, 18, 3, 3, 0, 2, 1, 1, 1},
+        {1, 16, 5, 40, 17, 3, 3, 2, 1, 1, 1, 0}, {2, 20, 6, 33, 16, 3, 3, 3, 0, 1, 1, 1},
+        {5, 16, 4, 4, 16, 3, 3, 1, 1, 1, 1, 1}, {2, 32, 20, 64, 32, 3, 3, 1, 1, 1, 1, 1},
     };
     tg_rng *rng = tg_rng_new(5);
     for (size_t ci = 0; ci < sizeof cases / sizeof cases[0]; ci++) {

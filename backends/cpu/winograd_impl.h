@@ -1,0 +1,197 @@
+// One dtype's Winograd F(2x2, 3x3) convolution (included by conv.c with T, V, L, SUF
+// defined; WG_MR, WG_NV are conv.c's tile sizes). See conv.c for the scheme. Transforms:
+//   u = G g G^T,  G   = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1]     (3 x 3 kernel -> 4 x 4)
+//   v = B^T d B,  B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1]      (4 x 4 input tile)
+//   y = A^T m A,  A^T = [1 1 1 0; 0 1 -1 -1]                           (4 x 4 -> 2 x 2 outputs)
+// with m[xi] = sum over c of u[xi, o, c] v[xi, c] for each of the 16 elements xi = 4 a + b.
+#define CAT_(a, b) a##b
+#define CAT(a, b)  CAT_(a, b)
+
+// The transformed kernels of output channels [o0, o1) (o1 at most nob * WG_MR; 0 past the
+// last channel), in panels of WG_MR channels: u[xi * us + (ob * ci + c) * WG_MR + r] for
+// o = ob * WG_MR + r. Forward: g = wt[o, c]; dx: g = wt[c, o] turned by 180 degrees.
+static void CAT(wg_weights, SUF)(const tg_conv_desc *d, int64_t o0, int64_t o1, int64_t us,
+                                 T *restrict u) {
+    const T *wt = d->wt;
+    const T h = (T)0.5;
+    for (int64_t o = o0; o < o1; o++)
+        for (int64_t c = 0; c < d->ci; c++) {
+            T g[3][3] = {{0}}, t[4][3];
+            if (o < d->co)
+                for (int k = 0; k < 9; k++)
+                    g[k / 3][k % 3] = d->mode == TG_CONV_DX ? wt[(c * d->co + o) * 9 + 8 - k]
+                                                           : wt[(o * d->ci + c) * 9 + k];
+            for (int j = 0; j < 3; j++) {
+                t[0][j] = g[0][j];
+                t[1][j] = (g[0][j] + g[1][j] + g[2][j]) * h;
+                t[2][j] = (g[0][j] - g[1][j] + g[2][j]) * h;
+                t[3][j] = g[2][j];
+            }
+            T *dst = u + ((o / WG_MR) * d->ci + c) * WG_MR + o % WG_MR;
+            for (int a = 0; a < 4; a++) {
+                T e[4] = {t[a][0], (t[a][0] + t[a][1] + t[a][2]) * h,
+                          (t[a][0] - t[a][1] + t[a][2]) * h, t[a][2]};
+                for (int b = 0; b < 4; b++) dst[(a * 4 + b) * us] = e[b];
+            }
+        }
+}
+
+// Rows r0 .. r0 + nr - 1 of image img's padded planes (row r, column s: x[c, r - ph, s - pw],
+// 0 outside x; ph, pw may be negative), split by column parity: buf[((c * nr + r - r0) * 2 +
+// p) * ne + k] is column 2 k + p. Then L + 1 zeros: a row's last vectors reach past it.
+static void CAT(wg_pad_rows, SUF)(const tg_conv_desc *d, const T *img, int64_t r0, int64_t nr,
+                                  int64_t ne, T *restrict buf) {
+    memset(buf, 0, (size_t)(d->ci * nr * 2 * ne + L + 1) * sizeof(T));
+    int64_t j0 = d->pw < 0 ? -d->pw : 0, j1 = 2 * ne - d->pw;   // x's columns in the rows
+    if (j1 > d->w) j1 = d->w;
+    int64_t i0 = r0 - d->ph < 0 ? 0 : r0 - d->ph, i1 = r0 + nr - d->ph;   // and its rows
+    if (i1 > d->h) i1 = d->h;
+    for (int64_t c = 0; c < d->ci; c++)
+        for (int64_t i = i0; i < i1; i++) {
+            T *row = buf + (c * nr + i + d->ph - r0) * 2 * ne;
+            const T *s = img + (c * d->h + i) * d->w;
+            for (int64_t j = j0; j < j1; j++) {
+                int64_t col = j + d->pw;
+                row[(col & 1) * ne + (col >> 1)] = s[j];
+            }
+        }
+}
+
+// m[o0 .. o0 + WG_MR) at NVC vectors of tiles = u's panel (ci x WG_MR) times v's rows
+// (ci of them, tp apart), for one element xi.
+static inline __attribute__((always_inline)) void
+CAT(wg_tile, SUF)(const int NVC, int64_t ci, const T *restrict u, const T *restrict v,
+                  int64_t tp, T *restrict m) {
+    V acc[WG_MR][WG_NV];
+#pragma GCC unroll 16
+    for (int r = 0; r < WG_MR; r++)
+#pragma GCC unroll 4
+        for (int j = 0; j < NVC; j++) acc[r][j] = (V){0};
+    for (int64_t c = 0; c < ci; c++) {
+        V x[WG_NV];
+#pragma GCC unroll 4
+        for (int j = 0; j < NVC; j++) memcpy(&x[j], v + c * tp + j * L, sizeof(V));
+        const T *w = u + c * WG_MR;
+#pragma GCC unroll 16
+        for (int r = 0; r < WG_MR; r++)
+#pragma GCC unroll 4
+            for (int j = 0; j < NVC; j++) acc[r][j] += w[r] * x[j];
+    }
+#pragma GCC unroll 16
+    for (int r = 0; r < WG_MR; r++)
+#pragma GCC unroll 4
+        for (int j = 0; j < NVC; j++) memcpy(m + r * tp + j * L, &acc[r][j], sizeof(V));
+}
+
+// m[xi, o, t] = sum over c of u[xi, o, c] v[xi, c, t] for the 16 elements, all nob * WG_MR
+// channels o and tiles t of nvec vectors (the element planes of u, v, m: p's us, vs, ms apart).
+static void CAT(wg_products, SUF)(int64_t ci, const wg_plan *p, const T *u, const T *v,
+                                  int64_t nvec, T *m) {
+    int64_t nob = p->nob, tp = p->tp;
+    for (int64_t xi = 0; xi < 16; xi++)
+        for (int64_t ob = 0; ob < nob; ob++) {
+            const T *up = u + xi * p->us + ob * ci * WG_MR, *vx = v + xi * p->vs;
+            T *mp = m + xi * p->ms + ob * WG_MR * tp;
+            int64_t v0 = 0;
+            for (; v0 + WG_NV <= nvec; v0 += WG_NV)
+                CAT(wg_tile, SUF)(WG_NV, ci, up, vx + v0 * L, tp, mp + v0 * L);
+            if (nvec - v0 == 2) CAT(wg_tile, SUF)(2, ci, up, vx + v0 * L, tp, mp + v0 * L);
+            else if (nvec - v0 == 1) CAT(wg_tile, SUF)(1, ci, up, vx + v0 * L, tp, mp + v0 * L);
+        }
+}
+
+// The input and output transforms at the vector width that fits a row of tiles (wg_tf.h):
+// a 7 x 7 image has rows of 4 tiles, which whole 16-lane vectors stored and loaded 4 times
+// over (conv2d-32x64x7x7-64k3 forward ...).
+typedef __typeof__(((VI){0})[0]) CAT(wg_int, SUF);
+#define VT V
+#define VTI VI
+#define VL L
+#define TSUF CAT(SUF, _w1)
+#include "backends/cpu/winograd_tf.h"
+#if L >= 4
+typedef T CAT(wg_v2, SUF) __attribute__((vector_size(sizeof(T) * L / 2)));
+typedef CAT(wg_int, SUF) CAT(wg_i2, SUF) __attribute__((vector_size(sizeof(T) * L / 2)));
+#define VT CAT(wg_v2, SUF)
+#define VTI CAT(wg_i2, SUF)
+#define VL (L / 2)
+#define TSUF CAT(SUF, _w2)
+#include "backends/cpu/winograd_tf.h"
+#endif
+#if L >= 8
+typedef T CAT(wg_v4, SUF) __attribute__((vector_size(sizeof(T) * L / 4)));
+typedef CAT(wg_int, SUF) CAT(wg_i4, SUF) __attribute__((vector_size(sizeof(T) * L / 4)));
+#define VT CAT(wg_v4, SUF)
+#define VTI CAT(wg_i4, SUF)
+#define VL (L / 4)
+#define TSUF CAT(SUF, _w4)
+#include "backends/cpu/winograd_tf.h"
+#endif
+
+// The narrowest width (L, L / 2 or L / 4 lanes) that holds a row's ntw tiles, as a divisor.
+static int CAT(wg_width, SUF)(int64_t ntw) {
+    if (L >= 8 && ntw <= L / 4) return 4;
+    if (L >= 4 && ntw <= L / 2) return 2;
+    return 1;
+}
+
+static void CAT(wg_input, SUF)(const tg_conv_desc *d, const T *buf, int64_t nt, int64_t ntw,
+                               int64_t ne, T *restrict v, int64_t vs, int64_t tp, int64_t q) {
+    switch (CAT(wg_width, SUF)(ntw)) {
+#if L >= 8
+    case 4: CAT(wg_input, CAT(SUF, _w4))(d, buf, nt, ntw, ne, v, vs, tp, q); break;
+#endif
+#if L >= 4
+    case 2: CAT(wg_input, CAT(SUF, _w2))(d, buf, nt, ntw, ne, v, vs, tp, q); break;
+#endif
+    default: CAT(wg_input, CAT(SUF, _w1))(d, buf, nt, ntw, ne, v, vs, tp, q);
+    }
+}
+
+static bool CAT(wg_output, SUF)(const tg_conv_desc *d, const T *m, int64_t xs, int64_t tp,
+                                int64_t q, int64_t img, int64_t ti0, int64_t nt, int64_t ntw) {
+    switch (CAT(wg_width, SUF)(ntw)) {
+#if L >= 8
+    case 4: return CAT(wg_output, CAT(SUF, _w4))(d, m, xs, tp, q, img, ti0, nt, ntw);
+#endif
+#if L >= 4
+    case 2: return CAT(wg_output, CAT(SUF, _w2))(d, m, xs, tp, q, img, ti0, nt, ntw);
+#endif
+    default: return CAT(wg_output, CAT(SUF, _w1))(d, m, xs, tp, q, img, ti0, nt, ntw);
+    }
+}
+
+// Tile rows [r0, r1) of the batch (row r: tile row r % nth of image r / nth), p->gr at a
+// time: their padded rows, input tiles, products and outputs. v, m, pad: this thread's
+// buffers (wg_plan). false when an output is not finite.
+static bool CAT(wg_rows, SUF)(const tg_conv_desc *d, const wg_plan *p, const T *u, T *v, T *m,
+                              T *pad, int64_t r0, int64_t r1) {
+    const T *x = d->x;
+    int64_t nth = p->nth, ntw = p->ntw, tp = p->tp;
+    bool finite = true;
+    for (int64_t g0 = r0; g0 < r1; g0 += p->gr) {
+        int64_t g1 = g0 + p->gr < r1 ? g0 + p->gr : r1, tiles = (g1 - g0) * ntw;
+        int64_t nvec = (tiles + L - 1) / L;
+        for (int64_t r = g0, q = 0, k; r < g1; r += k, q += k * ntw) {
+            int64_t img = r / nth, ti0 = r % nth;
+            k = g1 - r < nth - ti0 ? g1 - r : nth - ti0;   // this image's rows in the group
+            CAT(wg_pad_rows, SUF)(d, x + img * d->ci * d->h * d->w, 2 * ti0, 2 * k + 2, p->ne,
+                                  pad);
+            CAT(wg_input, SUF)(d, pad, k, ntw, p->ne, v, p->vs, tp, q);
+        }
+        if (tiles % L)   // the lanes past the group's tiles: 0 (tp leaves room for a vector)
+            for (int64_t xi = 0; xi < 16; xi++)
+                for (int64_t c = 0; c < d->ci; c++)
+                    memcpy(v + xi * p->vs + c * tp + tiles, &(V){0}, sizeof(V));
+        CAT(wg_products, SUF)(d->ci, p, u, v, nvec, m);
+        for (int64_t r = g0, q = 0, k; r < g1; r += k, q += k * ntw) {
+            int64_t img = r / nth, ti0 = r % nth;
+            k = g1 - r < nth - ti0 ? g1 - r : nth - ti0;
+            finite &= CAT(wg_output, SUF)(d, m, p->ms, tp, q, img, ti0, k, ntw);
+        }
+    }
+    return finite;
+}
+
+#undef CAT
+#undef CAT_
