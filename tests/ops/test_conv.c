@@ -596,6 +596,60 @@ Test(ops_conv, conv2d_stride1_dw_with_an_infinity) {
     }
 }
 
+// Winograd's transforms add and subtract inputs before the products: an infinity there
+// gives NaN (inf - inf) where the direct sum gives +inf, and two large finite values give an
+// infinity where the direct sum is finite. Its outputs must still be the direct sum's (the
+// kernel redoes such a call directly): an infinity, a NaN and values of +-2e38 (f32) in
+// images of 16 channels, forward and dx, against the window matrix.
+Test(ops_conv, conv2d_winograd_non_finite_and_huge) {
+    enum { N = 2, C = 16, H = 7, W = 9, O = 16 };
+    for (int k = 0; k < 4; k++) {
+        tg_dtype dt = tu_dtype(k % 2);
+        bool huge = k >= 2;
+        double *xv = malloc(N * C * H * W * sizeof *xv), *wv = malloc(O * C * 9 * sizeof *wv);
+        cr_assert(xv && wv);
+        for (int i = 0; i < N * C * H * W; i++) xv[i] = 0.01 * (double)(i % 23) - 0.1;
+        for (int i = 0; i < O * C * 9; i++) wv[i] = 0.01 + 0.001 * (i % 11);
+        if (huge) {   // columns 2 apart in one row: the input transform's c0 - c2
+            double big = dt == TG_F32 ? 2e38 : 1e308;
+            xv[(0 * C + 3) * H * W + 2 * W + 2] = big, xv[(0 * C + 3) * H * W + 2 * W + 4] = -big;
+        } else {
+            xv[(0 * C + 3) * H * W + 2 * W + 4] = INFINITY;
+            xv[(1 * C + 5) * H * W + 6 * W + 8] = NAN;
+        }
+        tg_tensor *x = tu_make(dt, (tu_arr){4, {N, C, H, W}, xv}, true);
+        tg_tensor *w = tu_make(dt, (tu_arr){4, {O, C, 3, 3}, wv}, false);
+        free(xv), free(wv);
+        char label[64];
+        snprintf(label, sizeof label, "%s, %s", tg_dtype_name(dt), huge ? "huge" : "inf, NaN");
+        tg_tensor *ys[2], *dxs[2];
+        for (int route = 0; route < 2; route++) {
+            tg_tape *t = tg_tape_new();
+            tg_conv_opts o = {{1, 1}, {1, 1}, {1, 1}};
+            tg_tensor *y = route ? conv_by_im2col(t, x, w, NULL, &o) : tg_conv2d(t, x, w, NULL, &o);
+            cr_assert(y, "%s", tg_last_error());
+            tg_tensor *g = tg_full(t, tu_cpu(), dt, 4, tg_shape(y), 0.5);
+            cr_assert_eq(tg_backward_ex(t, y, g, NULL), TG_OK, "%s", tg_last_error());
+            ys[route] = tg_cast(y, dt);
+            dxs[route] = tg_cast(tg_grad_of(x), dt);
+            tg_grad_clear(x);
+            tg_tape_free(t);
+        }
+        expect_close("y", ys[0], ys[1], dt == TG_F32 ? 1e-5 : 1e-12, label);
+        expect_close("dx", dxs[0], dxs[1], dt == TG_F32 ? 1e-5 : 1e-12, label);
+        double *v = host_values(ys[0]);
+        int64_t n = tg_numel(ys[0]), nonfinite = 0, inf = 0;
+        for (int64_t i = 0; i < n; i++) nonfinite += !isfinite(v[i]), inf += isinf(v[i]);
+        // the infinity inside: 3 x 3 outputs of each channel; the NaN in a corner: 2 x 2
+        int64_t want_inf = huge ? 0 : O * 9, want = huge ? 0 : O * 9 + O * 4;
+        cr_expect(inf == want_inf && nonfinite == want, "%s: %lld infinite, %lld not finite",
+                  label, (long long)inf, (long long)nonfinite);
+        free(v);
+        for (int r = 0; r < 2; r++) tg_free(ys[r]), tg_free(dxs[r]);
+        tu_free(x), tu_free(w);
+    }
+}
+
 // f32 batch norm (its kernel sums f32 runs in float vectors, blocks of 1024 added in double)
 // against the same values in f64: channels far from zero (mean 1000, spread 1), runs longer
 // than a block with a ragged end, forward and all three gradients.
