@@ -48,12 +48,13 @@ static void CAT(wg_pad_rows, SUF)(const tg_conv_desc *d, const T *img, int64_t r
     if (i1 > d->h) i1 = d->h;
     for (int64_t c = 0; c < d->ci; c++)
         for (int64_t i = i0; i < i1; i++) {
-            T *row = buf + (c * nr + i + d->ph - r0) * 2 * ne;
+            T *e = buf + (c * nr + i + d->ph - r0) * 2 * ne, *od = e + ne;
             const T *s = img + (c * d->h + i) * d->w;
-            for (int64_t j = j0; j < j1; j++) {
-                int64_t col = j + d->pw;
-                row[(col & 1) * ne + (col >> 1)] = s[j];
-            }
+            int64_t j = j0;
+            if ((j + d->pw) & 1 && j < j1) od[(j + d->pw) / 2] = s[j], j++;
+            int64_t k = (j + d->pw) / 2;   // column j + pw = 2k: even
+            for (; j + 1 < j1; j += 2, k++) e[k] = s[j], od[k] = s[j + 1];
+            if (j < j1) e[k] = s[j];
         }
 }
 
