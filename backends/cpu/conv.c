@@ -315,6 +315,14 @@ static int wg_run_thread(void *arg, int t, int nt) {
     wg_job *job = arg;
     const tg_conv_desc *d = job->d;
     const wg_plan *p = job->p;
+    // this thread's panels of the transformed kernels, then every thread waits for all of
+    // them (before anything that can fail: each thread must reach the barrier)
+    int64_t o0 = p->nob * t / nt * WG_MR, o1 = p->nob * (t + 1) / nt * WG_MR;
+    if (d->dtype == TG_F64) wg_weights_f64(d, o0, o1, p->us, (double *)job->shared);
+    else wg_weights_f32(d, o0, o1, p->us, (float *)job->shared);
+#ifdef _OPENMP
+#pragma omp barrier
+#endif
     char *buf = t == 0 ? job->shared + p->u_bytes : tg__cpu_scratch(p->priv);
     if (!buf) return TG_ERR_OOM;
     int64_t r0 = d->n * t / nt * p->nth, r1 = d->n * (t + 1) / nt * p->nth;
@@ -337,8 +345,6 @@ static int wg_conv(void *ctx, const tg_conv_desc *d) {
     if (!wg_make_plan(d, &p)) return TG_ERR_OOM;
     char *shared = tg__cpu_scratch(p.u_bytes + p.priv);
     if (!shared) return TG_ERR_OOM;
-    if (d->dtype == TG_F64) wg_weights_f64(d, 0, p.nob * WG_MR, p.us, (double *)shared);
-    else wg_weights_f32(d, 0, p.nob * WG_MR, p.us, (float *)shared);
     wg_job job = {.d = d, .p = &p, .shared = shared};
     int nt, status = cv_parallel(ctx, d->n, wg_run_thread, &job, &nt);
     if (status) return status;

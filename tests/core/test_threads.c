@@ -109,22 +109,25 @@ static void shared_parameters_accumulate_every_thread_s_gradient(void) {
     CHECK(tg_free(data) == TG_OK, "free data");
 }
 
-// Threads running stride-1 conv2d (the cpu backend's direct kernel, its scratch one buffer
-// per thread) on a shared image batch, each with its own weight: each gets the forward
-// value and weight gradient that the main thread computed alone, bit for bit, every step.
+// Threads running stride-1 conv2d (the cpu backend's direct kernel, and with 16 channels
+// in and out its Winograd kernel; their scratch one buffer per thread) on a shared image
+// batch, each with its own weight: each gets the forward value and weight gradient that the
+// main thread computed alone, bit for bit, every step.
+enum { CONV_MAX_W = 16 * 16 * 9 };
 typedef struct {
-    tg_tensor *x;          // shared: x [2,3,9,9]
-    const double *wv;      // the weight's values [4,3,3,3]
+    tg_tensor *x;          // shared: x [2,c,9,9]
+    int64_t c, o;          // channels in and out
+    const double *wv;      // the weight's values [o,c,3,3]
     const double *want;    // sum(conv(x, w)^2) and its d/dw, from the main thread
     int ok;
 } conv_job;
 
-static double conv_step(tg_tape *tape, tg_tensor *x, tg_tensor *w, double *dw) {
+static double conv_step(tg_tape *tape, tg_tensor *x, tg_tensor *w, int64_t nw, double *dw) {
     tg_conv_opts same = {.padding = {1, 1}};
     tg_tensor *y = tg_conv2d(tape, x, w, NULL, &same);
     tg_tensor *loss = y ? tg_sum(tape, tg_mul(tape, y, y)) : NULL;
     if (!loss || tg_zero_grad(1, &w) != TG_OK || tg_backward(tape, loss) != TG_OK ||
-        tg_copy_to_host(tg_grad_of(w), dw, 108 * sizeof(double)) != TG_OK)
+        tg_copy_to_host(tg_grad_of(w), dw, (size_t)nw * sizeof(double)) != TG_OK)
         return -1;
     return tg_item(loss);
 }
@@ -132,12 +135,14 @@ static double conv_step(tg_tape *tape, tg_tensor *x, tg_tensor *w, double *dw) {
 static void *conv_thread(void *arg) {
     conv_job *j = arg;
     tg_tape *tape = tg_tape_new();
-    tg_tensor *w = tg_param(tg_backend_get("cpu"), TG_F64, 4, (int64_t[]){4, 3, 3, 3}, j->wv);
+    int64_t nw = j->o * j->c * 9;
+    tg_tensor *w = tg_param(tg_backend_get("cpu"), TG_F64, 4, (int64_t[]){j->o, j->c, 3, 3},
+                            j->wv);
     j->ok = tape && w;
     for (int it = 0; it < 50 && j->ok; it++) {
-        double dw[108], v = conv_step(tape, j->x, w, dw);
+        double dw[CONV_MAX_W], v = conv_step(tape, j->x, w, nw, dw);
         j->ok = v == j->want[0];
-        for (int i = 0; i < 108 && j->ok; i++) j->ok = dw[i] == j->want[1 + i];
+        for (int64_t i = 0; i < nw && j->ok; i++) j->ok = dw[i] == j->want[1 + i];
         tg_tape_reset(tape);
     }
     tg_tape_free(tape);
@@ -145,33 +150,38 @@ static void *conv_thread(void *arg) {
     return NULL;
 }
 
-static void convolutions_run_in_threads(void) {
+static void convolutions_run_in_threads(int64_t c, int64_t o) {
     tg_backend *cpu = tg_backend_get("cpu");
-    double xv[486], wv[108], want[109];
-    for (int i = 0; i < 486; i++) xv[i] = (i % 13) * 0.25 - 1.5;
-    for (int i = 0; i < 108; i++) wv[i] = (i % 7) * 0.125 - 0.375;
-    tg_tensor *x = tg_tensor_from(cpu, TG_F64, 4, (int64_t[]){2, 3, 9, 9}, xv);
-    tg_tensor *w = tg_param(cpu, TG_F64, 4, (int64_t[]){4, 3, 3, 3}, wv);
+    static double xv[2 * 16 * 81], wv[CONV_MAX_W], want[1 + CONV_MAX_W];
+    int64_t nx = 2 * c * 81, nw = o * c * 9;
+    for (int64_t i = 0; i < nx; i++) xv[i] = (double)(i % 13) * 0.25 - 1.5;
+    for (int64_t i = 0; i < nw; i++) wv[i] = (double)(i % 7) * 0.125 - 0.375;
+    tg_tensor *x = tg_tensor_from(cpu, TG_F64, 4, (int64_t[]){2, c, 9, 9}, xv);
+    tg_tensor *w = tg_param(cpu, TG_F64, 4, (int64_t[]){o, c, 3, 3}, wv);
     tg_tape *tape = tg_tape_new();
-    want[0] = conv_step(tape, x, w, want + 1);
-    CHECK(want[0] > 0, "conv2d on the main thread");
+    want[0] = conv_step(tape, x, w, nw, want + 1);
+    CHECK(want[0] > 0, "conv2d (%lld -> %lld channels) on the main thread", (long long)c,
+          (long long)o);
     tg_tape_free(tape);
     tg_free(w);
     pthread_t th[N_THREADS];
     conv_job jobs[N_THREADS];
     for (int i = 0; i < N_THREADS; i++) {
-        jobs[i] = (conv_job){.x = x, .wv = wv, .want = want};
+        jobs[i] = (conv_job){.x = x, .c = c, .o = o, .wv = wv, .want = want};
         CHECK(pthread_create(&th[i], NULL, conv_thread, &jobs[i]) == 0, "pthread_create");
     }
     for (int i = 0; i < N_THREADS; i++) pthread_join(th[i], NULL);
-    for (int i = 0; i < N_THREADS; i++) CHECK(jobs[i].ok, "conv2d: thread %d differs", i);
+    for (int i = 0; i < N_THREADS; i++)
+        CHECK(jobs[i].ok, "conv2d (%lld -> %lld channels): thread %d differs", (long long)c,
+              (long long)o, i);
     CHECK(tg_free(x) == TG_OK, "every tape released the shared image batch");
 }
 
 int main(void) {
     a_shared_data_set_is_read_safely();
     shared_parameters_accumulate_every_thread_s_gradient();
-    convolutions_run_in_threads();
+    convolutions_run_in_threads(3, 4);     // the direct kernel
+    convolutions_run_in_threads(16, 16);   // Winograd
     printf("threads: %s (%d failure(s))\n", failures ? "FAIL" : "ok", failures);
     return failures != 0;
 }
