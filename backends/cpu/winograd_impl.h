@@ -104,26 +104,20 @@ static void CAT(wg_products, SUF)(int64_t ci, const wg_plan *p, const T *u, cons
 // The input and output transforms at the vector width that fits a row of tiles (wg_tf.h):
 // a 7 x 7 image has rows of 4 tiles, which whole 16-lane vectors stored and loaded 4 times
 // over (conv2d-32x64x7x7-64k3 forward ...).
-typedef __typeof__(((VI){0})[0]) CAT(wg_int, SUF);
 #define VT V
-#define VTI VI
 #define VL L
 #define TSUF CAT(SUF, _w1)
 #include "backends/cpu/winograd_tf.h"
 #if L >= 4
 typedef T CAT(wg_v2, SUF) __attribute__((vector_size(sizeof(T) * L / 2)));
-typedef CAT(wg_int, SUF) CAT(wg_i2, SUF) __attribute__((vector_size(sizeof(T) * L / 2)));
 #define VT CAT(wg_v2, SUF)
-#define VTI CAT(wg_i2, SUF)
 #define VL (L / 2)
 #define TSUF CAT(SUF, _w2)
 #include "backends/cpu/winograd_tf.h"
 #endif
 #if L >= 8
 typedef T CAT(wg_v4, SUF) __attribute__((vector_size(sizeof(T) * L / 4)));
-typedef CAT(wg_int, SUF) CAT(wg_i4, SUF) __attribute__((vector_size(sizeof(T) * L / 4)));
 #define VT CAT(wg_v4, SUF)
-#define VTI CAT(wg_i4, SUF)
 #define VL (L / 4)
 #define TSUF CAT(SUF, _w4)
 #include "backends/cpu/winograd_tf.h"

@@ -1,6 +1,6 @@
-// The Winograd input and output transforms at one vector width (included by
-// winograd_impl.h with T, VT (VL lanes of T), VTI (its index vector) and TSUF defined, after
-// CAT). Tiles are in the lanes: a row of ntw tiles a vector of VL at a time.
+// The Winograd input and output transforms at one vector width (included by winograd_impl.h
+// with T, VT (VL lanes of T) and TSUF defined, after CAT). Tiles are in the lanes: a row of
+// ntw tiles a vector of VL at a time.
 
 // The transformed input tiles of nt tile rows (padded rows buf from wg_pad_rows, 2 nt + 2 of
 // them) to v[xi * vs + c * tp + q + ti * ntw + tj]. A row's last vector stores lanes past
@@ -36,19 +36,20 @@ static void CAT(wg_input, TSUF)(const tg_conv_desc *d, const T *buf, int64_t nt,
         }
 }
 
-// The lanes of y0 and y1 interleaved: y0[0], y1[0], y0[1], ... (lo: the first VL of them).
+// The lanes of y0 and y1 interleaved, as __builtin_shufflevector's indices: y0[0], y1[0],
+// y0[1], ... (lo: the first VL of them).
 #if VL == 2
-#define WG_ZIP_LO {0, 2}
-#define WG_ZIP_HI {1, 3}
+#define WG_ZIP_LO 0, 2
+#define WG_ZIP_HI 1, 3
 #elif VL == 4
-#define WG_ZIP_LO {0, 4, 1, 5}
-#define WG_ZIP_HI {2, 6, 3, 7}
+#define WG_ZIP_LO 0, 4, 1, 5
+#define WG_ZIP_HI 2, 6, 3, 7
 #elif VL == 8
-#define WG_ZIP_LO {0, 8, 1, 9, 2, 10, 3, 11}
-#define WG_ZIP_HI {4, 12, 5, 13, 6, 14, 7, 15}
+#define WG_ZIP_LO 0, 8, 1, 9, 2, 10, 3, 11
+#define WG_ZIP_HI 4, 12, 5, 13, 6, 14, 7, 15
 #else
-#define WG_ZIP_LO {0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23}
-#define WG_ZIP_HI {8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31}
+#define WG_ZIP_LO 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23
+#define WG_ZIP_HI 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31
 #endif
 
 // Outputs of nt tile rows from tile row ti0 of image img: y = A^T m A + b for each channel,
@@ -83,8 +84,8 @@ static bool CAT(wg_output, TSUF)(const tg_conv_desc *d, const T *m, int64_t xs, 
                     VT y0 = s[r][0] + s[r][1] + s[r][2] + bo;
                     VT y1 = s[r][1] - s[r][2] - s[r][3] + bo;
                     check += y0 * 0 + y1 * 0;
-                    VT lo = __builtin_shuffle(y0, y1, (VTI)WG_ZIP_LO);
-                    VT hi = __builtin_shuffle(y0, y1, (VTI)WG_ZIP_HI);
+                    VT lo = __builtin_shufflevector(y0, y1, WG_ZIP_LO);
+                    VT hi = __builtin_shufflevector(y0, y1, WG_ZIP_HI);
                     int64_t at = (i + r) * d->ow + 2 * tj;
                     T *yr = yo + at;
                     if (n2 == 2 * VL || (ntw <= VL && at + 2 * VL <= plane)) {
@@ -105,6 +106,5 @@ static bool CAT(wg_output, TSUF)(const tg_conv_desc *d, const T *m, int64_t xs, 
 #undef WG_ZIP_LO
 #undef WG_ZIP_HI
 #undef VT
-#undef VTI
 #undef VL
 #undef TSUF
