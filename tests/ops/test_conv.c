@@ -758,7 +758,13 @@ Test(ops_conv, scratch_out_of_memory) {
     tg_tensor *y2 = tg_conv2d(t, x, w, NULL, &s2);
     cr_assert_not_null(y2, "%s", tg_last_error());
     cr_expect_eq(tg_backward(t, tg_sum(t, y2)), TG_OK, "%s", tg_last_error());
+    // 16 channels in and out: Winograd's scratch, then the direct kernel's, refused
+    tg_tensor *xw = tu_rand64(rng, 4, (int64_t[]){2, 16, 8, 8}, -1, 1, true);
+    tg_tensor *ww = tu_rand64(rng, 4, (int64_t[]){16, 16, 3, 3}, -1, 1, true);
+    tg_tensor *yw = tg_conv2d(t, xw, ww, NULL, &s1);
+    tu_expect_oom_if_starved(yw, "tg_conv2d");
+    if (yw) cr_expect_eq(tg_backward(t, tg_sum(t, yw)), TG_OK, "%s", tg_last_error());
     tg_tape_free(t);
-    tu_free(x), tu_free(w);
+    tu_free(x), tu_free(w), tu_free(xw), tu_free(ww);
     tg_rng_free(rng);
 }
