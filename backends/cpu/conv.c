@@ -55,7 +55,9 @@ typedef struct wg_plan {
     int64_t nth, ntw, ne;   // tile rows and columns of an image; columns of a padded half-row
     int64_t nob, gr, tp;    // channel panels; tile rows per group; v's and m's row pitch
     int64_t us, vs, ms;     // elements from one of the 16 planes of u, v, m to the next
-    size_t u_bytes, priv, m_off, pad_off;   // shared u; per thread v (at 0), m, pad
+                            // (dw: of its sums acc, v, z)
+    size_t u_bytes, priv, m_off, pad_off, acc_off;   // shared u; per thread v (at 0), m
+                                                     // (dw: z), pad (, dw: acc)
 } wg_plan;
 
 // Output channels per weight panel: CV_MR, or 1 (with CV_NV1 vectors of positions per tile)
@@ -276,8 +278,17 @@ static int cv_direct(void *ctx, const tg_conv_desc *d) {
 // ---- Winograd F(2x2, 3x3) ----
 
 static bool wg_fits(const tg_conv_desc *d) {
-    return d->mode != TG_CONV_DW && d->kh == 3 && d->kw == 3 && d->dh == 1 && d->dw == 1 &&
+    return d->kh == 3 && d->kw == 3 && d->dh == 1 && d->dw == 1 &&
            d->ci >= WG_MIN_C && d->co >= WG_MIN_C && d->oh >= 2 && d->ow >= WG_MIN_W;
+}
+
+// dw: v's rows (input channels, whole panels of WG_MR) and z's output channels (whole vectors).
+static int64_t wg_cip(const tg_conv_desc *d) {
+    return (d->ci + WG_MR - 1) / WG_MR * WG_MR;
+}
+static int64_t wg_cov(const tg_conv_desc *d) {
+    int64_t lanes = CV_VBYTES / (d->dtype == TG_F64 ? 8 : 4);
+    return (d->co + lanes - 1) / lanes * lanes;
 }
 
 // Elements of a plane of n: an odd number of cache lines, so that the 16 planes' rows fall in
@@ -290,24 +301,29 @@ static int64_t wg_plane(int64_t n, size_t es) {
 
 static bool wg_make_plan(const tg_conv_desc *d, wg_plan *p) {
     size_t es = d->dtype == TG_F64 ? 8 : 4, lanes = CV_VBYTES / es, row, pad;
+    bool dw = d->mode == TG_CONV_DW;
     p->nth = (d->oh + 1) / 2, p->ntw = (d->ow + 1) / 2, p->ne = p->ntw + 1;
     p->nob = (d->co + WG_MR - 1) / WG_MR;
     int64_t cop = p->nob * WG_MR, rows = d->n * p->nth;   // rows: at most n * oh
-    if (__builtin_mul_overflow((size_t)(16 * (d->ci + cop)), (size_t)p->ntw * es, &row))
-        return false;   // bytes of v and m per tile row
+    int64_t cip = wg_cip(d), cov = wg_cov(d);   // dw: v's rows, z's channels
+    int64_t vr = dw ? cip : d->ci, mr = dw ? cov : cop;
+    if (__builtin_mul_overflow((size_t)(16 * (vr + mr)), (size_t)p->ntw * es, &row))
+        return false;   // bytes of v and m (z) per tile row
     p->gr = (int64_t)(WG_GROUP_BYTES / row);
     if (p->gr > rows) p->gr = rows;
     if (p->gr < 1) p->gr = 1;
     int64_t nvec = (p->gr * p->ntw + (int64_t)lanes - 1) / (int64_t)lanes;
     p->tp = (nvec + 1) * (int64_t)lanes;   // room for a row's last vector past the tiles
     int64_t nr = 2 * (p->gr < p->nth ? p->gr : p->nth) + 2;
-    p->us = wg_plane(cop * d->ci, es), p->vs = wg_plane(d->ci * p->tp, es);
-    p->ms = wg_plane(cop * p->tp, es);
+    p->us = wg_plane(dw ? cip * cov : cop * d->ci, es), p->vs = wg_plane(vr * p->tp, es);
+    p->ms = wg_plane(dw ? p->gr * p->ntw * cov : cop * p->tp, es);
     size_t u = 0, pr = 0;
-    bool ok = cv_add(&u, 16, (size_t)p->us, es);
+    bool ok = dw || cv_add(&u, 16, (size_t)p->us, es);
     ok = ok && cv_add(&pr, 16, (size_t)p->vs, es);
     p->m_off = pr;
     ok = ok && cv_add(&pr, 16, (size_t)p->ms, es);
+    p->acc_off = pr;
+    ok = ok && (!dw || cv_add(&pr, 16, (size_t)p->us, es));
     p->pad_off = pr;
     ok = ok && !__builtin_mul_overflow((size_t)d->ci, (size_t)(nr * 2 * p->ne), &pad) &&
          cv_add(&pr, pad + lanes + 1, 1, es);
@@ -320,6 +336,7 @@ typedef struct wg_job {
     const wg_plan *p;
     char *shared;   // u, then thread 0's buffers
     bool finite[CV_MAX_THREADS];
+    void *accs[CV_MAX_THREADS];   // dw: each thread's sums
 } wg_job;
 
 static int wg_run_thread(void *arg, int t, int nt) {
@@ -329,6 +346,7 @@ static int wg_run_thread(void *arg, int t, int nt) {
     // this thread's panels of the transformed kernels, then every thread waits for all of
     // them (before anything that can fail: each thread must reach the barrier)
     int64_t o0 = p->nob * t / nt * WG_MR, o1 = p->nob * (t + 1) / nt * WG_MR;
+    if (d->mode == TG_CONV_DW) o1 = o0;   // dw: no kernels to transform
     if (d->dtype == TG_F64) wg_weights_f64(d, o0, o1, p->us, (double *)job->shared);
     else wg_weights_f32(d, o0, o1, p->us, (float *)job->shared);
 #ifdef _OPENMP
@@ -337,6 +355,16 @@ static int wg_run_thread(void *arg, int t, int nt) {
     char *buf = t == 0 ? job->shared + p->u_bytes : tg__cpu_scratch(p->priv);
     if (!buf) return TG_ERR_OOM;
     int64_t r0 = d->n * t / nt * p->nth, r1 = d->n * (t + 1) / nt * p->nth;
+    if (d->mode == TG_CONV_DW) {
+        job->accs[t] = buf + p->acc_off;
+        if (d->dtype == TG_F64)
+            wg_dw_rows_f64(d, p, wg_cip(d), wg_cov(d), (double *)buf, (double *)(buf + p->m_off),
+                           (double *)(buf + p->pad_off), job->accs[t], r0, r1);
+        else
+            wg_dw_rows_f32(d, p, wg_cip(d), wg_cov(d), (float *)buf, (float *)(buf + p->m_off),
+                           (float *)(buf + p->pad_off), job->accs[t], r0, r1);
+        return TG_OK;
+    }
     if (d->dtype == TG_F64)
         job->finite[t] = wg_rows_f64(d, p, (const double *)job->shared, (double *)buf,
                                      (double *)(buf + p->m_off), (double *)(buf + p->pad_off),
@@ -359,6 +387,11 @@ static int wg_conv(void *ctx, const tg_conv_desc *d) {
     wg_job job = {.d = d, .p = &p, .shared = shared};
     int nt, status = cv_parallel(ctx, d->n, wg_run_thread, &job, &nt);
     if (status) return status;
+    if (d->mode == TG_CONV_DW)
+        return (d->dtype == TG_F64 ? wg_dw_out_f64(d, &p, wg_cov(d), (double *const *)job.accs, nt)
+                                   : wg_dw_out_f32(d, &p, wg_cov(d), (float *const *)job.accs, nt))
+                   ? TG_OK
+                   : 1;
     for (int t = 0; t < nt; t++)
         if (!job.finite[t]) return 1;
     return TG_OK;
