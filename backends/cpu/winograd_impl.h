@@ -223,7 +223,7 @@ static void CAT(wg_dy, SUF)(const tg_conv_desc *d, int64_t img, int64_t ti0, int
 // acc[c0 + r, o0 ..] += sum over the tiles t of v[c0 + r, t] z[t, o0 ..] (WG_MR rows, NVC
 // vectors of channels o) for one element xi: v's rows tp apart, z's and acc's cov apart. The
 // group's sum is made from 0, then added: a shorter chain of roundings than one running sum
-// over every tile of the batch (conv2d-32x20x64 dw's error 4e-5 -> ...).
+// over every tile of the batch (test_conv's 2 x 32 x 20 x 64 case: dw's f32 error 4e-5 -> 2e-5).
 static inline __attribute__((always_inline)) void
 CAT(wg_dw_tile, SUF)(const int NVC, int64_t tiles, const T *restrict v, int64_t tp,
                      const T *restrict z, int64_t cov, T *restrict acc) {
