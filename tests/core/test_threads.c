@@ -109,11 +109,11 @@ static void shared_parameters_accumulate_every_thread_s_gradient(void) {
     CHECK(tg_free(data) == TG_OK, "free data");
 }
 
-// Threads running stride-1 conv2d (the cpu backend's direct kernel, and with 16 channels
-// in and out its Winograd kernel; their scratch one buffer per thread) on a shared image
+// Threads running stride-1 conv2d (the cpu backend's direct kernel, and with 32 channels
+// in and out its Winograd kernels; their scratch one buffer per thread) on a shared image
 // batch, each with its own weight: each gets the forward value and weight gradient that the
 // main thread computed alone, bit for bit, every step.
-enum { CONV_MAX_W = 16 * 16 * 9 };
+enum { CONV_MAX_W = 32 * 32 * 9 };
 typedef struct {
     tg_tensor *x;          // shared: x [2,c,9,9]
     int64_t c, o;          // channels in and out
@@ -152,7 +152,7 @@ static void *conv_thread(void *arg) {
 
 static void convolutions_run_in_threads(int64_t c, int64_t o) {
     tg_backend *cpu = tg_backend_get("cpu");
-    static double xv[2 * 16 * 81], wv[CONV_MAX_W], want[1 + CONV_MAX_W];
+    static double xv[2 * 32 * 81], wv[CONV_MAX_W], want[1 + CONV_MAX_W];
     int64_t nx = 2 * c * 81, nw = o * c * 9;
     for (int64_t i = 0; i < nx; i++) xv[i] = (double)(i % 13) * 0.25 - 1.5;
     for (int64_t i = 0; i < nw; i++) wv[i] = (double)(i % 7) * 0.125 - 0.375;
@@ -181,7 +181,7 @@ int main(void) {
     a_shared_data_set_is_read_safely();
     shared_parameters_accumulate_every_thread_s_gradient();
     convolutions_run_in_threads(3, 4);     // the direct kernel
-    convolutions_run_in_threads(16, 16);   // Winograd
+    convolutions_run_in_threads(32, 32);   // Winograd
     printf("threads: %s (%d failure(s))\n", failures ? "FAIL" : "ok", failures);
     return failures != 0;
 }

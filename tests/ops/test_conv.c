@@ -601,13 +601,32 @@ Test(ops_conv, conv2d_stride1_dw_with_an_infinity) {
     }
 }
 
+// tu_make for any number of values.
+static tg_tensor *make_values(tg_dtype dt, int ndim, const int64_t *shape, const double *v,
+                              bool grad) {
+    tg_tensor *t = tg_tensor_new(tu_cpu(), dt, ndim, shape);
+    cr_assert_not_null(t, "%s", tg_last_error());
+    int64_t n = tg_numel(t);
+    if (dt == TG_F64) {
+        cr_assert_eq(tg_copy_from_host(t, v, (size_t)n * 8), TG_OK, "%s", tg_last_error());
+    } else {
+        float *f = malloc((size_t)n * sizeof *f);
+        cr_assert_not_null(f);
+        for (int64_t i = 0; i < n; i++) f[i] = (float)v[i];
+        cr_assert_eq(tg_copy_from_host(t, f, (size_t)n * 4), TG_OK, "%s", tg_last_error());
+        free(f);
+    }
+    if (grad) cr_assert_eq(tg_set_requires_grad(t, true), TG_OK);
+    return t;
+}
+
 // Winograd's transforms add and subtract inputs before the products: an infinity there
 // gives NaN (inf - inf) where the direct sum gives +inf, and two large finite values give an
 // infinity where the direct sum is finite. Its outputs must still be the direct sum's (the
 // kernel redoes such a call directly): an infinity, a NaN and values of +-2e38 (f32) in
-// images of 16 channels, forward, dx and dw, against the window matrix.
+// images of 32 channels, forward, dx and dw, against the window matrix.
 Test(ops_conv, conv2d_winograd_non_finite_and_huge) {
-    enum { N = 2, C = 16, H = 7, W = 9, O = 16 };
+    enum { N = 2, C = 32, H = 7, W = 9, O = 32 };   // 32 channels: dw by Winograd too
     for (int k = 0; k < 4; k++) {
         tg_dtype dt = tu_dtype(k % 2);
         bool huge = k >= 2;
@@ -622,8 +641,8 @@ Test(ops_conv, conv2d_winograd_non_finite_and_huge) {
             xv[(0 * C + 3) * H * W + 2 * W + 4] = INFINITY;
             xv[(1 * C + 5) * H * W + 6 * W + 8] = NAN;
         }
-        tg_tensor *x = tu_make(dt, (tu_arr){4, {N, C, H, W}, xv}, true);
-        tg_tensor *w = tu_make(dt, (tu_arr){4, {O, C, 3, 3}, wv}, true);
+        tg_tensor *x = make_values(dt, 4, (int64_t[]){N, C, H, W}, xv, true);
+        tg_tensor *w = make_values(dt, 4, (int64_t[]){O, C, 3, 3}, wv, true);
         free(xv), free(wv);
         char label[64];
         snprintf(label, sizeof label, "%s, %s", tg_dtype_name(dt), huge ? "huge" : "inf, NaN");
