@@ -14,15 +14,18 @@
 // Threads take contiguous ranges of images (dw: each its own sums, added at the end).
 //
 // Winograd F(2x2, 3x3) (Lavin and Gray, "Fast Algorithms for Convolutional Neural Networks",
-// 2016) for forward and dx of 3x3 windows without dilation and WG_MIN_C or more channels in
-// and out: each 2x2 block of outputs (a tile) from its 4x4 input patch d as A^T [(G g G^T) .
+// 2016) for forward, dx and dw of 3x3 windows without dilation and WG_MIN_C or more channels
+// in and out: each 2x2 block of outputs (a tile) from its 4x4 input patch d as A^T [(G g G^T) .
 // (B^T d B)] A, 16 multiplications per tile and channel pair instead of 36 (winograd_impl.h).
 // The 16 elements of the transformed kernels u and input tiles v make 16 products m[xi] =
 // u[xi] (co x ci) v[xi] (ci x tiles), tiles in the vector lanes, in the direct kernel's
 // register tile. A group of tile rows (of one or several images) at a time: its padded rows
 // (split by column parity, so that a tile's columns 2tj.. are plain vector loads), v, m
 // and the outputs, about WG_GROUP_BYTES. conv2d-32x64x7x7-64k3 forward: 0.88 -> 0.48-0.52
-// ms (Zen 5, 1 thread), where im2col + gemm at 84 % of the FMA peak took 0.60 ms.
+// ms (Zen 5, 1 thread), where im2col + gemm at 84 % of the FMA peak took 0.60 ms. dw is
+// G^T [sum over tiles of (A dy A^T) . (B^T x B)] G: the same input tiles, dy's transformed
+// with the output channels along a row, one product per element with the tiles as k, each
+// thread its own sums (added in thread order).
 #include <string.h>
 #ifdef _OPENMP
 #include <omp.h>
@@ -48,9 +51,7 @@ enum { CV_NVMAX = CV_NV1 > CV_NV ? CV_NV1 : CV_NV };
 
 // Winograd F(2x2, 3x3): the direct kernel's register tile (WG_MR channels x WG_NV vectors of
 // tiles), over groups of tile rows whose v and m take about WG_GROUP_BYTES.
-// dw's transforms cost more per product (dy's go one value at a time): it takes 32 or more
-// channels in and out (conv2d-32x16x32x32-32k3's backward was 3 % slower with 16 in).
-enum { WG_MR = CV_MR, WG_NV = CV_NV, WG_MIN_C = 16, WG_MIN_C_DW = 32, WG_MIN_W = 4 };
+enum { WG_MR = CV_MR, WG_NV = CV_NV, WG_MIN_C = 16, WG_MIN_W = 4 };
 #define WG_GROUP_BYTES ((size_t)512 * 1024)
 
 typedef struct wg_plan {
@@ -58,8 +59,10 @@ typedef struct wg_plan {
     int64_t nob, gr, tp;    // channel panels; tile rows per group; v's and m's row pitch
     int64_t us, vs, ms;     // elements from one of the 16 planes of u, v, m to the next
                             // (dw: of its sums acc, v, z)
-    size_t u_bytes, priv, m_off, pad_off, acc_off;   // shared u; per thread v (at 0), m
-                                                     // (dw: z), pad (, dw: acc)
+    size_t u_bytes, priv, m_off, pad_off, acc_off, dt_off;   // shared u; per thread v (at
+                                                             // 0), m (dw: z), pad (, dw: acc,
+                                                             // dt)
+    int64_t dt_rows;   // dw: dt's rows (dy's positions of a group's rows in one image, and 1)
 } wg_plan;
 
 // Output channels per weight panel: CV_MR, or 1 (with CV_NV1 vectors of positions per tile)
@@ -280,9 +283,8 @@ static int cv_direct(void *ctx, const tg_conv_desc *d) {
 // ---- Winograd F(2x2, 3x3) ----
 
 static bool wg_fits(const tg_conv_desc *d) {
-    int64_t min_c = d->mode == TG_CONV_DW ? WG_MIN_C_DW : WG_MIN_C;
-    return d->kh == 3 && d->kw == 3 && d->dh == 1 && d->dw == 1 && d->ci >= min_c &&
-           d->co >= min_c && d->oh >= 2 && d->ow >= WG_MIN_W;
+    return d->kh == 3 && d->kw == 3 && d->dh == 1 && d->dw == 1 && d->ci >= WG_MIN_C &&
+           d->co >= WG_MIN_C && d->oh >= 2 && d->ow >= WG_MIN_W;
 }
 
 // dw: v's rows (input channels, whole panels of WG_MR) and z's output channels (whole vectors).
@@ -327,6 +329,9 @@ static bool wg_make_plan(const tg_conv_desc *d, wg_plan *p) {
     ok = ok && cv_add(&pr, 16, (size_t)p->ms, es);
     p->acc_off = pr;
     ok = ok && (!dw || cv_add(&pr, 16, (size_t)p->us, es));
+    p->dt_off = pr;
+    p->dt_rows = dw ? (nr - 2) * d->ow + 1 : 0;   // nr - 2 = 2 * min(gr, nth) output rows
+    ok = ok && cv_add(&pr, (size_t)p->dt_rows, (size_t)cov, es);
     p->pad_off = pr;
     ok = ok && !__builtin_mul_overflow((size_t)d->ci, (size_t)(nr * 2 * p->ne), &pad) &&
          cv_add(&pr, pad + lanes + 1, 1, es);
@@ -362,10 +367,12 @@ static int wg_run_thread(void *arg, int t, int nt) {
         job->accs[t] = buf + p->acc_off;
         if (d->dtype == TG_F64)
             wg_dw_rows_f64(d, p, wg_cip(d), wg_cov(d), (double *)buf, (double *)(buf + p->m_off),
-                           (double *)(buf + p->pad_off), job->accs[t], r0, r1);
+                           (double *)(buf + p->pad_off), job->accs[t],
+                           (double *)(buf + p->dt_off), r0, r1);
         else
             wg_dw_rows_f32(d, p, wg_cip(d), wg_cov(d), (float *)buf, (float *)(buf + p->m_off),
-                           (float *)(buf + p->pad_off), job->accs[t], r0, r1);
+                           (float *)(buf + p->pad_off), job->accs[t],
+                           (float *)(buf + p->dt_off), r0, r1);
         return TG_OK;
     }
     if (d->dtype == TG_F64)
