@@ -65,6 +65,16 @@ typedef struct wg_plan {
     int64_t dt_rows;   // dw: dt's rows (dy's positions of a group's rows in one image, and 1)
 } wg_plan;
 
+// The tile rows of one image from row r of a group ending at g1 (row r: tile row r % nth of
+// image r / nth): how many, and that image and first tile row.
+static inline int64_t wg_segment(int64_t nth, int64_t r, int64_t g1, int64_t *img,
+                                 int64_t *ti0) {
+    *img = r / nth, *ti0 = r % nth;
+    return g1 - r < nth - *ti0 ? g1 - r : nth - *ti0;
+}
+
+enum { WG_NOT_FINITE = 1 };   // wg_conv: an output is not finite (the direct kernel redoes it)
+
 // Output channels per weight panel: CV_MR, or 1 (with CV_NV1 vectors of positions per tile)
 // when fewer than CV_MR / 2 of them, as in the dx of a one-channel image, where CV_MR-row
 // panels would compute mostly zeros (conv2d-64x1x28x28-32k5's backward 2.6 -> 5.8 ms).
@@ -353,10 +363,12 @@ static int wg_run_thread(void *arg, int t, int nt) {
     const wg_plan *p = job->p;
     // this thread's panels of the transformed kernels, then every thread waits for all of
     // them (before anything that can fail: each thread must reach the barrier)
+    // (dw: no kernels to transform)
     int64_t o0 = p->nob * t / nt * WG_MR, o1 = p->nob * (t + 1) / nt * WG_MR;
-    if (d->mode == TG_CONV_DW) o1 = o0;   // dw: no kernels to transform
-    if (d->dtype == TG_F64) wg_weights_f64(d, o0, o1, p->us, (double *)job->shared);
-    else wg_weights_f32(d, o0, o1, p->us, (float *)job->shared);
+    if (d->mode != TG_CONV_DW && d->dtype == TG_F64)
+        wg_weights_f64(d, o0, o1, p->us, (double *)job->shared);
+    else if (d->mode != TG_CONV_DW)
+        wg_weights_f32(d, o0, o1, p->us, (float *)job->shared);
 #ifdef _OPENMP
 #pragma omp barrier
 #endif
@@ -386,7 +398,7 @@ static int wg_run_thread(void *arg, int t, int nt) {
     return TG_OK;
 }
 
-// TG_OK, or why the direct kernel must do it: TG_ERR_OOM, or an output not finite (1), as
+// TG_OK, or why the direct kernel must do it: TG_ERR_OOM, or WG_NOT_FINITE, as
 // the transforms' sums can turn an infinity into a NaN or overflow where the direct sum
 // does not: the direct kernel then gives every value (rare inputs; twice the time).
 static int wg_conv(void *ctx, const tg_conv_desc *d) {
@@ -401,9 +413,9 @@ static int wg_conv(void *ctx, const tg_conv_desc *d) {
         return (d->dtype == TG_F64 ? wg_dw_out_f64(d, &p, wg_cov(d), (double *const *)job.accs, nt)
                                    : wg_dw_out_f32(d, &p, wg_cov(d), (float *const *)job.accs, nt))
                    ? TG_OK
-                   : 1;
+                   : WG_NOT_FINITE;
     for (int t = 0; t < nt; t++)
-        if (!job.finite[t]) return 1;
+        if (!job.finite[t]) return WG_NOT_FINITE;
     return TG_OK;
 }
 

@@ -308,12 +308,13 @@ typedef struct tg_conv_opts {
 
 // x [N,C,H,W] * weight [O,C,KH,KW] (+ bias [O], may be NULL) -> [N,O,OH,OW]; groups = 1.
 // Stride 1 on the cpu backend: a direct convolution (each image padded once, no window
-// matrix), and for 3x3 windows without dilation and 16 or more channels in and out, y and dx
-// by Winograd's F(2x2, 3x3) (2.25x fewer multiplications; the rounding differs from the direct
-// sum's by a few units in the last place of the inputs' scale, and an output that comes out
-// infinite or NaN is computed again directly, so the direct sum decides those); otherwise
-// im2col by blocks of images + batched gemm. Its gradient ops differentiate again (any order).
-// On the cpu backend, direct convolution needs per-thread scratch of about one padded image
+// matrix), and for 3x3 windows without dilation and 16 or more channels in and out, y, dx
+// and dw by Winograd's F(2x2, 3x3) (2.25x fewer multiplications). Its rounding differs from
+// the direct sum's: y and dx by a few units in the last place of the inputs' scale, dw by an
+// amount that grows with the n*OH*OW products it sums; an output that comes out infinite or
+// NaN is computed again directly, so the direct sum decides those. Otherwise im2col by
+// blocks of images + batched gemm. Its gradient ops differentiate again (any order). On the
+// cpu backend, direct convolution needs per-thread scratch of about one padded image
 // (Winograd: a few hundred KB): without it, TG_ERR_OOM.
 TG_API tg_tensor *tg_conv2d(tg_tape *tape, tg_tensor *x, tg_tensor *weight, tg_tensor *bias,
                             const tg_conv_opts *opts);
