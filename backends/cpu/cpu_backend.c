@@ -58,21 +58,26 @@ static void scratch_free(void *s) {
     free(s);
 }
 
-static bool scratch_fail;   // the test hook below
+static bool scratch_fail, scratch_fail_others;   // the test hook below
+static pthread_t scratch_first;
 
 // Test hook, not API: TG_CPU_SCRATCH_FAIL=1 (read once) refuses every scratch request, as
 // when memory has run out: the fused attention and direct convolution kernels then fail
 // with TG_ERR_OOM, the gemm reads a transposed B in place (tests/meson.build runs the op
-// tests so).
+// tests so). TG_CPU_SCRATCH_FAIL=others refuses it only to threads other than the first to
+// ask (a kernel's helper threads, not the thread that called it).
 static void scratch_init(void) {
     const char *f = getenv("TG_CPU_SCRATCH_FAIL");
-    scratch_fail = f && *f && f[0] != '0';
+    scratch_fail_others = f && strcmp(f, "others") == 0;
+    scratch_fail = f && *f && f[0] != '0' && !scratch_fail_others;
+    scratch_first = pthread_self();
     scratch_ok = pthread_key_create(&scratch_key, scratch_free) == 0;
 }
 
 void *tg__cpu_scratch(size_t bytes) {
     pthread_once(&scratch_once, scratch_init);
     if (!scratch_ok || scratch_fail) return NULL;
+    if (scratch_fail_others && !pthread_equal(pthread_self(), scratch_first)) return NULL;
     scratch *s = pthread_getspecific(scratch_key);
     if (!s) {
         if (!(s = calloc(1, sizeof *s))) return NULL;

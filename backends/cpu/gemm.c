@@ -146,38 +146,48 @@ static void blis_block(const tg_gemm_desc *d, const tg_gemm_ep *e, int64_t b, co
 }
 
 #ifdef __AVX512F__
-// Float products with A row-major and B stored transposed, large enough for BLIS's packed
-// path: tapegrad packs them and runs BLIS's microkernel (gemm_nt.c).
-static bool use_nt(const tg_gemm_desc *d) {
-    return d->dtype == TG_F32 && d->a_cs == 1 && wants_transpose(d);
+// Float products on BLIS's packed path (m and n past the small-matrix thresholds): tapegrad
+// packs them and runs BLIS's microkernel (gemm_own.c).
+static bool use_own(const tg_gemm_desc *d) {
+    return own_takes(d) && d->m >= TRANSPOSE_MIN && d->n >= TRANSPOSE_MIN && d->k >= 8;
 }
 
-typedef struct nt_ep_arg {
+typedef struct own_ep_arg {
     const tg_gemm_desc *d;
     const tg_gemm_ep *e;
     int64_t b;
-} nt_ep_arg;
+    cntx_t *cntx;
+    rntm_t *rntm;
+} own_ep_arg;
 
-// e's bias and activation on one tile of C that gemm_nt_f32 has just finished.
-static void nt_tile_ep(void *arg, int64_t i0, int64_t i1, int64_t j0, int64_t j1) {
-    const nt_ep_arg *a = arg;
+// e's bias and activation on one tile of C that own_gemm_f32 has just finished.
+static void own_tile_ep(void *arg, int64_t i0, int64_t i1, int64_t j0, int64_t j1) {
+    const own_ep_arg *a = arg;
     ep_block(a->d, a->e, a->b, i0, i1, j0, j1, false, a->e->bias != NULL,
              a->e->act == TG_GEMM_ACT_RELU);
 }
 
-// blis_block for those: gemm_nt_f32 with e's epilogue applied tile by tile while the tile is
-// in L1 (no pass over C before or after), or, if the per-thread scratch for the packed
-// blocks is not to be had, BLIS on the strided B with the epilogue around it.
-static void nt_block(const tg_gemm_desc *d, const tg_gemm_ep *e, int64_t b, int64_t m0,
-                     int64_t m1, int64_t n0, int64_t n1, cntx_t *cntx, rntm_t *rntm) {
+// own_gemm_f32's way out where its scratch is not to be had: BLIS, C's block [i0, i1) x
+// [j0, j1), with the epilogue around it.
+static void own_fallback(void *arg, int64_t i0, int64_t i1, int64_t j0, int64_t j1) {
+    const own_ep_arg *a = arg;
+    const tg_gemm_desc *d = a->d;
+    tg_gemm_desc g = ep_gemm_desc(d, a->e);
+    ep_before(d, a->e, a->b, i0, i1, j0, j1);
+    blis_only(&g, a->b, (const char *)d->b + (size_t)(a->b * d->b_bs) * sizeof(float), d->b_rs,
+              d->b_cs, i0, i1, j0, j1, a->cntx, a->rntm);
+    ep_after(d, a->e, a->b, i0, i1, j0, j1);
+}
+
+// blis_block for those: own_gemm_f32 with e's epilogue applied tile by tile while the tile
+// is in L1 (no pass over C before or after); with q, the threads of the product share the
+// block (gemm_own.c's own_queue).
+static void own_block(const tg_gemm_desc *d, const tg_gemm_ep *e, int64_t b, int64_t m0,
+                      int64_t m1, int64_t n0, int64_t n1, cntx_t *cntx, rntm_t *rntm,
+                      own_queue *q, int nt) {
     if (m1 <= m0 || n1 <= n0) return;
-    nt_ep_arg arg = {d, e, b};
-    if (gemm_nt_f32(d, b, m0, m1, n0, n1, cntx, e ? nt_tile_ep : NULL, &arg)) return;
-    tg_gemm_desc g = ep_gemm_desc(d, e);
-    ep_before(d, e, b, m0, m1, n0, n1);
-    blis_only(&g, b, (const char *)d->b + (size_t)(b * d->b_bs) * sizeof(float), d->b_rs,
-              d->b_cs, m0, m1, n0, n1, cntx, rntm);
-    ep_after(d, e, b, m0, m1, n0, n1);
+    own_ep_arg arg = {d, e, b, cntx, rntm};
+    own_gemm_f32(d, b, m0, m1, n0, n1, cntx, e ? own_tile_ep : NULL, own_fallback, &arg, q, nt);
 }
 #endif
 
@@ -206,10 +216,18 @@ static void gemm_split(const tg_gemm_desc *d, const tg_gemm_ep *e, int nt, bool 
                        void *bt, int64_t ldt, cntx_t *cntx) {
     size_t esize = d->dtype == TG_F64 ? sizeof(double) : sizeof(float);
     bool by_rows = d->m >= d->n;
+    // Own packing shares the side of the microkernel's rows by chunks handed out as the
+    // threads come for them (gemm_own.c's own_queue), the other side in fixed shares.
+#ifdef __AVX512F__
+    bool shared = own_pack && by_rows == own_a_rows(d, cntx);
+#endif
     int64_t len = by_rows ? d->m : d->n, units = (len + SPLIT_UNIT - 1) / SPLIT_UNIT;
     for (int64_t b = 0; b < d->batch; b++) {
         const char *bp = (const char *)d->b + (size_t)(b * d->b_bs) * esize;
         bool fresh = bt && (b == 0 || d->b_bs != 0);
+#ifdef __AVX512F__
+        own_queue q = {0};
+#endif
 #pragma omp parallel num_threads(nt)
         {
             int64_t t = omp_get_thread_num(), tn = omp_get_num_threads();
@@ -219,8 +237,17 @@ static void gemm_split(const tg_gemm_desc *d, const tg_gemm_ep *e, int nt, bool 
             bli_rntm_set_num_threads(1, &one);
             if (own_pack) {   // (only in AVX-512 builds)
 #ifdef __AVX512F__
-                if (by_rows) nt_block(d, e, b, lo, hi, 0, d->n, cntx, &one);
-                else nt_block(d, e, b, 0, d->m, lo, hi, cntx, &one);
+                bool queue = shared;
+                if (shared) {   // every thread's scratch first, or no queue (a chunk claimed
+                    // by a thread without would be lost)
+                    own_plan pl = own_make_plan(d, d->m, d->n, cntx, true, (int)tn);
+                    if (!own_scratch(&pl)) atomic_store(&q.lacking, 1);
+#pragma omp barrier
+                    queue = !atomic_load(&q.lacking);
+                }
+                if (queue) own_block(d, e, b, 0, d->m, 0, d->n, cntx, &one, &q, (int)tn);
+                else if (by_rows) own_block(d, e, b, lo, hi, 0, d->n, cntx, &one, NULL, 1);
+                else own_block(d, e, b, 0, d->m, lo, hi, cntx, &one, NULL, 1);
 #endif
             } else {
                 if (fresh && by_rows) {   // every thread reads all of B: transpose it together
@@ -263,7 +290,7 @@ static int gemm_run(tg_cpu_ctx *c, const tg_gemm_desc *d, const tg_gemm_ep *e) {
     size_t esize = d->dtype == TG_F64 ? sizeof(double) : sizeof(float);
     int64_t ldt = transpose_ld(d->n, esize);
 #ifdef __AVX512F__
-    bool own_pack = use_nt(d);
+    bool own_pack = use_own(d);
 #else
     bool own_pack = false;
 #endif
@@ -277,7 +304,8 @@ static int gemm_run(tg_cpu_ctx *c, const tg_gemm_desc *d, const tg_gemm_ep *e) {
 #endif
 #ifdef __AVX512F__
     if (own_pack && nt == 1) {
-        for (int64_t b = 0; b < d->batch; b++) nt_block(d, e, b, 0, d->m, 0, d->n, cntx, &rntm);
+        for (int64_t b = 0; b < d->batch; b++)
+            own_block(d, e, b, 0, d->m, 0, d->n, cntx, &rntm, NULL, 1);
         return TG_OK;
     }
 #endif

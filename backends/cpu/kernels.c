@@ -10,7 +10,7 @@
 #include "backends/cpu/gemm_small.c"
 #include "backends/cpu/transpose.c"
 #include "backends/cpu/gemm_narrow.c"
-#include "backends/cpu/gemm_nt.c"
+#include "backends/cpu/gemm_own.c"
 #include "backends/cpu/gemm.c"
 #include "backends/cpu/index.c"
 #include "backends/cpu/softmax.c"

@@ -1,7 +1,8 @@
 // Out-of-place transposes of a strided matrix into a row-major one, for the gemm paths that
 // copy a B stored transposed before packing it (gemm.c: BLIS's packed path), and with
 // AVX-512 the 16 x 16 register transpose that packs an operand running along k into a
-// panel (gemm_narrow.c's B panel, gemm_nt.c's micro-panels). Included into kernels.c, so
+// panel (gemm_narrow.c's B panel, gemm_nt.c's micro-panels) and the plain copy that packs
+// one running along the panel. Included into kernels.c, so
 // built once per instruction-set variant.
 #ifdef __AVX__
 #include <immintrin.h>
@@ -122,6 +123,52 @@ static void pack_t_f32(const float *m, int64_t ld, int64_t rr, int64_t kc, int64
                                   : _mm512_setzero_ps();
             tr16_f32(r);
             for (int64_t p = 0; p < pr; p++) _mm512_mask_storeu_ps(out + (p0 + p) * R + g, sm, r[p]);
+        }
+    }
+}
+
+// Panels of R lanes from rows that run along them: rows [0, rows) (the panel index times R
+// plus the lane), columns [0, kc) of m, element (i, p) at m[p*ld + i], into out's panels of
+// R x kc (lanes past rows zero). By tiles of 8 values of p and about 64 floats of i (several
+// panels): m's rows and the panels are usually a multiple of 4 KiB apart (ld 1024 floats; a
+// 12 x 256 panel is 12 KiB), so all of them fall in one L1 set. A panel at a time read the
+// 256 rows of a 1024 x 256 dY^T in 48-byte pieces, all the panels at a time wrote 86 streams:
+// either way 10 % of that weight gradient's product went to evicted lines.
+enum { PACK_N_P = 8 };
+static void pack_n_f32(const float *m, int64_t ld, int64_t rows, int64_t kc, int64_t R,
+                       float *restrict out) {
+    int64_t group = R < 64 ? 64 / R * R : R;
+    for (int64_t i0 = 0; i0 < rows; i0 += group) {
+        int64_t i1 = i0 + group < rows ? i0 + group : rows;
+        for (int64_t p0 = 0; p0 < kc; p0 += PACK_N_P) {
+            int64_t p1 = p0 + PACK_N_P < kc ? p0 + PACK_N_P : kc;
+            for (int64_t i = i0; i < i1; i += R) {
+                const float *col = m + i;
+                float *o = out + i * kc;
+                int64_t rr = i1 - i;   // (lanes past it zero; over R: the next panel's)
+                if (R == 32 && rr >= 32) {   // (skx's MR, a whole panel: plain copies)
+                    for (int64_t p = p0; p < p1; p++) {
+                        _mm512_storeu_ps(o + p * 32, _mm512_loadu_ps(col + p * ld));
+                        _mm512_storeu_ps(o + p * 32 + 16, _mm512_loadu_ps(col + p * ld + 16));
+                    }
+                } else if (R < 16) {   // one vector a row; its last lanes go to the panel's
+                    // next rows, written over by the next p (near the panel's end: masked)
+                    __mmask16 lm = mask16(rr);
+                    int64_t spans = (16 + R - 1) / R;   // (rows of the panel a vector covers)
+                    for (int64_t p = p0; p < p1; p++) {
+                        __m512 v = rr >= 16 ? _mm512_loadu_ps(col + p * ld)
+                                            : _mm512_maskz_loadu_ps(lm, col + p * ld);
+                        if (p + spans <= kc) _mm512_storeu_ps(o + p * R, v);
+                        else _mm512_mask_storeu_ps(o + p * R, mask16(R), v);
+                    }
+                } else {
+                    for (int64_t p = p0; p < p1; p++)
+                        for (int64_t g = 0; g < R; g += 16)
+                            _mm512_mask_storeu_ps(
+                                o + p * R + g, mask16(R - g),
+                                _mm512_maskz_loadu_ps(mask16(rr - g), col + p * ld + g));
+                }
+            }
         }
     }
 }

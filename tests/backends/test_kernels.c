@@ -274,25 +274,30 @@ Test(kernels, gemm_ep_bias_relu) {
                             }
 }
 
-// Float products with A row-major and B stored transposed past the small kernel's reach
-// (gemm_nt.c: tapegrad packs both operands for BLIS's microkernel): k past the kernel
-// sets' KC (384, 512), partial MR x NR tiles on both sides, on 1 thread and split between
-// 2, with and without the epilogue, alpha and beta.
-Test(kernels, gemm_nt_own_packing) {
-    static const int64_t shapes[][3] = {{40, 520, 90}, {64, 400, 160}, {33, 300, 45}};
+// Float products past the small kernels' reach, packed by tapegrad for BLIS's microkernel
+// (gemm_own.c in AVX-512 builds): every transpose (panels by register transposes and by
+// copies, whole and partial), k past the kernel sets' KC (384, 512), partial MR x NR tiles
+// on both sides, several row chunks; on 1 thread, and on 2 and 3 sharing the chunks (with
+// a chunk's k blocks in order); with and without the epilogue, alpha and beta.
+Test(kernels, gemm_own_packing) {
+    static const int64_t shapes[][3] = {
+        {40, 520, 90}, {64, 400, 160}, {33, 300, 45}, {100, 400, 160}, {500, 20, 130},
+    };
     const struct tg_backend_ops *v[3];
     const char *names[3];
     int nv = variants(v, names);
     for (int q = 0; q < nv; q++)
         for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
-            for (int threads = 1; threads <= 2; threads++)
-                for (int mode = 0; mode < 3; mode += 2) {
-                    const int64_t *sh = shapes[s];
-                    check_gemm_ep(v[q], names[q], threads, TG_F32, sh[0], sh[1], sh[2], false,
-                                  true, mode, mode ? TG_GEMM_ACT_RELU : 0, 1.0, 0.0);
-                    check_gemm_ep(v[q], names[q], threads, TG_F32, sh[0], sh[1], sh[2], false,
-                                  true, mode, 0, 0.5, 1.5);
-                }
+            for (int threads = 1; threads <= 3; threads++)
+                for (int t = 0; t < 4; t++)
+                    for (int mode = 0; mode < 3; mode += 2) {
+                        const int64_t *sh = shapes[s];
+                        bool ta = t & 1, tb = t & 2;
+                        check_gemm_ep(v[q], names[q], threads, TG_F32, sh[0], sh[1], sh[2], ta,
+                                      tb, mode, mode ? TG_GEMM_ACT_RELU : 0, 1.0, 0.0);
+                        check_gemm_ep(v[q], names[q], threads, TG_F32, sh[0], sh[1], sh[2], ta,
+                                      tb, mode, 0, 0.5, 1.5);
+                    }
 }
 
 // The max_pool slot's 2x2 stride-2 path in every variant, each route, against a loop:

@@ -274,6 +274,21 @@ Test(ops_matmul, gemm_transposed_b_batched) {
     cr_assert_eq(tg_backend_set_threads(tu_cpu(), 1), TG_OK);
 }
 
+// Products on the packed path shared between threads (gemm_own.c in AVX-512 builds: row
+// chunks claimed as the threads come, a chunk's k blocks in order), on 1, 2 and 3 threads
+// (3 on this project's 2 cores: threads wait for each other's chunks), every transpose:
+// m past skx's NC = 3072 (two column blocks), n = 31000 (more chunks than the queue keeps,
+// so they grow past MC), k past every KC with a short last block.
+Test(ops_matmul, gemm_shared_between_threads) {
+    for (int threads = 1; threads <= 3; threads++) {
+        cr_assert_eq(tg_backend_set_threads(tu_cpu(), threads), TG_OK);
+        check_gemm_big(3100, 40, 40);
+        check_gemm_big(40, 24, 31000);
+        check_gemm_big(96, 1100, 200);
+    }
+    cr_assert_eq(tg_backend_set_threads(tu_cpu(), 1), TG_OK);
+}
+
 // A batched product through the small kernel: each batch's slice must be its own product.
 Test(ops_matmul, gemm_small_batched) {
     double a[3 * 4 * 5], b[3 * 5 * 2], want[3 * 4 * 2];
