@@ -277,11 +277,13 @@ Test(kernels, gemm_ep_bias_relu) {
 // Float products past the small kernels' reach, packed by tapegrad for BLIS's microkernel
 // (gemm_own.c in AVX-512 builds): every transpose (panels by register transposes and by
 // copies, whole and partial), k past the kernel sets' KC (384, 512), partial MR x NR tiles
-// on both sides, several row chunks; on 1 thread, and on 2 and 3 sharing the chunks (with
-// a chunk's k blocks in order); with and without the epilogue, alpha and beta.
+// on both sides, 8 to 31 rows of C, several row chunks; on 1 thread, and on 2 and 3 sharing
+// the chunks (with a chunk's k blocks in order); with and without the epilogue, alpha and
+// beta.
 Test(kernels, gemm_own_packing) {
     static const int64_t shapes[][3] = {
         {40, 520, 90}, {64, 400, 160}, {33, 300, 45}, {100, 400, 160}, {500, 20, 130},
+        {10, 200, 300}, {24, 400, 100},   // (few rows of C: once BLIS's small-matrix path)
     };
     const struct tg_backend_ops *v[3];
     const char *names[3];
