@@ -19,10 +19,11 @@
 // Zen 5 (2026-12-06): the gather was 33 % of conv2d-32x16x32x32-32k3's backward (dW = dY
 // cols^T) and 10 % of the mnist-mlp step (Linear's x W^T). Products on BLIS's packed path
 // copy such a B once into row-major scratch by 16 x 16 blocks instead (k*n reads and writes,
-// against m*n*k multiply-adds), and BLIS then packs with contiguous copies. In AVX-512
-// builds, float products whose A is row-major too skip that copy and BLIS's packing both:
-// tapegrad packs the two operands itself for BLIS's microkernel (gemm_nt.c; mnist-mlp's
-// forward 5.53 -> 5.19 ms on 1 thread, wide's 85.1 -> 77.1 ms on 2, Zen 5, 2026-12-06).
+// against m*n*k multiply-adds), and BLIS then packs with contiguous copies (f64, and
+// builds without AVX-512). In AVX-512 builds, float products skip that copy and BLIS's
+// packing both: tapegrad packs the two operands itself for BLIS's microkernel (gemm_own.c;
+// x W^T first: mnist-mlp's forward 5.53 -> 5.19 ms on 1 thread, wide's 85.1 -> 77.1 ms on
+// 2, Zen 5, 2026-12-06; then every layout: its 2-thread backward 5.25 -> 4.88 ms, 12-07).
 enum { TRANSPOSE_MIN = 32 };   // m, n at least this (smaller ones take BLIS's sup path)
 
 // The scratch's leading dimension: n rounded up to whole lines, and never a multiple of 1 KiB,

@@ -1,7 +1,7 @@
 // Out-of-place transposes of a strided matrix into a row-major one, for the gemm paths that
 // copy a B stored transposed before packing it (gemm.c: BLIS's packed path), and with
 // AVX-512 the 16 x 16 register transpose that packs an operand running along k into a
-// panel (gemm_narrow.c's B panel, gemm_nt.c's micro-panels) and the plain copy that packs
+// panel (gemm_narrow.c's B panel, gemm_own.c's micro-panels) and the plain copy that packs
 // one running along the panel. Included into kernels.c, so
 // built once per instruction-set variant.
 #ifdef __AVX__
