@@ -278,8 +278,9 @@ Test(ops_matmul, gemm_transposed_b_batched) {
 // chunks claimed as the threads come, a chunk's k blocks in order), on 1, 2 and 3 threads
 // (3 on this project's 2 cores: threads wait for each other's chunks), every transpose:
 // m past skx's NC = 3072 (two column blocks), n = 31000 (more chunks than the queue keeps,
-// so they grow past MC), k past every KC with a short last block.
-Test(ops_matmul, gemm_shared_between_threads) {
+// so they grow past MC), k past every KC with a short last block. Its own suite: the
+// 'ops_matmul/*' runs under every BLIS kernel set (tests/meson.build) need not repeat it.
+Test(ops_matmul_threads, shared_between_threads) {
     for (int threads = 1; threads <= 3; threads++) {
         cr_assert_eq(tg_backend_set_threads(tu_cpu(), threads), TG_OK);
         check_gemm_big(3100, 40, 40);
