@@ -269,6 +269,44 @@ static void gemm_split(const tg_gemm_desc *d, const tg_gemm_ep *e, int nt, bool 
 }
 #endif
 
+// Thin products (gemm_thin.c): C's block of the canonical product t (d itself, or d with C
+// transposed) between e's epilogue, which is applied in d's coordinates.
+static void thin_part(const tg_gemm_desc *d, const tg_gemm_ep *e, const tg_gemm_desc *t,
+                      bool tr, int64_t b, int64_t i0, int64_t i1, int64_t j0, int64_t j1) {
+    int64_t m0 = tr ? j0 : i0, m1 = tr ? j1 : i1, n0 = tr ? i0 : j0, n1 = tr ? i1 : j1;
+    ep_before(d, e, b, m0, m1, n0, n1);
+    thin_block(t, b, i0, i1, j0, j1);
+    ep_after(d, e, b, m0, m1, n0, n1);
+}
+
+// On several threads the longer side the kernel allows (columns, or the rows of an outer
+// product) is cut into about four pieces a thread, handed out as threads come for them:
+// these products are bound by memory, and this machine's two vCPUs read it at different
+// speeds (see gemm_own.c's own_queue for the same with compute).
+static void thin_gemm(int nt, const tg_gemm_desc *d, const tg_gemm_ep *e) {
+    tg_gemm_desc g = ep_gemm_desc(d, e), t = thin_canonical(&g);
+    bool tr = thin_transposes(d), by_rows;
+    int64_t least;
+    by_rows = thin_split(&t, nt, &least);
+    int64_t len = by_rows ? t.m : t.n, piece = len / (4 * (int64_t)nt);
+    piece = piece < least ? least : (piece + 3) / 4 * 4;
+    int64_t pieces = (len + piece - 1) / piece;
+    for (int64_t b = 0; b < d->batch; b++) {
+        if (nt <= 1 || pieces < 2) {
+            thin_part(d, e, &t, tr, b, 0, t.m, 0, t.n);
+            continue;
+        }
+#ifdef _OPENMP
+#pragma omp parallel for schedule(dynamic, 1) num_threads(nt)
+#endif
+        for (int64_t u = 0; u < pieces; u++) {
+            int64_t lo = u * piece, hi = lo + piece < len ? lo + piece : len;
+            if (by_rows) thin_part(d, e, &t, tr, b, lo, hi, 0, t.n);
+            else thin_part(d, e, &t, tr, b, 0, t.m, lo, hi);
+        }
+    }
+}
+
 // C = alpha A B + beta C, then e's epilogue (NULL: none): the narrow kernel (with the
 // epilogue in its store), the small one, or BLIS, split between threads by us or run by it.
 static int gemm_run(tg_cpu_ctx *c, const tg_gemm_desc *d, const tg_gemm_ep *e) {
@@ -286,10 +324,14 @@ static int gemm_run(tg_cpu_ctx *c, const tg_gemm_desc *d, const tg_gemm_ep *e) {
         for (int64_t b = 0; e && b < d->batch; b++) ep_after(d, e, b, 0, d->m, 0, d->n);
         return TG_OK;
     }
-    cntx_t *cntx = c->blis_cntx;
-    rntm_t rntm = BLIS_RNTM_INITIALIZER;
     bool small = (double)d->m * (double)d->n * (double)d->k < PAR_MIN_MACS;
     int nt = c->n_threads > 1 && !small ? c->n_threads : 1;
+    if (tg_cpu_gemm_is_thin(d)) {
+        thin_gemm(nt, d, e);
+        return TG_OK;
+    }
+    cntx_t *cntx = c->blis_cntx;
+    rntm_t rntm = BLIS_RNTM_INITIALIZER;
     size_t esize = d->dtype == TG_F64 ? sizeof(double) : sizeof(float);
     int64_t ldt = transpose_ld(d->n, esize);
 #ifdef __AVX512F__

@@ -8,6 +8,7 @@
 #include "backends/cpu/elementwise.c"
 #include "backends/cpu/reduce.c"
 #include "backends/cpu/gemm_small.c"
+#include "backends/cpu/gemm_thin.c"
 #include "backends/cpu/transpose.c"
 #include "backends/cpu/gemm_narrow.c"
 #include "backends/cpu/gemm_own.c"

@@ -8,6 +8,7 @@
 // Linked with the static library: the tables are internal symbols.
 #include <criterion/criterion.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "backends/backend_impl.h"
@@ -190,22 +191,33 @@ Test(kernels, silu_f32_and_f64) {
 
 // ---- gemm_ep: a gemm with its bias and ReLU in the store ----
 
-// C [batch, m, n] against a naive loop in double, for one variant, dtype and setting.
-// Values are multiples of 1/8 with small sums and alpha, beta powers of two or halves, so
-// f32 is exact too; negative products make ReLU bite.
-static void check_gemm_ep(const struct tg_backend_ops *ops, const char *name, int threads,
-                          int dtype, int64_t m, int64_t k, int64_t n, bool ta, bool tb,
+// C [batch, m, n] against a naive loop in double, for one variant, dtype and setting; C
+// stored row-major, or column-major (tc). Values are multiples of 1/8 with small sums and
+// alpha, beta powers of two or halves, so f32 is exact too; negative products make ReLU
+// bite.
+static void check_gemm_tc(const struct tg_backend_ops *ops, const char *name, int threads,
+                          int dtype, int64_t m, int64_t k, int64_t n, bool ta, bool tb, bool tc,
                           int bias_mode, int act, double alpha, double beta) {
-    enum { CAP = 131072, NB = 512 };
-    static double a[CAP], b[CAP], c0[CAP], want[CAP], bias[NB];
-    static double ad[CAP], bd[CAP], cd[CAP], biasd[NB];
-    static float af[CAP], bf[CAP], cf[CAP], biasf[NB];
-    const int64_t batch = 2;
-    cr_assert(m <= NB && n <= NB && 2 * m * k <= CAP && 2 * k * n <= CAP && 2 * m * n <= CAP);
-    for (int64_t i = 0; i < batch * m * k; i++) a[i] = (double)((i * 7 + 3) % 9 - 4) / 8;
-    for (int64_t i = 0; i < batch * k * n; i++) b[i] = (double)((i * 5 + 1) % 7 - 3) / 8;
-    for (int64_t i = 0; i < batch * m * n; i++) c0[i] = (double)(i % 5) - 2;
-    for (int64_t i = 0; i < NB; i++) bias[i] = (double)(i % 4) - 1.5;
+    const int64_t batch = 2, na = batch * m * k, nb = batch * k * n, nc = batch * m * n;
+    int64_t nbias = m > n ? m : n;
+    // one buffer for all, kept between calls (page faults cost more than the products here)
+    static double *buf;
+    static size_t cap;
+    size_t need = (size_t)(3 * (na + nb + nc + nbias) + nc);
+    if (need > cap) {
+        free(buf);
+        buf = malloc(sizeof(double) * need), cap = buf ? need : 0;
+        cr_assert(buf);
+    }
+    double *a = buf, *b = a + na, *c0 = b + nb, *want = c0 + nc, *bias = want + nc;
+    double *ad = bias + nbias, *bd = ad + na, *cd = bd + nb, *biasd = cd + nc;
+    float *af = (float *)(biasd + nbias), *bf = af + na, *cf = bf + nb, *biasf = cf + nc;
+    for (int64_t i = 0; i < na; i++) a[i] = (double)((i * 7 + 3) % 9 - 4) / 8;
+    for (int64_t i = 0; i < nb; i++) b[i] = (double)((i * 5 + 1) % 7 - 3) / 8;
+    for (int64_t i = 0; i < nc; i++) c0[i] = (double)(i % 5) - 2;
+    for (int64_t i = 0; i < nbias; i++) bias[i] = (double)(i % 4) - 1.5;
+    // C's element (i, j) of batch entry bi is at co(bi, i, j)
+#define co(bi, i, j) ((bi) * m * n + (tc ? (j) * m + (i) : (i) * n + (j)))
     for (int64_t bi = 0; bi < batch; bi++)
         for (int64_t i = 0; i < m; i++)
             for (int64_t j = 0; j < n; j++) {
@@ -213,33 +225,45 @@ static void check_gemm_ep(const struct tg_backend_ops *ops, const char *name, in
                 for (int64_t p = 0; p < k; p++)   // a stored [m, k], or [k, m] when ta
                     s += a[bi * m * k + (ta ? p * m + i : i * k + p)] *
                          b[bi * k * n + (tb ? j * k + p : p * n + j)];   // b: [k, n] or [n, k]
-                int64_t o = bi * m * n + i * n + j;
+                int64_t o = co(bi, i, j);
                 double v = alpha * s + (beta != 0 ? beta * c0[o] : 0);
                 if (bias_mode) v += bias[bias_mode == 2 ? i : j];
                 if (act == TG_GEMM_ACT_RELU) v = v > 0 ? v : 0;
                 want[o] = v;
             }
     bool f64 = dtype == TG_F64;
-    for (int64_t i = 0; i < batch * m * k; i++) ad[i] = a[i], af[i] = (float)a[i];
-    for (int64_t i = 0; i < batch * k * n; i++) bd[i] = b[i], bf[i] = (float)b[i];
-    for (int64_t i = 0; i < batch * m * n; i++) cd[i] = c0[i], cf[i] = (float)c0[i];
-    for (int64_t i = 0; i < NB; i++) biasd[i] = bias[i], biasf[i] = (float)bias[i];
+    for (int64_t i = 0; i < na; i++) ad[i] = a[i], af[i] = (float)a[i];
+    for (int64_t i = 0; i < nb; i++) bd[i] = b[i], bf[i] = (float)b[i];
+    for (int64_t i = 0; i < nc; i++) cd[i] = c0[i], cf[i] = (float)c0[i];
+    for (int64_t i = 0; i < nbias; i++) biasd[i] = bias[i], biasf[i] = (float)bias[i];
     tg_gemm_desc d = {
         .dtype = dtype, .m = m, .n = n, .k = k, .batch = batch, .alpha = alpha, .beta = beta,
         .a = f64 ? (void *)ad : (void *)af, .a_rs = ta ? 1 : k, .a_cs = ta ? m : 1, .a_bs = m * k,
         .b = f64 ? (void *)bd : (void *)bf, .b_rs = tb ? 1 : n, .b_cs = tb ? k : 1, .b_bs = k * n,
-        .c = f64 ? (void *)cd : (void *)cf, .c_rs = n, .c_cs = 1, .c_bs = m * n,
+        .c = f64 ? (void *)cd : (void *)cf, .c_rs = tc ? 1 : n, .c_cs = tc ? m : 1,
+        .c_bs = m * n,
     };
+#undef co
     tg_gemm_ep e = {.bias = !bias_mode ? NULL : f64 ? (void *)biasd : (void *)biasf,
                     .bias_rows = bias_mode == 2, .act = act};
     cr_assert_eq(ops->gemm_ep(&(tg_cpu_ctx){.n_threads = threads}, &d, &e), TG_OK);
-    for (int64_t i = 0; i < batch * m * n; i++) {
+    int64_t i = 0;   // the first difference, if any (one assertion: they are not free)
+    while (i < nc && (f64 ? cd[i] : cf[i]) == want[i]) i++;
+    if (i < nc) {
         double got = f64 ? cd[i] : cf[i];
         cr_assert_eq(got, want[i],
-                     "%s %d threads %s %lldx%lldx%lld ta %d tb %d bias %d act %d alpha %g beta %g: "
-                     "C[%lld] = %g, want %g", name, threads, f64 ? "f64" : "f32", (long long)m, (long long)k,
-                     (long long)n, ta, tb, bias_mode, act, alpha, beta, (long long)i, got, want[i]);
+                     "%s %d threads %s %lldx%lldx%lld ta %d tb %d tc %d bias %d act %d alpha %g "
+                     "beta %g: C[%lld] = %g, want %g", name, threads, f64 ? "f64" : "f32",
+                     (long long)m, (long long)k, (long long)n, ta, tb, tc, bias_mode, act, alpha,
+                     beta, (long long)i, got, want[i]);
     }
+}
+
+static void check_gemm_ep(const struct tg_backend_ops *ops, const char *name, int threads,
+                          int dtype, int64_t m, int64_t k, int64_t n, bool ta, bool tb,
+                          int bias_mode, int act, double alpha, double beta) {
+    check_gemm_tc(ops, name, threads, dtype, m, k, n, ta, tb, false, bias_mode, act, alpha,
+                  beta);
 }
 
 // Every kernel the cpu gemm routes to (the narrow one's 3/4/6/8/12-row tiles with one to
@@ -302,6 +326,42 @@ Test(kernels, gemm_own_packing) {
                         check_gemm_ep(v[q], names[q], threads, TG_F32, sh[0], sh[1], sh[2], ta,
                                       tb, mode, 0, 0.5, 1.5);
                     }
+}
+
+// Products with at most 7 rows of C or 7 of k, past the small kernel's size (gemm_thin.c):
+// a few rows against B row-major (rows streamed into C) and column-major (dot products, A's
+// rows in place or copied in blocks of k: k past 1024 floats and 512 doubles), outer
+// products (k 1-7, B's rows copied when strided, C's columns in blocks), C stored either way
+// (column-major: solved as C^T); every variant, f32 and f64, with the epilogue, alpha and
+// beta; on 2 and 3 threads those large enough to split (pieces handed out).
+Test(kernels, gemm_thin) {
+    static const int64_t shapes[][3] = {
+        {1, 700, 400}, {3, 300, 333}, {5, 530, 130}, {2, 1500, 100}, {7, 300, 260},
+        {700, 1, 400}, {300, 5, 210}, {130, 7, 300}, {4, 7, 10000}, {400, 3, 700},
+    };
+    static const int64_t big[][3] = {{3, 1500, 1000}, {1100, 4, 1000}};
+    const struct tg_backend_ops *v[3];
+    const char *names[3];
+    int nv = variants(v, names);
+    for (int q = 0; q < nv; q++)
+        for (int dt = 0; dt < 2; dt++) {
+            int dtype = dt ? TG_F64 : TG_F32;
+            for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
+                for (int t = 0; t < 8; t++) {
+                    const int64_t *sh = shapes[s];
+                    bool ta = t & 1, tb = t & 2, tc = t & 4;
+                    check_gemm_tc(v[q], names[q], 1, dtype, sh[0], sh[1], sh[2], ta, tb, tc, 1,
+                                  TG_GEMM_ACT_RELU, 1.0, 0.0);
+                    check_gemm_tc(v[q], names[q], 1, dtype, sh[0], sh[1], sh[2], ta, tb, tc, 2,
+                                  t & 1 ? TG_GEMM_ACT_RELU : 0, 0.5, 1.5);
+                }
+            for (size_t s = 0; s < sizeof big / sizeof big[0]; s++)
+                for (int t = 0; t < 8; t += 3) {
+                    const int64_t *sh = big[s];
+                    check_gemm_tc(v[q], names[q], 2 + (t == 3), dtype, sh[0], sh[1], sh[2],
+                                  t & 1, t & 2, t & 4, 2, TG_GEMM_ACT_RELU, 0.5, 1.5);
+                }
+        }
 }
 
 // The max_pool slot's 2x2 stride-2 path in every variant, each route, against a loop:
