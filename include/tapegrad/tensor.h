@@ -32,7 +32,7 @@ TG_API int tg_backend_synchronize(tg_backend *backend);
 // cpu_vendor, cpu_family, cpu_model, cpu_stepping, cpu_model_name, cpu_flags, kernels
 // (tapegrad's variant: base|avx2|avx512), kernels_reason, blis_kernels (BLIS's kernel set,
 // e.g. skx), blis_arch_id (its BLIS_ARCH_TYPE number), blis_sup_kernels (whose small-matrix
-// path thin products take), blis_reason, blis_detected (what BLIS picks alone; n/a when
+// path BLIS's skinny products take), blis_reason, blis_detected (what BLIS picks alone; n/a when
 // unknown), blis_mechanism, blis_version; more keys may follow. snprintf's contract: writes
 // at most `size` bytes (NUL included; buf may be NULL when size is 0) and returns the
 // length of the whole description. Never fails. See README "Kernel selection (cpu)".
