@@ -258,8 +258,13 @@ static void apply_private(arch_t id, bool automatic) {
         with_sup(bli_gks_lookup_id(BLIS_ARCH_HASWELL)[BLIS_NAT]);
         snprintf(blis_sup, sizeof blis_sup, "haswell (m or n < %d)", SUP_MN);
     }
+#ifdef TG_BLIS_SERIAL
+    snprintf(blis_mechanism, sizeof blis_mechanism,
+             "private static BLIS (serial build) in libtapegrad, context passed per call");
+#else
     snprintf(blis_mechanism, sizeof blis_mechanism,
              "private static BLIS in libtapegrad, context passed per call");
+#endif
 }
 
 // (a): the process's shared BLIS, told through BLIS_ARCH_TYPE while it initialises; the

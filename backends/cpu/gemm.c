@@ -342,7 +342,9 @@ static int gemm_run(tg_cpu_ctx *c, const tg_gemm_desc *d, const tg_gemm_ep *e) {
     void *bt = !own_pack && wants_transpose(d) ? tg__cpu_scratch((size_t)(d->k * ldt) * esize)
                                                : NULL;
 #ifdef _OPENMP
-    if (nt > 1 && (d->m >= d->n ? d->m : d->n) >= 2 * SPLIT_UNIT * nt) {
+    // (a side of at least one SPLIT_UNIT a thread: the private BLIS is Debian's serial
+    // build where installed, so a product not split here runs on one thread)
+    if (nt > 1 && (d->m >= d->n ? d->m : d->n) >= SPLIT_UNIT * nt) {
         gemm_split(d, e, nt, own_pack, bt, ldt, cntx);
         return TG_OK;
     }
