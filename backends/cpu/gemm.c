@@ -285,9 +285,8 @@ static void thin_part(const tg_gemm_desc *d, const tg_gemm_ep *e, const tg_gemm_
 // speeds (see gemm_own.c's own_queue for the same with compute).
 static void thin_gemm(int nt, const tg_gemm_desc *d, const tg_gemm_ep *e) {
     tg_gemm_desc g = ep_gemm_desc(d, e), t = thin_canonical(&g);
-    bool tr = thin_transposes(d), by_rows;
     int64_t least;
-    by_rows = thin_split(&t, nt, &least);
+    bool tr = thin_transposes(d), by_rows = thin_split(&t, nt, &least);
     int64_t len = by_rows ? t.m : t.n, piece = len / (4 * (int64_t)nt);
     piece = piece < least ? least : (piece + 3) / 4 * 4;
     int64_t pieces = (len + piece - 1) / piece;

@@ -68,8 +68,9 @@ static bool tg_cpu_gemm_is_thin(const tg_gemm_desc *d) {
 // How threads split C: by rows for outer products with rows to spare (each piece then
 // writes whole rows, in order; by columns, 2048 x 2 x 2048 took 867 us on 2 threads against
 // 411 on one), else by columns; least: the smallest piece, in rows or columns. Pieces of a
-// row-major B (read along its rows) are at least 512 columns wide: 4 x 1024 x 1024 on 2
-// threads took 2.3x as long in pieces of 128 (Zen 5, 2026-12-07).
+// row-major B (read along its rows) are at least 2048 columns wide: 4 x 1024 x 1024 on 2
+// threads took 2.3x as long in pieces of 128 and was still slower than one thread in
+// pieces of 512 (Zen 5, 2026-12-07).
 static bool thin_split(const tg_gemm_desc *g, int nt, int64_t *least) {
     bool by_rows = g->k <= THIN_MAX && g->m >= 16 * (int64_t)nt;
     *least = by_rows ? 4 : g->k > THIN_MAX && g->b_cs == 1 ? 2048 : 64;
