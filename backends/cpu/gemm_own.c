@@ -3,7 +3,7 @@
 // operand that runs along k (A row-major, or a B stored transposed as in a linear layer's
 // y = x W^T) by a strided gather, one element at a time (its reference packing for the
 // kernel sets we use), and splits a product between threads in fixed shares. Here tapegrad
-// packs both operands itself, straight into BLIS's micro-panel layout: by 16 x 16 register
+// packs both operands itself, straight into BLIS's micro-panel layout: by 16 x 16 block
 // transposes (pack_t_f32, transpose.c) what runs along k, by masked copies (pack_n_f32)
 // what runs along the panel. It runs the kernel set's own microkernel over the blocks, with
 // the block sizes, the microkernel and its preferred storage of C taken from the context
