@@ -302,8 +302,11 @@ Test(kernels, gemm_ep_bias_relu) {
 // (gemm_own.c in AVX-512 builds): every transpose (panels by register transposes and by
 // copies, whole and partial), k past the kernel sets' KC (384, 512), partial MR x NR tiles
 // on both sides, 8 to 31 rows of C, several row chunks; on 1 thread, and on 2 and 3 sharing
-// the chunks (with a chunk's k blocks in order); with and without the epilogue, alpha and
-// beta.
+// the chunks; with and without the epilogue, alpha and beta. Shared, most of these pack the
+// other operand whole and run each chunk over all of k (own_plan's whole_k); C stored by
+// columns too (the microkernel's rows are then C's rows), and a k of 5500 against 40 rows
+// of C, whose operand is past whole_k's bytes: chunks step through the k blocks in order on
+// whichever thread claims them.
 Test(kernels, gemm_own_packing) {
     static const int64_t shapes[][3] = {
         {40, 520, 90}, {33, 300, 45}, {100, 400, 160}, {500, 20, 130},
@@ -326,6 +329,14 @@ Test(kernels, gemm_own_packing) {
                         check_gemm_ep(v[q], names[q], threads, TG_F32, sh[0], sh[1], sh[2], ta,
                                       tb, mode, 0, 0.5, 1.5);
                     }
+    static const int64_t shared[][3] = {{90, 520, 40}, {40, 5500, 64}};
+    for (size_t s = 0; s < sizeof shared / sizeof shared[0]; s++)
+        for (int threads = 2; threads <= 3; threads++)
+            for (int t = 0; t < 8; t += 3) {
+                const int64_t *sh = shared[s];
+                check_gemm_tc(v[nv - 1], names[nv - 1], threads, TG_F32, sh[0], sh[1], sh[2],
+                              t & 1, t & 2, t & 4, 2, TG_GEMM_ACT_RELU, 0.5, 1.5);
+            }
 }
 
 // Products with at most 7 rows of C or 7 of k, past the small kernel's size (gemm_thin.c):
