@@ -80,13 +80,15 @@ typedef struct own_plan {
     int64_t MR, NR, NC, ma, nb, k, kblocks, kcb, chunk, chunks, steps, mc_max, nc_max;
 } own_plan;
 
-// The most bytes of kb packed whole for a whole_k plan: this machine's L2 (1 MiB on Zen 5,
-// as on Skylake-X), which holds mnist-mlp's x (256 x 784) and dy (256 x 1024). On 2 threads
-// (Zen 5, interleaved) it made mnist-mlp's forward 7 % faster and its step 2.5-4 %: no
-// chunk's step waits for the other thread's, a chunk's block of C stays in L2 over its k
-// blocks, and the chunks are finer (one or two register panels) for the same per-claim
-// packing. wide's 2 MiB operands were level to slower.
-enum { OWN_WHOLE_K_BYTES = 1 << 20 };
+// The most bytes of kb packed whole for a whole_k plan: twice this machine's L2 (1 MiB on
+// Zen 5, as on Skylake-X; kb is the operand BLIS keeps in L3 anyway, streamed a micro-panel
+// at a time). It takes mnist-mlp's x (256 x 784) and dy (256 x 1024, 1.03 MiB as 264 rows of
+// skx's 12-row panels), not wide's 512 x 1024 (2.02 MiB). On 2 threads (Zen 5, interleaved)
+// it made mnist-mlp's forward 7 % faster and its step 2.5-6 %: no chunk's step waits for the
+// other thread's, a chunk's block of C stays in L2 over its k blocks, and the chunks are
+// finer (one or two register panels) for the same per-claim packing. A 1 MiB limit (x alone)
+// gave back most of it.
+enum { OWN_WHOLE_K_BYTES = 2 << 20 };
 
 static own_plan own_make_plan(const tg_gemm_desc *d, int64_t m, int64_t n, cntx_t *cntx,
                               bool shared, int nt) {

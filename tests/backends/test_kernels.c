@@ -304,7 +304,7 @@ Test(kernels, gemm_ep_bias_relu) {
 // on both sides, 8 to 31 rows of C, several row chunks; on 1 thread, and on 2 and 3 sharing
 // the chunks; with and without the epilogue, alpha and beta. Shared, most of these pack the
 // other operand whole and run each chunk over all of k (own_plan's whole_k); C stored by
-// columns too (the microkernel's rows are then C's rows), and a k of 5500 against 40 rows
+// columns too (the microkernel's rows are then C's rows), and a k of 11000 against 40 rows
 // of C, whose operand is past whole_k's bytes: chunks step through the k blocks in order on
 // whichever thread claims them.
 Test(kernels, gemm_own_packing) {
@@ -329,7 +329,7 @@ Test(kernels, gemm_own_packing) {
                         check_gemm_ep(v[q], names[q], threads, TG_F32, sh[0], sh[1], sh[2], ta,
                                       tb, mode, 0, 0.5, 1.5);
                     }
-    static const int64_t shared[][3] = {{90, 520, 40}, {40, 5500, 64}};
+    static const int64_t shared[][3] = {{90, 520, 40}, {40, 11000, 66}};
     for (size_t s = 0; s < sizeof shared / sizeof shared[0]; s++)
         for (int threads = 2; threads <= 3; threads++)
             for (int t = 0; t < 8; t += 3) {
