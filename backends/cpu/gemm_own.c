@@ -155,16 +155,16 @@ typedef struct own_run {
 // The microkernel over the packed blocks: rows [ic, ic + mc) of ka (at abuf) against the
 // columns [jc, jc + nc) of kb (at bblk), kc long; the first k block (C scaled by beta0) or a
 // later one (added), the last one with the epilogue on each finished tile.
-static void own_tiles(own_run *r, const float *abuf, const float *bblk, int64_t ic, int64_t mc,
+static void own_tiles(own_run *r, float *abuf, float *bblk, int64_t ic, int64_t mc,
                       int64_t jc, int64_t nc, int64_t kc, bool first_k, bool last_k) {
     const int64_t MR = r->MR, NR = r->NR;
     float *beta = first_k ? &r->beta0 : &r->one;
     for (int64_t jr = 0; jr < nc; jr += NR) {
-        float *bp = (float *)bblk + jr * kc;
+        float *bp = bblk + jr * kc;
         for (int64_t ir = 0; ir < mc; ir += MR) {
-            float *ap = (float *)abuf + ir * kc;
+            float *ap = abuf + ir * kc;
             bool last_i = ir + MR >= mc;
-            bli_auxinfo_set_next_a(last_i ? (float *)abuf : ap + MR * kc, &r->aux);
+            bli_auxinfo_set_next_a(last_i ? abuf : ap + MR * kc, &r->aux);
             bli_auxinfo_set_next_b(last_i && jr + NR < nc ? bp + NR * kc : bp, &r->aux);
             int64_t mr = mc - ir < MR ? mc - ir : MR, nr = nc - jr < NR ? nc - jr : NR;
             r->ukr(mr, nr, kc, &r->alpha, ap, bp, beta,
