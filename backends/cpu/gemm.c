@@ -147,6 +147,48 @@ static void blis_block(const tg_gemm_desc *d, const tg_gemm_ep *e, int64_t b, co
 }
 
 #ifdef __AVX512F__
+// A short C of a few columns, from a long k: a weight gradient dW = dy^T x of a layer with
+// two inputs, or of a two-class output layer (seed-moons' 20 x 8000 x 2). The narrow
+// kernel holds C's columns in its lanes, 2 of 16 here; C^T = B^T A^T holds C's rows, 20 of
+// 32: that product into a scratch block, then C from it with beta and the epilogue (33-40
+// against 23 us for that one, Zen 5, 1 thread).
+enum { FLIP_MAX_M = 64, FLIP_MAX_N = 4, FLIP_MIN_K = 64 };
+
+static bool narrow_flips(const tg_gemm_desc *d) {
+    int64_t wide = d->dtype == TG_F64 ? FLIP_MAX_M / 2 : FLIP_MAX_M;   // (C^T: four vectors)
+    return d->n <= FLIP_MAX_N && d->m > d->n && d->m <= wide && d->k >= FLIP_MIN_K;
+}
+
+#define FLIP_STORE(T)                                                                      \
+    do {                                                                                   \
+        const T *tt = (const T *)buf, *bias = e ? (const T *)e->bias : NULL;               \
+        T *cb = (T *)d->c + bi * d->c_bs, beta = (T)d->beta;                               \
+        for (int64_t i = 0; i < d->m; i++)                                                 \
+            for (int64_t j = 0; j < d->n; j++) {                                           \
+                T *cij = cb + i * d->c_rs + j * d->c_cs;                                   \
+                T v = tt[j * d->m + i] + (beta != 0 ? beta * *cij : 0);                    \
+                if (bias) v += bias[e->bias_rows ? i : j];                                 \
+                *cij = e && e->act == TG_GEMM_ACT_RELU ? (v > 0 ? v : 0) : v;              \
+            }                                                                              \
+    } while (0)
+
+static void narrow_flipped(const tg_gemm_desc *d, const tg_gemm_ep *e) {
+    _Alignas(64) double buf[FLIP_MAX_M * FLIP_MAX_N];   // C^T, row-major (floats or doubles)
+    size_t es = d->dtype == TG_F64 ? sizeof(double) : sizeof(float);
+    for (int64_t bi = 0; bi < d->batch; bi++) {
+        tg_gemm_desc t = {.dtype = d->dtype, .m = d->n, .n = d->m, .k = d->k, .batch = 1,
+                          .alpha = d->alpha, .beta = 0,
+                          .a = (const char *)d->b + (size_t)(bi * d->b_bs) * es,
+                          .a_rs = d->b_cs, .a_cs = d->b_rs,
+                          .b = (const char *)d->a + (size_t)(bi * d->a_bs) * es,
+                          .b_rs = d->a_cs, .b_cs = d->a_rs, .c = buf, .c_rs = d->m, .c_cs = 1};
+        tg_cpu_gemm_narrow(&t, NULL);
+        if (d->dtype == TG_F64) FLIP_STORE(double);
+        else FLIP_STORE(float);
+    }
+}
+#undef FLIP_STORE
+
 // Float products past the small and narrow kernels: tapegrad packs them and runs BLIS's
 // microkernel (gemm_own.c). Also those with only a few rows of C (at least 8), which
 // BLIS's small-matrix path took: a weight gradient with 10 classes, 10 x 1024 x 256, in
@@ -311,8 +353,10 @@ static void thin_gemm(int nt, const tg_gemm_desc *d, const tg_gemm_ep *e) {
 static int gemm_run(tg_cpu_ctx *c, const tg_gemm_desc *d, const tg_gemm_ep *e) {
     if (e && !e->bias && e->act == TG_GEMM_ACT_NONE) e = NULL;
 #ifdef __AVX512F__
-    if (use_narrow(c, d)) {
-        tg_cpu_gemm_narrow(d, e);
+    if (use_narrow(c, d)) {   // (two columns or so of C: the tall kernel, rows in lanes)
+        if (tg_cpu_gemm_is_tall(d)) tg_cpu_gemm_tall(d, e);
+        else if (narrow_flips(d)) narrow_flipped(d, e);
+        else tg_cpu_gemm_narrow(d, e);
         return TG_OK;
     }
 #endif

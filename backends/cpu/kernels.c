@@ -11,6 +11,7 @@
 #include "backends/cpu/gemm_thin.c"
 #include "backends/cpu/transpose.c"
 #include "backends/cpu/gemm_narrow.c"
+#include "backends/cpu/gemm_tall.c"
 #include "backends/cpu/gemm_own.c"
 #include "backends/cpu/gemm.c"
 #include "backends/cpu/index.c"

@@ -298,6 +298,84 @@ Test(kernels, gemm_ep_bias_relu) {
                             }
 }
 
+// The tall kernel (gemm_tall.c: a row-major C of one to four columns and at least 64 rows,
+// A's rows along a k of at most 256, floats; rows of C in the vector lanes): row counts that
+// leave a partial block of 16, k with and without a tail of the 16 x 16 transposes and of
+// the four partial sums, every bias, ReLU, alpha and beta, B in place and transposed, on 1
+// and 2 threads (it runs where the narrow kernel would, on one), and the neighbours that
+// must stay on the narrow kernel (A transposed, f64, k past 256, fewer rows, five columns).
+Test(kernels, gemm_tall) {
+    static const int64_t shapes[][3] = {
+        {64, 20, 2}, {8000, 20, 2}, {100, 17, 1}, {300, 33, 4}, {77, 256, 3}, {65, 1, 2},
+        {129, 5, 4}, {200, 40, 2}, {70, 300, 2}, {79, 20, 2}, {95, 7, 3}, {63, 20, 2},
+        {90, 20, 5},
+    };
+    const struct tg_backend_ops *v[3];
+    const char *names[3];
+    int nv = variants(v, names);
+    for (int q = 0; q < nv; q++)
+        for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
+            for (int threads = 1; threads <= 2; threads++)
+                for (int dt = 0; dt < 2; dt++)
+                    for (int mode = 0; mode < 3; mode++)
+                        for (int t = 0; t < 4; t++) {
+                            const int64_t *sh = shapes[s];
+                            int dtype = dt ? TG_F64 : TG_F32, act = t & 1 ? TG_GEMM_ACT_RELU : 0;
+                            bool ta = t & 2;
+                            check_gemm_ep(v[q], names[q], threads, dtype, sh[0], sh[1], sh[2],
+                                          ta, t & 1, mode, act, 1.0, 0.0);
+                            check_gemm_ep(v[q], names[q], threads, dtype, sh[0], sh[1], sh[2],
+                                          ta, !(t & 1), mode, act, 0.5, 1.5);
+                        }
+    // C's rows further apart than its width (a block of a wider matrix): the lanes' stride
+    const int64_t m = 150, k = 20, n = 2, ldc = 7;
+    float a[150 * 20], b[20 * 2], c[150 * 7], want[150 * 7];
+    for (int64_t i = 0; i < m * k; i++) a[i] = (float)((i * 7 + 3) % 9 - 4) / 8;
+    for (int64_t i = 0; i < k * n; i++) b[i] = (float)((i * 5 + 1) % 7 - 3) / 8;
+    for (int64_t i = 0; i < m * ldc; i++) c[i] = want[i] = (float)(i % 5) - 2;
+    for (int64_t i = 0; i < m; i++)
+        for (int64_t j = 0; j < n; j++) {
+            double acc = 0;
+            for (int64_t p = 0; p < k; p++) acc += (double)a[i * k + p] * b[p * n + j];
+            want[i * ldc + j] = (float)(acc + 0.5 * want[i * ldc + j]);
+        }
+    tg_gemm_desc d = {.dtype = TG_F32, .m = m, .n = n, .k = k, .batch = 1, .alpha = 1,
+                      .beta = 0.5, .a = a, .a_rs = k, .a_cs = 1, .b = b, .b_rs = n, .b_cs = 1,
+                      .c = c, .c_rs = ldc, .c_cs = 1};
+    cr_assert_eq(v[nv - 1]->gemm(&(tg_cpu_ctx){.n_threads = 1}, &d), TG_OK);
+    for (int64_t i = 0; i < m * ldc; i++)
+        cr_assert_eq(c[i], want[i], "%s strided C: C[%lld] = %g, want %g", names[nv - 1],
+                     (long long)i, c[i], want[i]);
+}
+
+// Short products of a few columns from a long k (gemm.c's narrow_flipped: the narrow kernel
+// on C^T into a scratch block, then C with beta and the epilogue): one to four columns, up
+// to 64 rows, k from 64, both dtypes and every transpose, bias, ReLU, alpha and beta, on 1
+// and 2 threads; and the neighbours left to the narrow kernel (k 63, as many rows as
+// columns, 65 rows; 33 to 64 rows of doubles, which C^T's four vectors cannot hold).
+Test(kernels, gemm_narrow_flipped) {
+    static const int64_t shapes[][3] = {
+        {20, 8000, 2}, {5, 64, 4}, {64, 100, 1}, {33, 200, 3}, {3, 70, 2}, {17, 300, 4},
+        {20, 63, 2}, {2, 100, 2}, {65, 100, 2},
+    };
+    const struct tg_backend_ops *v[3];
+    const char *names[3];
+    int nv = variants(v, names);
+    for (int q = 0; q < nv; q++)
+        for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
+            for (int threads = 1; threads <= 2; threads++)
+                for (int dt = 0; dt < 2; dt++)
+                    for (int mode = 0; mode < 3; mode++)
+                        for (int t = 0; t < 8; t++) {
+                            const int64_t *sh = shapes[s];
+                            int dtype = dt ? TG_F64 : TG_F32, act = t & 4 ? TG_GEMM_ACT_RELU : 0;
+                            check_gemm_ep(v[q], names[q], threads, dtype, sh[0], sh[1], sh[2],
+                                          t & 1, t & 2, mode, act, 1.0, 0.0);
+                            check_gemm_ep(v[q], names[q], threads, dtype, sh[0], sh[1], sh[2],
+                                          t & 1, t & 2, mode, act, 0.5, 1.5);
+                        }
+}
+
 // Float products past the small kernels' reach, packed by tapegrad for BLIS's microkernel
 // (gemm_own.c in AVX-512 builds): every transpose (panels by register transposes and by
 // copies, whole and partial), k past the kernel sets' KC (384, 512), partial MR x NR tiles
