@@ -298,6 +298,28 @@ Test(kernels, gemm_ep_bias_relu) {
                             }
 }
 
+// Each shape on every kernel variant, 1 and 2 threads, f32 and f64, with no, row and column
+// bias, A and B in place and transposed, with and without ReLU, and with alpha 1, beta 0
+// and alpha 0.5, beta 1.5.
+static void sweep_gemm_ep(const int64_t (*shapes)[3], size_t n_shapes) {
+    const struct tg_backend_ops *v[3];
+    const char *names[3];
+    int nv = variants(v, names);
+    for (int q = 0; q < nv; q++)
+        for (size_t s = 0; s < n_shapes; s++)
+            for (int threads = 1; threads <= 2; threads++)
+                for (int dt = 0; dt < 2; dt++)
+                    for (int mode = 0; mode < 3; mode++)
+                        for (int t = 0; t < 8; t++) {
+                            const int64_t *sh = shapes[s];
+                            int dtype = dt ? TG_F64 : TG_F32, act = t & 4 ? TG_GEMM_ACT_RELU : 0;
+                            for (int ab = 0; ab < 2; ab++)
+                                check_gemm_ep(v[q], names[q], threads, dtype, sh[0], sh[1],
+                                              sh[2], t & 1, t & 2, mode, act, ab ? 0.5 : 1.0,
+                                              ab ? 1.5 : 0.0);
+                        }
+}
+
 // The tall kernel (gemm_tall.c: a row-major C of one to four columns and at least 64 rows,
 // A's rows along a k of at most 256, floats; rows of C in the vector lanes): row counts that
 // leave a partial block of 16, k with and without a tail of the 16 x 16 transposes and of
@@ -310,23 +332,10 @@ Test(kernels, gemm_tall) {
         {129, 5, 4}, {200, 40, 2}, {70, 300, 2}, {79, 20, 2}, {95, 7, 3}, {63, 20, 2},
         {90, 20, 5},
     };
+    sweep_gemm_ep(shapes, sizeof shapes / sizeof shapes[0]);
     const struct tg_backend_ops *v[3];
     const char *names[3];
     int nv = variants(v, names);
-    for (int q = 0; q < nv; q++)
-        for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
-            for (int threads = 1; threads <= 2; threads++)
-                for (int dt = 0; dt < 2; dt++)
-                    for (int mode = 0; mode < 3; mode++)
-                        for (int t = 0; t < 4; t++) {
-                            const int64_t *sh = shapes[s];
-                            int dtype = dt ? TG_F64 : TG_F32, act = t & 1 ? TG_GEMM_ACT_RELU : 0;
-                            bool ta = t & 2;
-                            check_gemm_ep(v[q], names[q], threads, dtype, sh[0], sh[1], sh[2],
-                                          ta, t & 1, mode, act, 1.0, 0.0);
-                            check_gemm_ep(v[q], names[q], threads, dtype, sh[0], sh[1], sh[2],
-                                          ta, !(t & 1), mode, act, 0.5, 1.5);
-                        }
     // C's rows further apart than its width (a block of a wider matrix): the lanes' stride
     const int64_t m = 150, k = 20, n = 2, ldc = 7;
     float a[150 * 20], b[20 * 2], c[150 * 7], want[150 * 7];
@@ -358,22 +367,7 @@ Test(kernels, gemm_narrow_flipped) {
         {20, 8000, 2}, {5, 64, 4}, {64, 100, 1}, {33, 200, 3}, {3, 70, 2}, {17, 300, 4},
         {20, 63, 2}, {2, 100, 2}, {65, 100, 2},
     };
-    const struct tg_backend_ops *v[3];
-    const char *names[3];
-    int nv = variants(v, names);
-    for (int q = 0; q < nv; q++)
-        for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
-            for (int threads = 1; threads <= 2; threads++)
-                for (int dt = 0; dt < 2; dt++)
-                    for (int mode = 0; mode < 3; mode++)
-                        for (int t = 0; t < 8; t++) {
-                            const int64_t *sh = shapes[s];
-                            int dtype = dt ? TG_F64 : TG_F32, act = t & 4 ? TG_GEMM_ACT_RELU : 0;
-                            check_gemm_ep(v[q], names[q], threads, dtype, sh[0], sh[1], sh[2],
-                                          t & 1, t & 2, mode, act, 1.0, 0.0);
-                            check_gemm_ep(v[q], names[q], threads, dtype, sh[0], sh[1], sh[2],
-                                          t & 1, t & 2, mode, act, 0.5, 1.5);
-                        }
+    sweep_gemm_ep(shapes, sizeof shapes / sizeof shapes[0]);
 }
 
 // Float products past the small kernels' reach, packed by tapegrad for BLIS's microkernel
