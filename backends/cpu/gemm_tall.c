@@ -5,7 +5,8 @@
 // 16 rows of C are the lanes: each block of 16 rows of A is transposed into a k x 16 panel
 // (transpose.c's pack_t_f32, in L1), then each column of C is k multiply-adds of a panel
 // row by one broadcast element of B. The store applies beta and gemm_ep's epilogue (a bias
-// along C's rows or columns, ReLU), element by element: a block of C is 16 x n floats.
+// along C's rows or columns, ReLU) on those vectors, a column of C's block at a time
+// through a gather and a scatter (C's block is 16 x n floats).
 #ifdef __AVX512F__
 enum { TALL_MAX_N = 4, TALL_MAX_K = 256, TALL_MIN_M = 64 };
 
