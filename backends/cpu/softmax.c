@@ -134,9 +134,13 @@ xent_short_block_f32(int64_t nb, int64_t c, const float *zb, const float *lab, c
     }
     if (loss) {
         for (int64_t r = 0; r < nb; r++) ls[r] = tg_vlogf((float)s[r]);
-        for (int64_t r = 0; r < nb; r++) {
-            int64_t y = (int64_t)lab[r];
-            loss[r] = (float)((double)ls[r] + ((double)m[r] - (double)zb[r * c + y]));
+        for (int64_t r = 0; r < nb; r++) {   // (the label's logit by selects: no gather)
+            float zy = 0;
+            for (int64_t k = 0; k < c; k++) {
+                float zk = zb[r * c + k];   // (loaded whatever the label: if-converted)
+                zy = (float)k == lab[r] ? zk : zy;
+            }
+            loss[r] = (float)((double)ls[r] + ((double)m[r] - (double)zy));
         }
         return;
     }
@@ -144,7 +148,10 @@ xent_short_block_f32(int64_t nb, int64_t c, const float *zb, const float *lab, c
         float inv = (float)(dl[r] / s[r]);
         for (int64_t k = 0; k < c; k++) e[r * c + k] *= inv;
     }
-    for (int64_t r = 0; r < nb; r++) e[r * c + (int64_t)lab[r]] -= dl[r];
+    // dl off the label's entry, 0 off the others (exact: x - 0 is x), in a loop of its own
+    // so that it is not contracted with the product above into one rounding
+    for (int64_t r = 0; r < nb; r++)
+        for (int64_t k = 0; k < c; k++) e[r * c + k] -= (float)k == lab[r] ? dl[r] : 0.0f;
 }
 
 static void xent_short_f32(int64_t n, int64_t c, const float *z, const float *labels,
