@@ -95,7 +95,60 @@ enum { COLS_CHUNK = 1024 };
         for (int64_t q = 0; q < w; q++) y[j0 + q] += (T)acc[q];                            \
     }
 
+// Narrow blocks of contiguous rows (ox == n: a narrow layer's bias gradient at a large batch):
+// g rows at a time are one run of P = g n values, a whole number of 64-byte vectors, summed
+// lane by lane into P doubles (two sets, alternate runs), which are folded into the n
+// columns at the end. COLSUM's accumulators are each one chain of dependent adds down all
+// the rows: seed-moons' 8000 x 2 and 8000 x 20 bias gradients took 11 and 14 us that way,
+// 0.9 and 7.6 this way (Zen 5, 1 thread; the second is bound by the conversions to double).
+enum { COLS_FLAT_MAX = 128 };
+
+// The run for n columns and vectors of lanes elements: its length, 0 where over
+// COLS_FLAT_MAX.
+static int64_t colsum_run(int64_t n, int64_t lanes) {
+    int64_t p = n;
+    while (p % lanes) p += n;
+    return p <= COLS_FLAT_MAX ? p : 0;
+}
+
+// One P (a constant after inlining, so that the accumulators can stay in registers).
+#define COLSUM_FLAT(T, SUF)                                                                \
+    static inline __attribute__((always_inline)) void colsum_flat_##SUF(                  \
+        const int64_t P, int64_t n_outer, int64_t n, const T *x0, T *y) {                  \
+        int64_t g = P / n, r = 0;                                                          \
+        double a0[COLS_FLAT_MAX], a1[COLS_FLAT_MAX];                                       \
+        for (int64_t q = 0; q < P; q++) a0[q] = a1[q] = 0;                                 \
+        for (; r + 2 * g <= n_outer; r += 2 * g) {                                         \
+            const T *x = x0 + r * n;                                                       \
+            for (int64_t q = 0; q < P; q++) a0[q] += x[q];                                 \
+            for (int64_t q = 0; q < P; q++) a1[q] += x[P + q];                             \
+        }                                                                                  \
+        for (int64_t q = 0; q < P; q++) a0[q] += a1[q];                                    \
+        for (int64_t q = n; q < P; q++) a0[q % n] += a0[q];                                \
+        for (; r < n_outer; r++)                                                           \
+            for (int64_t q = 0; q < n; q++) a0[q] += x0[r * n + q];                        \
+        for (int64_t q = 0; q < n; q++) y[q] += (T)a0[q];                                  \
+    }                                                                                      \
+    static void colsum_flat_any_##SUF(int64_t P, int64_t n_outer, int64_t n, const T *x0,  \
+                                      T *y) {                                              \
+        switch (P / (64 / (int64_t)sizeof(T))) {                                           \
+        case 1: colsum_flat_##SUF(64 / sizeof(T), n_outer, n, x0, y); break;              \
+        case 2: colsum_flat_##SUF(128 / sizeof(T), n_outer, n, x0, y); break;             \
+        case 3: colsum_flat_##SUF(192 / sizeof(T), n_outer, n, x0, y); break;             \
+        case 4: colsum_flat_##SUF(256 / sizeof(T), n_outer, n, x0, y); break;             \
+        case 5: colsum_flat_##SUF(320 / sizeof(T), n_outer, n, x0, y); break;             \
+        default: colsum_flat_##SUF(P, n_outer, n, x0, y); break;                          \
+        }                                                                                  \
+    }
+COLSUM_FLAT(float, f32)
+COLSUM_FLAT(double, f64)
+
 static void colsum_f64(int64_t n_outer, int64_t n, const double *x0, int64_t ox, double *y) {
+    int64_t P = ox == n ? colsum_run(n, 8) : 0;
+    if (P && n < 64 && n_outer >= 4 * P / n) {
+        colsum_flat_any_f64(P, n_outer, n, x0, y);
+        return;
+    }
     if (n >= 64) {
         COLSUM_WIDE(double)
         return;
@@ -105,6 +158,11 @@ static void colsum_f64(int64_t n_outer, int64_t n, const double *x0, int64_t ox,
 }
 
 static void colsum_f32(int64_t n_outer, int64_t n, const float *x0, int64_t ox, float *y) {
+    int64_t P = ox == n ? colsum_run(n, 16) : 0;
+    if (P && n < 64 && n_outer >= 4 * P / n) {
+        colsum_flat_any_f32(P, n_outer, n, x0, y);
+        return;
+    }
     if (n >= 64) {
         COLSUM_WIDE(float)
         return;

@@ -41,9 +41,12 @@ Test(ops_reduce, sum_axes_2d) {
     check_sum(x, 0, NULL, false, (tu_arr){2, {2, 3}, x23});
 }
 
-// Column sums (axis 0 of a 2-D and of a 3-D tensor) at the widths where the cpu kernel
-// changes strategy: register blocks of 16/8/4/1 columns below 64, streamed rows from 64,
-// in chunks of 1024 columns beyond. Values k/8 are exact in f32, so sums are exact too.
+// Column sums (axis 0 of a 2-D tensor, and axes 0 and 1 of it seen as 2 x rows/2 x cols:
+// rows even) at the widths where the cpu kernel changes strategy: below 64 columns, runs of
+// whole vectors over several rows (every run length it has a case for, and past them; row
+// counts with and without a remainder, and too few rows for it) or else register blocks of
+// 16/8/4/1 columns; streamed rows from 64, in chunks of 1024 columns beyond. Values k/8 are
+// exact in f32, so sums are exact too.
 static void check_colsum(int64_t rows, int64_t cols) {
     int64_t n = rows * cols;
     double *x = malloc((size_t)n * sizeof *x), *want = calloc((size_t)cols, sizeof *want);
@@ -60,8 +63,9 @@ static void check_colsum(int64_t rows, int64_t cols) {
 }
 
 Test(ops_reduce, column_sums_at_every_width_class) {
-    static const int64_t shapes[][2] = {{600, 1}, {200, 3}, {150, 20}, {100, 29}, {60, 63},
-                                        {60, 64}, {4, 1024}, {2, 2000}};
+    static const int64_t shapes[][2] = {{600, 1}, {200, 3},  {150, 20}, {100, 29}, {60, 63},
+                                        {60, 64}, {4, 1024}, {2, 2000}, {98, 2},   {6, 2},
+                                        {96, 16}, {98, 32},  {130, 7},  {46, 13},  {258, 5}};
     for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++)
         check_colsum(shapes[i][0], shapes[i][1]);
 }
