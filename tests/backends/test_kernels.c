@@ -372,17 +372,20 @@ Test(kernels, gemm_narrow_flipped) {
 
 // Float products past the small kernels' reach, packed by tapegrad for BLIS's microkernel
 // (gemm_own.c in AVX-512 builds): every transpose (panels by register transposes and by
-// copies, whole and partial), k past the kernel sets' KC (384, 512), partial MR x NR tiles
+// copies, whole and partial), k past the kernel sets' KC (384, 512; shared, a last block
+// under KC/8 spread over the others: k 400 and 1160), partial MR x NR tiles
 // on both sides, 8 to 31 rows of C, several row chunks; on 1 thread, and on 2 and 3 sharing
 // the chunks; with and without the epilogue, alpha and beta. Shared, most of these pack the
 // other operand whole and run each chunk over all of k (own_plan's whole_k); C stored by
 // columns too (the microkernel's rows are then C's rows), and a k of 11000 against 40 rows
 // of C, whose operand is past whole_k's bytes: chunks step through the k blocks in order on
-// whichever thread claims them.
+// whichever thread claims them; so too a k of 7688 (20 KC and 8, as 19 blocks of 385 and
+// one of 373 on 2 threads).
 Test(kernels, gemm_own_packing) {
     static const int64_t shapes[][3] = {
         {40, 520, 90}, {33, 300, 45}, {100, 400, 160}, {500, 20, 130},
         {10, 200, 300}, {24, 400, 100},   // (few rows of C: once BLIS's small-matrix path)
+        {70, 1160, 50},
     };
     const struct tg_backend_ops *v[3];
     const char *names[3];
@@ -409,6 +412,9 @@ Test(kernels, gemm_own_packing) {
                 check_gemm_tc(v[nv - 1], names[nv - 1], threads, TG_F32, sh[0], sh[1], sh[2],
                               t & 1, t & 2, t & 4, 2, TG_GEMM_ACT_RELU, 0.5, 1.5);
             }
+    for (int t = 0; t < 4; t += 3)
+        check_gemm_tc(v[nv - 1], names[nv - 1], 2, TG_F32, 66, 7688, 90, t & 1, t & 2, false, 2,
+                      TG_GEMM_ACT_RELU, 0.5, 1.5);
 }
 
 // Products with at most 7 rows of C or 7 of k, past the small kernel's size (gemm_thin.c):
