@@ -145,7 +145,7 @@ COLSUM_FLAT(double, f64)
 
 static void colsum_f64(int64_t n_outer, int64_t n, const double *x0, int64_t ox, double *y) {
     int64_t P = ox == n ? colsum_run(n, 8) : 0;
-    if (P && n < 64 && n_outer >= 4 * P / n) {
+    if (P && n < 64 && n_outer >= 8 * P / n) {
         colsum_flat_any_f64(P, n_outer, n, x0, y);
         return;
     }
@@ -159,7 +159,7 @@ static void colsum_f64(int64_t n_outer, int64_t n, const double *x0, int64_t ox,
 
 static void colsum_f32(int64_t n_outer, int64_t n, const float *x0, int64_t ox, float *y) {
     int64_t P = ox == n ? colsum_run(n, 16) : 0;
-    if (P && n < 64 && n_outer >= 4 * P / n) {
+    if (P && n < 64 && n_outer >= 8 * P / n) {
         colsum_flat_any_f32(P, n_outer, n, x0, y);
         return;
     }
