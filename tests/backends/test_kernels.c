@@ -215,7 +215,7 @@ static void check_gemm_tc(const struct tg_backend_ops *ops, const char *name, in
     for (int64_t i = 0; i < na; i++) a[i] = (double)((i * 7 + 3) % 9 - 4) / 8;
     for (int64_t i = 0; i < nb; i++) b[i] = (double)((i * 5 + 1) % 7 - 3) / 8;
     for (int64_t i = 0; i < nc; i++) c0[i] = (double)(i % 5) - 2;
-    for (int64_t i = 0; i < nbias; i++) bias[i] = (double)(i % 4) - 1.5;
+    for (int64_t i = 0; i < nbias; i++) bias[i] = (double)(i % 7) - 2.5;   // (not 4- or 16-periodic)
     // C's element (i, j) of batch entry bi is at co(bi, i, j)
 #define co(bi, i, j) ((bi) * m * n + (tc ? (j) * m + (i) : (i) * n + (j)))
     for (int64_t bi = 0; bi < batch; bi++)
@@ -353,6 +353,45 @@ Test(kernels, gemm_tall) {
                       .c = c, .c_rs = ldc, .c_cs = 1};
     cr_assert_eq(v[nv - 1]->gemm(&(tg_cpu_ctx){.n_threads = 1}, &d), TG_OK);
     for (int64_t i = 0; i < m * ldc; i++)
+        cr_assert_eq(c[i], want[i], "%s strided C: C[%lld] = %g, want %g", names[nv - 1],
+                     (long long)i, c[i], want[i]);
+}
+
+// Floats 17 to 20 columns wide with at least 2048 elements of A (gemm_narrow.c's
+// gemm_narrow20_f32: columns 16.. of four rows in one vector): every column count, tiles of
+// 4, 8 and 12 rows whole and partial, k 1, one and several 256-deep blocks, every bias,
+// ReLU, alpha and beta, A and B in place and transposed (A's rows contiguous or strided), 1
+// and 2 threads, and neighbours left to the narrow kernel; then C's rows further apart than
+// its width, with beta, a column bias and ReLU over two k blocks.
+Test(kernels, gemm_narrow20) {
+    static const int64_t shapes[][3] = {
+        {25, 300, 19}, {614, 20, 20}, {20, 300, 20}, {7, 400, 17}, {4, 600, 18},
+        {13, 200, 20}, {9, 256, 19},  {100, 21, 20}, {2100, 1, 20}, {1, 2048, 17},
+        {10, 40, 20},  {2, 600, 20},  {7, 0, 20},   // (the narrow kernel's: under 2048 of A)
+    };
+    sweep_gemm_ep(shapes, sizeof shapes / sizeof shapes[0]);
+    const struct tg_backend_ops *v[3];
+    const char *names[3];
+    int nv = variants(v, names);
+    enum { M = 29, K = 300, N = 19, LDC = 23 };
+    static float a[M * K], b[K * N], c[M * LDC], want[M * LDC], bias[N];
+    for (int64_t i = 0; i < M * K; i++) a[i] = (float)((i * 7 + 3) % 9 - 4) / 8;
+    for (int64_t i = 0; i < K * N; i++) b[i] = (float)((i * 5 + 1) % 7 - 3) / 8;
+    for (int64_t j = 0; j < N; j++) bias[j] = (float)(j % 4) - 1.5f;
+    for (int64_t i = 0; i < M * LDC; i++) c[i] = want[i] = (float)(i % 5) - 2;
+    for (int64_t i = 0; i < M; i++)
+        for (int64_t j = 0; j < N; j++) {
+            double acc = 0;
+            for (int64_t p = 0; p < K; p++) acc += (double)a[i * K + p] * b[p * N + j];
+            double y = acc + 0.5 * want[i * LDC + j] + bias[j];
+            want[i * LDC + j] = (float)(y > 0 ? y : 0);
+        }
+    tg_gemm_desc d = {.dtype = TG_F32, .m = M, .n = N, .k = K, .batch = 1, .alpha = 1,
+                      .beta = 0.5, .a = a, .a_rs = K, .a_cs = 1, .b = b, .b_rs = N, .b_cs = 1,
+                      .c = c, .c_rs = LDC, .c_cs = 1};
+    tg_gemm_ep e = {.bias = bias, .act = TG_GEMM_ACT_RELU};
+    cr_assert_eq(v[nv - 1]->gemm_ep(&(tg_cpu_ctx){.n_threads = 1}, &d, &e), TG_OK);
+    for (int64_t i = 0; i < M * LDC; i++)
         cr_assert_eq(c[i], want[i], "%s strided C: C[%lld] = %g, want %g", names[nv - 1],
                      (long long)i, c[i], want[i]);
 }
