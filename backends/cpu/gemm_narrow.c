@@ -32,6 +32,15 @@ static void nw_pack_t_f64(int64_t kc, int64_t n, int nv, const double *b, int64_
     }
 }
 
+// e as the tile from row i sees it: a row bias starts at the tile's row (in shifted).
+static inline const tg_gemm_ep *nw_tile_ep(const tg_gemm_ep *e, int64_t i, size_t es,
+                                           tg_gemm_ep *shifted) {
+    if (!e || !e->bias || !e->bias_rows) return e;
+    *shifted = *e;
+    shifted->bias = (const char *)e->bias + i * (int64_t)es;
+    return shifted;
+}
+
 #define T float
 #define VT __m512
 #define L 16
@@ -125,7 +134,8 @@ n20_tile(const int G, int64_t kc, const float *a, int64_t a_rs, int64_t a_cs,
             __m512 o = _mm512_loadu_ps(c + r * c_rs);
             v = first ? _mm512_fmadd_ps(vb, o, v) : _mm512_add_ps(v, o);
         }
-        if (first) v = _mm512_add_ps(v, _mm512_add_ps(cb0, rbias ? _mm512_set1_ps(rbias[r]) : zero));
+        if (first)
+            v = _mm512_add_ps(v, _mm512_add_ps(cb0, rbias ? _mm512_set1_ps(rbias[r]) : zero));
         if (relu) v = _mm512_max_ps(v, zero);
         acc[r] = v;
     }
@@ -182,13 +192,8 @@ static void gemm_narrow20_f32(int64_t m, int64_t n, int64_t k, float alpha, cons
         const float *ap = a + p * a_cs;
         for (int64_t i = 0; i < m; i += 12) {
             int64_t mr = m - i < 12 ? m - i : 12;
-            const tg_gemm_ep *er = e;
             tg_gemm_ep shifted;
-            if (e && e->bias && e->bias_rows) {   // row bias: this tile's rows
-                shifted = *e;
-                shifted.bias = (const float *)e->bias + i;
-                er = &shifted;
-            }
+            const tg_gemm_ep *er = nw_tile_ep(e, i, sizeof(float), &shifted);
             const float *at = ap + i * a_rs;
             float *ct = c + i * c_rs;
             if (mr > 8)

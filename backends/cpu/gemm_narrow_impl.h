@@ -136,15 +136,10 @@ static void CAT(gemm_narrow, SUF)(int64_t m, int64_t n, int64_t k, T alpha, cons
         bool first = p == 0, last = p + kc >= k;
         CAT(nw_pack, SUF)(kc, n, nv, b + p * b_rs, b_rs, b_cs, bp);
         const T *ap = a + p * a_cs;
-        const tg_gemm_ep *er = e;
         tg_gemm_ep shifted;
         for (int64_t i = 0; i < m; i += rows) {
             int64_t mr = m - i < rows ? m - i : rows;
-            if (e && e->bias && e->bias_rows) {   // row bias: this tile's rows
-                shifted = *e;
-                shifted.bias = (const T *)e->bias + i;
-                er = &shifted;
-            }
+            const tg_gemm_ep *er = nw_tile_ep(e, i, sizeof(T), &shifted);   // (row bias)
             const T *at = ap + i * a_rs;
             T *ct = c + i * c_rs;
 #define NW_TILE(MR, NV)                                                                   \

@@ -215,7 +215,8 @@ static void check_gemm_tc(const struct tg_backend_ops *ops, const char *name, in
     for (int64_t i = 0; i < na; i++) a[i] = (double)((i * 7 + 3) % 9 - 4) / 8;
     for (int64_t i = 0; i < nb; i++) b[i] = (double)((i * 5 + 1) % 7 - 3) / 8;
     for (int64_t i = 0; i < nc; i++) c0[i] = (double)(i % 5) - 2;
-    for (int64_t i = 0; i < nbias; i++) bias[i] = (double)(i % 7) - 2.5;   // (not 4- or 16-periodic)
+    // (a row bias not 4-periodic: rows four apart mixed up would not show)
+    for (int64_t i = 0; i < nbias; i++) bias[i] = (double)(i % 7) - 2.5;
     // C's element (i, j) of batch entry bi is at co(bi, i, j)
 #define co(bi, i, j) ((bi) * m * n + (tc ? (j) * m + (i) : (i) * n + (j)))
     for (int64_t bi = 0; bi < batch; bi++)
