@@ -103,12 +103,14 @@ enum { COLS_CHUNK = 1024 };
 // 0.9 and 7.6 this way (Zen 5, 1 thread; the second is bound by the conversions to double).
 enum { COLS_FLAT_MAX = 128 };
 
-// The run for n columns and vectors of lanes elements: its length, 0 where over
-// COLS_FLAT_MAX.
-static int64_t colsum_run(int64_t n, int64_t lanes) {
+// The run for n_outer rows of n columns ox apart, in vectors of lanes elements: its length
+// P, or 0 where the rows are not contiguous, n is 64 or more, P would be over COLS_FLAT_MAX
+// or the rows are fewer than 8 runs' worth.
+static int64_t colsum_run(int64_t n_outer, int64_t n, int64_t ox, int64_t lanes) {
+    if (ox != n || n >= 64) return 0;
     int64_t p = n;
     while (p % lanes) p += n;
-    return p <= COLS_FLAT_MAX ? p : 0;
+    return p <= COLS_FLAT_MAX && n_outer >= 8 * (p / n) ? p : 0;
 }
 
 // One P (a constant after inlining, so that the accumulators can stay in registers).
@@ -144,8 +146,8 @@ COLSUM_FLAT(float, f32)
 COLSUM_FLAT(double, f64)
 
 static void colsum_f64(int64_t n_outer, int64_t n, const double *x0, int64_t ox, double *y) {
-    int64_t P = ox == n ? colsum_run(n, 8) : 0;
-    if (P && n < 64 && n_outer >= 8 * P / n) {
+    int64_t P = colsum_run(n_outer, n, ox, 8);
+    if (P) {
         colsum_flat_any_f64(P, n_outer, n, x0, y);
         return;
     }
@@ -158,8 +160,8 @@ static void colsum_f64(int64_t n_outer, int64_t n, const double *x0, int64_t ox,
 }
 
 static void colsum_f32(int64_t n_outer, int64_t n, const float *x0, int64_t ox, float *y) {
-    int64_t P = ox == n ? colsum_run(n, 16) : 0;
-    if (P && n < 64 && n_outer >= 8 * P / n) {
+    int64_t P = colsum_run(n_outer, n, ox, 16);
+    if (P) {
         colsum_flat_any_f32(P, n_outer, n, x0, y);
         return;
     }

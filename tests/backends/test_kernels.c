@@ -321,6 +321,40 @@ static void sweep_gemm_ep(const int64_t (*shapes)[3], size_t n_shapes) {
                         }
 }
 
+// C's rows further apart than its width (a block of a wider matrix), floats on the best
+// variant, 1 thread: C = A B + 0.5 C, with ep (NULL: none; else a column bias and its act).
+static void check_strided_c(const struct tg_backend_ops *ops, const char *name, int64_t m,
+                            int64_t k, int64_t n, int64_t ldc, const tg_gemm_ep *ep) {
+    float *a = malloc(sizeof(float) * (size_t)(m * k));
+    float *b = malloc(sizeof(float) * (size_t)(k * n));
+    float *c = malloc(sizeof(float) * (size_t)(m * ldc));
+    float *want = malloc(sizeof(float) * (size_t)(m * ldc));
+    cr_assert(a && b && c && want);
+    const float *bias = ep ? ep->bias : NULL;
+    for (int64_t i = 0; i < m * k; i++) a[i] = (float)((i * 7 + 3) % 9 - 4) / 8;
+    for (int64_t i = 0; i < k * n; i++) b[i] = (float)((i * 5 + 1) % 7 - 3) / 8;
+    for (int64_t i = 0; i < m * ldc; i++) c[i] = want[i] = (float)(i % 5) - 2;
+    for (int64_t i = 0; i < m; i++)
+        for (int64_t j = 0; j < n; j++) {
+            double acc = 0;
+            for (int64_t p = 0; p < k; p++) acc += (double)a[i * k + p] * b[p * n + j];
+            double y = acc + 0.5 * want[i * ldc + j] + (bias ? bias[j] : 0);
+            want[i * ldc + j] = (float)(ep && ep->act == TG_GEMM_ACT_RELU && y < 0 ? 0 : y);
+        }
+    tg_gemm_desc d = {.dtype = TG_F32, .m = m, .n = n, .k = k, .batch = 1, .alpha = 1,
+                      .beta = 0.5, .a = a, .a_rs = k, .a_cs = 1, .b = b, .b_rs = n, .b_cs = 1,
+                      .c = c, .c_rs = ldc, .c_cs = 1};
+    tg_cpu_ctx ctx = {.n_threads = 1};
+    cr_assert_eq(ep ? ops->gemm_ep(&ctx, &d, ep) : ops->gemm(&ctx, &d), TG_OK);
+    for (int64_t i = 0; i < m * ldc; i++)
+        cr_assert_eq(c[i], want[i], "%s strided C: C[%lld] = %g, want %g", name,
+                     (long long)i, c[i], want[i]);
+    free(a);
+    free(b);
+    free(c);
+    free(want);
+}
+
 // The tall kernel (gemm_tall.c: a row-major C of one to four columns and at least 64 rows,
 // A's rows along a k of at most 256, floats; rows of C in the vector lanes): row counts that
 // leave a partial block of 16, k with and without a tail of the 16 x 16 transposes and of
@@ -337,25 +371,8 @@ Test(kernels, gemm_tall) {
     const struct tg_backend_ops *v[3];
     const char *names[3];
     int nv = variants(v, names);
-    // C's rows further apart than its width (a block of a wider matrix): the lanes' stride
-    const int64_t m = 150, k = 20, n = 2, ldc = 7;
-    float a[150 * 20], b[20 * 2], c[150 * 7], want[150 * 7];
-    for (int64_t i = 0; i < m * k; i++) a[i] = (float)((i * 7 + 3) % 9 - 4) / 8;
-    for (int64_t i = 0; i < k * n; i++) b[i] = (float)((i * 5 + 1) % 7 - 3) / 8;
-    for (int64_t i = 0; i < m * ldc; i++) c[i] = want[i] = (float)(i % 5) - 2;
-    for (int64_t i = 0; i < m; i++)
-        for (int64_t j = 0; j < n; j++) {
-            double acc = 0;
-            for (int64_t p = 0; p < k; p++) acc += (double)a[i * k + p] * b[p * n + j];
-            want[i * ldc + j] = (float)(acc + 0.5 * want[i * ldc + j]);
-        }
-    tg_gemm_desc d = {.dtype = TG_F32, .m = m, .n = n, .k = k, .batch = 1, .alpha = 1,
-                      .beta = 0.5, .a = a, .a_rs = k, .a_cs = 1, .b = b, .b_rs = n, .b_cs = 1,
-                      .c = c, .c_rs = ldc, .c_cs = 1};
-    cr_assert_eq(v[nv - 1]->gemm(&(tg_cpu_ctx){.n_threads = 1}, &d), TG_OK);
-    for (int64_t i = 0; i < m * ldc; i++)
-        cr_assert_eq(c[i], want[i], "%s strided C: C[%lld] = %g, want %g", names[nv - 1],
-                     (long long)i, c[i], want[i]);
+    // C's rows further apart than its width: the lanes' stride
+    check_strided_c(v[nv - 1], names[nv - 1], 150, 20, 2, 7, NULL);
 }
 
 // Floats 17 to 20 columns wide with at least 2048 elements of A (gemm_narrow.c's
@@ -374,27 +391,10 @@ Test(kernels, gemm_narrow20) {
     const struct tg_backend_ops *v[3];
     const char *names[3];
     int nv = variants(v, names);
-    enum { M = 29, K = 300, N = 19, LDC = 23 };
-    static float a[M * K], b[K * N], c[M * LDC], want[M * LDC], bias[N];
-    for (int64_t i = 0; i < M * K; i++) a[i] = (float)((i * 7 + 3) % 9 - 4) / 8;
-    for (int64_t i = 0; i < K * N; i++) b[i] = (float)((i * 5 + 1) % 7 - 3) / 8;
-    for (int64_t j = 0; j < N; j++) bias[j] = (float)(j % 4) - 1.5f;
-    for (int64_t i = 0; i < M * LDC; i++) c[i] = want[i] = (float)(i % 5) - 2;
-    for (int64_t i = 0; i < M; i++)
-        for (int64_t j = 0; j < N; j++) {
-            double acc = 0;
-            for (int64_t p = 0; p < K; p++) acc += (double)a[i * K + p] * b[p * N + j];
-            double y = acc + 0.5 * want[i * LDC + j] + bias[j];
-            want[i * LDC + j] = (float)(y > 0 ? y : 0);
-        }
-    tg_gemm_desc d = {.dtype = TG_F32, .m = M, .n = N, .k = K, .batch = 1, .alpha = 1,
-                      .beta = 0.5, .a = a, .a_rs = K, .a_cs = 1, .b = b, .b_rs = N, .b_cs = 1,
-                      .c = c, .c_rs = LDC, .c_cs = 1};
-    tg_gemm_ep e = {.bias = bias, .act = TG_GEMM_ACT_RELU};
-    cr_assert_eq(v[nv - 1]->gemm_ep(&(tg_cpu_ctx){.n_threads = 1}, &d, &e), TG_OK);
-    for (int64_t i = 0; i < M * LDC; i++)
-        cr_assert_eq(c[i], want[i], "%s strided C: C[%lld] = %g, want %g", names[nv - 1],
-                     (long long)i, c[i], want[i]);
+    float bias[19];
+    for (int64_t j = 0; j < 19; j++) bias[j] = (float)(j % 4) - 1.5f;
+    check_strided_c(v[nv - 1], names[nv - 1], 29, 300, 19, 23,
+                    &(tg_gemm_ep){.bias = bias, .act = TG_GEMM_ACT_RELU});
 }
 
 // Short products of a few columns from a long k (gemm.c's narrow_flipped: the narrow kernel
@@ -413,7 +413,7 @@ Test(kernels, gemm_narrow_flipped) {
 // Float products past the small kernels' reach, packed by tapegrad for BLIS's microkernel
 // (gemm_own.c in AVX-512 builds): every transpose (panels by register transposes and by
 // copies, whole and partial), k past the kernel sets' KC (384, 512; shared, a last block
-// under KC/8 spread over the others: k 400 and 1160), partial MR x NR tiles
+// under KC/8 spread over the others: k 400), partial MR x NR tiles
 // on both sides, 8 to 31 rows of C, several row chunks; on 1 thread, and on 2 and 3 sharing
 // the chunks; with and without the epilogue, alpha and beta. Shared, most of these pack the
 // other operand whole and run each chunk over all of k (own_plan's whole_k); C stored by
