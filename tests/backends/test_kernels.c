@@ -323,26 +323,32 @@ static void sweep_gemm_ep(const int64_t (*shapes)[3], size_t n_shapes) {
 
 // C's rows further apart than its width (a block of a wider matrix), floats on the best
 // variant, 1 thread: C = A B + 0.5 C, with ep (NULL: none; else a column bias and its act).
+// A is allocated to its size (so ASan sees a read past it) and laid out by a_step: 1
+// row-major, 2 every other column of a wider matrix (neither of A's strides 1), 0 stored
+// transposed ([k, m]).
 static void check_strided_c(const struct tg_backend_ops *ops, const char *name, int64_t m,
-                            int64_t k, int64_t n, int64_t ldc, const tg_gemm_ep *ep) {
-    float *a = malloc(sizeof(float) * (size_t)(m * k));
+                            int64_t k, int64_t n, int64_t ldc, int64_t a_step,
+                            const tg_gemm_ep *ep) {
+    int64_t a_rs = a_step ? k * a_step : 1, a_cs = a_step ? a_step : m;
+    int64_t na = m * k * (a_step ? a_step : 1);
+    float *a = malloc(sizeof(float) * (size_t)na);
     float *b = malloc(sizeof(float) * (size_t)(k * n));
     float *c = malloc(sizeof(float) * (size_t)(m * ldc));
     float *want = malloc(sizeof(float) * (size_t)(m * ldc));
     cr_assert(a && b && c && want);
     const float *bias = ep ? ep->bias : NULL;
-    for (int64_t i = 0; i < m * k; i++) a[i] = (float)((i * 7 + 3) % 9 - 4) / 8;
+    for (int64_t i = 0; i < na; i++) a[i] = (float)((i * 7 + 3) % 9 - 4) / 8;
     for (int64_t i = 0; i < k * n; i++) b[i] = (float)((i * 5 + 1) % 7 - 3) / 8;
     for (int64_t i = 0; i < m * ldc; i++) c[i] = want[i] = (float)(i % 5) - 2;
     for (int64_t i = 0; i < m; i++)
         for (int64_t j = 0; j < n; j++) {
             double acc = 0;
-            for (int64_t p = 0; p < k; p++) acc += (double)a[i * k + p] * b[p * n + j];
+            for (int64_t p = 0; p < k; p++) acc += (double)a[i * a_rs + p * a_cs] * b[p * n + j];
             double y = acc + 0.5 * want[i * ldc + j] + (bias ? bias[j] : 0);
             want[i * ldc + j] = (float)(ep && ep->act == TG_GEMM_ACT_RELU && y < 0 ? 0 : y);
         }
     tg_gemm_desc d = {.dtype = TG_F32, .m = m, .n = n, .k = k, .batch = 1, .alpha = 1,
-                      .beta = 0.5, .a = a, .a_rs = k, .a_cs = 1, .b = b, .b_rs = n, .b_cs = 1,
+                      .beta = 0.5, .a = a, .a_rs = a_rs, .a_cs = a_cs, .b = b, .b_rs = n, .b_cs = 1,
                       .c = c, .c_rs = ldc, .c_cs = 1};
     tg_cpu_ctx ctx = {.n_threads = 1};
     cr_assert_eq(ep ? ops->gemm_ep(&ctx, &d, ep) : ops->gemm(&ctx, &d), TG_OK);
@@ -372,20 +378,27 @@ Test(kernels, gemm_tall) {
     const char *names[3];
     int nv = variants(v, names);
     // C's rows further apart than its width: the lanes' stride
-    check_strided_c(v[nv - 1], names[nv - 1], 150, 20, 2, 7, NULL);
+    check_strided_c(v[nv - 1], names[nv - 1], 150, 20, 2, 7, 1, NULL);
 }
 
 // Floats 17 to 20 columns wide with at least 2048 elements of A (gemm_narrow.c's
-// gemm_narrow20_f32: columns 16.. of four rows in one vector): every column count, tiles of
-// 4, 8 and 12 rows whole and partial, k 1, one and several 256-deep blocks, every bias,
-// ReLU, alpha and beta, A and B in place and transposed (A's rows contiguous or strided), 1
-// and 2 threads, and neighbours left to the narrow kernel; then C's rows further apart than
-// its width, with beta, a column bias and ReLU over two k blocks.
+// gemm_narrow20_f32: columns 16.. of four rows in one vector): every column count; A in
+// place (row-major: n20k_tile's tiles of 4, 8 and 12 rows whole and partial, k in groups of
+// four with a tail of 0 to 3; n20b_tile's for k 1 to 3) and transposed (n20x_tile: tiles of
+// 20 rows, a last one of 4 to 16 read in place, and partial ones copied); k 1, one and
+// several 128-deep blocks;
+// every bias, ReLU, alpha and beta, B in place and transposed, 1 and 2 threads, and
+// neighbours left to the narrow kernel. Then C's rows further apart than its width, with
+// beta, a column bias and ReLU over three k blocks, A row-major, with neither stride 1
+// (n20x_tile's copy element by element) and transposed with a last tile of 9 rows (copied:
+// read in place, its 12 rows would run past A's end).
 Test(kernels, gemm_narrow20) {
     static const int64_t shapes[][3] = {
-        {25, 300, 19}, {614, 20, 20}, {20, 300, 20}, {7, 400, 17}, {4, 600, 18},
-        {13, 200, 20}, {9, 256, 19},  {100, 21, 20}, {2100, 1, 20}, {1, 2048, 17},
-        {10, 40, 20},  {2, 600, 20},  {7, 0, 20},   // (the narrow kernel's: under 2048 of A)
+        {25, 302, 19}, {614, 20, 20}, {20, 300, 20}, {7, 400, 17}, {4, 600, 18},
+        {13, 203, 20}, {9, 256, 19},  {100, 21, 20}, {2100, 1, 20}, {700, 3, 18},
+        {1000, 2, 19}, {28, 99, 20},  {32, 70, 18},  {36, 130, 20},
+        // (the narrow kernel's: under 2048 of A, or under 4 rows)
+        {10, 40, 20},  {2, 600, 20},  {7, 0, 20},   {1, 2048, 17}, {3, 700, 19},
     };
     sweep_gemm_ep(shapes, sizeof shapes / sizeof shapes[0]);
     const struct tg_backend_ops *v[3];
@@ -393,8 +406,9 @@ Test(kernels, gemm_narrow20) {
     int nv = variants(v, names);
     float bias[19];
     for (int64_t j = 0; j < 19; j++) bias[j] = (float)(j % 4) - 1.5f;
-    check_strided_c(v[nv - 1], names[nv - 1], 29, 300, 19, 23,
-                    &(tg_gemm_ep){.bias = bias, .act = TG_GEMM_ACT_RELU});
+    for (int64_t step = 0; step <= 2; step++)
+        check_strided_c(v[nv - 1], names[nv - 1], 29, 300, 19, 23, step,
+                        &(tg_gemm_ep){.bias = bias, .act = TG_GEMM_ACT_RELU});
 }
 
 // Short products of a few columns from a long k (gemm.c's narrow_flipped: the narrow kernel
