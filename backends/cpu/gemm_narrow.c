@@ -10,7 +10,15 @@
 #ifdef __AVX512F__
 #include <immintrin.h>
 
-enum { NW_KC = 256 };
+// NW_KC: k block of the packed B panel. NW_DIRECT_MIN_K: from this k, at most 4 rows of C
+// read a row-major B in place (nw_tile_direct).
+enum { NW_KC = 256, NW_DIRECT_MIN_K = 64 };
+
+// Whether C [m, nv vectors] is one tile reading B in place (nw_tile_direct: 2 or 4 rows, at
+// most 8 accumulators a set).
+static inline bool nw_direct(int64_t m, int64_t nv, int64_t k, int64_t b_cs) {
+    return m <= 4 && b_cs == 1 && k >= NW_DIRECT_MIN_K && (m <= 2 || nv <= 2);
+}
 
 // A B stored transposed (a linear layer's W in x W^T: row j of W is column j of B) into
 // the panel's rows of w = nv*L, zero past n. Floats: transpose.c's 16 x 16 register blocks
@@ -400,7 +408,9 @@ static void gemm_narrow20_f32(int64_t m, int64_t n, int64_t k, float alpha, cons
 // Below this many elements of A, gemm_narrow20_f32's extra code costs more than it saves
 // (with the blends it replaced: tiny-sgd's 10 x 40 x 20 and 40 x 10 x 20 made its step 4.58
 // -> 4.70 us, Zen 5, 1 thread, interleaved); so do fewer than 4 rows, a tile's one group of
-// four part empty (2 x 8000 x 20: 37 us against 32-35 as two vectors a row, Zen 4).
+// four part empty (2 x 8000 x 20: 37 us against 32-35 as two vectors a row, Zen 4). Up to 4
+// rows with a long k read B in place instead (nw_direct: 4 x 8000 x 20 in 18 us against
+// 27).
 enum { N20_MIN_MK = 2048 };
 
 // The shapes it takes: a row-major C at most four vectors wide.
@@ -419,7 +429,8 @@ static void tg_cpu_gemm_narrow(const tg_gemm_desc *d, const tg_gemm_ep *e) {
             gemm_narrow_f64(d->m, d->n, d->k, d->alpha, (const double *)a, d->a_rs, d->a_cs,
                             (const double *)b, d->b_rs, d->b_cs, d->beta, (double *)c, d->c_rs,
                             e);
-        else if (d->n > 16 && d->n <= 20 && d->m >= 4 && d->m * d->k >= N20_MIN_MK)
+        else if (d->n > 16 && d->n <= 20 && d->m >= 4 && d->m * d->k >= N20_MIN_MK &&
+                 !nw_direct(d->m, 2, d->k, d->b_cs))
             gemm_narrow20_f32(d->m, d->n, d->k, (float)d->alpha, (const float *)a, d->a_rs,
                               d->a_cs, (const float *)b, d->b_rs, d->b_cs, (float)d->beta,
                               (float *)c, d->c_rs, e);

@@ -411,6 +411,25 @@ Test(kernels, gemm_narrow20) {
                         &(tg_gemm_ep){.bias = bias, .act = TG_GEMM_ACT_RELU});
 }
 
+// At most 4 rows of C from a long k with B row-major (gemm_narrow_impl.h's nw_tile_direct:
+// B read in place, even and odd k in two sets of sums): 1 to 4 vectors for 1 and 2 rows, 1
+// and 2 for 3 and 4 rows, an odd k, floats 17 to 20 wide (taken from the 17-20-column
+// kernel), every bias, ReLU, alpha and beta, f32 and f64; and the neighbours that keep the
+// packed panel (k 63, 3 rows of three vectors, B transposed in the sweep). Then B allocated
+// to its size (ASan: a load of its last row past n) and C's rows further apart than n.
+Test(kernels, gemm_narrow_direct) {
+    static const int64_t shapes[][3] = {
+        {2, 100, 20}, {1, 64, 7},  {2, 301, 64}, {2, 90, 40}, {3, 200, 32}, {4, 77, 17},
+        {4, 64, 30},  {1, 65, 16}, {3, 90, 40},  {2, 63, 20}, {4, 2000, 20},
+    };
+    sweep_gemm_ep(shapes, sizeof shapes / sizeof shapes[0]);
+    const struct tg_backend_ops *v[3];
+    const char *names[3];
+    int nv = variants(v, names);
+    check_strided_c(v[nv - 1], names[nv - 1], 2, 101, 20, 23, 1, NULL);
+    check_strided_c(v[nv - 1], names[nv - 1], 4, 70, 9, 11, 0, NULL);
+}
+
 // Short products of a few columns from a long k (gemm.c's narrow_flipped: the narrow kernel
 // on C^T into a scratch block, then C with beta and the epilogue): one to four columns, up
 // to 64 rows, k from 64, both dtypes and every transpose, bias, ReLU, alpha and beta, on 1
