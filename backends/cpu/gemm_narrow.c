@@ -259,7 +259,7 @@ n20b_tile(const int G, int64_t kc, const float *a, int64_t a_rs, const float *re
                 n20_quad(x[4 * g], x[4 * g + 1], x[4 * g + 2], x[4 * g + 3]), b1, quad[g]);
     }
 #pragma GCC unroll 3
-    for (int g = 0; g < G; g++) quad[g] = n20_rows(quad[g]);   // (n20_store's lanes; its own inverse)
+    for (int g = 0; g < G; g++) quad[g] = n20_rows(quad[g]);   // (its own inverse)
     n20_store(G, acc, quad, mr, n, alpha, beta, first, last, e, c, c_rs);
 }
 
@@ -281,7 +281,8 @@ n20x_tile(const int G, int64_t kc, const float *ap, int64_t ap_cs, const float *
         for (int r = 0; r < 4 * G; r++) acc[r] = _mm512_fmadd_ps(_mm512_set1_ps(ak[r]), b0, acc[r]);
 #pragma GCC unroll 5
         for (int g = 0; g < G; g++)
-            quad[g] = _mm512_fmadd_ps(_mm512_broadcast_f32x4(_mm_loadu_ps(ak + 4 * g)), b1, quad[g]);
+            quad[g] =
+                _mm512_fmadd_ps(_mm512_broadcast_f32x4(_mm_loadu_ps(ak + 4 * g)), b1, quad[g]);
     }
     n20_store(G, acc, quad, mr, n, alpha, beta, first, last, e, c, c_rs);
 }
@@ -338,36 +339,31 @@ static void gemm_narrow20_f32(int64_t m, int64_t n, int64_t k, float alpha, cons
         bool first = p == 0, last = p + kc >= k;
         const float *ap = a + p * a_cs;
         tg_gemm_ep shifted;
-        if (a_cs == 1 && k < 4) {   // (one block)
-            nw_pack_f32(kc, n, 2, b, b_rs, b_cs, panel);
-            for (int64_t q = 0; q < kc; q++)   // columns 16..19 (zero past n) four times
-                _mm512_store_ps(panel + q * 32 + 16,
-                                _mm512_broadcast_f32x4(_mm_load_ps(panel + q * 32 + 16)));
-            for (int64_t i = 0; i < m; i += 12) {
-                int64_t mr = m - i < 12 ? m - i : 12;
-                const tg_gemm_ep *er = nw_tile_ep(e, i, sizeof(float), &shifted);
-                const float *at = a + i * a_rs;
-                float *ct = c + i * c_rs;
-#define N20B(G) n20b_tile(G, k, at, a_rs, panel, mr, n, alpha, beta, first, last, er, ct, c_rs)
-                if (mr > 8) N20B(3);
-                else if (mr > 4) N20B(2);
-                else N20B(1);
-#undef N20B
+        if (a_cs == 1) {   // tiles of 12 rows: n20b_tile's blends for k < 4 (one block),
+                           // else n20k_tile's groups of four k
+            const bool few_k = k < 4;
+            const float *bk = panel;
+            if (few_k) {
+                nw_pack_f32(kc, n, 2, b, b_rs, b_cs, panel);
+                for (int64_t q = 0; q < kc; q++)   // columns 16..19 (zero past n) four times
+                    _mm512_store_ps(panel + q * 32 + 16,
+                                    _mm512_broadcast_f32x4(_mm_load_ps(panel + q * 32 + 16)));
+            } else {
+                n20k_pack_b(kc, n, b + p * b_rs, b_rs, b_cs, aux, panel);
+                bk = aux;
             }
-            break;
-        }
-        if (a_cs == 1) {
-            n20k_pack_b(kc, n, b + p * b_rs, b_rs, b_cs, aux, panel);
             for (int64_t i = 0; i < m; i += 12) {
                 int64_t mr = m - i < 12 ? m - i : 12;
                 const tg_gemm_ep *er = nw_tile_ep(e, i, sizeof(float), &shifted);
                 const float *at = ap + i * a_rs;
                 float *ct = c + i * c_rs;
-#define N20K(G) n20k_tile(G, kc, at, a_rs, aux, mr, n, alpha, beta, first, last, er, ct, c_rs)
-                if (mr > 8) N20K(3);
-                else if (mr > 4) N20K(2);
-                else N20K(1);
-#undef N20K
+#define N20R(G)                                                                           \
+    (few_k ? n20b_tile(G, kc, at, a_rs, bk, mr, n, alpha, beta, first, last, er, ct, c_rs)  \
+           : n20k_tile(G, kc, at, a_rs, bk, mr, n, alpha, beta, first, last, er, ct, c_rs))
+                if (mr > 8) N20R(3);
+                else if (mr > 4) N20R(2);
+                else N20R(1);
+#undef N20R
             }
             p += kc;
             continue;
@@ -380,7 +376,8 @@ static void gemm_narrow20_f32(int64_t m, int64_t n, int64_t k, float alpha, cons
             if (a_rs != 1 || mr != 4 * G) {   // a copy: column q at aux + 20q, zero past mr
                 for (int64_t q = 0; q < kc; q++)
                     if (a_rs == 1)
-                        _mm512_storeu_ps(aux + q * 20, _mm512_maskz_loadu_ps(mask16(mr), at + q * a_cs));
+                        _mm512_storeu_ps(aux + q * 20,
+                                         _mm512_maskz_loadu_ps(mask16(mr), at + q * a_cs));
                     else
                         for (int64_t r = 0; r < 16; r++)
                             aux[q * 20 + r] = r < mr ? at[r * a_rs + q * a_cs] : 0.0f;

@@ -159,7 +159,8 @@ CAT(nw_tile_direct, SUF)(const int MR, const int NV, int64_t k, const T *a, int6
             for (int r = 0; r < MR; r++) {
                 VT x = VSET1(ar[r][(p + u) * a_cs]);
 #pragma GCC unroll 4
-                for (int q = 0; q < NV; q++) acc[u][r * NV + q] = VFMA(x, bv[q], acc[u][r * NV + q]);
+                for (int q = 0; q < NV; q++)
+                    acc[u][r * NV + q] = VFMA(x, bv[q], acc[u][r * NV + q]);
             }
         }
     }

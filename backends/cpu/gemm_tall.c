@@ -57,7 +57,8 @@ static void tall_store_dense(int64_t n, const __m512 *acc, int64_t rows, float *
     if (n == 1) {
         __mmask16 rm = (__mmask16)(rows >= 16 ? 0xFFFF : (1u << rows) - 1);
         if (beta != 0)
-            v[0] = _mm512_fmadd_ps(_mm512_set1_ps((float)beta), _mm512_maskz_loadu_ps(rm, cb), v[0]);
+            v[0] = _mm512_fmadd_ps(_mm512_set1_ps((float)beta), _mm512_maskz_loadu_ps(rm, cb),
+                                   v[0]);
         if (bias) v[0] = _mm512_add_ps(v[0], bias_rows ? rb : _mm512_set1_ps(bias[0]));
         if (relu) v[0] = _mm512_max_ps(v[0], zero);
         _mm512_mask_storeu_ps(cb, rm, v[0]);
