@@ -121,12 +121,16 @@ static inline void tr4_cols(const float *m, int64_t ld, int64_t rows, int nl, in
                             float *out, int64_t R, __mmask16 sm) {
     __mmask8 lm = (__mmask8)((1u << qc) - 1);
     __m512 z[4];
-    for (int x = 0; x < 4; x++) {
+    for (int x = 0; x < 4; x++) {   // (lane L: row 4L + x; the lane an immediate)
+        const float *s = m + x * ld;
         __m512 v = _mm512_setzero_ps();
-        for (int L = 0; L < nl; L++) {
-            int64_t r = 4 * L + x;
-            if (r < rows) v = _mm512_insertf32x4(v, _mm_maskz_loadu_ps(lm, m + r * ld), L);
-        }
+        if (x < rows) v = _mm512_insertf32x4(v, _mm_maskz_loadu_ps(lm, s), 0);
+        if (nl > 1 && 4 + x < rows)
+            v = _mm512_insertf32x4(v, _mm_maskz_loadu_ps(lm, s + 4 * ld), 1);
+        if (nl > 2 && 8 + x < rows)
+            v = _mm512_insertf32x4(v, _mm_maskz_loadu_ps(lm, s + 8 * ld), 2);
+        if (nl > 3 && 12 + x < rows)
+            v = _mm512_insertf32x4(v, _mm_maskz_loadu_ps(lm, s + 12 * ld), 3);
         z[x] = v;
     }
     __m512 t0 = _mm512_unpacklo_ps(z[0], z[1]), t1 = _mm512_unpackhi_ps(z[0], z[1]),
