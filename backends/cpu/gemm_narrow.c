@@ -98,9 +98,10 @@ static inline const tg_gemm_ep *nw_tile_ep(const tg_gemm_ep *e, int64_t i, size_
 // of the FP pipes, the blends made 8000 x 20 x 20 83 us against 68 us now, 20 x 8000 x 20
 // 100 us against 77, 1 thread, 2026-12-07.)
 
-// Rows 4g..4g+3 (lanes 4j + c = row 4g + c, column 16 + j, j < 4) as a row's lanes: lane
-// 4c + j.
-static inline __m512 n20_rows(__m512 q) {
+// Lane 4a + b to lane 4b + a (a 4 x 4 transpose of the lanes; its own inverse): a quad of
+// rows 4g..4g+3 (lane 4j + c: row 4g + c, column 16 + j) into a row's lanes (4c + j), and
+// n20k_pack_b's four k of columns 16..19 (lane 4t + j) into lane 4j + t.
+static inline __m512 n20_tr4(__m512 q) {
     const __m512i tr4 = _mm512_set_epi32(15, 11, 7, 3, 14, 10, 6, 2, 13, 9, 5, 1, 12, 8, 4, 0);
     return _mm512_permutexvar_ps(tr4, q);
 }
@@ -114,7 +115,7 @@ static inline __attribute__((always_inline)) __m512 n20_quad(__m512 x0, __m512 x
 
 // The 4G x n tile's epilogue at c (as nw_tile's, every read of C before the first store):
 // acc[r] = row r's columns 0..15 of the sums, quad[g] = rows 4g..4g+3's columns 16.. in
-// n20_rows' lanes (4c + j: row 4g + c, column 16 + j). Rows past mr are not stored.
+// n20_tr4's lanes (4c + j: row 4g + c, column 16 + j). Rows past mr are not stored.
 static inline __attribute__((always_inline)) void
 n20_store(const int G, __m512 *acc, __m512 *quad, int64_t mr, int64_t n, float alpha, float beta,
           bool first, bool last, const tg_gemm_ep *e, float *c, int64_t c_rs) {
@@ -144,7 +145,7 @@ n20_store(const int G, __m512 *acc, __m512 *quad, int64_t mr, int64_t n, float a
     }
 #pragma GCC unroll 5
     for (int g = 0; g < G; g++) {
-        __m512 v = _mm512_mul_ps(va, n20_rows(quad[g]));
+        __m512 v = _mm512_mul_ps(va, n20_tr4(quad[g]));
         if (!first || beta != 0) {   // lanes 4c..4c+3 from row 4g + c's columns 16..
             __m512 o = zero;
 #pragma GCC unroll 4
@@ -259,7 +260,7 @@ n20b_tile(const int G, int64_t kc, const float *a, int64_t a_rs, const float *re
                 n20_quad(x[4 * g], x[4 * g + 1], x[4 * g + 2], x[4 * g + 3]), b1, quad[g]);
     }
 #pragma GCC unroll 3
-    for (int g = 0; g < G; g++) quad[g] = n20_rows(quad[g]);   // (its own inverse)
+    for (int g = 0; g < G; g++) quad[g] = n20_tr4(quad[g]);   // (its own inverse)
     n20_store(G, acc, quad, mr, n, alpha, beta, first, last, e, c, c_rs);
 }
 
@@ -294,7 +295,6 @@ enum { N20_KC = 128 };   // k block: B's panel 16 KiB, n20x_tile's packed A 10 K
 static void n20k_pack_b(int64_t kc, int64_t n, const float *b, int64_t b_rs, int64_t b_cs,
                         float *restrict bp, float *restrict tmp) {
     nw_pack_f32(kc, n, 2, b, b_rs, b_cs, tmp);   // rows of 32, zero past n
-    const __m512i tq = _mm512_set_epi32(15, 11, 7, 3, 14, 10, 6, 2, 13, 9, 5, 1, 12, 8, 4, 0);
     for (int64_t q0 = 0; q0 < kc; q0 += 4) {
         float *o = bp + q0 * 20;
         __m512 t = _mm512_setzero_ps();
@@ -307,7 +307,7 @@ static void n20k_pack_b(int64_t kc, int64_t n, const float *b, int64_t b_rs, int
             _mm512_store_ps(o + u * 16, lo);
             t = _mm512_mask_expand_ps(t, (__mmask16)(0xF << (4 * u)), hi);   // to lanes 4u + j
         }
-        _mm512_store_ps(o + 64, _mm512_permutexvar_ps(tq, t));   // to lanes 4j + u
+        _mm512_store_ps(o + 64, n20_tr4(t));   // to lanes 4j + u
     }
 }
 

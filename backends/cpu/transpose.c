@@ -148,8 +148,8 @@ enum { PACK_T_AHEAD = 64 };
 // A panel of R lanes a row: out[p*R + i] = m[i*ld + p] for rows i < rr (lanes rr..R-1
 // zero) and p < kc. By 16 x 16 blocks (tr16_block) straight from m where every row a block
 // loads is one of m's (the lanes past R of the last block are loaded and not stored: 12 of
-// skx's NR take 3 lanes of 4 rows); the rest (rows past rr, the k tail) through a
-// zero-padded copy of the block.
+// skx's NR take 3 lanes of 4 rows); the rest (rows past rr, the k tail) four columns at a
+// time by tr4_cols (rows past rr read as zero).
 static void pack_t_f32(const float *m, int64_t ld, int64_t rr, int64_t kc, int64_t R,
                        float *restrict out) {
     for (int64_t g = 0; g < R; g += 16) {
